@@ -1,0 +1,1 @@
+"""Models for the consents app (built by its own issue)."""

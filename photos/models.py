@@ -1,0 +1,1 @@
+"""Models for the photos app (built by its own issue)."""

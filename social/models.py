@@ -1,0 +1,1 @@
+"""Models for the social app (built by its own issue)."""

@@ -1,0 +1,18 @@
+"""Template context for the navigation: what the signed-in person may open."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from staff.roles import Role, has_role, is_staff_member
+
+
+def navigation(request: HttpRequest) -> dict[str, object]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_is_staff": False}
+    return {
+        "nav_is_staff": is_staff_member(user),
+        "nav_is_ceo": has_role(user, Role.CEO) or user.is_superuser,
+        "nav_is_admin": user.is_staff and user.is_superuser,
+    }

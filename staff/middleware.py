@@ -1,0 +1,107 @@
+"""Middleware that keeps staff on the safe path: idle sign-out, MFA first, policy read."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from allauth.mfa.models import Authenticator
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import Resolver404, resolve
+
+from staff.roles import is_staff_member
+from staff.selectors import current_policy, has_acknowledged
+
+_IDLE_KEY = "fig_last_seen"
+
+# Pages a staff member without a second factor may still open: setting one up,
+# the recovery codes that come with it, re-authenticating and signing out.
+MFA_SETUP_URL_NAMES = {
+    "mfa_activate_totp",
+    "mfa_index",
+    "mfa_view_recovery_codes",
+    "mfa_generate_recovery_codes",
+    "mfa_download_recovery_codes",
+    "mfa_reauthenticate",
+    "account_reauthenticate",
+    "account_logout",
+}
+POLICY_EXEMPT_URL_NAMES = MFA_SETUP_URL_NAMES | {"staff:policy", "account_change_password", "usersessions_list"}
+
+
+def _url_name(request: HttpRequest) -> str | None:
+    try:
+        return resolve(request.path_info).view_name
+    except Resolver404:
+        return None
+
+
+def _is_static(request: HttpRequest) -> bool:
+    return request.path_info.startswith(settings.STATIC_URL)
+
+
+class StaffIdleTimeoutMiddleware:
+    """Signs staff out after FIG_STAFF_IDLE_MINUTES without a request."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated and not _is_static(request) and is_staff_member(request.user):
+            now = time.time()
+            last_seen = request.session.get(_IDLE_KEY)
+            if last_seen is not None and now - last_seen > settings.FIG_STAFF_IDLE_MINUTES * 60:
+                logout(request)
+                messages.info(
+                    request,
+                    f"You were signed out after {settings.FIG_STAFF_IDLE_MINUTES} minutes without activity. Please sign in again.",
+                )
+                return redirect_to_login(request.get_full_path())
+            request.session[_IDLE_KEY] = now
+        return self.get_response(request)
+
+
+class StaffMFARequiredMiddleware:
+    """A staff member with no authenticator app set up is sent to set one up, and nowhere else."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if user.is_authenticated and not _is_static(request) and is_staff_member(user):
+            if _url_name(request) not in MFA_SETUP_URL_NAMES and not _has_second_factor(user):
+                messages.warning(request, "Staff accounts need two-step sign-in. Please set up an authenticator app to continue.")
+                return redirect("mfa_activate_totp")
+        return self.get_response(request)
+
+
+def _has_second_factor(user) -> bool:
+    cached = getattr(user, "_fig_has_mfa", None)
+    if cached is None:
+        cached = Authenticator.objects.filter(
+            user=user, type__in=[Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
+        ).exists()
+        user._fig_has_mfa = cached
+    return cached
+
+
+class PolicyAcknowledgementMiddleware:
+    """Staff read and acknowledge the current eSafety policy before anything else."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if user.is_authenticated and not _is_static(request) and is_staff_member(user):
+            if _url_name(request) not in POLICY_EXEMPT_URL_NAMES:
+                version = current_policy()
+                if version is not None and not has_acknowledged(user, version):
+                    return redirect("staff:policy")
+        return self.get_response(request)

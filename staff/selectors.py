@@ -1,0 +1,58 @@
+"""Reads for the staff app that are more than a line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Prefetch, QuerySet
+
+from staff.models import BreachReport, PolicyAcknowledgement, PolicyVersion, User
+from staff.roles import Role
+
+
+def current_policy() -> PolicyVersion | None:
+    return PolicyVersion.objects.order_by("-number").first()
+
+
+def has_acknowledged(user: User, version: PolicyVersion) -> bool:
+    return PolicyAcknowledgement.objects.filter(user=user, version=version).exists()
+
+
+def staff_users() -> QuerySet[User]:
+    return User.objects.filter(is_active=True, groups__name__in=[r.value for r in Role]).distinct()
+
+
+@dataclass(frozen=True)
+class AcknowledgementRow:
+    user: User
+    acknowledged_at: datetime | None
+    last_version_number: int | None
+
+
+def acknowledgement_register(version: PolicyVersion) -> list[AcknowledgementRow]:
+    """Every active member of staff with when they acknowledged `version` (or not).
+
+    Two queries whatever the number of staff: the users, and their acknowledgements.
+    """
+    acks = PolicyAcknowledgement.objects.select_related("version").order_by("-version__number")
+    users = staff_users().order_by("full_name", "email").prefetch_related(
+        Prefetch("policy_acknowledgements", queryset=acks, to_attr="acks")
+    )
+    rows = []
+    for user in users:
+        this = next((ack for ack in user.acks if ack.version_id == version.pk), None)
+        rows.append(
+            AcknowledgementRow(
+                user=user,
+                acknowledged_at=this.acknowledged_at if this else None,
+                last_version_number=user.acks[0].version.number if user.acks else None,
+            )
+        )
+    rows.sort(key=lambda row: (row.acknowledged_at is not None, (row.user.full_name or row.user.email).lower()))
+    return rows
+
+
+def breach_reports_for(user: User, *, is_ceo: bool) -> QuerySet[BreachReport]:
+    reports = BreachReport.objects.select_related("reporter")
+    return reports if is_ceo else reports.filter(reporter=user)

@@ -1,0 +1,242 @@
+"""Writes for the staff app. Every write records an audit event in the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from allauth.account.forms import default_token_generator
+from allauth.account.models import EmailAddress
+from allauth.account.utils import user_pk_to_url_str
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+
+from staff.models import (
+    ApprovedPlatform,
+    AuditEvent,
+    BreachReport,
+    PolicyAcknowledgement,
+    PolicyVersion,
+    User,
+    VirtualVisit,
+)
+from staff.notifications import notify
+from staff.roles import Role
+
+# Keys that must never reach the audit trail, whatever a caller passes.
+_SECRET_KEYS = {"password", "password1", "password2", "code", "token", "key", "secret", "otp"}
+
+
+def client_ip(request: HttpRequest | None) -> str | None:
+    """The client's address; X-Forwarded-For is trusted only for FIG_TRUSTED_PROXY_COUNT hops."""
+    if request is None:
+        return None
+    hops = settings.ALLAUTH_TRUSTED_PROXY_COUNT
+    if hops:
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        if len(forwarded) >= hops:
+            return forwarded[-hops]
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _clean_details(details: dict[str, Any] | None) -> dict[str, Any]:
+    return {key: value for key, value in (details or {}).items() if key.lower() not in _SECRET_KEYS}
+
+
+def audit_record(
+    *,
+    action: str,
+    actor: User | None = None,
+    target: Any = None,
+    request: HttpRequest | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one audit event. The one way any app writes to the audit trail."""
+    if actor is None and request is not None and getattr(request, "user", None) is not None:
+        if request.user.is_authenticated:
+            actor = request.user
+    target_type = target_id = target_repr = ""
+    if target is not None:
+        meta = target._meta
+        target_type = f"{meta.app_label}.{meta.model_name}"
+        target_id = str(target.pk)
+        target_repr = str(target)[:200]
+    return AuditEvent.objects.create(
+        actor=actor,
+        actor_email=getattr(actor, "email", "") or "",
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        target_repr=target_repr,
+        ip_address=client_ip(request),
+        details=_clean_details(details),
+    )
+
+
+def password_set_url(user: User) -> str:
+    path = reverse(
+        "account_reset_password_from_key",
+        kwargs={"uidb36": user_pk_to_url_str(user), "key": default_token_generator.make_token(user)},
+    )
+    return settings.FIG_SITE_URL + path
+
+
+@transaction.atomic
+def staff_user_create(
+    *,
+    email: str,
+    full_name: str,
+    roles: Iterable[str],
+    by: User | None,
+    request: HttpRequest | None = None,
+    send_invitation: bool = True,
+) -> User:
+    """Create a staff account with no password and email them a link to choose one."""
+    user = User.objects.create_user(email=email, full_name=full_name)
+    EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=True)
+    audit_record(action="account.created", actor=by, target=user, request=request, details={"email": user.email})
+    user_set_roles(user=user, roles=roles, by=by, request=request)
+    if not send_invitation:
+        return user
+    link = password_set_url(user)
+    notify(
+        to=[user.email],
+        subject="Your FiG Safety account",
+        template="staff/email/account_created.txt",
+        context={"user": user, "link": link, "days": settings.PASSWORD_RESET_TIMEOUT // 86400},
+    )
+    return user
+
+
+@transaction.atomic
+def parent_user_get_or_create(*, email: str, full_name: str = "") -> User:
+    """A parent or carer account: no password, signs in by emailed code."""
+    email = email.strip().lower()
+    user, created = User.objects.get_or_create(email=email, defaults={"full_name": full_name})
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+        audit_record(action="account.created", target=user, details={"email": email, "kind": "parent"})
+    EmailAddress.objects.get_or_create(user=user, email=email, defaults={"primary": True, "verified": True})
+    return user
+
+
+@transaction.atomic
+def user_set_roles(*, user: User, roles: Iterable[str], by: User | None, request: HttpRequest | None = None) -> None:
+    """Replace a user's FiG roles, recording what was added and removed."""
+    wanted = {Role(role).value for role in roles}
+    current = set(user.groups.filter(name__in=[r.value for r in Role]).values_list("name", flat=True))
+    added, removed = sorted(wanted - current), sorted(current - wanted)
+    if not added and not removed:
+        return
+    if added:
+        user.groups.add(*Group.objects.filter(name__in=added))
+    if removed:
+        user.groups.remove(*Group.objects.filter(name__in=removed))
+    user.__dict__.pop("_fig_roles", None)
+    audit_record(
+        action="account.roles_changed", actor=by, target=user, request=request,
+        details={"added": added, "removed": removed},
+    )
+
+
+@transaction.atomic
+def policy_publish(*, text: str, by: User | None, summary: str = "", title: str = "eSafety policy") -> PolicyVersion:
+    """Publish a new version of the policy. Every member of staff must acknowledge it."""
+    text = text.replace("\r\n", "\n").strip() + "\n"
+    latest = PolicyVersion.objects.select_for_update().order_by("-number").first()
+    if latest is not None and latest.sha256 == PolicyVersion.digest(text) and latest.title == title:
+        return latest
+    version = PolicyVersion.objects.create(
+        number=(latest.number + 1) if latest else 1,
+        title=title,
+        text=text,
+        sha256=PolicyVersion.digest(text),
+        summary_of_changes=summary,
+        published_by=by,
+    )
+    audit_record(action="policy.published", actor=by, target=version, details={"sha256": version.sha256})
+    staff_emails = list(
+        User.objects.filter(is_active=True, groups__name__in=[r.value for r in Role])
+        .distinct()
+        .values_list("email", flat=True)
+    )
+    if staff_emails and latest is not None:
+        notify(
+            to=staff_emails,
+            subject=f"Please read the new {title} (version {version.number})",
+            template="staff/email/policy_published.txt",
+            context={"version": version, "link": settings.FIG_SITE_URL + reverse("staff:policy")},
+            separately=True,
+        )
+    return version
+
+
+def policy_acknowledge(*, user: User, version: PolicyVersion, request: HttpRequest | None = None) -> PolicyAcknowledgement:
+    """Record that the user has read this version. A second click changes nothing."""
+    with transaction.atomic():
+        ack, created = PolicyAcknowledgement.objects.get_or_create(
+            version=version, user=user, defaults={"ip_address": client_ip(request)}
+        )
+        if created:
+            audit_record(action="policy.acknowledged", actor=user, target=version, request=request)
+    return ack
+
+
+def breach_report_create(*, reporter: User, request: HttpRequest | None = None, **fields: Any) -> BreachReport:
+    with transaction.atomic():
+        report = BreachReport.objects.create(reporter=reporter, **fields)
+        audit_record(action="breach.reported", actor=reporter, target=report, request=request)
+        ceo_emails = list(
+            User.objects.filter(is_active=True, groups__name=Role.CEO.value).values_list("email", flat=True)
+        )
+        if ceo_emails:
+            notify(
+                to=ceo_emails,
+                subject=f"Breach report #{report.pk} needs your attention",
+                template="staff/email/breach_reported.txt",
+                context={
+                    "report": report,
+                    "link": settings.FIG_SITE_URL + reverse("staff:breach_detail", args=[report.pk]),
+                },
+            )
+    return report
+
+
+def breach_report_update(
+    *, report_id: int, status: str, outcome: str, by: User, request: HttpRequest | None = None
+) -> BreachReport:
+    """The CEO moves a report on. Runs under a row lock so two updates cannot interleave."""
+    with transaction.atomic():
+        report = BreachReport.objects.select_for_update().get(pk=report_id)
+        before = {"status": report.status, "outcome": report.outcome}
+        report.status = BreachReport.Status(status)
+        report.outcome = outcome
+        report.updated_at = timezone.now()
+        report.save(update_fields=["status", "outcome", "updated_at"])
+        audit_record(
+            action="breach.updated", actor=by, target=report, request=request,
+            details={"from": before, "to": {"status": report.status, "outcome": report.outcome}},
+        )
+        if report.status != before["status"]:
+            notify(
+                to=[report.reporter.email],
+                subject=f"Your breach report #{report.pk} is now: {report.get_status_display().lower()}",
+                template="staff/email/breach_status.txt",
+                context={"report": report, "link": settings.FIG_SITE_URL + reverse("staff:breach_detail", args=[report.pk])},
+            )
+    return report
+
+
+def virtual_visit_record(*, staff_member: User, platform: ApprovedPlatform, request: HttpRequest | None = None, **fields: Any) -> VirtualVisit:
+    with transaction.atomic():
+        visit = VirtualVisit.objects.create(staff_member=staff_member, platform=platform, **fields)
+        audit_record(
+            action="visit.recorded", actor=staff_member, target=visit, request=request,
+            details={"family_reference": visit.family_reference, "platform": platform.name},
+        )
+    return visit

@@ -1,0 +1,142 @@
+"""Shared fixtures: personas, a clean cache, service-aware skipping and the browser."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from tests import factories
+from tests.services import REQUIRED, SERVICES
+
+_SKIP_REASONS = {
+    "postgres": ("PostgreSQL", SERVICES.postgres_url),
+    "redis": ("Redis", SERVICES.redis_url),
+    "browser": ("Chromium", SERVICES.chromium),
+}
+
+
+def pytest_report_header(config) -> list[str]:
+    lines = [
+        f"PostgreSQL: {'in use' if SERVICES.postgres_url else 'NOT reachable, using SQLite'}",
+        f"Redis: {'in use' if SERVICES.redis_url else 'NOT reachable, using the embedded broker and a file cache'}",
+        f"Chromium: {SERVICES.chromium or 'NOT found'}",
+    ]
+    if REQUIRED:
+        lines.append("FIG_REQUIRE_SERVICES=1: every service is required")
+    return lines
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        for marker, (name, available) in _SKIP_REASONS.items():
+            if marker in item.keywords and not available:
+                item.add_marker(pytest.mark.skip(reason=f"{name} not available: {SERVICES.problems.get(name, '')}"))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    if not SERVICES.problems:
+        return
+    skipped = terminalreporter.stats.get("skipped", [])
+    terminalreporter.section("services not available", sep="!", yellow=True, bold=True)
+    for name, why in SERVICES.problems.items():
+        terminalreporter.write_line(f"{name}: {why}")
+    terminalreporter.write_line(
+        f"{len(skipped)} test(s) were SKIPPED because of this. Run with the services up (or .ci/run) to run them."
+    )
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Rate limits and used TOTP codes live in the cache: each test starts with it empty."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def policy(db):
+    return factories.PolicyVersionFactory()
+
+
+@pytest.fixture
+def coordinator(db):
+    return factories.staff_user("coordinator", email="coordinator@example.org")
+
+
+@pytest.fixture
+def ceo(db):
+    return factories.staff_user("ceo", email="ceo@example.org")
+
+
+@pytest.fixture
+def member_of_staff(db):
+    return factories.staff_user("staff", email="staff@example.org")
+
+
+@pytest.fixture
+def parent(db):
+    return factories.parent_user(email="parent@example.org")
+
+
+@pytest.fixture
+def stranger(db):
+    """A signed-in person with no role and no relationship to anything."""
+    return factories.parent_user(email="stranger@example.org")
+
+
+# --- browser -----------------------------------------------------------------
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_instance():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=SERVICES.chromium, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def desktop_page(browser_instance, live_server, settings):
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    context = browser_instance.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def phone_page(browser_instance, live_server, settings):
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    context = browser_instance.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=3, is_mobile=True, has_touch=True,
+        base_url=live_server.url,
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def assert_accessible(page) -> None:
+    """axe-core finds no serious or critical violation on the page as it stands."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    bad = [v for v in results.response["violations"] if v.get("impact") in {"serious", "critical"}]
+    assert not bad, "axe-core violations on %s:\n%s" % (
+        page.url,
+        "\n".join(f"- {v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}" for v in bad),
+    )
+
