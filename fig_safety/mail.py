@@ -7,7 +7,7 @@ which makes "find the email that was just sent" awkward for people and tests.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -24,7 +24,7 @@ class FilePerMessageBackend(BaseEmailBackend):
         self.folder.mkdir(parents=True, exist_ok=True)
         sent = 0
         for message in email_messages:
-            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
             target = self.folder / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
             target.write_bytes(message.message().as_bytes(linesep="\n"))
             sent += 1

@@ -151,6 +151,9 @@ class PolicyAcknowledgement(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["version", "user"], name="one_ack_per_user_and_version")]
 
+    def __str__(self) -> str:
+        return f"{self.user} acknowledged version {self.version.number}"
+
 
 class PolicyReminder(models.Model):
     """Stamps that a reminder about a version went to a user, so it is sent once."""
@@ -161,6 +164,9 @@ class PolicyReminder(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["version", "user"], name="one_reminder_per_user_and_version")]
+
+    def __str__(self) -> str:
+        return f"Reminder to {self.user} about version {self.version_id}"
 
 
 class BreachReport(models.Model):
@@ -217,3 +223,6 @@ class VirtualVisit(models.Model):
 
     class Meta:
         ordering = ["-held_at"]
+
+    def __str__(self) -> str:
+        return f"Video visit with {self.family_reference} on {self.held_at:%Y-%m-%d}"
