@@ -1,0 +1,97 @@
+"""Celery: the settings the issue asks for, and real workers consuming real brokers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from celery import Celery
+from django.conf import settings
+
+from fig_safety.celery import app
+
+ROOT = Path(settings.BASE_DIR)
+
+
+def test_it_acknowledges_late_and_prefetches_one():
+    assert app.conf.task_acks_late is True
+    assert app.conf.task_reject_on_worker_lost is True
+    assert app.conf.worker_prefetch_multiplier == 1
+    assert app.conf.timezone == "Europe/London"
+
+
+def test_the_beat_schedule_lives_in_code_and_names_real_tasks():
+    app.loader.import_default_modules()
+    assert app.conf.beat_schedule
+    for entry in app.conf.beat_schedule.values():
+        assert entry["task"] in app.tasks, entry["task"]
+
+
+def _worker_env(**extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "FIG_", "REDIS_", "DATABASE_"))}
+    env.update(DJANGO_SETTINGS_MODULE="fig_safety.settings", DJANGO_DEBUG="1", EMAIL_URL="consolemail://")
+    env.update(extra)
+    return env
+
+
+def _start_worker(env: dict[str, str], *extra_args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "fig_safety", "worker", "--loglevel=INFO", "--concurrency=1",
+         "--pool=solo", "--without-gossip", "--without-mingle", "--without-heartbeat", *extra_args],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def _stop(worker: subprocess.Popen) -> str:
+    worker.terminate()
+    try:
+        output, _ = worker.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        output, _ = worker.communicate()
+    return output
+
+
+def test_make_runs_embedded_broker_carries_a_task_to_a_real_worker(tmp_path):
+    """`make run` has no Redis: kombu's filesystem transport under var/ carries the tasks."""
+    worker = _start_worker(_worker_env(FIG_VAR_DIR=str(tmp_path), REDIS_URL=""))
+    try:
+        broker = tmp_path / "celery"
+        client = Celery(
+            "probe",
+            broker="filesystem://",
+            backend=f"file://{broker / 'results'}",
+            broker_transport_options={
+                "data_folder_in": str(broker / "queue"),
+                "data_folder_out": str(broker / "queue"),
+                "processed_folder": str(broker / "processed"),
+                "control_folder": str(broker / "control"),
+                "store_processed": False,
+            },
+        )
+        result = client.send_task("fig_safety.ping", args=["embedded"])
+        assert result.get(timeout=60) == "embedded"
+    finally:
+        output = _stop(worker)
+    assert "fig_safety.ping" in output
+
+
+@pytest.mark.redis
+def test_a_real_worker_consumes_tasks_from_redis():
+    redis_url = settings.REDIS_URL.rsplit("/", 1)[0] + "/13"
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    worker = _start_worker(_worker_env(REDIS_URL=redis_url, FIG_VAR_DIR=str(Path(settings.FIG_TEST_VAR_DIR) / "w")))
+    try:
+        client = Celery("probe", broker=redis_url, backend=redis_url)
+        started = time.monotonic()
+        result = client.send_task("fig_safety.ping", args=["redis"])
+        assert result.get(timeout=60) == "redis"
+        assert time.monotonic() - started < 60
+    finally:
+        _stop(worker)
