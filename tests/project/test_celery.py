@@ -61,6 +61,8 @@ def test_make_runs_embedded_broker_carries_a_task_to_a_real_worker(tmp_path):
     worker = _start_worker(_worker_env(FIG_VAR_DIR=str(tmp_path), REDIS_URL=""))
     try:
         broker = tmp_path / "celery"
+        for folder in ("queue", "processed", "results", "control"):  # the worker makes them too, but may be slower
+            (broker / folder).mkdir(parents=True, exist_ok=True)
         client = Celery(
             "probe",
             broker="filesystem://",
