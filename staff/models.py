@@ -11,6 +11,8 @@ from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.utils import timezone
 
+from fig_safety.append_only import AppendOnlyError, AppendOnlyModel
+
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
@@ -67,19 +69,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         return (self.full_name.split() or [self.email])[0]
 
 
-class AuditEventQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise AuditImmutableError("Audit events are append-only and cannot be updated.")
-
-    def delete(self):
-        raise AuditImmutableError("Audit events are append-only and cannot be deleted.")
+AuditImmutableError = AppendOnlyError
 
 
-class AuditImmutableError(Exception):
-    pass
-
-
-class AuditEvent(models.Model):
+class AuditEvent(AppendOnlyModel):
     """One thing that happened. Written only by staff.services.audit_record; never changed.
 
     PostgreSQL refuses UPDATE and DELETE on this table with a trigger (see the
@@ -98,23 +91,12 @@ class AuditEvent(models.Model):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     details = models.JSONField(default=dict, blank=True)
 
-    objects = AuditEventQuerySet.as_manager()
-
     class Meta:
         ordering = ["-occurred_at", "-id"]
         indexes = [models.Index(fields=["target_type", "target_id"])]
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.action} {self.target_repr}".strip()
-
-    def save(self, *args, **kwargs):
-        # An integrity guard, not business logic: an existing row is never rewritten.
-        if not self._state.adding:
-            raise AuditImmutableError("Audit events are append-only and cannot be updated.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AuditImmutableError("Audit events are append-only and cannot be deleted.")
 
 
 class PolicyVersion(models.Model):
