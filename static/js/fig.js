@@ -1,6 +1,8 @@
-// FiG Safety: small progressive enhancements. Every page works without this file.
+// FiG Safety: small progressive enhancements. Every page works without this file:
+// without it the menu simply stays open on small screens.
 (function () {
   "use strict";
+  document.documentElement.classList.add("js");
   document.addEventListener("DOMContentLoaded", function () {
     var toggle = document.querySelector(".nav-toggle");
     var list = document.getElementById("nav-list");
@@ -10,6 +12,13 @@
         toggle.setAttribute("aria-expanded", open ? "false" : "true");
         list.classList.toggle("open", !open);
       });
+      document.addEventListener("keydown", function (event) {
+        if (event.key === "Escape" && toggle.getAttribute("aria-expanded") === "true") {
+          toggle.setAttribute("aria-expanded", "false");
+          list.classList.remove("open");
+          toggle.focus();
+        }
+      });
     }
     // Forms marked data-once disable their submit button after the first click,
     // so a double tap on a phone sends one request.
@@ -18,6 +27,13 @@
         form.querySelectorAll("button[type=submit]").forEach(function (button) {
           button.disabled = true;
         });
+      });
+    });
+    // "Print these codes" on the recovery codes page.
+    document.querySelectorAll("[data-print]").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        window.print();
       });
     });
   });

@@ -13,6 +13,7 @@ from django.urls import reverse
 from staff.models import AuditEvent, User
 from tests import factories
 
+
 def _reauthenticate(client) -> None:
     response = client.post(reverse("account_reauthenticate"), {"password": factories.PASSWORD})
     assert response.status_code == 302, response.content

@@ -1,0 +1,1 @@
+"""Browser tests: real journeys in Debian's Chromium through Playwright."""

@@ -1,0 +1,124 @@
+"""axe-core finds no serious or critical problem on the pages people use to sign in and start.
+
+axe is injected with Playwright's page.evaluate, which runs outside the page's
+Content-Security-Policy, so these run against the real CSP (no bypass_csp).
+Forms are checked with their error messages showing, too.
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests import factories
+from tests.browser import journeys
+from tests.conftest import assert_accessible
+
+pytestmark = pytest.mark.browser
+
+
+def _heading(page):
+    return page.get_by_role("heading", level=1)
+
+
+def test_public_and_parent_pages(viewport_page, mailoutbox):
+    page = viewport_page
+    parent = factories.parent_user(email="pat@example.org", full_name="Pat Mensah")
+
+    page.goto("/")
+    assert_accessible(page)  # landing page
+    page.goto("/staff/visits/guidance/")
+    assert_accessible(page)  # public guidance for families
+
+    journeys.request_login_code(page, parent.email)
+    assert_accessible(page)  # enter the code
+    page.get_by_label("Sign-in code").fill("BCDF-GHJK")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Incorrect code")).to_be_visible()
+    assert_accessible(page)  # enter the code, with an error
+
+    journeys.enter_login_code(page, journeys.login_code_from(mailoutbox[-1]))
+    expect(_heading(page)).to_have_text("Hello, Pat Mensah")
+    assert_accessible(page)  # parent home
+    page.goto("/accounts/sessions/")
+    expect(_heading(page)).to_have_text("Where you are signed in")
+    assert_accessible(page)  # sessions, as a parent
+
+
+def test_request_code_page(viewport_page):
+    page = viewport_page
+    page.goto("/accounts/login/code/")
+    assert_accessible(page)
+    page.get_by_label("Email address").fill("not an email address")
+    page.get_by_role("button", name="Email me a code").click()
+    expect(page.get_by_text("Enter a valid email address")).to_be_visible()
+    assert_accessible(page)
+
+
+def test_staff_sign_in_policy_and_home_pages(viewport_page):
+    page = viewport_page
+    factories.PolicyVersionFactory()
+    user = factories.staff_user("staff", acknowledged=False, email="ola@example.org", full_name="Ola Berg")
+
+    page.goto("/accounts/login/")
+    assert_accessible(page)  # sign-in
+    page.get_by_label("Email address").fill(user.email)
+    page.get_by_label("Password", exact=True).fill("not-the-password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    assert_accessible(page)  # sign-in, with an error
+
+    journeys.staff_password_step(page, user)
+    expect(_heading(page)).to_have_text("Enter your authenticator code")
+    assert_accessible(page)  # MFA authenticate
+    page.get_by_label("Authenticator code").fill("000000")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_text("Incorrect code")).to_be_visible()
+    assert_accessible(page)  # MFA authenticate, with an error
+
+    journeys.enter_authenticator_code(page, user.totp_secret)
+    expect(_heading(page)).to_contain_text("eSafety policy")
+    assert_accessible(page)  # policy acknowledgement
+    page.get_by_role("checkbox").check()
+    page.get_by_role("button", name="Acknowledge").click()
+    expect(_heading(page)).to_have_text("Hello, Ola")
+    assert_accessible(page)  # staff home
+
+    page.goto("/accounts/sessions/")
+    assert_accessible(page)  # sessions
+    page.goto("/accounts/2fa/")
+    assert_accessible(page)  # two-step sign-in settings
+
+
+def test_authenticator_set_up_pages(viewport_page):
+    page = viewport_page
+    user = factories.staff_user("photographer", mfa=False, email="nia@example.org", full_name="Nia Evans")
+
+    journeys.staff_password_step(page, user)
+    if "/accounts/reauthenticate/" in page.url:
+        assert_accessible(page)  # confirm it is you
+        journeys.reauthenticate_if_asked(page)
+    expect(_heading(page)).to_have_text("Set up two-step sign-in")
+    assert_accessible(page)  # TOTP activation
+    page.get_by_label("Authenticator code").fill("000000")
+    page.get_by_role("button", name="Turn on two-step sign-in").click()
+    expect(page.get_by_text("Incorrect code")).to_be_visible()
+    assert_accessible(page)  # TOTP activation, with an error
+
+    secret = journeys.activation_secret(page)
+    page.get_by_label("Authenticator code").fill(journeys.current_totp_code(secret))
+    page.get_by_role("button", name="Turn on two-step sign-in").click()
+    expect(_heading(page)).to_have_text("Your recovery codes")
+    assert_accessible(page)  # recovery codes
+
+
+def test_ceo_home(desktop_page):
+    page = desktop_page
+    factories.PolicyVersionFactory()
+    factories.staff_user("staff", acknowledged=False)  # so the register has someone outstanding
+    ceo = factories.staff_user("ceo", email="ceo@example.org", full_name="Cat Adeyemi")
+
+    journeys.staff_sign_in(page, ceo)
+    expect(_heading(page)).to_have_text("Hello, Cat")
+    expect(page.get_by_role("heading", name="Policy acknowledgements")).to_be_visible()
+    assert_accessible(page)
