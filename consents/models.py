@@ -1,1 +1,229 @@
-"""Models for the consents app (built by its own issue)."""
+"""Families, children, carers, consent form versions, requests and signed consent records.
+
+Signed records are append-only (fig_safety.append_only): a withdrawal or a new
+answer is a new row, so the history of every decision stays provable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+from fig_safety.append_only import AppendOnlyModel
+
+_REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
+
+
+def new_family_reference() -> str:
+    return "FIG-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(6))
+
+
+class Purpose(models.TextChoices):
+    PHOTOGRAPHED = "photographed", "Photographed at FiG groups and home visits"
+    STORED = "stored", "Photos kept in FiG's secure store and shared with the family's coordinators"
+    TRAINING = "training", "Photos used in staff training"
+    PRINT = "print", "Photos used in printed marketing"
+    ONLINE = "online", "Photos published online (FiG website and social media)"
+    FACE_ONLINE = "face_online", "Face may be recognisable in what is published online"
+
+
+PURPOSES: list[str] = [choice.value for choice in Purpose]
+
+
+class Family(models.Model):
+    """A family FiG works with. Known everywhere by its reference code, never by name."""
+
+    reference = models.CharField(max_length=16, unique=True, default=new_family_reference)
+    created_at = models.DateTimeField(default=timezone.now)
+    notes = models.TextField(blank=True, help_text="Practical notes for coordinators. Never shown to parents.")
+
+    class Meta:
+        ordering = ["reference"]
+        verbose_name_plural = "families"
+        permissions = [("manage_family", "Can manage the family, its consents and photos")]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class FamilyUserObjectPermission(UserObjectPermissionBase):
+    """django-guardian's direct foreign key: 'this coordinator manages this family', joinable in SQL."""
+
+    content_object = models.ForeignKey(Family, on_delete=models.CASCADE)
+
+
+class FamilyGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(Family, on_delete=models.CASCADE)
+
+
+class Child(models.Model):
+    family = models.ForeignKey(Family, on_delete=models.PROTECT, related_name="children")
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    date_of_birth = models.DateField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["family__reference", "first_name", "last_name"]
+        verbose_name_plural = "children"
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class Carer(models.Model):
+    family = models.ForeignKey(Family, on_delete=models.PROTECT, related_name="carers")
+    full_name = models.CharField(max_length=150)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=30, blank=True)
+    relationship = models.CharField(max_length=50, help_text="For example: mother, father, grandparent, foster carer.")
+    has_parental_responsibility = models.BooleanField(
+        default=False, help_text="Only a carer with parental responsibility can give or withdraw consent."
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="carer_profiles"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["family__reference", "full_name"]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+
+class ConsentFormVersion(models.Model):
+    """The words a parent reads. Published once, never edited: a change is a new version."""
+
+    number = models.PositiveIntegerField(unique=True)
+    introduction = models.TextField()
+    purpose_texts = models.JSONField(help_text="Plain-English explanation for each purpose, keyed by purpose.")
+    closing = models.TextField(help_text="Names never published, how long photos are kept, how to withdraw.")
+    requires_reconsent = models.BooleanField(
+        default=False,
+        help_text="If the change is material, consents given on earlier versions stop counting.",
+    )
+    published_at = models.DateTimeField(default=timezone.now)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-number"]
+
+    def __str__(self) -> str:
+        return f"Photo consent form, version {self.number}"
+
+
+class ConsentRequest(models.Model):
+    """A request to one carer to complete the form for one child; answered at most once."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SIGNED = "signed", "Signed"
+        DECLINED = "declined", "Declined"
+        EXPIRED = "expired", "Expired"
+        CANCELLED = "cancelled", "Cancelled"
+
+    child = models.ForeignKey(Child, on_delete=models.PROTECT, related_name="requests")
+    carer = models.ForeignKey(Carer, on_delete=models.PROTECT, related_name="requests")
+    form_version = models.ForeignKey(ConsentFormVersion, on_delete=models.PROTECT, related_name="requests")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True)
+    nonce = models.CharField(max_length=32, default=secrets.token_urlsafe, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    expires_at = models.DateTimeField()
+    reminder_sent_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    renews = models.OneToOneField(
+        "ConsentRecord", null=True, blank=True, on_delete=models.PROTECT, related_name="renewal_request",
+        help_text="The consent this request renews before it expires (one renewal request per consent).",
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Consent request #{self.pk}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.PENDING and self.expires_at > timezone.now()
+
+    @property
+    def display_status(self) -> str:
+        if self.status == self.Status.PENDING and self.expires_at <= timezone.now():
+            return self.Status.EXPIRED.label
+        return self.get_status_display()
+
+
+class ConsentRecord(AppendOnlyModel):
+    """One decision by one carer for one child: consent given (with answers) or a withdrawal.
+
+    Never edited or deleted. For each purpose, the carer's latest record that
+    answers it is their current decision (see consents.selectors).
+    """
+
+    class Kind(models.TextChoices):
+        GIVEN = "given", "Consent form"
+        WITHDRAWAL = "withdrawal", "Withdrawal"
+
+    class Method(models.TextChoices):
+        ONLINE = "online", "Online"
+        PAPER = "paper", "Paper form"
+        PHONE = "phone", "By phone"
+
+    class IdentifiedBy(models.TextChoices):
+        EMAIL_LINK = "email_link", "Link sent to their email"
+        CODE_SIGN_IN = "code_sign_in", "Signed in with an emailed code"
+        STAFF = "staff", "Recorded by staff"
+
+    child = models.ForeignKey(Child, on_delete=models.PROTECT, related_name="consent_records")
+    carer = models.ForeignKey(Carer, on_delete=models.PROTECT, related_name="consent_records")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    method = models.CharField(max_length=8, choices=Method.choices, default=Method.ONLINE)
+    identified_by = models.CharField(max_length=16, choices=IdentifiedBy.choices)
+    request = models.ForeignKey(
+        ConsentRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="records"
+    )
+    form_version = models.ForeignKey(
+        ConsentFormVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="records"
+    )
+    answers = models.JSONField(help_text="{purpose: true/false} for the purposes this record decides.")
+    confirmed_parental_responsibility = models.BooleanField(default=False)
+    text_shown = models.TextField(blank=True)
+    text_sha256 = models.CharField(max_length=64, blank=True)
+    typed_name = models.CharField(max_length=150, blank=True)
+    signature_blob = models.CharField(max_length=200, blank=True)
+    signature_key_id = models.CharField(max_length=32, blank=True)
+    scan_blob = models.CharField(max_length=200, blank=True)
+    scan_key_id = models.CharField(max_length=32, blank=True)
+    scan_content_type = models.CharField(max_length=50, blank=True)
+    taken_by = models.CharField(max_length=150, blank=True, help_text="Who took a paper or phone consent.")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    signed_at = models.DateTimeField(default=timezone.now, db_index=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+    evidence_sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-signed_at", "-id"]
+        indexes = [models.Index(fields=["child", "carer", "signed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} for {self.child_id}"
+
+    @staticmethod
+    def digest(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()

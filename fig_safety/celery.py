@@ -19,6 +19,10 @@ app.autodiscover_tasks()
 
 # The beat schedule lives here, in code, so every deployment runs the same sweeps.
 app.conf.beat_schedule = {
+    "consent-requests": {
+        "task": "consents.tasks.consent_sweep",
+        "schedule": crontab(minute=5),
+    },
     "policy-acknowledgement-reminders": {
         "task": "staff.tasks.policy_reminder_sweep",
         "schedule": crontab(minute=0, hour=9),

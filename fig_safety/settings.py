@@ -288,6 +288,14 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# Photo consent: how long a consent lasts, how long a request link works, when reminders go.
+FIG_CONSENT_VALID_MONTHS = env_int("FIG_CONSENT_VALID_MONTHS", 12, minimum=1)
+FIG_CONSENT_LINK_DAYS = env_int("FIG_CONSENT_LINK_DAYS", 14, minimum=1)
+FIG_CONSENT_REMINDER_DAYS = env_int("FIG_CONSENT_REMINDER_DAYS", 7, minimum=1)
+FIG_CONSENT_RENEWAL_DAYS = env_int("FIG_CONSENT_RENEWAL_DAYS", 30, minimum=1)
+FIG_SIGNATURE_MAX_BYTES = env_int("FIG_SIGNATURE_MAX_BYTES", 300_000, minimum=10_000)
+FIG_SCAN_MAX_BYTES = env_int("FIG_SCAN_MAX_BYTES", 15_000_000, minimum=100_000)
+
 FIG_POLICY_FILE = env_str("FIG_POLICY_FILE", str(BASE_DIR.parent / "shared" / "policy" / "esafety-policy.txt"))
 
 LOGGING = {

@@ -25,5 +25,6 @@ urlpatterns = [
     path("accounts/signup/", _not_offered),
     path("accounts/", include("allauth.urls")),
     path("staff/", include("staff.urls")),
+    path("consents/", include("consents.urls")),
     path("admin/", admin.site.urls),
 ]

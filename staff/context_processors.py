@@ -14,5 +14,6 @@ def navigation(request: HttpRequest) -> dict[str, object]:
     return {
         "nav_is_staff": is_staff_member(user),
         "nav_is_ceo": has_role(user, Role.CEO) or user.is_superuser,
+        "nav_can_see_consents": user.is_superuser or has_role(user, Role.COORDINATOR, Role.SOCIAL_ADMIN, Role.CEO),
         "nav_is_admin": user.is_staff and user.is_superuser,
     }

@@ -32,6 +32,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "is_ceo": Role.CEO.value in roles or user.is_superuser,
         "can_publish_policy": can_publish_policy(user),
         "my_open_reports": breach_reports_for(user, is_ceo=False).exclude(status="closed").count(),
+        "can_see_consents": user.is_superuser or has_role(user, Role.COORDINATOR, Role.SOCIAL_ADMIN, Role.CEO),
     }
     if context["is_ceo"]:
         context["open_reports"] = breach_reports_for(user, is_ceo=True).exclude(status="closed").count()

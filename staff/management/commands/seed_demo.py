@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from consents.demo import seed_consents
 from staff import services
 from staff.models import ApprovedPlatform, User
 from staff.roles import Role
@@ -51,6 +52,9 @@ class Command(BaseCommand):
             lines.append(f"  {role.label:<28} {email:<28} TOTP secret {secret}")
         services.parent_user_get_or_create(email=PARENT_EMAIL, full_name="Priya Parent")
         lines.append(f"  {'Parent / carer':<28} {PARENT_EMAIL:<28} sign in with an emailed code (see the console)")
+
+        coordinator = User.objects.get(email="coordinator@example.org")
+        lines += seed_consents(coordinator=coordinator)
 
         for name, notes in PLATFORMS:
             ApprovedPlatform.objects.get_or_create(name=name, defaults={"security_notes": notes})

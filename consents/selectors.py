@@ -1,0 +1,231 @@
+"""Reads for consents, above all the one answer to "may child C be used for purpose P at time T?".
+
+Every part of the app asks `consent_allows` (one child) or `consents_for_children`
+(many children, a fixed number of queries). The rules:
+
+- only carers with parental responsibility count;
+- for each such carer and purpose, their latest record that answers it is their decision;
+- any refusal or withdrawal by any of them wins;
+- otherwise at least one of them must have said yes, on a form version that
+  has not been superseded by one requiring re-consent, within the validity
+  period (FIG_CONSENT_VALID_MONTHS, default 12);
+- a recognisable face online also needs consent to publish online at all.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from dateutil.relativedelta import relativedelta
+from django.conf import settings
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from consents.models import (
+    PURPOSES,
+    Carer,
+    Child,
+    ConsentFormVersion,
+    ConsentRecord,
+    ConsentRequest,
+    Family,
+    FamilyUserObjectPermission,
+    Purpose,
+)
+from staff.roles import Role, has_role
+
+
+class State:
+    GIVEN = "given"
+    REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+    OUTDATED = "outdated"
+    NONE = "none"
+    PENDING = "pending"
+
+
+STATE_LABELS = {
+    State.GIVEN: "Consented",
+    State.REFUSED: "Refused",
+    State.WITHDRAWN: "Withdrawn",
+    State.EXPIRED: "Expired",
+    State.OUTDATED: "Needs new form",
+    State.NONE: "No answer",
+    State.PENDING: "Request pending",
+}
+_BLOCKING = {State.REFUSED, State.WITHDRAWN}
+
+
+@dataclass
+class ChildConsent:
+    """The current consent position of one child."""
+
+    child_id: int
+    states: dict[str, str] = field(default_factory=dict)
+    expires_at: dict[str, datetime] = field(default_factory=dict)
+
+    @property
+    def allowed(self) -> frozenset[str]:
+        return frozenset(p for p, state in self.states.items() if state == State.GIVEN)
+
+    def allows(self, purpose: str) -> bool:
+        return self.states.get(purpose) == State.GIVEN
+
+    @property
+    def has_any_decision(self) -> bool:
+        return any(state in {State.GIVEN, *_BLOCKING} for state in self.states.values())
+
+
+def consent_valid_for() -> relativedelta:
+    return relativedelta(months=settings.FIG_CONSENT_VALID_MONTHS)
+
+
+def consents_for_children(child_ids: Iterable[int], *, at: datetime | None = None) -> dict[int, ChildConsent]:
+    """The consent position of many children at time `at` (default now), in three queries.
+
+    Queries: the carers with parental responsibility of the children's families;
+    the records of those carers for those children up to `at`; the newest form
+    version that requires re-consent.
+    """
+    at = at or timezone.now()
+    child_ids = list(set(child_ids))
+    result = {child_id: ChildConsent(child_id, dict.fromkeys(PURPOSES, State.NONE)) for child_id in child_ids}
+    if not child_ids:
+        return result
+
+    family_of = dict(Child.objects.filter(pk__in=child_ids).values_list("pk", "family_id"))
+    pr_carers: dict[int, set[int]] = defaultdict(set)
+    for carer_id, family_id in Carer.objects.filter(
+        family_id__in=set(family_of.values()), has_parental_responsibility=True
+    ).values_list("pk", "family_id"):
+        pr_carers[family_id].add(carer_id)
+
+    cutoff = (
+        ConsentFormVersion.objects.filter(requires_reconsent=True, published_at__lte=at)
+        .order_by("-number")
+        .values_list("number", flat=True)
+        .first()
+    )
+    records = (
+        ConsentRecord.objects.filter(child_id__in=child_ids, signed_at__lte=at, carer__has_parental_responsibility=True)
+        .order_by("signed_at", "id")
+        .values_list("child_id", "carer_id", "kind", "answers", "signed_at", "form_version__number")
+    )
+    # latest[(child, carer)][purpose] = (answer, kind, signed_at, version number)
+    latest: dict[tuple[int, int], dict[str, tuple]] = defaultdict(dict)
+    for child_id, carer_id, kind, answers, signed_at, version in records:
+        for purpose, answer in (answers or {}).items():
+            if purpose in PURPOSES:
+                latest[(child_id, carer_id)][purpose] = (bool(answer), kind, signed_at, version)
+
+    validity = consent_valid_for()
+    for child_id in child_ids:
+        carers = pr_carers.get(family_of.get(child_id), set())
+        position = result[child_id]
+        for purpose in PURPOSES:
+            decisions = []
+            expiries = []
+            for carer_id in carers:
+                decision = latest.get((child_id, carer_id), {}).get(purpose)
+                if decision is None:
+                    continue
+                answer, kind, signed_at, version = decision
+                if not answer:
+                    decisions.append(State.WITHDRAWN if kind == ConsentRecord.Kind.WITHDRAWAL else State.REFUSED)
+                elif cutoff is not None and kind == ConsentRecord.Kind.GIVEN and (version or 0) < cutoff:
+                    decisions.append(State.OUTDATED)
+                elif signed_at + validity <= at:
+                    decisions.append(State.EXPIRED)
+                else:
+                    decisions.append(State.GIVEN)
+                    expiries.append(signed_at + validity)
+            position.states[purpose] = _combine(decisions)
+            if position.states[purpose] == State.GIVEN:
+                position.expires_at[purpose] = min(expiries)
+        if position.states[Purpose.FACE_ONLINE] == State.GIVEN and not position.allows(Purpose.ONLINE):
+            position.states[Purpose.FACE_ONLINE] = position.states[Purpose.ONLINE]
+            position.expires_at.pop(Purpose.FACE_ONLINE, None)
+    return result
+
+
+def _combine(decisions: list[str]) -> str:
+    for blocking in (State.WITHDRAWN, State.REFUSED):
+        if blocking in decisions:
+            return blocking
+    for state in (State.GIVEN, State.OUTDATED, State.EXPIRED):
+        if state in decisions:
+            return state
+    return State.NONE
+
+
+def consent_allows(*, child: Child | int, purpose: str, at: datetime | None = None) -> bool:
+    """May this child be used for this purpose at this time? The one policy question."""
+    child_id = child if isinstance(child, int) else child.pk
+    return consents_for_children([child_id], at=at)[child_id].allows(purpose)
+
+
+def children_allowed(child_ids: Iterable[int], purpose: str, *, at: datetime | None = None) -> set[int]:
+    """Which of these children may be used for `purpose` (the batched form)."""
+    positions = consents_for_children(child_ids, at=at)
+    return {child_id for child_id, position in positions.items() if position.allows(purpose)}
+
+
+def allowed_for_group(child_ids: Iterable[int], *, at: datetime | None = None) -> frozenset[str]:
+    """What a photo of all these children together may be used for: least permissive wins."""
+    positions = list(consents_for_children(child_ids, at=at).values())
+    if not positions:
+        return frozenset()
+    allowed = set(PURPOSES)
+    for position in positions:
+        allowed &= position.allowed
+    return frozenset(allowed)
+
+
+# --- who may see which family -------------------------------------------------
+
+
+def can_oversee_all_families(user) -> bool:
+    return bool(user.is_superuser or has_role(user, Role.SOCIAL_ADMIN, Role.CEO))
+
+
+def families_managed_by(user) -> QuerySet[Family]:
+    """Families this coordinator is assigned to, filtered in SQL through guardian's direct FK."""
+    return Family.objects.filter(
+        Exists(
+            FamilyUserObjectPermission.objects.filter(
+                content_object=OuterRef("pk"), user=user, permission__codename="manage_family"
+            )
+        )
+    )
+
+
+def families_visible_to(user) -> QuerySet[Family]:
+    if can_oversee_all_families(user):
+        return Family.objects.all()
+    if has_role(user, Role.COORDINATOR):
+        return families_managed_by(user)
+    return Family.objects.none()
+
+
+def carers_for_user(user) -> QuerySet[Carer]:
+    """The carer records of a signed-in parent: linked to their account, or matching their email."""
+    return Carer.objects.filter(Q(user=user) | Q(email__iexact=user.email))
+
+
+def children_of_parent(user) -> QuerySet[Child]:
+    """Children in families where this person is a carer with parental responsibility."""
+    families = carers_for_user(user).filter(has_parental_responsibility=True).values("family_id")
+    return Child.objects.filter(family_id__in=families)
+
+
+def open_requests(child_ids: Iterable[int]) -> dict[int, list[ConsentRequest]]:
+    found: dict[int, list[ConsentRequest]] = defaultdict(list)
+    for request in ConsentRequest.objects.filter(
+        child_id__in=list(child_ids), status=ConsentRequest.Status.PENDING, expires_at__gt=timezone.now()
+    ).select_related("carer"):
+        found[request.child_id].append(request)
+    return found

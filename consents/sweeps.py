@@ -1,0 +1,89 @@
+"""Periodic consent work: expire old links, remind once after a week, ask for renewal before expiry.
+
+Each sweep claims the rows it acts on under a row lock (skip_locked, so two
+sweeps at once share the work) and stamps them, so nothing is sent twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from consents.models import ConsentRecord, ConsentRequest
+from consents.selectors import consent_valid_for
+from consents.services import ConsentError, _email_request, consent_request_send
+
+BATCH = 200
+
+
+def expire_requests(now: datetime | None = None) -> int:
+    now = now or timezone.now()
+    return ConsentRequest.objects.filter(status=ConsentRequest.Status.PENDING, expires_at__lte=now).update(
+        status=ConsentRequest.Status.EXPIRED
+    )
+
+
+def send_request_reminders(now: datetime | None = None) -> int:
+    """Remind once about requests still pending after FIG_CONSENT_REMINDER_DAYS."""
+    now = now or timezone.now()
+    sent = 0
+    while True:
+        with transaction.atomic():
+            due = list(
+                ConsentRequest.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("child", "carer")
+                .filter(
+                    status=ConsentRequest.Status.PENDING, reminder_sent_at__isnull=True, expires_at__gt=now,
+                    created_at__lte=now - timedelta(days=settings.FIG_CONSENT_REMINDER_DAYS),
+                )
+                .order_by("created_at")[:BATCH]
+            )
+            for consent_request in due:
+                consent_request.reminder_sent_at = now
+                consent_request.save(update_fields=["reminder_sent_at"])
+                _email_request(consent_request, reminder=True)
+        sent += len(due)
+        if len(due) < BATCH:
+            return sent
+
+
+def request_renewals(now: datetime | None = None) -> int:
+    """Ask again FIG_CONSENT_RENEWAL_DAYS before a carer's latest consent expires; once per consent."""
+    now = now or timezone.now()
+    validity = consent_valid_for()
+    window_end = now + timedelta(days=settings.FIG_CONSENT_RENEWAL_DAYS)
+    newer = ConsentRecord.objects.filter(
+        child=OuterRef("child"), carer=OuterRef("carer"), kind=ConsentRecord.Kind.GIVEN, signed_at__gt=OuterRef("signed_at")
+    )
+    expiring = (
+        ConsentRecord.objects.filter(
+            kind=ConsentRecord.Kind.GIVEN, signed_at__gt=now - validity, signed_at__lte=window_end - validity,
+            renewal_request__isnull=True, carer__has_parental_responsibility=True,
+        )
+        .exclude(carer__email="")
+        .exclude(Exists(newer))
+        .select_related("child__family", "carer")
+    )
+    created = 0
+    for record in expiring:
+        if not any(record.answers.values()):
+            continue
+        try:
+            with transaction.atomic():
+                consent_request_send(child=record.child, carer=record.carer, by=None, renews=record)
+        except (IntegrityError, ConsentError):
+            continue  # another sweep got there first, or the carer can no longer be asked
+        created += 1
+    return created
+
+
+def consent_sweep(now: datetime | None = None) -> dict[str, int]:
+    return {
+        "expired": expire_requests(now),
+        "reminded": send_request_reminders(now),
+        "renewals": request_renewals(now),
+    }

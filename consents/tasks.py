@@ -1,0 +1,12 @@
+"""Celery tasks for consents: thin wrappers around the sweeps."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from consents.sweeps import consent_sweep as _consent_sweep
+
+
+@shared_task(name="consents.tasks.consent_sweep")
+def consent_sweep() -> dict[str, int]:
+    return _consent_sweep()

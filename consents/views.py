@@ -1,0 +1,424 @@
+"""Consent views: the coordinators' register and families, and the parents' form and page."""
+
+from __future__ import annotations
+
+import csv
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from consents import services
+from consents.access import (
+    OVERSIGHT_ROLES,
+    access_child,
+    access_family,
+    access_parent_child,
+    access_record,
+    can_change_family,
+    is_coordinator,
+    parent_required,
+)
+from consents.forms import (
+    CarerForm,
+    ChildForm,
+    FamilyForm,
+    FormVersionForm,
+    OfflineConsentForm,
+    RegisterFilterForm,
+    SignForm,
+    StaffWithdrawForm,
+    WithdrawForm,
+)
+from consents.models import PURPOSES, Carer, ConsentFormVersion, ConsentRecord, ConsentRequest, Purpose
+from consents.selectors import (
+    STATE_LABELS,
+    carers_for_user,
+    children_of_parent,
+    consents_for_children,
+    families_managed_by,
+    families_visible_to,
+)
+from consents.selectors_register import register_rows
+from fig_safety.vault import VaultError, vault_read
+from staff.access import staff_required
+from staff.roles import Role
+from staff.services import audit_record
+
+PURPOSE_LABELS = dict(Purpose.choices)
+
+
+# --- coordinators: the register ---------------------------------------------------------
+
+
+@staff_required(*OVERSIGHT_ROLES)
+def register(request: HttpRequest) -> HttpResponse:
+    form = RegisterFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    rows = register_rows(families_visible_to(request.user), **{k: v for k, v in filters.items() if v})
+    if request.GET.get("format") == "csv":
+        return _register_csv(request, rows)
+    return render(request, "consents/register.html", {
+        "form": form, "rows": rows, "purposes": [(p, PURPOSE_LABELS[p]) for p in PURPOSES],
+        "state_labels": STATE_LABELS, "can_bulk": is_coordinator(request.user),
+    })
+
+
+def _register_csv(request: HttpRequest, rows) -> HttpResponse:
+    audit_record(action="consents.register_exported", request=request, details={"rows": len(rows)})
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="consent-register-{timezone.localdate():%Y-%m-%d}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["family", "child", "date_of_birth", *PURPOSES, "consent_expires"])
+    for row in rows:
+        writer.writerow([
+            row.family_reference, _csv_safe(row.child_name), row.date_of_birth.isoformat(),
+            *[row.states[p] for p in PURPOSES], row.expires_at.date().isoformat() if row.expires_at else "",
+        ])
+    return response
+
+
+def _csv_safe(value: str) -> str:
+    # Spreadsheets run cells starting with these as formulas.
+    return "'" + value if value[:1] in {"=", "+", "-", "@", "\t", "\r"} else value
+
+
+@staff_required(Role.COORDINATOR)
+@require_POST
+def request_bulk(request: HttpRequest) -> HttpResponse:
+    sent, problems = services.consent_request_bulk(families=families_managed_by(request.user), by=request.user, request=request)
+    messages.success(request, f"{sent} consent request{'s' if sent != 1 else ''} sent.")
+    for problem in problems[:10]:
+        messages.warning(request, problem)
+    return redirect("consents:register")
+
+
+# --- coordinators: families -------------------------------------------------------------
+
+
+@staff_required(*OVERSIGHT_ROLES)
+def family_list(request: HttpRequest) -> HttpResponse:
+    from django.db.models import Count
+
+    families = families_visible_to(request.user).annotate(
+        child_count=Count("children", distinct=True), carer_count=Count("carers", distinct=True)
+    )
+    return render(request, "consents/family_list.html", {"families": families, "can_create": is_coordinator(request.user)})
+
+
+@staff_required(Role.COORDINATOR)
+@require_http_methods(["GET", "POST"])
+def family_new(request: HttpRequest) -> HttpResponse:
+    form = FamilyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        family = services.family_create(by=request.user, notes=form.cleaned_data["notes"], coordinators=[request.user], request=request)
+        messages.success(request, f"Family {family.reference} is created. Add the children and carers next.")
+        return redirect("consents:family_detail", reference=family.reference)
+    return render(request, "consents/form_page.html", {"form": form, "title": "New family", "submit": "Create the family"})
+
+
+@staff_required(*OVERSIGHT_ROLES)
+def family_detail(request: HttpRequest, reference: str) -> HttpResponse:
+    family = access_family(request.user, reference)
+    children = list(family.children.all())
+    carers = list(family.carers.all())
+    positions = consents_for_children([c.pk for c in children])
+    pending = ConsentRequest.objects.filter(child__family=family, status=ConsentRequest.Status.PENDING,
+                                            expires_at__gt=timezone.now()).select_related("carer", "child")
+    rows = [{"child": c, "states": [(p, positions[c.pk].states[p]) for p in PURPOSES]} for c in children]
+    return render(request, "consents/family_detail.html", {
+        "family": family, "rows": rows, "carers": carers, "pending": pending,
+        "purposes": [(p, PURPOSE_LABELS[p]) for p in PURPOSES], "state_labels": STATE_LABELS,
+        "can_change": can_change_family(request.user, family),
+    })
+
+
+@staff_required(Role.COORDINATOR)
+@require_http_methods(["GET", "POST"])
+def child_edit(request: HttpRequest, reference: str, child_id: int | None = None) -> HttpResponse:
+    family = access_family(request.user, reference, write=True)
+    child = access_child(request.user, reference, child_id, write=True) if child_id else None
+    form = ChildForm(request.POST or None, instance=child)
+    if request.method == "POST" and form.is_valid():
+        fields = {name: form.cleaned_data[name] for name in ChildForm.Meta.fields}
+        services.child_save(family=family, child=child, by=request.user, request=request, **fields)
+        messages.success(request, "Saved.")
+        return redirect("consents:family_detail", reference=family.reference)
+    title = "Change child's details" if child else f"Add a child to {family.reference}"
+    return render(request, "consents/form_page.html", {"form": form, "title": title, "submit": "Save", "family": family})
+
+
+@staff_required(Role.COORDINATOR)
+@require_http_methods(["GET", "POST"])
+def carer_edit(request: HttpRequest, reference: str, carer_id: int | None = None) -> HttpResponse:
+    family = access_family(request.user, reference, write=True)
+    carer = get_object_or_404(Carer, pk=carer_id, family=family) if carer_id else None
+    form = CarerForm(request.POST or None, instance=carer)
+    if request.method == "POST" and form.is_valid():
+        fields = {name: form.cleaned_data[name] for name in CarerForm.Meta.fields}
+        services.carer_save(family=family, carer=carer, by=request.user, request=request, **fields)
+        messages.success(request, "Saved.")
+        return redirect("consents:family_detail", reference=family.reference)
+    title = "Change carer's details" if carer else f"Add a carer to {family.reference}"
+    return render(request, "consents/form_page.html", {"form": form, "title": title, "submit": "Save", "family": family})
+
+
+@staff_required(*OVERSIGHT_ROLES)
+def child_history(request: HttpRequest, reference: str, child_id: int) -> HttpResponse:
+    child = access_child(request.user, reference, child_id)
+    records = child.consent_records.select_related("carer", "form_version", "recorded_by")
+    requests_ = child.requests.select_related("carer", "form_version", "created_by")
+    position = consents_for_children([child.pk])[child.pk]
+    return render(request, "consents/child_history.html", {
+        "child": child, "family": child.family, "records": records, "requests": requests_,
+        "states": [(PURPOSE_LABELS[p], position.states[p], position.expires_at.get(p)) for p in PURPOSES],
+        "state_labels": STATE_LABELS, "can_change": can_change_family(request.user, child.family),
+        "carers": child.family.carers.filter(has_parental_responsibility=True),
+    })
+
+
+@staff_required(Role.COORDINATOR)
+@require_POST
+def request_send(request: HttpRequest, reference: str, child_id: int) -> HttpResponse:
+    child = access_child(request.user, reference, child_id, write=True)
+    target = request.POST.get("carer", "")
+    try:
+        if target == "all":
+            sent = services.consent_request_send_to_family(child=child, by=request.user, request=request)
+            messages.success(request, f"Consent request sent to {len(sent)} carer{'s' if len(sent) != 1 else ''}.")
+        else:
+            carer = get_object_or_404(Carer, pk=target if target.isdigit() else 0, family=child.family)
+            services.consent_request_send(child=child, carer=carer, by=request.user, request=request)
+            messages.success(request, f"Consent request sent to {carer.full_name}.")
+    except services.ConsentError as exc:
+        messages.error(request, str(exc))
+    return redirect("consents:child_history", reference=reference, child_id=child.pk)
+
+
+@staff_required(Role.COORDINATOR)
+@require_POST
+def request_cancel(request: HttpRequest, request_id: int) -> HttpResponse:
+    consent_request = get_object_or_404(ConsentRequest.objects.select_related("child__family"), pk=request_id)
+    child = access_child(request.user, consent_request.child.family.reference, consent_request.child_id, write=True)
+    try:
+        services.consent_request_cancel(consent_request=consent_request, by=request.user, request=request)
+        messages.success(request, "The request is cancelled; its link no longer works.")
+    except services.ConsentError as exc:
+        messages.error(request, str(exc))
+    return redirect("consents:child_history", reference=child.family.reference, child_id=child.pk)
+
+
+@staff_required(Role.COORDINATOR)
+@require_http_methods(["GET", "POST"])
+def record_offline(request: HttpRequest, reference: str, child_id: int) -> HttpResponse:
+    child = access_child(request.user, reference, child_id, write=True)
+    form = OfflineConsentForm(request.POST or None, request.FILES or None, child=child)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.consent_record_offline(
+                child=child, carer=form.cleaned_data["carer"], answers=form.purpose_answers(),
+                method=form.cleaned_data["method"], taken_by=form.cleaned_data["taken_by"], by=request.user,
+                scan=form.cleaned_data["scan"], evidence=services.evidence_from(request), note=form.cleaned_data["note"],
+            )
+        except services.ConsentError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "The consent is recorded.")
+            return redirect("consents:child_history", reference=reference, child_id=child.pk)
+    return render(request, "consents/record_offline.html", {"form": form, "child": child, "family": child.family})
+
+
+@staff_required(Role.COORDINATOR)
+@require_http_methods(["GET", "POST"])
+def withdraw_for_carer(request: HttpRequest, reference: str, child_id: int) -> HttpResponse:
+    child = access_child(request.user, reference, child_id, write=True)
+    form = StaffWithdrawForm(request.POST or None, child=child)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.consent_withdraw(
+                child=child, carer=form.cleaned_data["carer"], purposes=form.cleaned_data["purposes"],
+                identified_by=ConsentRecord.IdentifiedBy.STAFF, evidence=services.evidence_from(request),
+                by=request.user, reason=form.cleaned_data["reason"],
+            )
+        except services.ConsentError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "The withdrawal is recorded and has taken effect.")
+            return redirect("consents:child_history", reference=reference, child_id=child.pk)
+    return render(request, "consents/form_page.html", {
+        "form": form, "title": f"Record a withdrawal for {child.first_name}", "submit": "Record the withdrawal",
+        "family": child.family,
+    })
+
+
+@staff_required(*OVERSIGHT_ROLES)
+def certificate(request: HttpRequest, record_id: int) -> HttpResponse:
+    record = access_record(request.user, record_id)
+    return render(request, "consents/certificate.html", {
+        "record": record, "answers": [(PURPOSE_LABELS[p], record.answers.get(p)) for p in PURPOSES if p in record.answers],
+    })
+
+
+@staff_required(*OVERSIGHT_ROLES)
+def record_file(request: HttpRequest, record_id: int, which: str) -> HttpResponse:
+    """The drawn signature or the scanned paper form, decrypted for an allowed viewer only."""
+    record = access_record(request.user, record_id)
+    name, key_id, content_type = {
+        "signature": (record.signature_blob, record.signature_key_id, "image/png"),
+        "scan": (record.scan_blob, record.scan_key_id, record.scan_content_type),
+    }.get(which, ("", "", ""))
+    if not name:
+        raise Http404
+    try:
+        data = vault_read(name=name, key_id=key_id)
+    except VaultError as exc:
+        raise Http404 from exc
+    audit_record(action=f"consent.{which}_viewed", request=request, target=record)
+    response = HttpResponse(data, content_type=content_type)
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Disposition"] = f'inline; filename="consent-{record.pk}-{which}"'
+    return response
+
+
+@staff_required(*OVERSIGHT_ROLES)
+def form_versions(request: HttpRequest) -> HttpResponse:
+    current = services.form_version_current()
+    return render(request, "consents/form_versions.html", {
+        "versions": ConsentFormVersion.objects.all(), "current": current, "can_publish": is_coordinator(request.user),
+    })
+
+
+@staff_required(Role.COORDINATOR)
+@require_http_methods(["GET", "POST"])
+def form_version_new(request: HttpRequest) -> HttpResponse:
+    current = services.form_version_current()
+    initial = {"introduction": current.introduction, "closing": current.closing,
+               **{f"text_{p}": current.purpose_texts.get(p, "") for p in PURPOSES}}
+    form = FormVersionForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        version = services.form_version_publish(
+            introduction=form.cleaned_data["introduction"], purpose_texts=form.purpose_texts(),
+            closing=form.cleaned_data["closing"], requires_reconsent=form.cleaned_data["requires_reconsent"],
+            by=request.user,
+        )
+        messages.success(request, f"Version {version.number} is published. You can now ask families to re-consent.")
+        return redirect("consents:form_versions")
+    return render(request, "consents/form_page.html", {"form": form, "title": "Publish a new version of the form", "submit": "Publish"})
+
+
+@staff_required(Role.COORDINATOR)
+@require_POST
+def reconsent(request: HttpRequest) -> HttpResponse:
+    sent, problems = services.consent_request_reconsent(families=families_managed_by(request.user), by=request.user, request=request)
+    messages.success(request, f"{sent} re-consent request{'s' if sent != 1 else ''} sent.")
+    for problem in problems[:10]:
+        messages.warning(request, problem)
+    return redirect("consents:form_versions")
+
+
+# --- parents: signing from the emailed link ---------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def sign(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        consent_request = services.request_from_token(token)
+    except services.LinkProblem as problem:
+        return _link_problem(request, token, problem.kind)
+    version = consent_request.form_version
+    form = SignForm(request.POST or None, version=version)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.consent_sign(
+                consent_request_id=consent_request.pk, answers=form.purpose_answers(),
+                typed_name=form.cleaned_data["typed_name"], confirmed_pr=form.cleaned_data["confirm_parental_responsibility"],
+                signature_data_url=form.cleaned_data["signature"], evidence=services.evidence_from(request),
+            )
+        except services.ConsentError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("consents:sign", token=token)
+    return render(request, "consents/sign.html", {
+        "form": form, "child": consent_request.child, "carer": consent_request.carer, "version": version,
+        "expires_at": consent_request.expires_at,
+    }, status=400 if form.errors else 200)
+
+
+def _link_problem(request: HttpRequest, token: str, kind: str) -> HttpResponse:
+    context = {"kind": kind}
+    if kind == "used":
+        # The carer who just signed comes back here (post/redirect/get): show what they answered.
+        consent_request = services.request_from_token_any(token)
+        record = consent_request.records.first() if consent_request else None
+        if record is not None:
+            context.update(record=record, child=record.child,
+                           answers=[(PURPOSE_LABELS[p], record.answers.get(p)) for p in PURPOSES])
+        return render(request, "consents/sign_done.html", context)
+    return render(request, "consents/link_problem.html", context, status=410 if kind == "expired" else 404)
+
+
+# --- parents: their own page ------------------------------------------------------------
+
+
+@parent_required
+def my_children(request: HttpRequest) -> HttpResponse:
+    children = list(children_of_parent(request.user).select_related("family"))
+    positions = consents_for_children([c.pk for c in children])
+    cards = [{"child": c, "states": [(p, PURPOSE_LABELS[p], positions[c.pk].states[p]) for p in PURPOSES]} for c in children]
+    return render(request, "consents/my_children.html", {"cards": cards, "state_labels": STATE_LABELS})
+
+
+@parent_required
+def my_child(request: HttpRequest, child_id: int) -> HttpResponse:
+    child = access_parent_child(request.user, child_id)
+    position = consents_for_children([child.pk])[child.pk]
+    records = child.consent_records.select_related("carer", "form_version")
+    return render(request, "consents/my_child.html", {
+        "child": child, "records": records, "state_labels": STATE_LABELS,
+        "states": [(p, PURPOSE_LABELS[p], position.states[p], position.expires_at.get(p)) for p in PURPOSES],
+    })
+
+
+@parent_required
+@require_http_methods(["GET", "POST"])
+def my_child_form(request: HttpRequest, child_id: int) -> HttpResponse:
+    child = access_parent_child(request.user, child_id)
+    version = services.form_version_current()
+    form = SignForm(request.POST or None, version=version)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.consent_give_signed_in(
+                user=request.user, child=child, answers=form.purpose_answers(),
+                typed_name=form.cleaned_data["typed_name"], confirmed_pr=form.cleaned_data["confirm_parental_responsibility"],
+                signature_data_url=form.cleaned_data["signature"], evidence=services.evidence_from(request),
+            )
+        except services.ConsentError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Your answers for {child.first_name} are saved. We have emailed you a copy.")
+            return redirect("consents:my_child", child_id=child.pk)
+    return render(request, "consents/sign.html", {"form": form, "child": child, "version": version, "signed_in": True},
+                  status=400 if form.errors else 200)
+
+
+@parent_required
+@require_http_methods(["GET", "POST"])
+def my_child_withdraw(request: HttpRequest, child_id: int) -> HttpResponse:
+    child = access_parent_child(request.user, child_id)
+    carer = carers_for_user(request.user).filter(family=child.family, has_parental_responsibility=True).first()
+    if carer is None:
+        raise Http404
+    initial = [p for p in request.GET.getlist("purpose") if p in PURPOSES] or list(PURPOSES)
+    form = WithdrawForm(request.POST or None, initial={"purposes": initial})
+    if request.method == "POST" and form.is_valid():
+        services.consent_withdraw(
+            child=child, carer=carer, purposes=form.cleaned_data["purposes"],
+            identified_by=ConsentRecord.IdentifiedBy.CODE_SIGN_IN, evidence=services.evidence_from(request),
+            reason=form.cleaned_data["reason"],
+        )
+        messages.success(request, "Your withdrawal has taken effect. We have emailed you a confirmation.")
+        return redirect("consents:my_child", child_id=child.pk)
+    return render(request, "consents/withdraw.html", {"form": form, "child": child})
