@@ -123,6 +123,7 @@ LOGOUT_REDIRECT_URL = "account_login"
 
 # django-allauth: email is the login; nobody signs themselves up.
 ACCOUNT_ADAPTER = "staff.adapters.AccountAdapter"
+ACCOUNT_FORMS = {"reset_password": "staff.forms.StaffOnlyResetPasswordForm"}
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from allauth.account.forms import ResetPasswordForm
 from django import forms
+from django.conf import settings
+from django.urls import reverse
 from django.utils import timezone
 
 from staff.models import ApprovedPlatform, BreachReport, VirtualVisit
+from staff.notifications import notify
+from staff.roles import is_staff_member
 
 
 class BreachReportForm(forms.ModelForm):
@@ -82,3 +87,24 @@ class PolicyPublishForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}), required=False, label="What has changed",
         help_text="Shown to staff when they are asked to acknowledge the new version.",
     )
+
+
+class StaffOnlyResetPasswordForm(ResetPasswordForm):
+    """Password reset for staff only. Parents and carers sign in by emailed code and never
+    hold a password, so a reset request for one gets an email saying how to sign in instead."""
+
+    def clean_email(self) -> str:
+        email = super().clean_email()
+        self.parents = [user for user in self.users if not is_staff_member(user)]
+        self.users = [user for user in self.users if is_staff_member(user)]
+        return email
+
+    def save(self, request, **kwargs) -> str:
+        if self.parents and not self.users:
+            email = self.cleaned_data["email"]
+            notify(
+                to=[email], subject="Signing in to FiG Safety", template="staff/email/parent_no_password.txt",
+                context={"link": settings.FIG_SITE_URL + reverse("account_request_login_code")},
+            )
+            return email
+        return super().save(request, **kwargs)

@@ -75,13 +75,13 @@ class StaffMFARequiredMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
         if user.is_authenticated and not _is_static(request) and is_staff_member(user):
-            if _url_name(request) not in MFA_SETUP_URL_NAMES and not _has_second_factor(user):
+            if _url_name(request) not in MFA_SETUP_URL_NAMES and not has_second_factor(user):
                 messages.warning(request, "Staff accounts need two-step sign-in. Please set up an authenticator app to continue.")
                 return redirect("mfa_activate_totp")
         return self.get_response(request)
 
 
-def _has_second_factor(user) -> bool:
+def has_second_factor(user) -> bool:
     cached = getattr(user, "_fig_has_mfa", None)
     if cached is None:
         cached = Authenticator.objects.filter(

@@ -309,3 +309,23 @@ def test_it_keeps_active_staff_signed_in(client, member_of_staff):
     session["fig_last_seen"] -= 29 * 60
     session.save()
     assert client.get("/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_it_resets_staff_passwords_by_email(client, member_of_staff, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("account_reset_password"), {"email": member_of_staff.email})
+    assert response.status_code == 302
+    assert any("/accounts/password/reset/key/" in m.body for m in mail.outbox if member_of_staff.email in m.to)
+
+
+@pytest.mark.django_db
+def test_it_never_gives_parents_a_password(client, parent, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("account_reset_password"), {"email": parent.email})
+    assert response.status_code == 302
+    [message] = [m for m in mail.outbox if parent.email in m.to]
+    assert "/accounts/password/reset/key/" not in message.body
+    assert "sign-in code" in message.body
+    parent.refresh_from_db()
+    assert not parent.has_usable_password()
