@@ -23,6 +23,11 @@ def new_family_reference() -> str:
     return "FIG-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(6))
 
 
+def new_request_nonce() -> str:
+    """128 random bits, 22 characters: fits the column (token_urlsafe()'s default 43 did not)."""
+    return secrets.token_urlsafe(16)
+
+
 class Purpose(models.TextChoices):
     PHOTOGRAPHED = "photographed", "Photographed at FiG groups and home visits"
     STORED = "stored", "Photos kept in FiG's secure store and shared with the family's coordinators"
@@ -134,7 +139,7 @@ class ConsentRequest(models.Model):
     carer = models.ForeignKey(Carer, on_delete=models.PROTECT, related_name="requests")
     form_version = models.ForeignKey(ConsentFormVersion, on_delete=models.PROTECT, related_name="requests")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True)
-    nonce = models.CharField(max_length=32, default=secrets.token_urlsafe, editable=False)
+    nonce = models.CharField(max_length=32, default=new_request_nonce, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -85,11 +85,11 @@ def consent_valid_for() -> relativedelta:
 
 
 def consents_for_children(child_ids: Iterable[int], *, at: datetime | None = None) -> dict[int, ChildConsent]:
-    """The consent position of many children at time `at` (default now), in three queries.
+    """The consent position of many children at time `at` (default now), in four queries.
 
-    Queries: the carers with parental responsibility of the children's families;
-    the records of those carers for those children up to `at`; the newest form
-    version that requires re-consent.
+    Queries: the children's families; the carers with parental responsibility of
+    those families; the newest form version that requires re-consent; the records
+    of those carers for those children up to `at`.
     """
     at = at or timezone.now()
     child_ids = list(set(child_ids))
@@ -145,7 +145,8 @@ def consents_for_children(child_ids: Iterable[int], *, at: datetime | None = Non
                     expiries.append(signed_at + validity)
             position.states[purpose] = _combine(decisions)
             if position.states[purpose] == State.GIVEN:
-                position.expires_at[purpose] = min(expiries)
+                # Holds while any yes is current (a refusal would have blocked already): the latest expiry.
+                position.expires_at[purpose] = max(expiries)
         if position.states[Purpose.FACE_ONLINE] == State.GIVEN and not position.allows(Purpose.ONLINE):
             position.states[Purpose.FACE_ONLINE] = position.states[Purpose.ONLINE]
             position.expires_at.pop(Purpose.FACE_ONLINE, None)

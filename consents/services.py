@@ -134,6 +134,7 @@ def form_version_publish(
             purpose_texts={p: purpose_texts[p].strip() for p in PURPOSES},
             closing=closing.strip(),
             requires_reconsent=requires_reconsent,
+            published_at=timezone.now(),
             published_by=by,
         )
         audit_record(action="consent_form.published", actor=by, target=version,
@@ -209,9 +210,10 @@ def consent_request_send(
         if carer.user_id is None:
             carer.user = parent_user_get_or_create(email=carer.email, full_name=carer.full_name)
             carer.save(update_fields=["user"])
+        now = timezone.now()
         consent_request = ConsentRequest.objects.create(
             child=child, carer=carer, form_version=version, created_by=by, renews=renews,
-            expires_at=timezone.now() + timedelta(days=settings.FIG_CONSENT_LINK_DAYS),
+            created_at=now, expires_at=now + timedelta(days=settings.FIG_CONSENT_LINK_DAYS),
         )
         audit_record(action="consent.requested", actor=by, target=consent_request, request=request,
                      details={"family": child.family.reference, "child": child.pk, "carer": carer.pk})
@@ -493,15 +495,17 @@ def consent_withdraw(
     if carer.family_id != child.family_id or not carer.has_parental_responsibility:
         raise ConsentError("Only a carer with parental responsibility can withdraw consent.")
     answers = dict.fromkeys(purposes, False)
+    # One timestamp for the row and its evidence hash, so the hash can be recomputed from the row.
+    signed_at = timezone.now()
     with transaction.atomic():
         record = ConsentRecord.objects.create(
             child=child, carer=carer, kind=ConsentRecord.Kind.WITHDRAWAL, identified_by=identified_by,
             method=ConsentRecord.Method.PHONE if identified_by == ConsentRecord.IdentifiedBy.STAFF else ConsentRecord.Method.ONLINE,
             answers=answers, recorded_by=by, reason=reason.strip(), ip_address=evidence.ip_address,
-            user_agent=evidence.user_agent, confirmed_parental_responsibility=True,
+            user_agent=evidence.user_agent, confirmed_parental_responsibility=True, signed_at=signed_at,
             evidence_sha256=_evidence_hash({
                 "child": child.pk, "carer": carer.pk, "answers": answers, "identified_by": identified_by,
-                "ip": evidence.ip_address, "user_agent": evidence.user_agent, "at": timezone.now().isoformat(),
+                "ip": evidence.ip_address, "user_agent": evidence.user_agent, "at": signed_at.isoformat(),
             }),
         )
         audit_record(action="consent.withdrawn", actor=by or carer.user, target=record,

@@ -3,7 +3,6 @@
 import consents.models
 import django.db.models.deletion
 import django.utils.timezone
-import secrets
 from django.conf import settings
 from django.db import migrations, models
 
@@ -116,7 +115,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('status', models.CharField(choices=[('pending', 'Pending'), ('signed', 'Signed'), ('declined', 'Declined'), ('expired', 'Expired'), ('cancelled', 'Cancelled')], db_index=True, default='pending', max_length=12)),
-                ('nonce', models.CharField(default=secrets.token_urlsafe, editable=False, max_length=32)),
+                ('nonce', models.CharField(default=consents.models.new_request_nonce, editable=False, max_length=32)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('expires_at', models.DateTimeField()),
                 ('reminder_sent_at', models.DateTimeField(blank=True, null=True)),
