@@ -37,6 +37,7 @@ class SignForm(PurposeAnswersMixin, forms.Form):
     typed_name = forms.CharField(
         label="Type your full name", max_length=150, min_length=2,
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
+        error_messages={"required": "Type your full name.", "min_length": "Type your full name."},
         help_text="Typing your name is your signature.",
     )
     signature = forms.CharField(required=False, widget=forms.HiddenInput)

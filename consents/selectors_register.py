@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from consents.models import PURPOSES, Child, ConsentRequest, Family
@@ -22,6 +22,13 @@ class RegisterRow:
     date_of_birth: date
     states: dict[str, str]
     expires_at: datetime | None
+    request_status: str  # the latest request's: pending / signed / declined / expired / cancelled, or ""
+
+
+def _request_status(status: str | None, expires_at: datetime | None) -> str:
+    if status == ConsentRequest.Status.PENDING and expires_at is not None and expires_at <= timezone.now():
+        return ConsentRequest.Status.EXPIRED
+    return status or ""
 
 
 def register_rows(
@@ -32,8 +39,15 @@ def register_rows(
     Five queries whatever the number of children: the children (with their
     family), three for their consent positions, and their open requests.
     """
-    children = Child.objects.filter(family__in=families).select_related("family").order_by(
-        "family__reference", "first_name", "last_name"
+    latest_request = ConsentRequest.objects.filter(child=OuterRef("pk")).order_by("-created_at", "-id")
+    children = (
+        Child.objects.filter(family__in=families)
+        .select_related("family")
+        .annotate(
+            request_status=Subquery(latest_request.values("status")[:1]),
+            request_expires_at=Subquery(latest_request.values("expires_at")[:1]),
+        )
+        .order_by("family__reference", "first_name", "last_name")
     )
     if family:
         children = children.filter(family__reference__iexact=family.strip())
@@ -55,6 +69,7 @@ def register_rows(
             child_id=child.pk, family_reference=child.family.reference, child_name=str(child),
             date_of_birth=child.date_of_birth, states=states,
             expires_at=min(position.expires_at.values()) if position.expires_at else None,
+            request_status=_request_status(child.request_status, child.request_expires_at),
         ))
     if state:
         checked = [purpose] if purpose else PURPOSES

@@ -43,6 +43,7 @@ from staff.notifications import notify
 from staff.services import audit_record, client_ip, parent_user_get_or_create
 
 LINK_SALT = "consents.request-link"
+DOUBLE_SUBMIT_WINDOW = timedelta(minutes=10)
 
 
 class ConsentError(Exception):
@@ -100,9 +101,15 @@ def carer_save(*, family: Family, by: User, carer: Carer | None = None, request:
             changed = [name for name, value in fields.items() if getattr(carer, name) != value]
             for name, value in fields.items():
                 setattr(carer, name, value)
-            carer.save(update_fields=list(fields))
+            if "email" in changed:
+                carer.user = None  # the old address's account no longer speaks for this carer
+            carer.save(update_fields=[*fields, "user"])
             audit_record(action="carer.updated", actor=by, target=family, request=request,
                          details={"carer": carer.pk, "changed": changed})
+        if carer.email and carer.user_id is None:
+            # An account to sign in to by emailed code, so the carer can see and withdraw consents.
+            carer.user = parent_user_get_or_create(email=carer.email, full_name=carer.full_name)
+            carer.save(update_fields=["user"])
     return carer
 
 
@@ -344,6 +351,11 @@ def _validate_answers(answers: dict[str, bool | None]) -> dict[str, bool]:
     return {p: bool(answers[p]) for p in PURPOSES}
 
 
+def _answered_status(answers: dict[str, bool]) -> str:
+    """The register's word for an answered request: declined when every answer is no."""
+    return ConsentRequest.Status.SIGNED if any(answers.values()) else ConsentRequest.Status.DECLINED
+
+
 def _create_given_record(
     *, child: Child, carer: Carer, version: ConsentFormVersion, answers: dict[str, bool], typed_name: str,
     identified_by: str, evidence: Evidence, consent_request: ConsentRequest | None, signature_png: bytes | None,
@@ -410,9 +422,7 @@ def consent_sign(
             answers=clean_answers, typed_name=typed_name, identified_by=identified_by, evidence=evidence,
             consent_request=consent_request, signature_png=signature_png,
         )
-        consent_request.status = (
-            ConsentRequest.Status.SIGNED if any(clean_answers.values()) else ConsentRequest.Status.DECLINED
-        )
+        consent_request.status = _answered_status(clean_answers)
         consent_request.answered_at = record.signed_at
         consent_request.save(update_fields=["status", "answered_at"])
         audit_record(action="consent.signed", actor=consent_request.carer.user, target=record,
@@ -438,15 +448,25 @@ def consent_give_signed_in(
         raise ConsentError("Please type your full name.")
     clean_answers = _validate_answers(answers)
     signature_png = decode_signature(signature_data_url)
+    version = form_version_current()
     with transaction.atomic():
         Carer.objects.select_for_update().get(pk=carer.pk)  # serialise a double submit
+        # The same form sent twice within minutes is one decision: return the first record.
+        latest = ConsentRecord.objects.filter(child=child, carer=carer).order_by("-signed_at", "-id").first()
+        if (
+            latest is not None and latest.kind == ConsentRecord.Kind.GIVEN
+            and latest.identified_by == ConsentRecord.IdentifiedBy.CODE_SIGN_IN
+            and latest.form_version_id == version.pk and latest.answers == clean_answers
+            and latest.typed_name == typed_name and latest.signed_at > timezone.now() - DOUBLE_SUBMIT_WINDOW
+        ):
+            return latest
         record = _create_given_record(
-            child=child, carer=carer, version=form_version_current(), answers=clean_answers, typed_name=typed_name,
+            child=child, carer=carer, version=version, answers=clean_answers, typed_name=typed_name,
             identified_by=ConsentRecord.IdentifiedBy.CODE_SIGN_IN, evidence=evidence, consent_request=None,
             signature_png=signature_png,
         )
         ConsentRequest.objects.filter(child=child, carer=carer, status=ConsentRequest.Status.PENDING).update(
-            status=ConsentRequest.Status.SIGNED, answered_at=record.signed_at
+            status=_answered_status(clean_answers), answered_at=record.signed_at
         )
         audit_record(action="consent.signed", actor=user, target=record,
                      details={"answers": clean_answers, "identified_by": record.identified_by})
@@ -474,7 +494,7 @@ def consent_record_offline(
             scan=scan, confirmed_pr=True,
         )
         ConsentRequest.objects.filter(child=child, carer=carer, status=ConsentRequest.Status.PENDING).update(
-            status=ConsentRequest.Status.SIGNED, answered_at=record.signed_at
+            status=_answered_status(clean_answers), answered_at=record.signed_at
         )
         audit_record(action="consent.recorded_offline", actor=by, target=record,
                      details={"method": method, "answers": clean_answers, "note": note[:500]})

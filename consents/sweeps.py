@@ -70,8 +70,15 @@ def request_renewals(now: datetime | None = None) -> int:
     )
     created = 0
     for record in expiring:
-        if not any(record.answers.values()):
-            continue
+        said_yes = {purpose for purpose, answer in record.answers.items() if answer}
+        withdrawn: set[str] = set()
+        for answers in ConsentRecord.objects.filter(
+            child_id=record.child_id, carer_id=record.carer_id, kind=ConsentRecord.Kind.WITHDRAWAL,
+            signed_at__gt=record.signed_at, signed_at__lte=now,
+        ).values_list("answers", flat=True):
+            withdrawn.update(answers)
+        if said_yes <= withdrawn:
+            continue  # nothing left to renew: all no, or every yes since withdrawn
         try:
             with transaction.atomic():
                 consent_request_send(child=record.child, carer=record.carer, by=None, renews=record)

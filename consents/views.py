@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 
 from django.contrib import messages
+from django.forms.models import model_to_dict
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from consents import services
 from consents.access import (
@@ -54,6 +55,7 @@ PURPOSE_LABELS = dict(Purpose.choices)
 
 
 @staff_required(*OVERSIGHT_ROLES)
+@require_safe
 def register(request: HttpRequest) -> HttpResponse:
     form = RegisterFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
@@ -71,11 +73,12 @@ def _register_csv(request: HttpRequest, rows) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="consent-register-{timezone.localdate():%Y-%m-%d}.csv"'
     writer = csv.writer(response)
-    writer.writerow(["family", "child", "date_of_birth", *PURPOSES, "consent_expires"])
+    writer.writerow(["family", "child", "date_of_birth", *PURPOSES, "consent_expires", "latest_request"])
     for row in rows:
         writer.writerow([
             row.family_reference, _csv_safe(row.child_name), row.date_of_birth.isoformat(),
             *[row.states[p] for p in PURPOSES], row.expires_at.date().isoformat() if row.expires_at else "",
+            row.request_status,
         ])
     return response
 
@@ -99,6 +102,7 @@ def request_bulk(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required(*OVERSIGHT_ROLES)
+@require_safe
 def family_list(request: HttpRequest) -> HttpResponse:
     from django.db.models import Count
 
@@ -120,6 +124,7 @@ def family_new(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required(*OVERSIGHT_ROLES)
+@require_safe
 def family_detail(request: HttpRequest, reference: str) -> HttpResponse:
     family = access_family(request.user, reference)
     children = list(family.children.all())
@@ -140,7 +145,9 @@ def family_detail(request: HttpRequest, reference: str) -> HttpResponse:
 def child_edit(request: HttpRequest, reference: str, child_id: int | None = None) -> HttpResponse:
     family = access_family(request.user, reference, write=True)
     child = access_child(request.user, reference, child_id, write=True) if child_id else None
-    form = ChildForm(request.POST or None, instance=child)
+    # Not instance=child: a valid ModelForm writes its values onto its instance, and the service
+    # compares old and new values (what changed goes into the audit trail).
+    form = ChildForm(request.POST or None, initial=model_to_dict(child, fields=ChildForm.Meta.fields) if child else None)
     if request.method == "POST" and form.is_valid():
         fields = {name: form.cleaned_data[name] for name in ChildForm.Meta.fields}
         services.child_save(family=family, child=child, by=request.user, request=request, **fields)
@@ -155,7 +162,8 @@ def child_edit(request: HttpRequest, reference: str, child_id: int | None = None
 def carer_edit(request: HttpRequest, reference: str, carer_id: int | None = None) -> HttpResponse:
     family = access_family(request.user, reference, write=True)
     carer = get_object_or_404(Carer, pk=carer_id, family=family) if carer_id else None
-    form = CarerForm(request.POST or None, instance=carer)
+    # Not instance=carer (see child_edit): carer_save must see the old email to unlink the old account.
+    form = CarerForm(request.POST or None, initial=model_to_dict(carer, fields=CarerForm.Meta.fields) if carer else None)
     if request.method == "POST" and form.is_valid():
         fields = {name: form.cleaned_data[name] for name in CarerForm.Meta.fields}
         services.carer_save(family=family, carer=carer, by=request.user, request=request, **fields)
@@ -166,6 +174,7 @@ def carer_edit(request: HttpRequest, reference: str, carer_id: int | None = None
 
 
 @staff_required(*OVERSIGHT_ROLES)
+@require_safe
 def child_history(request: HttpRequest, reference: str, child_id: int) -> HttpResponse:
     child = access_child(request.user, reference, child_id)
     records = child.consent_records.select_related("carer", "form_version", "recorded_by")
@@ -254,6 +263,7 @@ def withdraw_for_carer(request: HttpRequest, reference: str, child_id: int) -> H
 
 
 @staff_required(*OVERSIGHT_ROLES)
+@require_safe
 def certificate(request: HttpRequest, record_id: int) -> HttpResponse:
     record = access_record(request.user, record_id)
     return render(request, "consents/certificate.html", {
@@ -262,6 +272,7 @@ def certificate(request: HttpRequest, record_id: int) -> HttpResponse:
 
 
 @staff_required(*OVERSIGHT_ROLES)
+@require_safe
 def record_file(request: HttpRequest, record_id: int, which: str) -> HttpResponse:
     """The drawn signature or the scanned paper form, decrypted for an allowed viewer only."""
     record = access_record(request.user, record_id)
@@ -284,6 +295,7 @@ def record_file(request: HttpRequest, record_id: int, which: str) -> HttpRespons
 
 
 @staff_required(*OVERSIGHT_ROLES)
+@require_safe
 def form_versions(request: HttpRequest) -> HttpResponse:
     current = services.form_version_current()
     return render(request, "consents/form_versions.html", {
@@ -364,6 +376,7 @@ def _link_problem(request: HttpRequest, token: str, kind: str) -> HttpResponse:
 
 
 @parent_required
+@require_safe
 def my_children(request: HttpRequest) -> HttpResponse:
     children = list(children_of_parent(request.user).select_related("family"))
     positions = consents_for_children([c.pk for c in children])
@@ -372,6 +385,7 @@ def my_children(request: HttpRequest) -> HttpResponse:
 
 
 @parent_required
+@require_safe
 def my_child(request: HttpRequest, child_id: int) -> HttpResponse:
     child = access_parent_child(request.user, child_id)
     position = consents_for_children([child.pk])[child.pk]

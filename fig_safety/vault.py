@@ -23,6 +23,7 @@ from django.core.files.storage import storages
 
 MAGIC = b"FIGV1"
 NONCE_BYTES = 12
+TAG_BYTES = 16
 
 
 class VaultError(Exception):
@@ -50,8 +51,11 @@ def current_key_id() -> str:
 
 def seal(data: bytes, *, name: str, key_id: str | None = None) -> tuple[str, bytes]:
     key_id = key_id or current_key_id()
+    key = _keys().get(key_id)
+    if key is None:
+        raise VaultError(f"Vault key {key_id!r} is not configured in FIG_VAULT_KEYS.")
     nonce = os.urandom(NONCE_BYTES)
-    ciphertext = AESGCM(_keys()[key_id]).encrypt(nonce, data, name.encode())
+    ciphertext = AESGCM(key).encrypt(nonce, data, name.encode())
     return key_id, MAGIC + nonce + ciphertext
 
 
@@ -59,7 +63,7 @@ def unseal(blob: bytes, *, name: str, key_id: str) -> bytes:
     key = _keys().get(key_id)
     if key is None:
         raise VaultError(f"Vault key {key_id!r} is not configured in FIG_VAULT_KEYS.")
-    if not blob.startswith(MAGIC):
+    if not blob.startswith(MAGIC) or len(blob) < len(MAGIC) + NONCE_BYTES + TAG_BYTES:
         raise VaultError("Not a vault blob.")
     nonce = blob[len(MAGIC) : len(MAGIC) + NONCE_BYTES]
     try:
@@ -99,9 +103,24 @@ def vault_reseal(*, name: str, key_id: str) -> str:
     target = current_key_id()
     if key_id == target:
         return key_id
-    data = vault_read(name=name, key_id=key_id)
-    new_key_id, blob = seal(data, name=name, key_id=target)
     storage = storages["vault"]
+    try:
+        with storage.open(name, "rb") as handle:
+            old_blob = handle.read()
+    except FileNotFoundError as exc:
+        raise VaultError(f"Vault blob {name} is missing.") from exc
+    data = unseal(old_blob, name=name, key_id=key_id)
+    new_key_id, blob = seal(data, name=name, key_id=target)
+    # Storages cannot overwrite in place: delete, then write. If the write fails
+    # or lands under another name, put the old blob back so nothing is lost.
     storage.delete(name)
-    storage.save(name, ContentFile(blob))
+    try:
+        saved = storage.save(name, ContentFile(blob))
+    except BaseException:
+        storage.save(name, ContentFile(old_blob))
+        raise
+    if saved != name:
+        storage.delete(saved)
+        storage.save(name, ContentFile(old_blob))
+        raise VaultError("The vault storage renamed a blob; refusing to keep it.")
     return new_key_id
