@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from consents.models import PURPOSES, Carer, Child, ConsentRecord, Purpose
@@ -37,7 +38,7 @@ class SignForm(PurposeAnswersMixin, forms.Form):
     typed_name = forms.CharField(
         label="Type your full name", max_length=150, min_length=2,
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
-        error_messages={"required": "Type your full name.", "min_length": "Type your full name."},
+        error_messages={"required": "Type your full name to sign the form.", "min_length": "Type your full name to sign the form."},
         help_text="Typing your name is your signature.",
     )
     signature = forms.CharField(required=False, widget=forms.HiddenInput)
@@ -70,7 +71,7 @@ class OfflineConsentForm(PurposeAnswersMixin, forms.Form):
         if scan is None:
             return None
         if scan.size > settings.FIG_SCAN_MAX_BYTES:
-            raise forms.ValidationError(f"The file is too large (the limit is {settings.FIG_SCAN_MAX_BYTES // 1_000_000} MB).")
+            raise forms.ValidationError(f"The file is too large (the limit is {filesizeformat(settings.FIG_SCAN_MAX_BYTES)}).")
         head = scan.read(8)
         scan.seek(0)
         if head.startswith(b"%PDF"):

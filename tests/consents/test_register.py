@@ -1,0 +1,319 @@
+"""The consent register: children against purposes, its filters, the CSV export, the bulk request
+action, and a query count that does not grow with the number of children."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.contrib.messages import get_messages
+from django.core import mail
+from django.urls import reverse
+from django.utils import timezone
+
+from consents import services
+from consents.models import (
+    PURPOSES,
+    Carer,
+    Child,
+    ConsentRecord,
+    ConsentRequest,
+    Family,
+    FamilyUserObjectPermission,
+)
+from consents.selectors import State
+from staff.models import AuditEvent
+from tests import factories
+from tests.consents.factories import (
+    CarerFactory,
+    ChildFactory,
+    FamilyFactory,
+    all_answers,
+    assign,
+    family_with_child,
+    give,
+    request_for,
+    withdraw,
+)
+
+REGISTER = reverse("consents:register")
+
+
+@pytest.fixture
+def other_coordinator(db):
+    return factories.staff_user("coordinator", email="other.coordinator@example.org")
+
+
+@dataclass
+class Register:
+    family: Family  # Ava (all yes), Ben (online refused), Cara (request pending), Dan (nothing)
+    second: Family  # Finn (everything withdrawn)
+    elsewhere: Family  # another coordinator's: Gus (nothing)
+    mum: Carer
+
+
+@pytest.fixture
+def register(coordinator, other_coordinator) -> Register:
+    family, ava, [mum] = family_with_child(coordinator)
+    Child.objects.filter(pk=ava.pk).update(first_name="Ava", last_name="Jones")
+    ben, cara, dan = (ChildFactory(family=family, first_name=name, last_name="Jones") for name in ("Ben", "Cara", "Dan"))
+    give(ava, mum)
+    give(ben, mum, all_answers(True, online=False))
+    request_for(cara, mum)
+    second, finn, [dad] = family_with_child(coordinator)
+    Child.objects.filter(pk=finn.pk).update(first_name="Finn", last_name="Brown")
+    give(finn, dad)
+    withdraw(finn, dad, PURPOSES)
+    elsewhere, gus, _ = family_with_child(other_coordinator)
+    Child.objects.filter(pk=gus.pk).update(first_name="Gus", last_name="Other")
+    return Register(family, second, elsewhere, mum)
+
+
+def _states(response) -> dict[str, dict[str, str]]:
+    return {row.child_name: row.states for row in response.context["rows"]}
+
+
+def _names(response) -> list[str]:
+    return [row.child_name for row in response.context["rows"]]
+
+
+def _csv(response) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(response.content.decode("utf-8"))))
+
+
+# --- the table ----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_it_shows_every_child_against_every_purpose_with_its_state(client, coordinator, register):
+    client.force_login(coordinator)
+    response = client.get(REGISTER)
+    assert response.status_code == 200
+    states = _states(response)
+    assert sorted(states) == ["Ava Jones", "Ben Jones", "Cara Jones", "Dan Jones", "Finn Brown"]
+    assert states["Ava Jones"] == dict.fromkeys(PURPOSES, State.GIVEN)
+    assert states["Ben Jones"] == {**dict.fromkeys(PURPOSES, State.GIVEN), "online": State.REFUSED,
+                                   "face_online": State.REFUSED}  # a face online needs online at all
+    assert states["Cara Jones"] == dict.fromkeys(PURPOSES, State.PENDING)
+    assert states["Dan Jones"] == dict.fromkeys(PURPOSES, State.NONE)
+    assert states["Finn Brown"] == dict.fromkeys(PURPOSES, State.WITHDRAWN)
+    body = response.content.decode()
+    for label in ("Consented", "Refused", "Request pending", "No answer", "Withdrawn"):
+        assert label in body
+    assert "Gus Other" not in body and register.elsewhere.reference not in body
+    assert 'action="%s"' % reverse("consents:request_bulk") in body
+
+
+@pytest.mark.django_db
+def test_it_shows_overseers_every_family_without_the_bulk_action(client, ceo, register):
+    client.force_login(ceo)
+    response = client.get(REGISTER)
+    assert "Gus Other" in _names(response) and "Ava Jones" in _names(response)
+    assert reverse("consents:request_bulk") not in response.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("query", "expected"), [
+    ("state=pending", ["Cara Jones"]),
+    ("state=none", ["Dan Jones"]),
+    ("state=withdrawn", ["Finn Brown"]),
+    ("state=given", ["Ava Jones", "Ben Jones"]),
+    ("purpose=online&state=refused", ["Ben Jones"]),
+    ("purpose=photographed&state=refused", []),
+    ("purpose=photographed&state=given", ["Ava Jones", "Ben Jones"]),
+])
+def test_it_filters_by_purpose_and_state(client, coordinator, register, query, expected):
+    client.force_login(coordinator)
+    response = client.get(f"{REGISTER}?{query}")
+    assert response.status_code == 200
+    assert _names(response) == expected
+    if not expected:
+        assert "No children match." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_it_filters_by_family(client, coordinator, register):
+    client.force_login(coordinator)
+    assert _names(client.get(REGISTER, {"family": register.second.reference})) == ["Finn Brown"]
+    assert _names(client.get(REGISTER, {"family": f" {register.second.reference.lower()} "})) == ["Finn Brown"]
+    # Filtering cannot reach a family the coordinator is not assigned to.
+    assert _names(client.get(REGISTER, {"family": register.elsewhere.reference})) == []
+    both = client.get(REGISTER, {"family": register.family.reference, "state": "none"})
+    assert _names(both) == ["Dan Jones"]
+
+
+# --- the CSV export -----------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_it_exports_the_register_as_csv(client, coordinator, register):
+    client.force_login(coordinator)
+    response = client.get(REGISTER, {"format": "csv"})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith('attachment; filename="consent-register-')
+    header, *rows = _csv(response)
+    assert header == ["family", "child", "date_of_birth", *PURPOSES, "consent_expires", "latest_request"]
+    by_child = {row[1]: dict(zip(header, row, strict=True)) for row in rows}
+    assert sorted(by_child) == ["Ava Jones", "Ben Jones", "Cara Jones", "Dan Jones", "Finn Brown"]
+    ava = by_child["Ava Jones"]
+    assert ava["family"] == register.family.reference and ava["date_of_birth"] == "2018-05-17"
+    assert [ava[p] for p in PURPOSES] == ["given"] * len(PURPOSES)
+    expected_expiry = (timezone.now() + timedelta(days=365)).date()
+    assert abs((timezone.datetime.fromisoformat(ava["consent_expires"]).date() - expected_expiry).days) <= 2
+    assert by_child["Ben Jones"]["online"] == "refused"
+    assert by_child["Cara Jones"]["latest_request"] == "pending"
+    assert by_child["Dan Jones"]["consent_expires"] == "" and by_child["Dan Jones"]["photographed"] == "none"
+    assert AuditEvent.objects.filter(action="consents.register_exported", actor=coordinator, details={"rows": 5}).exists()
+
+
+@pytest.mark.django_db
+def test_the_csv_export_keeps_the_filters(client, coordinator, register):
+    client.force_login(coordinator)
+    _, *rows = _csv(client.get(REGISTER, {"state": "pending", "format": "csv"}))
+    assert [row[1] for row in rows] == ["Cara Jones"]
+    # The register's own download link carries the filters.
+    page = client.get(REGISTER, {"state": "pending"}).content.decode()
+    assert "?state=pending&amp;format=csv" in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("first_name", ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)"])
+def test_the_csv_export_defuses_names_a_spreadsheet_would_run(client, coordinator, first_name):
+    family, child, _ = family_with_child(coordinator)
+    Child.objects.filter(pk=child.pk).update(first_name=first_name, last_name="Smith")
+    client.force_login(coordinator)
+    _, row = _csv(client.get(REGISTER, {"format": "csv"}))
+    assert row[1] == f"'{first_name} Smith"
+    assert all(not cell.startswith(("=", "+", "-", "@")) for cell in row)
+
+
+@pytest.mark.django_db
+def test_the_csv_export_is_refused_to_staff_without_a_consent_role(client, register):
+    client.force_login(factories.staff_user("photographer"))
+    assert client.get(REGISTER, {"format": "csv"}).status_code == 403
+    assert not AuditEvent.objects.filter(action="consents.register_exported").exists()
+
+
+# --- the bulk request ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_bulk_action_asks_only_for_children_with_no_answer_and_no_pending_request(
+    client, coordinator, register, django_capture_on_commit_callbacks
+):
+    unreachable = FamilyFactory()
+    assign(coordinator, unreachable)
+    ChildFactory(family=unreachable, first_name="Hal")
+    CarerFactory(family=unreachable, email="")  # nobody can be emailed
+    pending_before = set(ConsentRequest.objects.values_list("pk", flat=True))
+    client.force_login(coordinator)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("consents:request_bulk"))
+    assert response["Location"] == REGISTER
+    new = ConsentRequest.objects.exclude(pk__in=pending_before).select_related("child", "carer")
+    assert [(r.child.first_name, r.carer) for r in new] == [("Dan", register.mum)]
+    assert [m.to for m in mail.outbox] == [[register.mum.email]]
+    assert "/consents/sign/" in mail.outbox[0].body
+    messages = [str(m) for m in get_messages(response.wsgi_request)]
+    assert messages == [
+        "1 consent request sent.",
+        f"{unreachable.reference}: Nobody in this family holds parental responsibility and has an email address.",
+    ]
+    # Done twice, it asks nobody again: Dan's request is now pending.
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("consents:request_bulk"))
+    assert ConsentRequest.objects.exclude(pk__in=pending_before).count() == 1
+    assert len(mail.outbox) == 1
+
+
+# --- query counts -------------------------------------------------------------------------
+
+# Every signed-in staff request (the middleware, after a first request made the session):
+# session, user, usersession (savepoint, select, its user, update, release), roles, second factor,
+# current policy; and at the end the session save (savepoint, update, release).
+STAFF_REQUEST_QUERIES = 13
+
+
+def _bulk_families(coordinator, *, children: int, per_family: int = 5) -> None:
+    """`children` children in families of `per_family`, all assigned to `coordinator`: one carer with
+    parental responsibility each; every other child consented, every third with a pending request."""
+    version = services.form_version_current()
+    families = Family.objects.bulk_create(
+        [Family(reference=f"FIG-B{i:05d}") for i in range((children + per_family - 1) // per_family)]
+    )
+    permission = Permission.objects.get(codename="manage_family")
+    FamilyUserObjectPermission.objects.bulk_create(
+        [FamilyUserObjectPermission(content_object=f, user=coordinator, permission=permission) for f in families]
+    )
+    carers = Carer.objects.bulk_create([
+        Carer(family=f, full_name=f"Carer {f.reference}", email=f"{f.reference.lower()}@example.org",
+              relationship="mother", has_parental_responsibility=True) for f in families
+    ])
+    kids = Child.objects.bulk_create([
+        Child(family=families[i // per_family], first_name=f"Child{i:04d}", last_name="Bulk",
+              date_of_birth=timezone.localdate() - timedelta(days=2000 + i)) for i in range(children)
+    ])
+    now = timezone.now()
+    ConsentRecord.objects.bulk_create([
+        ConsentRecord(child=kid, carer=carers[i // per_family], kind=ConsentRecord.Kind.GIVEN,
+                      method=ConsentRecord.Method.PHONE, identified_by=ConsentRecord.IdentifiedBy.STAFF,
+                      form_version=version, answers=all_answers(), confirmed_parental_responsibility=True,
+                      signed_at=now - timedelta(days=1), evidence_sha256="0" * 64)
+        for i, kid in enumerate(kids) if i % 2 == 0
+    ])
+    ConsentRequest.objects.bulk_create([
+        ConsentRequest(child=kid, carer=carers[i // per_family], form_version=version,
+                       expires_at=now + timedelta(days=14))
+        for i, kid in enumerate(kids) if i % 3 == 0
+    ])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("children", [10, 500])
+def test_the_register_needs_the_same_number_of_queries_for_10_and_500_children(
+    client, coordinator, django_assert_num_queries, children
+):
+    _bulk_families(coordinator, children=children)
+    client.force_login(coordinator)
+    client.get(reverse("consents:family_list"))  # the first request creates the usersession row
+    # + children with family and latest request (visible families in a subquery), consent positions
+    # (children's families, carers with PR, re-consent cutoff, records), pending requests.
+    with django_assert_num_queries(STAFF_REQUEST_QUERIES + 6):
+        response = client.get(REGISTER)
+    assert response.status_code == 200
+    assert len(response.context["rows"]) == children
+    states = {row.states["photographed"] for row in response.context["rows"]}
+    assert states == {State.GIVEN, State.PENDING, State.NONE}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("children", [10, 500])
+def test_the_csv_export_needs_the_same_number_of_queries_for_10_and_500_children(
+    client, coordinator, django_assert_num_queries, children
+):
+    _bulk_families(coordinator, children=children)
+    client.force_login(coordinator)
+    client.get(reverse("consents:family_list"))
+    # + the register's 6, and the insert of the audit row.
+    with django_assert_num_queries(STAFF_REQUEST_QUERIES + 7):
+        response = client.get(REGISTER, {"format": "csv"})
+    assert len(_csv(response)) == children + 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("families", [1, 60])
+def test_the_family_list_needs_a_fixed_number_of_queries(client, coordinator, django_assert_num_queries, families):
+    _bulk_families(coordinator, children=families * 2, per_family=2)
+    client.force_login(coordinator)
+    client.get(REGISTER)
+    # + the families with their counts of children and carers (one query).
+    with django_assert_num_queries(STAFF_REQUEST_QUERIES + 1):
+        response = client.get(reverse("consents:family_list"))
+    assert response.status_code == 200
+    assert len(response.context["families"]) == families
+    assert response.context["families"][0].child_count == 2 and response.context["families"][0].carer_count == 1
