@@ -167,23 +167,20 @@ class LinkProblem(Exception):
 
 
 def request_from_token(token: str) -> ConsentRequest:
-    """The pending request a link points to, or LinkProblem saying why it cannot be used."""
-    max_age = timedelta(days=settings.FIG_CONSENT_LINK_DAYS)
-    try:
-        data = signing.loads(token, salt=LINK_SALT, max_age=max_age)
-    except signing.SignatureExpired as exc:
-        raise LinkProblem("expired") from exc
-    except signing.BadSignature as exc:
-        raise LinkProblem("invalid") from exc
-    consent_request = (
-        ConsentRequest.objects.select_related("child", "carer", "form_version", "child__family")
-        .filter(pk=data.get("r"), nonce=data.get("n"))
-        .first()
-    )
+    """The pending request a link points to, or LinkProblem saying why it cannot be used.
+
+    "used" is checked before the age, so a carer who comes back to an answered
+    link weeks later still sees that it was answered rather than "expired".
+    """
+    consent_request = request_from_token_any(token)
     if consent_request is None or consent_request.status == ConsentRequest.Status.CANCELLED:
         raise LinkProblem("invalid")
     if consent_request.status in {ConsentRequest.Status.SIGNED, ConsentRequest.Status.DECLINED}:
         raise LinkProblem("used")
+    try:
+        signing.loads(token, salt=LINK_SALT, max_age=timedelta(days=settings.FIG_CONSENT_LINK_DAYS))
+    except signing.SignatureExpired as exc:
+        raise LinkProblem("expired") from exc
     if consent_request.status == ConsentRequest.Status.EXPIRED or consent_request.expires_at <= timezone.now():
         raise LinkProblem("expired")
     return consent_request
@@ -195,7 +192,11 @@ def request_from_token_any(token: str) -> ConsentRequest | None:
         data = signing.loads(token, salt=LINK_SALT)
     except signing.BadSignature:
         return None
-    return ConsentRequest.objects.filter(pk=data.get("r"), nonce=data.get("n")).first()
+    return (
+        ConsentRequest.objects.select_related("child", "carer", "form_version", "child__family")
+        .filter(pk=data.get("r"), nonce=data.get("n"))
+        .first()
+    )
 
 
 def consent_request_send(

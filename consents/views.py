@@ -63,7 +63,9 @@ def register(request: HttpRequest) -> HttpResponse:
     if request.GET.get("format") == "csv":
         return _register_csv(request, rows)
     return render(request, "consents/register.html", {
-        "form": form, "rows": rows, "purposes": [(p, PURPOSE_LABELS[p]) for p in PURPOSES],
+        "form": form, "rows": rows,
+        # Filtering by a purpose shows that purpose's column only.
+        "purposes": [(p, PURPOSE_LABELS[p]) for p in PURPOSES if not filters.get("purpose") or p == filters["purpose"]],
         "state_labels": STATE_LABELS, "can_bulk": is_coordinator(request.user),
     })
 

@@ -41,4 +41,5 @@ FIG_TEST_VAR_DIR = _var
 
 # One test database per run, so two runs on one machine (or a helper's run
 # beside CI's) never drop each other's database.
-DATABASES["default"]["TEST"] = {"NAME": f"test_fig_safety_{os.getpid()}"}  # noqa: F405
+if SERVICES.postgres_url:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_fig_safety_{os.getpid()}"}  # noqa: F405
