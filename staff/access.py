@@ -41,9 +41,15 @@ def can_publish_policy(user) -> bool:
     return bool(user.is_superuser or has_role(user, Role.CEO))
 
 
+def can_manage_breaches(user) -> bool:
+    """Breach reports are dealt with by the CEO alone: superusers without the role neither
+    read other people's reports nor move any report on (the admin hides them too)."""
+    return has_role(user, Role.CEO)
+
+
 def access_breach_report(user, pk: int) -> BreachReport:
     """The report if the user is its reporter or the CEO; 404 for everyone else."""
     report = get_object_or_404(BreachReport.objects.select_related("reporter"), pk=pk)
-    if report.reporter_id == user.pk or has_role(user, Role.CEO):
+    if report.reporter_id == user.pk or can_manage_breaches(user):
         return report
     raise Http404

@@ -46,6 +46,11 @@ class VirtualVisitForm(forms.ModelForm):
         queryset=ApprovedPlatform.objects.filter(is_active=True),
         empty_label="Choose the platform",
         help_text="Only platforms the administrators have approved are listed.",
+        error_messages={
+            "required": "Choose the video platform the visit was held on.",
+            "invalid_choice": "That platform is not on FiG's approved list. Hold visits only on an approved "
+                              "platform; if one was not used, report it as a breach instead.",
+        },
     )
     confidential_space = forms.BooleanField(
         label="I was in a confidential space for the whole visit", required=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from staff.models import BreachReport, PolicyAcknowledgement, PolicyVersion, User
 from staff.roles import Role
@@ -20,7 +20,13 @@ def has_acknowledged(user: User, version: PolicyVersion) -> bool:
 
 
 def staff_users() -> QuerySet[User]:
-    return User.objects.filter(is_active=True, groups__name__in=[r.value for r in Role]).distinct()
+    """Active staff as staff.roles.is_staff_member sees them: anyone with a role, and superusers.
+
+    Superusers are held to the policy by the middleware too, so they are listed, reminded and told.
+    """
+    return User.objects.filter(
+        Q(groups__name__in=[r.value for r in Role]) | Q(is_superuser=True), is_active=True
+    ).distinct()
 
 
 @dataclass(frozen=True)

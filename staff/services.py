@@ -26,6 +26,7 @@ from staff.models import (
 )
 from staff.notifications import notify
 from staff.roles import Role
+from staff.selectors import staff_users
 
 # Keys that must never reach the audit trail, whatever a caller passes.
 _SECRET_KEYS = {"password", "password1", "password2", "code", "token", "key", "secret", "otp"}
@@ -160,11 +161,7 @@ def policy_publish(*, text: str, by: User | None, summary: str = "", title: str 
         published_by=by,
     )
     audit_record(action="policy.published", actor=by, target=version, details={"sha256": version.sha256})
-    staff_emails = list(
-        User.objects.filter(is_active=True, groups__name__in=[r.value for r in Role])
-        .distinct()
-        .values_list("email", flat=True)
-    )
+    staff_emails = list(staff_users().values_list("email", flat=True))
     if staff_emails and latest is not None:
         notify(
             to=staff_emails,

@@ -7,16 +7,17 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from staff import services
-from staff.access import access_breach_report, can_publish_policy, staff_required
+from staff.access import access_breach_report, can_manage_breaches, can_publish_policy, staff_required
 from staff.forms import BreachOutcomeForm, BreachReportForm, PolicyPublishForm, VirtualVisitForm
 from staff.models import ApprovedPlatform, PolicyVersion, VirtualVisit
 from staff.roles import Role, has_role, is_staff_member, user_roles
 from staff.selectors import acknowledgement_register, breach_reports_for, current_policy, has_acknowledged
 
 
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     """The landing page: a welcome for visitors, the right dashboard for each role."""
     user = request.user
@@ -29,13 +30,15 @@ def home(request: HttpRequest) -> HttpResponse:
     context = {
         "roles": [role for role in Role if role.value in roles],
         "policy": version,
-        "is_ceo": Role.CEO.value in roles or user.is_superuser,
+        "oversees": Role.CEO.value in roles or user.is_superuser,
+        "is_ceo": can_manage_breaches(user),
         "can_publish_policy": can_publish_policy(user),
         "my_open_reports": breach_reports_for(user, is_ceo=False).exclude(status="closed").count(),
         "can_see_consents": user.is_superuser or has_role(user, Role.COORDINATOR, Role.SOCIAL_ADMIN, Role.CEO),
     }
     if context["is_ceo"]:
         context["open_reports"] = breach_reports_for(user, is_ceo=True).exclude(status="closed").count()
+    if context["oversees"]:
         if version is not None:
             register = acknowledgement_register(version)
             context["ack_outstanding"] = sum(1 for row in register if row.acknowledged_at is None)
@@ -49,7 +52,12 @@ def policy(request: HttpRequest) -> HttpResponse:
     if version is None:
         return render(request, "staff/policy.html", {"version": None})
     if request.method == "POST":
-        if request.POST.get("version") != str(version.pk) or request.POST.get("confirm") != "yes":
+        if request.POST.get("version") != str(version.pk):
+            # The page was opened before a newer version was published: the tick was for the old text.
+            messages.error(request, f"Version {version.number} of the policy has been published since you opened "
+                                    "the page. Please read it and tick the box again.")
+            return redirect("staff:policy")
+        if request.POST.get("confirm") != "yes":
             messages.error(request, "Tick the box to confirm you have read this version of the policy.")
             return redirect("staff:policy")
         services.policy_acknowledge(user=request.user, version=version, request=request)
@@ -60,6 +68,7 @@ def policy(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required(Role.CEO)
+@require_safe
 def policy_register(request: HttpRequest) -> HttpResponse:
     version = current_policy()
     rows = acknowledgement_register(version) if version else []
@@ -99,8 +108,9 @@ def breach_new(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required()
+@require_safe
 def breach_list(request: HttpRequest) -> HttpResponse:
-    is_ceo = has_role(request.user, Role.CEO)
+    is_ceo = can_manage_breaches(request.user)
     reports = breach_reports_for(request.user, is_ceo=is_ceo)
     status = request.GET.get("status", "")
     if status in {choice for choice, _ in reports.model.Status.choices}:
@@ -110,9 +120,10 @@ def breach_list(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required()
+@require_safe
 def breach_detail(request: HttpRequest, pk: int) -> HttpResponse:
     report = access_breach_report(request.user, pk)
-    is_ceo = has_role(request.user, Role.CEO)
+    is_ceo = can_manage_breaches(request.user)
     form = BreachOutcomeForm(initial={"status": report.status, "outcome": report.outcome}) if is_ceo else None
     return render(request, "staff/breach_detail.html", {"report": report, "form": form, "is_ceo": is_ceo})
 
@@ -120,6 +131,8 @@ def breach_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required(Role.CEO)
 @require_POST
 def breach_update(request: HttpRequest, pk: int) -> HttpResponse:
+    if not can_manage_breaches(request.user):  # a superuser gets past staff_required(CEO), not past this
+        raise PermissionDenied
     report = access_breach_report(request.user, pk)
     form = BreachOutcomeForm(request.POST)
     if not form.is_valid():
@@ -146,6 +159,7 @@ def visit_new(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required()
+@require_safe
 def visit_list(request: HttpRequest) -> HttpResponse:
     visits = VirtualVisit.objects.select_related("platform", "staff_member")
     if not (request.user.is_superuser or has_role(request.user, Role.CEO)):
@@ -154,6 +168,7 @@ def visit_list(request: HttpRequest) -> HttpResponse:
     return render(request, "staff/visit_list.html", {"page": page})
 
 
+@require_safe
 def visit_guidance(request: HttpRequest) -> HttpResponse:
     """Plain-words best practice for families. Public: families read it before a visit."""
     platforms = ApprovedPlatform.objects.filter(is_active=True)
@@ -161,6 +176,7 @@ def visit_guidance(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required()
+@require_safe
 def policy_version(request: HttpRequest, number: int) -> HttpResponse:
     version = get_object_or_404(PolicyVersion, number=number)
     return render(request, "staff/policy_version.html", {"version": version})

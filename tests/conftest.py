@@ -45,12 +45,28 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     )
 
 
+def _clear_this_runs_cache() -> None:
+    """Empty the cache, but only this run's keys: other runs may share the Redis database."""
+    from django.conf import settings
+
+    config = settings.CACHES["default"]
+    if config["BACKEND"].endswith("RedisCache"):
+        import redis
+
+        client = redis.Redis.from_url(config["LOCATION"])
+        keys = list(client.scan_iter(match=f"{config['KEY_PREFIX']}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    else:
+        cache.clear()
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
     """Rate limits and used TOTP codes live in the cache: each test starts with it empty."""
-    cache.clear()
+    _clear_this_runs_cache()
     yield
-    cache.clear()
+    _clear_this_runs_cache()
 
 
 @pytest.fixture

@@ -38,3 +38,12 @@
     });
   });
 })();
+
+// A page restored from the back/forward cache gets its submit buttons back.
+window.addEventListener("pageshow", function (event) {
+  if (event.persisted) {
+    document.querySelectorAll("form[data-once] button[type=submit]").forEach(function (button) {
+      button.disabled = false;
+    });
+  }
+});

@@ -60,11 +60,13 @@ class Command(BaseCommand):
             ApprovedPlatform.objects.get_or_create(name=name, defaults={"security_notes": notes})
 
         policy_file = Path(settings.FIG_POLICY_FILE)
-        if policy_file.is_file():
-            version = services.policy_publish(text=policy_file.read_text(encoding="utf-8"), by=None)
+        policy_text = policy_file.read_text(encoding="utf-8") if policy_file.is_file() else ""
+        if policy_text.strip():
+            version = services.policy_publish(text=policy_text, by=None)
             lines.append(f"eSafety policy version {version.number} is current (from {policy_file}).")
         else:
-            lines.append(f"No policy file at {policy_file}; publish one with `manage.py publish_policy FILE`.")
+            # An empty file would publish a blank policy that every member of staff must "acknowledge".
+            lines.append(f"No policy text at {policy_file}; publish one with `manage.py publish_policy FILE`.")
         self.stdout.write("\n".join(lines))
 
 
