@@ -204,6 +204,28 @@ def families_managed_by(user) -> QuerySet[Family]:
     )
 
 
+def coordinators_of(family: Family) -> QuerySet:
+    """The coordinators assigned to a family (one query)."""
+    from staff.models import User
+
+    return User.objects.filter(
+        is_active=True,
+        familyuserobjectpermission__content_object=family,
+        familyuserobjectpermission__permission__codename="manage_family",
+    ).distinct()
+
+
+def assignable_coordinators(family: Family) -> QuerySet:
+    from staff.models import User
+
+    return (
+        User.objects.filter(is_active=True, groups__name=Role.COORDINATOR.value)
+        .exclude(pk__in=coordinators_of(family).values("pk"))
+        .distinct()
+        .order_by("full_name", "email")
+    )
+
+
 def families_visible_to(user) -> QuerySet[Family]:
     if can_oversee_all_families(user):
         return Family.objects.all()

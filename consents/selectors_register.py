@@ -8,7 +8,7 @@ from datetime import date, datetime
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
-from consents.models import PURPOSES, Child, ConsentRequest, Family
+from consents.models import PURPOSES, Child, ConsentRecord, ConsentRequest, Family
 from consents.selectors import State, consents_for_children
 
 _OPEN_STATES = {State.NONE, State.EXPIRED, State.OUTDATED}
@@ -23,6 +23,7 @@ class RegisterRow:
     states: dict[str, str]
     expires_at: datetime | None
     request_status: str  # the latest request's: pending / signed / declined / expired / cancelled, or ""
+    consent_method: str  # how the latest consent form was given: online / paper / phone, or ""
 
 
 def _request_status(status: str | None, expires_at: datetime | None) -> str:
@@ -40,12 +41,16 @@ def register_rows(
     family), three for their consent positions, and their open requests.
     """
     latest_request = ConsentRequest.objects.filter(child=OuterRef("pk")).order_by("-created_at", "-id")
+    latest_given = ConsentRecord.objects.filter(child=OuterRef("pk"), kind=ConsentRecord.Kind.GIVEN).order_by(
+        "-signed_at", "-id"
+    )
     children = (
         Child.objects.filter(family__in=families)
         .select_related("family")
         .annotate(
             request_status=Subquery(latest_request.values("status")[:1]),
             request_expires_at=Subquery(latest_request.values("expires_at")[:1]),
+            consent_method=Subquery(latest_given.values("method")[:1]),
         )
         .order_by("family__reference", "first_name", "last_name")
     )
@@ -70,6 +75,7 @@ def register_rows(
             date_of_birth=child.date_of_birth, states=states,
             expires_at=min(position.expires_at.values()) if position.expires_at else None,
             request_status=_request_status(child.request_status, child.request_expires_at),
+            consent_method=child.consent_method or "",
         ))
     if state:
         checked = [purpose] if purpose else PURPOSES

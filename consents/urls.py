@@ -11,6 +11,7 @@ urlpatterns = [
     path("families/", views.family_list, name="family_list"),
     path("families/new/", views.family_new, name="family_new"),
     path("families/<str:reference>/", views.family_detail, name="family_detail"),
+    path("families/<str:reference>/coordinators/", views.family_coordinators, name="family_coordinators"),
     path("families/<str:reference>/children/new/", views.child_edit, name="child_new"),
     path("families/<str:reference>/children/<int:child_id>/edit/", views.child_edit, name="child_edit"),
     path("families/<str:reference>/carers/new/", views.carer_edit, name="carer_new"),

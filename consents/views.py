@@ -36,9 +36,11 @@ from consents.forms import (
 from consents.models import PURPOSES, Carer, ConsentFormVersion, ConsentRecord, ConsentRequest, Purpose
 from consents.selectors import (
     STATE_LABELS,
+    assignable_coordinators,
     carers_for_user,
     children_of_parent,
     consents_for_children,
+    coordinators_of,
     families_managed_by,
     families_visible_to,
 )
@@ -75,12 +77,12 @@ def _register_csv(request: HttpRequest, rows) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="consent-register-{timezone.localdate():%Y-%m-%d}.csv"'
     writer = csv.writer(response)
-    writer.writerow(["family", "child", "date_of_birth", *PURPOSES, "consent_expires", "latest_request"])
+    writer.writerow(["family", "child", "date_of_birth", *PURPOSES, "consent_expires", "given", "latest_request"])
     for row in rows:
         writer.writerow([
             row.family_reference, _csv_safe(row.child_name), row.date_of_birth.isoformat(),
             *[row.states[p] for p in PURPOSES], row.expires_at.date().isoformat() if row.expires_at else "",
-            row.request_status,
+            row.consent_method, row.request_status,
         ])
     return response
 
@@ -135,11 +137,33 @@ def family_detail(request: HttpRequest, reference: str) -> HttpResponse:
     pending = ConsentRequest.objects.filter(child__family=family, status=ConsentRequest.Status.PENDING,
                                             expires_at__gt=timezone.now()).select_related("carer", "child")
     rows = [{"child": c, "states": [(p, positions[c.pk].states[p]) for p in PURPOSES]} for c in children]
+    can_change = can_change_family(request.user, family)
     return render(request, "consents/family_detail.html", {
         "family": family, "rows": rows, "carers": carers, "pending": pending,
         "purposes": [(p, PURPOSE_LABELS[p]) for p in PURPOSES], "state_labels": STATE_LABELS,
-        "can_change": can_change_family(request.user, family),
+        "can_change": can_change, "coordinators": list(coordinators_of(family)),
+        "assignable": list(assignable_coordinators(family)) if can_change else [],
     })
+
+
+@staff_required(Role.COORDINATOR)
+@require_POST
+def family_coordinators(request: HttpRequest, reference: str) -> HttpResponse:
+    """Assign another coordinator to the family, or take one off it (never the last one)."""
+    family = access_family(request.user, reference, write=True)
+    user_id = request.POST.get("user", "")
+    if request.POST.get("action") == "remove":
+        coordinator = get_object_or_404(coordinators_of(family), pk=user_id if user_id.isdigit() else 0)
+        if coordinators_of(family).count() <= 1:
+            messages.error(request, "A family needs at least one coordinator.")
+        else:
+            services.family_unassign_coordinator(family=family, coordinator=coordinator, by=request.user, request=request)
+            messages.success(request, f"{coordinator} no longer coordinates {family.reference}.")
+    else:
+        coordinator = get_object_or_404(assignable_coordinators(family), pk=user_id if user_id.isdigit() else 0)
+        services.family_assign_coordinator(family=family, coordinator=coordinator, by=request.user, request=request)
+        messages.success(request, f"{coordinator} now coordinates {family.reference}.")
+    return redirect("consents:family_detail", reference=family.reference)
 
 
 @staff_required(Role.COORDINATOR)

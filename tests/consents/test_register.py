@@ -157,7 +157,7 @@ def test_it_exports_the_register_as_csv(client, coordinator, register):
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith('attachment; filename="consent-register-')
     header, *rows = _csv(response)
-    assert header == ["family", "child", "date_of_birth", *PURPOSES, "consent_expires", "latest_request"]
+    assert header == ["family", "child", "date_of_birth", *PURPOSES, "consent_expires", "given", "latest_request"]
     by_child = {row[1]: dict(zip(header, row, strict=True)) for row in rows}
     assert sorted(by_child) == ["Ava Jones", "Ben Jones", "Cara Jones", "Dan Jones", "Finn Brown"]
     ava = by_child["Ava Jones"]
@@ -167,6 +167,8 @@ def test_it_exports_the_register_as_csv(client, coordinator, register):
     assert abs((timezone.datetime.fromisoformat(ava["consent_expires"]).date() - expected_expiry).days) <= 2
     assert by_child["Ben Jones"]["online"] == "refused"
     assert by_child["Cara Jones"]["latest_request"] == "pending"
+    assert ava["given"] == "phone"  # the factories record consents as given by phone
+    assert by_child["Dan Jones"]["given"] == ""
     assert by_child["Dan Jones"]["consent_expires"] == "" and by_child["Dan Jones"]["photographed"] == "none"
     assert AuditEvent.objects.filter(action="consents.register_exported", actor=coordinator, details={"rows": 5}).exists()
 

@@ -672,7 +672,7 @@ def test_the_child_history_shows_every_record(client, coordinator):
     for record in (first, online):
         assert reverse("consents:certificate", args=[record.pk]) in body
     assert reverse("consents:certificate", args=[withdrawal.pk]) not in body  # a withdrawal has no form
-    assert "Withdrawal" in body and "online: no" in body
+    assert "Withdrawal" in body and "Photos published online (FiG website and social media): withdrawn" in body
     assert "link sent to their email" in body and "recorded by staff" in body
     assert [r.display_status for r in response.context["requests"]] == ["Signed"]
 
@@ -735,8 +735,9 @@ def test_the_family_and_child_pages_have_a_fixed_number_of_queries(client, coord
     client.force_login(coordinator)
     client.get(reverse("consents:register"))  # the first request creates the usersession row
     # + family (visible to this coordinator), children, carers, consent positions (children's families,
-    # carers with PR, re-consent cutoff, records), can_change (assignment), pending requests with carer and child.
-    with django_assert_num_queries(STAFF_REQUEST_QUERIES + 9):
+    # carers with PR, re-consent cutoff, records), can_change (assignment), pending requests with carer and child,
+    # the family's coordinators, the coordinators who could be added.
+    with django_assert_num_queries(STAFF_REQUEST_QUERIES + 11):
         assert client.get(reverse("consents:family_detail", args=[family.reference])).status_code == 200
     # + family, child, consent position (4), can_change (assignment), carers with PR for the request form,
     # records with carer/form/recorder, requests with carer/form/creator.
