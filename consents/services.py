@@ -76,15 +76,21 @@ def family_unassign_coordinator(*, family: Family, coordinator: User, by: User |
                      details={"coordinator": coordinator.email})
 
 
+def _apply_changes(instance: Any, fields: dict[str, Any]) -> list[str]:
+    """Set `fields` on `instance`; return the names whose value changed (for the audit trail)."""
+    changed = [name for name, value in fields.items() if getattr(instance, name) != value]
+    for name, value in fields.items():
+        setattr(instance, name, value)
+    return changed
+
+
 def child_save(*, family: Family, by: User, child: Child | None = None, request: HttpRequest | None = None, **fields: Any) -> Child:
     with transaction.atomic():
         if child is None:
             child = Child.objects.create(family=family, **fields)
             audit_record(action="child.added", actor=by, target=family, request=request, details={"child": child.pk})
         else:
-            changed = [name for name, value in fields.items() if getattr(child, name) != value]
-            for name, value in fields.items():
-                setattr(child, name, value)
+            changed = _apply_changes(child, fields)
             child.save(update_fields=list(fields))
             audit_record(action="child.updated", actor=by, target=family, request=request,
                          details={"child": child.pk, "changed": changed})
@@ -98,9 +104,7 @@ def carer_save(*, family: Family, by: User, carer: Carer | None = None, request:
             carer = Carer.objects.create(family=family, **fields)
             audit_record(action="carer.added", actor=by, target=family, request=request, details={"carer": carer.pk})
         else:
-            changed = [name for name, value in fields.items() if getattr(carer, name) != value]
-            for name, value in fields.items():
-                setattr(carer, name, value)
+            changed = _apply_changes(carer, fields)
             if "email" in changed:
                 carer.user = None  # the old address's account no longer speaks for this carer
             carer.save(update_fields=[*fields, "user"])
@@ -252,8 +256,13 @@ def children_without_current_consent(families) -> list[Child]:
 
 def consent_request_bulk(*, families, by: User, request: HttpRequest | None = None) -> tuple[int, list[str]]:
     """Request consent for every child without a current consent. Returns (sent, problems)."""
+    return _send_to_children(children_without_current_consent(families), by=by, request=request)
+
+
+def _send_to_children(children: Iterable[Child], *, by: User, request: HttpRequest | None) -> tuple[int, list[str]]:
+    """Send each child's form to their family's carers; collect what could not be sent."""
     sent, problems = 0, []
-    for child in children_without_current_consent(families):
+    for child in children:
         try:
             sent += len(consent_request_send_to_family(child=child, by=by, request=request))
         except ConsentError as exc:
@@ -271,13 +280,9 @@ def consent_request_reconsent(*, families, by: User, request: HttpRequest | None
     ) - set(
         ConsentRecord.objects.filter(child__family__in=families, form_version=version).values_list("child_id", flat=True)
     )
-    sent, problems = 0, []
-    for child in Child.objects.filter(pk__in=child_ids).select_related("family"):
-        try:
-            sent += len(consent_request_send_to_family(child=child, by=by, request=request))
-        except ConsentError as exc:
-            problems.append(f"{child.family.reference}: {exc}")
-    return sent, problems
+    return _send_to_children(
+        Child.objects.filter(pk__in=child_ids).select_related("family"), by=by, request=request
+    )
 
 
 def consent_request_cancel(*, consent_request: ConsentRequest, by: User, request: HttpRequest | None = None) -> None:

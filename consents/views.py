@@ -96,10 +96,14 @@ def _csv_safe(value: str) -> str:
 @require_POST
 def request_bulk(request: HttpRequest) -> HttpResponse:
     sent, problems = services.consent_request_bulk(families=families_managed_by(request.user), by=request.user, request=request)
-    messages.success(request, f"{sent} consent request{'s' if sent != 1 else ''} sent.")
+    _report_sent(request, sent, problems, "consent request")
+    return redirect("consents:register")
+
+
+def _report_sent(request: HttpRequest, sent: int, problems: list[str], noun: str) -> None:
+    messages.success(request, f"{sent} {noun}{'s' if sent != 1 else ''} sent.")
     for problem in problems[:10]:
         messages.warning(request, problem)
-    return redirect("consents:register")
 
 
 # --- coordinators: families -------------------------------------------------------------
@@ -351,9 +355,7 @@ def form_version_new(request: HttpRequest) -> HttpResponse:
 @require_POST
 def reconsent(request: HttpRequest) -> HttpResponse:
     sent, problems = services.consent_request_reconsent(families=families_managed_by(request.user), by=request.user, request=request)
-    messages.success(request, f"{sent} re-consent request{'s' if sent != 1 else ''} sent.")
-    for problem in problems[:10]:
-        messages.warning(request, problem)
+    _report_sent(request, sent, problems, "re-consent request")
     return redirect("consents:form_versions")
 
 
