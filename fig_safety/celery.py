@@ -19,6 +19,10 @@ app.autodiscover_tasks()
 
 # The beat schedule lives here, in code, so every deployment runs the same sweeps.
 app.conf.beat_schedule = {
+    "vault": {
+        "task": "photos.tasks.vault_sweep",
+        "schedule": crontab(minute="*/15"),
+    },
     "consent-requests": {
         "task": "consents.tasks.consent_sweep",
         "schedule": crontab(minute=5),

@@ -301,6 +301,15 @@ FIG_CONSENT_RENEWAL_DAYS = env_int("FIG_CONSENT_RENEWAL_DAYS", 30, minimum=1)
 FIG_SIGNATURE_MAX_BYTES = env_int("FIG_SIGNATURE_MAX_BYTES", 300_000, minimum=10_000)
 FIG_SCAN_MAX_BYTES = env_int("FIG_SCAN_MAX_BYTES", 15_000_000, minimum=100_000)
 
+# Photo vault: upload limits, how long things take, how long photos are kept.
+FIG_PHOTO_MAX_BYTES = env_int("FIG_PHOTO_MAX_BYTES", 30_000_000, minimum=100_000)
+FIG_PHOTO_MAX_PIXELS = env_int("FIG_PHOTO_MAX_PIXELS", 60_000_000, minimum=1_000_000)
+FIG_PHOTO_FIX_TAGS_HOURS = env_int("FIG_PHOTO_FIX_TAGS_HOURS", 24, minimum=1)
+FIG_DEVICE_REMINDER_HOURS = env_int("FIG_DEVICE_REMINDER_HOURS", 24, minimum=1)
+FIG_DEVICE_ESCALATE_HOURS = env_int("FIG_DEVICE_ESCALATE_HOURS", 72, minimum=1)
+FIG_WITHDRAWN_PHOTO_GRACE_DAYS = env_int("FIG_WITHDRAWN_PHOTO_GRACE_DAYS", 7, minimum=0)
+FIG_PHOTO_RETENTION_DAYS = env_int("FIG_PHOTO_RETENTION_DAYS", 3 * 365, minimum=1)
+
 FIG_POLICY_FILE = env_str("FIG_POLICY_FILE", str(BASE_DIR.parent / "shared" / "policy" / "esafety-policy.txt"))
 
 LOGGING = {

@@ -26,5 +26,6 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("staff/", include("staff.urls")),
     path("consents/", include("consents.urls")),
+    path("photos/", include("photos.urls")),
     path("admin/", admin.site.urls),
 ]

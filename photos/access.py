@@ -1,0 +1,27 @@
+"""Who may see which photo. Outsiders get 404 — they learn nothing, not even that a photo exists."""
+
+from __future__ import annotations
+
+from django.http import Http404
+
+from consents.access import can_change_family
+from photos.models import Photo
+from photos.selectors import photos_visible_to
+
+
+def access_photo(user, public_id) -> Photo:
+    """The photo if this person may see it now (its family's coordinators, or its uploader for a day)."""
+    photo = photos_visible_to(user).select_related("family", "uploaded_by", "batch").filter(public_id=public_id).first()
+    if photo is None:
+        raise Http404
+    return photo
+
+
+def can_manage_photo(user, photo: Photo) -> bool:
+    """Coordinators of the photo's family manage it (access log, keep reasons, tags)."""
+    return can_change_family(user, photo.family)
+
+
+def can_retag(user, photo: Photo) -> bool:
+    # The uploader can only see the photo while the fix-tags window is open (photos_visible_to).
+    return photo.uploaded_by_id == user.pk or can_manage_photo(user, photo)

@@ -1,0 +1,136 @@
+"""Turn an uploaded file into a clean photo: checked by content, upright, re-encoded, thumbnailed.
+
+Nothing of the upload survives but its pixels: no EXIF, GPS, XMP, comments or
+trailing bytes. Size and pixel limits are checked before anything is decoded,
+so a decompression bomb costs a header read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.utils import timezone
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+try:  # HEIC from iPhones; registered once, used by Image.open
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+except ImportError:  # pragma: no cover - pillow-heif is in requirements.txt
+    pillow_heif = None
+
+ALLOWED_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "HEIF": "HEIC"}
+THUMBNAIL_SIZE = (480, 480)
+JPEG_QUALITY = 88
+_EXIF_DATETIME_ORIGINAL = 36867
+_EXIF_IFD = 0x8769
+
+
+class PhotoRefused(Exception):
+    """The file cannot be accepted; the message says why, in plain words."""
+
+
+@dataclass(frozen=True)
+class ProcessedPhoto:
+    original: bytes  # re-encoded JPEG, upright, no metadata
+    thumbnail: bytes
+    width: int
+    height: int
+    upload_sha256: str
+    taken_at: datetime | None
+    source_format: str
+
+
+def sniff(data: bytes) -> str | None:
+    """The image format from the file's first bytes; never from its name or declared type."""
+    if data[:3] == b"\xff\xd8\xff":
+        return "JPEG"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "PNG"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    if data[4:8] == b"ftyp" and data[8:12] in {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}:
+        return "HEIF"
+    return None
+
+
+def process_upload(data: bytes) -> ProcessedPhoto:
+    """Check and clean one upload. Raises PhotoRefused with a reason a person can act on."""
+    limit = settings.FIG_PHOTO_MAX_BYTES
+    if len(data) > limit:
+        raise PhotoRefused(f"The file is larger than {limit // 1_000_000} MB.")
+    if not data:
+        raise PhotoRefused("The file is empty.")
+    kind = sniff(data)
+    if kind is None:
+        raise PhotoRefused("This is not a JPEG, PNG, WebP or HEIC photo.")
+    try:
+        with Image.open(io.BytesIO(data)) as probe:  # reads the header only
+            if probe.format not in ALLOWED_FORMATS or probe.format != kind:
+                raise PhotoRefused("This is not a JPEG, PNG, WebP or HEIC photo.")
+            width, height = probe.size
+            if width * height > settings.FIG_PHOTO_MAX_PIXELS:
+                raise PhotoRefused(
+                    f"The image is {width} × {height} pixels, more than the "
+                    f"{settings.FIG_PHOTO_MAX_PIXELS // 1_000_000} megapixels accepted."
+                )
+            taken_at = _taken_at(probe)
+            probe.load()  # decode now, inside the limits, to find truncated or broken files
+            upright = ImageOps.exif_transpose(probe)
+            pixels = _to_rgb(upright)
+    except PhotoRefused:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise PhotoRefused("The image has too many pixels to be a photo.") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise PhotoRefused("The file is damaged or incomplete, so it cannot be read as a photo.") from exc
+    return ProcessedPhoto(
+        original=_jpeg(pixels),
+        thumbnail=_jpeg(_thumbnail(pixels)),
+        width=pixels.width,
+        height=pixels.height,
+        upload_sha256=hashlib.sha256(data).hexdigest(),
+        taken_at=taken_at,
+        source_format=ALLOWED_FORMATS[kind],
+    )
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """A fresh RGB image made from pixels alone (transparency flattened onto white)."""
+    if image.mode in {"RGBA", "LA"} or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, (255, 255, 255))
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        return flat
+    rgb = image.convert("RGB")
+    clean = Image.new("RGB", rgb.size)
+    clean.paste(rgb)  # copies pixels only: no info, no EXIF, no ICC profile carried along
+    return clean
+
+
+def _thumbnail(image: Image.Image) -> Image.Image:
+    small = image.copy()
+    small.thumbnail(THUMBNAIL_SIZE, Image.Resampling.LANCZOS)
+    return small
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+    return out.getvalue()
+
+
+def _taken_at(image: Image.Image) -> datetime | None:
+    """The camera's DateTimeOriginal, read before the metadata is thrown away; None if absent or odd."""
+    try:
+        value = image.getexif().get_ifd(_EXIF_IFD).get(_EXIF_DATETIME_ORIGINAL)
+        if not value:
+            return None
+        naive = datetime.strptime(str(value).strip("\x00 "), "%Y:%m:%d %H:%M:%S")
+    except (ValueError, TypeError, KeyError, AttributeError, OSError):
+        return None
+    return timezone.make_aware(naive)

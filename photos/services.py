@@ -1,0 +1,205 @@
+"""Writes for the vault: upload, processing, tags, device deletion, deletion and retention.
+
+Every write records an audit event in the same transaction. Processing runs in a
+Celery task queued after the upload commits; the task takes the photo's id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+
+from consents.hooks import Withdrawal
+from consents.models import Child, Family, Purpose
+from consents.selectors import consents_for_children
+from fig_safety.vault import VaultError, vault_delete, vault_read, vault_save
+from photos.models import Photo, PhotoAccess, PhotoTag, UploadBatch
+from photos.processing import PhotoRefused, process_upload
+from staff.models import User
+from staff.notifications import notify
+from staff.services import audit_record, client_ip
+
+TAG_PURPOSES = (Purpose.PHOTOGRAPHED, Purpose.STORED)
+
+
+class UploadError(Exception):
+    """The upload cannot go ahead; the message is for the person uploading."""
+
+
+def check_taggable(*, family: Family, children: Iterable[Child]) -> list[Child]:
+    """The children, if every one is in the family and may be photographed and kept now."""
+    children = list(children)
+    strangers = [c for c in children if c.family_id != family.pk]
+    if strangers:
+        raise UploadError("A tagged child is not in this family.")
+    positions = consents_for_children([c.pk for c in children])
+    missing = [c for c in children if not all(positions[c.pk].allows(p) for p in TAG_PURPOSES)]
+    if missing:
+        names = ", ".join(f"{c.first_name} {c.last_name}" for c in missing)
+        raise UploadError(
+            f"No current consent for {names} to be photographed and kept in the vault, so they cannot be tagged."
+        )
+    return children
+
+
+def photo_upload(
+    *, family: Family, children: Iterable[Child], files: list[bytes], no_child_identifiable: bool, by: User,
+    request: HttpRequest | None = None,
+) -> UploadBatch:
+    """Accept files into the vault (encrypted at once) and queue each for processing after commit."""
+    children = check_taggable(family=family, children=children)
+    if not children and not no_child_identifiable:
+        raise UploadError("Tag the children in the photos, or confirm that no child can be identified in them.")
+    if not files:
+        raise UploadError("Choose at least one photo.")
+    too_big = [i for i, data in enumerate(files, 1) if len(data) > settings.FIG_PHOTO_MAX_BYTES]
+    if too_big:
+        raise UploadError(f"File {too_big[0]} is larger than {settings.FIG_PHOTO_MAX_BYTES // 1_000_000} MB.")
+    from photos.tasks import process_photo
+
+    with transaction.atomic():
+        batch = UploadBatch.objects.create(family=family, uploaded_by=by)
+        for data in files:
+            incoming = vault_save(data, folder="incoming")
+            photo = Photo.objects.create(
+                family=family, batch=batch, uploaded_by=by, no_child_identifiable=not children,
+                upload_sha256=incoming.sha256, upload_size=len(data),
+                incoming_blob=incoming.name, incoming_key_id=incoming.key_id,
+            )
+            PhotoTag.objects.bulk_create([PhotoTag(photo=photo, child=c, tagged_by=by) for c in children])
+            transaction.on_commit(lambda photo_id=photo.pk: process_photo.delay(photo_id))
+        audit_record(action="photo.uploaded", actor=by, target=family, request=request,
+                     details={"batch": str(batch.public_id), "files": len(files), "children": [c.pk for c in children]})
+    return batch
+
+
+def photo_process(*, photo_id: int) -> Photo:
+    """Check, clean, encrypt and store one uploaded photo. Safe to run twice: a done photo is left alone."""
+    with transaction.atomic():
+        photo = Photo.objects.select_for_update().get(pk=photo_id)
+        if photo.status != Photo.Status.PROCESSING:
+            return photo
+        try:
+            data = vault_read(name=photo.incoming_blob, key_id=photo.incoming_key_id)
+            duplicate = (
+                Photo.objects.filter(family=photo.family, upload_sha256=photo.upload_sha256, status=Photo.Status.READY)
+                .exclude(pk=photo.pk).first()
+            )
+            if duplicate is not None:
+                raise PhotoRefused("This photo is already in the vault.")
+            result = process_upload(data)
+        except (PhotoRefused, VaultError) as problem:
+            _discard_incoming(photo)
+            photo.status, photo.refusal_reason = Photo.Status.REFUSED, str(problem)[:300]
+            photo.upload_sha256 = ""  # nothing of a refused file is kept
+            photo.save(update_fields=["status", "refusal_reason", "upload_sha256", "incoming_blob", "incoming_key_id"])
+            audit_record(action="photo.refused", target=photo, details={"reason": photo.refusal_reason})
+            return photo
+        original = vault_save(result.original, folder="photos")
+        thumbnail = vault_save(result.thumbnail, folder="thumbnails")
+        _discard_incoming(photo)
+        photo.status = Photo.Status.READY
+        photo.original_blob, photo.original_key_id = original.name, original.key_id
+        photo.thumbnail_blob, photo.thumbnail_key_id = thumbnail.name, thumbnail.key_id
+        photo.width, photo.height, photo.taken_at = result.width, result.height, result.taken_at
+        photo.save()
+        audit_record(action="photo.stored", target=photo, details={"format": result.source_format})
+    return photo
+
+
+def _discard_incoming(photo: Photo) -> None:
+    if photo.incoming_blob:
+        vault_delete(name=photo.incoming_blob)
+    photo.incoming_blob = photo.incoming_key_id = ""
+
+
+def photo_retag(*, photo: Photo, children: Iterable[Child], no_child_identifiable: bool, by: User,
+                request: HttpRequest | None = None) -> None:
+    children = check_taggable(family=photo.family, children=children)
+    if not children and not no_child_identifiable:
+        raise UploadError("Tag the children in the photo, or confirm that no child can be identified in it.")
+    with transaction.atomic():
+        locked = Photo.objects.select_for_update().get(pk=photo.pk)
+        before = sorted(locked.tags.values_list("child_id", flat=True))
+        locked.tags.all().delete()
+        PhotoTag.objects.bulk_create([PhotoTag(photo=locked, child=c, tagged_by=by) for c in children])
+        locked.no_child_identifiable = not children
+        locked.save(update_fields=["no_child_identifiable"])
+        audit_record(action="photo.retagged", actor=by, target=locked, request=request,
+                     details={"before": before, "after": sorted(c.pk for c in children)})
+
+
+def photo_access_record(*, photo: Photo, user: User, action: str, request: HttpRequest | None = None) -> None:
+    PhotoAccess.objects.create(photo=photo, user=user, action=action, ip_address=client_ip(request))
+
+
+def photos_confirm_device_deleted(*, photos: Iterable[Photo], by: User, request: HttpRequest | None = None) -> int:
+    """The photographer confirms these photos are gone from the device that took them."""
+    ids = [p.pk for p in photos if p.uploaded_by_id == by.pk]
+    with transaction.atomic():
+        count = Photo.objects.filter(pk__in=ids, device_deleted_at__isnull=True).update(device_deleted_at=timezone.now())
+        if count:
+            audit_record(action="photo.device_deleted", actor=by, request=request, details={"photos": ids, "count": count})
+    return count
+
+
+def photo_keep(*, photo: Photo, reason: str, by: User, request: HttpRequest | None = None) -> None:
+    """A coordinator records a lawful reason to keep a photo queued for deletion."""
+    reason = reason.strip()
+    if len(reason) < 10:
+        raise UploadError("Write the lawful reason for keeping this photo (at least a sentence).")
+    with transaction.atomic():
+        locked = Photo.objects.select_for_update().get(pk=photo.pk)
+        locked.keep_reason, locked.keep_recorded_by, locked.deletion_due_at = reason, by, None
+        locked.save(update_fields=["keep_reason", "keep_recorded_by", "deletion_due_at"])
+        audit_record(action="photo.kept", actor=by, target=locked, request=request, details={"reason": reason})
+
+
+def photo_delete(*, photo_id: int, reason: str, by: User | None = None) -> None:
+    """Delete a photo's blobs for good. The row stays (status deleted) so the audit trail stays whole."""
+    with transaction.atomic():
+        photo = Photo.objects.select_for_update().get(pk=photo_id)
+        if photo.status == Photo.Status.DELETED:
+            return
+        for name in (photo.original_blob, photo.thumbnail_blob, photo.incoming_blob):
+            if name:
+                vault_delete(name=name)
+        photo.original_blob = photo.original_key_id = photo.thumbnail_blob = photo.thumbnail_key_id = ""
+        photo.incoming_blob = photo.incoming_key_id = ""
+        photo.status, photo.deleted_at, photo.deletion_reason = Photo.Status.DELETED, timezone.now(), reason[:300]
+        photo.save()
+        audit_record(action="photo.deleted", actor=by, target=photo, details={"reason": reason})
+
+
+def photos_on_consent_withdrawn(withdrawal: Withdrawal) -> None:
+    """Withdrawal handler: uses narrow at once (they are computed live); photos a child may no
+    longer be photographed or kept in go to the deletion queue after the grace period."""
+    if not withdrawal.purposes & set(TAG_PURPOSES):
+        return
+    due = timezone.now() + timedelta(days=settings.FIG_WITHDRAWN_PHOTO_GRACE_DAYS)
+    photos = Photo.objects.filter(
+        tags__child_id=withdrawal.child_id, status__in=[Photo.Status.PROCESSING, Photo.Status.READY],
+        deletion_due_at__isnull=True, keep_reason="",
+    )
+    ids = list(photos.values_list("pk", flat=True))
+    if not ids:
+        return
+    Photo.objects.filter(pk__in=ids).update(deletion_due_at=due, deletion_reason="Consent to be photographed or kept was withdrawn.")
+    audit_record(action="photo.deletion_queued", details={"photos": ids, "child": withdrawal.child_id,
+                                                          "withdrawal": withdrawal.record_id})
+    family = Child.objects.select_related("family").get(pk=withdrawal.child_id).family
+    from consents.selectors import coordinators_of
+
+    notify(
+        to=list(coordinators_of(family).values_list("email", flat=True)),
+        subject=f"Photos queued for deletion in family {family.reference}",
+        template="photos/email/deletion_queued.txt",
+        context={"family": family, "count": len(ids), "due": due,
+                 "link": settings.FIG_SITE_URL + reverse("photos:deletion_queue")},
+    )

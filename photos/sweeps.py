@@ -1,0 +1,124 @@
+"""Periodic vault work: device-deletion reminders, the deletion queue, retention, stuck uploads.
+
+Reads deadline columns from the database, claims due rows under a row lock
+(skip_locked) and stamps them, so a sweep run twice sends nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from consents.selectors import coordinators_of
+from photos.models import Photo
+from photos.services import photo_delete
+from staff.notifications import notify
+
+BATCH = 500
+LIVE = [Photo.Status.PROCESSING, Photo.Status.READY]
+
+
+def device_reminders(now: datetime | None = None) -> int:
+    """A daily reminder to the photographer while a photo's device deletion is unconfirmed after 24 hours."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = list(
+            Photo.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("uploaded_by")
+            .filter(
+                status__in=LIVE, device_deleted_at__isnull=True,
+                uploaded_at__lte=now - timedelta(hours=settings.FIG_DEVICE_REMINDER_HOURS),
+            )
+            .filter(Q(device_reminder_sent_at__isnull=True) | Q(device_reminder_sent_at__lte=now - timedelta(hours=24)))
+            [:BATCH]
+        )
+        by_person = defaultdict(list)
+        for photo in due:
+            by_person[photo.uploaded_by].append(photo)
+        Photo.objects.filter(pk__in=[p.pk for p in due]).update(device_reminder_sent_at=now)
+        for person, photos in by_person.items():
+            notify(
+                to=[person.email], subject=f"Please delete {len(photos)} photo(s) from your device",
+                template="photos/email/device_reminder.txt",
+                context={"count": len(photos), "link": settings.FIG_SITE_URL + reverse("photos:my_uploads")},
+            )
+    return len(due)
+
+
+def device_escalations(now: datetime | None = None) -> int:
+    """Tell the family's coordinators, once, about photos unconfirmed after 72 hours."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = list(
+            Photo.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("family", "uploaded_by")
+            .filter(
+                status__in=LIVE, device_deleted_at__isnull=True, device_escalated_at__isnull=True,
+                uploaded_at__lte=now - timedelta(hours=settings.FIG_DEVICE_ESCALATE_HOURS),
+            )[:BATCH]
+        )
+        Photo.objects.filter(pk__in=[p.pk for p in due]).update(device_escalated_at=now)
+        by_family = defaultdict(list)
+        for photo in due:
+            by_family[photo.family].append(photo)
+        for family, photos in by_family.items():
+            notify(
+                to=list(coordinators_of(family).values_list("email", flat=True)),
+                subject=f"Photos of family {family.reference} may still be on a device",
+                template="photos/email/device_escalation.txt",
+                context={"family": family, "photos": photos,
+                         "link": settings.FIG_SITE_URL + reverse("photos:unconfirmed")},
+                separately=True,
+            )
+    return len(due)
+
+
+def delete_due(now: datetime | None = None) -> int:
+    """Delete photos whose deletion date has come (consent withdrawn, no lawful reason recorded)."""
+    now = now or timezone.now()
+    ids = list(
+        Photo.objects.filter(status__in=LIVE, deletion_due_at__lte=now, keep_reason="").values_list("pk", flat=True)[:BATCH]
+    )
+    for photo_id in ids:
+        photo_delete(photo_id=photo_id, reason="Consent withdrawn; grace period over.")
+    return len(ids)
+
+
+def apply_retention(now: datetime | None = None) -> int:
+    """Delete photos older than the retention period, blobs and all. The audit trail stays."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.FIG_PHOTO_RETENTION_DAYS)
+    ids = list(Photo.objects.filter(status__in=LIVE, uploaded_at__lte=cutoff).values_list("pk", flat=True)[:BATCH])
+    for photo_id in ids:
+        photo_delete(photo_id=photo_id, reason=f"Retention period of {settings.FIG_PHOTO_RETENTION_DAYS} days is over.")
+    return len(ids)
+
+
+def requeue_stuck(now: datetime | None = None) -> int:
+    """Photos still processing after 15 minutes lost their task (a broker restart): queue them again."""
+    from photos.tasks import process_photo
+
+    now = now or timezone.now()
+    ids = list(
+        Photo.objects.filter(status=Photo.Status.PROCESSING, uploaded_at__lte=now - timedelta(minutes=15))
+        .values_list("pk", flat=True)[:BATCH]
+    )
+    for photo_id in ids:
+        process_photo.delay(photo_id)
+    return len(ids)
+
+
+def vault_sweep(now: datetime | None = None) -> dict[str, int]:
+    return {
+        "device_reminders": device_reminders(now),
+        "device_escalations": device_escalations(now),
+        "deleted": delete_due(now),
+        "retention": apply_retention(now),
+        "requeued": requeue_stuck(now),
+    }

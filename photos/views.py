@@ -1,0 +1,265 @@
+"""Vault views: upload, processing status, gallery, photo pages and the permission-checked bytes."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from consents.models import PURPOSES, Purpose
+from consents.selectors import families_managed_by
+from fig_safety.vault import VaultError, vault_read
+from photos import services
+from photos.access import access_photo, can_manage_photo, can_retag
+from photos.forms import GalleryFilterForm, KeepForm, RetagForm, UploadForm
+from photos.models import Photo, PhotoAccess, UploadBatch
+from photos.selectors import can_upload_for, children_who_can_be_photographed, photos_visible_to, uses_for_photos
+from staff.access import staff_required
+from staff.roles import Role
+
+PURPOSE_LABELS = dict(Purpose.choices)
+UPLOADERS = (Role.PHOTOGRAPHER, Role.COORDINATOR)
+PAGE_SIZE = 48
+
+
+@staff_required(*UPLOADERS)
+@require_http_methods(["GET", "POST"])
+def upload(request: HttpRequest) -> HttpResponse:
+    families = can_upload_for(request.user)
+    family = families.filter(reference=request.POST.get("family") or request.GET.get("family") or "").first()
+    taggable, not_taggable = children_who_can_be_photographed(family) if family else ([], [])
+    children_qs = family.children.filter(pk__in=[c.pk for c in taggable]) if family else None
+    form = UploadForm(request.POST or None, request.FILES or None, families=families, children=children_qs,
+                      initial={"family": family})
+    if request.method == "POST" and form.is_valid():
+        try:
+            batch = services.photo_upload(
+                family=form.cleaned_data["family"], children=form.cleaned_data["children"],
+                files=[f.read() for f in form.cleaned_data["files"]],
+                no_child_identifiable=form.cleaned_data["no_child_identifiable"], by=request.user, request=request,
+            )
+        except services.UploadError as exc:
+            form.add_error(None, str(exc))
+        else:
+            if request.headers.get("Accept") == "application/json":
+                return JsonResponse({"batch": str(batch.public_id), "status_url": _batch_url(batch)})
+            return redirect("photos:batch", public_id=batch.public_id)
+    if request.method == "POST" and request.headers.get("Accept") == "application/json":
+        return JsonResponse({"errors": [str(e) for errors in form.errors.values() for e in errors]}, status=400)
+    return render(request, "photos/upload.html", {
+        "form": form, "family": family, "taggable": taggable, "not_taggable": not_taggable,
+    }, status=400 if form.errors else 200)
+
+
+def _batch_url(batch: UploadBatch) -> str:
+    from django.urls import reverse
+
+    return reverse("photos:batch", args=[batch.public_id])
+
+
+def _my_batch(request: HttpRequest, public_id) -> UploadBatch:
+    return get_object_or_404(UploadBatch.objects.select_related("family"), public_id=public_id, uploaded_by=request.user)
+
+
+@staff_required(*UPLOADERS)
+@require_safe
+def batch(request: HttpRequest, public_id) -> HttpResponse:
+    """What happened to each file of an upload; the page polls batch_status while any is processing."""
+    upload_batch = _my_batch(request, public_id)
+    photos = list(upload_batch.photos.order_by("id"))
+    if request.headers.get("Accept") == "application/json":
+        return JsonResponse({"photos": [
+            {"id": str(p.public_id), "status": p.status, "label": p.get_status_display(), "reason": p.refusal_reason}
+            for p in photos
+        ]})
+    return render(request, "photos/batch.html", {"batch": upload_batch, "photos": photos})
+
+
+@staff_required(*UPLOADERS)
+@require_safe
+def my_uploads(request: HttpRequest) -> HttpResponse:
+    """The photographer's uploads still waiting for the device-deletion confirmation."""
+    photos = (
+        Photo.objects.filter(uploaded_by=request.user, device_deleted_at__isnull=True,
+                             status__in=[Photo.Status.PROCESSING, Photo.Status.READY])
+        .select_related("family", "batch").order_by("batch__created_at", "id")
+    )
+    return render(request, "photos/my_uploads.html", {"photos": photos})
+
+
+@staff_required(*UPLOADERS)
+@require_POST
+def confirm_device_deleted(request: HttpRequest) -> HttpResponse:
+    ids = request.POST.getlist("photo")
+    batch_id = request.POST.get("batch")
+    mine = Photo.objects.filter(uploaded_by=request.user, device_deleted_at__isnull=True)
+    if batch_id:
+        photos = mine.filter(batch__public_id=batch_id) if _is_uuid(batch_id) else mine.none()
+    else:
+        photos = mine.filter(public_id__in=[i for i in ids if _is_uuid(i)])
+    count = services.photos_confirm_device_deleted(photos=list(photos), by=request.user, request=request)
+    if count:
+        messages.success(request, f"Thank you. {count} photo{'s' if count != 1 else ''} marked as deleted from your device.")
+    else:
+        messages.info(request, "Nothing to confirm: those photos are already confirmed.")
+    return redirect(request.POST.get("next") if request.POST.get("next", "").startswith("/photos/") else "photos:my_uploads")
+
+
+def _is_uuid(value: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+@staff_required(*UPLOADERS)
+@require_safe
+def gallery(request: HttpRequest) -> HttpResponse:
+    form = GalleryFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    photos = photos_visible_to(request.user).filter(status=Photo.Status.READY).select_related("family")
+    if filters.get("family"):
+        photos = photos.filter(family__reference__iexact=filters["family"].strip())
+    if filters.get("child"):
+        photos = photos.filter(tags__child_id=filters["child"])
+    if filters.get("taken_from"):
+        photos = photos.filter(uploaded_at__date__gte=filters["taken_from"])
+    if filters.get("taken_to"):
+        photos = photos.filter(uploaded_at__date__lte=filters["taken_to"])
+    use = filters.get("use")
+    if use:
+        candidates = list(photos.only("pk"))
+        uses = uses_for_photos(candidates)
+        photos = photos.filter(pk__in=[pk for pk, allowed in uses.items() if use in allowed])
+    page = Paginator(photos.prefetch_related("children"), PAGE_SIZE).get_page(request.GET.get("page"))
+    uses = uses_for_photos(page.object_list)
+    cards = [{"photo": p, "uses": [PURPOSE_LABELS[u] for u in PURPOSES if u in uses[p.pk]]} for p in page.object_list]
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "photos/gallery.html", {"form": form, "page": page, "cards": cards, "query": query.urlencode()})
+
+
+@staff_required(*UPLOADERS)
+@require_safe
+def detail(request: HttpRequest, public_id) -> HttpResponse:
+    photo = access_photo(request.user, public_id)
+    uses = uses_for_photos([photo])[photo.pk]
+    manage = can_manage_photo(request.user, photo)
+    return render(request, "photos/detail.html", {
+        "photo": photo, "children": list(photo.children.all()),
+        "uses": [(PURPOSE_LABELS[p], p in uses) for p in PURPOSES],
+        "can_manage": manage, "can_retag": can_retag(request.user, photo),
+        "retag_form": RetagForm(family=photo.family, initial={"children": photo.children.all(),
+                                                               "no_child_identifiable": photo.no_child_identifiable}),
+        "keep_form": KeepForm() if manage and photo.deletion_due_at else None,
+    })
+
+
+@staff_required(*UPLOADERS)
+def image(request: HttpRequest, public_id, size: str) -> HttpResponse:
+    """The photo's bytes, decrypted here and nowhere else. Every request writes an access-log row."""
+    if request.method != "GET":
+        return HttpResponse(status=405, headers={"Allow": "GET"})
+    photo = access_photo(request.user, public_id)
+    if photo.status != Photo.Status.READY:
+        raise Http404
+    name, key_id, action = {
+        "thumbnail": (photo.thumbnail_blob, photo.thumbnail_key_id, PhotoAccess.Action.THUMBNAIL),
+        "full": (photo.original_blob, photo.original_key_id, PhotoAccess.Action.VIEW),
+        "download": (photo.original_blob, photo.original_key_id, PhotoAccess.Action.DOWNLOAD),
+    }.get(size, ("", "", ""))
+    if not name:
+        raise Http404
+    try:
+        data = vault_read(name=name, key_id=key_id)
+    except VaultError as exc:
+        raise Http404 from exc
+    services.photo_access_record(photo=photo, user=request.user, action=action, request=request)
+    response = HttpResponse(data, content_type="image/jpeg")
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    disposition = "attachment" if size == "download" else "inline"
+    response["Content-Disposition"] = f'{disposition}; filename="fig-{photo.family.reference}-{photo.public_id}.jpg"'
+    return response
+
+
+@staff_required(*UPLOADERS)
+@require_POST
+def retag(request: HttpRequest, public_id) -> HttpResponse:
+    photo = access_photo(request.user, public_id)
+    if not can_retag(request.user, photo):
+        raise Http404
+    form = RetagForm(request.POST, family=photo.family)
+    if form.is_valid():
+        try:
+            services.photo_retag(photo=photo, children=form.cleaned_data["children"],
+                                 no_child_identifiable=form.cleaned_data["no_child_identifiable"],
+                                 by=request.user, request=request)
+        except services.UploadError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "The tags are saved.")
+    else:
+        messages.error(request, "Choose children from this family.")
+    return redirect("photos:detail", public_id=photo.public_id)
+
+
+@staff_required(Role.COORDINATOR)
+@require_POST
+def keep(request: HttpRequest, public_id) -> HttpResponse:
+    photo = access_photo(request.user, public_id)
+    if not can_manage_photo(request.user, photo):
+        raise Http404
+    form = KeepForm(request.POST)
+    if form.is_valid():
+        try:
+            services.photo_keep(photo=photo, reason=form.cleaned_data["reason"], by=request.user, request=request)
+        except services.UploadError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "The reason is recorded; the photo will not be deleted.")
+    else:
+        messages.error(request, "Write the lawful reason for keeping this photo (at least a sentence).")
+    return redirect("photos:detail", public_id=photo.public_id)
+
+
+@staff_required(Role.COORDINATOR)
+@require_safe
+def access_log(request: HttpRequest, public_id) -> HttpResponse:
+    photo = access_photo(request.user, public_id)
+    if not can_manage_photo(request.user, photo):
+        raise Http404
+    entries = photo.accesses.select_related("user")
+    page = Paginator(entries, 100).get_page(request.GET.get("page"))
+    return render(request, "photos/access_log.html", {"photo": photo, "page": page})
+
+
+@staff_required(Role.COORDINATOR)
+@require_safe
+def unconfirmed(request: HttpRequest) -> HttpResponse:
+    """Uploads of the coordinator's families not yet confirmed deleted from the device."""
+    photos = (
+        Photo.objects.filter(family__in=families_managed_by(request.user), device_deleted_at__isnull=True,
+                             status__in=[Photo.Status.PROCESSING, Photo.Status.READY])
+        .select_related("family", "uploaded_by").order_by("uploaded_at")
+    )
+    page = Paginator(photos, 100).get_page(request.GET.get("page"))
+    return render(request, "photos/unconfirmed.html", {"page": page, "now": timezone.now()})
+
+
+@staff_required(Role.COORDINATOR)
+@require_safe
+def deletion_queue(request: HttpRequest) -> HttpResponse:
+    photos = (
+        Photo.objects.filter(family__in=families_managed_by(request.user), deletion_due_at__isnull=False,
+                             status__in=[Photo.Status.PROCESSING, Photo.Status.READY])
+        .select_related("family").order_by("deletion_due_at")
+    )
+    page = Paginator(photos, 100).get_page(request.GET.get("page"))
+    return render(request, "photos/deletion_queue.html", {"page": page})
