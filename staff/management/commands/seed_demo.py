@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from consents.demo import seed_consents
+from photos.demo import seed_photos
 from staff import services
 from staff.models import ApprovedPlatform, User
 from staff.roles import Role
@@ -55,6 +56,7 @@ class Command(BaseCommand):
 
         coordinator = User.objects.get(email="coordinator@example.org")
         lines += seed_consents(coordinator=coordinator)
+        lines += seed_photos(photographer=User.objects.get(email="photographer@example.org"))
 
         for name, notes in PLATFORMS:
             ApprovedPlatform.objects.get_or_create(name=name, defaults={"security_notes": notes})
