@@ -1,10 +1,16 @@
 """The encrypted vault: bytes are sealed with AES-256-GCM before they reach storage.
 
-Each blob records the id of the key that sealed it, so keys can rotate
-(FIG_VAULT_KEYS lists the newest first; older keys still open old blobs). The
-stored name is random and is bound into the encryption as associated data, so a
-blob copied to another name will not open. Storage is Django's `vault` storage:
-a private local folder or an S3-compatible bucket.
+Each blob records the id of the key that sealed it, in its own header, so keys
+can rotate (FIG_VAULT_KEYS lists the newest first; older keys still open old
+blobs). The header is what counts: signed consent rows are append-only, so the
+key id they were written with cannot change when their blobs are re-sealed. The
+stored name is random and is bound into the encryption as associated data, with
+the header, so a blob copied to another name will not open. Storage is Django's
+`vault` storage: a private local folder or an S3-compatible bucket.
+
+Blob layout: b"FIGV2", one byte key-id length, the key id, a 12-byte nonce, the
+AES-GCM ciphertext and tag. Blobs written before the header existed (b"FIGV1",
+nonce, ciphertext) open with the key id their row recorded.
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 
-MAGIC = b"FIGV1"
+MAGIC = b"FIGV2"
+LEGACY_MAGIC = b"FIGV1"
 NONCE_BYTES = 12
 TAG_BYTES = 16
 
@@ -49,25 +56,54 @@ def current_key_id() -> str:
     return next(iter(_keys()))
 
 
+def _header(key_id: str) -> bytes:
+    encoded = key_id.encode()
+    if not 0 < len(encoded) < 256:
+        raise VaultError(f"Vault key id {key_id!r} must be 1 to 255 bytes long.")
+    return MAGIC + bytes([len(encoded)]) + encoded
+
+
+def _parse(blob: bytes, *, key_id: str) -> tuple[str, bytes, bytes, bytes]:
+    """(key id, associated-data prefix, nonce, ciphertext) of a blob; `key_id` only counts for legacy blobs."""
+    if blob.startswith(MAGIC) and len(blob) > len(MAGIC):
+        end = len(MAGIC) + 1 + blob[len(MAGIC)]
+        try:
+            sealed_with = blob[len(MAGIC) + 1 : end].decode()
+        except UnicodeDecodeError as exc:
+            raise VaultError("Not a vault blob.") from exc
+        if not sealed_with or len(blob) < end + NONCE_BYTES + TAG_BYTES:
+            raise VaultError("Not a vault blob.")
+        return sealed_with, blob[:end], blob[end : end + NONCE_BYTES], blob[end + NONCE_BYTES :]
+    if blob.startswith(LEGACY_MAGIC) and len(blob) >= len(LEGACY_MAGIC) + NONCE_BYTES + TAG_BYTES:
+        start = len(LEGACY_MAGIC)
+        return key_id, b"", blob[start : start + NONCE_BYTES], blob[start + NONCE_BYTES :]
+    raise VaultError("Not a vault blob.")
+
+
+def blob_key_id(blob: bytes, *, key_id: str = "") -> str:
+    """The id of the key that sealed `blob` (from its header; `key_id` for a legacy blob)."""
+    return _parse(blob, key_id=key_id)[0]
+
+
 def seal(data: bytes, *, name: str, key_id: str | None = None) -> tuple[str, bytes]:
     key_id = key_id or current_key_id()
     key = _keys().get(key_id)
     if key is None:
         raise VaultError(f"Vault key {key_id!r} is not configured in FIG_VAULT_KEYS.")
+    header = _header(key_id)
     nonce = os.urandom(NONCE_BYTES)
-    ciphertext = AESGCM(key).encrypt(nonce, data, name.encode())
-    return key_id, MAGIC + nonce + ciphertext
+    ciphertext = AESGCM(key).encrypt(nonce, data, header + name.encode())
+    return key_id, header + nonce + ciphertext
 
 
 def unseal(blob: bytes, *, name: str, key_id: str) -> bytes:
-    key = _keys().get(key_id)
+    """Open a blob. The key is the one its header names; `key_id` (the row's record) is for legacy blobs."""
+    sealed_with, header, nonce, ciphertext = _parse(blob, key_id=key_id)
+    key = _keys().get(sealed_with)
     if key is None:
-        raise VaultError(f"Vault key {key_id!r} is not configured in FIG_VAULT_KEYS.")
-    if not blob.startswith(MAGIC) or len(blob) < len(MAGIC) + NONCE_BYTES + TAG_BYTES:
-        raise VaultError("Not a vault blob.")
-    nonce = blob[len(MAGIC) : len(MAGIC) + NONCE_BYTES]
+        raise VaultError(f"Vault key {sealed_with!r} is not configured in FIG_VAULT_KEYS.")
     try:
-        return AESGCM(key).decrypt(nonce, blob[len(MAGIC) + NONCE_BYTES :], name.encode())
+        return AESGCM(key).decrypt(nonce, ciphertext, header + name.encode())
     except InvalidTag as exc:
         raise VaultError("The blob does not match its key or name (tampered or moved).") from exc
 
@@ -99,16 +135,25 @@ def vault_delete(*, name: str) -> None:
 
 
 def vault_reseal(*, name: str, key_id: str) -> str:
-    """Re-encrypt one blob with the current key, in place. Returns the new key id."""
+    """Re-encrypt one blob with the current key, in place. Returns the key id it is sealed with now."""
+    return vault_reseal_blob(name=name, key_id=key_id)[0]
+
+
+def vault_reseal_blob(*, name: str, key_id: str) -> tuple[str, bool]:
+    """Re-encrypt one blob with the current key, in place: (key id it is sealed with now, whether it was rewritten).
+
+    `key_id` is the id its row recorded; the blob's own header wins, so a blob
+    already on the current key is left alone even when its row is out of date.
+    """
     target = current_key_id()
-    if key_id == target:
-        return key_id
     storage = storages["vault"]
     try:
         with storage.open(name, "rb") as handle:
             old_blob = handle.read()
     except FileNotFoundError as exc:
         raise VaultError(f"Vault blob {name} is missing.") from exc
+    if blob_key_id(old_blob, key_id=key_id) == target:
+        return target, False
     data = unseal(old_blob, name=name, key_id=key_id)
     new_key_id, blob = seal(data, name=name, key_id=target)
     # Storages cannot overwrite in place: delete, then write. If the write fails
@@ -123,4 +168,4 @@ def vault_reseal(*, name: str, key_id: str) -> str:
         storage.delete(saved)
         storage.save(name, ContentFile(old_blob))
         raise VaultError("The vault storage renamed a blob; refusing to keep it.")
-    return new_key_id
+    return new_key_id, True

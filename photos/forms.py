@@ -24,7 +24,8 @@ class MultipleFileField(forms.FileField):
 
 
 class UploadForm(forms.Form):
-    family = forms.ModelChoiceField(queryset=Family.objects.none(), empty_label="Choose the family")
+    family = forms.ModelChoiceField(queryset=Family.objects.none(), empty_label="Choose the family",
+                                    to_field_name="reference")  # as the view looks it up, and as ?family=REF
     children = forms.ModelMultipleChoiceField(
         queryset=Child.objects.none(), required=False, widget=forms.CheckboxSelectMultiple,
         label="Children in the photos",

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.utils import timezone
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 try:  # HEIC from iPhones; registered once, used by Image.open
     import pillow_heif
@@ -24,6 +24,9 @@ except ImportError:  # pragma: no cover - pillow-heif is in requirements.txt
     pillow_heif = None
 
 ALLOWED_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "HEIF": "HEIC"}
+# Pillow calls a JPEG with extra pictures after it (a depth map, an HDR gain map:
+# what many phones write) "MPO". It is a JPEG; only its first picture is kept.
+_PILLOW_ALIASES = {"MPO": "JPEG"}
 THUMBNAIL_SIZE = (480, 480)
 JPEG_QUALITY = 88
 _EXIF_DATETIME_ORIGINAL = 36867
@@ -70,7 +73,7 @@ def process_upload(data: bytes) -> ProcessedPhoto:
         raise PhotoRefused("This is not a JPEG, PNG, WebP or HEIC photo.")
     try:
         with Image.open(io.BytesIO(data)) as probe:  # reads the header only
-            if probe.format not in ALLOWED_FORMATS or probe.format != kind:
+            if _PILLOW_ALIASES.get(probe.format, probe.format) != kind:
                 raise PhotoRefused("This is not a JPEG, PNG, WebP or HEIC photo.")
             width, height = probe.size
             if width * height > settings.FIG_PHOTO_MAX_PIXELS:
@@ -85,8 +88,13 @@ def process_upload(data: bytes) -> ProcessedPhoto:
     except PhotoRefused:
         raise
     except Image.DecompressionBombError as exc:
-        raise PhotoRefused("The image has too many pixels to be a photo.") from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise PhotoRefused(
+            f"The image has too many pixels to be a photo (more than {settings.FIG_PHOTO_MAX_PIXELS // 1_000_000} "
+            "megapixels), so it was not opened."
+        ) from exc
+    except Exception as exc:  # a hostile file can make a decoder raise almost anything
+        # (UnidentifiedImageError, OSError, SyntaxError, struct.error, IndexError, pillow-heif's own...);
+        # whatever it is, the file is refused with a reason rather than left stuck in processing.
         raise PhotoRefused("The file is damaged or incomplete, so it cannot be read as a photo.") from exc
     return ProcessedPhoto(
         original=_jpeg(pixels),

@@ -66,6 +66,19 @@ def uses_for_photos(photos: Iterable[Photo]) -> dict[int, frozenset[str]]:
     return uses
 
 
+def photos_allowed_for(photos: QuerySet[Photo], purpose: str) -> QuerySet[Photo]:
+    """The photos in `photos` that may be used for `purpose` now (least permissive wins), filtered in SQL.
+
+    Five queries however many photos: the children tagged in them, and their consent
+    positions. A photo is left out when any child in it lacks that consent, so the work
+    grows with the children, not the photos, and no list of photo ids is built.
+    """
+    child_ids = set(PhotoTag.objects.filter(photo__in=photos.values("pk")).values_list("child_id", flat=True).distinct())
+    blocked = [child_id for child_id, position in consents_for_children(child_ids).items()
+               if not position.allows(purpose)]
+    return photos.exclude(tags__child_id__in=blocked) if blocked else photos
+
+
 def children_who_can_be_photographed(family) -> tuple[list[Child], list[Child]]:
     """(may be tagged, may not) for the upload form: tagging needs consent to be photographed and kept."""
     children = list(family.children.all())

@@ -34,7 +34,7 @@ class UploadError(Exception):
 
 def check_taggable(*, family: Family, children: Iterable[Child]) -> list[Child]:
     """The children, if every one is in the family and may be photographed and kept now."""
-    children = list(children)
+    children = list(dict.fromkeys(children))  # the same child named twice is one tag
     strangers = [c for c in children if c.family_id != family.pk]
     if strangers:
         raise UploadError("A tagged child is not in this family.")
@@ -50,9 +50,13 @@ def check_taggable(*, family: Family, children: Iterable[Child]) -> list[Child]:
 
 def photo_upload(
     *, family: Family, children: Iterable[Child], files: list[bytes], no_child_identifiable: bool, by: User,
-    request: HttpRequest | None = None,
+    request: HttpRequest | None = None, queue: bool = True,
 ) -> UploadBatch:
-    """Accept files into the vault (encrypted at once) and queue each for processing after commit."""
+    """Accept files into the vault (encrypted at once) and queue each for processing after commit.
+
+    With `queue=False` nothing is queued: the caller runs `photo_process` for each
+    photo once this has returned (vault_import does, so it needs no worker).
+    """
     children = check_taggable(family=family, children=children)
     if not children and not no_child_identifiable:
         raise UploadError("Tag the children in the photos, or confirm that no child can be identified in them.")
@@ -73,7 +77,8 @@ def photo_upload(
                 incoming_blob=incoming.name, incoming_key_id=incoming.key_id,
             )
             PhotoTag.objects.bulk_create([PhotoTag(photo=photo, child=c, tagged_by=by) for c in children])
-            transaction.on_commit(lambda photo_id=photo.pk: process_photo.delay(photo_id))
+            if queue:
+                transaction.on_commit(lambda photo_id=photo.pk: process_photo.delay(photo_id))
         audit_record(action="photo.uploaded", actor=by, target=family, request=request,
                      details={"batch": str(batch.public_id), "files": len(files), "children": [c.pk for c in children]})
     return batch
@@ -156,6 +161,12 @@ def photo_keep(*, photo: Photo, reason: str, by: User, request: HttpRequest | No
         raise UploadError("Write the lawful reason for keeping this photo (at least a sentence).")
     with transaction.atomic():
         locked = Photo.objects.select_for_update().get(pk=photo.pk)
+        # Only a queued photo can be kept: a reason recorded beforehand would silently stop a
+        # later withdrawal from queueing it (and its coordinators from hearing about it).
+        if locked.status == Photo.Status.DELETED:
+            raise UploadError("This photo has already been deleted.")
+        if locked.deletion_due_at is None:
+            raise UploadError("This photo is not waiting to be deleted, so there is nothing to keep it from.")
         locked.keep_reason, locked.keep_recorded_by, locked.deletion_due_at = reason, by, None
         locked.save(update_fields=["keep_reason", "keep_recorded_by", "deletion_due_at"])
         audit_record(action="photo.kept", actor=by, target=locked, request=request, details={"reason": reason})

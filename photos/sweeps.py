@@ -36,6 +36,9 @@ def device_reminders(now: datetime | None = None) -> int:
                 uploaded_at__lte=now - timedelta(hours=settings.FIG_DEVICE_REMINDER_HOURS),
             )
             .filter(Q(device_reminder_sent_at__isnull=True) | Q(device_reminder_sent_at__lte=now - timedelta(hours=24)))
+            # One reminder a day per person: photos uploaded at other times of day wait for the next one.
+            .exclude(uploaded_by__in=Photo.objects.filter(device_reminder_sent_at__gt=now - timedelta(hours=24))
+                     .values("uploaded_by"))
             [:BATCH]
         )
         by_person = defaultdict(list)
@@ -85,9 +88,19 @@ def delete_due(now: datetime | None = None) -> int:
     ids = list(
         Photo.objects.filter(status__in=LIVE, deletion_due_at__lte=now, keep_reason="").values_list("pk", flat=True)[:BATCH]
     )
+    deleted = 0
     for photo_id in ids:
-        photo_delete(photo_id=photo_id, reason="Consent withdrawn; grace period over.")
-    return len(ids)
+        with transaction.atomic():
+            # Checked again under the row lock: a coordinator may have recorded a reason to keep it since.
+            still_due = (
+                Photo.objects.select_for_update()
+                .filter(pk=photo_id, status__in=LIVE, deletion_due_at__lte=now, keep_reason="")
+                .values_list("pk", flat=True).first()
+            )
+            if still_due:
+                photo_delete(photo_id=photo_id, reason="Consent withdrawn; grace period over.")
+                deleted += 1
+    return deleted
 
 
 def apply_retention(now: datetime | None = None) -> int:

@@ -16,7 +16,13 @@ from photos import services
 from photos.access import access_photo, can_manage_photo, can_retag
 from photos.forms import GalleryFilterForm, KeepForm, RetagForm, UploadForm
 from photos.models import Photo, PhotoAccess, UploadBatch
-from photos.selectors import can_upload_for, children_who_can_be_photographed, photos_visible_to, uses_for_photos
+from photos.selectors import (
+    can_upload_for,
+    children_who_can_be_photographed,
+    photos_allowed_for,
+    photos_visible_to,
+    uses_for_photos,
+)
 from staff.access import staff_required
 from staff.roles import Role
 
@@ -31,9 +37,11 @@ def upload(request: HttpRequest) -> HttpResponse:
     families = can_upload_for(request.user)
     family = families.filter(reference=request.POST.get("family") or request.GET.get("family") or "").first()
     taggable, not_taggable = children_who_can_be_photographed(family) if family else ([], [])
-    children_qs = family.children.filter(pk__in=[c.pk for c in taggable]) if family else None
-    form = UploadForm(request.POST or None, request.FILES or None, families=families, children=children_qs,
-                      initial={"family": family})
+    # Every child of the family passes the form, so that the service refuses one without consent by
+    # name (a clear message, not "not one of the available choices"); only the taggable are offered.
+    form = UploadForm(request.POST or None, request.FILES or None, families=families,
+                      children=family.children.all() if family else None, initial={"family": family})
+    form.fields["children"].widget.choices = [(c.pk, str(c)) for c in taggable]
     if request.method == "POST" and form.is_valid():
         try:
             batch = services.photo_upload(
@@ -75,7 +83,12 @@ def batch(request: HttpRequest, public_id) -> HttpResponse:
             {"id": str(p.public_id), "status": p.status, "label": p.get_status_display(), "reason": p.refusal_reason}
             for p in photos
         ]})
-    return render(request, "photos/batch.html", {"batch": upload_batch, "photos": photos})
+    return render(request, "photos/batch.html", {
+        "batch": upload_batch, "photos": photos,
+        "processing": any(p.status == Photo.Status.PROCESSING for p in photos),
+        "unconfirmed": sum(1 for p in photos if p.device_deleted_at is None),
+        "refused": sum(1 for p in photos if p.status == Photo.Status.REFUSED),
+    })
 
 
 @staff_required(*UPLOADERS)
@@ -134,12 +147,11 @@ def gallery(request: HttpRequest) -> HttpResponse:
         photos = photos.filter(uploaded_at__date__lte=filters["taken_to"])
     use = filters.get("use")
     if use:
-        candidates = list(photos.only("pk"))
-        uses = uses_for_photos(candidates)
-        photos = photos.filter(pk__in=[pk for pk, allowed in uses.items() if use in allowed])
+        photos = photos_allowed_for(photos, use)
     page = Paginator(photos.prefetch_related("children"), PAGE_SIZE).get_page(request.GET.get("page"))
     uses = uses_for_photos(page.object_list)
-    cards = [{"photo": p, "uses": [PURPOSE_LABELS[u] for u in PURPOSES if u in uses[p.pk]]} for p in page.object_list]
+    cards = [{"photo": p, "uses": [PURPOSE_LABELS[u] for u in PURPOSES if u in uses[p.pk]],
+              "use_codes": [u for u in PURPOSES if u in uses[p.pk]]} for p in page.object_list]
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "photos/gallery.html", {"form": form, "page": page, "cards": cards, "query": query.urlencode()})

@@ -21,4 +21,7 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         "nav_is_ceo": has_role(user, Role.CEO) or user.is_superuser,
         "nav_can_see_consents": user.is_superuser or has_role(user, Role.COORDINATOR, Role.SOCIAL_ADMIN, Role.CEO),
         "nav_is_admin": user.is_staff and user.is_superuser,
+        # The photo vault: photographers upload, coordinators also browse their families' photos.
+        "nav_can_upload": has_role(user, Role.PHOTOGRAPHER, Role.COORDINATOR),
+        "nav_is_coordinator": has_role(user, Role.COORDINATOR),
     }

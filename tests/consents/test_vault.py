@@ -111,12 +111,39 @@ def test_a_deleted_blob_is_gone(keys):
         vault_read(name=stored.name, key_id=stored.key_id)
 
 
-def test_a_missing_key_id_is_a_vault_error(keys):
+def test_a_missing_key_is_a_vault_error(keys, settings):
     stored = vault_save(SECRET, folder="photos")
+    settings.FIG_VAULT_KEYS = {"new": keys["new"]}  # the key that sealed it is no longer configured
     with pytest.raises(VaultError, match="not configured"):
-        vault_read(name=stored.name, key_id="gone")
+        vault_read(name=stored.name, key_id=stored.key_id)
     with pytest.raises(VaultError):
         seal(SECRET, name="n", key_id="gone")
+
+
+def test_the_blob_names_its_own_key_so_a_stale_row_still_opens_it(keys, settings):
+    """Signed consent rows are append-only: after rotation their key-id column still says the old key."""
+    stored = vault_save(SECRET, folder="photos")
+    assert vault.blob_key_id(raw(stored.name)) == "old"
+    settings.FIG_VAULT_KEYS = {"new": keys["new"], "old": keys["old"]}
+    vault_reseal(name=stored.name, key_id="old")
+    settings.FIG_VAULT_KEYS = {"new": keys["new"]}
+
+    assert vault_read(name=stored.name, key_id="old") == SECRET
+
+
+def test_a_legacy_blob_without_a_header_opens_with_the_rows_key_id(keys, settings):
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    name = "photos/00/legacy.bin"
+    nonce = os.urandom(12)
+    overwrite(name, vault.LEGACY_MAGIC + nonce + AESGCM(keys["old"]).encrypt(nonce, SECRET, name.encode()))
+    assert vault_read(name=name, key_id="old") == SECRET
+
+    settings.FIG_VAULT_KEYS = {"new": keys["new"], "old": keys["old"]}
+    assert vault_reseal(name=name, key_id="old") == "new"
+    assert raw(name).startswith(MAGIC)
+    settings.FIG_VAULT_KEYS = {"new": keys["new"]}
+    assert vault_read(name=name, key_id="new") == SECRET
 
 
 def test_the_wrong_key_does_not_open(keys, settings):
@@ -138,9 +165,8 @@ def test_an_old_blob_opens_after_a_new_key_is_added_and_reseal_moves_it(keys, se
     assert vault_reseal(name=stored.name, key_id="old") == "new"
 
     assert raw(stored.name) != old_blob
+    assert vault.blob_key_id(raw(stored.name)) == "new"
     assert vault_read(name=stored.name, key_id="new") == SECRET
-    with pytest.raises(VaultError):
-        vault_read(name=stored.name, key_id="old")
     settings.FIG_VAULT_KEYS = {"new": keys["new"]}  # the old key can now be retired
     assert vault_read(name=stored.name, key_id="new") == SECRET
 

@@ -1,0 +1,112 @@
+"""python manage.py vault_import: bring photo files into the vault through the same checks as the web upload.
+
+Runs synchronously (no worker needed): the files are uploaded as one batch, then
+each is processed at once. One result line per file; exits non-zero if any was refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Value
+from django.db.models.functions import Concat
+
+from consents.models import Child, Family
+from photos.models import Photo
+from photos.selectors import can_upload_for
+from photos.services import UploadError, photo_process, photo_upload
+from staff.models import User
+
+
+class Command(BaseCommand):
+    help = (
+        "Import photo files for one family, tagged with its children, through the same consent checks and "
+        "processing as the web upload. A child is given by id or by full name, e.g. --child \"Ava Demo\"."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
+        parser.add_argument("--family", required=True, metavar="REF", help="The family's reference, e.g. FIG-ABC123.")
+        parser.add_argument("--child", action="append", default=[], metavar="CHILD",
+                            help="A child in the photos, by id or full name. Repeat for each child.")
+        parser.add_argument("--no-child-identifiable", action="store_true",
+                            help="No child can be identified in these photos (needed when no --child is given).")
+        parser.add_argument("--taken-by", required=True, metavar="EMAIL",
+                            help="The photographer or coordinator the photos are uploaded as.")
+
+    def handle(self, *args, files: list[Path], family: str, child: list[str], no_child_identifiable: bool,
+               taken_by: str, **options) -> None:
+        the_family = Family.objects.filter(reference__iexact=family.strip()).first()
+        if the_family is None:
+            raise CommandError(f"There is no family with the reference {family!r}.")
+        user = User.objects.filter(email__iexact=taken_by.strip(), is_active=True).first()
+        if user is None:
+            raise CommandError(f"There is no active user with the email {taken_by!r}.")
+        if not can_upload_for(user).filter(pk=the_family.pk).exists():
+            raise CommandError(
+                f"{user.email} may not upload photos for family {the_family.reference}: "
+                "only photographers and the family's coordinators may."
+            )
+        children = [self._child(the_family, given) for given in child]
+        contents = [self._read(path) for path in files]
+
+        accepted = [(path, data) for path, data in zip(files, contents, strict=True) if data is not None]
+        refused = 0
+        for path, data in zip(files, contents, strict=True):
+            if data is None:
+                refused += 1
+                self.stdout.write(f"REFUSED  {path}: The file is larger than {settings.FIG_PHOTO_MAX_BYTES // 1_000_000} MB.")
+        if accepted:
+            try:
+                batch = photo_upload(
+                    family=the_family, children=children, files=[data for _path, data in accepted],
+                    no_child_identifiable=no_child_identifiable, by=user, queue=False,
+                )
+            except UploadError as exc:
+                raise CommandError(str(exc)) from exc
+            # The batch's photos were created in the order of the files.
+            for (path, _data), photo_id in zip(accepted, batch.photos.order_by("pk").values_list("pk", flat=True),
+                                               strict=True):
+                photo = photo_process(photo_id=photo_id)
+                if photo.status == Photo.Status.READY:
+                    self.stdout.write(f"STORED   {path}: photo {photo.public_id}, {photo.width} × {photo.height}")
+                else:
+                    refused += 1
+                    self.stdout.write(f"REFUSED  {path}: {photo.refusal_reason}")
+        stored = len(files) - refused
+        summary = f"{stored} of {len(files)} file(s) stored for family {the_family.reference}."
+        if refused:
+            raise CommandError(f"{summary} {refused} refused.")
+        self.stdout.write(summary)
+
+    @staticmethod
+    def _child(family: Family, given: str) -> Child:
+        given = given.strip()
+        in_family = Child.objects.filter(family=family)
+        if given.isdigit():
+            found = in_family.filter(pk=int(given)).first()
+            if found is None:
+                raise CommandError(f"There is no child with id {given} in family {family.reference}.")
+            return found
+        full_name = " ".join(given.split())
+        matches = list(
+            in_family.annotate(full_name=Concat("first_name", Value(" "), "last_name")).filter(full_name__iexact=full_name)
+        )
+        if not matches:
+            raise CommandError(f"There is no child called {given!r} in family {family.reference}.")
+        if len(matches) > 1:
+            ids = ", ".join(str(c.pk) for c in matches)
+            raise CommandError(f"More than one child in family {family.reference} is called {given!r}: use the id ({ids}).")
+        return matches[0]
+
+    @staticmethod
+    def _read(path: Path) -> bytes | None:
+        """The file's bytes, or None when it is over the size limit (refused without reading it)."""
+        try:
+            if path.stat().st_size > settings.FIG_PHOTO_MAX_BYTES:
+                return None
+            return path.read_bytes()
+        except OSError as exc:
+            raise CommandError(f"Cannot read {path}: {exc.strerror or exc}") from exc

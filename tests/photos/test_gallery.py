@@ -1,0 +1,195 @@
+"""The gallery: filters by family, child, date and allowed use; uses computed live (least permissive wins);
+a fixed number of queries however many photos there are; pagination that keeps the filters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from consents.models import Carer, Child, Family, Purpose
+from photos.models import Photo
+from tests import factories
+from tests.consents.factories import withdraw
+from tests.photos.fixtures import STAFF_REQUEST_QUERIES, bulk_photos, consented_child
+
+GALLERY = reverse("photos:gallery")
+NOW = timezone.now()
+DAY = timedelta(days=1)
+
+
+@dataclass
+class World:
+    family: Family
+    ava: Child  # consented to everything
+    ben: Child  # consented to everything but online (and so not face online)
+    ava_carer: Carer
+    second_family: Family  # also the coordinator's
+    cara: Child
+    solo_ava: Photo  # Ava alone, 3 days ago
+    group: Photo  # Ava and Ben, 2 days ago
+    solo_ben: Photo  # Ben alone, today
+    cara_photo: Photo  # second family, 10 days ago
+    outsiders: Photo  # a family the coordinator does not have
+
+
+@pytest.fixture
+def world(coordinator) -> World:
+    photographer = factories.staff_user("photographer")
+    family, ava, ava_carer = consented_child(coordinator=coordinator)
+    _, ben, _ = consented_child(family, online=False)
+    second_family, cara, _ = consented_child(coordinator=coordinator)
+    outsider_family, dan, _ = consented_child(coordinator=factories.staff_user("coordinator"))
+    [solo_ava] = bulk_photos(family, [ava], photographer, 1, at=NOW - 3 * DAY)
+    [group] = bulk_photos(family, [ava, ben], photographer, 1, at=NOW - 2 * DAY)
+    [solo_ben] = bulk_photos(family, [ben], photographer, 1, at=NOW)
+    [cara_photo] = bulk_photos(second_family, [cara], photographer, 1, at=NOW - 10 * DAY)
+    [outsiders] = bulk_photos(outsider_family, [dan], photographer, 1, at=NOW)
+    return World(family, ava, ben, ava_carer, second_family, cara, solo_ava, group, solo_ben, cara_photo, outsiders)
+
+
+def _shown(client, **filters) -> list[Photo]:
+    response = client.get(GALLERY, filters)
+    assert response.status_code == 200
+    return [card["photo"] for card in response.context["cards"]]
+
+
+@pytest.mark.django_db
+def test_it_shows_the_coordinator_every_photo_of_their_families_newest_first(client, coordinator, world):
+    client.force_login(coordinator)
+    assert _shown(client) == [world.solo_ben, world.group, world.solo_ava, world.cara_photo]
+
+
+@pytest.mark.django_db
+def test_it_shows_a_photographer_only_their_own_fresh_uploads(client, coordinator, world):
+    photographer = factories.staff_user("photographer")
+    [mine] = bulk_photos(world.family, [world.ava], photographer, 1)
+    bulk_photos(world.family, [world.ava], photographer, 1, at=NOW - 2 * DAY)  # the fix-tags window has closed
+    client.force_login(photographer)
+    assert _shown(client) == [mine]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", [Photo.Status.PROCESSING, Photo.Status.REFUSED, Photo.Status.DELETED])
+def test_it_lists_only_ready_photos(client, coordinator, world, status):
+    Photo.objects.filter(pk=world.solo_ben.pk).update(status=status)
+    client.force_login(coordinator)
+    assert world.solo_ben not in _shown(client)
+
+
+@pytest.mark.django_db
+def test_it_filters_by_family(client, coordinator, world):
+    client.force_login(coordinator)
+    assert _shown(client, family=world.second_family.reference) == [world.cara_photo]
+    assert _shown(client, family=f" {world.family.reference.lower()} ") == [
+        world.solo_ben, world.group, world.solo_ava]
+    assert _shown(client, family=world.outsiders.family.reference) == []  # not theirs: nothing, not an error
+
+
+@pytest.mark.django_db
+def test_it_filters_by_child(client, coordinator, world):
+    client.force_login(coordinator)
+    assert _shown(client, child=world.ava.pk) == [world.group, world.solo_ava]
+    assert _shown(client, child=world.ben.pk) == [world.solo_ben, world.group]
+    assert _shown(client, child=world.outsiders.children.get().pk) == []
+
+
+@pytest.mark.django_db
+def test_it_filters_by_date(client, coordinator, world):
+    client.force_login(coordinator)
+    day = lambda offset: (timezone.localdate(NOW) + timedelta(days=offset)).isoformat()  # noqa: E731
+    assert _shown(client, taken_from=day(-2)) == [world.solo_ben, world.group]
+    assert _shown(client, taken_to=day(-3)) == [world.solo_ava, world.cara_photo]
+    assert _shown(client, taken_from=day(-3), taken_to=day(-2)) == [world.group, world.solo_ava]
+
+
+@pytest.mark.django_db
+def test_it_ignores_a_filter_that_is_not_a_date_and_says_so(client, coordinator, world):
+    client.force_login(coordinator)
+    response = client.get(GALLERY, {"taken_from": "last tuesday"})
+    assert response.status_code == 200
+    assert response.context["form"].errors
+    assert "Check the filters" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_it_gives_a_group_photo_only_the_uses_every_child_allows(client, coordinator, world):
+    client.force_login(coordinator)
+    cards = {card["photo"]: card for card in client.get(GALLERY).context["cards"]}
+    assert Purpose.ONLINE.label in cards[world.solo_ava]["uses"]
+    assert Purpose.ONLINE.label not in cards[world.group]["uses"]  # Ben has no online consent: least permissive
+    assert Purpose.FACE_ONLINE.label not in cards[world.group]["uses"]
+    assert Purpose.PRINT.label in cards[world.group]["uses"]
+    assert set(cards[world.group]["use_codes"]) == set(cards[world.solo_ben]["use_codes"])
+
+
+@pytest.mark.django_db
+def test_it_filters_by_allowed_use_as_the_consents_stand_now(client, coordinator, world):
+    client.force_login(coordinator)
+    assert _shown(client, use=Purpose.ONLINE) == [world.solo_ava, world.cara_photo]
+    photographed = [world.solo_ben, world.group, world.solo_ava, world.cara_photo]
+    assert _shown(client, use=Purpose.PHOTOGRAPHED) == photographed
+
+    withdraw(world.ava, world.ava_carer, [Purpose.ONLINE])
+
+    assert _shown(client, use=Purpose.ONLINE) == [world.cara_photo]  # Ava no longer appears under online
+    assert _shown(client, use=Purpose.PHOTOGRAPHED) == photographed  # but is still photographed
+    assert _shown(client, use=Purpose.ONLINE, family=world.family.reference) == []
+
+
+@pytest.mark.django_db
+def test_it_combines_filters(client, coordinator, world):
+    client.force_login(coordinator)
+    assert _shown(client, family=world.family.reference, child=world.ava.pk, use=Purpose.ONLINE) == [world.solo_ava]
+
+
+@pytest.mark.django_db
+def test_it_keeps_the_filters_when_it_turns_the_page(client, coordinator, world):
+    photographer = factories.staff_user("photographer")
+    bulk_photos(world.family, [world.ava], photographer, 50, at=NOW - 30 * DAY)
+    bulk_photos(world.second_family, [world.cara], photographer, 60, at=NOW - 30 * DAY)
+    client.force_login(coordinator)
+    filters = {"family": world.family.reference, "use": Purpose.ONLINE}
+
+    first = client.get(GALLERY, filters)
+    assert first.context["page"].paginator.count == 51  # Ava's 50, and her photo alone (the group is not online)
+    body = first.content.decode()
+    next_link = f'href="?family={world.family.reference}&amp;use=online&amp;page=2"'
+    assert next_link in body
+
+    second = client.get(GALLERY, {**filters, "page": 2})
+    shown = [card["photo"] for card in second.context["cards"]]
+    assert len(shown) == 3 and {p.family for p in shown} == {world.family}
+    assert f'href="?family={world.family.reference}&amp;use=online&amp;page=1"' in second.content.decode()
+    assert "page=2&amp;page" not in second.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("count", [10, 1000])
+@pytest.mark.parametrize("filtered", [False, True])
+def test_the_gallery_needs_the_same_number_of_queries_for_10_and_1000_photos(
+    client, coordinator, django_assert_num_queries, count, filtered
+):
+    photographer = factories.staff_user("photographer")
+    family, ava, _ = consented_child(coordinator=coordinator)
+    _, ben, _ = consented_child(family, online=False)
+    half = count // 2
+    bulk_photos(family, [ava], photographer, half)
+    bulk_photos(family, [ava, ben], photographer, count - half)
+    client.force_login(coordinator)
+    client.get(GALLERY)  # the first request creates the usersession row
+    # + the page count; the page of photos with their families; their children (prefetch); the uses:
+    #   the page's tags, and the consent positions (children's families, carers with parental
+    #   responsibility, re-consent cutoff, records).
+    expected = STAFF_REQUEST_QUERIES + 8
+    if filtered:
+        # + the children tagged in the candidate photos, and their consent positions (four).
+        expected += 5
+    with django_assert_num_queries(expected):
+        response = client.get(GALLERY, {"use": Purpose.ONLINE} if filtered else {})
+    assert response.status_code == 200
+    assert len(response.context["cards"]) == min(count if not filtered else half, 48)
+    assert response.context["page"].paginator.count == (half if filtered else count)
