@@ -19,6 +19,10 @@ app.autodiscover_tasks()
 
 # The beat schedule lives here, in code, so every deployment runs the same sweeps.
 app.conf.beat_schedule = {
+    "inbox": {
+        "task": "social.tasks.inbox_sweep",
+        "schedule": crontab(minute="*/15"),
+    },
     "vault": {
         "task": "photos.tasks.vault_sweep",
         "schedule": crontab(minute="*/15"),

@@ -310,6 +310,15 @@ FIG_DEVICE_ESCALATE_HOURS = env_int("FIG_DEVICE_ESCALATE_HOURS", 72, minimum=1)
 FIG_WITHDRAWN_PHOTO_GRACE_DAYS = env_int("FIG_WITHDRAWN_PHOTO_GRACE_DAYS", 7, minimum=0)
 FIG_PHOTO_RETENTION_DAYS = env_int("FIG_PHOTO_RETENTION_DAYS", 3 * 365, minimum=1)
 
+# Social media: the Meta webhook, the Graph API (optional) and the inbox clocks.
+FIG_META_VERIFY_TOKEN = env_str("FIG_META_VERIFY_TOKEN", "") or ""
+FIG_META_APP_SECRET = env_str("FIG_META_APP_SECRET", "") or ""
+FIG_META_PAGE_TOKEN = env_str("FIG_META_PAGE_TOKEN", "") or ""
+FIG_GRAPH_API_URL = env_str("FIG_GRAPH_API_URL", "https://graph.facebook.com/v21.0") or ""
+FIG_GRAPH_TIMEOUT = env_int("FIG_GRAPH_TIMEOUT", 10, minimum=1)
+FIG_INBOX_REMIND_DAYS_LEFT = env_int("FIG_INBOX_REMIND_DAYS_LEFT", 2, minimum=1)
+FIG_TAKEDOWN_HOURS = env_int("FIG_TAKEDOWN_HOURS", 24, minimum=1)
+
 FIG_POLICY_FILE = env_str("FIG_POLICY_FILE", str(BASE_DIR.parent / "shared" / "policy" / "esafety-policy.txt"))
 
 LOGGING = {

@@ -27,5 +27,6 @@ urlpatterns = [
     path("staff/", include("staff.urls")),
     path("consents/", include("consents.urls")),
     path("photos/", include("photos.urls")),
+    path("social/", include("social.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,1 +1,145 @@
-"""Models for the social app (built by its own issue)."""
+"""Social media: the inbox of messages FiG receives, with the policy's one-week deadline, and takedowns."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from consents.models import Family
+
+LONDON = ZoneInfo("Europe/London")
+RESPONSE_DAYS = 7
+
+
+def policy_due_at(received_at: datetime) -> datetime:
+    """One week after the platform's own timestamp, at the same time of day on London's clock.
+
+    Across the October clock change that is 169 hours, not 168: a message that
+    came in at 10:00 is due at 10:00 a week later, as a person reading the
+    policy would expect.
+    """
+    local = received_at.astimezone(LONDON)
+    wall = local.replace(tzinfo=None) + timedelta(days=RESPONSE_DAYS)
+    return timezone.make_aware(wall, LONDON)
+
+
+class Platform(models.TextChoices):
+    FACEBOOK = "facebook", "Facebook Page"
+    MESSENGER = "messenger", "Messenger"
+    INSTAGRAM = "instagram", "Instagram"
+    X = "x", "X (Twitter)"
+    EMAIL = "email", "Email"
+    PHONE = "phone", "Phone"
+    OTHER = "other", "Other"
+
+
+class InboxMessage(models.Model):
+    class Kind(models.TextChoices):
+        MESSAGE = "message", "Private message"
+        COMMENT = "comment", "Public comment"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ANSWERED = "answered", "Answered"
+        CLOSED = "closed", "Closed, no reply needed"
+
+    platform = models.CharField(max_length=12, choices=Platform.choices)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.MESSAGE)
+    platform_id = models.CharField(max_length=200, null=True, blank=True, help_text="The platform's own id.")
+    sender_id = models.CharField(max_length=200, blank=True)
+    sender_name = models.CharField(max_length=200, blank=True)
+    text = models.TextField(blank=True)
+    permalink = models.URLField(max_length=500, blank=True)
+    received_at = models.DateTimeField(help_text="The platform's own timestamp.")
+    due_at = models.DateTimeField(db_index=True)
+    stored_at = models.DateTimeField(default=timezone.now)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="Who typed it in, for messages received another way.",
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="assigned_messages"
+    )
+    passed_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="passed_messages"
+    )
+    passed_note = models.TextField(blank=True)
+    passed_at = models.DateTimeField(null=True, blank=True)
+    response_text = models.TextField(blank=True)
+    response_link = models.URLField(max_length=500, blank=True)
+    responded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    responded_at = models.DateTimeField(null=True, blank=True)
+    closed_reason = models.TextField(blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    urgent = models.BooleanField(default=False, db_index=True)
+    flagged_names = models.JSONField(default=list, blank=True)
+    flagged_families = models.ManyToManyField(Family, blank=True, related_name="flagged_messages")
+    flagged_at = models.DateTimeField(null=True, blank=True)
+    reminder_sent_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["platform", "platform_id"], name="one_message_per_platform_id"),
+        ]
+        indexes = [models.Index(fields=["status", "due_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_platform_display()} {self.get_kind_display().lower()} #{self.pk}"
+
+    @property
+    def done_at(self) -> datetime | None:
+        return self.responded_at or self.closed_at
+
+
+class Takedown(models.Model):
+    """A request to remove something identifying from FiG's social media, on its own short clock."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        REMOVED = "removed", "Removed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class How(models.TextChoices):
+        HIDDEN = "hidden", "Hidden through the Graph API"
+        DELETED = "deleted", "Deleted through the Graph API"
+        BY_HAND = "by_hand", "Removed by hand on the platform"
+
+    message = models.ForeignKey(InboxMessage, null=True, blank=True, on_delete=models.PROTECT, related_name="takedowns")
+    reason = models.TextField()
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    opened_at = models.DateTimeField(default=timezone.now)
+    due_at = models.DateTimeField(db_index=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    how = models.CharField(max_length=10, choices=How.choices, blank=True)
+    notes = models.TextField(blank=True)
+    last_escalated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Takedown #{self.pk}"
+
+
+class DigestSent(models.Model):
+    """Stamps the daily digest: one row per London date, so it goes once however often the sweep runs."""
+
+    day = models.DateField(unique=True)
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Digest {self.day}"
