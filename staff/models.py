@@ -13,6 +13,8 @@ from django.utils import timezone
 
 from fig_safety.append_only import AppendOnlyError, AppendOnlyModel
 
+_TITLES = {"mr", "mrs", "miss", "ms", "mx", "dr", "prof", "rev", "sir", "dame"}
+
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
@@ -66,7 +68,8 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.full_name or self.email
 
     def get_short_name(self) -> str:
-        return (self.full_name.split() or [self.email])[0]
+        words = [w for w in self.full_name.split() if w.rstrip(".").lower() not in _TITLES]
+        return (words or [self.email])[0]
 
 
 AuditImmutableError = AppendOnlyError
