@@ -143,3 +143,22 @@ class DigestSent(models.Model):
 
     def __str__(self) -> str:
         return f"Digest {self.day}"
+
+
+class PolicyTerm(models.Model):
+    """A word or phrase that suggests religious or political content; administrators edit the list."""
+
+    class Category(models.TextChoices):
+        RELIGIOUS = "religious", "Religious"
+        POLITICAL = "political", "Political"
+
+    category = models.CharField(max_length=10, choices=Category.choices)
+    term = models.CharField(max_length=100)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["category", "term"]
+        constraints = [models.UniqueConstraint(fields=["category", "term"], name="one_policy_term_per_category")]
+
+    def __str__(self) -> str:
+        return f"{self.get_category_display()}: {self.term}"
