@@ -19,6 +19,10 @@ app.autodiscover_tasks()
 
 # The beat schedule lives here, in code, so every deployment runs the same sweeps.
 app.conf.beat_schedule = {
+    "posts-past-their-time": {
+        "task": "social.tasks.expire_unapproved_posts",
+        "schedule": crontab(minute="*/5"),
+    },
     "inbox": {
         "task": "social.tasks.inbox_sweep",
         "schedule": crontab(minute="*/15"),

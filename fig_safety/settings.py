@@ -314,6 +314,7 @@ FIG_PHOTO_RETENTION_DAYS = env_int("FIG_PHOTO_RETENTION_DAYS", 3 * 365, minimum=
 FIG_META_VERIFY_TOKEN = env_str("FIG_META_VERIFY_TOKEN", "") or ""
 FIG_META_APP_SECRET = env_str("FIG_META_APP_SECRET", "") or ""
 FIG_META_PAGE_TOKEN = env_str("FIG_META_PAGE_TOKEN", "") or ""
+FIG_META_PAGE_ID = env_str("FIG_META_PAGE_ID", "") or ""
 FIG_GRAPH_API_URL = env_str("FIG_GRAPH_API_URL", "https://graph.facebook.com/v21.0") or ""
 FIG_GRAPH_TIMEOUT = env_int("FIG_GRAPH_TIMEOUT", 10, minimum=1)
 FIG_INBOX_REMIND_DAYS_LEFT = env_int("FIG_INBOX_REMIND_DAYS_LEFT", 2, minimum=1)

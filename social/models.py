@@ -117,6 +117,11 @@ class Takedown(models.Model):
         BY_HAND = "by_hand", "Removed by hand on the platform"
 
     message = models.ForeignKey(InboxMessage, null=True, blank=True, on_delete=models.PROTECT, related_name="takedowns")
+    post = models.ForeignKey("Post", null=True, blank=True, on_delete=models.PROTECT, related_name="takedowns")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="The parent or carer who asked for it to come down, if one did.",
+    )
     reason = models.TextField()
     opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     opened_at = models.DateTimeField(default=timezone.now)
@@ -162,3 +167,64 @@ class PolicyTerm(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_category_display()}: {self.term}"
+
+
+class Channel(models.TextChoices):
+    FACEBOOK = "facebook", "Facebook Page"
+    INSTAGRAM = "instagram", "Instagram"
+    X = "x", "X (Twitter)"
+    WEBSITE = "website", "FiG website"
+
+
+class Post(models.Model):
+    """A status update drafted by staff, checked against the policy, approved by someone else, then published."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SUBMITTED = "submitted", "Awaiting review"
+        CHANGES_REQUESTED = "changes_requested", "Changes requested"
+        APPROVED = "approved", "Approved"
+        PUBLISHED = "published", "Published"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="posts")
+    text = models.TextField()
+    channels = models.JSONField(default=list)
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    photos = models.ManyToManyField("photos.Photo", blank=True, related_name="posts")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    submitted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True)
+    checklist = models.JSONField(default=dict, blank=True, help_text="What the approver confirmed.")
+    published_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    published_url = models.URLField(max_length=500, blank=True)
+    external_id = models.CharField(max_length=200, blank=True)
+    adapter = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        indexes = [models.Index(fields=["status", "submitted_at"])]
+
+    def __str__(self) -> str:
+        return f"Post #{self.pk}"
+
+
+class CheckDismissal(models.Model):
+    """An approver's written reason for dismissing one text check on one post. Kept for good."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="dismissals")
+    check_name = models.CharField(max_length=20)
+    reason = models.TextField()
+    dismissed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    dismissed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["dismissed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.check_name} dismissed on {self.post_id}"

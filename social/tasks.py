@@ -16,3 +16,10 @@ def flag_message(message_id: int) -> bool:
 @shared_task(name="social.tasks.inbox_sweep")
 def inbox_sweep() -> dict[str, int]:
     return _inbox_sweep()
+
+
+@shared_task(name="social.tasks.expire_unapproved_posts")
+def expire_unapproved_posts() -> int:
+    from social.posts import expire_unapproved
+
+    return expire_unapproved()

@@ -1,0 +1,273 @@
+"""Writes for the post queue: draft, submit, review (four eyes), publish, withdraw, and the cascade
+when a consent is withdrawn. (The inbox's writes are in social/services.py.)
+
+Every transition locks the post's row, checks its current state, records who,
+when and why in the audit trail, and emails the people who act next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+
+from consents.hooks import Withdrawal
+from consents.models import Purpose
+from photos.models import Photo
+from photos.selectors import photos_allowed_for
+from social import services as inbox_services
+from social.checks import Finding, check_photos, check_text
+from social.models import Channel, CheckDismissal, Post, Takedown
+from staff.models import User
+from staff.notifications import notify
+from staff.roles import Role, is_staff_member
+from staff.selectors import staff_users
+from staff.services import audit_record
+
+CHECKLIST = {
+    "relevant": "Relevant to FiG's cause",
+    "no_religious_or_political": "No religious or political content",
+    "nothing_confidential": "Nothing confidential",
+    "no_child_identifiable": "No child identifiable or contactable",
+}
+EDITABLE = {Post.Status.DRAFT, Post.Status.CHANGES_REQUESTED}
+LIVE = {Post.Status.SUBMITTED, Post.Status.APPROVED}
+
+
+class PostError(Exception):
+    """The action cannot go ahead; the message is for the person doing it."""
+
+
+def postable_photos():
+    """Photos that may be offered for a post: ready, and allowed online for every tagged child."""
+    return photos_allowed_for(Photo.objects.filter(status=Photo.Status.READY), Purpose.ONLINE)
+
+
+def post_findings(post: Post) -> list[Finding]:
+    return [*check_text(post.text), *check_photos(post.photos.all())]
+
+
+def _link(post: Post) -> str:
+    return settings.FIG_SITE_URL + reverse("social:post", args=[post.pk])
+
+
+def _admin_emails(exclude: User | None = None) -> list[str]:
+    admins = staff_users().filter(groups__name=Role.SOCIAL_ADMIN.value)
+    if exclude is not None:
+        admins = admins.exclude(pk=exclude.pk)
+    return list(admins.values_list("email", flat=True))
+
+
+def _locked(post: Post, allowed: set[str], action: str) -> Post:
+    locked = Post.objects.select_for_update().get(pk=post.pk)
+    if locked.status not in allowed:
+        raise PostError(f"This post is {locked.get_status_display().lower()}, so it cannot be {action}.")
+    return locked
+
+
+def post_save_draft(
+    *, author: User, text: str, channels: Iterable[str], scheduled_for: datetime | None, photos: Iterable[Photo],
+    post: Post | None = None, request: HttpRequest | None = None,
+) -> Post:
+    """Create or change a draft. Only staff write posts; only online-consented photos can be attached."""
+    if not is_staff_member(author):
+        raise PostError("Only FiG staff write posts.")
+    channels = [c for c in dict.fromkeys(channels) if c in Channel.values]
+    if not text.strip():
+        raise PostError("Write the post.")
+    if not channels:
+        raise PostError("Choose at least one channel.")
+    if scheduled_for is not None and scheduled_for <= timezone.now():
+        raise PostError("The scheduled time must be in the future.")
+    photos = list(photos)
+    allowed = set(postable_photos().filter(pk__in=[p.pk for p in photos]).values_list("pk", flat=True))
+    if any(p.pk not in allowed for p in photos):
+        raise PostError("A chosen photo is not allowed online: every child in it needs consent to be published online.")
+    with transaction.atomic():
+        if post is None:
+            post = Post.objects.create(author=author, text=text.strip(), channels=channels, scheduled_for=scheduled_for)
+            action = "post.drafted"
+        else:
+            post = _locked(post, EDITABLE, "edited")
+            if post.author_id != author.pk:
+                raise PostError("Only the author can change this post.")
+            post.text, post.channels, post.scheduled_for = text.strip(), channels, scheduled_for
+            post.updated_at = timezone.now()
+            post.save(update_fields=["text", "channels", "scheduled_for", "updated_at"])
+            action = "post.edited"
+        post.photos.set(photos)
+        audit_record(action=action, actor=author, target=post, request=request,
+                     details={"channels": channels, "photos": [p.pk for p in photos]})
+    return post
+
+
+def post_submit(*, post: Post, by: User, request: HttpRequest | None = None) -> list[Finding]:
+    """Send for review. The consent gate must pass; text findings go to the reviewer to judge."""
+    with transaction.atomic():
+        locked = _locked(post, EDITABLE, "submitted")
+        if locked.author_id != by.pk:
+            raise PostError("Only the author can submit this post.")
+        findings = post_findings(locked)
+        blocking = [f for f in findings if not f.dismissible]
+        if blocking:
+            raise PostError("The photo consent check fails: " + "; ".join(blocking[0].matches))
+        locked.status, locked.submitted_at, locked.updated_at = Post.Status.SUBMITTED, timezone.now(), timezone.now()
+        locked.save(update_fields=["status", "submitted_at", "updated_at"])
+        audit_record(action="post.submitted", actor=by, target=locked, request=request,
+                     details={"findings": [f.check for f in findings]})
+        notify(to=_admin_emails(exclude=by), subject=f"A post by {by} is waiting for review",
+               template="social/email/post_submitted.txt", context={"post": locked, "link": _link(locked)},
+               separately=True)
+    return findings
+
+
+def post_approve(
+    *, post: Post, by: User, checklist: dict[str, bool], dismissals: dict[str, str], request: HttpRequest | None = None,
+) -> Post:
+    """Approve, four eyes: never the author. Every checklist item confirmed; every text finding
+    dismissed with a written reason; the consent gate, checked again now, must pass."""
+    if not (by.is_superuser or Role.SOCIAL_ADMIN.value in {g.name for g in by.groups.all()}):
+        raise PostError("Only a social media administrator can approve posts.")
+    with transaction.atomic():
+        locked = _locked(post, {Post.Status.SUBMITTED}, "approved")
+        if locked.author_id == by.pk:
+            raise PostError("You wrote this post, so someone else must approve it.")
+        missing = [label for key, label in CHECKLIST.items() if not checklist.get(key)]
+        if missing:
+            raise PostError("Confirm every item of the checklist: " + "; ".join(missing) + ".")
+        findings = post_findings(locked)
+        gate = [f for f in findings if not f.dismissible]
+        if gate:
+            raise PostError("The photo consent check fails and cannot be dismissed: " + "; ".join(gate[0].matches))
+        undismissed = [f.title for f in findings if not (dismissals.get(f.check) or "").strip()]
+        if undismissed:
+            raise PostError("Give a reason for dismissing each check: " + ", ".join(undismissed) + ".")
+        for finding in findings:
+            CheckDismissal.objects.create(post=locked, check_name=finding.check, reason=dismissals[finding.check].strip(),
+                                          dismissed_by=by)
+        locked.status, locked.reviewed_by, locked.reviewed_at = Post.Status.APPROVED, by, timezone.now()
+        locked.checklist, locked.updated_at = dict.fromkeys(CHECKLIST, True), timezone.now()
+        locked.save(update_fields=["status", "reviewed_by", "reviewed_at", "checklist", "updated_at"])
+        audit_record(action="post.approved", actor=by, target=locked, request=request,
+                     details={"dismissed": {f.check: dismissals[f.check].strip() for f in findings}})
+        notify(to=[locked.author.email], subject="Your post is approved", template="social/email/post_approved.txt",
+               context={"post": locked, "link": _link(locked)})
+    return locked
+
+
+def post_request_changes(*, post: Post, by: User, note: str, request: HttpRequest | None = None) -> Post:
+    if not note.strip():
+        raise PostError("Say what needs to change.")
+    with transaction.atomic():
+        locked = _locked(post, LIVE, "sent back")
+        return _send_back(locked, by=by, note=note.strip(), request=request)
+
+
+def _send_back(locked: Post, *, by: User | None, note: str, request: HttpRequest | None = None) -> Post:
+    """Precondition: the row is locked. Back to the author with the reason."""
+    locked.status, locked.review_note, locked.reviewed_by = Post.Status.CHANGES_REQUESTED, note, by
+    locked.reviewed_at = locked.updated_at = timezone.now()
+    locked.save(update_fields=["status", "review_note", "reviewed_by", "reviewed_at", "updated_at"])
+    audit_record(action="post.changes_requested", actor=by, target=locked, request=request, details={"reason": note})
+    notify(to=[locked.author.email], subject="Your post needs changes", template="social/email/post_changes.txt",
+           context={"post": locked, "note": note, "link": _link(locked)})
+    return locked
+
+
+def post_publish(
+    *, post: Post, by: User, adapter_name: str, url: str = "", published_at: datetime | None = None,
+    request: HttpRequest | None = None,
+) -> Post:
+    """Publish through an adapter. Consents are checked again first; if anything changed, nothing is published."""
+    from social.adapters import PublishError, get_adapter
+
+    with transaction.atomic():
+        locked = _locked(post, {Post.Status.APPROVED}, "published")
+        gate = [f for f in check_photos(locked.photos.all()) if not f.dismissible]
+        if gate:
+            _send_back(locked, by=None, note="Consent changed after approval: " + "; ".join(gate[0].matches))
+            raise PostError("Consent has changed since approval, so the post was not published and went back to its author.")
+        adapter = get_adapter(adapter_name)
+        try:
+            result = adapter.publish(locked, url=url, published_at=published_at)
+        except PublishError as exc:
+            raise PostError(str(exc)) from exc
+        locked.status, locked.published_by = Post.Status.PUBLISHED, by
+        locked.published_at, locked.published_url = result.published_at, result.url
+        locked.external_id, locked.adapter, locked.updated_at = result.external_id, adapter.name, timezone.now()
+        locked.save(update_fields=["status", "published_by", "published_at", "published_url", "external_id",
+                                   "adapter", "updated_at"])
+        audit_record(action="post.published", actor=by, target=locked, request=request,
+                     details={"adapter": adapter.name, "url": result.url})
+    return locked
+
+
+def post_withdraw(*, post: Post, by: User, reason: str, request: HttpRequest | None = None) -> Post:
+    """Take a post out of the queue. A published post also gets a takedown case."""
+    with transaction.atomic():
+        locked = _locked(post, {*EDITABLE, *LIVE, Post.Status.PUBLISHED}, "withdrawn")
+        was_published = locked.status == Post.Status.PUBLISHED
+        locked.status, locked.updated_at = Post.Status.WITHDRAWN, timezone.now()
+        locked.save(update_fields=["status", "updated_at"])
+        audit_record(action="post.withdrawn", actor=by, target=locked, request=request, details={"reason": reason})
+        if was_published:
+            post_open_takedown(post=locked, reason=reason or "The post was withdrawn after publication.", by=by)
+    return locked
+
+
+def post_open_takedown(*, post: Post, reason: str, by: User | None, requested_by: User | None = None) -> Takedown:
+    """A takedown case for a published post (the inbox's takedowns, with their own clock)."""
+    existing = post.takedowns.filter(status=Takedown.Status.OPEN).first()
+    if existing is not None:
+        return existing
+    takedown = inbox_services.takedown_open(message=None, reason=reason, by=by)
+    takedown.post, takedown.requested_by = post, requested_by
+    takedown.save(update_fields=["post", "requested_by"])
+    notify(to=_admin_emails(), subject=f"Takedown needed for published post #{post.pk}",
+           template="social/email/post_takedown.txt", context={"post": post, "takedown": takedown,
+                                                                "link": settings.FIG_SITE_URL + reverse("social:takedowns")},
+           separately=True)
+    return takedown
+
+
+def parent_request_removal(*, post: Post, user: User, request: HttpRequest | None = None) -> Takedown:
+    """A parent asks, in one step, for a published post showing their child to come down."""
+    from social.post_selectors import posts_showing_children_of
+
+    if not posts_showing_children_of(user).filter(pk=post.pk).exists():
+        raise PostError("You can only ask about posts that show your child.")
+    with transaction.atomic():
+        takedown = post_open_takedown(post=post, reason="A parent or carer asked for this post to be removed.",
+                                      by=None, requested_by=user)
+        audit_record(action="post.removal_requested", actor=user, target=post, request=request)
+    return takedown
+
+
+def posts_on_consent_withdrawn(withdrawal: Withdrawal) -> None:
+    """Withdrawal handler: queued and approved posts showing the child go back to their author;
+    published ones open a takedown case. Runs inside the withdrawal's transaction."""
+    if not withdrawal.purposes & {Purpose.ONLINE, Purpose.FACE_ONLINE}:
+        return
+    ids = set(Post.objects.filter(photos__tags__child_id=withdrawal.child_id).values_list("pk", flat=True))
+    affected = Post.objects.filter(pk__in=ids)
+    for post in affected.filter(status__in=LIVE).select_related("author").select_for_update(of=("self",)):
+        _send_back(post, by=None, note="A parent or carer withdrew consent for a child in one of its photos.")
+    for post in affected.filter(status=Post.Status.PUBLISHED):
+        post_open_takedown(post=post, reason="Consent was withdrawn for a child shown in this post.", by=None)
+
+
+def expire_unapproved(now: datetime | None = None) -> int:
+    """Posts still awaiting review at their scheduled time go back to the author."""
+    now = now or timezone.now()
+    count = 0
+    with transaction.atomic():
+        for post in (Post.objects.select_for_update(skip_locked=True, of=("self",))
+                     .select_related("author").filter(status=Post.Status.SUBMITTED, scheduled_for__lte=now)):
+            _send_back(post, by=None, note="It was not approved before its scheduled time. Change the time and submit it again.")
+            count += 1
+    return count
