@@ -19,6 +19,10 @@ app.autodiscover_tasks()
 
 # The beat schedule lives here, in code, so every deployment runs the same sweeps.
 app.conf.beat_schedule = {
+    "outbox": {
+        "task": "staff.tasks.deliver_outbox",
+        "schedule": 60.0,
+    },
     "posts-past-their-time": {
         "task": "social.tasks.expire_unapproved_posts",
         "schedule": crontab(minute="*/5"),

@@ -211,3 +211,26 @@ class VirtualVisit(models.Model):
 
     def __str__(self) -> str:
         return f"Video visit with {self.family_reference} on {self.held_at:%Y-%m-%d}"
+
+
+class OutboxEmail(models.Model):
+    """An email waiting to go, written in the same transaction as the change it reports.
+
+    The outbox is what makes notices survive a broker outage: a row exists if and
+    only if its transaction committed, and a row is stamped sent only after the
+    mail server took it. Nothing about delivery lives in Redis.
+    """
+
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    to = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Email #{self.pk}: {self.subject}"

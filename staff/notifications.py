@@ -1,25 +1,78 @@
-"""Sending email from the app: rendered now, handed to a Celery worker once the transaction commits."""
+"""Sending email from the app through an outbox table.
+
+`notify` renders the message now and writes it to the outbox in the caller's
+transaction: if the change rolls back, so does the email. After commit a Celery
+task delivers it; if the broker is down then, the outbox sweep that beat runs
+every minute delivers it instead. Each row is sent once and stamped.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.utils import timezone
+
+from staff.models import OutboxEmail
+
+log = logging.getLogger(__name__)
+BATCH = 100
 
 
 def notify(*, to: list[str], subject: str, template: str, context: dict[str, Any], separately: bool = False) -> None:
-    """Email `to` after the surrounding transaction commits (at once outside one).
+    """Queue an email to `to`; it goes once the surrounding transaction commits.
 
-    The body is rendered here, so the task gets plain strings and never a model
-    object. `separately` sends one message per recipient so nobody sees the
-    others' addresses.
+    `separately` sends one message per recipient so nobody sees the others' addresses.
     """
-    from staff.tasks import send_email
-
     body = render_to_string(template, context)
-    recipients = [address for address in to if address]
+    recipients = [address for address in dict.fromkeys(to) if address]
     batches = [[address] for address in recipients] if separately else [recipients]
-    for batch in batches:
-        if batch:
-            transaction.on_commit(lambda batch=batch: send_email.delay(subject=subject, body=body, to=batch))
+    rows = [OutboxEmail(subject=subject[:300], body=body, to=batch) for batch in batches if batch]
+    if not rows:
+        return
+    created = OutboxEmail.objects.bulk_create(rows)
+    ids = [row.pk for row in created]
+    transaction.on_commit(lambda: _kick_delivery(ids))
+
+
+def _kick_delivery(ids: list[int]) -> None:
+    from staff.tasks import deliver_outbox
+
+    try:
+        deliver_outbox.delay(ids)
+    except Exception:  # the broker is down: the every-minute outbox sweep will deliver instead
+        log.warning("Could not queue outbox delivery; the outbox sweep will send it.", exc_info=True)
+
+
+def deliver_outbox(ids: list[int] | None = None) -> int:
+    """Send unsent emails once: these ids (after a commit), or every one (the sweep).
+
+    Safe to run many times at once: rows are claimed with skip_locked and stamped.
+    """
+    sent = 0
+    while True:
+        with transaction.atomic():
+            pending = OutboxEmail.objects.select_for_update(skip_locked=True).filter(sent_at__isnull=True, attempts__lt=20)
+            if ids is not None:
+                pending = pending.filter(pk__in=ids)
+            rows = list(pending.order_by("created_at", "id")[:BATCH])
+            if not rows:
+                return sent
+            with get_connection() as connection:
+                for row in rows:
+                    try:
+                        connection.send_messages([EmailMessage(subject=row.subject, body=row.body, to=row.to)])
+                    except Exception as exc:  # noqa: BLE001 - any failure leaves the row for the next sweep
+                        row.attempts += 1
+                        row.last_error = str(exc)[:300]
+                        row.save(update_fields=["attempts", "last_error"])
+                        continue
+                    row.sent_at = timezone.now()
+                    row.attempts += 1
+                    row.save(update_fields=["sent_at", "attempts"])
+                    sent += 1
+        if len(rows) < BATCH:
+            return sent

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import smtplib
-
 from celery import shared_task
-from django.core.mail import EmailMessage
 
 from staff.sweeps import policy_reminder_sweep as _policy_reminder_sweep
 
@@ -15,13 +12,9 @@ def policy_reminder_sweep() -> int:
     return _policy_reminder_sweep()
 
 
-@shared_task(
-    name="staff.tasks.send_email",
-    autoretry_for=(smtplib.SMTPException, OSError),
-    retry_backoff=30,
-    retry_backoff_max=3600,
-    max_retries=8,
-)
-def send_email(*, subject: str, body: str, to: list[str]) -> None:
-    """Send one message. Retried with back-off while the mail server is unreachable."""
-    EmailMessage(subject=subject, body=body, to=to).send()
+@shared_task(name="staff.tasks.deliver_outbox")
+def deliver_outbox(ids: list[int] | None = None) -> int:
+    """Send the outbox: these ids after the commit that wrote them, or everything (beat, every minute)."""
+    from staff.notifications import deliver_outbox as _deliver
+
+    return _deliver(ids)

@@ -1,4 +1,4 @@
-"""Email goes out through a Celery task, only after the transaction commits."""
+"""Email goes through an outbox table: written with the change, sent once after commit."""
 
 from __future__ import annotations
 
@@ -6,18 +6,21 @@ import pytest
 from django.core import mail
 from django.db import transaction
 
-from staff.notifications import notify
+from staff.models import OutboxEmail
+from staff.notifications import deliver_outbox, notify
+
+TEMPLATE = "staff/email/breach_status.txt"
+CONTEXT = {"report": {"pk": 7}, "link": "https://x"}
 
 
 @pytest.mark.django_db
 def test_it_sends_after_commit_one_message_per_recipient_when_asked(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        notify(to=["a@example.org", "b@example.org"], subject="Hello", template="staff/email/breach_status.txt",
-               context={"report": {"pk": 7}, "link": "https://x"}, separately=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        notify(to=["a@example.org", "b@example.org"], subject="Hello", template=TEMPLATE, context=CONTEXT, separately=True)
         assert mail.outbox == []  # nothing leaves before the commit
-    assert len(callbacks) == 2
+        assert OutboxEmail.objects.filter(sent_at__isnull=True).count() == 2
     assert sorted(m.to[0] for m in mail.outbox) == ["a@example.org", "b@example.org"]
-    assert all(len(m.to) == 1 for m in mail.outbox)
+    assert not OutboxEmail.objects.filter(sent_at__isnull=True).exists()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -26,14 +29,62 @@ def test_it_sends_nothing_when_the_transaction_rolls_back():
         pass
 
     with pytest.raises(Boom), transaction.atomic():
-        notify(to=["a@example.org"], subject="Hello", template="staff/email/breach_status.txt",
-               context={"report": {"pk": 7}, "link": "https://x"})
+        notify(to=["a@example.org"], subject="Hello", template=TEMPLATE, context=CONTEXT)
         raise Boom
     assert mail.outbox == []
+    assert not OutboxEmail.objects.exists()
 
 
-def test_the_task_takes_plain_strings():
-    from staff.tasks import send_email
+@pytest.mark.django_db
+def test_each_email_is_sent_once_however_often_the_outbox_is_delivered():
+    notify(to=["a@example.org"], subject="Once", template=TEMPLATE, context=CONTEXT)
+    assert deliver_outbox() == 1
+    assert deliver_outbox() == 0
+    assert [m.subject for m in mail.outbox] == ["Once"]
 
-    send_email.run(subject="S", body="B", to=["c@example.org"])
-    assert mail.outbox[-1].subject == "S"
+
+@pytest.mark.django_db
+def test_it_keeps_an_email_the_mail_server_refused_for_the_next_sweep(settings):
+    settings.EMAIL_BACKEND = "tests.staff.test_notifications.BrokenBackend"
+    notify(to=["a@example.org"], subject="Later", template=TEMPLATE, context=CONTEXT)
+    assert deliver_outbox() == 0
+    row = OutboxEmail.objects.get()
+    assert row.sent_at is None and row.attempts == 1 and "refused" in row.last_error
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert deliver_outbox() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broker_outage_loses_no_email(monkeypatch):
+    """The task cannot be queued after commit: the outbox sweep sends the email later."""
+    from staff import tasks
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.deliver_outbox, "delay", broker_down)
+    with transaction.atomic():
+        notify(to=["a@example.org"], subject="Survives", template=TEMPLATE, context=CONTEXT)
+    assert mail.outbox == []
+    assert tasks.deliver_outbox.apply().get() == 1  # what beat runs every minute
+    assert [m.subject for m in mail.outbox] == ["Survives"]
+
+
+class BrokenBackend:
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def open(self):
+        pass
+
+    def close(self):
+        pass
+
+    def send_messages(self, messages):
+        raise OSError("the mail server refused the connection")
