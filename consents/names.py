@@ -1,8 +1,9 @@
 """Finding the names of children and carers from the consent register in a piece of text.
 
 Used to flag incoming comments that identify a family, and to warn on drafted
-posts. Whole words only ("Sam" is not in "same"); a full name matches in any
-case, a first name on its own only when written with a capital, as names are.
+posts. Whole words only ("Sam" is not in "same" or "Samuel"), though a possessive
+counts ("Sam's mum"); a full name matches in any case, a first name on its own
+only when written with a capital, as names are ("Sam", "SAM", not "sam").
 """
 
 from __future__ import annotations
@@ -20,8 +21,32 @@ class NameMatch:
     who: str  # "child" or "carer"
 
 
-def _word(name: str) -> str:
-    return r"(?<![\w'’-])" + r"\s+".join(re.escape(part) for part in name.split()) + r"(?![\w'’-])"
+# A carer entered as "Mrs Smith" has no first name to look for on its own: "Mrs" would match everywhere.
+_TITLES = {"mr", "mrs", "ms", "miss", "mx", "dr", "rev", "revd", "prof", "sir", "dame", "lady", "lord"}
+
+
+def _literal(text: str) -> str:
+    return re.escape(text).replace("'", "['’]").replace("’", "['’]")  # either apostrophe: O'Neil or O’Neil
+
+
+def _part(part: str, *, capital: bool) -> str:
+    if capital:  # the first letter as a capital, the rest in any case
+        return _literal(part[0].upper()) + "(?i:" + _literal(part[1:]) + ")"
+    return _literal(part)
+
+
+def _word(name: str, *, capital: bool = False) -> str:
+    """The name as whole words, optionally followed by a possessive 's."""
+    parts = r"\s+".join(_part(part, capital=capital) for part in name.split())
+    # A hyphen joining another word ("Sam-Louise") makes a different name; a dash after it ("Sam- well done") does not.
+    return r"(?<![\w'’-])" + parts + r"(?:['’]s)?(?![\w'’]|-\w)"
+
+
+def _carer_first_name(full_name: str) -> str:
+    words = full_name.split()
+    if words and words[0].lower().rstrip(".") in _TITLES:
+        words = words[1:] if len(words) > 2 else []
+    return words[0] if words else ""
 
 
 def find_register_names(text: str) -> list[NameMatch]:
@@ -32,13 +57,13 @@ def find_register_names(text: str) -> list[NameMatch]:
         (family_id, f"{first} {last}", first, "child")
         for family_id, first, last in Child.objects.values_list("family_id", "first_name", "last_name")
     ] + [
-        (family_id, full, (full.split() or [""])[0], "carer")
+        (family_id, full, _carer_first_name(full), "carer")
         for family_id, full in Carer.objects.values_list("family_id", "full_name")
     ]
     found: dict[tuple[int, str], NameMatch] = {}
     for family_id, full, first, who in people:
         if full.strip() and re.search(_word(full), text, re.IGNORECASE):
             found.setdefault((family_id, full), NameMatch(family_id, full, who))
-        elif len(first) >= 2 and re.search(_word(first), text):
+        elif len(first) >= 2 and re.search(_word(first, capital=True), text):
             found.setdefault((family_id, first), NameMatch(family_id, first, who))
     return sorted(found.values(), key=lambda m: (m.family_id, m.name))

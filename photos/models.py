@@ -45,6 +45,13 @@ class Photo(models.Model):
     no_child_identifiable = models.BooleanField(
         default=False, help_text="The uploader confirmed no child can be identified in this photo."
     )
+    marked_unidentifiable = models.BooleanField(
+        default=False,
+        help_text="A coordinator confirmed no child's face is recognisable (for example blurred or from behind).",
+    )
+    marked_unidentifiable_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PROCESSING, db_index=True)
     refusal_reason = models.CharField(max_length=300, blank=True)
     upload_sha256 = models.CharField(max_length=64, db_index=True)

@@ -172,6 +172,21 @@ def photo_keep(*, photo: Photo, reason: str, by: User, request: HttpRequest | No
         audit_record(action="photo.kept", actor=by, target=locked, request=request, details={"reason": reason})
 
 
+def photo_mark_unidentifiable(*, photo: Photo, unidentifiable: bool, by: User, request: HttpRequest | None = None) -> None:
+    """A coordinator confirms (or takes back) that no child's face can be recognised in the photo.
+
+    Such a photo may be published online with consent to publish alone, without
+    consent for a recognisable face.
+    """
+    with transaction.atomic():
+        locked = Photo.objects.select_for_update().get(pk=photo.pk)
+        locked.marked_unidentifiable = unidentifiable
+        locked.marked_unidentifiable_by = by if unidentifiable else None
+        locked.save(update_fields=["marked_unidentifiable", "marked_unidentifiable_by"])
+        audit_record(action="photo.marked_unidentifiable" if unidentifiable else "photo.marked_identifiable",
+                     actor=by, target=locked, request=request)
+
+
 def photo_delete(*, photo_id: int, reason: str, by: User | None = None) -> None:
     """Delete a photo's blobs for good. The row stays (status deleted) so the audit trail stays whole."""
     with transaction.atomic():

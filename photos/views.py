@@ -275,3 +275,17 @@ def deletion_queue(request: HttpRequest) -> HttpResponse:
     )
     page = Paginator(photos, 100).get_page(request.GET.get("page"))
     return render(request, "photos/deletion_queue.html", {"page": page})
+
+
+@staff_required(Role.COORDINATOR)
+@require_POST
+def mark_unidentifiable(request: HttpRequest, public_id) -> HttpResponse:
+    """Coordinators only: the decision that no face can be recognised is theirs to make and to answer for."""
+    photo = access_photo(request.user, public_id)
+    if not can_manage_photo(request.user, photo):
+        raise Http404
+    unidentifiable = request.POST.get("unidentifiable") == "yes"
+    services.photo_mark_unidentifiable(photo=photo, unidentifiable=unidentifiable, by=request.user, request=request)
+    messages.success(request, "Marked as unidentifiable: no child's face can be recognised." if unidentifiable
+                     else "No longer marked as unidentifiable.")
+    return redirect("photos:detail", public_id=photo.public_id)

@@ -13,10 +13,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.utils import timezone
 
 from fig_safety.vault import VaultError, vault_read
@@ -47,10 +49,18 @@ class ManualAdapter:
 
     def publish(self, post: Post, *, url: str = "", published_at: datetime | None = None) -> Published:
         url = url.strip()
-        if not url.startswith(("https://", "http://")):
-            raise PublishError("Paste the link to the published post (it starts with https://).")
+        try:
+            # Post.published_url holds 500 characters; a longer one would fail at the database instead.
+            if len(url) > 500:
+                raise ValidationError("too long")
+            URLValidator(schemes=["http", "https"])(url)
+        except ValidationError:
+            raise PublishError("Paste the link to the published post (it starts with https://).") from None
         when = published_at or timezone.now()
-        if when > timezone.now() + timezone.timedelta(minutes=5):
+        if timezone.is_naive(when):
+            when = timezone.make_aware(when)
+        # A few minutes' grace for a clock that runs a little ahead of ours.
+        if when > timezone.now() + timedelta(minutes=5):
             raise PublishError("The time it was published cannot be in the future.")
         return Published(url=url, external_id="", published_at=when)
 
@@ -110,12 +120,21 @@ def _graph_post(path: str, fields: dict[str, str], files: dict[str, tuple[str, b
         with urllib.request.urlopen(request, timeout=settings.FIG_GRAPH_TIMEOUT) as response:  # noqa: S310
             answer = json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as exc:
-        raise PublishError(f"Facebook refused the post ({exc.code}). Nothing was published.") from exc
+        raise PublishError(f"Facebook refused the post ({exc.code}{_graph_error(exc)}). Nothing was published.") from exc
     except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
         raise PublishError("Facebook did not answer in time. Nothing was marked as published; try again.") from exc
     if isinstance(answer, dict) and answer.get("error"):
         raise PublishError(f"Facebook refused the post: {answer['error'].get('message', 'unknown error')}.")
     return answer if isinstance(answer, dict) else {}
+
+
+def _graph_error(exc: urllib.error.HTTPError) -> str:
+    """The Graph API's own explanation from an error answer's body, if it gave one."""
+    try:
+        message = json.loads(exc.read(4096) or b"{}")["error"]["message"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    return f": {str(message)[:200]}"
 
 
 ADAPTERS: dict[str, Adapter] = {"manual": ManualAdapter(), "facebook": FacebookPageAdapter()}

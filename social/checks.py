@@ -135,7 +135,7 @@ def check_photos(photos) -> list[Finding]:
     for tag in tags:
         photo = next(p for p in photos if p.pk == tag.photo_id)
         position = positions[tag.child_id]
-        needs = [Purpose.ONLINE] if getattr(photo, "is_unidentifiable_version", False) else [Purpose.ONLINE, Purpose.FACE_ONLINE]
+        needs = [Purpose.ONLINE] if photo.marked_unidentifiable else [Purpose.ONLINE, Purpose.FACE_ONLINE]
         missing = [p for p in needs if not position.allows(p)]
         if missing:
             problems.append(f"{tag.child.first_name} {tag.child.last_name}: no consent for "

@@ -1,11 +1,548 @@
-"""Post queue views. Placeholders until the post pages are built; they keep the URL names resolvable."""
+"""Post queue pages: staff draft with the policy checks live beside the text, a social media
+administrator other than the author approves and publishes, and parents see the published posts
+that show their child and can ask for one to come down in a single step."""
 
-from django.http import Http404
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import dateformat, timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
+
+from consents.access import parent_required
+from consents.selectors import children_of_parent
+from fig_safety.vault import VaultError, vault_read
+from photos import services as photo_services
+from photos.models import Photo, PhotoAccess, PhotoTag
+from social import post_selectors, posts
+from social.adapters import available_adapters
+from social.checks import CHECK_TITLES, Finding, check_photos, check_text
+from social.models import Channel, Post, Takedown
+from social.post_forms import MAX_TEXT, ApproveForm, ChangesForm, PostForm, PublishForm, WithdrawForm
+from staff.access import staff_required
+from staff.models import AuditEvent, User
+from staff.roles import Role, has_role
+
+PAGE_SIZE = 25
+OFFERED_PHOTOS = 60  # the newest photos offered on the form; ones already chosen are always shown too
+CHANNEL_LABELS = dict(Channel.choices)
+WITHDRAWABLE = {*posts.EDITABLE, *posts.LIVE, Post.Status.PUBLISHED}
 
 
-def _not_yet(request, *args, **kwargs):
-    raise Http404
+# --- who may do what to which post ---------------------------------------------------------------
 
 
-post_list = post_edit = review_queue = live_check = post_detail = post_submit = post_approve = _not_yet
-post_request_changes = post_publish = post_withdraw = photo_thumbnail = parent_posts = parent_request_removal = _not_yet
+def can_review(user: User) -> bool:
+    """Social media administrators (and superusers) review, approve, publish and see every post."""
+    return bool(user.is_superuser or has_role(user, Role.SOCIAL_ADMIN))
+
+
+def posts_visible_to(user: User) -> QuerySet[Post]:
+    """Every post for reviewers; their own for everyone else on the staff."""
+    return Post.objects.all() if can_review(user) else Post.objects.filter(author=user)
+
+
+def access_post(user: User, pk: int) -> Post:
+    """The post if this member of staff may see it; 404 otherwise (they learn nothing about it)."""
+    post = posts_visible_to(user).select_related("author", "reviewed_by", "published_by").filter(pk=pk).first()
+    if post is None:
+        raise Http404
+    return post
+
+
+def access_parent_post(user: User, pk: int) -> Post:
+    """A published post showing one of this parent's children; 404 for any other post."""
+    post = post_selectors.posts_showing_children_of(user).filter(pk=pk).first()
+    if post is None:
+        raise Http404
+    return post
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """What this person may do to this post now; the page shows exactly these actions."""
+
+    edit: bool = False
+    withdraw: bool = False
+    approve: bool = False
+    send_back: bool = False
+    publish: bool = False
+    own_post_waiting: bool = False  # a reviewer looking at their own submitted post
+
+    @classmethod
+    def for_user(cls, user: User, post: Post) -> Allowed:
+        author = post.author_id == user.pk
+        reviewer = can_review(user)
+        return cls(
+            edit=author and post.status in posts.EDITABLE,
+            withdraw=(author or reviewer) and post.status in WITHDRAWABLE,
+            approve=reviewer and not author and post.status == Post.Status.SUBMITTED,
+            send_back=reviewer and not author and post.status in posts.LIVE,
+            publish=reviewer and post.status == Post.Status.APPROVED,
+            own_post_waiting=reviewer and author and post.status == Post.Status.SUBMITTED,
+        )
+
+
+def _page(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:
+    """Render a post page; the sub-navigation shows the reviewer's links to reviewers only."""
+    return render(request, template, {**context, "nav_can_review": can_review(request.user)}, status=status)
+
+
+OWN_POST = "You wrote this post, so another social media administrator must review it. Nothing was changed."
+
+
+# --- the list, the form and the live checks ------------------------------------------------------
+
+
+@staff_required()
+@require_safe
+def post_list(request: HttpRequest) -> HttpResponse:
+    """Staff see their own posts; reviewers see everyone's. Optionally one status only."""
+    visible = posts_visible_to(request.user)
+    status = request.GET.get("status", "")
+    if status not in Post.Status.values:
+        status = ""
+    counts = dict(visible.order_by().values_list("status").annotate(n=Count("id")))
+    listed = visible.filter(status=status) if status else visible
+    listed = listed.select_related("author").annotate(photo_count=Count("photos")).order_by("-updated_at", "-id")
+    page = Paginator(listed, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [{"post": p, "channels": [CHANNEL_LABELS.get(c, c) for c in p.channels]} for p in page.object_list]
+    statuses = [(value, label, counts.get(value, 0)) for value, label in Post.Status.choices]
+    return _page(request, "social/posts/list.html", {
+        "page": page, "rows": rows, "status": status, "statuses": statuses, "total": sum(counts.values()),
+        "everyone": can_review(request.user), "query": f"status={status}" if status else "",
+    })
+
+
+@staff_required()
+@require_http_methods(["GET", "POST"])
+def post_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """Write a new post or change a draft. Only its author changes it, and only before review."""
+    post = None
+    if pk is not None:
+        post = access_post(request.user, pk)
+        if post.author_id != request.user.pk:
+            raise PermissionDenied
+        if post.status not in posts.EDITABLE:
+            messages.info(request, f"This post is {post.get_status_display().lower()}, so it cannot be changed now.")
+            return redirect("social:post", pk=post.pk)
+    attached = list(post.photos.all()) if post else []
+    form = PostForm(request.POST if request.method == "POST" else None, initial=_initial(post, attached))
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            saved = posts.post_save_draft(
+                author=request.user, text=data["text"], channels=data["channels"], scheduled_for=data["scheduled_for"],
+                photos=list(data["photos"]), post=post, request=request,
+            )
+        except posts.PostError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Your draft is saved. Check it below, then send it for review.")
+            return redirect("social:post", pk=saved.pk)
+    chosen = set(request.POST.getlist("photos")) if form.is_bound else {str(p.public_id) for p in attached}
+    offered = _offered_photos(chosen)
+    offered_ids = {str(p.public_id) for p in offered}
+    text = form.data.get("text", "") if form.is_bound else (post.text if post else "")
+    return _page(request, "social/posts/form.html", {
+        "form": form, "post": post, "offered": [(p, str(p.public_id) in chosen) for p in offered],
+        # Photos chosen earlier that may no longer be shown online are not offered; saving leaves them off.
+        "dropped": sum(1 for p in attached if str(p.public_id) not in offered_ids),
+        "findings": check_text(text[:MAX_TEXT]) if text.strip() else [],
+        "offered_limit": OFFERED_PHOTOS,
+    }, status=400 if form.errors else 200)
+
+
+def _initial(post: Post | None, attached: list[Photo]) -> dict:
+    if post is None:
+        return {}
+    return {"text": post.text, "channels": post.channels, "scheduled_for": post.scheduled_for,
+            "photos": [p.public_id for p in attached]}
+
+
+def _offered_photos(chosen: set[str]) -> list[Photo]:
+    """The newest photos that may be posted, and any chosen ones further back. Two queries plus the gate's."""
+    postable = posts.postable_photos().select_related("family")
+    newest = list(postable.order_by("-uploaded_at", "-id")[:OFFERED_PHOTOS])
+    missing = chosen - {str(p.public_id) for p in newest}
+    older = list(postable.filter(public_id__in=[i for i in missing if _is_uuid(i)])) if missing else []
+    return newest + older
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+@staff_required()
+@require_POST
+def live_check(request: HttpRequest) -> JsonResponse:
+    """The policy checks on text being drafted and the photos chosen, as JSON for post_checks.js.
+
+    Takes a form body (text, photos) or a JSON one ({"text": ..., "photos": [...]}). Only photos
+    that may be posted are looked at; any other id is ignored, so the answer says nothing about them.
+    """
+    if request.content_type == "application/json":
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            return JsonResponse({"error": "The request was not valid JSON."}, status=400)
+        body = body if isinstance(body, dict) else {}
+        text, ids = str(body.get("text") or ""), body.get("photos") or []
+        ids = [str(i) for i in ids] if isinstance(ids, list) else []
+    else:
+        text, ids = request.POST.get("text", ""), request.POST.getlist("photos")
+    text = text[:MAX_TEXT]
+    photos = posts.postable_photos().filter(public_id__in=[i for i in ids[:200] if _is_uuid(i)])
+    findings = [*check_text(text), *check_photos(photos)] if text.strip() or ids else []
+    response = JsonResponse({"findings": [_as_json(f) for f in findings], "summary": _summary(findings)})
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _as_json(finding: Finding) -> dict:
+    return {"check": finding.check, "title": finding.title, "explanation": finding.explanation,
+            "matches": list(finding.matches), "dismissible": finding.dismissible}
+
+
+def _summary(findings: list[Finding]) -> str:
+    if not findings:
+        return "No problems found."
+    count = len(findings)
+    return f"{count} thing{'s' if count != 1 else ''} to check."
+
+
+@staff_required()
+@require_GET  # not HEAD: every request that reads the photo writes an access-log row
+def photo_thumbnail(request: HttpRequest, public_id) -> HttpResponse:
+    """The thumbnail of a photo that may be posted, decrypted here. Any other photo is 404."""
+    photo = posts.postable_photos().filter(public_id=public_id).first()
+    if photo is None or not photo.thumbnail_blob:
+        raise Http404
+    try:
+        data = vault_read(name=photo.thumbnail_blob, key_id=photo.thumbnail_key_id)
+    except VaultError as exc:
+        raise Http404 from exc
+    photo_services.photo_access_record(photo=photo, user=request.user, action=PhotoAccess.Action.THUMBNAIL,
+                                       request=request)
+    response = HttpResponse(data, content_type="image/jpeg")
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Disposition"] = f'inline; filename="fig-post-photo-{photo.public_id}.jpg"'
+    return response
+
+
+# --- one post ---------------------------------------------------------------------------------------
+
+
+@staff_required()
+@require_safe
+def post_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    post = access_post(request.user, pk)
+    return _page(request, "social/posts/detail.html", _detail_context(request, post))
+
+
+def _detail_context(request: HttpRequest, post: Post, *, error: str = "", error_target: str = "",
+                    **forms) -> dict:
+    """Everything the post page shows; bound forms with errors come in through `forms`."""
+    allowed = Allowed.for_user(request.user, post)
+    findings = posts.post_findings(post)
+    photos = list(post.photos.select_related("family").order_by("uploaded_at", "id"))
+    postable = set(posts.postable_photos().filter(pk__in=[p.pk for p in photos]).values_list("pk", flat=True))
+    adapters = available_adapters()
+    context = {
+        "post": post, "allowed": allowed, "findings": findings,
+        "gate": [f for f in findings if not f.dismissible],
+        "photos": [(p, p.pk in postable) for p in photos],
+        "channels": [CHANNEL_LABELS.get(c, c) for c in post.channels],
+        "history": _history(post),
+        "open_takedown": post.takedowns.filter(status=Takedown.Status.OPEN).first(),
+        "error": error, "error_target": error_target,
+        "takedown_hours": settings.FIG_TAKEDOWN_HOURS,
+    }
+    if allowed.approve:
+        context["approve_form"] = forms.get("approve_form") or ApproveForm(findings=findings)
+    if allowed.send_back:
+        context["changes_form"] = forms.get("changes_form") or ChangesForm()
+    if allowed.publish:
+        context["publish_form"] = forms.get("publish_form") or PublishForm(adapters=adapters)
+    if allowed.withdraw:
+        context["withdraw_form"] = forms.get("withdraw_form") or WithdrawForm()
+    return context
+
+
+def _render_problem(request: HttpRequest, post: Post, message: str, *, status: int = 400, target: str = "",
+                    **forms) -> HttpResponse:
+    post.refresh_from_db()
+    return _page(request, "social/posts/detail.html",
+                  _detail_context(request, post, error=message, error_target=target, **forms), status=status)
+
+
+@dataclass
+class HistoryEntry:
+    when: datetime
+    who: str
+    what: str
+    why: str = ""
+    link: str = ""
+    dismissed: list[tuple[str, str]] = field(default_factory=list)
+
+
+HISTORY_WORDS = {
+    "post.drafted": "Wrote the draft",
+    "post.edited": "Changed the draft",
+    "post.submitted": "Sent it for review",
+    "post.approved": "Approved it, having confirmed the checklist",
+    "post.changes_requested": "Sent it back for changes",
+    "post.published": "Published it",
+    "post.withdrawn": "Withdrew it",
+    "post.removal_requested": "Asked FiG to remove it",
+}
+AUTOMATIC = "FiG Safety, automatically"
+
+
+def _history(post: Post) -> list[HistoryEntry]:
+    """Who did what to this post, when and why, oldest first: its audit rows and its takedowns. Two queries."""
+    entries = []
+    events = AuditEvent.objects.filter(target_type="social.post", target_id=str(post.pk)).select_related("actor")
+    for event in events.order_by("occurred_at", "id"):
+        details = event.details or {}
+        if event.action == "post.removal_requested":
+            who = "A parent or carer of a child in the photos"  # staff need not know which parent asked
+        else:
+            who = str(event.actor) if event.actor else AUTOMATIC
+        entries.append(HistoryEntry(
+            when=event.occurred_at, who=who, what=HISTORY_WORDS.get(event.action, event.action),
+            why=str(details.get("reason") or ""), link=str(details.get("url") or ""),
+            dismissed=[(CHECK_TITLES.get(check, check), reason)
+                       for check, reason in (details.get("dismissed") or {}).items()],
+        ))
+    for takedown in post.takedowns.select_related("opened_by", "removed_by").order_by("opened_at", "id"):
+        entries.append(HistoryEntry(
+            when=takedown.opened_at, who=str(takedown.opened_by) if takedown.opened_by else AUTOMATIC,
+            what=f"Opened a takedown, to be done by {_when(takedown.due_at)}",
+            why=takedown.reason,
+        ))
+        if takedown.removed_at:
+            entries.append(HistoryEntry(
+                when=takedown.removed_at, who=str(takedown.removed_by) if takedown.removed_by else AUTOMATIC,
+                what=f"Recorded it as taken down ({takedown.get_how_display().lower()})", why=takedown.notes,
+            ))
+    return sorted(entries, key=lambda e: e.when)
+
+
+@staff_required()
+@require_POST
+def post_submit(request: HttpRequest, pk: int) -> HttpResponse:
+    post = access_post(request.user, pk)
+    if post.author_id != request.user.pk:
+        raise PermissionDenied
+    try:
+        findings = posts.post_submit(post=post, by=request.user, request=request)
+    except posts.PostError as exc:
+        return _render_problem(request, post, str(exc))
+    count = len(findings)
+    messages.success(request, "Sent for review. A social media administrator will check it and approve it "
+                              "or ask for changes; you will get an email either way."
+                     + (f" They will weigh the {count} check{'s' if count != 1 else ''} shown below." if count else ""))
+    return redirect("social:post", pk=post.pk)
+
+
+@staff_required(Role.SOCIAL_ADMIN)
+@require_POST
+def post_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    """Four eyes: a reviewer who is not the author, every checklist item, a reason per dismissed check."""
+    post = access_post(request.user, pk)
+    if post.author_id == request.user.pk:
+        return _render_problem(request, post, OWN_POST, status=403)
+    # The reason boxes follow the findings as they are now, as the service's check will.
+    form = ApproveForm(request.POST, findings=posts.post_findings(post))
+    if not form.is_valid():
+        return _render_problem(request, post, "Confirm every item of the checklist and give a reason for each "
+                                              "check you dismiss.", target="approve", approve_form=form)
+    try:
+        posts.post_approve(post=post, by=request.user, checklist=form.checklist, dismissals=form.dismissals,
+                           request=request)
+    except posts.PostError as exc:
+        return _render_problem(request, post, str(exc), target="approve", approve_form=form)
+    messages.success(request, "Approved. The author has been told; it can be published now.")
+    return redirect("social:post", pk=post.pk)
+
+
+@staff_required(Role.SOCIAL_ADMIN)
+@require_POST
+def post_request_changes(request: HttpRequest, pk: int) -> HttpResponse:
+    post = access_post(request.user, pk)
+    if post.author_id == request.user.pk:
+        return _render_problem(request, post, OWN_POST, status=403)
+    form = ChangesForm(request.POST)
+    if not form.is_valid():
+        return _render_problem(request, post, "Say what needs to change.", target="changes", changes_form=form)
+    try:
+        posts.post_request_changes(post=post, by=request.user, note=form.cleaned_data["note"], request=request)
+    except posts.PostError as exc:
+        return _render_problem(request, post, str(exc), target="changes", changes_form=form)
+    messages.success(request, "Sent back to the author with your note.")
+    return redirect("social:post", pk=post.pk)
+
+
+@staff_required(Role.SOCIAL_ADMIN)
+@require_POST
+def post_publish(request: HttpRequest, pk: int) -> HttpResponse:
+    """Through an adapter; consents are checked again first by the service."""
+    post = access_post(request.user, pk)
+    form = PublishForm(request.POST, adapters=available_adapters())
+    if not form.is_valid():
+        return _render_problem(request, post, "Check how it was published.", target="publish", publish_form=form)
+    data = form.cleaned_data
+    try:
+        posts.post_publish(post=post, by=request.user, adapter_name=data["adapter"], url=data.get("url") or "",
+                           published_at=data.get("published_at"), request=request)
+    except posts.PostError as exc:
+        return _render_problem(request, post, str(exc), target="publish", publish_form=form)
+    messages.success(request, "Published. Parents of the children shown can now see it in their account.")
+    return redirect("social:post", pk=post.pk)
+
+
+@staff_required()
+@require_POST
+def post_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    post = access_post(request.user, pk)
+    if not (post.author_id == request.user.pk or can_review(request.user)):
+        raise PermissionDenied
+    form = WithdrawForm(request.POST)
+    form.is_valid()  # the reason is optional and any text is fine
+    was_published = post.status == Post.Status.PUBLISHED
+    try:
+        posts.post_withdraw(post=post, by=request.user, reason=form.cleaned_data.get("reason", ""), request=request)
+    except posts.PostError as exc:
+        return _render_problem(request, post, str(exc), target="withdraw", withdraw_form=form)
+    if was_published:
+        messages.success(request, f"Withdrawn. A takedown is open: the post must come down within "
+                                  f"{settings.FIG_TAKEDOWN_HOURS} hours.")
+    else:
+        messages.success(request, "Withdrawn. It will not be published.")
+    return redirect("social:post", pk=post.pk)
+
+
+# --- the reviewer's queue ----------------------------------------------------------------------------
+
+
+@staff_required(Role.SOCIAL_ADMIN)
+@require_safe
+def review_queue(request: HttpRequest) -> HttpResponse:
+    """Posts awaiting this reviewer (never their own), oldest first, with how long each has waited."""
+    now = timezone.now()
+    waiting = post_selectors.awaiting_review(request.user).annotate(photo_count=Count("photos"))
+    page = Paginator(waiting, 50).get_page(request.GET.get("page"))
+    rows = [{"post": p, "waited": waited_words(now - (p.submitted_at or p.updated_at)),
+             "channels": [CHANNEL_LABELS.get(c, c) for c in p.channels],
+             "late": p.scheduled_for is not None and p.scheduled_for - now < timedelta(hours=24)}
+            for p in page.object_list]
+    return _page(request, "social/posts/review_queue.html", {"page": page, "rows": rows, "now": now})
+
+
+def waited_words(delta: timedelta) -> str:
+    """'Waiting 3 days', 'Waiting 5 hours', 'Waiting 20 minutes', 'Just sent': how long, in plain words."""
+    def plural(n: int, word: str) -> str:
+        return f"{n} {word}{'' if n == 1 else 's'}"
+
+    if delta >= timedelta(days=1):
+        days, rest = divmod(delta, timedelta(days=1))
+        hours = rest // timedelta(hours=1)
+        return f"Waiting {plural(days, 'day')}" + (f" {plural(hours, 'hour')}" if hours and days < 3 else "")
+    if delta >= timedelta(hours=1):
+        return f"Waiting {plural(delta // timedelta(hours=1), 'hour')}"
+    if delta >= timedelta(minutes=1):
+        return f"Waiting {plural(delta // timedelta(minutes=1), 'minute')}"
+    return "Just sent"
+
+
+# --- parents --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ParentPost:
+    post: Post
+    channels: list[str]
+    children: list[str]  # the parent's own children shown in it, first names
+    photos_of_child: int
+    takedown: Takedown | None
+
+
+@parent_required
+@require_safe
+def parent_posts(request: HttpRequest) -> HttpResponse:
+    """The published posts with a photo of one of this parent's children. The photos are described,
+    never served: their bytes stay in the vault."""
+    found = list(post_selectors.posts_showing_children_of(request.user)[:100])
+    ids = [p.pk for p in found]
+    # Which of the parent's own children each photo shows (two plain queries, no joins to get wrong).
+    photos_of: dict[int, list[int]] = {}
+    for post_id, photo_id in Post.photos.through.objects.filter(post_id__in=ids).values_list("post_id", "photo_id"):
+        photos_of.setdefault(post_id, []).append(photo_id)
+    names_in: dict[int, set[str]] = {}
+    for photo_id, first_name in PhotoTag.objects.filter(
+        photo_id__in={i for photo_ids in photos_of.values() for i in photo_ids},
+        child__in=children_of_parent(request.user),
+    ).values_list("photo_id", "child__first_name"):
+        names_in.setdefault(photo_id, set()).add(first_name)
+    latest: dict[int, Takedown] = {}
+    for takedown in Takedown.objects.filter(post__in=ids).order_by("opened_at", "id"):
+        latest[takedown.post_id] = takedown  # the newest case for each post
+    cards = []
+    for post in found:
+        theirs = [names_in[i] for i in photos_of.get(post.pk, []) if i in names_in]
+        names = sorted({name for names in theirs for name in names})
+        cards.append(ParentPost(post, [CHANNEL_LABELS.get(c, c) for c in post.channels], names, len(theirs),
+                                latest.get(post.pk)))
+    return _page(request, "social/posts/parent_posts.html", {
+        "cards": cards, "takedown_hours": settings.FIG_TAKEDOWN_HOURS,
+    })
+
+
+@parent_required
+@require_POST
+def parent_request_removal(request: HttpRequest, pk: int) -> HttpResponse:
+    """One step: the parent asks, FiG opens a takedown with its own clock. Asking twice changes nothing."""
+    post = access_parent_post(request.user, pk)
+    existing = post.takedowns.filter(status=Takedown.Status.OPEN).first()
+    if existing is not None and existing.requested_by_id == request.user.pk:
+        messages.info(request, f"You have already asked FiG to remove this post. It will be taken down by "
+                               f"{_when(existing.due_at)}.")
+        return redirect(f"{_parent_posts_url()}#post-{post.pk}")
+    try:
+        takedown = posts.parent_request_removal(post=post, user=request.user, request=request)
+    except posts.PostError as exc:
+        raise Http404 from exc
+    if existing is not None:
+        messages.success(request, f"FiG is already taking this post down, and your request has been added. "
+                                  f"It will be removed by {_when(takedown.due_at)}.")
+    else:
+        messages.success(request, f"Thank you. FiG has been asked to remove this post and will take it down by "
+                                  f"{_when(takedown.due_at)}. You do not need to do anything else.")
+    return redirect(f"{_parent_posts_url()}#post-{post.pk}")
+
+
+def _when(moment: datetime) -> str:
+    """'Tuesday 3 June at 14:30', on London's clock."""
+    return dateformat.format(timezone.localtime(moment), r"l j F \a\t H:i")
+
+
+def _parent_posts_url() -> str:
+    from django.urls import reverse
+
+    return reverse("social:parent_posts")

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -25,7 +26,7 @@ from social.checks import Finding, check_photos, check_text
 from social.models import Channel, CheckDismissal, Post, Takedown
 from staff.models import User
 from staff.notifications import notify
-from staff.roles import Role, is_staff_member
+from staff.roles import Role, has_role, is_staff_member
 from staff.selectors import staff_users
 from staff.services import audit_record
 
@@ -44,8 +45,13 @@ class PostError(Exception):
 
 
 def postable_photos():
-    """Photos that may be offered for a post: ready, and allowed online for every tagged child."""
-    return photos_allowed_for(Photo.objects.filter(status=Photo.Status.READY), Purpose.ONLINE)
+    """Photos that may be offered for a post: ready, and passing the consent gate now — every tagged
+    child may be shown online, with their face unless a coordinator marked the photo unidentifiable.
+    (face_online holds only with online, so one filter covers recognisable photos.)"""
+    ready = Photo.objects.filter(status=Photo.Status.READY)
+    recognisable = photos_allowed_for(ready.filter(marked_unidentifiable=False), Purpose.FACE_ONLINE)
+    unidentifiable = photos_allowed_for(ready.filter(marked_unidentifiable=True), Purpose.ONLINE)
+    return ready.filter(Q(pk__in=recognisable.values("pk")) | Q(pk__in=unidentifiable.values("pk")))
 
 
 def post_findings(post: Post) -> list[Finding]:
@@ -61,6 +67,10 @@ def _admin_emails(exclude: User | None = None) -> list[str]:
     if exclude is not None:
         admins = admins.exclude(pk=exclude.pk)
     return list(admins.values_list("email", flat=True))
+
+
+def _is_reviewer(user: User) -> bool:
+    return bool(user.is_superuser or has_role(user, Role.SOCIAL_ADMIN))
 
 
 def _locked(post: Post, allowed: set[str], action: str) -> Post:
@@ -112,6 +122,8 @@ def post_submit(*, post: Post, by: User, request: HttpRequest | None = None) -> 
         locked = _locked(post, EDITABLE, "submitted")
         if locked.author_id != by.pk:
             raise PostError("Only the author can submit this post.")
+        if locked.scheduled_for is not None and locked.scheduled_for <= timezone.now():
+            raise PostError("The scheduled time has passed. Choose a new time, then submit it.")
         findings = post_findings(locked)
         blocking = [f for f in findings if not f.dismissible]
         if blocking:
@@ -131,7 +143,7 @@ def post_approve(
 ) -> Post:
     """Approve, four eyes: never the author. Every checklist item confirmed; every text finding
     dismissed with a written reason; the consent gate, checked again now, must pass."""
-    if not (by.is_superuser or Role.SOCIAL_ADMIN.value in {g.name for g in by.groups.all()}):
+    if not _is_reviewer(by):
         raise PostError("Only a social media administrator can approve posts.")
     with transaction.atomic():
         locked = _locked(post, {Post.Status.SUBMITTED}, "approved")
@@ -161,6 +173,9 @@ def post_approve(
 
 
 def post_request_changes(*, post: Post, by: User, note: str, request: HttpRequest | None = None) -> Post:
+    """A reviewer sends a submitted or approved post back to its author with what to change."""
+    if not _is_reviewer(by):
+        raise PostError("Only a social media administrator can send a post back.")
     if not note.strip():
         raise PostError("Say what needs to change.")
     with transaction.atomic():
@@ -186,31 +201,44 @@ def post_publish(
     """Publish through an adapter. Consents are checked again first; if anything changed, nothing is published."""
     from social.adapters import PublishError, get_adapter
 
+    if not _is_reviewer(by):
+        raise PostError("Only a social media administrator can publish posts.")
+    try:
+        adapter = get_adapter(adapter_name)
+    except PublishError as exc:
+        raise PostError(str(exc)) from exc
+    refused = ""
     with transaction.atomic():
         locked = _locked(post, {Post.Status.APPROVED}, "published")
         gate = [f for f in check_photos(locked.photos.all()) if not f.dismissible]
         if gate:
             _send_back(locked, by=None, note="Consent changed after approval: " + "; ".join(gate[0].matches))
-            raise PostError("Consent has changed since approval, so the post was not published and went back to its author.")
-        adapter = get_adapter(adapter_name)
-        try:
-            result = adapter.publish(locked, url=url, published_at=published_at)
-        except PublishError as exc:
-            raise PostError(str(exc)) from exc
-        locked.status, locked.published_by = Post.Status.PUBLISHED, by
-        locked.published_at, locked.published_url = result.published_at, result.url
-        locked.external_id, locked.adapter, locked.updated_at = result.external_id, adapter.name, timezone.now()
-        locked.save(update_fields=["status", "published_by", "published_at", "published_url", "external_id",
-                                   "adapter", "updated_at"])
-        audit_record(action="post.published", actor=by, target=locked, request=request,
-                     details={"adapter": adapter.name, "url": result.url})
+            refused = "Consent has changed since approval, so the post was not published and went back to its author."
+        else:
+            try:
+                result = adapter.publish(locked, url=url, published_at=published_at)
+            except PublishError as exc:
+                raise PostError(str(exc)) from exc
+            locked.status, locked.published_by = Post.Status.PUBLISHED, by
+            locked.published_at, locked.published_url = result.published_at, result.url
+            locked.external_id, locked.adapter, locked.updated_at = result.external_id, adapter.name, timezone.now()
+            locked.save(update_fields=["status", "published_by", "published_at", "published_url", "external_id",
+                                       "adapter", "updated_at"])
+            audit_record(action="post.published", actor=by, target=locked, request=request,
+                         details={"adapter": adapter.name, "url": result.url})
+    if refused:
+        # Raised once the block has committed: raising inside it would roll the send-back away as well,
+        # leaving the post approved with a photo that may no longer be shown.
+        raise PostError(refused)
     return locked
 
 
 def post_withdraw(*, post: Post, by: User, reason: str, request: HttpRequest | None = None) -> Post:
-    """Take a post out of the queue. A published post also gets a takedown case."""
+    """Take a post out of the queue (its author or a reviewer). A published post also gets a takedown case."""
     with transaction.atomic():
         locked = _locked(post, {*EDITABLE, *LIVE, Post.Status.PUBLISHED}, "withdrawn")
+        if locked.author_id != by.pk and not _is_reviewer(by):
+            raise PostError("Only the author or a social media administrator can withdraw this post.")
         was_published = locked.status == Post.Status.PUBLISHED
         locked.status, locked.updated_at = Post.Status.WITHDRAWN, timezone.now()
         locked.save(update_fields=["status", "updated_at"])
@@ -221,18 +249,28 @@ def post_withdraw(*, post: Post, by: User, reason: str, request: HttpRequest | N
 
 
 def post_open_takedown(*, post: Post, reason: str, by: User | None, requested_by: User | None = None) -> Takedown:
-    """A takedown case for a published post (the inbox's takedowns, with their own clock)."""
-    existing = post.takedowns.filter(status=Takedown.Status.OPEN).first()
-    if existing is not None:
-        return existing
-    takedown = inbox_services.takedown_open(message=None, reason=reason, by=by)
-    takedown.post, takedown.requested_by = post, requested_by
-    takedown.save(update_fields=["post", "requested_by"])
+    """A takedown case for a published post (the inbox's takedowns, with their own clock); at most one open."""
+    with transaction.atomic():
+        # The post's row lock makes "one open takedown per post" hold when two withdrawals land at once.
+        Post.objects.select_for_update().filter(pk=post.pk).exists()
+        existing = post.takedowns.filter(status=Takedown.Status.OPEN).first()
+        if existing is not None:
+            if requested_by is not None and existing.requested_by_id is None:
+                existing.requested_by = requested_by
+                existing.save(update_fields=["requested_by"])
+            return existing
+        takedown = inbox_services.takedown_open(message=None, reason=reason, by=by)
+        takedown.post, takedown.requested_by = post, requested_by
+        takedown.save(update_fields=["post", "requested_by"])
+        _notify_takedown(post, takedown)
+    return takedown
+
+
+def _notify_takedown(post: Post, takedown: Takedown) -> None:
     notify(to=_admin_emails(), subject=f"Takedown needed for published post #{post.pk}",
            template="social/email/post_takedown.txt", context={"post": post, "takedown": takedown,
                                                                 "link": settings.FIG_SITE_URL + reverse("social:takedowns")},
            separately=True)
-    return takedown
 
 
 def parent_request_removal(*, post: Post, user: User, request: HttpRequest | None = None) -> Takedown:

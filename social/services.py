@@ -19,7 +19,7 @@ from consents.names import find_register_names
 from consents.selectors import coordinators_of
 from social import graph
 from social.meta import Incoming
-from social.models import InboxMessage, Takedown, policy_due_at
+from social.models import InboxMessage, Platform, Takedown, policy_due_at
 from staff.models import User
 from staff.notifications import notify
 from staff.services import audit_record
@@ -36,7 +36,7 @@ def _link(message: InboxMessage) -> str:
 def message_ingest(incoming: Incoming) -> tuple[InboxMessage, bool]:
     """Store one incoming message or comment once, whatever the number of redeliveries."""
     defaults = {
-        "kind": incoming.kind, "sender_id": incoming.sender_id, "sender_name": incoming.sender_name[:200],
+        "kind": incoming.kind, "sender_id": incoming.sender_id[:200], "sender_name": incoming.sender_name[:200],
         "text": incoming.text, "permalink": incoming.permalink[:500], "received_at": incoming.received_at,
         "due_at": policy_due_at(incoming.received_at),
     }
@@ -166,8 +166,11 @@ def takedown_open(*, message: InboxMessage | None, reason: str, by: User | None,
     if not reason.strip():
         raise InboxError("Say why it must come down.")
     with transaction.atomic():
-        if message is not None and message.takedowns.filter(status=Takedown.Status.OPEN).exists():
-            raise InboxError("A takedown is already open for this message.")
+        if message is not None:
+            # The message's row lock makes "one open takedown per message" hold when two people click at once.
+            InboxMessage.objects.select_for_update().filter(pk=message.pk).exists()
+            if message.takedowns.filter(status=Takedown.Status.OPEN).exists():
+                raise InboxError("A takedown is already open for this message.")
         takedown = Takedown.objects.create(
             message=message, reason=reason.strip(), opened_by=by,
             due_at=timezone.now() + timedelta(hours=settings.FIG_TAKEDOWN_HOURS),
@@ -182,15 +185,25 @@ def takedown_record_removal(
 ) -> Takedown:
     """Record that the content is gone. 'hidden' and 'deleted' go through the Graph API when it is configured."""
     with transaction.atomic():
-        locked = Takedown.objects.select_for_update().select_related("message").get(pk=takedown.pk)
+        # of=self: PostgreSQL refuses FOR UPDATE on the nullable side of the LEFT JOIN to the message.
+        locked = Takedown.objects.select_for_update(of=("self",)).select_related("message").get(pk=takedown.pk)
         if locked.status != Takedown.Status.OPEN:
             raise InboxError("This takedown is already closed.")
         if how in {Takedown.How.HIDDEN, Takedown.How.DELETED}:
             message = locked.message
-            if not graph.graph_configured() or message is None or message.kind != InboxMessage.Kind.COMMENT or not message.platform_id:
-                raise InboxError("Hiding or deleting through the Graph API needs a Facebook comment and a configured page token.")
+            if (
+                not graph.graph_configured() or message is None or message.kind != InboxMessage.Kind.COMMENT
+                or message.platform not in {Platform.FACEBOOK, Platform.INSTAGRAM} or not message.platform_id
+            ):
+                raise InboxError(
+                    "Hiding or deleting through the Graph API needs a Facebook or Instagram comment"
+                    " and a configured page token."
+                )
             try:
-                (graph.hide_comment if how == Takedown.How.HIDDEN else graph.delete_comment)(message.platform_id)
+                if how == Takedown.How.HIDDEN:
+                    graph.hide_comment(message.platform_id, platform=message.platform)
+                else:
+                    graph.delete_comment(message.platform_id)
             except graph.GraphError as exc:
                 raise InboxError(f"{exc} Nothing was marked as removed; try again or remove it by hand.") from exc
         elif how != Takedown.How.BY_HAND:
