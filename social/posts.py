@@ -211,9 +211,16 @@ def post_publish(
     with transaction.atomic():
         locked = _locked(post, {Post.Status.APPROVED}, "published")
         gate = [f for f in check_photos(locked.photos.all()) if not f.dismissible]
+        dismissed = set(locked.dismissals.values_list("check_name", flat=True))
+        new_findings = [f for f in check_text(locked.text) if f.check not in dismissed]
         if gate:
             _send_back(locked, by=None, note="Consent changed after approval: " + "; ".join(gate[0].matches))
             refused = "Consent has changed since approval, so the post was not published and went back to its author."
+        elif new_findings:
+            # The register or the term lists changed since approval (a new child with a name in the text, say).
+            _send_back(locked, by=None, note="A new check finding since approval: "
+                       + "; ".join(f"{f.title} ({', '.join(f.matches)})" for f in new_findings))
+            refused = "The checks found something new since approval, so the post was not published and went back to its author."
         else:
             try:
                 result = adapter.publish(locked, url=url, published_at=published_at)

@@ -761,3 +761,26 @@ def test_a_parent_sees_only_published_posts_with_their_child(
 
     assert list(posts_showing_children_of(pictured_parent)) == [shown_twice, shown]  # newest first, each once
     assert not posts_showing_children_of(stranger).exists()
+
+
+@pytest.mark.django_db
+def test_publication_checks_the_text_again_and_refuses_a_new_finding():
+    """A child joins the register after approval with a name the post mentions: not published, sent back."""
+    from social import posts as post_services
+    from social.models import Post as PostModel
+    from tests import factories as base
+    from tests.consents import factories as consent_factories
+
+    author, reviewer = base.staff_user("staff"), base.staff_user("social_admin")
+    post = post_services.post_save_draft(author=author, text="Well done Zephyrine for the painting", channels=["website"],
+                                         scheduled_for=None, photos=[])
+    post_services.post_submit(post=post, by=author)
+    post_services.post_approve(post=post, by=reviewer, checklist=dict.fromkeys(post_services.CHECKLIST, True), dismissals={})
+    family, child, _carers = consent_factories.family_with_child()
+    child.first_name = "Zephyrine"
+    child.save()
+    with pytest.raises(post_services.PostError, match="found something new"):
+        post_services.post_publish(post=post, by=reviewer, adapter_name="manual", url="https://example.org/p/1")
+    post.refresh_from_db()
+    assert post.status == PostModel.Status.CHANGES_REQUESTED
+    assert "Names from the consent register" in post.review_note
