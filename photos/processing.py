@@ -98,7 +98,7 @@ def process_upload(data: bytes) -> ProcessedPhoto:
         raise PhotoRefused("The file is damaged or incomplete, so it cannot be read as a photo.") from exc
     return ProcessedPhoto(
         original=_jpeg(pixels),
-        thumbnail=_jpeg(_thumbnail(pixels)),
+        thumbnail=_jpeg(_thumbnail(pixels), optimize=True),
         width=pixels.width,
         height=pixels.height,
         upload_sha256=hashlib.sha256(data).hexdigest(),
@@ -114,21 +114,27 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         flat = Image.new("RGB", rgba.size, (255, 255, 255))
         flat.paste(rgba, mask=rgba.getchannel("A"))
         return flat
-    rgb = image.convert("RGB")
-    clean = Image.new("RGB", rgb.size)
-    clean.paste(rgb)  # copies pixels only: no info, no EXIF, no ICC profile carried along
-    return clean
+    # exif_transpose has already made `image` our own copy, so converting in place of a second
+    # copy is safe; dropping `info` leaves nothing but pixels for the encoder (no EXIF, XMP,
+    # ICC profile or comment is written unless passed in `info` or as an argument).
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    rgb.info = {}
+    return rgb
 
 
 def _thumbnail(image: Image.Image) -> Image.Image:
-    small = image.copy()
-    small.thumbnail(THUMBNAIL_SIZE, Image.Resampling.LANCZOS)
-    return small
+    # resize() makes the small image straight from the large one (no full-size copy first);
+    # reducing_gap box-reduces before LANCZOS: the same look, far faster.
+    scale = min(THUMBNAIL_SIZE[0] / image.width, THUMBNAIL_SIZE[1] / image.height, 1.0)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
-def _jpeg(image: Image.Image) -> bytes:
+def _jpeg(image: Image.Image, *, optimize: bool = False) -> bytes:
+    # Huffman optimisation saves ~3% of bytes but triples encode time on a 12 MP photo;
+    # it is worth it only for the small thumbnails that are served over and over.
     out = io.BytesIO()
-    image.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+    image.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=optimize)
     return out.getvalue()
 
 
