@@ -18,6 +18,7 @@ from staff.roles import is_staff_member
 from staff.selectors import current_policy, has_acknowledged
 
 _IDLE_KEY = "fig_last_seen"
+_STAMP_EVERY_SECONDS = 60
 
 # Pages a staff member without a second factor may still open: setting one up,
 # the recovery codes that come with it, re-authenticating and signing out.
@@ -62,7 +63,9 @@ class StaffIdleTimeoutMiddleware:
                     f"You were signed out after {settings.FIG_STAFF_IDLE_MINUTES} minutes without activity. Please sign in again.",
                 )
                 return redirect_to_login(request.get_full_path())
-            request.session[_IDLE_KEY] = now
+            # Stamp at most once a minute: a session write on every request is most of a page's cost.
+            if last_seen is None or now - last_seen >= _STAMP_EVERY_SECONDS:
+                request.session[_IDLE_KEY] = now
         return self.get_response(request)
 
 

@@ -719,7 +719,7 @@ def test_it_has_no_file_where_a_record_has_none(client, coordinator, which):
 # Every signed-in staff request (the middleware, after a first request made the session):
 # session, user, usersession (savepoint, select, its user, update, release), roles, second factor,
 # current policy; and at the end the session save (savepoint, update, release).
-STAFF_REQUEST_QUERIES = 13
+STAFF_REQUEST_QUERIES = 10
 
 
 @pytest.mark.django_db

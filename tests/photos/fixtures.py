@@ -36,7 +36,7 @@ _counter = itertools.count(1)
 # Queries of any signed-in staff request (after the first, which creates the usersession row):
 # session, user, usersession (savepoint, select, its user, update, release), roles, second factor,
 # current policy; and at the end the session save (savepoint, update, release).
-STAFF_REQUEST_QUERIES = 13
+STAFF_REQUEST_QUERIES = 10
 
 
 def unique_jpeg(width: int = 64, height: int = 48) -> bytes:

@@ -1,5 +1,8 @@
 """Celery: the settings the issue asks for, and real workers consuming real brokers."""
 
+# disable_sync_subtasks=False on every .get(): eager tasks run earlier in this test process can leave
+# Celery believing it is inside a task, and it then refuses to wait on a result. We are a client here.
+
 from __future__ import annotations
 
 import os
@@ -76,7 +79,7 @@ def test_make_runs_embedded_broker_carries_a_task_to_a_real_worker(tmp_path):
             },
         )
         result = client.send_task("fig_safety.ping", args=["embedded"])
-        assert result.get(timeout=60) == "embedded"
+        assert result.get(timeout=60, disable_sync_subtasks=False) == "embedded"
     finally:
         output = _stop(worker)
     assert "fig_safety.ping" in output
@@ -93,7 +96,7 @@ def test_a_real_worker_consumes_tasks_from_redis():
         client = Celery("probe", broker=redis_url, backend=redis_url)
         started = time.monotonic()
         result = client.send_task("fig_safety.ping", args=["redis"])
-        assert result.get(timeout=60) == "redis"
+        assert result.get(timeout=60, disable_sync_subtasks=False) == "redis"
         assert time.monotonic() - started < 60
     finally:
         _stop(worker)

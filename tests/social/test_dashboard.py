@@ -203,7 +203,7 @@ def test_the_page_draws_an_accessible_chart_without_javascript_and_the_same_numb
 
 
 # Queries of any signed-in staff request once the session exists (no policy published): see test_views.
-STAFF_REQUEST_QUERIES = 13
+STAFF_REQUEST_QUERIES = 10
 
 
 @pytest.mark.django_db

@@ -5,6 +5,9 @@ test database's name in DATABASE_URL and EMAIL_URL=filemail:// into a temporary
 folder, so its emails can be counted as .eml files.
 """
 
+# disable_sync_subtasks=False on every .get(): eager tasks run earlier in this test process can leave
+# Celery believing it is inside a task, and it then refuses to wait on a result. We are a client here.
+
 from __future__ import annotations
 
 import email
@@ -90,8 +93,8 @@ def _sweep_through(client: Celery, queue: str) -> dict[str, int]:
     The ping goes in behind the sweep's send_email tasks on the same queue, and
     one solo worker takes them in order, so when it answers they are all sent.
     """
-    counts = client.send_task("social.tasks.inbox_sweep", queue=queue, ignore_result=False).get(timeout=90)
-    assert client.send_task("fig_safety.ping", args=["sent"], queue=queue).get(timeout=60) == "sent"
+    counts = client.send_task("social.tasks.inbox_sweep", queue=queue, ignore_result=False).get(timeout=90, disable_sync_subtasks=False)
+    assert client.send_task("fig_safety.ping", args=["sent"], queue=queue).get(timeout=60, disable_sync_subtasks=False) == "sent"
     return counts
 
 

@@ -354,7 +354,7 @@ def test_it_pages_through_keeping_the_tab_and_the_search(client, social_admin):
 # Queries of any signed-in staff request once the session exists (no policy published):
 # session, user, usersession (savepoint, select, its user, update, release), roles, second factor,
 # current policy; and at the end the session save (savepoint, update, release).
-STAFF_REQUEST_QUERIES = 13
+STAFF_REQUEST_QUERIES = 10
 
 
 def _bulk_messages(count: int, *, assignee: User, helper: User) -> None:

@@ -23,7 +23,7 @@ SECRET_DESCRIPTION = "Jo posted a photo of the Smith twins outside their house o
 # Every signed-in staff request once the session exists (no policy published):
 # session, user, usersession (savepoint, select, its user, update, release), roles, second factor,
 # current policy; and at the end the session save (savepoint, update, release).
-STAFF_REQUEST_QUERIES = 13
+STAFF_REQUEST_QUERIES = 10
 
 
 @pytest.fixture

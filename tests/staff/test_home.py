@@ -28,7 +28,7 @@ CONSENT_ROLES = {"coordinator", "social_admin", "ceo"}
 # session, user, usersession (savepoint, select, its user, update, release), roles, second factor,
 # current policy, the user's acknowledgement of it; and at the end the session save (savepoint,
 # update, release).
-STAFF_REQUEST_QUERIES = 14
+STAFF_REQUEST_QUERIES = 11
 
 
 class _Links(HTMLParser):
