@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint fmt venv clean
+.PHONY: run test lint fmt venv clean bench
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "FiG Safety needs Python 3.11 or newer"'
@@ -25,6 +25,10 @@ run: $(VENV)/.installed-run
 
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Benchmarks against PostgreSQL (fig_bench on 127.0.0.1:5432) and Redis db 9; FIG_BENCH_SCALE=0.05 for a quick run.
+bench: $(VENV)/.installed-dev
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

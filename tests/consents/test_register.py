@@ -237,7 +237,7 @@ def test_the_bulk_action_asks_only_for_children_with_no_answer_and_no_pending_re
 
 # Every signed-in staff request (the middleware, after a first request made the session):
 # session, user, usersession (savepoint, select, its user, update, release), roles, second factor,
-# current policy; and at the end the session save (savepoint, update, release).
+# current policy. (No session save: the idle stamp is written at most once a minute.)
 STAFF_REQUEST_QUERIES = 10
 
 

@@ -718,7 +718,7 @@ def test_it_has_no_file_where_a_record_has_none(client, coordinator, which):
 
 # Every signed-in staff request (the middleware, after a first request made the session):
 # session, user, usersession (savepoint, select, its user, update, release), roles, second factor,
-# current policy; and at the end the session save (savepoint, update, release).
+# current policy. (No session save: the idle stamp is written at most once a minute.)
 STAFF_REQUEST_QUERIES = 10
 
 

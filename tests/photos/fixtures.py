@@ -35,7 +35,7 @@ _counter = itertools.count(1)
 
 # Queries of any signed-in staff request (after the first, which creates the usersession row):
 # session, user, usersession (savepoint, select, its user, update, release), roles, second factor,
-# current policy; and at the end the session save (savepoint, update, release).
+# current policy. (No session save: the idle stamp is written at most once a minute.)
 STAFF_REQUEST_QUERIES = 10
 
 

@@ -353,7 +353,7 @@ def test_it_pages_through_keeping_the_tab_and_the_search(client, social_admin):
 
 # Queries of any signed-in staff request once the session exists (no policy published):
 # session, user, usersession (savepoint, select, its user, update, release), roles, second factor,
-# current policy; and at the end the session save (savepoint, update, release).
+# current policy. (No session save: the idle stamp is written at most once a minute.)
 STAFF_REQUEST_QUERIES = 10
 
 

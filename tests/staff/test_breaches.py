@@ -22,7 +22,7 @@ SECRET_DESCRIPTION = "Jo posted a photo of the Smith twins outside their house o
 
 # Every signed-in staff request once the session exists (no policy published):
 # session, user, usersession (savepoint, select, its user, update, release), roles, second factor,
-# current policy; and at the end the session save (savepoint, update, release).
+# current policy. (No session save: the idle stamp is written at most once a minute.)
 STAFF_REQUEST_QUERIES = 10
 
 

@@ -27,8 +27,8 @@ NOT_CEO = ["coordinator", "photographer", "staff", "social_admin"]
 
 # Every signed-in staff request once the session exists, with a current policy the user has read:
 # session, user, usersession (savepoint, select, its user, update, release), roles, second factor,
-# current policy, the user's acknowledgement of it; and at the end the session save (savepoint,
-# update, release).
+# current policy, the user's acknowledgement of it. (No session save: the idle stamp is written at
+# most once a minute.)
 STAFF_REQUEST_QUERIES = 11
 
 
