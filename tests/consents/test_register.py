@@ -288,7 +288,8 @@ def test_the_register_needs_the_same_number_of_queries_for_10_and_500_children(
     with django_assert_num_queries(STAFF_REQUEST_QUERIES + 6):
         response = client.get(REGISTER)
     assert response.status_code == 200
-    assert len(response.context["rows"]) == children
+    assert response.context["total"] == children
+    assert len(response.context["rows"]) == min(children, 100)  # the screen shows 100 a page
     states = {row.states["photographed"] for row in response.context["rows"]}
     assert states == {State.GIVEN, State.PENDING, State.NONE}
 
@@ -319,3 +320,20 @@ def test_the_family_list_needs_a_fixed_number_of_queries(client, coordinator, dj
     assert response.status_code == 200
     assert len(response.context["families"]) == families
     assert response.context["families"][0].child_count == 2 and response.context["families"][0].carer_count == 1
+
+
+@pytest.mark.django_db
+def test_the_register_pages_the_screen_but_exports_every_row(client, coordinator):
+    from tests.consents import factories as cf
+
+    family, _child, _carers = cf.family_with_child(coordinator=coordinator)
+    for _ in range(120):
+        cf.ChildFactory(family=family)
+    client.force_login(coordinator)
+    first = client.get(REGISTER)
+    assert len(first.context["rows"]) == 100 and first.context["total"] == 121
+    second = client.get(REGISTER, {"page": 2, "family": family.reference})
+    assert len(second.context["rows"]) == 21
+    assert b"Previous page" in second.content and f"family={family.reference}".encode() in second.content
+    csv_rows = client.get(REGISTER, {"format": "csv"}).content.decode().strip().splitlines()
+    assert len(csv_rows) == 1 + 121

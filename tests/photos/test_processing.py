@@ -673,7 +673,7 @@ def test_a_real_celery_worker_processes_an_upload(photographer):
         cwd=django_settings.BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
-        Celery("probe", broker=broker).send_task("photos.tasks.process_photo", args=[photo.pk])
+        Celery("probe", set_as_current=False, broker=broker).send_task("photos.tasks.process_photo", args=[photo.pk])
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             photo.refresh_from_db()

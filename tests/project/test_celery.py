@@ -68,6 +68,7 @@ def test_make_runs_embedded_broker_carries_a_task_to_a_real_worker(tmp_path):
             (broker / folder).mkdir(parents=True, exist_ok=True)
         client = Celery(
             "probe",
+            set_as_current=False,  # a second app must not become the current one for the rest of the run
             broker="filesystem://",
             backend=f"file://{broker / 'results'}",
             broker_transport_options={
@@ -93,7 +94,7 @@ def test_a_real_worker_consumes_tasks_from_redis():
     redis.Redis.from_url(redis_url).flushdb()
     worker = _start_worker(_worker_env(REDIS_URL=redis_url, FIG_VAR_DIR=str(Path(settings.FIG_TEST_VAR_DIR) / "w")))
     try:
-        client = Celery("probe", broker=redis_url, backend=redis_url)
+        client = Celery("probe", set_as_current=False, broker=redis_url, backend=redis_url)
         started = time.monotonic()
         result = client.send_task("fig_safety.ping", args=["redis"])
         assert result.get(timeout=60, disable_sync_subtasks=False) == "redis"

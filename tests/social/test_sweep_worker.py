@@ -128,7 +128,7 @@ def test_a_real_worker_runs_the_sweep_and_a_flushed_redis_sends_nothing_more(tmp
     redis_url = settings.REDIS_URL.rsplit("/", 1)[0] + f"/{WORKER_REDIS_DB}"
     store = redis.Redis.from_url(redis_url)
     queue = f"fig-test-inbox-sweep-{uuid.uuid4().hex[:12]}"
-    client = Celery("probe", broker=redis_url, backend=redis_url)
+    client = Celery("probe", set_as_current=False, broker=redis_url, backend=redis_url)
     with _worker(tmp_path, redis_url=redis_url, queue=queue) as mailbox:
         counts = _sweep_through(client, queue)
         assert counts == {"reminders": 2, "escalations": 1, "digest": 0, "takedown_escalations": 0}

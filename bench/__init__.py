@@ -1,0 +1,1 @@
+"""Benchmarks for FiG Safety: `make bench` (see bench/README.md)."""
