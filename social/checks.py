@@ -131,9 +131,10 @@ def check_photos(photos) -> list[Finding]:
     photos = list(photos)
     tags = list(PhotoTag.objects.filter(photo__in=photos).select_related("child").order_by("photo_id", "child_id"))
     positions = consents_for_children({tag.child_id for tag in tags})
+    by_id = {photo.pk: photo for photo in photos}
     problems = []
     for tag in tags:
-        photo = next(p for p in photos if p.pk == tag.photo_id)
+        photo = by_id[tag.photo_id]
         position = positions[tag.child_id]
         needs = [Purpose.ONLINE] if photo.marked_unidentifiable else [Purpose.ONLINE, Purpose.FACE_ONLINE]
         missing = [p for p in needs if not position.allows(p)]
