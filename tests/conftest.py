@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from celery._state import _set_task_join_will_block
 from django.core.cache import cache
 
 from tests import factories
@@ -67,6 +68,17 @@ def _clear_cache():
     _clear_this_runs_cache()
     yield
     _clear_this_runs_cache()
+
+
+@pytest.fixture(autouse=True)
+def _celery_joins_allowed():
+    """Celery's "would this join block?" flag is one process-wide global that eager tasks set and restore.
+
+    Eager tasks on two live-server threads at once can interleave the restores and leave it set, after which
+    every later ``result.get()`` refuses ("Never call result.get() within a task"). No test runs inside a task.
+    """
+    _set_task_join_will_block(False)
+    yield
 
 
 @pytest.fixture
