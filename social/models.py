@@ -93,7 +93,16 @@ class InboxMessage(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["platform", "platform_id"], name="one_message_per_platform_id"),
         ]
-        indexes = [models.Index(fields=["status", "due_at"])]
+        indexes = [
+            models.Index(fields=["status", "due_at"]),
+            # The inbox's open tabs in their order (urgent first, then the least time left), and their
+            # counts read from the index alone: the open messages stay few while done ones pile up.
+            models.Index(
+                fields=["-urgent", "due_at", "id", "assignee", "passed_to"],
+                condition=models.Q(status="open"),
+                name="inbox_open_queue",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_platform_display()} {self.get_kind_display().lower()} #{self.pk}"

@@ -78,10 +78,16 @@ def inbox(request: HttpRequest) -> HttpResponse:
         tab = "open"
     search = request.GET.get("q", "").strip()[:200]
     found = selectors.inbox_messages(tab=tab, user=request.user, now=now, search=search)
-    page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
     counts = selectors.inbox_tab_counts(request.user, now)
+    paginator = Paginator(found, PAGE_SIZE)
+    if not search and tab != "done":
+        paginator.count = counts[tab]  # already counted for the tab, exactly
+    page = paginator.get_page(request.GET.get("page"))
     worker = can_work_inbox(request.user)
-    tabs = [(key, label, counts[key]) for key, label in selectors.TABS if worker or key != "mine"]
+    tabs = [
+        (key, label, counts[key], key == "done" and counts[key] >= selectors.DONE_COUNT_CAP)
+        for key, label in selectors.TABS if worker or key != "mine"
+    ]
     return render(request, "social/inbox.html", {
         "tab": tab, "tabs": tabs, "search": search, "page": page, "now": now, "can_work": worker,
         "query": urlencode({k: v for k, v in (("tab", tab), ("q", search)) if v}),

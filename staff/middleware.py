@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 
 from allauth.mfa.models import Authenticator
+from allauth.usersessions import app_settings as usersessions_settings
+from allauth.usersessions.models import UserSession
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
@@ -15,10 +17,12 @@ from django.shortcuts import redirect
 from django.urls import Resolver404, resolve
 
 from staff.roles import is_staff_member
-from staff.selectors import current_policy, has_acknowledged
+from staff.selectors import policy_pending
+from staff.services import client_ip
 
 _IDLE_KEY = "fig_last_seen"
 _STAMP_EVERY_SECONDS = 60
+_ACTIVITY_KEY = "fig_activity"
 
 # Pages a staff member without a second factor may still open: setting one up,
 # the recovery codes that come with it, re-authenticating and signing out.
@@ -103,8 +107,34 @@ class PolicyAcknowledgementMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
         if user.is_authenticated and not _is_static(request) and is_staff_member(user):
-            if _url_name(request) not in POLICY_EXEMPT_URL_NAMES:
-                version = current_policy()
-                if version is not None and not has_acknowledged(user, version):
-                    return redirect("staff:policy")
+            if _url_name(request) not in POLICY_EXEMPT_URL_NAMES and policy_pending(user):
+                return redirect("staff:policy")
+        return self.get_response(request)
+
+
+class SessionActivityMiddleware:
+    """allauth's session list ("where am I signed in, and when was that session last used?"), kept up to date
+    without writing on every request.
+
+    allauth's own middleware reads and rewrites the session's row on every request (four queries). This one
+    writes when the session is new, when its address or browser changed (allauth then signals the change), and
+    otherwise at most once a minute, which is as fine as "last seen" is shown.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if (
+            usersessions_settings.TRACK_ACTIVITY
+            and request.user.is_authenticated
+            and request.session.session_key
+            and not _is_static(request)
+        ):
+            client = f"{client_ip(request) or ''}|{request.META.get('HTTP_USER_AGENT', '')}"
+            now = time.time()
+            seen = request.session.get(_ACTIVITY_KEY)
+            if not seen or seen[1] != client or now - seen[0] >= _STAMP_EVERY_SECONDS:
+                UserSession.objects.create_from_request(request)
+                request.session[_ACTIVITY_KEY] = [now, client]
         return self.get_response(request)

@@ -19,6 +19,16 @@ def has_acknowledged(user: User, version: PolicyVersion) -> bool:
     return PolicyAcknowledgement.objects.filter(user=user, version=version).exists()
 
 
+def policy_pending(user: User) -> bool:
+    """Is there a published policy this user has not acknowledged? Loaded with the user on each request
+    (staff.backends); asked directly for a user loaded any other way."""
+    pending = getattr(user, "_fig_policy_pending", None)
+    if pending is None:
+        version = current_policy()
+        pending = version is not None and not has_acknowledged(user, version)
+    return pending
+
+
 def staff_users() -> QuerySet[User]:
     """Active staff as staff.roles.is_staff_member sees them: anyone with a role, and superusers.
 

@@ -25,7 +25,8 @@ from social.post_views import waited_words
 from staff.models import AuditEvent, User
 from tests import factories
 from tests.consents.factories import withdraw
-from tests.photos.fixtures import STAFF_REQUEST_QUERIES, consented_child, ready_photo
+from tests.photos.fixtures import consented_child, ready_photo
+from tests.query_counts import STAFF_REQUEST_QUERIES
 
 TEXT = "Thank you to everyone who came to the family craft afternoon this week."
 PHONE_TEXT = "Thank you for coming! Questions? Ring Jo on 07700 900123."

@@ -16,14 +16,10 @@ from django.utils import timezone
 
 from staff.models import AuditEvent, BreachReport
 from tests import factories
+from tests.query_counts import STAFF_REQUEST_QUERIES
 
 ROLES = ["coordinator", "photographer", "staff", "social_admin", "ceo"]
 SECRET_DESCRIPTION = "Jo posted a photo of the Smith twins outside their house on a private page."
-
-# Every signed-in staff request once the session exists (no policy published):
-# session, user, usersession (savepoint, select, its user, update, release), roles, second factor,
-# current policy. (No session save: the idle stamp is written at most once a minute.)
-STAFF_REQUEST_QUERIES = 10
 
 
 @pytest.fixture

@@ -20,15 +20,10 @@ from django.urls import reverse
 from staff import services
 from staff.models import PolicyAcknowledgement, PolicyVersion
 from tests import factories
+from tests.query_counts import STAFF_REQUEST_QUERIES
 
 ROLES = ["coordinator", "photographer", "staff", "social_admin", "ceo"]
 CONSENT_ROLES = {"coordinator", "social_admin", "ceo"}
-
-# Every signed-in staff request once the session exists, with a current policy the user has read:
-# session, user, usersession (savepoint, select, its user, update, release), roles, second factor,
-# current policy, the user's acknowledgement of it. (No session save: the idle stamp is written at
-# most once a minute.)
-STAFF_REQUEST_QUERIES = 11
 
 
 class _Links(HTMLParser):

@@ -21,15 +21,10 @@ from staff import services
 from staff.models import AuditEvent, PolicyAcknowledgement, PolicyReminder, PolicyVersion
 from staff.sweeps import policy_reminder_sweep
 from tests import factories
+from tests.query_counts import STAFF_REQUEST_QUERIES
 
 ROLES = ["coordinator", "photographer", "staff", "social_admin", "ceo"]
 NOT_CEO = ["coordinator", "photographer", "staff", "social_admin"]
-
-# Every signed-in staff request once the session exists, with a current policy the user has read:
-# session, user, usersession (savepoint, select, its user, update, release), roles, second factor,
-# current policy, the user's acknowledgement of it. (No session save: the idle stamp is written at
-# most once a minute.)
-STAFF_REQUEST_QUERIES = 11
 
 
 @pytest.fixture
