@@ -9,6 +9,8 @@ first. The answers belong to this request only: the next request loads the user 
 
 from __future__ import annotations
 
+from functools import cache
+
 from allauth.account.auth_backends import AuthenticationBackend as AllauthBackend
 from allauth.mfa.models import Authenticator
 from django.contrib.auth.backends import ModelBackend
@@ -36,8 +38,14 @@ def users_with_request_state() -> QuerySet[User]:
     )
 
 
+@cache
+def _request_state_query() -> QuerySet[User]:
+    """Built once per process (building it costs as much as running it); never evaluated itself."""
+    return users_with_request_state()
+
+
 def load_request_user(user_id) -> User | None:
-    user = users_with_request_state().filter(pk=user_id).first()
+    user = _request_state_query().filter(pk=user_id).first()
     if user is not None:
         user._fig_roles = frozenset(role.value for role in Role if getattr(user, _ROLE_FLAG.format(role.value)))
         user._fig_has_mfa = user.fig_has_mfa
