@@ -25,13 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     common.setup()
     from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext, setup_test_environment
+    from django.test.utils import CaptureQueriesContext
     from pyinstrument import Profiler
 
     from bench.seed import seeded_info
     from staff.models import User
 
-    setup_test_environment()
     client = Client()
     client.force_login(User.objects.get(email=seeded_info()["users"][args.role]))
     for _ in range(3):

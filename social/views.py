@@ -79,17 +79,17 @@ def inbox(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()[:200]
     found = selectors.inbox_messages(tab=tab, user=request.user, now=now, search=search)
     counts = selectors.inbox_tab_counts(request.user, now)
-    paginator = Paginator(found, PAGE_SIZE)
-    if not search and tab != "done":
-        paginator.count = counts[tab]  # already counted for the tab, exactly
+    paginator = Paginator(found[: selectors.TAB_CAP], PAGE_SIZE)
+    paginator.count = selectors.capped_count(found) if search else counts[tab]
     page = paginator.get_page(request.GET.get("page"))
     worker = can_work_inbox(request.user)
     tabs = [
-        (key, label, counts[key], key == "done" and counts[key] >= selectors.DONE_COUNT_CAP)
+        (key, label, counts[key], counts[key] >= selectors.TAB_CAP)
         for key, label in selectors.TABS if worker or key != "mine"
     ]
     return render(request, "social/inbox.html", {
         "tab": tab, "tabs": tabs, "search": search, "page": page, "now": now, "can_work": worker,
+        "capped": paginator.count >= selectors.TAB_CAP,
         "query": urlencode({k: v for k, v in (("tab", tab), ("q", search)) if v}),
     })
 

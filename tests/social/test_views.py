@@ -266,20 +266,30 @@ def test_each_tab_lists_its_messages_in_order_of_time_left(client, social_admin,
 
 
 @pytest.mark.django_db
-def test_the_done_tab_counts_up_to_a_cap_and_then_says_so(client, social_admin, monkeypatch):
-    """Years of answered messages are not counted one by one on every visit to the inbox."""
+@pytest.mark.parametrize(("params", "listed"), [
+    ({"tab": "open"}, "More than 3 messages: these are the first 3, urgent first and then the least time left. "
+                      "Search to find others."),
+    ({"tab": "done"}, "More than 3 messages: these are the first 3. Search to find others."),
+    ({"tab": "open", "q": "old"}, "More than 3 messages match “old”: these are the first 3, urgent first and then "
+                                  "the least time left. Make the search narrower to find others."),
+])
+def test_a_tab_counts_and_pages_up_to_a_cap_and_then_says_so(client, social_admin, monkeypatch, params, listed):
+    """Years of messages are not counted one by one on every visit to the inbox."""
     from social import selectors
 
-    monkeypatch.setattr(selectors, "DONE_COUNT_CAP", 3)
+    monkeypatch.setattr(selectors, "TAB_CAP", 3)
     for n in range(4):
         make_message(received_at=NOW - timedelta(days=n + 1), text=f"old {n}", status="answered", responded_at=NOW)
+        make_message(received_at=NOW - timedelta(hours=n + 1), text=f"old question {n}")
     client.force_login(social_admin)
-    response = client.get(reverse("social:inbox"))
-    done = next(tab for tab in response.context["tabs"] if tab[0] == "done")
-    assert done[2:] == (3, True)
-    assert re.search(r"Done\s*<span class=\"tab-count\">3\+</span>", response.content.decode())
-    # The done tab itself pages through all of them.
-    assert client.get(reverse("social:inbox"), {"tab": "done"}).context["page"].paginator.count == 4
+    response = client.get(reverse("social:inbox"), params)
+    tabs = {key: (count, capped) for key, _, count, capped in response.context["tabs"]}
+    assert tabs["open"] == (3, True) and tabs["done"] == (3, True) and tabs["overdue"] == (0, False)
+    html = response.content.decode()
+    assert re.search(r"Done\s*<span class=\"tab-count\">3\+</span>", html)
+    assert listed in " ".join(html.split())
+    page = response.context["page"]
+    assert len(page) == 3 and page.paginator.num_pages == 1
 
 
 @pytest.mark.django_db
@@ -388,8 +398,8 @@ def _bulk_messages(count: int, *, assignee: User, helper: User) -> None:
 @pytest.mark.django_db
 @pytest.mark.parametrize("count", [10, 10_000])
 @pytest.mark.parametrize(("params", "page_count"), [
-    ({}, 0),  # an open tab's page count is its tab count
-    ({"tab": "done"}, 1),
+    ({}, 0),  # a tab's page count is its tab count
+    ({"tab": "done"}, 0),
     ({"tab": "mine", "q": "bulk"}, 1),  # a search counts what it found
 ])
 def test_the_inbox_needs_the_same_number_of_queries_for_10_and_10000_messages(
@@ -399,10 +409,9 @@ def test_the_inbox_needs_the_same_number_of_queries_for_10_and_10000_messages(
     Takedown.objects.create(message=InboxMessage.objects.first(), reason="x", due_at=NOW + DAY)
     client.force_login(social_admin)
     client.get(reverse("social:inbox"))  # the first request creates the usersession row
-    # + the tab counts (one aggregate over the open messages, one capped count of done ones); the page
-    #   of messages with their assignee and passed_to (joined) and whether a takedown is open (a
-    #   subquery); the page count where the tab counts do not give it.
-    with django_assert_num_queries(STAFF_REQUEST_QUERIES + 3 + page_count):
+    # + the five tab counts (each stops at TAB_CAP); the page of messages with their assignee and
+    #   passed_to (joined) and whether a takedown is open (a subquery); a search's count.
+    with django_assert_num_queries(STAFF_REQUEST_QUERIES + 6 + page_count):
         response = client.get(reverse("social:inbox"), params)
     assert response.status_code == 200
     assert len(response.context["page"]) == min(25, response.context["page"].paginator.count)
