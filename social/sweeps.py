@@ -9,19 +9,23 @@ after commit. Nothing lives in Redis, so a broker that lost its data changes not
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 
 from social.models import LONDON, DigestSent, InboxMessage, Takedown
 from staff.models import User
-from staff.notifications import notify
+from staff.notifications import Email, notify, notify_all
 from staff.roles import Role
 
-BATCH = 500
+# Rows claimed, stamped and notified in one transaction. A sweep takes batch after batch until
+# nothing is due, so it never leaves due messages for the next run.
+BATCH = 1000
 
 
 def _emails(*roles: Role) -> list[str]:
@@ -31,53 +35,60 @@ def _emails(*roles: Role) -> list[str]:
     )
 
 
-def _claim(queryset, stamp_field: str, now: datetime) -> list[InboxMessage]:
-    """Lock up to BATCH due rows no other sweep holds, and stamp them. Call inside a transaction."""
-    rows = list(queryset.select_for_update(skip_locked=True, of=("self",))[:BATCH])
-    InboxMessage.objects.filter(pk__in=[r.pk for r in rows]).update(**{stamp_field: now})
-    return rows
+def _claim_all(queryset, stamp_field: str, now: datetime, handle: Callable[[list], None]) -> int:
+    """Lock up to BATCH due rows no other sweep holds, stamp them and `handle` them (queue their emails),
+    all in one transaction; repeat until none are left. Returns how many were claimed."""
+    claimed = 0
+    while True:
+        with transaction.atomic():
+            rows = list(queryset.select_for_update(skip_locked=True, of=("self",))[:BATCH])
+            if rows:
+                queryset.model.objects.filter(pk__in=[r.pk for r in rows]).update(**{stamp_field: now})
+                handle(rows)
+        claimed += len(rows)
+        if len(rows) < BATCH:
+            return claimed
 
 
 def send_reminders(now: datetime) -> int:
     """When FIG_INBOX_REMIND_DAYS_LEFT days remain: the assignee, or every social administrator."""
-    with transaction.atomic():
-        due = _claim(
-            InboxMessage.objects.filter(
-                status=InboxMessage.Status.OPEN, reminder_sent_at__isnull=True,
-                due_at__lte=now + timedelta(days=settings.FIG_INBOX_REMIND_DAYS_LEFT),
-            ).select_related("assignee").order_by("due_at"),
-            "reminder_sent_at", now,
-        )
+    due = InboxMessage.objects.filter(
+        status=InboxMessage.Status.OPEN, reminder_sent_at__isnull=True,
+        due_at__lte=now + timedelta(days=settings.FIG_INBOX_REMIND_DAYS_LEFT),
+    ).select_related("assignee").order_by("due_at", "id")
+
+    def remind(messages: list[InboxMessage]) -> None:
         admins = _emails(Role.SOCIAL_ADMIN)
-        for message in due:
-            notify(
+        notify_all(
+            Email(
                 to=[message.assignee.email] if message.assignee else admins,
                 subject=f"Reply due by {timezone.localtime(message.due_at, LONDON):%A %-d %B, %H:%M}",
                 template="social/email/reminder.txt",
                 context={"message": message, "link": settings.FIG_SITE_URL + reverse("social:message", args=[message.pk])},
                 separately=True,
             )
-    return len(due)
+            for message in messages
+        )
+
+    return _claim_all(due, "reminder_sent_at", now, remind)
 
 
 def send_escalations(now: datetime) -> int:
-    """Overdue: the social administrators and the CEO, once per message."""
-    with transaction.atomic():
-        due = _claim(
-            InboxMessage.objects.filter(
-                status=InboxMessage.Status.OPEN, escalated_at__isnull=True, due_at__lte=now
-            ).order_by("due_at"),
-            "escalated_at", now,
+    """Overdue: the social administrators and the CEO, once per message (one email per batch)."""
+    due = InboxMessage.objects.filter(
+        status=InboxMessage.Status.OPEN, escalated_at__isnull=True, due_at__lte=now
+    ).order_by("due_at", "id")
+
+    def escalate(messages: list[InboxMessage]) -> None:
+        notify(
+            to=_emails(Role.SOCIAL_ADMIN, Role.CEO),
+            subject=f"{len(messages)} social media message{'s are' if len(messages) != 1 else ' is'} past the one-week deadline",
+            template="social/email/escalation.txt",
+            context={"messages": messages, "link": settings.FIG_SITE_URL + reverse("social:inbox") + "?tab=overdue"},
+            separately=True,
         )
-        if due:
-            notify(
-                to=_emails(Role.SOCIAL_ADMIN, Role.CEO),
-                subject=f"{len(due)} social media message{'s are' if len(due) != 1 else ' is'} past the one-week deadline",
-                template="social/email/escalation.txt",
-                context={"messages": due, "link": settings.FIG_SITE_URL + reverse("social:inbox") + "?tab=overdue"},
-                separately=True,
-            )
-    return len(due)
+
+    return _claim_all(due, "escalated_at", now, escalate)
 
 
 def send_digest(now: datetime) -> int:
@@ -88,14 +99,15 @@ def send_digest(now: datetime) -> int:
     try:
         with transaction.atomic():
             DigestSent.objects.create(day=local.date(), sent_at=now)
-            open_messages = InboxMessage.objects.filter(status=InboxMessage.Status.OPEN)
+            counts = InboxMessage.objects.filter(status=InboxMessage.Status.OPEN).aggregate(
+                open=Count("pk"), overdue=Count("pk", filter=Q(due_at__lte=now)), urgent=Count("pk", filter=Q(urgent=True)),
+            )
             notify(
                 to=_emails(Role.SOCIAL_ADMIN),
                 subject=f"Social media inbox, {local:%A %-d %B}",
                 template="social/email/digest.txt",
                 context={
-                    "open": open_messages.count(), "overdue": open_messages.filter(due_at__lte=now).count(),
-                    "urgent": open_messages.filter(urgent=True).count(),
+                    **counts,
                     "takedowns": Takedown.objects.filter(status=Takedown.Status.OPEN).count(),
                     "link": settings.FIG_SITE_URL + reverse("social:inbox"),
                 },
@@ -108,28 +120,27 @@ def send_digest(now: datetime) -> int:
 
 def escalate_takedowns(now: datetime) -> int:
     """Hourly while a takedown is open: the social administrators; once overdue, the CEO too."""
-    with transaction.atomic():
-        rows = list(
-            Takedown.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(status=Takedown.Status.OPEN)
-            .exclude(last_escalated_at__gt=now - timedelta(hours=1))[:BATCH]
-        )
-        Takedown.objects.filter(pk__in=[t.pk for t in rows]).update(last_escalated_at=now)
+    due = Takedown.objects.filter(status=Takedown.Status.OPEN).exclude(
+        last_escalated_at__gt=now - timedelta(hours=1)
+    ).order_by("due_at", "id")
+
+    def escalate(takedowns: list[Takedown]) -> None:
         by_audience = defaultdict(list)
-        for takedown in rows:
+        for takedown in takedowns:
             by_audience[takedown.due_at <= now].append(takedown)
-        for overdue, takedowns in by_audience.items():
+        for overdue, these in by_audience.items():
             roles = (Role.SOCIAL_ADMIN, Role.CEO) if overdue else (Role.SOCIAL_ADMIN,)
             notify(
                 to=_emails(*roles),
-                subject=f"{len(takedowns)} takedown{'s' if len(takedowns) != 1 else ''} still open"
+                subject=f"{len(these)} takedown{'s' if len(these) != 1 else ''} still open"
                 + (" and overdue" if overdue else ""),
                 template="social/email/takedown_escalation.txt",
-                context={"takedowns": takedowns, "overdue": overdue,
+                context={"takedowns": these, "overdue": overdue,
                          "link": settings.FIG_SITE_URL + reverse("social:takedowns")},
                 separately=True,
             )
-    return len(rows)
+
+    return _claim_all(due, "last_escalated_at", now, escalate)
 
 
 def inbox_sweep(now: datetime | None = None) -> dict[str, int]:

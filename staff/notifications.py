@@ -9,6 +9,8 @@ every minute delivers it instead. Each row is sent once and stamped.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.mail import EmailMessage, get_connection
@@ -22,18 +24,33 @@ log = logging.getLogger(__name__)
 BATCH = 100
 
 
-def notify(*, to: list[str], subject: str, template: str, context: dict[str, Any], separately: bool = False) -> None:
-    """Queue an email to `to`; it goes once the surrounding transaction commits.
+@dataclass(frozen=True)
+class Email:
+    """One email to queue: `separately` sends one message per recipient so nobody sees the others' addresses."""
 
-    `separately` sends one message per recipient so nobody sees the others' addresses.
-    """
-    body = render_to_string(template, context)
-    recipients = [address for address in dict.fromkeys(to) if address]
-    batches = [[address] for address in recipients] if separately else [recipients]
-    rows = [OutboxEmail(subject=subject[:300], body=body, to=batch) for batch in batches if batch]
+    to: list[str]
+    subject: str
+    template: str
+    context: dict[str, Any]
+    separately: bool = False
+
+
+def notify(*, to: list[str], subject: str, template: str, context: dict[str, Any], separately: bool = False) -> None:
+    """Queue an email to `to`; it goes once the surrounding transaction commits."""
+    notify_all([Email(to=to, subject=subject, template=template, context=context, separately=separately)])
+
+
+def notify_all(emails: Iterable[Email]) -> None:
+    """Queue many emails in one insert, delivered by one task after the commit (for sweeps)."""
+    rows = []
+    for email in emails:
+        body = render_to_string(email.template, email.context)
+        recipients = [address for address in dict.fromkeys(email.to) if address]
+        batches = [[address] for address in recipients] if email.separately else [recipients]
+        rows.extend(OutboxEmail(subject=email.subject[:300], body=body, to=batch) for batch in batches if batch)
     if not rows:
         return
-    created = OutboxEmail.objects.bulk_create(rows)
+    created = OutboxEmail.objects.bulk_create(rows, batch_size=500)
     ids = [row.pk for row in created]
     transaction.on_commit(lambda: _kick_delivery(ids))
 

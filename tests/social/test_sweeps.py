@@ -206,6 +206,38 @@ def test_it_escalates_each_message_once(admins, ceo):
     assert [m.escalated_at for m in _reload(first, second, third)] == [NOW, NOW, NOW + 2 * HOUR]
 
 
+@pytest.mark.django_db
+def test_one_sweep_takes_every_due_message_batch_after_batch(monkeypatch, admins, ceo):
+    """More messages due than a batch holds: the sweep does not leave the rest for its next run."""
+    monkeypatch.setattr(sweeps, "BATCH", 3)
+    late = [_message(-n * MINUTE - MINUTE) for n in range(7)]
+    soon = [_message(DAY + n * MINUTE) for n in range(4)]
+
+    counts = _sweep()
+    assert (counts["reminders"], counts["escalations"]) == (11, 7)
+    assert len(_sent(REMINDER)) == 11 * len(admins)  # nobody is assigned: each administrator, for each message
+    sizes = sorted(int(ESCALATION.match(email.subject)[1]) for email in _sent(ESCALATION) if email.to == [ceo.email])
+    assert sizes == [1, 3, 3]  # one email a batch, each message in one of them
+    assert all(m.reminder_sent_at == NOW for m in _reload(*late, *soon))
+    assert all(m.escalated_at == NOW for m in _reload(*late))
+    assert _sweep() == NOTHING | {"digest": 0}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("due", [2, 40])
+def test_the_sweep_takes_the_same_number_of_queries_however_many_are_due(admins, ceo, due, django_assert_num_queries):
+    for n in range(due):
+        _message(-HOUR - n * MINUTE, assignee=admins[n % 2])
+        _message(DAY + n * MINUTE)
+    sweeps.send_digest(NOW)  # today's digest has gone: the sweep below only checks that
+    # Reminders: claim, stamp, the administrators' addresses, one insert of emails. Escalations: the same.
+    # The digest: its row exists already (the insert fails). Takedowns: the claim. Each of the four
+    # transactions is a savepoint pair here, inside the test's transaction.
+    with django_assert_num_queries((4 + 2) + (4 + 2) + (1 + 3) + (1 + 2)):  # the failed insert is rolled back too
+        counts = sweeps.inbox_sweep(NOW)
+    assert (counts["reminders"], counts["escalations"]) == (2 * due, due)
+
+
 # --- the daily digest -----------------------------------------------------------------------------
 
 
