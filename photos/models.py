@@ -79,7 +79,11 @@ class Photo(models.Model):
 
     class Meta:
         ordering = ["-uploaded_at", "-id"]
-        indexes = [models.Index(fields=["family", "status", "uploaded_at"])]
+        indexes = [
+            models.Index(fields=["family", "status", "uploaded_at"]),
+            # The gallery: ready photos newest first, read in order until a page (and its capped count) is full.
+            models.Index(fields=["status", "-uploaded_at", "-id"], name="photo_status_newest_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"Photo {self.public_id}"

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
-from datetime import timedelta
+from collections.abc import Collection, Iterable, Mapping
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from consents.models import PURPOSES, Child, Purpose
-from consents.selectors import consents_for_children, families_managed_by
+from consents.selectors import ChildConsent, consents_for_children, families_managed_by
 from photos.models import Photo, PhotoTag
 from staff.roles import Role, has_role
 
@@ -34,6 +33,29 @@ def photos_visible_to(user) -> QuerySet[Photo]:
     return Photo.objects.filter(condition, status__in=LIVE)
 
 
+def gallery_photos(user, *, family: str = "", child: int | None = None, taken_from: date | None = None,
+                   taken_to: date | None = None) -> QuerySet[Photo]:
+    """The ready photos this person may see, newest first, narrowed by the gallery's filters.
+
+    `family` is a reference (any case, spaces around it ignored); the dates are days in the
+    local time zone, compared as a range of times so that the upload-time index serves them.
+    """
+    photos = photos_visible_to(user).filter(status=Photo.Status.READY)
+    if family.strip():
+        photos = photos.filter(family__reference__iexact=family.strip())
+    if child:
+        photos = photos.filter(tags__child_id=child)
+    if taken_from:
+        photos = photos.filter(uploaded_at__gte=_start_of(taken_from))
+    if taken_to and taken_to < date.max:
+        photos = photos.filter(uploaded_at__lt=_start_of(taken_to + timedelta(days=1)))
+    return photos
+
+
+def _start_of(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
 def can_upload_for(user) -> QuerySet:
     """Families this person may upload for: all (photographers), or their own (coordinators)."""
     from consents.models import Family
@@ -48,34 +70,69 @@ def can_upload_for(user) -> QuerySet:
 def uses_for_photos(photos: Iterable[Photo]) -> dict[int, frozenset[str]]:
     """What each photo may be used for now: least permissive wins across its tagged children.
 
-    Two queries for any number of photos, plus the consent function's four: the
-    tags, and the children's consent positions. A photo with no child tagged was
+    One query for any number of photos, the tags, plus the consent function's four
+    for the children's consent positions. A photo with no child tagged was
     confirmed unidentifiable by its uploader and keeps every use.
     """
-    photos = list(photos)
-    children_of: dict[int, set[int]] = defaultdict(set)
-    for photo_id, child_id in PhotoTag.objects.filter(photo__in=photos).values_list("photo_id", "child_id"):
+    children_of: dict[int, set[int]] = {photo.pk: set() for photo in photos}
+    for photo_id, child_id in PhotoTag.objects.filter(photo__in=list(children_of)).values_list("photo_id", "child_id"):
         children_of[photo_id].add(child_id)
-    positions = consents_for_children({c for ids in children_of.values() for c in ids})
+    return uses_for_tagged(children_of)
+
+
+def children_in(photos: Iterable[Photo]) -> dict[int, list[Child]]:
+    """The children tagged in each photo (photo id -> children, in the usual order of children), in one query.
+
+    For lists of photos: cheaper than prefetching `children`, which builds a related manager per photo.
+    """
+    children_of: dict[int, list[Child]] = {photo.pk: [] for photo in photos}
+    tagged = Child.objects.filter(photo_tags__photo__in=list(children_of)).annotate(tagged_in=F("photo_tags__photo"))
+    for child in tagged:
+        children_of[child.tagged_in].append(child)
+    return children_of
+
+
+def uses_for_tagged(
+    children_of: Mapping[int, Collection[int]], positions: Mapping[int, ChildConsent] | None = None
+) -> dict[int, frozenset[str]]:
+    """What each photo may be used for now, given the ids of the children tagged in it (photo id -> child ids).
+
+    For callers that have loaded the tags already (the gallery reads the children it names, children_in).
+    `positions` are consent positions already worked out in this request (consents_of_children_in);
+    the consent function's four queries work out the rest, if any.
+    """
+    known = positions or {}
+    tagged = {child_id for child_ids in children_of.values() for child_id in child_ids}
+    positions = {**known, **consents_for_children(tagged - known.keys())}
     uses = {}
-    for photo in photos:
+    for photo_id, child_ids in children_of.items():
         allowed = set(PURPOSES)
-        for child_id in children_of.get(photo.pk, ()):
+        for child_id in child_ids:
             allowed &= positions[child_id].allowed
-        uses[photo.pk] = frozenset(allowed)
+        uses[photo_id] = frozenset(allowed)
     return uses
 
 
-def photos_allowed_for(photos: QuerySet[Photo], purpose: str) -> QuerySet[Photo]:
+def consents_of_children_in(photos: QuerySet[Photo]) -> dict[int, ChildConsent]:
+    """The consent position of every child tagged in any of `photos`, in five queries however many photos:
+    the children, then the consent function's four."""
+    child_ids = PhotoTag.objects.filter(photo__in=photos.values("pk")).values_list("child_id", flat=True).distinct()
+    return consents_for_children(set(child_ids))
+
+
+def photos_allowed_for(
+    photos: QuerySet[Photo], purpose: str, *, positions: Mapping[int, ChildConsent] | None = None
+) -> QuerySet[Photo]:
     """The photos in `photos` that may be used for `purpose` now (least permissive wins), filtered in SQL.
 
     Five queries however many photos: the children tagged in them, and their consent
-    positions. A photo is left out when any child in it lacks that consent, so the work
-    grows with the children, not the photos, and no list of photo ids is built.
+    positions (none when `positions`, from consents_of_children_in(photos), are given). A photo
+    is left out when any child in it lacks that consent, so the work grows with the children,
+    not the photos, and no list of photo ids is built.
     """
-    child_ids = set(PhotoTag.objects.filter(photo__in=photos.values("pk")).values_list("child_id", flat=True).distinct())
-    blocked = [child_id for child_id, position in consents_for_children(child_ids).items()
-               if not position.allows(purpose)]
+    if positions is None:
+        positions = consents_of_children_in(photos)
+    blocked = [child_id for child_id, position in positions.items() if not position.allows(purpose)]
     return photos.exclude(tags__child_id__in=blocked) if blocked else photos
 
 

@@ -4,31 +4,39 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import get_template
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from consents.models import PURPOSES, Purpose
+from consents.models import PURPOSES
 from consents.selectors import families_managed_by
 from fig_safety.vault import VaultError, vault_read
 from photos import services
 from photos.access import access_photo, can_manage_photo, can_retag
+from photos.display import PURPOSE_LABELS, gallery_cards
 from photos.forms import GalleryFilterForm, KeepForm, RetagForm, UploadForm
 from photos.models import Photo, PhotoAccess, UploadBatch
+from photos.pagination import CappedPaginator
 from photos.selectors import (
     can_upload_for,
+    children_in,
     children_who_can_be_photographed,
+    consents_of_children_in,
+    gallery_photos,
     photos_allowed_for,
-    photos_visible_to,
     uses_for_photos,
+    uses_for_tagged,
 )
 from staff.access import staff_required
 from staff.roles import Role
 
-PURPOSE_LABELS = dict(Purpose.choices)
 UPLOADERS = (Role.PHOTOGRAPHER, Role.COORDINATOR)
 PAGE_SIZE = 48
+# The gallery counts its photos up to here; past it, it says "more than 1000" (counting them all is slow).
+GALLERY_COUNT_CAP = 1000
 
 
 @staff_required(*UPLOADERS)
@@ -136,25 +144,37 @@ def _is_uuid(value: str) -> bool:
 def gallery(request: HttpRequest) -> HttpResponse:
     form = GalleryFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
-    photos = photos_visible_to(request.user).filter(status=Photo.Status.READY).select_related("family")
-    if filters.get("family"):
-        photos = photos.filter(family__reference__iexact=filters["family"].strip())
-    if filters.get("child"):
-        photos = photos.filter(tags__child_id=filters["child"])
-    if filters.get("taken_from"):
-        photos = photos.filter(uploaded_at__date__gte=filters["taken_from"])
-    if filters.get("taken_to"):
-        photos = photos.filter(uploaded_at__date__lte=filters["taken_to"])
-    use = filters.get("use")
-    if use:
-        photos = photos_allowed_for(photos, use)
-    page = Paginator(photos.prefetch_related("children"), PAGE_SIZE).get_page(request.GET.get("page"))
-    uses = uses_for_photos(page.object_list)
-    cards = [{"photo": p, "uses": [PURPOSE_LABELS[u] for u in PURPOSES if u in uses[p.pk]],
-              "use_codes": [u for u in PURPOSES if u in uses[p.pk]]} for p in page.object_list]
+    photos = gallery_photos(request.user, family=filters.get("family", ""), child=filters.get("child"),
+                            taken_from=filters.get("taken_from"), taken_to=filters.get("taken_to"))
+    positions = None
+    if filters.get("use"):
+        # The consent of every child in these photos decides which stay; the cards' uses are read from it too.
+        positions = consents_of_children_in(photos)
+        photos = photos_allowed_for(photos, filters["use"], positions=positions)
+    paginator = CappedPaginator(photos.values_list("pk", flat=True), PAGE_SIZE, cap=GALLERY_COUNT_CAP,
+                                load=_gallery_page_photos)
+    page = paginator.get_page(request.GET.get("page"))
+    children_of = children_in(page)
+    uses = uses_for_tagged({pk: [child.pk for child in children] for pk, children in children_of.items()}, positions)
+    badges = _badges()
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "photos/gallery.html", {"form": form, "page": page, "cards": cards, "query": query.urlencode()})
+    return render(request, "photos/gallery.html", {
+        "form": form, "page": page, "cards": gallery_cards(page, children_of, uses, badges), "query": query.urlencode(),
+        "use_key": [(badges[code], PURPOSE_LABELS[code]) for code in PURPOSES],
+    })
+
+
+def _gallery_page_photos(ids: list[int]) -> QuerySet[Photo]:
+    """A gallery page's photos, with their families. The ids come from gallery_photos, which kept only those
+    this person may see, so they are read here by id alone."""
+    return Photo.objects.filter(pk__in=ids, status=Photo.Status.READY).select_related("family")
+
+
+def _badges() -> dict[str, str]:
+    """Each use's short label, as the consent pages write it, rendered once a page rather than once a badge."""
+    template = get_template("includes/purpose_short.html")
+    return {code: template.render({"code": code}) for code in PURPOSES}
 
 
 @staff_required(*UPLOADERS)

@@ -10,7 +10,7 @@ Stable API (other test modules import it):
   their tags, in a handful of queries (for query-count tests; their bytes cannot be served)
 - `unique_jpeg()` -> bytes: a small JPEG different from every other one this run makes
 - `vault_files()` -> set of file paths in the local vault folder
-- `STAFF_REQUEST_QUERIES`: the queries every signed-in staff request makes, for pinned query counts
+
 """
 
 from __future__ import annotations
@@ -32,11 +32,6 @@ from staff.models import User
 from tests.consents.factories import ChildFactory, all_answers, family_with_child, give
 
 _counter = itertools.count(1)
-
-# Queries of any signed-in staff request (after the first, which creates the usersession row):
-# session, user, usersession (savepoint, select, its user, update, release), roles, second factor,
-# current policy. (No session save: the idle stamp is written at most once a minute.)
-STAFF_REQUEST_QUERIES = 10
 
 
 def unique_jpeg(width: int = 64, height: int = 48) -> bytes:

@@ -1,20 +1,25 @@
 """The gallery: filters by family, child, date and allowed use; uses computed live (least permissive wins);
-a fixed number of queries however many photos there are; pagination that keeps the filters."""
+a fixed number of queries however many photos there are; pagination that keeps the filters and counts
+only up to a cap."""
 
 from __future__ import annotations
 
+import zoneinfo
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
+from django.utils.html import escape
 
+import photos.views
 from consents.models import Carer, Child, Family, Purpose
 from photos.models import Photo
 from tests import factories
 from tests.consents.factories import withdraw
-from tests.photos.fixtures import STAFF_REQUEST_QUERIES, bulk_photos, consented_child
+from tests.photos.fixtures import bulk_photos, consented_child
+from tests.query_counts import STAFF_REQUEST_QUERIES
 
 GALLERY = reverse("photos:gallery")
 NOW = timezone.now()
@@ -181,15 +186,92 @@ def test_the_gallery_needs_the_same_number_of_queries_for_10_and_1000_photos(
     bulk_photos(family, [ava, ben], photographer, count - half)
     client.force_login(coordinator)
     client.get(GALLERY)  # the first request creates the usersession row
-    # + the page count; the page of photos with their families; their children (prefetch); the uses:
-    #   the page's tags, and the consent positions (children's families, carers with parental
-    #   responsibility, re-consent cutoff, records).
-    expected = STAFF_REQUEST_QUERIES + 8
+    # + the ids of the photos up to the count cap (the count and the page in one query); the page's photos
+    #   with their families; the children tagged in them; the uses: the children's consent positions
+    #   (children's families, carers with parental responsibility, re-consent cutoff, records).
+    expected = STAFF_REQUEST_QUERIES + 7
     if filtered:
-        # + the children tagged in the candidate photos, and their consent positions (four).
-        expected += 5
+        # + the children tagged in the candidate photos. Their consent positions take the place of the
+        #   page's (the same four queries), and give the page's uses too.
+        expected += 1
     with django_assert_num_queries(expected):
         response = client.get(GALLERY, {"use": Purpose.ONLINE} if filtered else {})
     assert response.status_code == 200
     assert len(response.context["cards"]) == min(count if not filtered else half, 48)
     assert response.context["page"].paginator.count == (half if filtered else count)
+
+
+@pytest.mark.django_db
+def test_it_counts_only_up_to_the_cap_and_still_turns_the_pages_past_it(
+    client, coordinator, world, monkeypatch, django_assert_num_queries
+):
+    monkeypatch.setattr(photos.views, "GALLERY_COUNT_CAP", 60)
+    photographer = factories.staff_user("photographer")
+    older = bulk_photos(world.second_family, [world.cara], photographer, 146, at=NOW - 30 * DAY)  # 150 in all
+    client.force_login(coordinator)
+
+    first = client.get(GALLERY)
+    assert not first.context["page"].paginator.exact
+    body = first.content.decode()
+    assert "More than 60 photos, page 1</p>" in body and "<span>Page 1</span>" in body
+    assert 'href="?page=2"' in body
+
+    with django_assert_num_queries(STAFF_REQUEST_QUERIES + 7):  # as many past the cap as within it
+        third = client.get(GALLERY, {"page": 3})
+    assert [card["photo"] for card in third.context["cards"]] == older[92:140]  # after the 4 of the world
+    assert "More than 60 photos, page 3</p>" in third.content.decode()
+    assert 'href="?page=4"' in third.content.decode()
+
+    last = client.get(GALLERY, {"page": 4})  # counted to its end: the total is known again
+    assert last.context["page"].paginator.exact
+    assert [card["photo"] for card in last.context["cards"]] == older[140:]
+    assert "150 photos, page 4 of 4</p>" in last.content.decode()
+    assert "Next page" not in last.content.decode()
+
+    assert client.get(GALLERY, {"page": 99}).context["page"].number == 4  # past the end: the last page
+    assert client.get(GALLERY, {"page": "two"}).context["page"].number == 1
+
+
+@pytest.mark.django_db
+def test_it_gives_the_exact_count_within_the_cap(client, coordinator, world):
+    client.force_login(coordinator)
+    response = client.get(GALLERY)
+    assert response.context["page"].paginator.exact
+    assert "4 photos</p>" in response.content.decode()
+    assert "No photos match these filters." in client.get(GALLERY, {"family": "NOT-A-FAMILY"}).content.decode()
+
+
+@pytest.mark.django_db
+def test_it_filters_by_the_day_in_local_time(client, coordinator, world):
+    photographer = factories.staff_user("photographer")
+    london = zoneinfo.ZoneInfo("Europe/London")  # settings.TIME_ZONE; summer time is an hour ahead of UTC
+    [late] = bulk_photos(world.family, [world.ava], photographer, 1, at=datetime(2025, 6, 1, 23, 30, tzinfo=london))
+    [early] = bulk_photos(world.family, [world.ava], photographer, 1, at=datetime(2025, 6, 2, 0, 30, tzinfo=london))
+    client.force_login(coordinator)
+    assert _shown(client, taken_from="2025-06-01", taken_to="2025-06-01") == [late]
+    assert _shown(client, taken_from="2025-06-02", taken_to="2025-06-02") == [early]
+    assert _shown(client, taken_to="9999-12-31")[-2:] == [early, late]  # the last day there is: no error
+
+
+@pytest.mark.django_db
+def test_it_describes_each_photo_links_it_and_labels_its_uses(client, coordinator, world):
+    photographer = factories.staff_user("photographer")
+    [nobody] = bulk_photos(world.family, [], photographer, 1, at=NOW - 4 * DAY)
+    client.force_login(coordinator)
+    body = client.get(GALLERY).content.decode()
+
+    day = lambda photo, style: dateformat.format(timezone.localtime(photo.uploaded_at), style)  # noqa: E731
+    first, second = sorted([world.ava, world.ben], key=lambda child: (child.first_name, child.last_name))
+    group = world.group
+    described = escape(f"Photo of {first} and {second}, {day(group, 'j F Y')}")
+    detail_url = reverse("photos:detail", args=[group.public_id])
+    thumbnail_url = reverse("photos:image", args=[group.public_id, "thumbnail"])
+    assert f'<a class="photo-card-image" href="{detail_url}"><img src="{thumbnail_url}" alt="{described}"' in body
+    assert f"<span>{world.family.reference}</span> <span>{day(group, 'j M Y')}</span>" in body
+    assert f'alt="Photo in which no child can be identified, {day(nobody, "j F Y")}"' in body
+    badges = '<li class="badge use-badge">Photographed</li><li class="badge use-badge">Kept in the vault</li>'
+    assert badges + '<li class="badge use-badge">Training</li>' in body
+    assert "<dt>Face online</dt><dd>Face may be recognisable in what is published online</dd>" in body
+
+    detail = client.get(detail_url).content.decode()
+    assert f'<h1 class="photo-title">{described}</h1>' in detail

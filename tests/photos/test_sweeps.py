@@ -18,7 +18,8 @@ from photos.services import photo_upload
 from staff.models import AuditEvent
 from tests import factories
 from tests.consents.factories import assign
-from tests.photos.fixtures import STAFF_REQUEST_QUERIES, bulk_photos, consented_child, ready_photo, unique_jpeg
+from tests.photos.fixtures import bulk_photos, consented_child, ready_photo, unique_jpeg
+from tests.query_counts import STAFF_REQUEST_QUERIES
 
 CONFIRM = reverse("photos:confirm_device_deleted")
 UNCONFIRMED = reverse("photos:unconfirmed")

@@ -21,7 +21,8 @@ from staff.models import AuditEvent
 from tests import factories
 from tests.consents.factories import ChildFactory, give, withdraw
 from tests.photos import images
-from tests.photos.fixtures import STAFF_REQUEST_QUERIES, bulk_photos, consented_child, ready_photo, vault_files
+from tests.photos.fixtures import bulk_photos, consented_child, ready_photo, vault_files
+from tests.query_counts import STAFF_REQUEST_QUERIES
 
 UPLOAD = reverse("photos:upload")
 RED, GREEN, BLUE = (200, 30, 30), (30, 200, 30), (30, 30, 200)

@@ -1,0 +1,67 @@
+"""How the vault pages write a photo: its description, its day and its links, worked out in Python because
+the gallery writes them for 48 cards a page, where templates and reverse() are slow."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date
+from typing import Any
+
+from django.template.defaultfilters import date as date_filter
+from django.urls import reverse
+from django.utils.timezone import template_localtime
+
+from consents.models import PURPOSES, Child, Purpose
+from photos.models import Photo
+
+PURPOSE_LABELS = dict(Purpose.choices)
+
+
+def photo_day(photo: Photo) -> date:
+    """The local day the photo was taken, or uploaded if the camera did not say."""
+    return template_localtime(photo.taken_at or photo.uploaded_at).date()
+
+
+def photo_alt(children: Iterable[Child], day: str) -> str:
+    """A photo described for screen readers and as its title: the `children` in it, and `day` (j F Y)."""
+    names = [str(child) for child in children]
+    if not names:
+        return f"Photo in which no child can be identified, {day}"
+    if len(names) == 1:
+        return f"Photo of {names[0]}, {day}"
+    return f"Photo of {', '.join(names[:-1])} and {names[-1]}, {day}"
+
+
+def gallery_cards(photos: Iterable[Photo], children_of: Mapping[int, list[Child]], uses: Mapping[int, frozenset[str]],
+                  badges: Mapping[str, str]) -> list[dict[str, Any]]:
+    """What each gallery card shows: the photo, its links and description (`children_of`: the children in
+    each photo), and its allowed uses (labels, codes and the `badges` for them, in the consent form's order)."""
+    detail_url = _url_for_each("photos:detail")
+    thumbnail_url = _url_for_each("photos:image", "thumbnail")
+    days: dict[date, tuple[str, str]] = {}  # a page's photos come from a few days: each formatted once
+    cards = []
+    for photo in photos:
+        day = photo_day(photo)
+        if day not in days:
+            days[day] = (date_filter(day, "j M Y"), date_filter(day, "j F Y"))
+        short_day, long_day = days[day]
+        codes = [code for code in PURPOSES if code in uses[photo.pk]]
+        cards.append({
+            "photo": photo, "url": detail_url(photo.public_id), "thumbnail_url": thumbnail_url(photo.public_id),
+            "alt": photo_alt(children_of[photo.pk], long_day), "day": short_day,
+            "use_codes": codes, "uses": [PURPOSE_LABELS[code] for code in codes],
+            "badges": [badges[code] for code in codes],
+        })
+    return cards
+
+
+def _url_for_each(name: str, *args: str) -> Callable[[uuid.UUID], str]:
+    """reverse(name, args=[public_id, *args]) for many photos: reversed once, then each photo's id put in.
+
+    reverse() takes about 60 µs, and the gallery needs two URLs a card. The id is a UUID, which
+    reverse() writes as str(uuid), so putting it in by hand gives the same URL.
+    """
+    marker = uuid.UUID(int=0)
+    before, after = reverse(name, args=[marker, *args]).split(str(marker))
+    return lambda public_id: f"{before}{public_id}{after}"
