@@ -11,6 +11,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
@@ -51,6 +52,9 @@ class Family(models.Model):
         ordering = ["reference"]
         verbose_name_plural = "families"
         permissions = [("manage_family", "Can manage the family, its consents and photos")]
+        # The register finds a family by its reference in any case (iexact, UPPER(reference)), which the
+        # unique index cannot answer.
+        indexes = [models.Index(Upper("reference"), name="consents_family_ref_upper")]
 
     def __str__(self) -> str:
         return self.reference

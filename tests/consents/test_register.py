@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -25,7 +26,7 @@ from consents.models import (
     Family,
     FamilyUserObjectPermission,
 )
-from consents.selectors import State
+from consents.selectors import State, consents_for_children, families_visible_to
 from staff.models import AuditEvent
 from tests import factories
 from tests.consents.factories import (
@@ -36,11 +37,14 @@ from tests.consents.factories import (
     assign,
     family_with_child,
     give,
+    publish_version,
     request_for,
     withdraw,
 )
+from tests.query_counts import STAFF_REQUEST_QUERIES
 
 REGISTER = reverse("consents:register")
+DAY = timedelta(days=1)
 
 
 @pytest.fixture
@@ -233,12 +237,157 @@ def test_the_bulk_action_asks_only_for_children_with_no_answer_and_no_pending_re
     assert len(mail.outbox) == 1
 
 
-# --- query counts -------------------------------------------------------------------------
+# --- paging: the same register as working out every row first -----------------------------
 
-# Every signed-in staff request (the middleware, after a first request made the session):
-# session, user, usersession (savepoint, select, its user, update, release), roles, second factor,
-# current policy. (No session save: the idle stamp is written at most once a minute.)
-STAFF_REQUEST_QUERIES = 10
+
+def _reference_register(user, *, family: str = "", purpose: str = "", state: str = "") -> list[tuple]:
+    """The register as it was computed before it was paged in the database: every visible child's
+    consent position first, then the state filter, in Python, ordered in Python."""
+    children = Child.objects.filter(family__in=families_visible_to(user)).select_related("family")
+    if family:
+        children = children.filter(family__reference__iexact=family.strip())
+    children = sorted(children, key=lambda c: (c.family.reference, c.first_name, c.last_name, c.pk))
+    positions = consents_for_children([c.pk for c in children])
+    now = timezone.now()
+    pending = set(ConsentRequest.objects.filter(status="pending", expires_at__gt=now).values_list("child_id", flat=True))
+    rows = []
+    for child in children:
+        position = positions[child.pk]
+        states = {
+            p: State.PENDING if child.pk in pending and s in {State.NONE, State.EXPIRED, State.OUTDATED} else s
+            for p, s in position.states.items()
+        }
+        if state and not any(states[p] == state for p in ([purpose] if purpose else PURPOSES)):
+            continue
+        latest = child.requests.order_by("-created_at", "-id").first()
+        status = latest.status if latest else ""
+        if status == "pending" and latest.expires_at <= now:
+            status = "expired"
+        given = child.consent_records.filter(kind="given").order_by("-signed_at", "-id").first()
+        rows.append((
+            child.family.reference, str(child), child.date_of_birth, states,
+            min(position.expires_at.values()) if position.expires_at else None, status, given.method if given else "",
+        ))
+    return rows
+
+
+def _comparable(row) -> tuple:
+    return (row.family_reference, row.child_name, row.date_of_birth, row.states, row.expires_at,
+            row.request_status, row.consent_method)
+
+
+@pytest.fixture
+def varied(coordinator, other_coordinator) -> None:
+    """Two families of the coordinator's, FIG-JONES and FIG-BROWN, with a child in every state (and
+    two children of the same name), and a family of another coordinator's."""
+    now = timezone.now()
+    first, second = FamilyFactory(reference="FIG-JONES"), FamilyFactory(reference="FIG-BROWN")
+    assign(coordinator, first)
+    assign(coordinator, second)
+    mum, dad = CarerFactory(family=first), CarerFactory(family=second)
+    kids = {
+        name: ChildFactory(family=family, first_name=name, last_name=family_name)
+        for family, family_name, names in [
+            (first, "Jones", ["Ava", "Ben", "Cara", "Dan", "Eve", "Fay", "Gus"]),
+            (second, "Brown", ["Finn", "Ivy", "Jay", "Kit"]),
+        ]
+        for name in names
+    }
+    twin = ChildFactory(family=first, first_name="Eve", last_name="Jones")  # same name: ordered by id
+    give(kids["Ava"], mum, at=now - 600 * DAY)  # on version 1, then superseded: needs the new form
+    publish_version(requires_reconsent=True, at=now - 500 * DAY)
+    give(kids["Ben"], mum)
+    withdraw(kids["Ben"], mum, ["online"])
+    request_for(kids["Cara"], mum)
+    give(kids["Eve"], mum, all_answers(True, print=False))
+    give(twin, mum)
+    give(kids["Fay"], mum, at=now - 400 * DAY)  # expired
+    give(kids["Gus"], mum, at=now - 400 * DAY)
+    request_for(kids["Gus"], mum)  # expired, with an open request: pending
+    give(kids["Finn"], dad)
+    withdraw(kids["Finn"], dad, PURPOSES)
+    give(kids["Ivy"], dad, all_answers(True, photographed=False))
+    request_for(kids["Ivy"], dad)  # refused stays refused, the rest stays consented
+    request_for(kids["Jay"], dad, at=now - 30 * DAY)  # the request has expired: no answer
+    elsewhere, other, _ = family_with_child(other_coordinator)
+    give(other, CarerFactory(family=elsewhere))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", [
+    {},
+    {"purpose": "print"},
+    {"state": "given"},
+    {"state": "refused"},
+    {"state": "withdrawn"},
+    {"state": "expired"},
+    {"state": "outdated"},
+    {"state": "none"},
+    {"state": "pending"},
+    {"purpose": "online", "state": "withdrawn"},
+    {"purpose": "print", "state": "refused"},
+    {"purpose": "photographed", "state": "given"},
+    {"family": " fig-jones "},  # in any case, with spaces
+    {"family": "FIG-JONES", "state": "given"},
+])
+def test_every_page_holds_the_rows_of_the_register_worked_out_whole(client, coordinator, varied, monkeypatch, query):
+    monkeypatch.setattr("consents.views.REGISTER_PAGE_SIZE", 3)
+    expected = _reference_register(coordinator, **query)
+    assert expected  # every filter finds some child
+    client.force_login(coordinator)
+    seen = []
+    for number in range(1, math.ceil(len(expected) / 3) + 1):
+        response = client.get(REGISTER, {**query, "page": number})
+        assert response.context["total"] == len(expected)
+        assert response.context["page"].number == number
+        seen += [_comparable(row) for row in response.context["rows"]]
+    assert seen == expected
+    _, *exported = _csv(client.get(REGISTER, {**query, "format": "csv"}))
+    assert exported == [
+        [reference, name, born.isoformat(), *[states[p] for p in PURPOSES],
+         expires.date().isoformat() if expires else "", method, status]
+        for reference, name, born, states, expires, status, method in expected
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", [{}, {"state": "given"}])
+def test_a_page_past_the_end_shows_the_last_and_a_page_that_is_no_number_the_first(
+    client, coordinator, varied, monkeypatch, query
+):
+    monkeypatch.setattr("consents.views.REGISTER_PAGE_SIZE", 3)
+    expected = _reference_register(coordinator, **query)
+    client.force_login(coordinator)
+    last = client.get(REGISTER, {**query, "page": 99}).context["page"]
+    assert last.number == last.paginator.num_pages == math.ceil(len(expected) / 3)
+    assert [_comparable(row) for row in last.object_list] == expected[(last.number - 1) * 3 :]
+    assert client.get(REGISTER, {**query, "page": "x"}).context["page"].number == 1
+
+
+@pytest.mark.django_db
+def test_the_register_has_a_row_in_every_state_and_orders_children_of_the_same_name_by_id(client, coordinator, varied):
+    client.force_login(coordinator)
+    response = client.get(REGISTER)
+    rows = response.context["rows"]
+    assert [row.child_name for row in rows] == [
+        "Finn Brown", "Ivy Brown", "Jay Brown", "Kit Brown",  # FIG-BROWN before FIG-JONES
+        "Ava Jones", "Ben Jones", "Cara Jones", "Dan Jones", "Eve Jones", "Eve Jones", "Fay Jones", "Gus Jones",
+    ]
+    eves = [row for row in rows if row.child_name == "Eve Jones"]
+    assert eves[0].child_id < eves[1].child_id
+    assert eves[0].states["print"] == State.REFUSED and eves[1].states["print"] == State.GIVEN
+    by_name = {row.child_name: row for row in rows if row.child_name != "Eve Jones"}
+    assert by_name["Ava Jones"].states["photographed"] == State.OUTDATED
+    assert by_name["Fay Jones"].states["photographed"] == State.EXPIRED
+    assert by_name["Gus Jones"].states["photographed"] == State.PENDING
+    assert by_name["Ivy Brown"].states["photographed"] == State.REFUSED
+    assert by_name["Ivy Brown"].states["stored"] == State.GIVEN
+    assert by_name["Jay Brown"].states["photographed"] == State.NONE
+    assert by_name["Jay Brown"].request_status == "expired"
+    assert by_name["Ben Jones"].states["online"] == State.WITHDRAWN
+
+
+# --- query counts -------------------------------------------------------------------------
 
 
 def _bulk_families(coordinator, *, children: int, per_family: int = 5) -> None:
@@ -283,8 +432,9 @@ def test_the_register_needs_the_same_number_of_queries_for_10_and_500_children(
     _bulk_families(coordinator, children=children)
     client.force_login(coordinator)
     client.get(reverse("consents:family_list"))  # the first request creates the usersession row
-    # + children with family and latest request (visible families in a subquery), consent positions
-    # (children's families, carers with PR, re-consent cutoff, records), pending requests.
+    # + the count of the children (visible families in a subquery); the page's children with their
+    # family, latest request, latest consent form and whether a request is open; their consent
+    # positions (children's families, carers with PR, re-consent cutoff, records).
     with django_assert_num_queries(STAFF_REQUEST_QUERIES + 6):
         response = client.get(REGISTER)
     assert response.status_code == 200
@@ -296,16 +446,41 @@ def test_the_register_needs_the_same_number_of_queries_for_10_and_500_children(
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("children", [10, 500])
+@pytest.mark.parametrize("query", [{"state": "given"}, {"state": "pending"}, {"purpose": "online", "state": "none"}])
+def test_the_state_filtered_register_needs_the_same_number_of_queries_for_10_and_500_children(
+    client, coordinator, django_assert_num_queries, children, query
+):
+    _bulk_families(coordinator, children=children)
+    client.force_login(coordinator)
+    client.get(reverse("consents:family_list"))
+    # + every visible child's id and whether a request is open (values only); their consent positions
+    # (four, as above); then the page's children with their family, latest request and consent form.
+    with django_assert_num_queries(STAFF_REQUEST_QUERIES + 6):
+        response = client.get(REGISTER, query)
+    assert response.status_code == 200
+    expected = _reference_register(coordinator, **query)
+    assert expected
+    assert response.context["total"] == len(expected)
+    assert [_comparable(row) for row in response.context["rows"]] == expected[:100]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("children", [10, 500])
 def test_the_csv_export_needs_the_same_number_of_queries_for_10_and_500_children(
     client, coordinator, django_assert_num_queries, children
 ):
     _bulk_families(coordinator, children=children)
     client.force_login(coordinator)
     client.get(reverse("consents:family_list"))
-    # + the register's 6, and the insert of the audit row.
-    with django_assert_num_queries(STAFF_REQUEST_QUERIES + 7):
+    # + every child (as a page's children, no count), their consent positions (four), and the
+    # insert of the audit row.
+    with django_assert_num_queries(STAFF_REQUEST_QUERIES + 6):
         response = client.get(REGISTER, {"format": "csv"})
     assert len(_csv(response)) == children + 1
+    # With a state filter: + the ids and open requests of every child first (values only).
+    with django_assert_num_queries(STAFF_REQUEST_QUERIES + 7):
+        response = client.get(REGISTER, {"format": "csv", "state": "given"})
+    assert len(_csv(response)) == 1 + len(_reference_register(coordinator, state="given"))
 
 
 @pytest.mark.django_db

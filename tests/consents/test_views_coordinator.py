@@ -46,6 +46,7 @@ from tests.consents.factories import (
     sign,
     withdraw,
 )
+from tests.query_counts import STAFF_REQUEST_QUERIES
 
 PDF_BYTES = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
@@ -715,11 +716,6 @@ def test_it_has_no_file_where_a_record_has_none(client, coordinator, which):
 
 
 # --- query counts -------------------------------------------------------------------------
-
-# Every signed-in staff request (the middleware, after a first request made the session):
-# session, user, usersession (savepoint, select, its user, update, release), roles, second factor,
-# current policy. (No session save: the idle stamp is written at most once a minute.)
-STAFF_REQUEST_QUERIES = 10
 
 
 @pytest.mark.django_db

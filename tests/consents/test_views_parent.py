@@ -15,6 +15,7 @@ from consents.models import PURPOSES, Carer, Child, ConsentRecord
 from consents.selectors import State, consents_for_children
 from tests import factories
 from tests.consents.factories import CarerFactory, ChildFactory, family_with_child, give, withdraw
+from tests.query_counts import SIGNED_IN_REQUEST_QUERIES
 
 MY_CHILDREN = reverse("consents:my_children")
 
@@ -264,9 +265,8 @@ def test_my_children_needs_a_fixed_number_of_queries(client, parent, django_asse
         give(kid, me)
     client.force_login(parent)
     client.get(MY_CHILDREN)  # the first request creates the usersession row
-    # session, user, usersession (savepoint, select, its user, update, release), roles (not staff);
-    # the children with their family, consent positions (children's families, carers with PR,
-    # re-consent cutoff, records).
-    with django_assert_num_queries(13):
+    # The user (with their roles: not staff); the children with their family, consent positions
+    # (children's families, carers with PR, re-consent cutoff, records).
+    with django_assert_num_queries(SIGNED_IN_REQUEST_QUERIES + 5):
         response = client.get(MY_CHILDREN)
     assert len(response.context["cards"]) == children
