@@ -2,7 +2,7 @@
 
 What it does, in one run:
 
-1. Starts `.venv/bin/gunicorn fig_safety.wsgi --workers 2 --bind 127.0.0.1:<free port>`
+1. Starts `.venv/bin/gunicorn bench.wsgi --workers 2 --bind 127.0.0.1:<free port>`
    with bench.common's environment (the fig_bench PostgreSQL database,
    DJANGO_SECURE_SSL_REDIRECT=0, DJANGO_ALLOWED_HOSTS including 127.0.0.1).
 2. Signs in a social media administrator and a coordinator by writing Django
@@ -15,11 +15,13 @@ What it does, in one run:
    so clients reconnect) send GETs for SECONDS seconds:
    - /social/inbox/ as the social media administrator,
    - /photos/ (the gallery) as the coordinator,
-   - the floor: /static/css/fig.css served by WhiteNoise (no Django view, no
-     database) -- the ratio is against this;
-   - a second, Django-rendered floor: /accounts/login/ GET, anonymous.
+   - the floor: /bench/minimal/, the minimal signed-in view (login_required +
+     HttpResponse, through the whole middleware) -- the ratio is against this;
+     gunicorn serves bench.wsgi, the project's application with that one URL added;
+   - two more floors for comparison: /static/css/fig.css served by WhiteNoise (no
+     Django view, no database) and /accounts/login/ GET, anonymous.
 4. Reports requests per second, median and p95 latency, errors (any status but
-   200, or a connection failure) and the throughput ratio floor / page.
+   200, or a connection failure) and the throughput ratio minimal view / page.
 
 Target: no errors under load. Reported as met or missed; nothing here fails.
 The load generator runs in this process on the same machine as gunicorn, so both
@@ -146,7 +148,7 @@ def _start_gunicorn(port: int, log_path: str) -> subprocess.Popen:
     hosts = [h for h in env.get("DJANGO_ALLOWED_HOSTS", "").split(",") if h]
     env["DJANGO_ALLOWED_HOSTS"] = ",".join(dict.fromkeys([*hosts, HOST]))
     gunicorn = ROOT / ".venv" / "bin" / "gunicorn"
-    command = [str(gunicorn) if gunicorn.exists() else "gunicorn", "fig_safety.wsgi",
+    command = [str(gunicorn) if gunicorn.exists() else "gunicorn", "bench.wsgi",
                "--workers", str(WORKERS), "--bind", f"{HOST}:{port}", "--log-level", "warning"]
     log = open(log_path, "wb")  # noqa: SIM115  (closed when the process is stopped)
     process = subprocess.Popen(command, cwd=str(ROOT), env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -264,6 +266,8 @@ def run() -> list[dict]:
         # (benchmark name, path, cookie, who)
         ("load_static_floor", "/static/css/fig.css", None, "anonymous (WhiteNoise static file, no view)"),
         ("load_login_floor", "/accounts/login/", None, "anonymous (Django-rendered page, no database rows)"),
+        ("load_minimal_floor", "/bench/minimal/", _session_cookie(social),
+         f"social media administrator {social.email} (minimal signed-in view: the whole middleware, no page)"),
         ("load_inbox", "/social/inbox/", _session_cookie(social), f"social media administrator {social.email}"),
         ("load_gallery", "/photos/", _session_cookie(coordinator), f"coordinator {coordinator.email}"),
     ]
@@ -290,6 +294,7 @@ def run() -> list[dict]:
 
     static_rps = measured["load_static_floor"]["rps"]
     login_rps = measured["load_login_floor"]["rps"]
+    minimal_rps = measured["load_minimal_floor"]["rps"]
     for name, _, _, _ in targets:
         row = measured[name]
         result = {
@@ -297,8 +302,9 @@ def run() -> list[dict]:
             "clients": CLIENTS,
             "workers": WORKERS,
             **row,
-            "floor": "load_static_floor: /static/css/fig.css through WhiteNoise",
-            "ratio": round(static_rps / row["rps"], 2) if row["rps"] else None,
+            "floor": "load_minimal_floor: the minimal signed-in Django view",
+            "ratio": round(minimal_rps / row["rps"], 2) if row["rps"] else None,
+            "ratio_to_static_floor": round(static_rps / row["rps"], 2) if row["rps"] else None,
             "ratio_to_login_floor": round(login_rps / row["rps"], 2) if row["rps"] else None,
             "target": "no errors under load",
             "met": row["errors"] == 0 and "probe_status" not in row,
