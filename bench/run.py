@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench.run: {name} not present, skipped", file=sys.stderr)
             continue
         print(f"bench.run: running {name} ...", file=sys.stderr)
+        common.vacuum()  # each benchmark starts from a table without the dead rows of the one before
         start = time.perf_counter()
         try:
             module = importlib.import_module(f"bench.{name}")
