@@ -6,7 +6,14 @@ class SocialConfig(AppConfig):
     verbose_name = "Social media"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
         from consents.hooks import register_withdrawal_handler
+        from social.models import InboxMessage, Takedown
         from social.posts import posts_on_consent_withdrawn
+        from social.selectors import dashboard_changed
 
         register_withdrawal_handler(posts_on_consent_withdrawn)
+        for model in (InboxMessage, Takedown):
+            post_save.connect(dashboard_changed, sender=model, dispatch_uid=f"dashboard-{model.__name__}-saved")
+            post_delete.connect(dashboard_changed, sender=model, dispatch_uid=f"dashboard-{model.__name__}-deleted")

@@ -6,11 +6,14 @@ Every function here runs a fixed number of queries, whatever the number of messa
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
@@ -356,3 +359,37 @@ def response_dashboard(now: datetime | None = None, weeks: int = WEEKS) -> Dashb
         takedowns_open_now=takedowns_now["open"], takedowns_overdue_now=takedowns_now["overdue"],
         takedown_hours=settings.FIG_TAKEDOWN_HOURS,
     )
+
+
+# --- the dashboard, kept until something changes ------------------------------------------------
+
+_DASHBOARD_VERSION = "social:dashboard:version"
+
+
+def dashboard_changed(**_signal) -> None:
+    """A message or takedown was saved or deleted: figures cached before now are stale. Again after the
+    commit, for figures another request worked out in between without seeing the change."""
+    _new_dashboard_version()
+    transaction.on_commit(_new_dashboard_version)
+
+
+def _new_dashboard_version() -> None:
+    cache.set(_DASHBOARD_VERSION, uuid.uuid4().hex, None)
+
+
+def cached_response_dashboard(now: datetime | None = None) -> Dashboard:
+    """response_dashboard to the minute, kept in the cache until a message or takedown changes.
+
+    The figures depend on the time (what is overdue, which week this is), so they are worked out for
+    the start of the current minute and kept for that minute; any save or delete of a message or
+    takedown changes the version in the key, so an answer recorded shows on the next visit.
+    """
+    now = (now or timezone.now()).replace(second=0, microsecond=0)
+    cache.add(_DASHBOARD_VERSION, uuid.uuid4().hex, None)
+    key = f"social:dashboard:{cache.get(_DASHBOARD_VERSION)}:{now:%Y%m%d%H%M}"
+    stats = cache.get(key)
+    if stats is None:
+        stats = response_dashboard(now)
+        cache.set(key, stats, 120)
+    return stats
+

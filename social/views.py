@@ -321,7 +321,7 @@ def takedown_remove(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required(*INBOX_READERS)
 @require_safe
 def dashboard(request: HttpRequest) -> HttpResponse:
-    stats = selectors.response_dashboard()
+    stats = selectors.cached_response_dashboard()
     return render(request, "social/dashboard.html", {
         "stats": stats, "chart": weekly_chart(stats.weeks), "weeks": list(reversed(stats.weeks)),
         "can_work": can_work_inbox(request.user),

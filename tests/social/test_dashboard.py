@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from social.charts import weekly_chart
 from social.models import InboxMessage, Platform, Takedown, policy_due_at
@@ -207,9 +208,10 @@ def test_the_page_draws_an_accessible_chart_without_javascript_and_the_same_numb
 @pytest.mark.django_db
 @pytest.mark.parametrize("count", [10, 1000])
 def test_the_page_takes_the_same_number_of_queries_for_10_and_1000_messages(
-    client, social_admin, django_assert_num_queries, count
+    client, social_admin, django_assert_num_queries, count, monkeypatch
 ):
-    now = datetime.now(UTC)
+    now = datetime.now(UTC).replace(second=30)
+    monkeypatch.setattr(timezone, "now", lambda: now)  # every request below in the same minute
     InboxMessage.objects.bulk_create([
         InboxMessage(platform=Platform.EMAIL, platform_id=f"e-{n}", text="Hi", received_at=now - n * 10 * H,
                      due_at=policy_due_at(now - n * 10 * H))
@@ -217,6 +219,33 @@ def test_the_page_takes_the_same_number_of_queries_for_10_and_1000_messages(
     ])
     client.force_login(social_admin)
     client.get(reverse("social:dashboard"))  # the first request creates the usersession row
+    message(now - H)  # a change since: the figures are worked out again
     # + the five queries of the statistics.
     with django_assert_num_queries(STAFF_REQUEST_QUERIES + 5):
         assert client.get(reverse("social:dashboard")).status_code == 200
+    # The same minute and nothing changed: the figures come from the cache.
+    with django_assert_num_queries(STAFF_REQUEST_QUERIES):
+        assert client.get(reverse("social:dashboard")).context["stats"].open_now == count + 1
+
+
+@pytest.mark.django_db
+def test_the_figures_change_as_soon_as_a_message_is_answered_or_the_minute_turns(
+    client, social_admin, monkeypatch, django_capture_on_commit_callbacks
+):
+    now = datetime.now(UTC).replace(second=10, microsecond=0)
+    monkeypatch.setattr(timezone, "now", lambda: now)
+    late = message(now - 7 * DAY + timedelta(seconds=30))  # due 30 seconds from now
+    client.force_login(social_admin)
+
+    def figures():
+        stats = client.get(reverse("social:dashboard")).context["stats"]
+        return stats.open_now, stats.overdue_now
+
+    assert figures() == (1, 0)
+    now += timedelta(minutes=1)  # a new minute: it is overdue now
+    assert figures() == (1, 1)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        late.status, late.responded_at = InboxMessage.Status.ANSWERED, now
+        late.save()
+    assert figures() == (0, 0)  # the same minute, but the answer shows at once
