@@ -16,8 +16,8 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 BASE_DIR = BENCH_DIR.parent
-VAR_DIR = BENCH_DIR / ".var"
-RESULTS_DIR = BENCH_DIR / "results"
+VAR_DIR = Path(os.environ.get("FIG_BENCH_VAR") or BENCH_DIR / ".var")
+RESULTS_DIR = Path(os.environ.get("FIG_BENCH_RESULTS") or BENCH_DIR / "results")
 
 DB_NAME = os.environ.get("FIG_BENCH_DB", "fig_bench")
 DB_HOST = os.environ.get("FIG_BENCH_DB_HOST", "127.0.0.1")
@@ -41,8 +41,8 @@ def configure_env() -> None:
     env = {
         "DJANGO_SETTINGS_MODULE": "fig_safety.settings",
         "DATABASE_URL": database_url(),
-        "REDIS_URL": "redis://127.0.0.1:6379/9",
-        "FIG_CACHE_PREFIX": "figbench",
+        "REDIS_URL": os.environ.get("FIG_BENCH_REDIS_URL") or "redis://127.0.0.1:6379/9",
+        "FIG_CACHE_PREFIX": f"figbench-{DB_NAME}",
         "DJANGO_SECRET_KEY": "bench-secret-key-not-for-production-" + "b" * 40,
         "EMAIL_URL": f"filemail://{VAR_DIR / 'mail'}",
         "FIG_VAULT_KEYS": BENCH_VAULT_KEY,

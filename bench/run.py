@@ -92,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(row, default=str, sort_keys=False))
     path = common.write_results(rows, scale=scale, seed={k: info.get(k) for k in ("counts", "reference_time")})
     missed = [f"{r.get('benchmark')}: {r.get('name', r.get('target', ''))}" for r in rows if r.get("met") is False]
-    print(f"\nResults in {path.relative_to(common.BASE_DIR)}. Targets missed: {len(missed)}"
+    shown = path.relative_to(common.BASE_DIR) if path.is_relative_to(common.BASE_DIR) else path
+    print(f"\nResults in {shown}. Targets missed: {len(missed)}"
           + ("".join(f"\n  - {m}" for m in missed)))
     return 1 if errors else 0
 
