@@ -115,7 +115,9 @@ def post_list(request: HttpRequest) -> HttpResponse:
     counts = dict(visible.order_by().values_list("status").annotate(n=Count("id")))
     listed = visible.filter(status=status) if status else visible
     listed = listed.select_related("author").annotate(photo_count=Count("photos")).order_by("-updated_at", "-id")
-    page = Paginator(listed, PAGE_SIZE).get_page(request.GET.get("page"))
+    paginator = Paginator(listed, PAGE_SIZE)
+    paginator.count = counts.get(status, 0) if status else sum(counts.values())  # counted already, by status
+    page = paginator.get_page(request.GET.get("page"))
     rows = [{"post": p, "channels": [CHANNEL_LABELS.get(c, c) for c in p.channels]} for p in page.object_list]
     statuses = [(value, label, counts.get(value, 0)) for value, label in Post.Status.choices]
     return _page(request, "social/posts/list.html", {

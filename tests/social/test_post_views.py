@@ -696,12 +696,15 @@ def test_it_lists_posts_in_a_fixed_number_of_queries(client, reviewer, author, c
     _bulk_posts(author, count)
     client.force_login(reviewer)
     client.get(reverse("social:posts"))  # the first request creates the usersession row
-    # The signed-in staff request's own queries, then: the count of each status, the paginator's
-    # count, one page of posts with their authors and photo counts, the reviewer check for the
-    # sub-navigation (roles are read once per request, so it costs nothing).
-    with django_assert_num_queries(STAFF_REQUEST_QUERIES + 3):
+    # The signed-in staff request's own queries, then: the count of each status (which is the
+    # paginator's count too), one page of posts with their authors and photo counts. The reviewer
+    # check for the sub-navigation costs nothing (roles come with the user).
+    with django_assert_num_queries(STAFF_REQUEST_QUERIES + 2):
         response = client.get(reverse("social:posts"))
     assert len(response.context["rows"]) == min(count, 25)
+    assert response.context["page"].paginator.count == count
+    assert client.get(reverse("social:posts"), {"status": "submitted"}).context["page"].paginator.count == count
+    assert client.get(reverse("social:posts"), {"status": "draft"}).context["page"].paginator.count == 0
 
 
 @pytest.mark.django_db
