@@ -18,7 +18,9 @@ from django.utils import timezone
 from consents.selectors import coordinators_of
 from photos.models import Photo
 from photos.services import photo_delete
+from staff.models import User
 from staff.notifications import notify
+from staff.roles import Role
 
 BATCH = 500
 LIVE = [Photo.Status.PROCESSING, Photo.Status.READY]
@@ -71,15 +73,27 @@ def device_escalations(now: datetime | None = None) -> int:
         for photo in due:
             by_family[photo.family].append(photo)
         for family, photos in by_family.items():
+            coordinators = list(coordinators_of(family).values_list("email", flat=True))
+            # A family nobody coordinates: the CEO is told, so the escalation is not stamped as sent to nobody.
+            to = coordinators or _ceo_emails()
             notify(
-                to=list(coordinators_of(family).values_list("email", flat=True)),
-                subject=f"Photos of family {family.reference} may still be on a device",
+                to=to,
+                subject=f"Photos of family {family.reference} may still be on a device"
+                + ("" if coordinators else " (the family has no coordinator)"),
                 template="photos/email/device_escalation.txt",
-                context={"family": family, "photos": photos,
-                         "link": settings.FIG_SITE_URL + reverse("photos:unconfirmed")},
+                context={"family": family, "photos": photos, "no_coordinator": not coordinators,
+                         "link": settings.FIG_SITE_URL + (
+                             reverse("photos:unconfirmed") if coordinators
+                             else reverse("consents:family_detail", args=[family.reference]))},
                 separately=True,
             )
     return len(due)
+
+
+def _ceo_emails() -> list[str]:
+    return list(
+        User.objects.filter(is_active=True, groups__name=Role.CEO.value).distinct().values_list("email", flat=True)
+    )
 
 
 def delete_due(now: datetime | None = None) -> int:

@@ -237,6 +237,25 @@ def test_it_tells_the_familys_coordinators_once_after_72_hours(photographer, coo
 
 
 @pytest.mark.django_db
+def test_a_family_with_no_coordinator_is_escalated_to_the_ceo(photographer, coordinator, ceo):
+    family, child, _ = consented_child()  # nobody coordinates this family
+    other_family, other_child, _ = consented_child(coordinator=coordinator)
+    now = timezone.now()
+    _batch_of(family, [child], photographer, at=now - 80 * HOUR)
+    _batch_of(other_family, [other_child], photographer, at=now - 80 * HOUR)
+
+    assert _sweep(sweeps.device_escalations, now) == 4
+    by_person = {m.to[0]: m for m in mail.outbox}
+    assert set(by_person) == {coordinator.email, ceo.email}
+    to_ceo = by_person[ceo.email]
+    assert to_ceo.subject == f"Photos of family {family.reference} may still be on a device (the family has no coordinator)"
+    assert "No coordinator is assigned to this family" in to_ceo.body
+    assert reverse("consents:family_detail", args=[family.reference]) in to_ceo.body
+    assert other_family.reference in by_person[coordinator.email].subject
+    assert "No coordinator" not in by_person[coordinator.email].body
+
+
+@pytest.mark.django_db
 def test_the_whole_sweep_twice_sends_everything_once(photographer, coordinator, family_and_child):
     family, child = family_and_child
     now = timezone.now()
