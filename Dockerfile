@@ -17,7 +17,7 @@ RUN groupadd --system --gid 10001 fig \
 WORKDIR /app
 
 # Dependencies first, so a code change does not reinstall them.
-COPY requirements.txt ./
+COPY requirements.txt constraints.txt ./
 RUN pip install --no-cache-dir -r requirements.txt
 
 # The code stays owned by root: the app user can read it, not change it.
