@@ -13,7 +13,6 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
 from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
@@ -367,13 +366,12 @@ _DASHBOARD_VERSION = "social:dashboard:version"
 
 
 def dashboard_changed(**_signal) -> None:
-    """A message or takedown was saved or deleted: figures cached before now are stale. Again after the
-    commit, for figures another request worked out in between without seeing the change."""
-    _new_dashboard_version()
-    transaction.on_commit(_new_dashboard_version)
+    """A message or takedown was saved or deleted: figures cached before now are stale.
 
-
-def _new_dashboard_version() -> None:
+    Done at once rather than after the commit (which would queue a callback on every save). A visit
+    that works the figures out between the save and its commit keeps them for the rest of its minute
+    at most, as the key changes every minute.
+    """
     cache.set(_DASHBOARD_VERSION, uuid.uuid4().hex, None)
 
 
