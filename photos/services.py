@@ -6,7 +6,9 @@ Celery task queued after the upload commits; the task takes the photo's id.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
@@ -24,6 +26,8 @@ from photos.processing import PhotoRefused, process_upload
 from staff.models import User
 from staff.notifications import notify
 from staff.services import audit_record, client_ip
+
+log = logging.getLogger(__name__)
 
 TAG_PURPOSES = (Purpose.PHOTOGRAPHED, Purpose.STORED)
 
@@ -67,10 +71,11 @@ def photo_upload(
         raise UploadError(f"File {too_big[0]} is larger than {settings.FIG_PHOTO_MAX_BYTES // 1_000_000} MB.")
     from photos.tasks import process_photo
 
-    with transaction.atomic():
+    with blobs_removed_on_failure() as new_blobs, transaction.atomic():
         batch = UploadBatch.objects.create(family=family, uploaded_by=by)
         for data in files:
             incoming = vault_save(data, folder="incoming")
+            new_blobs.append(incoming.name)
             photo = Photo.objects.create(
                 family=family, batch=batch, uploaded_by=by, no_child_identifiable=not children,
                 upload_sha256=incoming.sha256, upload_size=len(data),
@@ -86,7 +91,7 @@ def photo_upload(
 
 def photo_process(*, photo_id: int) -> Photo:
     """Check, clean, encrypt and store one uploaded photo. Safe to run twice: a done photo is left alone."""
-    with transaction.atomic():
+    with blobs_removed_on_failure() as new_blobs, transaction.atomic():
         photo = Photo.objects.select_for_update().get(pk=photo_id)
         if photo.status != Photo.Status.PROCESSING:
             return photo
@@ -107,7 +112,9 @@ def photo_process(*, photo_id: int) -> Photo:
             audit_record(action="photo.refused", target=photo, details={"reason": photo.refusal_reason})
             return photo
         original = vault_save(result.original, folder="photos")
+        new_blobs.append(original.name)
         thumbnail = vault_save(result.thumbnail, folder="thumbnails")
+        new_blobs.append(thumbnail.name)
         _discard_incoming(photo)
         photo.status = Photo.Status.READY
         photo.original_blob, photo.original_key_id = original.name, original.key_id
@@ -119,9 +126,28 @@ def photo_process(*, photo_id: int) -> Photo:
 
 
 def _discard_incoming(photo: Photo) -> None:
+    """Delete the uploaded file now. Should the transaction then fail, the photo names a file that is gone,
+    and the stuck-upload sweep refuses it as unreadable: nothing of it lingers, which is the side to err on."""
     if photo.incoming_blob:
         vault_delete(name=photo.incoming_blob)
     photo.incoming_blob = photo.incoming_key_id = ""
+
+
+@contextmanager
+def blobs_removed_on_failure() -> Iterator[list[str]]:
+    """Names appended to the list are blobs just sealed into the vault for rows being written. Put it
+    around the transaction: if anything fails, the commit included, the rows are gone and so are the
+    blobs, so no photo is left in storage that nothing names."""
+    names: list[str] = []
+    try:
+        yield names
+    except BaseException:
+        for name in names:
+            try:
+                vault_delete(name=name)
+            except Exception:  # noqa: BLE001 - the first failure is the one to report
+                log.exception("Could not delete vault blob %s after a failed transaction.", name)
+        raise
 
 
 def photo_retag(*, photo: Photo, children: Iterable[Child], no_child_identifiable: bool, by: User,

@@ -456,6 +456,56 @@ def test_a_refused_file_leaves_no_blob_in_the_vault(django_capture_on_commit_cal
     assert AuditEvent.objects.filter(action="photo.refused", target_id=str(photo.pk)).exists()
 
 
+class DatabaseDown(Exception):
+    pass
+
+
+def test_a_failed_upload_transaction_leaves_no_blob_in_the_vault(family_child, photographer, monkeypatch):
+    """The files were sealed into the vault before the rows failed: they go again, nothing names them."""
+    from photos import services
+
+    family, child = family_child
+    before = vault_files()
+
+    def fail(**kwargs):
+        raise DatabaseDown
+
+    monkeypatch.setattr(services, "audit_record", fail)  # the last write of the upload's transaction
+    with pytest.raises(DatabaseDown):
+        photo_upload(family=family, children=[child], files=[images.jpeg(), images.png()], by=photographer,
+                     no_child_identifiable=False)
+    assert vault_files() == before
+    assert not Photo.objects.exists()
+
+
+def test_a_failed_processing_transaction_leaves_no_new_blob_in_the_vault(
+    django_capture_on_commit_callbacks, family_child, photographer, monkeypatch
+):
+    from photos import services
+
+    family, child = family_child
+    batch = photo_upload(family=family, children=[child], files=[images.jpeg()], by=photographer,
+                         no_child_identifiable=False, queue=False)
+    photo = batch.photos.get()
+    with_incoming = vault_files()
+
+    real_save = Photo.save
+
+    def save_fails_once_ready(self, *args, **kwargs):
+        if self.status == Photo.Status.READY:
+            raise DatabaseDown
+        return real_save(self, *args, **kwargs)
+
+    monkeypatch.setattr(Photo, "save", save_fails_once_ready)
+    with pytest.raises(DatabaseDown):
+        services.photo_process(photo_id=photo.pk)
+    # The original and thumbnail sealed for it are gone again (and the upload, deleted as it was read, too:
+    # the stuck-upload sweep refuses the photo later); its row is as it was.
+    assert vault_files() <= with_incoming
+    photo.refresh_from_db()
+    assert photo.status == Photo.Status.PROCESSING and photo.original_blob == photo.thumbnail_blob == ""
+
+
 def test_one_refused_file_does_not_stop_the_others(django_capture_on_commit_callbacks, family_child, photographer):
     family, child = family_child
     before = vault_files()
