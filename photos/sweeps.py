@@ -18,9 +18,9 @@ from django.utils import timezone
 from consents.selectors import coordinators_of
 from photos.models import Photo
 from photos.services import photo_delete
-from staff.models import User
 from staff.notifications import notify
 from staff.roles import Role
+from staff.selectors import emails_of
 
 BATCH = 500
 LIVE = [Photo.Status.PROCESSING, Photo.Status.READY]
@@ -75,7 +75,7 @@ def device_escalations(now: datetime | None = None) -> int:
         for family, photos in by_family.items():
             coordinators = list(coordinators_of(family).values_list("email", flat=True))
             # A family nobody coordinates: the CEO is told, so the escalation is not stamped as sent to nobody.
-            to = coordinators or _ceo_emails()
+            to = coordinators or emails_of(Role.CEO)
             notify(
                 to=to,
                 subject=f"Photos of family {family.reference} may still be on a device"
@@ -89,11 +89,6 @@ def device_escalations(now: datetime | None = None) -> int:
             )
     return len(due)
 
-
-def _ceo_emails() -> list[str]:
-    return list(
-        User.objects.filter(is_active=True, groups__name=Role.CEO.value).distinct().values_list("email", flat=True)
-    )
 
 
 def delete_due(now: datetime | None = None) -> int:

@@ -19,20 +19,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from social.models import LONDON, DigestSent, InboxMessage, Takedown
-from staff.models import User
 from staff.notifications import Email, notify, notify_all
 from staff.roles import Role
+from staff.selectors import emails_of
 
 # Rows claimed, stamped and notified in one transaction. A sweep takes batch after batch until
 # nothing is due, so it never leaves due messages for the next run.
 BATCH = 1000
-
-
-def _emails(*roles: Role) -> list[str]:
-    return list(
-        User.objects.filter(is_active=True, groups__name__in=[r.value for r in roles])
-        .distinct().values_list("email", flat=True)
-    )
 
 
 def _claim_all(queryset, stamp_field: str, now: datetime, handle: Callable[[list], None]) -> int:
@@ -58,7 +51,7 @@ def send_reminders(now: datetime) -> int:
     ).select_related("assignee").order_by("due_at", "id")
 
     def remind(messages: list[InboxMessage]) -> None:
-        admins = _emails(Role.SOCIAL_ADMIN)
+        admins = emails_of(Role.SOCIAL_ADMIN)
         notify_all(
             Email(
                 to=[message.assignee.email] if message.assignee else admins,
@@ -81,7 +74,7 @@ def send_escalations(now: datetime) -> int:
 
     def escalate(messages: list[InboxMessage]) -> None:
         notify(
-            to=_emails(Role.SOCIAL_ADMIN, Role.CEO),
+            to=emails_of(Role.SOCIAL_ADMIN, Role.CEO),
             subject=f"{len(messages)} social media message{'s are' if len(messages) != 1 else ' is'} past the one-week deadline",
             template="social/email/escalation.txt",
             context={"messages": messages, "link": settings.FIG_SITE_URL + reverse("social:inbox") + "?tab=overdue"},
@@ -103,7 +96,7 @@ def send_digest(now: datetime) -> int:
                 open=Count("pk"), overdue=Count("pk", filter=Q(due_at__lte=now)), urgent=Count("pk", filter=Q(urgent=True)),
             )
             notify(
-                to=_emails(Role.SOCIAL_ADMIN),
+                to=emails_of(Role.SOCIAL_ADMIN),
                 subject=f"Social media inbox, {local:%A %-d %B}",
                 template="social/email/digest.txt",
                 context={
@@ -131,7 +124,7 @@ def escalate_takedowns(now: datetime) -> int:
         for overdue, these in by_audience.items():
             roles = (Role.SOCIAL_ADMIN, Role.CEO) if overdue else (Role.SOCIAL_ADMIN,)
             notify(
-                to=_emails(*roles),
+                to=emails_of(*roles),
                 subject=f"{len(these)} takedown{'s' if len(these) != 1 else ''} still open"
                 + (" and overdue" if overdue else ""),
                 template="social/email/takedown_escalation.txt",

@@ -29,6 +29,14 @@ def policy_pending(user: User) -> bool:
     return pending
 
 
+def emails_of(*roles: Role) -> list[str]:
+    """The addresses of active users holding any of `roles`, each once."""
+    return list(
+        User.objects.filter(is_active=True, groups__name__in=[r.value for r in roles])
+        .distinct().values_list("email", flat=True)
+    )
+
+
 def staff_users() -> QuerySet[User]:
     """Active staff as staff.roles.is_staff_member sees them: anyone with a role, and superusers.
 

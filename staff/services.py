@@ -26,7 +26,7 @@ from staff.models import (
 )
 from staff.notifications import notify
 from staff.roles import Role
-from staff.selectors import staff_users
+from staff.selectors import emails_of, staff_users
 
 # Keys that must never reach the audit trail, whatever a caller passes.
 _SECRET_KEYS = {"password", "password1", "password2", "code", "token", "key", "secret", "otp"}
@@ -188,9 +188,7 @@ def breach_report_create(*, reporter: User, request: HttpRequest | None = None, 
     with transaction.atomic():
         report = BreachReport.objects.create(reporter=reporter, **fields)
         audit_record(action="breach.reported", actor=reporter, target=report, request=request)
-        ceo_emails = list(
-            User.objects.filter(is_active=True, groups__name=Role.CEO.value).values_list("email", flat=True)
-        )
+        ceo_emails = emails_of(Role.CEO)
         if ceo_emails:
             notify(
                 to=ceo_emails,
