@@ -174,7 +174,7 @@ def _describe(event: AuditEvent, people: dict[object, str]) -> HistoryEntry:
 def open_takedowns() -> QuerySet[Takedown]:
     return (
         Takedown.objects.filter(status=Takedown.Status.OPEN)
-        .select_related("message", "opened_by")
+        .select_related("message", "post", "opened_by")
         .order_by("due_at", "id")
     )
 
@@ -182,9 +182,69 @@ def open_takedowns() -> QuerySet[Takedown]:
 def removed_takedowns() -> QuerySet[Takedown]:
     return (
         Takedown.objects.filter(status=Takedown.Status.REMOVED)
-        .select_related("message", "opened_by", "removed_by")
+        .select_related("message", "post", "opened_by", "removed_by")
         .annotate(took=F("removed_at") - F("opened_at"))
         .order_by("-removed_at", "-id")
+    )
+
+
+# --- the daily digest ------------------------------------------------------------------------
+
+# The digest lists at most this many messages in each list, and takedowns, then says how many more.
+DIGEST_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class Digest:
+    """What the daily digest reports: counts, and the first DIGEST_LIMIT of each list."""
+
+    open: int
+    overdue: int
+    urgent: int
+    overdue_messages: list[InboxMessage]  # open and past the deadline, flagged first, then the most overdue
+    due_soonest: list[InboxMessage]  # open and not yet due, flagged first, then the least time left
+    takedowns_open: int
+    takedowns: list[Takedown]  # open, the soonest due first
+
+    # The counts and the lists are separate queries, so a message answered between them could make
+    # "more" negative: never below nought.
+
+    @property
+    def not_yet_due(self) -> int:
+        return max(0, self.open - self.overdue)
+
+    @property
+    def more_overdue(self) -> int:
+        return max(0, self.overdue - len(self.overdue_messages))
+
+    @property
+    def more_due(self) -> int:
+        return max(0, self.not_yet_due - len(self.due_soonest))
+
+    @property
+    def more_takedowns(self) -> int:
+        return max(0, self.takedowns_open - len(self.takedowns))
+
+
+def inbox_digest(now: datetime, limit: int = DIGEST_LIMIT) -> Digest:
+    """The open and overdue messages and the open takedowns for the daily digest. Five queries."""
+    counts = InboxMessage.objects.filter(status=OPEN).aggregate(
+        open=Count("pk"), overdue=Count("pk", filter=Q(due_at__lte=now)), urgent=Count("pk", filter=Q(urgent=True)),
+    )
+    messages = (
+        InboxMessage.objects.filter(status=OPEN)
+        .select_related("assignee", "passed_to")
+        .order_by("-urgent", "due_at", "id")  # as the inbox's tabs list them
+    )
+    open_takedowns = Takedown.objects.filter(status=Takedown.Status.OPEN)
+    return Digest(
+        **counts,
+        overdue_messages=list(messages.filter(due_at__lte=now)[:limit]),
+        due_soonest=list(messages.filter(due_at__gt=now)[:limit]),
+        takedowns_open=open_takedowns.count(),
+        takedowns=list(
+            open_takedowns.select_related("message", "post").order_by("due_at", "id")[:limit]
+        ),
     )
 
 

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 
 from social.models import LONDON, DigestSent, InboxMessage, Takedown
+from social.selectors import inbox_digest
+from social.templatetags.social_tags import time_left
 from staff.notifications import Email, notify, notify_all
 from staff.roles import Role
 from staff.selectors import emails_of
@@ -84,25 +86,90 @@ def send_escalations(now: datetime) -> int:
     return _claim_all(due, "escalated_at", now, escalate)
 
 
+@dataclass(frozen=True)
+class DigestLine:
+    """One message or takedown in the digest, as plain text."""
+
+    what: str  # "Messenger private message from Jo Bloggs"
+    excerpt: str
+    due: str  # "due Friday 14 March, 10:00 (2 days left)", in London
+    notes: list[str]
+    link: str
+
+
+# Enough of a message to recognise it. The digest goes to the social administrators, who may read the
+# whole message in the inbox anyway, but an email is kept and forwarded: it carries no more than this.
+EXCERPT_CHARS = 80
+
+
+def _excerpt(text: str) -> str:
+    """The text on one line, cut to EXCERPT_CHARS with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1].rstrip() + "…"
+
+
+def _due(due_at: datetime, now: datetime, *, verb: str = "due") -> str:
+    left = time_left(due_at, now).text
+    return f"{verb} {timezone.localtime(due_at, LONDON):%A %-d %B, %H:%M} ({left[0].lower()}{left[1:]})"
+
+
+def _what(message: InboxMessage) -> str:
+    sender = message.sender_name or message.sender_id
+    return f"{message.get_platform_display()} {message.get_kind_display().lower()}" + (f" from {sender}" if sender else "")
+
+
+def _message_line(message: InboxMessage, now: datetime) -> DigestLine:
+    notes = []
+    if message.urgent:
+        notes.append("Flagged: it may identify a family.")
+    if message.assignee:
+        notes.append(f"Assigned to {message.assignee}.")
+    if message.passed_to:
+        notes.append(f"Passed on to {message.passed_to}.")
+    return DigestLine(
+        what=_what(message), excerpt=_excerpt(message.text),
+        due=_due(message.due_at, now, verb="was due" if message.due_at <= now else "due"), notes=notes,
+        link=settings.FIG_SITE_URL + reverse("social:message", args=[message.pk]),
+    )
+
+
+def _takedown_line(takedown: Takedown, now: datetime) -> DigestLine:
+    if takedown.message:
+        what, text = _what(takedown.message), takedown.message.text
+    elif takedown.post:
+        what, text = f"Post #{takedown.post.pk}", takedown.post.text
+    else:
+        what, text = f"Takedown #{takedown.pk}", ""
+    return DigestLine(
+        what=what, excerpt=_excerpt(text), due=_due(takedown.due_at, now, verb="must be down by"),
+        notes=[f"Why: {_excerpt(takedown.reason)}"],
+        link=settings.FIG_SITE_URL + reverse("social:takedowns") + f"#takedown-{takedown.pk}",
+    )
+
+
 def send_digest(now: datetime) -> int:
-    """Once per London day after 08:00: open and overdue counts to the social administrators."""
+    """Once per London day after 08:00, to the social administrators: the counts, then the overdue
+    messages, the open ones with the least time left and the open takedowns (up to DIGEST_LIMIT each)."""
     local = timezone.localtime(now, LONDON)
     if local.hour < 8:
         return 0
     try:
         with transaction.atomic():
             DigestSent.objects.create(day=local.date(), sent_at=now)
-            counts = InboxMessage.objects.filter(status=InboxMessage.Status.OPEN).aggregate(
-                open=Count("pk"), overdue=Count("pk", filter=Q(due_at__lte=now)), urgent=Count("pk", filter=Q(urgent=True)),
-            )
+            digest = inbox_digest(now)
+            inbox = settings.FIG_SITE_URL + reverse("social:inbox")
             notify(
                 to=emails_of(Role.SOCIAL_ADMIN),
                 subject=f"Social media inbox, {local:%A %-d %B}",
                 template="social/email/digest.txt",
                 context={
-                    **counts,
-                    "takedowns": Takedown.objects.filter(status=Takedown.Status.OPEN).count(),
-                    "link": settings.FIG_SITE_URL + reverse("social:inbox"),
+                    "digest": digest,
+                    "overdue": [_message_line(m, now) for m in digest.overdue_messages],
+                    "due_soonest": [_message_line(m, now) for m in digest.due_soonest],
+                    "takedowns": [_takedown_line(t, now) for t in digest.takedowns],
+                    "link": inbox,
+                    "overdue_link": inbox + "?tab=overdue",
+                    "takedowns_link": settings.FIG_SITE_URL + reverse("social:takedowns"),
                 },
                 separately=True,
             )

@@ -81,6 +81,39 @@ def _celery_joins_allowed():
     yield
 
 
+# --- a Redis server of the test's own ----------------------------------------
+
+
+@pytest.fixture
+def private_redis():
+    """A fresh Redis server for this test alone (tests/redis_server.py), so it may FLUSHALL; always stopped."""
+    from tests.redis_server import REDIS_SERVER, private_redis_server, redis_server_binary
+
+    if redis_server_binary() is None:
+        why = f"{REDIS_SERVER} not found (apt-get install redis-server)"
+        if REQUIRED:
+            pytest.fail(why)
+        pytest.skip(why)
+    with private_redis_server() as server:
+        yield server
+
+
+@pytest.fixture
+def celery_on_private_redis(settings, private_redis):
+    """This process's cache, Celery broker and Celery results on `private_redis`, and tasks queued there
+    rather than run eagerly (no worker takes them unless the test starts one). Yields the server."""
+    from fig_safety.celery import app
+    from tests.redis_server import celery_reconnects
+
+    url = private_redis.url()
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+    # Celery reads these through its view of Django's settings, so the change reaches app.conf.
+    settings.CELERY_BROKER_URL = settings.CELERY_RESULT_BACKEND = url
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    with celery_reconnects(app):
+        yield private_redis
+
+
 @pytest.fixture
 def policy(db):
     return factories.PolicyVersionFactory()

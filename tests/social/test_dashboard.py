@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from social.charts import weekly_chart
-from social.models import InboxMessage, Platform, Takedown, policy_due_at
+from social.models import LONDON, InboxMessage, Platform, Takedown, policy_due_at
 from social.selectors import WeekStats, percentile, response_dashboard
 from tests import factories
 from tests.query_counts import STAFF_REQUEST_QUERIES
@@ -203,6 +203,60 @@ def test_the_page_draws_an_accessible_chart_without_javascript_and_the_same_numb
     assert "30 minutes" in table
     assert '<span class="badge badge-danger">1 overdue</span>' in table
     assert response.context["stats"].overdue_now == 1
+
+
+def _table(main: str, heading_id: str) -> dict[str, list[str]]:
+    """The rows of the table under the heading `heading_id`, by week: the text of each cell after the first."""
+    section = main.split(f'id="{heading_id}"', 1)[1].split("</section>", 1)[0]
+    body = section.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    rows = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", body, re.S):
+        cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+        rows[cells[0]] = cells[1:]
+    return rows
+
+
+def _cards(main: str) -> list[tuple[str, str]]:
+    """(number, label) of each stat card."""
+    return [
+        (number.strip(), re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", label)).strip())
+        for number, label in re.findall(
+            r'<span class="stat-number">(.*?)</span>\s*<span class="stat-label">(.*?)</span>', main, re.S
+        )
+    ]
+
+
+@pytest.mark.django_db
+def test_the_page_shows_the_90th_percentile_and_the_takedowns_and_how_long_they_took(client, social_admin):
+    now = datetime.now(UTC)
+    two_weeks_ago = timezone.localtime(now - 14 * DAY, LONDON).date()
+    week = two_weeks_ago - timedelta(days=two_weeks_ago.weekday())
+    # Noon on that week's Wednesday: the hours either side stay in the week, and it is over a week ago.
+    received = datetime.combine(week + 2 * DAY, time(12, 0), tzinfo=LONDON)
+    for hours in (1, 2, 10):  # median 2 hours; 9 in 10 within 8.4 hours (as PostgreSQL's percentile_cont)
+        message(received, answered_after=hours * H)
+    message(received - 7 * DAY)  # a week earlier, open and overdue now
+    takedown(received, removed_after=5 * H)  # in time
+    takedown(received + H, removed_after=30 * H)  # late
+    takedown(received + 2 * H)  # still open and late now
+    takedown(now - H)  # open, not yet due
+    client.force_login(social_admin)
+
+    main = client.get(reverse("social:dashboard")).content.decode().split("<main", 1)[1].split("</main>", 1)[0]
+
+    row = f"{week.day} {week:%b %Y}"  # as the page writes the week's Monday
+    # Received, answered within 7 days, late, closed, overdue now, still in their week, median, 9 in 10.
+    assert _table(main, "table-heading")[row] == ["3", "3 of 3 (100%)", "0", "0", "0", "0", "2 hours", "8 hours 24 minutes"]
+    earlier = week - timedelta(days=7)
+    assert _table(main, "table-heading")[f"{earlier.day} {earlier:%b %Y}"][4] == "1 overdue"
+    # Opened, removed, removed in time, median time to remove, longest.
+    assert _table(main, "takedown-table-heading")[row] == ["3", "2", "1 of 2", "17 hours 30 minutes", "1 day 6 hours"]
+    cards = _cards(main)
+    assert ("1", "overdue message") in cards
+    assert ("2", "open takedowns, 1 late") in cards
+    assert ("2 hours", "median time to answer") in cards
+    assert ("8 hours 24 minutes", "9 in 10 answered within") in cards
+    assert ("75%", "answered within 7 days (3 of 4)") in cards
 
 
 @pytest.mark.django_db

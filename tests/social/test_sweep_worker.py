@@ -1,8 +1,10 @@
-"""A real Celery worker, on the real Redis and this test's PostgreSQL database, runs the inbox sweep.
+"""A real Celery worker, on a real Redis and this test's PostgreSQL database, runs the inbox sweep.
 
 The worker process is started as in tests/project/test_celery.py, with the
 test database's name in DATABASE_URL and EMAIL_URL=filemail:// into a temporary
-folder, so its emails can be counted as .eml files.
+folder, so its emails can be counted as .eml files. Its broker, results and
+cache are on a Redis server of the test's own (the private_redis fixture), so
+the test can empty it with a real FLUSHALL without touching other test runs.
 """
 
 # disable_sync_subtasks=False on every .get(): eager tasks run earlier in this test process can leave
@@ -14,7 +16,6 @@ import email
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -22,7 +23,6 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-import redis
 from celery import Celery
 from django.conf import settings
 from django.utils import timezone
@@ -31,21 +31,6 @@ from social.models import LONDON, DigestSent, InboxMessage, Platform, policy_due
 from tests import factories
 from tests.services import SERVICES
 
-# A Redis database of its own on the test server (12 and 13 belong to the other
-# worker tests, 14 is the cache other runs share), so FLUSHDB below empties
-# nothing anyone else relies on.
-WORKER_REDIS_DB = 11
-
-# Start the worker with a default queue no other run uses: the sweep's emails go
-# through it too (send_email.delay inside the worker), so a worker from another
-# test run on the same Redis can never take them.
-WORKER = """
-import sys
-from fig_safety.celery import app
-app.conf.task_default_queue = sys.argv[1]
-app.worker_main(["worker", *sys.argv[2:]])
-"""
-
 
 def _database_url() -> str:
     """The URL of the database this test is using (the test database, not fig_safety)."""
@@ -53,7 +38,7 @@ def _database_url() -> str:
 
 
 @contextmanager
-def _worker(tmp_path: Path, *, redis_url: str, queue: str) -> Iterator[Path]:
+def _worker(tmp_path: Path, *, redis_url: str) -> Iterator[Path]:
     """A worker process for the test's lifetime; yields the folder its emails land in."""
     mailbox = tmp_path / "mail"
     log = tmp_path / "worker.log"
@@ -65,8 +50,8 @@ def _worker(tmp_path: Path, *, redis_url: str, queue: str) -> Iterator[Path]:
     )
     with log.open("w") as output:
         process = subprocess.Popen(
-            [sys.executable, "-c", WORKER, queue, "--loglevel=INFO", "--concurrency=1", "--pool=solo",
-             "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            [sys.executable, "-m", "celery", "-A", "fig_safety", "worker", "--loglevel=INFO", "--concurrency=1",
+             "--pool=solo", "--without-gossip", "--without-mingle", "--without-heartbeat"],
             cwd=settings.BASE_DIR, env=env, stdout=output, stderr=subprocess.STDOUT,
         )
     try:
@@ -87,14 +72,14 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def _sweep_through(client: Celery, queue: str) -> dict[str, int]:
+def _sweep_through(client: Celery) -> dict[str, int]:
     """Send the sweep as beat does, wait for it, then for the emails it queued.
 
-    The ping goes in behind the sweep's send_email tasks on the same queue, and
-    one solo worker takes them in order, so when it answers they are all sent.
+    The ping goes in behind the sweep's deliver_outbox tasks on the same (default)
+    queue, and one solo worker takes them in order, so when it answers they are all sent.
     """
-    counts = client.send_task("social.tasks.inbox_sweep", queue=queue, ignore_result=False).get(timeout=90, disable_sync_subtasks=False)
-    assert client.send_task("fig_safety.ping", args=["sent"], queue=queue).get(timeout=60, disable_sync_subtasks=False) == "sent"
+    counts = client.send_task("social.tasks.inbox_sweep", ignore_result=False).get(timeout=90, disable_sync_subtasks=False)
+    assert client.send_task("fig_safety.ping", args=["sent"]).get(timeout=60, disable_sync_subtasks=False) == "sent"
     return counts
 
 
@@ -110,7 +95,7 @@ def _mailbox(folder: Path) -> list[tuple[str, str]]:
 @pytest.mark.redis
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_real_worker_runs_the_sweep_and_a_flushed_redis_sends_nothing_more(tmp_path):
+def test_a_real_worker_runs_the_sweep_and_after_a_redis_flushall_sends_nothing_more(tmp_path, private_redis):
     now = timezone.now()  # the worker reads the real clock
     admin, other_admin = (factories.staff_user("social_admin", email=f"admin{n}@example.org") for n in (1, 2))
     ceo = factories.staff_user("ceo", email="ceo@example.org")
@@ -125,12 +110,13 @@ def test_a_real_worker_runs_the_sweep_and_a_flushed_redis_sends_nothing_more(tmp
     today = timezone.localtime(now, LONDON).date()
     DigestSent.objects.bulk_create([DigestSent(day=today), DigestSent(day=today + timedelta(days=1))])  # no digest
 
-    redis_url = settings.REDIS_URL.rsplit("/", 1)[0] + f"/{WORKER_REDIS_DB}"
-    store = redis.Redis.from_url(redis_url)
-    queue = f"fig-test-inbox-sweep-{uuid.uuid4().hex[:12]}"
-    client = Celery("probe", set_as_current=False, broker=redis_url, backend=redis_url)
-    with _worker(tmp_path, redis_url=redis_url, queue=queue) as mailbox:
-        counts = _sweep_through(client, queue)
+    redis_url = private_redis.url()
+    store = private_redis.client()
+    with (
+        Celery("probe", set_as_current=False, broker=redis_url, backend=redis_url) as client,
+        _worker(tmp_path, redis_url=redis_url) as mailbox,
+    ):
+        counts = _sweep_through(client)
         assert counts == {"reminders": 2, "escalations": 1, "digest": 0, "takedown_escalations": 0}
         sent = _mailbox(mailbox)
         soon.refresh_from_db()
@@ -138,8 +124,9 @@ def test_a_real_worker_runs_the_sweep_and_a_flushed_redis_sends_nothing_more(tmp
         stamps = [(soon.reminder_sent_at, soon.escalated_at), (late.reminder_sent_at, late.escalated_at)]
 
         assert store.dbsize() > 0  # queue bindings and results: the broker had data to lose
-        store.flushdb()
-        assert _sweep_through(client, queue) == {
+        assert store.flushall()
+        assert store.dbsize() == 0
+        assert _sweep_through(client) == {
             "reminders": 0, "escalations": 0, "digest": 0, "takedown_escalations": 0,
         }
         assert _mailbox(mailbox) == sent

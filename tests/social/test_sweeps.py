@@ -7,7 +7,6 @@ once, or after Redis lost its data sends nothing more.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -17,7 +16,6 @@ from io import StringIO
 from unittest import mock
 
 import pytest
-import redis
 from celery.schedules import crontab
 from django.conf import settings as django_settings
 from django.core import mail
@@ -33,6 +31,7 @@ from social import sweeps, tasks
 from social.models import LONDON, DigestSent, InboxMessage, Platform, Takedown, policy_due_at
 from social.services import takedown_record_removal
 from staff.models import User
+from staff.notifications import deliver_outbox
 from tests import factories
 
 NOW = datetime(2025, 3, 12, 10, 0, tzinfo=LONDON)  # a Wednesday morning, weeks from a clock change
@@ -61,8 +60,8 @@ def _message(due_in: timedelta, *, now: datetime = NOW, **fields) -> InboxMessag
 
 
 def _takedown(due_in: timedelta, *, now: datetime = NOW, **fields) -> Takedown:
-    return Takedown.objects.create(reason="Names a child in a comment", opened_at=now + due_in - DAY,
-                                   due_at=now + due_in, **fields)
+    fields = {"reason": "Names a child in a comment", **fields}
+    return Takedown.objects.create(opened_at=now + due_in - DAY, due_at=now + due_in, **fields)
 
 
 def _sweep(now: datetime = NOW) -> dict[str, int]:
@@ -243,10 +242,13 @@ def test_the_sweep_takes_the_same_number_of_queries_however_many_are_due(admins,
 
 @pytest.mark.django_db
 def test_it_sends_the_digest_once_a_london_day_from_eight(admins, ceo):
-    _message(-3 * HOUR, urgent=True)  # due at 07:00, so overdue by the 08:00 digest
-    _message(3 * DAY)
-    _message(-DAY, status=InboxMessage.Status.ANSWERED)
-    _takedown(HOUR)
+    flagged = _message(  # due at 07:00, so overdue by the 08:00 digest
+        -3 * HOUR, urgent=True, kind=InboxMessage.Kind.COMMENT, sender_name="Jo O'Brien",
+        text="Please take down the photo of Sam at the picnic,\nhis dad and I never agreed to it being online at all.",
+    )
+    asked = _message(3 * DAY, sender_id="17841400000000", text="When is the next family day?", assignee=admins[0])
+    _message(-DAY, status=InboxMessage.Status.ANSWERED, sender_name="Answered Already", text="Thank you!")
+    takedown = _takedown(HOUR, message=flagged, reason="Names a child & his school")
 
     def digests_at(day: int, hour: int, minute: int) -> int:
         return _sweep(datetime(2025, 3, day, hour, minute, tzinfo=LONDON))["digest"]
@@ -258,7 +260,35 @@ def test_it_sends_the_digest_once_a_london_day_from_eight(admins, ceo):
     [first, _] = digests = _sent(DIGEST)
     assert _to(digests) == _emails(*admins)  # not the CEO
     assert first.subject == "Social media inbox, Wednesday 12 March"
-    assert "2 open, 1 overdue, 1 urgent; 1 takedown open." in first.body
+    site = django_settings.FIG_SITE_URL
+    # Each item: channel, sender, a short excerpt on one line, when it is due in London and how long is
+    # left, and a link. Plain text, so nothing is HTML-escaped.
+    assert first.body == f"""Good morning,
+
+The social media inbox today: 2 open, 1 overdue, 1 urgent; 1 takedown open.
+
+Past the one-week deadline (1):
+
+- Facebook Page public comment from Jo O'Brien: “Please take down the photo of Sam at the picnic, his dad and I never agreed to…”
+  Was due Wednesday 12 March, 07:00 (1 hour overdue). Flagged: it may identify a family.
+  {site}{reverse("social:message", args=[flagged.pk])}
+
+Open, least time left first (1):
+
+- Facebook Page private message from 17841400000000: “When is the next family day?”
+  Due Saturday 15 March, 10:00 (3 days left). Assigned to {admins[0]}.
+  {site}{reverse("social:message", args=[asked.pk])}
+
+Takedowns open (1):
+
+- Facebook Page public comment from Jo O'Brien: “Please take down the photo of Sam at the picnic, his dad and I never agreed to…”
+  Must be down by Wednesday 12 March, 11:00 (due in 3 hours). Why: Names a child & his school
+  {site}{reverse("social:takedowns")}#takedown-{takedown.pk}
+
+The inbox: {site}{reverse("social:inbox")}
+
+FiG Safety
+"""
 
     assert [digests_at(13, 0, 0), digests_at(13, 7, 45)] == [0, 0]
     assert digests_at(13, 8, 0) == 1
@@ -266,7 +296,39 @@ def test_it_sends_the_digest_once_a_london_day_from_eight(admins, ceo):
     later = [email for email in _sent(DIGEST) if email not in digests]
     assert _to(later) == _emails(*admins)
     assert later[0].subject == "Social media inbox, Thursday 13 March"
+    assert "Was due Wednesday 12 March, 07:00 (1 day overdue)." in later[0].body
+    assert "Due Saturday 15 March, 10:00 (2 days left)." in later[0].body
     assert sorted(DigestSent.objects.values_list("day", flat=True)) == [date(2025, 3, 12), date(2025, 3, 13)]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("more", [0, 5])
+def test_the_digest_lists_twenty_of_each_in_a_fixed_number_of_queries(admins, django_assert_num_queries, more):
+    for n in range(20 + more):
+        _message(-(n + 1) * HOUR, sender_name=f"Late {n}")
+        _message(DAY + n * HOUR, sender_name=f"Waiting {n}")
+        _takedown(HOUR + n * HOUR)
+    _message(-MINUTE, urgent=True, sender_name="Flagged")  # the least overdue, but listed first
+    _message(-HOUR, status=InboxMessage.Status.CLOSED, sender_name="Closed")
+
+    # The stamp (a savepoint pair around its insert); open messages counted; the overdue ones; the ones
+    # not yet due; open takedowns counted; the first of them with their messages and posts; the
+    # administrators' addresses; one insert of the emails.
+    with TestCase.captureOnCommitCallbacks(execute=True), django_assert_num_queries(3 + 1 + 1 + 1 + 1 + 1 + 1 + 1):
+        assert sweeps.send_digest(NOW) == 1
+
+    body = _sent(DIGEST)[0].body
+    assert f"{41 + 2 * more} open, {21 + more} overdue, 1 urgent; {20 + more} takedowns open." in body
+    assert re.findall(r"^- Facebook Page private message from ([^:\n]+)$", body, re.M) == [
+        "Flagged", *[f"Late {n}" for n in range(19 + more, more, -1)],  # flagged first, then the most overdue
+        *[f"Waiting {n}" for n in range(20)],  # the least time left first
+    ]
+    assert len(re.findall(r"^  Must be down by ", body, re.M)) == 20
+    inbox = django_settings.FIG_SITE_URL + reverse("social:inbox")
+    takedowns = django_settings.FIG_SITE_URL + reverse("social:takedowns")
+    assert re.findall(r"^And .*$", body, re.M) == [f"And {1 + more} more: {inbox}?tab=overdue"] + (
+        [f"And {more} more: {inbox}", f"And {more} more: {takedowns}"] if more else []
+    )
 
 
 @pytest.mark.django_db
@@ -378,33 +440,38 @@ def test_beat_runs_the_inbox_sweep_every_fifteen_minutes():
 
 # --- Redis lost its data --------------------------------------------------------------------------
 
-# A database of its own on the test Redis server: FLUSHDB empties only it. Not
-# FLUSHALL, which would empty every database on the server, nor the cache
-# database other test runs share (db 14, see tests/conftest.py); db 11-13 belong
-# to the real-worker tests.
-FLUSHED_REDIS_DB = 10
-
 
 @pytest.mark.redis
 @pytest.mark.django_db
-def test_after_redis_lost_its_data_a_second_sweep_sends_nothing_more(settings, admins, ceo):
-    redis_url = settings.REDIS_URL.rsplit("/", 1)[0] + f"/{FLUSHED_REDIS_DB}"
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                   "LOCATION": redis_url, "KEY_PREFIX": f"figtest-flush-{os.getpid()}"}}
+def test_after_a_redis_flushall_a_second_sweep_sends_nothing_more(celery_on_private_redis, admins, ceo):
+    """Redis (here a server of this test's own, so FLUSHALL harms no other run) holds the cache and the
+    Celery broker. The sweep's deliveries wait in the broker; FLUSHALL loses them and everything else.
+    The outbox sweep still delivers each email once, and the next inbox sweep sends nothing more."""
+    store = celery_on_private_redis.client()
     soon, late = _message(DAY, assignee=admins[0]), _message(-HOUR)
-    _takedown(HOUR)
+    _takedown(3 * HOUR)
     cache.set("probe", "kept in Redis")
 
     assert _sweep() == {"reminders": 2, "escalations": 1, "digest": 1, "takedown_escalations": 1}
-    sent = len(mail.outbox)
     stamps = [(m.reminder_sent_at, m.escalated_at) for m in _reload(soon, late)]
+    assert mail.outbox == []  # queued for a worker, and there is none
+    assert store.llen("celery") == 4  # one delivery task each for reminders, escalations, digest, takedowns
 
-    redis.Redis.from_url(redis_url).flushdb()
-    assert cache.get("probe") is None  # the flush emptied the Redis database the app was using
+    assert store.flushall()
+    assert store.dbsize() == 0
+    assert cache.get("probe") is None  # the cache went too
 
     assert _sweep(NOW + 5 * MINUTE) == NOTHING
-    assert len(mail.outbox) == sent
+    assert store.llen("celery") == 0  # nothing new to deliver
     assert [(m.reminder_sent_at, m.escalated_at) for m in _reload(soon, late)] == stamps
+
+    # Beat's every-minute outbox sweep sends what the lost tasks would have: each email once.
+    assert deliver_outbox() == 10
+    assert [len(_sent(kind)) for kind in (REMINDER, ESCALATION, DIGEST, TAKEDOWN)] == [3, 3, 2, 2]
+    # An hour on: the open takedown's hourly reminder, and nothing about the messages again.
+    assert _sweep(NOW + HOUR + 5 * MINUTE) == NOTHING | {"takedown_escalations": 1}
+    assert deliver_outbox() == 2
+    assert [len(_sent(kind)) for kind in (REMINDER, ESCALATION, DIGEST, TAKEDOWN)] == [3, 3, 2, 4]
 
 
 # --- two sweeps at once ---------------------------------------------------------------------------
