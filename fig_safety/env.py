@@ -124,3 +124,10 @@ def parse_vault_keys(value: str) -> dict[str, bytes]:
 def ensure_dir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """The folder, made if need be, readable by this process's user alone (0700), even if it existed."""
+    ensure_dir(path)
+    path.chmod(0o700)
+    return path

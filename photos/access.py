@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.http import Http404
 
 from consents.access import can_change_family
 from photos.models import Photo
 from photos.selectors import photos_visible_to
+from staff.access import staff_required
+from staff.roles import Role
+
+
+def vault_required(*roles: Role) -> Callable:
+    """The gate on every vault URL: signed-in holders of one of `roles`. Anyone else signed in (a parent,
+    staff without a vault role, a photographer on a coordinator's page) gets 404, as an outsider does for a
+    photo (access_photo); anonymous people are sent to sign in."""
+    return staff_required(*roles, not_found=True)
 
 
 def access_photo(user, public_id) -> Photo:

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from django.template.defaultfilters import date as date_filter
 from django.urls import reverse
@@ -33,12 +34,23 @@ def photo_alt(children: Iterable[Child], day: str) -> str:
     return f"Photo of {', '.join(names[:-1])} and {names[-1]}, {day}"
 
 
+def missing_consent(missing: frozenset[str]) -> str:
+    """Why a child cannot be tagged, naming exactly the consent they lack (`missing`: purposes)."""
+    if missing >= {Purpose.PHOTOGRAPHED, Purpose.STORED}:
+        return "no consent to be photographed or kept in the vault"
+    if Purpose.PHOTOGRAPHED in missing:
+        return "no consent to be photographed"
+    return "no consent to be kept in the vault"
+
+
 def gallery_cards(photos: Iterable[Photo], children_of: Mapping[int, list[Child]], uses: Mapping[int, frozenset[str]],
                   badges: Mapping[str, str]) -> list[dict[str, Any]]:
     """What each gallery card shows: the photo, its links and description (`children_of`: the children in
-    each photo), and its allowed uses (labels, codes and the `badges` for them, in the consent form's order)."""
+    each photo, each linked to the gallery of their photos), and its allowed uses (labels, codes and the
+    `badges` for them, in the consent form's order)."""
     detail_url = _url_for_each("photos:detail")
     thumbnail_url = _url_for_each("photos:image", "thumbnail")
+    gallery_url = reverse("photos:gallery")
     days: dict[date, tuple[str, str]] = {}  # a page's photos come from a few days: each formatted once
     cards = []
     for photo in photos:
@@ -50,10 +62,17 @@ def gallery_cards(photos: Iterable[Photo], children_of: Mapping[int, list[Child]
         cards.append({
             "photo": photo, "url": detail_url(photo.public_id), "thumbnail_url": thumbnail_url(photo.public_id),
             "alt": photo_alt(children_of[photo.pk], long_day), "day": short_day,
+            "children": [(str(child), f"{gallery_url}?{child_filter(photo.family.reference, child.pk)}")
+                         for child in children_of[photo.pk]],
             "use_codes": codes, "uses": [PURPOSE_LABELS[code] for code in codes],
             "badges": [badges[code] for code in codes],
         })
     return cards
+
+
+def child_filter(family_reference: str, child_id: int) -> str:
+    """The gallery's query string for one child's photos: by id, never by name (URLs end up in logs)."""
+    return urlencode({"family": family_reference, "child": child_id})
 
 
 def _url_for_each(name: str, *args: str) -> Callable[[uuid.UUID], str]:

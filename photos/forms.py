@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 
 from consents.models import Child, Family
 
@@ -41,6 +43,22 @@ class UploadForm(forms.Form):
         self.fields["family"].queryset = families
         self.fields["children"].queryset = children if children is not None else Child.objects.none()
 
+    def clean_files(self) -> list[UploadedFile]:
+        # On the size the upload handler counted as the file arrived: nothing is read to find it out.
+        files = self.cleaned_data["files"]
+        limit = settings.FIG_PHOTO_MAX_BYTES
+        too_big = [f for f in files if f.size > limit]
+        if too_big:
+            raise forms.ValidationError([
+                f"{f.name[:100]} is {_megabytes(f.size)}, more than the {_megabytes(limit)} a photo may be. "
+                "Nothing was uploaded: choose the photos again without it." for f in too_big
+            ])
+        return files
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.1f}".removesuffix(".0") + " MB"
+
 
 class RetagForm(forms.Form):
     children = forms.ModelMultipleChoiceField(
@@ -60,13 +78,25 @@ class KeepForm(forms.Form):
 
 class GalleryFilterForm(forms.Form):
     family = forms.CharField(required=False, label="Family reference")
-    child = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    child = forms.TypedChoiceField(required=False, label="Child", coerce=int, empty_value=None,
+                                   error_messages={"invalid_choice": "Choose a child from the list."})
     taken_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
     taken_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
     use = forms.ChoiceField(required=False, label="May be used for")
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, children: list[Child], **kwargs) -> None:
+        """`children`: those the child filter offers (children_in_gallery), grouped by family unless
+        they are all of one family that the family filter chose."""
         from consents.models import Purpose
 
         super().__init__(*args, **kwargs)
         self.fields["use"].choices = [("", "Any use"), *Purpose.choices]
+        family_chosen = bool(self.data.get("family", "").strip())
+        by_family: dict[str, list[tuple[int, str]]] = {}
+        for child in children:
+            by_family.setdefault(child.family.reference, []).append((child.pk, str(child)))
+        if family_chosen and len(by_family) <= 1:
+            options = [option for group in by_family.values() for option in group]
+        else:
+            options = [(f"Family {reference}", group) for reference, group in by_family.items()]
+        self.fields["child"].choices = [("", "Any child"), *options]

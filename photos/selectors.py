@@ -28,9 +28,29 @@ def photos_visible_to(user) -> QuerySet[Photo]:
     condition = Q(pk__in=[])
     if has_role(user, Role.COORDINATOR):
         condition |= Q(family__in=families_managed_by(user))
-    fresh_since = timezone.now() - timedelta(hours=settings.FIG_PHOTO_FIX_TAGS_HOURS)
-    condition |= Q(uploaded_by=user, uploaded_at__gte=fresh_since)
+    condition |= Q(uploaded_by=user, uploaded_at__gte=_fresh_since())
     return Photo.objects.filter(condition, status__in=LIVE)
+
+
+def _fresh_since() -> datetime:
+    """Uploads since then are still their photographer's to see and fix (the fix-tags window)."""
+    return timezone.now() - timedelta(hours=settings.FIG_PHOTO_FIX_TAGS_HOURS)
+
+
+def children_in_gallery(user, *, family: str = "") -> list[Child]:
+    """The children the gallery's child filter offers, with their families, in one query: those of the
+    families whose photos this person may see (photos_visible_to), or of the one `family` (a reference,
+    as gallery_photos takes it) if it is one of those. Their photos are filtered by id, never by name."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    own_uploads = Photo.objects.filter(uploaded_by=user, uploaded_at__gte=_fresh_since(), status__in=LIVE)
+    condition = Q(family__in=own_uploads.values("family_id"))
+    if has_role(user, Role.COORDINATOR):
+        condition |= Q(family__in=families_managed_by(user))
+    children = Child.objects.filter(condition).select_related("family")
+    if family.strip():
+        children = children.filter(family__reference__iexact=family.strip())
+    return list(children)
 
 
 def gallery_photos(user, *, family: str = "", child: int | None = None, taken_from: date | None = None,
@@ -136,12 +156,18 @@ def photos_allowed_for(
     return photos.exclude(tags__child_id__in=blocked) if blocked else photos
 
 
-def children_who_can_be_photographed(family) -> tuple[list[Child], list[Child]]:
-    """(may be tagged, may not) for the upload form: tagging needs consent to be photographed and kept."""
+def children_who_can_be_photographed(family) -> tuple[list[Child], list[tuple[Child, frozenset[str]]]]:
+    """(may be tagged, may not) for the upload form: tagging needs consent to be photographed and kept.
+
+    Each child who may not comes with the purposes they lack consent for (photographed, stored or both).
+    """
     children = list(family.children.all())
     positions = consents_for_children([c.pk for c in children])
     allowed, refused = [], []
     for child in children:
-        position = positions[child.pk]
-        (allowed if position.allows(Purpose.PHOTOGRAPHED) and position.allows(Purpose.STORED) else refused).append(child)
+        missing = frozenset(p for p in (Purpose.PHOTOGRAPHED, Purpose.STORED) if not positions[child.pk].allows(p))
+        if missing:
+            refused.append((child, missing))
+        else:
+            allowed.append(child)
     return allowed, refused

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -95,6 +95,7 @@ def photo_process(*, photo_id: int) -> Photo:
         photo = Photo.objects.select_for_update().get(pk=photo_id)
         if photo.status != Photo.Status.PROCESSING:
             return photo
+        _lock_same_upload(photo.upload_sha256)
         try:
             data = vault_read(name=photo.incoming_blob, key_id=photo.incoming_key_id)
             duplicate = (
@@ -123,6 +124,20 @@ def photo_process(*, photo_id: int) -> Photo:
         photo.save()
         audit_record(action="photo.stored", target=photo, details={"format": result.source_format})
     return photo
+
+
+def _lock_same_upload(sha256: str) -> None:
+    """Until this transaction ends, hold up any other processing of the same file, so that of two copies
+    processed at the same moment (two workers) the second waits, sees the first ready and is refused as a
+    duplicate. Only identical files wait for each other.
+
+    On PostgreSQL, a transaction-level advisory lock on the SHA-256. SQLite needs none: it takes the
+    database's write lock as each transaction starts (transaction_mode IMMEDIATE), one at a time.
+    """
+    if connection.vendor != "postgresql" or not sha256:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(bytes.fromhex(sha256[:16]), signed=True)])
 
 
 def _discard_incoming(photo: Photo) -> None:
@@ -231,19 +246,32 @@ def photo_delete(*, photo_id: int, reason: str, by: User | None = None) -> None:
 
 def photos_on_consent_withdrawn(withdrawal: Withdrawal) -> None:
     """Withdrawal handler: uses narrow at once (they are computed live); photos a child may no
-    longer be photographed or kept in go to the deletion queue after the grace period."""
+    longer be photographed or kept in go to the deletion queue after the grace period.
+
+    A photo a coordinator kept goes back in the queue too: its lawful reason answered an earlier
+    withdrawal (perhaps another child's in a group photo), not this one, so it is decided again.
+    The reason they gave stays in the audit trail (photo.kept).
+    """
     if not withdrawal.purposes & set(TAG_PURPOSES):
         return
     due = timezone.now() + timedelta(days=settings.FIG_WITHDRAWN_PHOTO_GRACE_DAYS)
-    photos = Photo.objects.filter(
+    not_queued = Photo.objects.filter(
         tags__child_id=withdrawal.child_id, status__in=[Photo.Status.PROCESSING, Photo.Status.READY],
-        deletion_due_at__isnull=True, keep_reason="",
+        deletion_due_at__isnull=True,
     )
-    ids = list(photos.values_list("pk", flat=True))
-    if not ids:
+    ids, kept = [], []
+    for photo_id, keep_reason in not_queued.values_list("pk", "keep_reason"):
+        (kept if keep_reason else ids).append(photo_id)
+    if not ids and not kept:
         return
-    Photo.objects.filter(pk__in=ids).update(deletion_due_at=due, deletion_reason="Consent to be photographed or kept was withdrawn.")
-    audit_record(action="photo.deletion_queued", details={"photos": ids, "child": withdrawal.child_id,
+    Photo.objects.filter(pk__in=ids, deletion_due_at__isnull=True).update(
+        deletion_due_at=due, deletion_reason="Consent to be photographed or kept was withdrawn.")
+    Photo.objects.filter(pk__in=kept, deletion_due_at__isnull=True).update(
+        deletion_due_at=due, keep_reason="", keep_recorded_by=None,
+        deletion_reason="Consent to be photographed or kept was withdrawn again after this photo was kept. "
+                        "The reason recorded then answered the earlier withdrawal, not this one.")
+    audit_record(action="photo.deletion_queued", details={"photos": ids + kept, "requeued_after_keep": kept,
+                                                          "child": withdrawal.child_id,
                                                           "withdrawal": withdrawal.record_id})
     family = Child.objects.select_related("family").get(pk=withdrawal.child_id).family
     from consents.selectors import coordinators_of
@@ -252,6 +280,6 @@ def photos_on_consent_withdrawn(withdrawal: Withdrawal) -> None:
         to=list(coordinators_of(family).values_list("email", flat=True)),
         subject=f"Photos queued for deletion in family {family.reference}",
         template="photos/email/deletion_queued.txt",
-        context={"family": family, "count": len(ids), "due": due,
+        context={"family": family, "count": len(ids) + len(kept), "kept": len(kept), "due": due,
                  "link": settings.FIG_SITE_URL + reverse("photos:deletion_queue")},
     )

@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import get_template
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -15,14 +16,15 @@ from consents.models import PURPOSES
 from consents.selectors import families_managed_by
 from fig_safety.vault import VaultError, vault_read
 from photos import services
-from photos.access import access_photo, can_manage_photo, can_retag
-from photos.display import PURPOSE_LABELS, gallery_cards
+from photos.access import access_photo, can_manage_photo, can_retag, vault_required
+from photos.display import PURPOSE_LABELS, child_filter, gallery_cards, missing_consent
 from photos.forms import GalleryFilterForm, KeepForm, RetagForm, UploadForm
 from photos.models import Photo, PhotoAccess, UploadBatch
 from photos.pagination import CappedPaginator
 from photos.selectors import (
     can_upload_for,
     children_in,
+    children_in_gallery,
     children_who_can_be_photographed,
     consents_of_children_in,
     gallery_photos,
@@ -30,7 +32,6 @@ from photos.selectors import (
     uses_for_photos,
     uses_for_tagged,
 )
-from staff.access import staff_required
 from staff.roles import Role
 
 UPLOADERS = (Role.PHOTOGRAPHER, Role.COORDINATOR)
@@ -39,7 +40,7 @@ PAGE_SIZE = 48
 GALLERY_COUNT_CAP = 1000
 
 
-@staff_required(*UPLOADERS)
+@vault_required(*UPLOADERS)
 @require_http_methods(["GET", "POST"])
 def upload(request: HttpRequest) -> HttpResponse:
     families = can_upload_for(request.user)
@@ -66,13 +67,12 @@ def upload(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and request.headers.get("Accept") == "application/json":
         return JsonResponse({"errors": [str(e) for errors in form.errors.values() for e in errors]}, status=400)
     return render(request, "photos/upload.html", {
-        "form": form, "family": family, "taggable": taggable, "not_taggable": not_taggable,
+        "form": form, "family": family, "taggable": taggable,
+        "not_taggable": [(child, missing_consent(missing)) for child, missing in not_taggable],
     }, status=400 if form.errors else 200)
 
 
 def _batch_url(batch: UploadBatch) -> str:
-    from django.urls import reverse
-
     return reverse("photos:batch", args=[batch.public_id])
 
 
@@ -80,7 +80,7 @@ def _my_batch(request: HttpRequest, public_id) -> UploadBatch:
     return get_object_or_404(UploadBatch.objects.select_related("family"), public_id=public_id, uploaded_by=request.user)
 
 
-@staff_required(*UPLOADERS)
+@vault_required(*UPLOADERS)
 @require_safe
 def batch(request: HttpRequest, public_id) -> HttpResponse:
     """What happened to each file of an upload; the page polls batch_status while any is processing."""
@@ -99,7 +99,7 @@ def batch(request: HttpRequest, public_id) -> HttpResponse:
     })
 
 
-@staff_required(*UPLOADERS)
+@vault_required(*UPLOADERS)
 @require_safe
 def my_uploads(request: HttpRequest) -> HttpResponse:
     """The photographer's uploads still waiting for the device-deletion confirmation."""
@@ -111,7 +111,7 @@ def my_uploads(request: HttpRequest) -> HttpResponse:
     return render(request, "photos/my_uploads.html", {"photos": photos})
 
 
-@staff_required(*UPLOADERS)
+@vault_required(*UPLOADERS)
 @require_POST
 def confirm_device_deleted(request: HttpRequest) -> HttpResponse:
     ids = request.POST.getlist("photo")
@@ -139,11 +139,15 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-@staff_required(*UPLOADERS)
+@vault_required(*UPLOADERS)
 @require_safe
 def gallery(request: HttpRequest) -> HttpResponse:
-    form = GalleryFilterForm(request.GET or None)
-    filters = form.cleaned_data if form.is_valid() else {}
+    children = children_in_gallery(request.user, family=request.GET.get("family", ""))
+    form = GalleryFilterForm(request.GET or None, children=children)
+    filters = {}
+    if form.is_bound:
+        form.is_valid()  # the filters that are valid apply; the form says which are not, and they are left out
+        filters = form.cleaned_data
     photos = gallery_photos(request.user, family=filters.get("family", ""), child=filters.get("child"),
                             taken_from=filters.get("taken_from"), taken_to=filters.get("taken_to"))
     positions = None
@@ -177,14 +181,17 @@ def _badges() -> dict[str, str]:
     return {code: template.render({"code": code}) for code in PURPOSES}
 
 
-@staff_required(*UPLOADERS)
+@vault_required(*UPLOADERS)
 @require_safe
 def detail(request: HttpRequest, public_id) -> HttpResponse:
     photo = access_photo(request.user, public_id)
     uses = uses_for_photos([photo])[photo.pk]
     manage = can_manage_photo(request.user, photo)
+    gallery_url = reverse("photos:gallery")
     return render(request, "photos/detail.html", {
-        "photo": photo, "children": list(photo.children.all()),
+        "photo": photo,
+        "children": [(child, f"{gallery_url}?{child_filter(photo.family.reference, child.pk)}")
+                     for child in photo.children.all()],
         "uses": [(PURPOSE_LABELS[p], p in uses) for p in PURPOSES],
         "can_manage": manage, "can_retag": can_retag(request.user, photo),
         "retag_form": RetagForm(family=photo.family, initial={"children": photo.children.all(),
@@ -193,7 +200,7 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
     })
 
 
-@staff_required(*UPLOADERS)
+@vault_required(*UPLOADERS)
 def image(request: HttpRequest, public_id, size: str) -> HttpResponse:
     """The photo's bytes, decrypted here and nowhere else. Every request writes an access-log row."""
     if request.method != "GET":
@@ -221,7 +228,7 @@ def image(request: HttpRequest, public_id, size: str) -> HttpResponse:
     return response
 
 
-@staff_required(*UPLOADERS)
+@vault_required(*UPLOADERS)
 @require_POST
 def retag(request: HttpRequest, public_id) -> HttpResponse:
     photo = access_photo(request.user, public_id)
@@ -242,7 +249,7 @@ def retag(request: HttpRequest, public_id) -> HttpResponse:
     return redirect("photos:detail", public_id=photo.public_id)
 
 
-@staff_required(Role.COORDINATOR)
+@vault_required(Role.COORDINATOR)
 @require_POST
 def keep(request: HttpRequest, public_id) -> HttpResponse:
     photo = access_photo(request.user, public_id)
@@ -261,7 +268,7 @@ def keep(request: HttpRequest, public_id) -> HttpResponse:
     return redirect("photos:detail", public_id=photo.public_id)
 
 
-@staff_required(Role.COORDINATOR)
+@vault_required(Role.COORDINATOR)
 @require_safe
 def access_log(request: HttpRequest, public_id) -> HttpResponse:
     photo = access_photo(request.user, public_id)
@@ -272,7 +279,7 @@ def access_log(request: HttpRequest, public_id) -> HttpResponse:
     return render(request, "photos/access_log.html", {"photo": photo, "page": page})
 
 
-@staff_required(Role.COORDINATOR)
+@vault_required(Role.COORDINATOR)
 @require_safe
 def unconfirmed(request: HttpRequest) -> HttpResponse:
     """Uploads of the coordinator's families not yet confirmed deleted from the device."""
@@ -285,7 +292,7 @@ def unconfirmed(request: HttpRequest) -> HttpResponse:
     return render(request, "photos/unconfirmed.html", {"page": page, "now": timezone.now()})
 
 
-@staff_required(Role.COORDINATOR)
+@vault_required(Role.COORDINATOR)
 @require_safe
 def deletion_queue(request: HttpRequest) -> HttpResponse:
     photos = (
@@ -297,7 +304,7 @@ def deletion_queue(request: HttpRequest) -> HttpResponse:
     return render(request, "photos/deletion_queue.html", {"page": page})
 
 
-@staff_required(Role.COORDINATOR)
+@vault_required(Role.COORDINATOR)
 @require_POST
 def mark_unidentifiable(request: HttpRequest, public_id) -> HttpResponse:
     """Coordinators only: the decision that no face can be recognised is theirs to make and to answer for."""

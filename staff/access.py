@@ -14,11 +14,13 @@ from staff.models import BreachReport
 from staff.roles import Role, has_role, is_staff_member
 
 
-def staff_required(*roles: Role) -> Callable:
+def staff_required(*roles: Role, not_found: bool = False) -> Callable:
     """Signed-in staff only; with roles, only holders of one of them (or superusers).
 
-    Anonymous people are sent to sign in; parents and staff without the role get 403.
+    Anonymous people are sent to sign in; parents and staff without the role get 403, or 404
+    with `not_found`, for pages that should not even admit to existing (the photo vault's).
     """
+    refusal = Http404 if not_found else PermissionDenied
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
@@ -27,9 +29,9 @@ def staff_required(*roles: Role) -> Callable:
             if not user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             if not is_staff_member(user):
-                raise PermissionDenied
+                raise refusal
             if roles and not (user.is_superuser or has_role(user, *roles)):
-                raise PermissionDenied
+                raise refusal
             return view(request, *args, **kwargs)
 
         return wrapped

@@ -139,7 +139,7 @@ def test_a_photographer_uploads_three_photos_and_the_coordinator_opens_them(phon
     expect(page).to_have_url(re.compile(rf"\?family={family.reference}$"))
     expect(page.get_by_role("checkbox", name="Ava Demo")).to_be_visible()
     expect(page.get_by_role("checkbox", name="Ben Demo")).to_have_count(0)
-    expect(page.get_by_text("Ben Demo: no consent to be photographed")).to_be_visible()
+    expect(page.get_by_text("Ben Demo: no consent to be photographed or kept in the vault")).to_be_visible()
     camera = page.get_by_label("Take a photo")
     expect(camera).to_have_attribute("capture", "environment")
     expect(camera).to_have_attribute("accept", "image/*")
@@ -266,6 +266,55 @@ def test_a_coordinator_of_another_family_gets_404_for_the_photo_and_its_bytes(de
     assert not PhotoAccess.objects.filter(user=other).exists()
 
 
+# --- 3b: the coordinator browses the gallery by child --------------------------------------------
+
+
+def test_the_coordinator_browses_the_gallery_by_child(desktop_page):
+    factories.PolicyVersionFactory()
+    photographer = factories.staff_user("photographer", email="pip@example.org")
+    coordinator = factories.staff_user("coordinator", email="cam@example.org", full_name="Cam Reid")
+    family, ava, mother = _family(coordinator)
+    cy = consent_factories.ChildFactory(family=family, first_name="Cy", last_name="Demo")
+    consent_factories.give(cy, mother)
+    _uploaded(family, ava, photographer)  # three of Ava
+    photo_services.photo_upload(family=family, children=[cy], files=[_jpeg(5)], no_child_identifiable=False,
+                                by=photographer)
+    page = desktop_page
+    console = journeys.watch_console(page)
+
+    journeys.staff_sign_in(page, coordinator)
+    page.goto("/photos/")
+    thumbnails = page.locator(".photo-grid img")
+    expect(thumbnails).to_have_count(4)
+
+    # The child list, grouped by family: Cy's photos alone. The address carries Cy's id, not her name.
+    child_list = page.get_by_label("Child", exact=True)
+    expect(child_list.locator("optgroup")).to_have_attribute("label", f"Family {family.reference}")
+    child_list.select_option(label="Cy Demo")
+    page.get_by_role("button", name="Show photos").click()
+    expect(page).to_have_url(re.compile(rf"[?&]child={cy.pk}(&|$)"))
+    assert "Cy" not in page.url and "Demo" not in page.url
+    expect(thumbnails).to_have_count(1)
+    expect(thumbnails.first).to_have_attribute("alt", re.compile(r"^Photo of Cy Demo, "))
+    expect(child_list).to_have_value(str(cy.pk))
+    _check_page(page, "gallery-by-child-desktop")
+
+    # A child's name on a card leads to all their photos.
+    page.get_by_role("link", name="Clear the filters").click()
+    expect(thumbnails).to_have_count(4)
+    page.get_by_role("link", name="All photos of Ava Demo").first.click()
+    expect(thumbnails).to_have_count(3)
+    expect(page.get_by_label("Child", exact=True)).to_have_value(str(ava.pk))
+
+    # So does a name on a photo's page.
+    page.locator(".photo-card-image").first.click()
+    expect(_heading(page)).to_contain_text("Photo of Ava Demo")
+    page.get_by_role("link", name="All photos of Ava Demo").click()
+    expect(_heading(page)).to_have_text("Photo gallery")
+    expect(thumbnails).to_have_count(3)
+    assert not journeys.csp_violations(console), console
+
+
 # --- 4: axe-core on the rest of the vault's pages ------------------------------------------------
 
 
@@ -288,7 +337,8 @@ def test_the_vault_pages_are_accessible_for_a_coordinator(desktop_page):
     expect(_heading(page)).to_have_text("Upload photos")
     _check_page(page, "upload-empty-desktop")
     page.get_by_label("Family", exact=True).select_option(family.reference)
-    expect(page.get_by_text("Ava Demo: no consent to be photographed")).to_be_visible()
+    # Ava may still be photographed; what she lacks now is consent to be kept.
+    expect(page.get_by_text("Ava Demo: no consent to be kept in the vault")).to_be_visible()
     _check_page(page, "upload-desktop")
     # Sent without a photo: an error summary, without leaving the page.
     page.get_by_role("checkbox", name="No child can be identified in these photos").check()

@@ -151,10 +151,23 @@ def test_it_sends_anonymous_people_to_sign_in(client, world, name):
 @pytest.mark.django_db
 @pytest.mark.parametrize("persona", ["parent", "member_of_staff", "social_admin", "ceo"])
 @pytest.mark.parametrize("name", ALL)
-def test_it_refuses_people_without_a_vault_role(client, world, persona, name, request,
-                                                django_capture_on_commit_callbacks):
+def test_it_answers_404_to_people_without_a_vault_role(client, world, persona, name, request,
+                                                       django_capture_on_commit_callbacks):
+    # "Everyone else gets 404": the vault does not even admit that the page exists.
     client.force_login(request.getfixturevalue(persona))
-    _refused(client, world, name, 403, django_capture_on_commit_callbacks)
+    _refused(client, world, name, 404, django_capture_on_commit_callbacks)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("persona", ["parent", "member_of_staff"])
+def test_it_answers_404_for_a_photo_that_does_not_exist_and_one_that_does_alike(client, world, persona, request):
+    client.force_login(request.getfixturevalue(persona))
+    made_up = "00000000-0000-4000-8000-000000000000"
+    for size in ("", "image/full/", "access-log/"):
+        real = client.get(f"/photos/{world.photo.public_id}/{size}")
+        missing = client.get(f"/photos/{made_up}/{size}")
+        assert real.status_code == missing.status_code == 404
+        assert real.templates[0].name == missing.templates[0].name == "404.html"
 
 
 @pytest.mark.django_db
@@ -207,7 +220,7 @@ def test_it_lets_the_uploader_fix_the_tags_in_the_window(client, world, photogra
 def test_it_refuses_the_uploader_the_coordinators_pages(client, world, photographer, name,
                                                         django_capture_on_commit_callbacks):
     client.force_login(photographer)
-    _refused(client, world, name, 403, django_capture_on_commit_callbacks)
+    _refused(client, world, name, 404, django_capture_on_commit_callbacks)
 
 
 @pytest.mark.django_db

@@ -7,6 +7,7 @@ from __future__ import annotations
 import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from html.parser import HTMLParser
 
 import pytest
 from django.urls import reverse
@@ -94,12 +95,137 @@ def test_it_filters_by_family(client, coordinator, world):
     assert _shown(client, family=world.outsiders.family.reference) == []  # not theirs: nothing, not an error
 
 
+class _Page(HTMLParser):
+    """What a gallery page offers: the child filter's options (optgroup label, value, text, selected)
+    and every link (href, accessible name: its aria-label, or else its text)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.options: list[tuple[str, str, str, bool]] = []
+        self.links: list[tuple[str, str]] = []
+        self._in_child_select = False
+        self._group = ""
+        self._option: list | None = None
+        self._link: list | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "select" and attributes.get("name") == "child":
+            self._in_child_select = True
+        elif tag == "optgroup" and self._in_child_select:
+            self._group = attributes["label"] or ""
+        elif tag == "option" and self._in_child_select:
+            self._option = [self._group, attributes["value"], "", "selected" in attributes]
+        elif tag == "a":
+            self._link = [attributes.get("href"), "", attributes.get("aria-label")]
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select":
+            self._in_child_select = False
+        elif tag == "optgroup":
+            self._group = ""
+        elif tag == "option" and self._option is not None:
+            self.options.append(tuple(self._option))
+            self._option = None
+        elif tag == "a" and self._link is not None:
+            href, text, label = self._link
+            self.links.append((href, label or text.strip()))
+            self._link = None
+
+    def handle_data(self, data: str) -> None:
+        if self._option is not None:
+            self._option[2] += data
+        if self._link is not None:
+            self._link[1] += data
+
+
+def _page(client, **filters) -> _Page:
+    response = client.get(GALLERY, filters)
+    assert response.status_code == 200
+    page = _Page()
+    page.feed(response.content.decode())
+    return page
+
+
+def _option_for(page: _Page, child: Child) -> str:
+    [value] = [value for _, value, text, _ in page.options if text == str(child)]
+    return value
+
+
 @pytest.mark.django_db
-def test_it_filters_by_child(client, coordinator, world):
+def test_it_offers_the_children_of_the_coordinators_families_grouped_by_family(client, coordinator, world):
     client.force_login(coordinator)
-    assert _shown(client, child=world.ava.pk) == [world.group, world.solo_ava]
-    assert _shown(client, child=world.ben.pk) == [world.solo_ben, world.group]
-    assert _shown(client, child=world.outsiders.children.get().pk) == []
+    page = _page(client)
+    assert page.options[0] == ("", "", "Any child", True)
+    expected = sorted([(world.family, world.ava), (world.family, world.ben), (world.second_family, world.cara)],
+                      key=lambda pair: (pair[0].reference, pair[1].first_name, pair[1].last_name))
+    assert page.options[1:] == [(f"Family {family.reference}", str(child.pk), str(child), False)
+                                for family, child in expected]
+    outsider = world.outsiders.children.get()
+    assert str(outsider) not in {text for _, _, text, _ in page.options}  # not one of their families
+
+
+@pytest.mark.django_db
+def test_it_offers_only_the_chosen_familys_children(client, coordinator, world):
+    client.force_login(coordinator)
+    page = _page(client, family=world.second_family.reference.lower())
+    assert page.options == [("", "", "Any child", True), ("", str(world.cara.pk), str(world.cara), False)]
+    assert _page(client, family=world.outsiders.family.reference).options == [("", "", "Any child", True)]
+
+
+@pytest.mark.django_db
+def test_it_filters_by_the_child_chosen_in_the_list(client, coordinator, world):
+    client.force_login(coordinator)
+    page = _page(client)
+    assert _shown(client, child=_option_for(page, world.ava)) == [world.group, world.solo_ava]
+    assert _shown(client, child=_option_for(page, world.ben)) == [world.solo_ben, world.group]
+    assert _shown(client, child=_option_for(page, world.cara)) == [world.cara_photo]
+    chosen = _page(client, child=_option_for(page, world.ben))
+    assert [text for _, _, text, selected in chosen.options if selected] == [str(world.ben)]  # it stays chosen
+
+
+@pytest.mark.django_db
+def test_it_sets_aside_a_child_not_in_the_list_and_says_so(client, coordinator, world):
+    client.force_login(coordinator)
+    response = client.get(GALLERY, {"child": world.outsiders.children.get().pk, "use": Purpose.ONLINE})
+    assert response.context["form"].errors == {"child": ["Choose a child from the list."]}
+    assert "Check the filters: Child: Choose a child from the list." in response.content.decode()
+    shown = [card["photo"] for card in response.context["cards"]]
+    assert shown == [world.solo_ava, world.cara_photo]  # the other filter still applies; no outsider's photo
+    # Ava is not in the second family: that family's photos, with the child filter set aside.
+    response = client.get(GALLERY, {"family": world.second_family.reference, "child": world.ava.pk})
+    assert [card["photo"] for card in response.context["cards"]] == [world.cara_photo]
+    assert "Choose a child from the list." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_it_links_each_childs_name_to_their_photos(client, coordinator, world):
+    client.force_login(coordinator)
+    page = _page(client, family=world.family.reference)
+    to_ava = f"{GALLERY}?family={world.family.reference}&child={world.ava.pk}"
+    to_ben = f"{GALLERY}?family={world.family.reference}&child={world.ben.pk}"
+    named = [(href, text) for href, text in page.links if "child=" in href]
+    # Newest first: Ben alone, the group (Ava and Ben), Ava alone. Links carry ids, never names.
+    assert named == [(to_ben, f"All photos of {world.ben}"), (to_ava, f"All photos of {world.ava}"),
+                     (to_ben, f"All photos of {world.ben}"), (to_ava, f"All photos of {world.ava}")]
+    assert _shown(client, family=world.family.reference, child=world.ava.pk) == [world.group, world.solo_ava]
+
+    detail = _Page()
+    detail.feed(client.get(reverse("photos:detail", args=[world.group.public_id])).content.decode())
+    assert [(href, text) for href, text in detail.links if "child=" in href] == [
+        (to_ava, f"All photos of {world.ava}"), (to_ben, f"All photos of {world.ben}")]
+
+
+@pytest.mark.django_db
+def test_it_offers_a_photographer_the_children_of_the_families_they_uploaded_for(client, coordinator, world):
+    photographer = factories.staff_user("photographer")
+    [mine] = bulk_photos(world.second_family, [world.cara], photographer, 1)
+    bulk_photos(world.family, [world.ava], photographer, 1, at=NOW - 2 * DAY)  # the fix-tags window has closed
+    client.force_login(photographer)
+    page = _page(client)
+    assert page.options == [("", "", "Any child", True),
+                            (f"Family {world.second_family.reference}", str(world.cara.pk), str(world.cara), False)]
+    assert _shown(client, child=_option_for(page, world.cara)) == [mine]
 
 
 @pytest.mark.django_db
@@ -186,10 +312,11 @@ def test_the_gallery_needs_the_same_number_of_queries_for_10_and_1000_photos(
     bulk_photos(family, [ava, ben], photographer, count - half)
     client.force_login(coordinator)
     client.get(GALLERY)  # the first request creates the usersession row
-    # + the ids of the photos up to the count cap (the count and the page in one query); the page's photos
-    #   with their families; the children tagged in them; the uses: the children's consent positions
-    #   (children's families, carers with parental responsibility, re-consent cutoff, records).
-    expected = STAFF_REQUEST_QUERIES + 7
+    # + the children the child filter offers, with their families; the ids of the photos up to the count
+    #   cap (the count and the page in one query); the page's photos with their families; the children
+    #   tagged in them; the uses: the children's consent positions (children's families, carers with
+    #   parental responsibility, re-consent cutoff, records).
+    expected = STAFF_REQUEST_QUERIES + 8
     if filtered:
         # + the children tagged in the candidate photos. Their consent positions take the place of the
         #   page's (the same four queries), and give the page's uses too.
@@ -216,7 +343,7 @@ def test_it_counts_only_up_to_the_cap_and_still_turns_the_pages_past_it(
     assert "More than 60 photos, page 1</p>" in body and "<span>Page 1</span>" in body
     assert 'href="?page=2"' in body
 
-    with django_assert_num_queries(STAFF_REQUEST_QUERIES + 7):  # as many past the cap as within it
+    with django_assert_num_queries(STAFF_REQUEST_QUERIES + 8):  # as many past the cap as within it
         third = client.get(GALLERY, {"page": 3})
     assert [card["photo"] for card in third.context["cards"]] == older[92:140]  # after the 4 of the world
     assert "More than 60 photos, page 3</p>" in third.content.decode()

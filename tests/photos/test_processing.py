@@ -12,6 +12,7 @@ import io
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -542,6 +543,71 @@ def test_the_same_file_twice_in_one_upload_keeps_one(django_capture_on_commit_ca
     first, second = upload_and_process(django_capture_on_commit_callbacks, family=family, children=[child],
                                        files=[data, data], by=photographer)
     assert [first.status, second.status] == ["ready", "refused"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_copies_processed_at_the_same_moment_by_two_workers_keep_one():
+    # Two workers, each with its own connection, take the two copies of one file at once. The first is
+    # held inside its processing (not yet ready) until the second has had every chance to run its
+    # duplicate check; without a lock the second finds nothing ready, and both end up in the vault.
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs one write transaction at a time anyway")
+    photographer = factories.staff_user("photographer")
+    family, child, _ = consented_child()
+    data = images.jpeg(colour=(7, 7, 7))
+    before = vault_files()
+    with mock.patch("photos.tasks.process_photo.delay"):  # the two workers below take them instead
+        first, second = (
+            photo_upload(family=family, children=[child], files=[data], no_child_identifiable=False,
+                         by=photographer).photos.get()
+            for _ in range(2)
+        )
+    real_process_upload = processing.process_upload
+    first_inside, let_first_finish = threading.Event(), threading.Event()
+
+    def hold_the_first(upload: bytes):
+        if not first_inside.is_set():
+            first_inside.set()
+            assert let_first_finish.wait(timeout=20)
+        return real_process_upload(upload)
+
+    errors: list[BaseException] = []
+
+    def worker(photo_id: int) -> None:
+        try:
+            photo_process(photo_id=photo_id)
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def second_waits_for_a_lock() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            return cursor.fetchone()[0] > 0
+
+    with mock.patch("photos.services.process_upload", hold_the_first):
+        workers = [threading.Thread(target=worker, args=(photo.pk,)) for photo in (first, second)]
+        try:
+            workers[0].start()
+            assert first_inside.wait(timeout=20)
+            workers[1].start()
+            deadline = time.monotonic() + 10
+            while workers[1].is_alive() and not second_waits_for_a_lock() and time.monotonic() < deadline:
+                time.sleep(0.02)
+        finally:
+            let_first_finish.set()
+            for thread in workers:
+                thread.join(timeout=30)
+
+    assert not errors, errors
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == (Photo.Status.READY, Photo.Status.REFUSED)
+    assert second.refusal_reason == "This photo is already in the vault."
+    assert not second.incoming_blob
+    assert vault_files() - before == {str(django_settings.FIG_VAULT_DIR / name)
+                                      for name in (first.original_blob, first.thumbnail_blob)}
 
 
 def test_the_same_photo_in_another_family_is_not_a_duplicate(django_capture_on_commit_callbacks, photographer):

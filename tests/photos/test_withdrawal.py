@@ -89,7 +89,7 @@ def test_withdrawing_consent_to_be_photographed_or_kept_queues_the_childs_photos
 
     event = AuditEvent.objects.get(action="photo.deletion_queued")
     assert sorted(event.details.pop("photos")) == sorted([world.solo_ava.pk, world.group.pk])
-    assert event.details == {"child": world.ava.pk, "withdrawal": record.pk}
+    assert event.details == {"child": world.ava.pk, "withdrawal": record.pk, "requeued_after_keep": []}
     told = [m for m in mail.outbox if m.to == [coordinator.email]]
     assert len(told) == 1
     assert told[0].subject == f"Photos queued for deletion in family {world.family.reference}"
@@ -223,6 +223,57 @@ def test_a_coordinators_lawful_reason_stops_the_deletion(client, world, coordina
     page = client.get(reverse("photos:detail", args=[world.solo_ava.public_id]))
     assert REASON in page.content.decode()
     assert world.solo_ava not in client.get(reverse("photos:deletion_queue")).context["page"].object_list
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("purpose", [Purpose.PHOTOGRAPHED, Purpose.STORED])
+def test_a_kept_group_photo_is_queued_again_when_another_child_in_it_withdraws(client, world, coordinator, purpose):
+    # Ava's withdrawal queues the group photo; the coordinator keeps it for a lawful reason. That reason
+    # answered Ava's withdrawal: when Ben's consent is withdrawn later, the photo is queued again and the
+    # coordinators are told, or it would stay in the vault with nobody deciding for Ben.
+    _withdraw(world.ava, world.ava_carer, [Purpose.PHOTOGRAPHED])
+    client.force_login(coordinator)
+    assert client.post(reverse("photos:keep", args=[world.group.public_id]), {"reason": REASON}).status_code == 302
+    assert _fresh(world.group).deletion_due_at is None
+    mail.outbox.clear()
+
+    before = timezone.now()
+    record = _withdraw(world.ben, world.ava_carer, [purpose])  # the family's one carer is Ben's too
+
+    grace = timedelta(days=settings.FIG_WITHDRAWN_PHOTO_GRACE_DAYS)
+    group = _fresh(world.group)
+    assert before + grace <= group.deletion_due_at <= timezone.now() + grace
+    assert (group.keep_reason, group.keep_recorded_by) == ("", None)
+    assert group.deletion_reason.startswith("Consent to be photographed or kept was withdrawn again after this photo")
+    assert _fresh(world.solo_ben).deletion_due_at is not None
+    queued = AuditEvent.objects.filter(action="photo.deletion_queued").latest("id")
+    assert sorted(queued.details["photos"]) == sorted([world.group.pk, world.solo_ben.pk])
+    assert (queued.details["requeued_after_keep"], queued.details["withdrawal"]) == ([world.group.pk], record.pk)
+    assert AuditEvent.objects.get(action="photo.kept").details == {"reason": REASON}  # the history stays
+
+    [told] = [m for m in mail.outbox if m.to == [coordinator.email]]
+    assert "2 photos will be deleted" in told.body
+    assert "1 of them was kept for a lawful reason after an earlier withdrawal" in told.body
+    page = client.get(reverse("photos:detail", args=[world.group.public_id]))
+    assert "This photo will be deleted on" in page.content.decode() and page.context["keep_form"] is not None
+    assert world.group in client.get(reverse("photos:deletion_queue")).context["page"].object_list
+
+    assert _sweep(sweeps.delete_due, group.deletion_due_at + DAY) == 3  # and Ava's and Ben's own
+    assert _fresh(world.group).status == Photo.Status.DELETED
+
+
+@pytest.mark.django_db
+def test_a_photo_kept_and_queued_again_can_be_kept_again(client, world, coordinator):
+    _withdraw(world.ava, world.ava_carer, [Purpose.PHOTOGRAPHED])
+    photo_keep(photo=_fresh(world.group), reason=REASON, by=coordinator)
+    _withdraw(world.ben, world.ava_carer, [Purpose.STORED])
+    second = "Still evidence in the same safeguarding case, now for both children."
+    client.force_login(coordinator)
+    client.post(reverse("photos:keep", args=[world.group.public_id]), {"reason": second})
+    group = _fresh(world.group)
+    assert (group.keep_reason, group.deletion_due_at) == (second, None)
+    reasons = AuditEvent.objects.filter(action="photo.kept").order_by("id").values_list("details__reason", flat=True)
+    assert list(reasons) == [REASON, second]
 
 
 @pytest.mark.django_db
