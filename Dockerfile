@@ -44,4 +44,5 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=10s --start-period=40s --retries=3 \
     CMD python -c "import http.client,os,sys; h=(os.environ.get('DJANGO_ALLOWED_HOSTS') or 'localhost').split(',')[0].strip().lstrip('.'); h='localhost' if (not h or '*' in h) else h; c=http.client.HTTPConnection('127.0.0.1',8000,timeout=8); c.request('GET','/accounts/login/',headers={'Host':h,'X-Forwarded-Proto':'https'}); sys.exit(0 if c.getresponse().status<500 else 1)"
 
-CMD ["sh", "-c", "exec gunicorn fig_safety.wsgi --bind 0.0.0.0:8000 --workers ${GUNICORN_WORKERS:-3} --worker-tmp-dir /dev/shm --access-logfile -"]
+# Bind, workers (GUNICORN_WORKERS) and the redacted access log: fig_safety/gunicorn_conf.py.
+CMD ["gunicorn", "-c", "python:fig_safety.gunicorn_conf", "fig_safety.wsgi"]

@@ -1,4 +1,12 @@
-"""A logging filter that keeps passwords, codes and tokens out of every log line."""
+"""Keeping passwords, codes and tokens out of every log line.
+
+Two kinds of secret reach a log: ``key=value`` pairs (a password in a form
+dump, a token in a query string) and single-use tokens carried in a URL path,
+which every access log writes with the request line and the Referer header.
+``redact`` removes both. ``RedactSecretsFilter`` applies it to Django's loggers
+(runserver's access log included); ``fig_safety.gunicorn_conf`` applies it to gunicorn's
+access log.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +22,15 @@ _SECRET_PAIR = re.compile(
     """
 )
 
+# The path segment after one of these is a single-use token: allauth's password
+# (invitation) and email links, and the consent links sent to carers (to sign, and
+# to review or withdraw). tests/project/test_access_logs.py checks every URL with a
+# token in it is covered.
+_TOKEN_PATH = re.compile(r"(/(?:key|confirm-email|sign|review)/)[^/\s?#\"']+")
+
 
 def redact(text: str) -> str:
-    return _SECRET_PAIR.sub(r"\1\2[redacted]\3", text)
+    return _TOKEN_PATH.sub(r"\1[redacted]", _SECRET_PAIR.sub(r"\1\2[redacted]\3", text))
 
 
 class RedactSecretsFilter(logging.Filter):

@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from fig_safety.env import (
     ensure_dir,
+    ensure_private_dir,
     env_bool,
     env_int,
     env_list,
@@ -66,6 +67,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "fig_safety.middleware.RequestSizeLimitMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "staff.middleware.SessionActivityMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -252,11 +254,13 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The beat schedule lives in code: fig_safety/celery.py (BEAT_SCHEDULE).
 
 # Email
-_email_url = env_str("EMAIL_URL") or ("consolemail://" if DEBUG else "")
-if not _email_url:
-    raise ImproperlyConfigured("EMAIL_URL must be set when DJANGO_DEBUG is off (smtp://…, filemail:///folder or consolemail://).")
-globals().update(parse_email_url(_email_url))
+# Without EMAIL_URL, production hands mail to an SMTP server on this host, as
+# Django does by default; a message that cannot be handed over stays in the
+# outbox (staff.OutboxEmail) and is retried, so nothing is lost.
+globals().update(parse_email_url(env_str("EMAIL_URL") or ("consolemail://" if DEBUG else "smtp://localhost:25")))
 DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "FiG Safety <no-reply@fig.example.org>")
+# Sent emails leave the outbox after this many days (their links sign people in or open consent forms).
+FIG_OUTBOX_KEEP_DAYS = env_int("FIG_OUTBOX_KEEP_DAYS", 7, minimum=1)
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Sessions: staff are signed out after FIG_STAFF_IDLE_MINUTES without a request.
@@ -306,6 +310,11 @@ FIG_SCAN_MAX_BYTES = env_int("FIG_SCAN_MAX_BYTES", 15_000_000, minimum=100_000)
 
 # Photo vault: upload limits, how long things take, how long photos are kept.
 FIG_PHOTO_MAX_BYTES = env_int("FIG_PHOTO_MAX_BYTES", 30_000_000, minimum=100_000)
+# Largest request body (several photos sent together); larger ones get 413 before a byte is read.
+FIG_REQUEST_MAX_BYTES = env_int("FIG_REQUEST_MAX_BYTES", 200_000_000, minimum=1_000_000)
+# Uploads bigger than FILE_UPLOAD_MAX_MEMORY_SIZE wait here, unencrypted (GPS and all), while the
+# request runs: a private folder, not the shared system temp folder.
+FILE_UPLOAD_TEMP_DIR = str(ensure_private_dir(VAR_DIR / "uploads"))
 FIG_PHOTO_MAX_PIXELS = env_int("FIG_PHOTO_MAX_PIXELS", 60_000_000, minimum=1_000_000)
 FIG_PHOTO_FIX_TAGS_HOURS = env_int("FIG_PHOTO_FIX_TAGS_HOURS", 24, minimum=1)
 FIG_DEVICE_REMINDER_HOURS = env_int("FIG_DEVICE_REMINDER_HOURS", 24, minimum=1)
@@ -333,5 +342,9 @@ LOGGING = {
     "filters": {"redact": {"()": "fig_safety.logging.RedactSecretsFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env_str("FIG_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # runserver's access log: through the redacting handler like everything else.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

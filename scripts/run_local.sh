@@ -6,14 +6,16 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 export DJANGO_DEBUG="${DJANGO_DEBUG:-1}"
 export EMAIL_URL="${EMAIL_URL:-consolemail://}"
-mkdir -p var
-# A private vault key for this machine only, made once and kept under var/.
+ADDR="${FIG_RUN_ADDR:-127.0.0.1:8000}"
+VAR="${FIG_VAR_DIR:-var}"
+mkdir -p "$VAR"
+chmod 700 "$VAR"
+# A private vault key for this machine only, made once and kept in the var folder.
 if [ -z "${FIG_VAULT_KEYS:-}" ]; then
-  if [ ! -s var/dev-vault-key ]; then
-    $PY -c 'import base64, os; print("dev1:" + base64.urlsafe_b64encode(os.urandom(32)).decode())' > var/dev-vault-key
-    chmod 600 var/dev-vault-key
+  if [ ! -s "$VAR/dev-vault-key" ]; then
+    (umask 077 && $PY -c 'import base64, os; print("dev1:" + base64.urlsafe_b64encode(os.urandom(32)).decode())' > "$VAR/dev-vault-key")
   fi
-  FIG_VAULT_KEYS="$(cat var/dev-vault-key)"
+  FIG_VAULT_KEYS="$(cat "$VAR/dev-vault-key")"
   export FIG_VAULT_KEYS
 fi
 
@@ -30,12 +32,12 @@ trap cleanup INT TERM EXIT
 
 $PY -m celery -A fig_safety worker --beat --loglevel=INFO --concurrency=1 \
   --without-gossip --without-mingle --without-heartbeat \
-  --schedule=var/celerybeat-schedule &
+  --schedule="$VAR/celerybeat-schedule" &
 pids+=($!)
 
 echo
-echo "FiG Safety is at http://127.0.0.1:8000  (Ctrl-C stops the site, the worker and beat)"
+echo "FiG Safety is at http://$ADDR  (Ctrl-C stops the site, the worker and beat)"
 echo
-$PY manage.py runserver "${FIG_RUN_ADDR:-127.0.0.1:8000}" &
+$PY manage.py runserver "$ADDR" &
 pids+=($!)
 wait -n "${pids[@]}"

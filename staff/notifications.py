@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -93,3 +95,14 @@ def deliver_outbox(ids: list[int] | None = None) -> int:
                     sent += 1
         if len(rows) < BATCH:
             return sent
+
+
+def prune_outbox() -> int:
+    """Delete emails sent more than FIG_OUTBOX_KEEP_DAYS ago.
+
+    A sent email has done its job, and its body may hold a link that signs
+    someone in or opens a consent form; the audit trail keeps what happened.
+    """
+    cutoff = timezone.now() - timedelta(days=settings.FIG_OUTBOX_KEEP_DAYS)
+    deleted, _ = OutboxEmail.objects.filter(sent_at__lt=cutoff).delete()
+    return deleted

@@ -42,10 +42,10 @@ def user_roles(user) -> frozenset[str]:
 
 
 def is_staff_member(user) -> bool:
-    """Staff are people with any FiG role, or Django superusers. Everyone else is a parent or carer."""
+    """Staff are people with any FiG role, or with access to the Django admin. Everyone else is a parent or carer."""
     if not getattr(user, "is_authenticated", False):
         return False
-    return bool(user.is_superuser or user_roles(user))
+    return bool(user.is_superuser or user.is_staff or user_roles(user))
 
 
 def has_role(user, *roles: Role) -> bool:

@@ -16,5 +16,9 @@ def policy_reminder_sweep() -> int:
 def deliver_outbox(ids: list[int] | None = None) -> int:
     """Send the outbox: these ids after the commit that wrote them, or everything (beat, every minute)."""
     from staff.notifications import deliver_outbox as _deliver
+    from staff.notifications import prune_outbox
 
-    return _deliver(ids)
+    sent = _deliver(ids)
+    if ids is None:
+        prune_outbox()
+    return sent

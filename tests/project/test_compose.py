@@ -42,7 +42,20 @@ def test_compose_accepts_the_stack_and_runs_exactly_one_beat(tmp_path):
     images = {services[name].get("image") for name in ("web", "worker", "beat")}
     assert len(images) == 1, images  # one image for every app process
     assert services["beat"].get("deploy", {}).get("replicas", 1) == 1
-    assert "gunicorn" in " ".join(services["web"]["command"] if isinstance(services["web"]["command"], list) else [services["web"]["command"]])
+    web_command = " ".join(services["web"]["command"] if isinstance(services["web"]["command"], list) else [services["web"]["command"]])
+    assert "gunicorn -c python:fig_safety.gunicorn_conf" in web_command  # the redacted access log
+
+
+def test_the_app_waits_for_the_private_bucket_to_be_made(tmp_path):
+    result = _config(tmp_path, REQUIRED)
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    bucket = services["createbucket"]
+    script = " ".join(bucket["command"] if isinstance(bucket["command"], list) else [bucket["command"]])
+    assert "mc mb" in script and "anonymous set none" in script, script
+    assert bucket["depends_on"]["minio"]["condition"] == "service_healthy"
+    for name in ("migrate", "web", "worker", "beat"):
+        assert services[name]["depends_on"]["createbucket"]["condition"] == "service_completed_successfully", name
 
 
 @pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "FIG_VAULT_KEYS", "POSTGRES_PASSWORD"])

@@ -211,8 +211,13 @@ def test_it_gives_the_admin_login_no_way_around_allauth(client, settings):
 @pytest.mark.django_db
 def test_it_rate_limits_the_admin_login_too(client):
     admin = factories.staff_user("staff", is_staff=True, is_superuser=True)
+    # The admin's own form signs nobody in, even with the right password: it sends
+    # people to allauth's sign-in, which counts failures.
+    response = client.post("/admin/login/", {"username": admin.email, "password": factories.PASSWORD})
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
+    assert SESSION_KEY not in client.session
     for _ in range(5):
-        client.post("/admin/login/", {"username": admin.email, "password": "wrong"})
         client.post(reverse("account_login"), {"login": admin.email, "password": "wrong password"})
     response = client.post(reverse("account_login"), {"login": admin.email, "password": factories.PASSWORD})
     assert b"Too many failed login attempts" in response.content
@@ -329,3 +334,34 @@ def test_it_never_gives_parents_a_password(client, parent, django_capture_on_com
     assert "sign-in code" in message.body
     parent.refresh_from_db()
     assert not parent.has_usable_password()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["account_set_password", "account_change_password"])
+def test_a_signed_in_parent_cannot_give_themselves_a_password(client, parent, name):
+    client.force_login(parent)
+    assert client.get(reverse(name)).status_code == 404
+    response = client.post(reverse(name), {"password1": "a long new passphrase 42", "password2": "a long new passphrase 42",
+                                          "oldpassword": "", "password": "a long new passphrase 42"})
+    assert response.status_code == 404
+    parent.refresh_from_db()
+    assert not parent.has_usable_password()
+    assert client.post(reverse("account_logout")).status_code == 302
+    response = client.post(reverse("account_login"), {"login": parent.email, "password": "a long new passphrase 42"})
+    assert SESSION_KEY not in client.session
+
+
+@pytest.mark.django_db
+def test_staff_still_change_their_password(client, member_of_staff):
+    client.force_login(member_of_staff)
+    assert client.get(reverse("account_change_password")).status_code == 200
+    assert reverse("account_change_password") == "/accounts/password/change/"
+
+
+@pytest.mark.django_db
+def test_an_admin_flag_without_a_role_still_needs_a_second_factor(client):
+    user = User.objects.create_user(email="flagged@example.org", password=factories.PASSWORD, is_staff=True)
+    client.force_login(user)
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("mfa_activate_totp")

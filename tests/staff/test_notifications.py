@@ -88,3 +88,25 @@ class BrokenBackend:
 
     def send_messages(self, messages):
         raise OSError("the mail server refused the connection")
+
+
+@pytest.mark.django_db
+def test_the_sweep_deletes_emails_sent_long_ago_and_keeps_the_rest(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from staff import tasks
+
+    settings.FIG_OUTBOX_KEEP_DAYS = 7
+    notify(to=["old@example.org"], subject="Old", template=TEMPLATE, context=CONTEXT)
+    notify(to=["recent@example.org"], subject="Recent", template=TEMPLATE, context=CONTEXT)
+    deliver_outbox()
+    OutboxEmail.objects.filter(subject="Old").update(sent_at=timezone.now() - timedelta(days=8))
+    settings.EMAIL_BACKEND = "tests.staff.test_notifications.BrokenBackend"
+    notify(to=["unsent@example.org"], subject="Unsent", template=TEMPLATE, context=CONTEXT)
+    OutboxEmail.objects.filter(subject="Unsent").update(created_at=timezone.now() - timedelta(days=30))
+    tasks.deliver_outbox.delay([OutboxEmail.objects.get(subject="Unsent").pk])  # a delivery after a commit prunes nothing
+    assert OutboxEmail.objects.filter(subject="Old").exists()
+    tasks.deliver_outbox.delay()  # the every-minute sweep
+    assert sorted(OutboxEmail.objects.values_list("subject", flat=True)) == ["Recent", "Unsent"]
