@@ -22,7 +22,7 @@ from django.core.validators import URLValidator
 from django.utils import timezone
 
 from fig_safety.vault import VaultError, vault_read
-from social.models import Post
+from social.models import Channel, Post
 
 
 class PublishError(Exception):
@@ -40,12 +40,19 @@ class Adapter(Protocol):
     name: str
     label: str
 
+    def suits(self, post: Post) -> bool:
+        """Whether this adapter publishes where the post is meant to go."""
+        ...
+
     def publish(self, post: Post, *, url: str = "", published_at: datetime | None = None) -> Published: ...
 
 
 class ManualAdapter:
     name = "manual"
     label = "I published it on the platform myself"
+
+    def suits(self, post: Post) -> bool:
+        return True
 
     def publish(self, post: Post, *, url: str = "", published_at: datetime | None = None) -> Published:
         url = url.strip()
@@ -69,9 +76,16 @@ class FacebookPageAdapter:
     name = "facebook"
     label = "Publish on the Facebook Page now"
 
+    def suits(self, post: Post) -> bool:
+        """Only a post whose author chose the Facebook Page goes there."""
+        return Channel.FACEBOOK in post.channels
+
     def publish(self, post: Post, *, url: str = "", published_at: datetime | None = None) -> Published:
         if not facebook_configured():
             raise PublishError("Publishing to Facebook is not configured.")
+        if not self.suits(post):
+            raise PublishError("This post is not meant for the Facebook Page, so it was not published there. "
+                               "Publish it where it is meant to go and record the link.")
         media = [self._upload_photo(photo) for photo in post.photos.all()]
         fields = {"message": post.text}
         for index, media_id in enumerate(media):
@@ -147,5 +161,7 @@ def get_adapter(name: str) -> Adapter:
     return adapter
 
 
-def available_adapters() -> list[Adapter]:
-    return [a for name, a in ADAPTERS.items() if name != "facebook" or facebook_configured()]
+def available_adapters(post: Post | None = None) -> list[Adapter]:
+    """The adapters configured here; given a post, only those that publish where it is meant to go."""
+    configured = [a for name, a in ADAPTERS.items() if name != "facebook" or facebook_configured()]
+    return [a for a in configured if post is None or a.suits(post)]

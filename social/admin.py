@@ -1,10 +1,11 @@
-"""Django admin for the inbox: read-only, because every change goes through the services and their audit."""
+"""Django admin for the inbox and the post checks' term lists: read-only, because every change goes through
+the services and their audit (the term lists are edited on their own page, /social/policy-terms/)."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 
-from social.models import DigestSent, InboxMessage, Takedown
+from social.models import DigestSent, InboxMessage, PolicyTerm, Takedown
 from staff.admin import ReadOnlyAdmin
 
 
@@ -20,12 +21,19 @@ class InboxMessageAdmin(ReadOnlyAdmin):
 
 @admin.register(Takedown)
 class TakedownAdmin(ReadOnlyAdmin):
-    list_display = ["pk", "message", "status", "opened_at", "due_at", "removed_at", "how"]
+    list_display = ["pk", "message", "post", "status", "opened_at", "due_at", "removed_at", "how"]
     list_filter = ["status", "how"]
-    list_select_related = ["message"]
-    raw_id_fields = ["message", "opened_by", "removed_by"]
+    list_select_related = ["message", "post"]
+    raw_id_fields = ["message", "post", "opened_by", "removed_by", "requested_by"]
 
 
 @admin.register(DigestSent)
 class DigestSentAdmin(ReadOnlyAdmin):
     list_display = ["day", "sent_at"]
+
+
+@admin.register(PolicyTerm)
+class PolicyTermAdmin(ReadOnlyAdmin):
+    list_display = ["term", "category", "is_active"]
+    list_filter = ["category", "is_active"]
+    search_fields = ["term"]

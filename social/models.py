@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from consents.models import Family
@@ -172,7 +173,11 @@ class PolicyTerm(models.Model):
 
     class Meta:
         ordering = ["category", "term"]
-        constraints = [models.UniqueConstraint(fields=["category", "term"], name="one_policy_term_per_category")]
+        constraints = [
+            # Terms match in any case: "Pray" and "pray" are one term, checked on one list at most.
+            models.UniqueConstraint(Lower("term"), "category", name="one_policy_term_per_category"),
+            models.UniqueConstraint(Lower("term"), condition=models.Q(is_active=True), name="one_checked_policy_term"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_category_display()}: {self.term}"
@@ -221,6 +226,11 @@ class Post(models.Model):
 
     def __str__(self) -> str:
         return f"Post #{self.pk}"
+
+    @property
+    def channel_labels(self) -> list[str]:
+        labels = dict(Channel.choices)
+        return [labels.get(channel, channel) for channel in self.channels]
 
 
 class CheckDismissal(models.Model):

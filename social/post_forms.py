@@ -1,4 +1,5 @@
-"""Forms for the post queue: drafting, approving with the checklist, sending back, publishing, withdrawing."""
+"""Forms for the post queue: drafting, approving with the checklist, sending back, publishing, withdrawing,
+and adding to the religious and political term lists."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from django.utils import timezone
 
 from social.adapters import Adapter
 from social.checks import Finding
-from social.models import Channel
+from social.models import Channel, PolicyTerm
+from social.policy_terms import TermError, clean_term
 from social.posts import CHECKLIST, postable_photos
 
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"
@@ -141,3 +143,22 @@ class WithdrawForm(forms.Form):
         label="Why (optional)", required=False, max_length=2000, strip=True, widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Kept with the post's history.",
     )
+
+
+class PolicyTermForm(forms.Form):
+    category = forms.ChoiceField(
+        label="Which list", choices=PolicyTerm.Category.choices, widget=forms.RadioSelect,
+        error_messages={"required": "Choose the list: religious or political."},
+    )
+    term = forms.CharField(
+        label="Word or phrase", max_length=200, strip=True,
+        help_text="Posts are checked for it as a whole word, in any case: “pray” is found in “We pray”, "
+                  "not in “spray”.",
+        error_messages={"required": "Enter a word or a short phrase.", "max_length": "Keep it under 100 characters."},
+    )
+
+    def clean_term(self) -> str:
+        try:
+            return clean_term(self.cleaned_data["term"])
+        except TermError as exc:
+            raise forms.ValidationError(str(exc)) from None

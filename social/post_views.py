@@ -264,7 +264,7 @@ def _detail_context(request: HttpRequest, post: Post, *, error: str = "", error_
     findings = posts.post_findings(post)
     photos = list(post.photos.select_related("family").order_by("uploaded_at", "id"))
     postable = set(posts.postable_photos().filter(pk__in=[p.pk for p in photos]).values_list("pk", flat=True))
-    adapters = available_adapters()
+    adapters = available_adapters(post)
     context = {
         "post": post, "allowed": allowed, "findings": findings,
         "gate": [f for f in findings if not f.dismissible],
@@ -378,9 +378,13 @@ def post_approve(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         posts.post_approve(post=post, by=request.user, checklist=form.checklist, dismissals=form.dismissals,
                            request=request)
+    except posts.PostSentBack as exc:
+        messages.error(request, str(exc))  # the post changed: show it as it is now
+        return redirect("social:post", pk=post.pk)
     except posts.PostError as exc:
         return _render_problem(request, post, str(exc), target="approve", approve_form=form)
-    messages.success(request, "Approved. The author has been told; it can be published now.")
+    messages.success(request, "Approved. The author has been told, and so have the other social media "
+                              "administrators; it can be published now.")
     return redirect("social:post", pk=post.pk)
 
 
@@ -406,7 +410,7 @@ def post_request_changes(request: HttpRequest, pk: int) -> HttpResponse:
 def post_publish(request: HttpRequest, pk: int) -> HttpResponse:
     """Through an adapter; consents are checked again first by the service."""
     post = access_post(request.user, pk)
-    form = PublishForm(request.POST, adapters=available_adapters())
+    form = PublishForm(request.POST, adapters=available_adapters(post))
     if not form.is_valid():
         return _render_problem(request, post, "Check how it was published.", target="publish", publish_form=form)
     data = form.cleaned_data

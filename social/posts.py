@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
 from consents.hooks import Withdrawal
 from consents.models import Purpose
@@ -38,10 +38,15 @@ CHECKLIST = {
 }
 EDITABLE = {Post.Status.DRAFT, Post.Status.CHANGES_REQUESTED}
 LIVE = {Post.Status.SUBMITTED, Post.Status.APPROVED}
+EXPIRED_NOTE = "It was not approved before its scheduled time. Change the time and submit it again."
 
 
 class PostError(Exception):
     """The action cannot go ahead; the message is for the person doing it."""
+
+
+class PostSentBack(PostError):
+    """The action found the post could not go ahead and sent it back to its author; that change is committed."""
 
 
 def postable_photos():
@@ -71,6 +76,11 @@ def _admin_emails(exclude: User | None = None) -> list[str]:
 
 def _is_reviewer(user: User) -> bool:
     return bool(user.is_superuser or has_role(user, Role.SOCIAL_ADMIN))
+
+
+def _when(moment: datetime) -> str:
+    """'Tuesday 3 June at 14:30', on London's clock."""
+    return dateformat.format(timezone.localtime(moment), r"l j F \a\t H:i")
 
 
 def _locked(post: Post, allowed: set[str], action: str) -> Post:
@@ -149,27 +159,48 @@ def post_approve(
         locked = _locked(post, {Post.Status.SUBMITTED}, "approved")
         if locked.author_id == by.pk:
             raise PostError("You wrote this post, so someone else must approve it.")
-        missing = [label for key, label in CHECKLIST.items() if not checklist.get(key)]
-        if missing:
-            raise PostError("Confirm every item of the checklist: " + "; ".join(missing) + ".")
-        findings = post_findings(locked)
-        gate = [f for f in findings if not f.dismissible]
-        if gate:
-            raise PostError("The photo consent check fails and cannot be dismissed: " + "; ".join(gate[0].matches))
-        undismissed = [f.title for f in findings if not (dismissals.get(f.check) or "").strip()]
-        if undismissed:
-            raise PostError("Give a reason for dismissing each check: " + ", ".join(undismissed) + ".")
-        for finding in findings:
-            CheckDismissal.objects.create(post=locked, check_name=finding.check, reason=dismissals[finding.check].strip(),
-                                          dismissed_by=by)
-        locked.status, locked.reviewed_by, locked.reviewed_at = Post.Status.APPROVED, by, timezone.now()
-        locked.checklist, locked.updated_at = dict.fromkeys(CHECKLIST, True), timezone.now()
-        locked.save(update_fields=["status", "reviewed_by", "reviewed_at", "checklist", "updated_at"])
-        audit_record(action="post.approved", actor=by, target=locked, request=request,
-                     details={"dismissed": {f.check: dismissals[f.check].strip() for f in findings}})
-        notify(to=[locked.author.email], subject="Your post is approved", template="social/email/post_approved.txt",
-               context={"post": locked, "link": _link(locked)})
+        expired = _past_its_time(locked, timezone.now())
+        if expired:
+            # The sweep would send it back within minutes; an approval now must not beat it to it.
+            _expire(locked)
+        else:
+            _approve(locked, by=by, checklist=checklist, dismissals=dismissals, request=request)
+    if expired:
+        # Raised once the block has committed, so the send-back is kept (as in post_publish).
+        raise PostSentBack(
+            f"Its scheduled time, {_when(locked.scheduled_for)}, passed before it was approved, so it was not "
+            "approved. It has gone back to its author to choose a new time and submit it again."
+        )
     return locked
+
+
+def _approve(locked: Post, *, by: User, checklist: dict[str, bool], dismissals: dict[str, str],
+             request: HttpRequest | None) -> None:
+    """Precondition: the row is locked, the post is submitted and `by` is not its author."""
+    missing = [label for key, label in CHECKLIST.items() if not checklist.get(key)]
+    if missing:
+        raise PostError("Confirm every item of the checklist: " + "; ".join(missing) + ".")
+    findings = post_findings(locked)
+    gate = [f for f in findings if not f.dismissible]
+    if gate:
+        raise PostError("The photo consent check fails and cannot be dismissed: " + "; ".join(gate[0].matches))
+    undismissed = [f.title for f in findings if not (dismissals.get(f.check) or "").strip()]
+    if undismissed:
+        raise PostError("Give a reason for dismissing each check: " + ", ".join(undismissed) + ".")
+    for finding in findings:
+        CheckDismissal.objects.create(post=locked, check_name=finding.check, reason=dismissals[finding.check].strip(),
+                                      dismissed_by=by)
+    locked.status, locked.reviewed_by, locked.reviewed_at = Post.Status.APPROVED, by, timezone.now()
+    locked.checklist, locked.updated_at = dict.fromkeys(CHECKLIST, True), timezone.now()
+    locked.save(update_fields=["status", "reviewed_by", "reviewed_at", "checklist", "updated_at"])
+    audit_record(action="post.approved", actor=by, target=locked, request=request,
+                 details={"dismissed": {f.check: dismissals[f.check].strip() for f in findings}})
+    notify(to=[locked.author.email], subject="Your post is approved", template="social/email/post_approved.txt",
+           context={"post": locked, "link": _link(locked)})
+    # The other administrators act next: any of them may publish it.
+    notify(to=[e for e in _admin_emails(exclude=by) if e != locked.author.email],
+           subject=f"A post by {locked.author} is approved and ready to publish",
+           template="social/email/post_ready.txt", context={"post": locked, "link": _link(locked)}, separately=True)
 
 
 def post_request_changes(*, post: Post, by: User, note: str, request: HttpRequest | None = None) -> Post:
@@ -233,6 +264,9 @@ def post_publish(
                                        "adapter", "updated_at"])
             audit_record(action="post.published", actor=by, target=locked, request=request,
                          details={"adapter": adapter.name, "url": result.url})
+            if locked.author_id != by.pk:
+                notify(to=[locked.author.email], subject="Your post is published",
+                       template="social/email/post_published.txt", context={"post": locked, "link": _link(locked)})
     if refused:
         # Raised once the block has committed: raising inside it would roll the send-back away as well,
         # leaving the post approved with a photo that may no longer be shown.
@@ -250,6 +284,10 @@ def post_withdraw(*, post: Post, by: User, reason: str, request: HttpRequest | N
         locked.status, locked.updated_at = Post.Status.WITHDRAWN, timezone.now()
         locked.save(update_fields=["status", "updated_at"])
         audit_record(action="post.withdrawn", actor=by, target=locked, request=request, details={"reason": reason})
+        if locked.author_id != by.pk:
+            notify(to=[locked.author.email], subject="Your post was withdrawn", template="social/email/post_withdrawn.txt",
+                   context={"post": locked, "by": by, "reason": reason, "was_published": was_published,
+                            "link": _link(locked)})
         if was_published:
             post_open_takedown(post=locked, reason=reason or "The post was withdrawn after publication.", by=by)
     return locked
@@ -274,9 +312,10 @@ def post_open_takedown(*, post: Post, reason: str, by: User | None, requested_by
 
 
 def _notify_takedown(post: Post, takedown: Takedown) -> None:
+    takedowns = settings.FIG_SITE_URL + reverse("social:takedowns") + f"#takedown-{takedown.pk}"
     notify(to=_admin_emails(), subject=f"Takedown needed for published post #{post.pk}",
-           template="social/email/post_takedown.txt", context={"post": post, "takedown": takedown,
-                                                                "link": settings.FIG_SITE_URL + reverse("social:takedowns")},
+           template="social/email/post_takedown.txt",
+           context={"post": post, "takedown": takedown, "link": takedowns, "post_link": _link(post)},
            separately=True)
 
 
@@ -306,6 +345,16 @@ def posts_on_consent_withdrawn(withdrawal: Withdrawal) -> None:
         post_open_takedown(post=post, reason="Consent was withdrawn for a child shown in this post.", by=None)
 
 
+def _past_its_time(post: Post, now: datetime) -> bool:
+    return post.scheduled_for is not None and post.scheduled_for <= now
+
+
+def _expire(locked: Post) -> Post:
+    """Precondition: the row is locked and the post is submitted. Its time came before an approval did:
+    back to the author, by nobody (the audit trail says FiG Safety did it)."""
+    return _send_back(locked, by=None, note=EXPIRED_NOTE)
+
+
 def expire_unapproved(now: datetime | None = None) -> int:
     """Posts still awaiting review at their scheduled time go back to the author."""
     now = now or timezone.now()
@@ -313,6 +362,6 @@ def expire_unapproved(now: datetime | None = None) -> int:
     with transaction.atomic():
         for post in (Post.objects.select_for_update(skip_locked=True, of=("self",))
                      .select_related("author").filter(status=Post.Status.SUBMITTED, scheduled_for__lte=now)):
-            _send_back(post, by=None, note="It was not approved before its scheduled time. Change the time and submit it again.")
+            _expire(post)
             count += 1
     return count

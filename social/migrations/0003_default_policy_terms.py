@@ -1,4 +1,4 @@
-"""Sensible default term lists for the religious/political check; administrators edit them in the admin."""
+"""Sensible default term lists for the religious/political check; social media administrators edit them at /social/policy-terms/."""
 
 from django.db import migrations
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from social import posts
+from social.models import PolicyTerm
 from tests import factories
 from tests.browser import journeys
 from tests.conftest import assert_accessible
@@ -122,3 +124,39 @@ def test_ceo_home(desktop_page):
     expect(_heading(page)).to_have_text("Hello, Cat")
     expect(page.get_by_role("heading", name="Policy acknowledgements")).to_be_visible()
     assert_accessible(page)
+
+
+def test_social_term_lists_and_post_takedowns(viewport_page):
+    """The religious and political term lists, with an error and after a change; a published post's takedown."""
+    page = viewport_page
+    factories.PolicyVersionFactory()
+    # The default lists come from a data migration, which a live-server test's flush may already have emptied.
+    PolicyTerm.objects.get_or_create(category="religious", term="pray")
+    admin = factories.staff_user("social_admin", email="sol@example.org", full_name="Sol Admin")
+    author = factories.staff_user("staff", email="ola@example.org", full_name="Ola Berg")
+
+    journeys.staff_sign_in(page, admin)
+    page.get_by_role("link", name="Religious and political terms").click()
+    expect(_heading(page)).to_have_text("Religious and political terms")
+    assert_accessible(page)  # the lists, with the add form
+    page.get_by_role("radio", name="Political").check()
+    page.get_by_label("Word or phrase").fill("pray")
+    page.get_by_role("button", name="Add the term").click()
+    expect(page.get_by_role("alert")).to_contain_text("“pray” is already on the religious list.")
+    assert_accessible(page)  # with an error
+    page.get_by_label("Word or phrase").fill("council tax")
+    page.get_by_role("button", name="Add the term").click()
+    expect(page.get_by_text("“council tax” is added to the political list.")).to_be_visible()
+    page.get_by_role("button", name="Switch off “council tax”").click()
+    expect(page.get_by_role("button", name="Switch on “council tax” again")).to_be_visible()
+    assert_accessible(page)  # after a change, with a term switched off
+
+    post = posts.post_save_draft(author=author, text="Thank you to everyone who came to the picnic!",
+                                 channels=["facebook", "website"], scheduled_for=None, photos=[])
+    posts.post_submit(post=post, by=author)
+    posts.post_approve(post=post, by=admin, checklist=dict.fromkeys(posts.CHECKLIST, True), dismissals={})
+    posts.post_publish(post=post, by=admin, adapter_name="manual", url="https://www.facebook.com/figcharity/posts/1")
+    posts.post_withdraw(post=post, by=admin, reason="Wrong date.")
+    page.goto("/social/takedowns/")
+    expect(page.get_by_role("heading", name=f"Published post {post.pk}")).to_be_visible()
+    assert_accessible(page)  # a takedown for a published post

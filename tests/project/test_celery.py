@@ -9,13 +9,18 @@ import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from celery import Celery
 from django.conf import settings
+from django.utils import timezone
 
 from fig_safety.celery import app
+from social import posts
+from social.models import Post
+from tests import factories
 
 ROOT = Path(settings.BASE_DIR)
 
@@ -32,6 +37,29 @@ def test_the_beat_schedule_lives_in_code_and_names_real_tasks():
     assert app.conf.beat_schedule
     for entry in app.conf.beat_schedule.values():
         assert entry["task"] in app.tasks, entry["task"]
+
+
+@pytest.mark.django_db
+def test_beat_sends_back_posts_past_their_time_every_few_minutes():
+    """The policy: a post not approved before its scheduled time goes back to its author. The sweep that
+    does it (social.posts.expire_unapproved) must be on the schedule, often, and the task must run it."""
+    app.loader.import_default_modules()
+    [entry] = [e for e in app.conf.beat_schedule.values() if e["task"] == "social.tasks.expire_unapproved_posts"]
+    assert entry["task"] in app.tasks
+    schedule = entry["schedule"]
+    now = schedule.now()
+    # Whenever it last ran, it runs again within five minutes.
+    for minutes_ago in (0, 1, 4):
+        assert schedule.remaining_estimate(now - timedelta(minutes=minutes_ago)) <= timedelta(minutes=5)
+
+    author = factories.staff_user("staff", email="author@example.org")
+    post = posts.post_save_draft(author=author, text="See you at the picnic!", channels=["website"], photos=[],
+                                 scheduled_for=timezone.now() + timedelta(hours=1))
+    posts.post_submit(post=post, by=author)
+    Post.objects.filter(pk=post.pk).update(scheduled_for=timezone.now() - timedelta(minutes=1))
+    assert app.tasks[entry["task"]].apply().get(disable_sync_subtasks=False) == 1
+    post.refresh_from_db()
+    assert (post.status, post.review_note) == (Post.Status.CHANGES_REQUESTED, posts.EXPIRED_NOTE)
 
 
 def _worker_env(**extra: str) -> dict[str, str]:

@@ -10,6 +10,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from fig_safety.vault import vault_read
@@ -58,8 +59,8 @@ def photos(coordinator) -> list:
     return [ready_photo(family, [ava], coordinator), ready_photo(family, [ava, ben], coordinator)]
 
 
-def _approved(author: User, admin: User, photos=()) -> Post:
-    post = posts.post_save_draft(author=author, text=TEXT, channels=["facebook"], scheduled_for=None,
+def _approved(author: User, admin: User, photos=(), channels=("facebook",)) -> Post:
+    post = posts.post_save_draft(author=author, text=TEXT, channels=list(channels), scheduled_for=None,
                                  photos=list(photos))
     posts.post_submit(post=post, by=author)
     return posts.post_approve(post=post, by=admin, checklist=dict.fromkeys(CHECKLIST, True), dismissals={})
@@ -229,6 +230,36 @@ def test_facebook_is_neither_offered_nor_usable_when_not_configured(author, admi
 def test_facebook_is_offered_when_configured(graph):
     assert [a.name for a in available_adapters()] == ["manual", "facebook"]
     assert get_adapter("facebook").name == "facebook"
+
+
+@pytest.mark.parametrize("channels", [["website"], ["instagram", "x"]])
+def test_facebook_is_neither_offered_nor_used_for_a_post_not_meant_for_the_page(author, admin, graph, channels):
+    post = _approved(author, admin, channels=channels)
+    assert [a.name for a in available_adapters(post)] == ["manual"]
+    with pytest.raises(PostError, match="This post is not meant for the Facebook Page, so it was not published there"):
+        posts.post_publish(post=post, by=admin, adapter_name="facebook")
+    assert graph.requests == []  # not a byte went to Facebook
+    _assert_still_approved(post)
+
+
+def test_facebook_is_offered_for_a_post_meant_for_the_page_among_others(author, admin, graph):
+    post = _approved(author, admin, channels=["website", "facebook"])
+    assert [a.name for a in available_adapters(post)] == ["manual", "facebook"]
+    posts.post_publish(post=post, by=admin, adapter_name="facebook")
+    assert graph.problems == [] and len(graph.to("feed")) == 1
+    assert Post.objects.get(pk=post.pk).status == Post.Status.PUBLISHED
+
+
+def test_the_post_page_offers_facebook_only_for_a_post_meant_for_the_page(client, author, admin, graph):
+    for_page, elsewhere = _approved(author, admin), _approved(author, admin, channels=["website"])
+    client.force_login(admin)
+    assert "Publish on the Facebook Page now" in client.get(reverse("social:post", args=[for_page.pk])).content.decode()
+    page = client.get(reverse("social:post", args=[elsewhere.pk])).content.decode()
+    assert "Publish on the Facebook Page now" not in page and "I published it on the platform myself" in page
+    response = client.post(reverse("social:post_publish", args=[elsewhere.pk]), {"adapter": "facebook"})
+    assert response.status_code == 400
+    assert graph.requests == []
+    _assert_still_approved(elsewhere)
 
 
 def test_an_unknown_adapter_is_refused(author, admin):

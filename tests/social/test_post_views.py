@@ -14,6 +14,8 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -550,6 +552,29 @@ def test_it_will_not_approve_past_the_consent_gate(client, world, author, review
 
 
 @pytest.mark.django_db
+def test_it_tells_the_approver_that_a_post_past_its_time_went_back_to_its_author(
+    client, world, author, reviewer, django_capture_on_commit_callbacks
+):
+    post = posts.post_save_draft(author=author, text=TEXT, channels=["website"], photos=[],
+                                 scheduled_for=timezone.now() + timedelta(hours=1))
+    posts.post_submit(post=post, by=author)
+    Post.objects.filter(pk=post.pk).update(scheduled_for=timezone.now() - timedelta(minutes=1))  # its time came
+    client.force_login(reviewer)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("social:post_approve", args=[post.pk]),
+                               {f"check_{key}": "on" for key in posts.CHECKLIST}, follow=True)
+    assert response.redirect_chain == [(reverse("social:post", args=[post.pk]), 302)]
+    body = response.content.decode()
+    assert "passed before it was approved, so it was not approved. It has gone back to its author" in body
+    assert "message-error" in body
+    post.refresh_from_db()
+    assert post.status == Post.Status.CHANGES_REQUESTED and post.review_note == posts.EXPIRED_NOTE
+    assert not AuditEvent.objects.filter(action="post.approved", target_id=str(post.pk)).exists()
+    assert [m.to for m in mail.outbox if m.subject == "Your post needs changes"] == [[author.email]]
+    assert "approve_form" not in response.context  # nothing left to approve
+
+
+@pytest.mark.django_db
 def test_it_sends_a_post_back_with_a_note(client, world, reviewer):
     client.force_login(reviewer)
     response = client.post(reverse("social:post_changes", args=[world.submitted.pk]), {"note": "Shorter, please."})
@@ -605,6 +630,53 @@ def test_it_shows_a_clear_message_when_someone_else_got_there_first(client, worl
     assert response.status_code == 400
     assert "This post is approved, so it cannot be approved." in response.content.decode()
     assert snapshot() == before
+
+
+# --- takedowns of published posts ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_takedowns_page_says_which_post_to_take_down_and_where_it_was_published(
+    client, world, reviewer, ceo, django_capture_on_commit_callbacks
+):
+    post_url = reverse("social:post", args=[world.published.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        takedown = posts.post_open_takedown(post=world.published, reason="Wrong event.", by=reviewer)
+    [email] = [m for m in mail.outbox if m.subject == f"Takedown needed for published post #{world.published.pk}"
+               and m.to == [reviewer.email]]
+    assert MANUAL_URL in email.body and post_url in email.body and f"#takedown-{takedown.pk}" in email.body
+
+    client.force_login(reviewer)
+    page = client.get(reverse("social:takedowns")).content.decode()
+    card = page.split(f'id="takedown-{takedown.pk}"', 1)[1].split("</section>", 1)[0]
+    assert f"Published post {world.published.pk}" in card
+    assert f'href="{post_url}"' in card and f'href="{MANUAL_URL}"' in card
+    assert "Facebook Page, FiG website" in card  # where it went
+
+    client.post(reverse("social:takedown_remove", args=[takedown.pk]), {"how": "by_hand", "notes": "Deleted"})
+    removed = client.get(reverse("social:takedowns")).content.decode().split('id="removed-heading"', 1)[1]
+    assert f'href="{post_url}"' in removed and f'href="{MANUAL_URL}"' in removed
+
+    client.force_login(ceo)  # reads the takedowns, but may not open the post's page: shown its link on the platform
+    removed = client.get(reverse("social:takedowns")).content.decode().split('id="removed-heading"', 1)[1]
+    assert f'href="{MANUAL_URL}"' in removed and f'href="{post_url}"' not in removed
+    assert client.get(post_url).status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_takedowns_page_reads_its_posts_in_a_fixed_number_of_queries(client, world, author, reviewer):
+    def queries() -> int:
+        client.get(reverse("social:takedowns"))
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse("social:takedowns")).status_code == 200
+        return len(captured)
+
+    client.force_login(reviewer)
+    posts.post_open_takedown(post=world.published, reason="Wrong event.", by=reviewer)
+    few = queries()
+    for _ in range(5):
+        posts.post_open_takedown(post=_published(author, reviewer), reason="Wrong event.", by=reviewer)
+    assert queries() == few
 
 
 # --- the review queue -------------------------------------------------------------------------------------

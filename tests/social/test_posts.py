@@ -161,11 +161,19 @@ def test_it_goes_from_draft_to_submitted_to_approved_to_published(
         posts.post_approve(post=post, by=admin, checklist=CHECKED, dismissals={})
     post = _fresh(post)
     assert (post.status, post.reviewed_by, post.checklist) == (S.APPROVED, admin, CHECKED)
-    assert _mail() == [("Your post is approved", [author.email])]
+    # The author hears it is approved; the other administrator, who may publish it, that it is ready.
+    assert sorted(_mail()) == sorted([
+        ("Your post is approved", [author.email]),
+        (f"A post by {author} is approved and ready to publish", [other_admin.email]),
+    ])
 
+    _clear_mail()
     published_at = timezone.now() - timedelta(minutes=3)
-    posts.post_publish(post=post, by=admin, adapter_name="manual", url="https://www.facebook.com/fig/posts/42",
-                       published_at=published_at)
+    with django_capture_on_commit_callbacks(execute=True):
+        posts.post_publish(post=post, by=admin, adapter_name="manual", url="https://www.facebook.com/fig/posts/42",
+                           published_at=published_at)
+    assert _mail() == [("Your post is published", [author.email])]
+    assert "https://www.facebook.com/fig/posts/42" in mail.outbox[0].body
     post = _fresh(post)
     assert (post.status, post.published_by, post.published_url, post.published_at, post.adapter) == (
         S.PUBLISHED, admin, "https://www.facebook.com/fig/posts/42", published_at, "manual")
@@ -186,6 +194,67 @@ def test_an_author_who_is_an_administrator_is_not_asked_to_review_their_own_post
     with django_capture_on_commit_callbacks(execute=True):
         posts.post_submit(post=post, by=admin)
     assert [to for _, to in _mail()] == [[other_admin.email]]
+
+
+def test_approval_tells_the_author_and_every_other_administrator_who_may_publish_it(
+    author, admin, other_admin, member_of_staff, django_capture_on_commit_callbacks
+):
+    third_admin = factories.staff_user("social_admin", email="admin3@example.org")
+    post = _submitted(author)
+    _clear_mail()
+    with django_capture_on_commit_callbacks(execute=True):
+        posts.post_approve(post=post, by=admin, checklist=CHECKED, dismissals={})
+    ready = f"A post by {author} is approved and ready to publish"
+    assert sorted(_mail()) == sorted([
+        ("Your post is approved", [author.email]),
+        (ready, [other_admin.email]),  # one message each, as for submission
+        (ready, [third_admin.email]),
+    ])  # not the approver, who knows, nor staff who cannot publish
+    assert f"/social/posts/{post.pk}/" in mail.outbox[0].body
+
+
+def test_an_administrator_whose_post_is_approved_hears_once_as_its_author(
+    admin, other_admin, django_capture_on_commit_callbacks
+):
+    third_admin = factories.staff_user("social_admin", email="admin3@example.org")
+    post = _submitted(admin)
+    _clear_mail()
+    with django_capture_on_commit_callbacks(execute=True):
+        posts.post_approve(post=post, by=other_admin, checklist=CHECKED, dismissals={})
+    assert sorted(_mail()) == sorted([
+        ("Your post is approved", [admin.email]),
+        (f"A post by {admin} is approved and ready to publish", [third_admin.email]),
+    ])
+
+
+@pytest.mark.parametrize("state", [S.SUBMITTED, S.CHANGES_REQUESTED, S.APPROVED, S.PUBLISHED])
+def test_a_reviewer_withdrawing_someone_elses_post_tells_its_author(
+    author, admin, state, django_capture_on_commit_callbacks
+):
+    post = _in_state(state, author, admin)
+    _clear_mail()
+    with django_capture_on_commit_callbacks(execute=True):
+        posts.post_withdraw(post=post, by=admin, reason="We posted about this event last week.")
+    to_author = [m for m in mail.outbox if m.to == [author.email]]
+    assert [m.subject for m in to_author] == ["Your post was withdrawn"]
+    assert "We posted about this event last week." in to_author[0].body
+    assert str(admin) in to_author[0].body
+    if state == S.PUBLISHED:
+        assert "it is being taken down" in to_author[0].body
+        assert (f"Takedown needed for published post #{post.pk}", [admin.email]) in _mail()
+    else:
+        assert _mail() == [("Your post was withdrawn", [author.email])]
+
+
+def test_publishing_tells_the_author_but_not_an_administrator_who_published_their_own_post(
+    author, admin, other_admin, django_capture_on_commit_callbacks
+):
+    theirs, own = _approved(author, admin), _approved(admin, other_admin)
+    _clear_mail()
+    with django_capture_on_commit_callbacks(execute=True):
+        for post in (theirs, own):
+            posts.post_publish(post=post, by=admin, adapter_name="manual", url="https://www.facebook.com/fig/posts/7")
+    assert _mail() == [("Your post is published", [author.email])]
 
 
 def test_changes_requested_then_edited_then_submitted_again(author, admin, django_capture_on_commit_callbacks):
@@ -532,6 +601,36 @@ def test_a_post_not_approved_by_its_scheduled_time_goes_back_to_its_author(
         assert posts.expire_unapproved(now=when + timedelta(minutes=2)) == 0
     assert AuditEvent.objects.count() == events and len(mail.outbox) == 1
     assert _fresh(late).status == S.CHANGES_REQUESTED
+
+
+def test_a_post_whose_time_has_passed_is_sent_back_as_the_sweep_would_rather_than_approved(
+    author, admin, django_capture_on_commit_callbacks
+):
+    post = _submitted(author, text=FLAGGED, scheduled_for=timezone.now() + timedelta(hours=2))
+    past = timezone.now() - timedelta(minutes=2)
+    Post.objects.filter(pk=post.pk).update(scheduled_for=past)  # its time came while it waited, before the sweep ran
+    _clear_mail()
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(PostError) as refused:
+        posts.post_approve(post=post, by=admin, checklist=CHECKED,
+                           dismissals={"religious": "A quote", "contact": "Our office line"})
+    assert isinstance(refused.value, posts.PostSentBack)
+    assert "passed before it was approved, so it was not approved" in str(refused.value)
+    assert timezone.localtime(past).strftime("%H:%M") in str(refused.value)  # on London's clock
+
+    post = _fresh(post)
+    assert (post.status, post.review_note, post.reviewed_by, post.checklist) == (
+        S.CHANGES_REQUESTED, posts.EXPIRED_NOTE, None, {})
+    assert not _events(post, "post.approved") and not CheckDismissal.objects.filter(post=post).exists()
+    [event] = _events(post, "post.changes_requested")
+    assert event.actor is None and event.details == {"reason": posts.EXPIRED_NOTE}  # FiG Safety, as the sweep
+    assert _mail() == [("Your post needs changes", [author.email])]
+    assert posts.expire_unapproved() == 0  # nothing left for the sweep
+
+
+def test_the_sweep_sends_a_post_back_with_the_same_words(author, admin):
+    post = _submitted(author, scheduled_for=timezone.now() + timedelta(hours=2))
+    assert posts.expire_unapproved(now=timezone.now() + timedelta(hours=3)) == 1
+    assert _fresh(post).review_note == posts.EXPIRED_NOTE
 
 
 # --- publication re-checks consent ----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from consents.models import Family
 from social import graph
-from social.models import InboxMessage, Platform, Takedown, policy_due_at
+from social.models import InboxMessage, Platform, PolicyTerm, Takedown, policy_due_at
 from social.templatetags.social_tags import duration, time_left
 from staff.models import AuditEvent, User
 from tests import factories
@@ -121,6 +121,10 @@ def _targets(w: World, admin: User) -> dict[str, tuple[str, str, dict]]:
         "close": ("post", reverse("social:close", args=[pk]), {"reason": "Spam"}),
         "takedown_open": ("post", reverse("social:takedown_open", args=[pk]), {"reason": "Names Ava"}),
         "takedown_remove": ("post", reverse("social:takedown_remove", args=[w.takedown.pk]), {"how": "by_hand"}),
+        # The post checks' term lists, kept by the same administrators and read by the same CEO.
+        "policy_terms": ("get", reverse("social:policy_terms"), {}),
+        "policy_term_add": ("post", reverse("social:policy_term_add"), {"category": "political", "term": "council tax"}),
+        "policy_term_off": ("post", reverse("social:policy_term_off", args=[PolicyTerm.objects.get(term="pray").pk]), {}),
     }
 
 
@@ -128,7 +132,8 @@ OK = "ok"  # 200 for a page, 302 back to a page for a change
 # persona -> URL -> expected outcome; a URL left out answers as "default".
 MATRIX: dict[str, dict[str, object]] = {
     "social_admin": {"default": OK},
-    "ceo": {"default": 403, "inbox": OK, "dashboard": OK, "takedowns": OK, "for_me": OK, "message": OK},
+    "ceo": {"default": 403, "inbox": OK, "dashboard": OK, "takedowns": OK, "for_me": OK, "message": OK,
+            "policy_terms": OK},
     "helper": {"default": 403, "for_me": OK, "message": OK, "respond": OK,
                "assign": 403, "pass_on": 403, "close": 403, "takedown_open": 403},
     "member_of_staff": {"default": 403, "for_me": OK, "message": 404, "assign": 404, "pass_on": 404,
@@ -140,7 +145,8 @@ MATRIX: dict[str, dict[str, object]] = {
     "anonymous": {"default": "login"},
 }
 URL_NAMES = ["inbox", "dashboard", "takedowns", "for_me", "add_form", "add", "message", "assign", "pass_on",
-             "respond", "close", "takedown_open", "takedown_remove"]
+             "respond", "close", "takedown_open", "takedown_remove", "policy_terms", "policy_term_add",
+             "policy_term_off"]
 
 
 def _snapshot() -> dict:
@@ -148,7 +154,9 @@ def _snapshot() -> dict:
         "messages": list(InboxMessage.objects.order_by("pk").values(
             "status", "assignee", "passed_to", "passed_note", "response_text", "closed_reason")),
         "takedowns": list(Takedown.objects.order_by("pk").values("status", "how")),
-        "audit": AuditEvent.objects.filter(Q(action__startswith="inbox.") | Q(action__startswith="takedown.")).count(),
+        "audit": AuditEvent.objects.filter(Q(action__startswith="inbox.") | Q(action__startswith="takedown.")
+                                           | Q(action__startswith="policy_term.")).count(),
+        "terms": list(PolicyTerm.objects.order_by("pk").values_list("category", "term", "is_active")),
         "mail": len(mail.outbox),
     }
 
