@@ -5,19 +5,24 @@ from __future__ import annotations
 from datetime import date
 
 from django.db import transaction
+from django.utils import timezone
 
 from consents.models import PURPOSES, Carer, Child, ConsentRecord, ConsentRequest, Family, Purpose
+from consents.selectors import State, consents_for_children, families_managed_by
 from consents.services import (
     Evidence,
-    _create_given_record,
+    consent_record_offline,
     consent_request_send,
     family_assign_coordinator,
-    form_version_current,
 )
 from staff.models import User
 from staff.services import parent_user_get_or_create
 
 DEMO_EVIDENCE = Evidence(ip_address="127.0.0.1", user_agent="seed_demo")
+# A demo consent has no emailed link behind it, so it is what it honestly is: taken by phone and
+# recorded by the demo coordinator.
+TAKEN_BY = "seed_demo (demo data)"
+_LAPSED = {State.NONE, State.EXPIRED, State.OUTDATED}
 FAMILIES = {
     "DEMO-1": {
         "children": [("Ava", "Demo", date(2017, 3, 14)), ("Ben", "Demo", date(2019, 9, 2))],
@@ -39,11 +44,17 @@ FAMILIES = {
 
 @transaction.atomic
 def seed_consents(*, coordinator: User) -> list[str]:
-    version = form_version_current()
+    """Create the demo families, or bring them back to what they demonstrate; a second run adds nothing.
+
+    DEMO-1 and DEMO-2 get their consent again once it has lapsed (expired, or on a form version that
+    needs re-consent), so a demo set up a year ago still shows consent. DEMO-3 keeps one open request
+    until someone answers it.
+    """
     lines = []
     for reference, spec in FAMILIES.items():
         family, _ = Family.objects.get_or_create(reference=reference)
-        family_assign_coordinator(family=family, coordinator=coordinator, by=None)
+        if not families_managed_by(coordinator).filter(pk=family.pk).exists():
+            family_assign_coordinator(family=family, coordinator=coordinator, by=None)
         name, email, relationship = spec["carer"]
         carer, _ = Carer.objects.get_or_create(
             family=family, email=email,
@@ -52,17 +63,24 @@ def seed_consents(*, coordinator: User) -> list[str]:
         if carer.user_id is None:
             carer.user = parent_user_get_or_create(email=email, full_name=name)
             carer.save(update_fields=["user"])
-        for first, last, born in spec["children"]:
-            child, _ = Child.objects.get_or_create(
-                family=family, first_name=first, last_name=last, defaults={"date_of_birth": born}
-            )
-            if spec["answers"] is not None and not child.consent_records.exists():
-                _create_given_record(
-                    child=child, carer=carer, version=version, answers=spec["answers"], typed_name=name,
-                    identified_by=ConsentRecord.IdentifiedBy.EMAIL_LINK, evidence=DEMO_EVIDENCE,
-                    consent_request=None, signature_png=None,
-                )
-            if spec["answers"] is None and not child.requests.filter(status=ConsentRequest.Status.PENDING).exists():
+        children = [
+            Child.objects.get_or_create(family=family, first_name=first, last_name=last, defaults={"date_of_birth": born})[0]
+            for first, last, born in spec["children"]
+        ]
+        positions = consents_for_children([child.pk for child in children])
+        for child in children:
+            if spec["answers"] is not None:
+                yes = [p for p, answer in spec["answers"].items() if answer]
+                if any(positions[child.pk].states[p] in _LAPSED for p in yes):
+                    consent_record_offline(
+                        child=child, carer=carer, answers=spec["answers"], method=ConsentRecord.Method.PHONE,
+                        taken_by=TAKEN_BY, by=coordinator, scan=None, evidence=DEMO_EVIDENCE,
+                    )
+            elif not child.consent_records.exists() and not _has_open_request(child):
                 consent_request_send(child=child, carer=carer, by=coordinator)
         lines.append(f"Family {reference}: {', '.join(f'{c[0]} {c[1]}' for c in spec['children'])} (carer {email})")
     return lines
+
+
+def _has_open_request(child: Child) -> bool:
+    return child.requests.filter(status=ConsentRequest.Status.PENDING, expires_at__gt=timezone.now()).exists()

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
+from consents.formtext import closing_problem
 from consents.models import PURPOSES, Carer, Child, ConsentRecord, Purpose
 
 YES_NO = [("yes", "Yes"), ("no", "No")]
@@ -135,7 +136,8 @@ class FamilyForm(forms.Form):
 class FormVersionForm(forms.Form):
     introduction = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
     closing = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}),
-                              help_text="Say that names and contact details are never published, how long photos are kept and how to withdraw.")
+                              help_text="Must say, in the words the current version uses, that names and contact details are never "
+                                        "published, how long photos are kept and how to withdraw. Add to them as you need.")
     requires_reconsent = forms.BooleanField(
         required=False, label="This is a material change: consents on earlier versions stop counting",
     )
@@ -146,6 +148,12 @@ class FormVersionForm(forms.Form):
             self.fields[f"text_{purpose}"] = forms.CharField(
                 label=Purpose(purpose).label, widget=forms.Textarea(attrs={"rows": 2})
             )
+
+    def clean_closing(self) -> str:
+        closing = self.cleaned_data["closing"]
+        if problem := closing_problem(closing):
+            raise forms.ValidationError(problem)
+        return closing
 
     def purpose_texts(self) -> dict[str, str]:
         return {p: self.cleaned_data[f"text_{p}"] for p in PURPOSES}

@@ -6,6 +6,8 @@ The rendered text is what the carer is shown and what the signed record keeps
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from consents.models import PURPOSES, Child, ConsentFormVersion, Purpose
 
 DEFAULT_INTRODUCTION = (
@@ -28,14 +30,62 @@ DEFAULT_PURPOSE_TEXTS = {
         "publish photos where your child cannot be identified, for example from behind or blurred."
     ),
 }
-DEFAULT_CLOSING = (
-    "We never publish your child's name, your name, where you live or any way to contact you.\n"
-    "We keep photos for up to 3 years and then delete them. Your answers last for 12 months; we will "
-    "ask you again before then.\n"
+# What every version must tell parents (issue 3, point 3), word for word: names and contact details
+# are never published, how long photos are kept, and how to withdraw. A version that leaves one
+# out cannot be published (`missing_statements`). How long photos are kept and how long answers
+# last follow the settings, so a change of FIG_PHOTO_RETENTION_DAYS needs a new version.
+NEVER_PUBLISHED = "We never publish your child's name, your name, where you live or any way to contact you."
+HOW_TO_WITHDRAW = (
     "You can change your mind at any time. Sign in to FiG Safety and choose Withdraw, or tell your "
-    "Family Service Coordinator. If you withdraw, we stop using the photos straight away and take down "
-    "anything we have published."
+    "Family Service Coordinator."
 )
+
+
+def _period(days: int) -> str:
+    """365 days → "1 year", 1095 → "3 years", 180 → "6 months", 45 → "45 days"."""
+    for unit, size in (("year", 365), ("month", 30)):
+        if days % size == 0:
+            count = days // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{days} days"
+
+
+def how_long_kept() -> str:
+    return f"We keep photos for up to {_period(settings.FIG_PHOTO_RETENTION_DAYS)} and then delete them."
+
+
+def required_statements() -> tuple[str, ...]:
+    return (NEVER_PUBLISHED, how_long_kept(), HOW_TO_WITHDRAW)
+
+
+def default_closing() -> str:
+    months = settings.FIG_CONSENT_VALID_MONTHS
+    return (
+        f"{NEVER_PUBLISHED}\n"
+        f"{how_long_kept()} Your answers last for {months} month{'' if months == 1 else 's'}; "
+        "we will ask you again before then.\n"
+        f"{HOW_TO_WITHDRAW} If you withdraw, we stop using the photos straight away and take down "
+        "anything we have published."
+    )
+
+
+def _comparable(text: str) -> str:
+    # Line breaks, spacing, capitals and curly apostrophes may differ; the words may not.
+    return " ".join(text.replace("\u2019", "'").split()).casefold()
+
+
+def missing_statements(closing: str) -> list[str]:
+    """The required statements that `closing` does not contain."""
+    text = _comparable(closing)
+    return [statement for statement in required_statements() if _comparable(statement) not in text]
+
+
+def closing_problem(closing: str) -> str:
+    """What a version's closing words lack, said to the coordinator; "" when nothing is missing."""
+    missing = missing_statements(closing)
+    if not missing:
+        return ""
+    return "The closing words must tell parents, word for word: " + " ".join(f"\u201c{s}\u201d" for s in missing)
 
 
 def render_form_text(version: ConsentFormVersion, child: Child) -> str:

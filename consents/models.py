@@ -1,7 +1,8 @@
 """Families, children, carers, consent form versions, requests and signed consent records.
 
-Signed records are append-only (fig_safety.append_only): a withdrawal or a new
-answer is a new row, so the history of every decision stays provable.
+Signed records and published form versions are append-only (fig_safety.append_only): a
+withdrawal or a new answer is a new row, and a change of wording is a new version, so the
+history of every decision stays provable.
 """
 
 from __future__ import annotations
@@ -106,8 +107,12 @@ class Carer(models.Model):
         return self.full_name
 
 
-class ConsentFormVersion(models.Model):
-    """The words a parent reads. Published once, never edited: a change is a new version."""
+class ConsentFormVersion(AppendOnlyModel):
+    """The words a parent reads. Published once, never edited: a change is a new version.
+
+    Append-only like the records (fig_safety.append_only): records point to the version they were
+    signed on, so rewriting one would change what every earlier signature appears to have agreed to.
+    """
 
     number = models.PositiveIntegerField(unique=True)
     introduction = models.TextField()

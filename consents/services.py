@@ -21,10 +21,17 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 from guardian.shortcuts import assign_perm, remove_perm
 from PIL import Image, UnidentifiedImageError
 
-from consents.formtext import DEFAULT_CLOSING, DEFAULT_INTRODUCTION, DEFAULT_PURPOSE_TEXTS, render_form_text
+from consents.formtext import (
+    DEFAULT_INTRODUCTION,
+    DEFAULT_PURPOSE_TEXTS,
+    closing_problem,
+    default_closing,
+    render_form_text,
+)
 from consents.hooks import run_withdrawal_handlers
 from consents.models import (
     PURPOSES,
@@ -44,6 +51,7 @@ from staff.services import audit_record, client_ip, parent_user_get_or_create
 
 LINK_SALT = "consents.request-link"
 DOUBLE_SUBMIT_WINDOW = timedelta(minutes=10)
+NOBODY_TO_ASK = "Nobody in this family holds parental responsibility and has an email address."
 
 
 class ConsentError(Exception):
@@ -126,7 +134,7 @@ def form_version_current() -> ConsentFormVersion:
     if version is None:
         version = form_version_publish(
             introduction=DEFAULT_INTRODUCTION, purpose_texts={str(k): v for k, v in DEFAULT_PURPOSE_TEXTS.items()},
-            closing=DEFAULT_CLOSING, requires_reconsent=False, by=None,
+            closing=default_closing(), requires_reconsent=False, by=None,
         )
     return version
 
@@ -137,6 +145,8 @@ def form_version_publish(
     missing = [p for p in PURPOSES if not (purpose_texts.get(p) or "").strip()]
     if missing:
         raise ConsentError(f"Every purpose needs its explanation; missing: {', '.join(missing)}.")
+    if problem := closing_problem(closing):
+        raise ConsentError(problem)
     with transaction.atomic():
         latest = ConsentFormVersion.objects.select_for_update().order_by("-number").first()
         version = ConsentFormVersion.objects.create(
@@ -203,6 +213,49 @@ def request_from_token_any(token: str) -> ConsentRequest | None:
     )
 
 
+# --- the review link: see and withdraw one child's consent, straight from the confirmation email -----
+
+
+REVIEW_SALT = "consents.review-link"
+
+
+def _email_tag(email: str) -> str:
+    # Binds a link to the address it was sent to without putting the address in the URL: once a
+    # coordinator corrects a carer's email, links sent to the old one stop working.
+    return salted_hmac(REVIEW_SALT, email.strip().lower()).hexdigest()[:16]
+
+
+def review_link_token(*, carer: Carer, child: Child) -> str:
+    return signing.dumps({"c": carer.pk, "k": child.pk, "e": _email_tag(carer.email)}, salt=REVIEW_SALT, compress=True)
+
+
+def review_link(*, carer: Carer, child: Child) -> str:
+    return settings.FIG_SITE_URL + reverse("consents:review", args=[review_link_token(carer=carer, child=child)])
+
+
+def review_from_token(token: str) -> tuple[Carer, Child]:
+    """The carer and child a review link was sent for, or LinkProblem ("invalid" or "expired").
+
+    The link lets whoever holds it see that one child's consent and withdraw it, as that carer,
+    for FIG_CONSENT_LINK_DAYS: less than a signing link does (it cannot give consent), and no
+    sign-in, so withdrawing takes no more steps than giving did.
+    """
+    try:
+        data = signing.loads(token, salt=REVIEW_SALT, max_age=timedelta(days=settings.FIG_CONSENT_LINK_DAYS))
+    except signing.SignatureExpired as exc:
+        raise LinkProblem("expired") from exc
+    except signing.BadSignature as exc:
+        raise LinkProblem("invalid") from exc
+    carer = Carer.objects.filter(pk=data.get("c"), has_parental_responsibility=True).first()
+    child = Child.objects.select_related("family").filter(pk=data.get("k")).first()
+    if (
+        carer is None or child is None or carer.family_id != child.family_id
+        or not constant_time_compare(_email_tag(carer.email), str(data.get("e", "")))
+    ):
+        raise LinkProblem("invalid")
+    return carer, child
+
+
 def consent_request_send(
     *, child: Child, carer: Carer, by: User | None, request: HttpRequest | None = None, renews: ConsentRecord | None = None
 ) -> ConsentRequest:
@@ -238,7 +291,7 @@ def consent_request_send_to_family(*, child: Child, by: User | None, request: Ht
     carers = child.family.carers.filter(has_parental_responsibility=True).exclude(email="")
     sent = [consent_request_send(child=child, carer=carer, by=by, request=request) for carer in carers]
     if not sent:
-        raise ConsentError("Nobody in this family holds parental responsibility and has an email address.")
+        raise ConsentError(NOBODY_TO_ASK)
     return sent
 
 
@@ -270,19 +323,54 @@ def _send_to_children(children: Iterable[Child], *, by: User, request: HttpReque
     return sent, problems
 
 
-def consent_request_reconsent(*, families, by: User, request: HttpRequest | None = None) -> tuple[int, list[str]]:
-    """After a new form version: ask again for every child whose consent was given on an older version."""
+@dataclass(frozen=True)
+class ReconsentResult:
+    sent: int  # requests emailed now
+    skipped: int  # not sent again: the carer already has an open request for the child on this version
+    problems: list[str]  # families that could not be asked, and why
+
+
+def consent_request_reconsent(*, families, by: User, request: HttpRequest | None = None) -> ReconsentResult:
+    """After a new form version: ask again for every child whose consent was given on an older version.
+
+    A carer who already has an open request on the current version is not asked again, so a second
+    click (or a double submit) sends nothing twice. The current version's row is locked for the run:
+    two runs at once take turns, and the second sees the first's requests.
+    """
     version = form_version_current()
-    child_ids = set(
-        ConsentRecord.objects.filter(
-            child__family__in=families, kind=ConsentRecord.Kind.GIVEN, form_version__number__lt=version.number
-        ).values_list("child_id", flat=True)
-    ) - set(
-        ConsentRecord.objects.filter(child__family__in=families, form_version=version).values_list("child_id", flat=True)
-    )
-    return _send_to_children(
-        Child.objects.filter(pk__in=child_ids).select_related("family"), by=by, request=request
-    )
+    with transaction.atomic():
+        ConsentFormVersion.objects.select_for_update().get(pk=version.pk)
+        child_ids = set(
+            ConsentRecord.objects.filter(
+                child__family__in=families, kind=ConsentRecord.Kind.GIVEN, form_version__number__lt=version.number
+            ).values_list("child_id", flat=True)
+        ) - set(
+            ConsentRecord.objects.filter(child__family__in=families, form_version=version).values_list("child_id", flat=True)
+        )
+        waiting = set(
+            ConsentRequest.objects.filter(
+                child_id__in=child_ids, form_version=version, status=ConsentRequest.Status.PENDING,
+                expires_at__gt=timezone.now(),
+            ).values_list("child_id", "carer_id")
+        )
+        children = Child.objects.filter(pk__in=child_ids).select_related("family").prefetch_related("family__carers")
+        sent, skipped, problems = 0, 0, []
+        for child in children:
+            carers = [c for c in child.family.carers.all() if c.has_parental_responsibility and c.email]
+            if not carers:
+                problems.append(f"{child.family.reference}: {NOBODY_TO_ASK}")
+                continue
+            for carer in carers:
+                if (child.pk, carer.pk) in waiting:
+                    skipped += 1
+                    continue
+                try:
+                    consent_request_send(child=child, carer=carer, by=by, request=request)
+                except ConsentError as exc:
+                    problems.append(f"{child.family.reference}: {exc}")
+                else:
+                    sent += 1
+    return ReconsentResult(sent=sent, skipped=skipped, problems=problems)
 
 
 def consent_request_cancel(*, consent_request: ConsentRequest, by: User, request: HttpRequest | None = None) -> None:
@@ -362,6 +450,27 @@ def _answered_status(answers: dict[str, bool]) -> str:
     return ConsentRequest.Status.SIGNED if any(answers.values()) else ConsentRequest.Status.DECLINED
 
 
+def _open_request_locked(*, child: Child, carer: Carer) -> ConsentRequest | None:
+    """The carer's open request for this child, under a row lock: the one a consent given another
+    way (signed in by code, on paper, by phone) answers. Sending a request cancels the older ones, so
+    there is at most one; a pending one past its expiry is left for the sweep to mark expired."""
+    return (
+        ConsentRequest.objects.select_for_update()
+        .filter(child=child, carer=carer, status=ConsentRequest.Status.PENDING, expires_at__gt=timezone.now())
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def _mark_answered(consent_request: ConsentRequest | None, record: ConsentRecord) -> None:
+    """Close the request `record` answers (call while holding its row lock)."""
+    if consent_request is None:
+        return
+    consent_request.status = _answered_status(record.answers)
+    consent_request.answered_at = record.signed_at
+    consent_request.save(update_fields=["status", "answered_at"])
+
+
 def _create_given_record(
     *, child: Child, carer: Carer, version: ConsentFormVersion, answers: dict[str, bool], typed_name: str,
     identified_by: str, evidence: Evidence, consent_request: ConsentRequest | None, signature_png: bytes | None,
@@ -428,9 +537,7 @@ def consent_sign(
             answers=clean_answers, typed_name=typed_name, identified_by=identified_by, evidence=evidence,
             consent_request=consent_request, signature_png=signature_png,
         )
-        consent_request.status = _answered_status(clean_answers)
-        consent_request.answered_at = record.signed_at
-        consent_request.save(update_fields=["status", "answered_at"])
+        _mark_answered(consent_request, record)
         audit_record(action="consent.signed", actor=consent_request.carer.user, target=record,
                      details={"answers": clean_answers, "identified_by": identified_by})
         _email_confirmation(record)
@@ -456,6 +563,9 @@ def consent_give_signed_in(
     signature_png = decode_signature(signature_data_url)
     version = form_version_current()
     with transaction.atomic():
+        # The request first, then the carer: the order consent_sign takes them in (it holds the
+        # request while its new record references the carer), so the two cannot deadlock.
+        answering = _open_request_locked(child=child, carer=carer)
         Carer.objects.select_for_update().get(pk=carer.pk)  # serialise a double submit
         # The same form sent twice within minutes is one decision: return the first record.
         latest = ConsentRecord.objects.filter(child=child, carer=carer).order_by("-signed_at", "-id").first()
@@ -468,12 +578,10 @@ def consent_give_signed_in(
             return latest
         record = _create_given_record(
             child=child, carer=carer, version=version, answers=clean_answers, typed_name=typed_name,
-            identified_by=ConsentRecord.IdentifiedBy.CODE_SIGN_IN, evidence=evidence, consent_request=None,
+            identified_by=ConsentRecord.IdentifiedBy.CODE_SIGN_IN, evidence=evidence, consent_request=answering,
             signature_png=signature_png,
         )
-        ConsentRequest.objects.filter(child=child, carer=carer, status=ConsentRequest.Status.PENDING).update(
-            status=_answered_status(clean_answers), answered_at=record.signed_at
-        )
+        _mark_answered(answering, record)
         audit_record(action="consent.signed", actor=user, target=record,
                      details={"answers": clean_answers, "identified_by": record.identified_by})
         _email_confirmation(record)
@@ -492,16 +600,16 @@ def consent_record_offline(
     if method == ConsentRecord.Method.PAPER and not scan:
         raise ConsentError("Attach the scanned paper form.")
     clean_answers = _validate_answers(answers)
+    version = form_version_current()
     with transaction.atomic():
+        answering = _open_request_locked(child=child, carer=carer)
         record = _create_given_record(
-            child=child, carer=carer, version=form_version_current(), answers=clean_answers,
+            child=child, carer=carer, version=version, answers=clean_answers,
             typed_name=carer.full_name, identified_by=ConsentRecord.IdentifiedBy.STAFF, evidence=evidence,
-            consent_request=None, signature_png=None, method=method, recorded_by=by, taken_by=taken_by.strip(),
+            consent_request=answering, signature_png=None, method=method, recorded_by=by, taken_by=taken_by.strip(),
             scan=scan, confirmed_pr=True,
         )
-        ConsentRequest.objects.filter(child=child, carer=carer, status=ConsentRequest.Status.PENDING).update(
-            status=_answered_status(clean_answers), answered_at=record.signed_at
-        )
+        _mark_answered(answering, record)
         audit_record(action="consent.recorded_offline", actor=by, target=record,
                      details={"method": method, "answers": clean_answers, "note": note[:500]})
     return record
@@ -557,5 +665,8 @@ def _email_confirmation(record: ConsentRecord) -> None:
         template="consents/email/confirmation.txt",
         context={"record": record, "carer": record.carer, "child": record.child,
                  "answers": [(Purpose(p).label, record.answers[p]) for p in PURPOSES if p in record.answers],
+                 # The date first: the link, signed a moment later, works a moment longer, never shorter.
+                 "review_until": timezone.now() + timedelta(days=settings.FIG_CONSENT_LINK_DAYS),
+                 "review_link": review_link(carer=record.carer, child=record.child),
                  "link": settings.FIG_SITE_URL + reverse("consents:my_children")},
     )

@@ -9,7 +9,9 @@ from django.core.paginator import Paginator
 from django.forms.models import model_to_dict
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from consents import services
@@ -34,7 +36,7 @@ from consents.forms import (
     StaffWithdrawForm,
     WithdrawForm,
 )
-from consents.models import PURPOSES, Carer, ConsentFormVersion, ConsentRecord, ConsentRequest, Purpose
+from consents.models import PURPOSES, Carer, Child, ConsentFormVersion, ConsentRecord, ConsentRequest, Purpose
 from consents.selectors import (
     STATE_LABELS,
     assignable_coordinators,
@@ -111,8 +113,8 @@ def request_bulk(request: HttpRequest) -> HttpResponse:
     return redirect("consents:register")
 
 
-def _report_sent(request: HttpRequest, sent: int, problems: list[str], noun: str) -> None:
-    messages.success(request, f"{sent} {noun}{'s' if sent != 1 else ''} sent.")
+def _report_sent(request: HttpRequest, sent: int, problems: list[str], noun: str, also: str = "") -> None:
+    messages.success(request, f"{sent} {noun}{'s' if sent != 1 else ''} sent.{also}")
     for problem in problems[:10]:
         messages.warning(request, problem)
 
@@ -352,21 +354,26 @@ def form_version_new(request: HttpRequest) -> HttpResponse:
                **{f"text_{p}": current.purpose_texts.get(p, "") for p in PURPOSES}}
     form = FormVersionForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        version = services.form_version_publish(
-            introduction=form.cleaned_data["introduction"], purpose_texts=form.purpose_texts(),
-            closing=form.cleaned_data["closing"], requires_reconsent=form.cleaned_data["requires_reconsent"],
-            by=request.user,
-        )
-        messages.success(request, f"Version {version.number} is published. You can now ask families to re-consent.")
-        return redirect("consents:form_versions")
+        try:
+            version = services.form_version_publish(
+                introduction=form.cleaned_data["introduction"], purpose_texts=form.purpose_texts(),
+                closing=form.cleaned_data["closing"], requires_reconsent=form.cleaned_data["requires_reconsent"],
+                by=request.user,
+            )
+        except services.ConsentError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Version {version.number} is published. You can now ask families to re-consent.")
+            return redirect("consents:form_versions")
     return render(request, "consents/form_page.html", {"form": form, "title": "Publish a new version of the form", "submit": "Publish"})
 
 
 @staff_required(Role.COORDINATOR)
 @require_POST
 def reconsent(request: HttpRequest) -> HttpResponse:
-    sent, problems = services.consent_request_reconsent(families=families_managed_by(request.user), by=request.user, request=request)
-    _report_sent(request, sent, problems, "re-consent request")
+    result = services.consent_request_reconsent(families=families_managed_by(request.user), by=request.user, request=request)
+    skipped = f" {result.skipped} skipped: already sent this version and not yet answered." if result.skipped else ""
+    _report_sent(request, result.sent, result.problems, "re-consent request", also=skipped)
     return redirect("consents:form_versions")
 
 
@@ -411,6 +418,64 @@ def _link_problem(request: HttpRequest, token: str, kind: str) -> HttpResponse:
     return render(request, "consents/link_problem.html", context, status=410 if kind == "expired" else 404)
 
 
+# --- parents: reviewing and withdrawing from the confirmation email's link ------------------
+
+
+@never_cache
+@require_safe
+def review(request: HttpRequest, token: str) -> HttpResponse:
+    """One child's consent, for the carer the link was emailed to: what holds now, the history, withdraw."""
+    try:
+        _, child = services.review_from_token(token)
+    except services.LinkProblem as problem:
+        return _review_link_problem(request, problem.kind)
+    return render(request, "consents/review.html", {
+        **_child_consent_context(child), "withdraw_url": reverse("consents:review_withdraw", args=[token]),
+    })
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def review_withdraw(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        carer, child = services.review_from_token(token)
+    except services.LinkProblem as problem:
+        return _review_link_problem(request, problem.kind)
+    return _withdraw_page(
+        request, child=child, carer=carer, identified_by=ConsentRecord.IdentifiedBy.EMAIL_LINK,
+        back_url=reverse("consents:review", args=[token]),
+    )
+
+
+def _review_link_problem(request: HttpRequest, kind: str) -> HttpResponse:
+    return render(request, "consents/link_problem.html", {"kind": kind, "review": True},
+                  status=410 if kind == "expired" else 404)
+
+
+def _child_consent_context(child: Child) -> dict:
+    """What a parent sees about one child: each purpose's state now, and every decision made."""
+    position = consents_for_children([child.pk])[child.pk]
+    return {
+        "child": child, "records": child.consent_records.select_related("carer", "form_version"),
+        "state_labels": STATE_LABELS,
+        "states": [(p, PURPOSE_LABELS[p], position.states[p], position.expires_at.get(p)) for p in PURPOSES],
+    }
+
+
+def _withdraw_page(request: HttpRequest, *, child: Child, carer: Carer, identified_by: str, back_url: str) -> HttpResponse:
+    """The withdrawal form (one purpose when asked for, or everything) and its POST."""
+    initial = [p for p in request.GET.getlist("purpose") if p in PURPOSES] or list(PURPOSES)
+    form = WithdrawForm(request.POST or None, initial={"purposes": initial})
+    if request.method == "POST" and form.is_valid():
+        services.consent_withdraw(
+            child=child, carer=carer, purposes=form.cleaned_data["purposes"], identified_by=identified_by,
+            evidence=services.evidence_from(request), reason=form.cleaned_data["reason"],
+        )
+        messages.success(request, "Your withdrawal has taken effect. We have emailed you a confirmation.")
+        return redirect(back_url)
+    return render(request, "consents/withdraw.html", {"form": form, "child": child, "back_url": back_url})
+
+
 # --- parents: their own page ------------------------------------------------------------
 
 
@@ -427,11 +492,8 @@ def my_children(request: HttpRequest) -> HttpResponse:
 @require_safe
 def my_child(request: HttpRequest, child_id: int) -> HttpResponse:
     child = access_parent_child(request.user, child_id)
-    position = consents_for_children([child.pk])[child.pk]
-    records = child.consent_records.select_related("carer", "form_version")
     return render(request, "consents/my_child.html", {
-        "child": child, "records": records, "state_labels": STATE_LABELS,
-        "states": [(p, PURPOSE_LABELS[p], position.states[p], position.expires_at.get(p)) for p in PURPOSES],
+        **_child_consent_context(child), "withdraw_url": reverse("consents:my_child_withdraw", args=[child.pk]),
     })
 
 
@@ -464,14 +526,7 @@ def my_child_withdraw(request: HttpRequest, child_id: int) -> HttpResponse:
     carer = carers_for_user(request.user).filter(family=child.family, has_parental_responsibility=True).first()
     if carer is None:
         raise Http404
-    initial = [p for p in request.GET.getlist("purpose") if p in PURPOSES] or list(PURPOSES)
-    form = WithdrawForm(request.POST or None, initial={"purposes": initial})
-    if request.method == "POST" and form.is_valid():
-        services.consent_withdraw(
-            child=child, carer=carer, purposes=form.cleaned_data["purposes"],
-            identified_by=ConsentRecord.IdentifiedBy.CODE_SIGN_IN, evidence=services.evidence_from(request),
-            reason=form.cleaned_data["reason"],
-        )
-        messages.success(request, "Your withdrawal has taken effect. We have emailed you a confirmation.")
-        return redirect("consents:my_child", child_id=child.pk)
-    return render(request, "consents/withdraw.html", {"form": form, "child": child})
+    return _withdraw_page(
+        request, child=child, carer=carer, identified_by=ConsentRecord.IdentifiedBy.CODE_SIGN_IN,
+        back_url=reverse("consents:my_child", args=[child.pk]),
+    )

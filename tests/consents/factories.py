@@ -26,7 +26,7 @@ import factory
 from PIL import Image
 
 from consents import services
-from consents.formtext import DEFAULT_CLOSING, DEFAULT_INTRODUCTION, DEFAULT_PURPOSE_TEXTS
+from consents.formtext import DEFAULT_INTRODUCTION, DEFAULT_PURPOSE_TEXTS, default_closing
 from consents.models import PURPOSES, Carer, Child, ConsentFormVersion, ConsentRecord, ConsentRequest, Family
 
 EVIDENCE = services.Evidence(ip_address="203.0.113.7", user_agent="Mozilla/5.0 (pytest phone)")
@@ -119,7 +119,7 @@ def publish_version(requires_reconsent: bool = False, at: dt.datetime | None = N
         return services.form_version_publish(
             introduction=DEFAULT_INTRODUCTION + " (revised)",
             purpose_texts={str(k): v for k, v in DEFAULT_PURPOSE_TEXTS.items()},
-            closing=DEFAULT_CLOSING, requires_reconsent=requires_reconsent, by=by,
+            closing=default_closing(), requires_reconsent=requires_reconsent, by=by,
         )
 
 

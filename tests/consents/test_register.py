@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -30,6 +31,7 @@ from consents.selectors import State, consents_for_children, families_visible_to
 from staff.models import AuditEvent
 from tests import factories
 from tests.consents.factories import (
+    EVIDENCE,
     CarerFactory,
     ChildFactory,
     FamilyFactory,
@@ -39,6 +41,7 @@ from tests.consents.factories import (
     give,
     publish_version,
     request_for,
+    sign,
     withdraw,
 )
 from tests.query_counts import STAFF_REQUEST_QUERIES
@@ -203,6 +206,69 @@ def test_the_csv_export_is_refused_to_staff_without_a_consent_role(client, regis
     client.force_login(factories.staff_user("photographer"))
     assert client.get(REGISTER, {"format": "csv"}).status_code == 403
     assert not AuditEvent.objects.filter(action="consents.register_exported").exists()
+
+
+# --- how each consent was given, and where each request stands ----------------------------
+
+
+SCAN = (b"%PDF-1.4\n" + b"scanned paper form " * 20, "application/pdf")
+
+
+@pytest.fixture
+def answered(coordinator) -> Family:
+    """One family: Pia's consent is on paper, Sol signed the emailed link, Del said no to everything."""
+    family, pia, [mum] = family_with_child(coordinator)
+    Child.objects.filter(pk=pia.pk).update(first_name="Pia", last_name="Reed")
+    sol, dell = (ChildFactory(family=family, first_name=name, last_name="Reed") for name in ("Sol", "Del"))
+    services.consent_record_offline(
+        child=pia, carer=mum, answers=all_answers(), method=ConsentRecord.Method.PAPER, taken_by="Sam Jones",
+        by=coordinator, scan=SCAN, evidence=EVIDENCE,
+    )
+    sign(request_for(sol, mum))
+    sign(request_for(dell, mum), answers=all_answers(False))
+    return family
+
+
+def _html_rows(body: str) -> dict[str, list[str]]:
+    """The register table's cells, as text, by child name."""
+    rows = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", body.split("<tbody>", 1)[1], flags=re.S):
+        cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+        rows[cells[1]] = cells
+    return rows
+
+
+@pytest.mark.django_db
+def test_it_shows_how_each_consent_was_given_and_the_answered_request_states(client, coordinator, answered):
+    client.force_login(coordinator)
+    body = client.get(REGISTER).content.decode()
+    rows = _html_rows(body)
+    # Family, child, six purposes, expires, given, latest request.
+    assert rows["Pia Reed"][-2:] == ["On paper", "—"]  # no request: the paper form was all there was
+    assert rows["Sol Reed"][-2:] == ["Online", "Signed"]
+    assert rows["Del Reed"][-2:] == ["Online", "Declined"]
+    assert rows["Del Reed"][2:8] == ["Refused"] * len(PURPOSES)
+
+    header, *exported = _csv(client.get(REGISTER, {"format": "csv"}))
+    by_child = {row[1]: dict(zip(header, row, strict=True)) for row in exported}
+    assert (by_child["Pia Reed"]["given"], by_child["Pia Reed"]["latest_request"]) == ("paper", "")
+    assert (by_child["Sol Reed"]["given"], by_child["Sol Reed"]["latest_request"]) == ("online", "signed")
+    assert (by_child["Del Reed"]["given"], by_child["Del Reed"]["latest_request"]) == ("online", "declined")
+
+
+@pytest.mark.django_db
+def test_a_paper_consent_that_answers_a_request_shows_both(client, coordinator):
+    family, child, [mum] = family_with_child(coordinator)
+    request_for(child, mum)
+    services.consent_record_offline(
+        child=child, carer=mum, answers=all_answers(), method=ConsentRecord.Method.PAPER, taken_by="Sam Jones",
+        by=coordinator, scan=SCAN, evidence=EVIDENCE,
+    )
+    client.force_login(coordinator)
+    [row] = _html_rows(client.get(REGISTER).content.decode()).values()
+    assert row[-2:] == ["On paper", "Signed"]
+    _, exported = _csv(client.get(REGISTER, {"format": "csv"}))
+    assert exported[-2:] == ["paper", "signed"]
 
 
 # --- the bulk request ---------------------------------------------------------------------

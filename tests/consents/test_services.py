@@ -20,7 +20,7 @@ from django.utils import timezone
 from PIL import Image
 
 from consents import services
-from consents.formtext import render_form_text
+from consents.formtext import default_closing, render_form_text, required_statements
 from consents.hooks import register_withdrawal_handler, unregister_withdrawal_handler
 from consents.models import PURPOSES, ConsentFormVersion, ConsentRecord, ConsentRequest, Family, Purpose
 from consents.selectors import consent_allows
@@ -28,6 +28,7 @@ from consents.services import ConsentError, LinkProblem
 from fig_safety.append_only import AppendOnlyError
 from fig_safety.vault import vault_read
 from staff.models import AuditEvent
+from tests import factories
 from tests.consents.factories import (
     EVIDENCE,
     CarerFactory,
@@ -428,14 +429,30 @@ def test_a_paper_consent_keeps_the_scan_encrypted(coordinator):
     assert consent_allows(child=child, purpose=Purpose.ONLINE)
     pending.refresh_from_db()
     assert pending.status == ConsentRequest.Status.SIGNED  # the paper form answered it
+    assert record.request == pending and pending.answered_at == record.signed_at
 
 
 def test_an_all_no_offline_consent_marks_the_open_request_declined(coordinator):
     _, child, (carer,) = family_with_child()
     pending = request_for(child, carer)
-    give(child, carer, answers=all_answers(False), by=coordinator)
+    record = give(child, carer, answers=all_answers(False), by=coordinator)
     pending.refresh_from_db()
     assert pending.status == ConsentRequest.Status.DECLINED
+    assert record.request == pending
+
+
+def test_a_phone_consent_answers_only_that_carers_open_request(coordinator):
+    _, child, (mum, dad) = family_with_child(carers=2)
+    mums, dads = request_for(child, mum), request_for(child, dad)
+
+    record = give(child, mum, by=coordinator)
+    second = give(child, mum, answers=all_answers(True, print=False), by=coordinator)
+
+    assert record.request == mums
+    assert second.request is None  # the request was answered by the first
+    mums.refresh_from_db()
+    dads.refresh_from_db()
+    assert (mums.status, dads.status) == (ConsentRequest.Status.SIGNED, ConsentRequest.Status.PENDING)
 
 
 def test_a_phone_consent_needs_no_scan(coordinator):
@@ -647,7 +664,7 @@ def test_publishing_makes_a_new_version_and_never_edits_the_old(coordinator):
     before = ConsentFormVersion.objects.filter(pk=first.pk).values().get()
 
     second = services.form_version_publish(
-        introduction="  New words.  ", purpose_texts={p: f"About {p}." for p in PURPOSES}, closing="Closing.",
+        introduction="  New words.  ", purpose_texts={p: f"About {p}." for p in PURPOSES}, closing=default_closing(),
         requires_reconsent=True, by=coordinator,
     )
 
@@ -658,12 +675,87 @@ def test_publishing_makes_a_new_version_and_never_edits_the_old(coordinator):
     assert services.form_version_current() == second
 
 
+@pytest.fixture
+def published():
+    return services.form_version_current()
+
+
+def test_a_published_version_cannot_be_saved_again(published):
+    published.closing = "We may publish names."
+    with pytest.raises(AppendOnlyError):
+        published.save()
+    assert ConsentFormVersion.objects.get(pk=published.pk).closing == default_closing()
+
+
+def test_a_published_version_cannot_be_updated_or_deleted_through_the_orm(published):
+    with pytest.raises(AppendOnlyError):
+        ConsentFormVersion.objects.filter(pk=published.pk).update(closing="Forged.")
+    with pytest.raises(AppendOnlyError):
+        ConsentFormVersion.objects.all().delete()
+    with pytest.raises(AppendOnlyError):
+        published.delete()
+    published.introduction = "Forged."
+    with pytest.raises(AppendOnlyError), transaction.atomic():
+        ConsentFormVersion.objects.bulk_update([published], ["introduction"])
+    assert ConsentFormVersion.objects.get(pk=published.pk).introduction != "Forged."
+
+
+def test_raw_sql_cannot_update_a_published_version(published):
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE consents_consentformversion SET closing = %s WHERE id = %s", ["Forged.", published.pk])
+    assert ConsentFormVersion.objects.get(pk=published.pk).closing == default_closing()
+
+
+@pytest.mark.postgres
+def test_raw_sql_cannot_delete_a_published_version_on_postgresql(published):
+    assert connection.vendor == "postgresql"
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM consents_consentformversion WHERE id = %s", [published.pk])
+    assert ConsentFormVersion.objects.filter(pk=published.pk).exists()
+
+
+@pytest.mark.parametrize("which", [0, 1, 2], ids=["never published", "how long kept", "how to withdraw"])
+def test_a_version_cannot_leave_out_what_parents_are_promised(coordinator, which):
+    left_out = required_statements()[which]
+    services.form_version_current()
+    closing = default_closing().replace(left_out, "")
+    with pytest.raises(ConsentError, match="word for word") as refused:
+        services.form_version_publish(
+            introduction="Words.", purpose_texts=dict.fromkeys(PURPOSES, "x"), closing=closing,
+            requires_reconsent=False, by=coordinator,
+        )
+    assert left_out in str(refused.value)
+    assert [s for s in required_statements() if s in str(refused.value)] == [left_out]
+    assert ConsentFormVersion.objects.count() == 1
+
+
+def test_a_version_may_add_to_the_promises_and_lay_them_out_differently(coordinator):
+    services.form_version_current()
+    closing = "Please read this.\n" + "\n\n".join(
+        s.upper().replace("'", "\u2019").replace(" ", "  ") for s in required_statements()
+    ) + "\nAsk us anything."
+    version = services.form_version_publish(
+        introduction="Words.", purpose_texts=dict.fromkeys(PURPOSES, "x"), closing=closing, requires_reconsent=False,
+        by=coordinator,
+    )
+    assert version.number == 2 and version.closing == closing
+
+
+def test_the_default_words_tell_parents_what_they_are_promised():
+    # The first version is made from these words: names never published, how long photos are kept,
+    # and how to withdraw (issue 3, point 3).
+    assert "never publish your child's name, your name, where you live or any way to contact you" in default_closing()
+    assert "keep photos for up to 3 years and then delete them" in default_closing()
+    assert "choose Withdraw, or tell your Family Service Coordinator" in default_closing()
+    assert all(statement in default_closing() for statement in required_statements())
+
+
 def test_a_version_needs_every_purpose_explained(coordinator):
     services.form_version_current()
     with pytest.raises(ConsentError, match="online"):
         services.form_version_publish(
             introduction="Words.", purpose_texts={p: "x" for p in PURPOSES if p != Purpose.ONLINE},
-            closing="Closing.", requires_reconsent=False, by=coordinator,
+            closing=default_closing(), requires_reconsent=False, by=coordinator,
         )
     assert ConsentFormVersion.objects.count() == 1
 
@@ -725,15 +817,89 @@ def test_reconsent_asks_only_children_whose_consent_is_on_an_older_version(coord
     assert give(current, c4, at=now - DAY).form_version == version
 
     families = Family.objects.exclude(pk=other_family.family_id)
-    sent, problems = services.consent_request_reconsent(families=families, by=coordinator)
+    result = services.consent_request_reconsent(families=families, by=coordinator)
 
-    assert (sent, problems) == (1, [])
+    assert (result.sent, result.skipped, result.problems) == (1, 0, [])
     request = ConsentRequest.objects.get()
     assert (request.child, request.carer, request.form_version) == (old, c1, version)
     assert never.pk not in {r.child_id for r in ConsentRequest.objects.all()}
 
 
-def test_a_signed_in_parent_can_give_consent_without_a_request(parent):
+def test_reconsent_a_second_time_sends_nothing_again(coordinator, django_capture_on_commit_callbacks):
+    now = timezone.now()
+    family, child, (mum, dad) = family_with_child(carers=2)
+    give(child, mum, at=now - 30 * DAY)
+    version = publish_version(requires_reconsent=True, at=now - 10 * DAY)
+    families = Family.objects.all()
+    with django_capture_on_commit_callbacks(execute=True):
+        first = services.consent_request_reconsent(families=families, by=coordinator)
+    requests_before = list(ConsentRequest.objects.order_by("pk").values_list("pk", "status", "nonce"))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        second = services.consent_request_reconsent(families=families, by=coordinator)
+
+    assert (first.sent, first.skipped) == (2, 0)
+    assert (second.sent, second.skipped, second.problems) == (0, 2, [])
+    # The links already sent still work: nothing was cancelled and sent again.
+    assert list(ConsentRequest.objects.order_by("pk").values_list("pk", "status", "nonce")) == requests_before
+    assert len(mail.outbox) == 2
+
+    # Only a carer whose request is no longer open is asked again: one that expired, or a carer added since.
+    ConsentRequest.objects.filter(carer=dad).update(expires_at=now - DAY)
+    gran = CarerFactory(family=family, relationship="grandmother")
+    third = services.consent_request_reconsent(families=families, by=coordinator)
+    assert (third.sent, third.skipped) == (2, 1)
+    asked = ConsentRequest.objects.filter(status=ConsentRequest.Status.PENDING, expires_at__gt=now, form_version=version)
+    assert sorted(asked.values_list("carer_id", flat=True)) == sorted([mum.pk, dad.pk, gran.pk])
+
+
+def test_reconsent_still_asks_a_carer_whose_open_request_is_on_an_older_version(coordinator):
+    now = timezone.now()
+    _, child, (mum,) = family_with_child()
+    give(child, mum, at=now - 30 * DAY)
+    older = request_for(child, mum, at=now - DAY)  # a renewal request, on version 1
+    publish_version(requires_reconsent=True)
+
+    result = services.consent_request_reconsent(families=Family.objects.all(), by=coordinator)
+
+    assert (result.sent, result.skipped) == (1, 0)
+    older.refresh_from_db()
+    assert older.status == ConsentRequest.Status.CANCELLED  # its link would show the old words
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_reconsent_clicks_at_the_same_moment_send_once():
+    coordinator = factories.staff_user("coordinator")
+    now = timezone.now()
+    _, child, (mum,) = family_with_child()
+    give(child, mum, at=now - 30 * DAY)
+    publish_version(requires_reconsent=True, at=now - DAY)
+    barrier = threading.Barrier(2)
+    results: list[services.ReconsentResult] = []
+    errors: list[BaseException] = []
+
+    def click() -> None:
+        try:
+            barrier.wait()
+            results.append(services.consent_request_reconsent(families=Family.objects.all(), by=coordinator))
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=click) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert not errors, errors
+    assert sorted((r.sent, r.skipped) for r in results) == [(0, 1), (1, 0)]
+    assert ConsentRequest.objects.count() == 1
+
+
+def test_a_signed_in_parent_can_give_consent_and_it_answers_their_open_request(parent):
     family, child, _ = family_with_child(carers=0)
     carer = CarerFactory(family=family, email=parent.email, user=parent)
     ChildFactory(family=family)
@@ -745,9 +911,29 @@ def test_a_signed_in_parent_can_give_consent_without_a_request(parent):
     )
 
     assert record.identified_by == ConsentRecord.IdentifiedBy.CODE_SIGN_IN
-    assert record.request is None
     pending.refresh_from_db()
     assert pending.status == ConsentRequest.Status.SIGNED
+    assert record.request == pending  # the evidence names the request it answered
+    assert pending.answered_at == record.signed_at
+
+
+def test_a_signed_in_parent_with_no_open_request_gives_consent_answering_none(parent):
+    family, child, _ = family_with_child(carers=0)
+    carer = CarerFactory(family=family, email=parent.email, user=parent)
+    lapsed = request_for(child, carer, at=timezone.now() - 20 * DAY)  # past its expiry, not yet swept
+    other_child = ChildFactory(family=family)
+    elsewhere = request_for(other_child, carer)
+
+    record = services.consent_give_signed_in(
+        user=parent, child=child, answers=all_answers(True), typed_name="Pat Parent", confirmed_pr=True,
+        signature_data_url="", evidence=EVIDENCE,
+    )
+
+    assert record.request is None
+    lapsed.refresh_from_db()
+    elsewhere.refresh_from_db()
+    assert lapsed.status == ConsentRequest.Status.PENDING  # the sweep marks it expired; nobody answered it
+    assert elsewhere.status == ConsentRequest.Status.PENDING  # another child's request is not answered
 
 
 def test_a_signed_in_parent_saying_no_to_everything_declines_the_open_request(parent):

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from consents import services
+from consents.formtext import required_statements
 from consents.models import PURPOSES, ConsentRecord, ConsentRequest
 from tests.consents.factories import family_with_child, png_data_url, request_for, sign
 
@@ -62,6 +63,22 @@ def test_it_shows_the_childs_form_with_every_purpose_unanswered(client, consent_
     assert "checked" not in confirm
     # The words of the form version the request was sent with.
     assert consent_request.form_version.purpose_texts["online"] in body.replace("&#x27;", "'")
+
+
+@pytest.mark.django_db
+def test_the_form_says_what_parents_are_promised_and_the_record_keeps_it(client, consent_request):
+    body = client.get(_url(consent_request)).content.decode()
+    promises = re.search(r'<section class="good-to-know".*?</section>', body, re.S).group(0)
+    # Names and contact details are never published; how long photos are kept; how to withdraw.
+    assert escape("We never publish your child's name, your name, where you live or any way to contact you.") in promises
+    assert "We keep photos for up to 3 years and then delete them." in promises
+    assert "You can change your mind at any time. Sign in to FiG Safety and choose Withdraw" in promises
+    assert all(escape(statement) in promises for statement in required_statements())
+
+    client.post(_url(consent_request), _filled())
+    record = ConsentRecord.objects.get()
+    assert all(statement in record.text_shown for statement in required_statements())
+    assert record.text_sha256 == ConsentRecord.digest(record.text_shown)
 
 
 @pytest.mark.django_db
@@ -247,14 +264,16 @@ def test_a_used_link_shows_the_thank_you_page(client, consent_request):
 
 @pytest.mark.django_db
 def test_a_link_answered_from_the_parents_own_page_shows_it_was_answered(client, consent_request):
-    services.consent_give_signed_in(
+    record = services.consent_give_signed_in(
         user=consent_request.carer.user, child=consent_request.child, answers=dict.fromkeys(PURPOSES, True),
         typed_name="Maya Jones", confirmed_pr=True, signature_data_url="",
         evidence=services.Evidence(ip_address="127.0.0.1", user_agent="test"),
     )
     response = client.get(_url(consent_request))
     assert response.status_code == 200
-    assert "This form has already been answered" in response.content.decode()
+    # The form filled in from their page answered the request, so the link shows those answers.
+    assert response.context["record"] == record
+    assert "Thank you" in response.content.decode() and 'name="typed_name"' not in response.content.decode()
 
 
 @pytest.mark.django_db

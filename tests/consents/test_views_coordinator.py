@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from consents import services
+from consents.formtext import default_closing, how_long_kept
 from consents.models import (
     PURPOSES,
     Carer,
@@ -105,7 +106,7 @@ def _targets(w: World) -> dict[str, tuple[str, dict]]:
     child = {"first_name": "Newname", "last_name": "Person", "date_of_birth": "2019-03-04"}
     carer = {"full_name": "New Carer", "relationship": "father", "email": "new.carer@example.org", "phone": "",
              "has_parental_responsibility": "on"}
-    form = {"introduction": "New words.", "closing": "Never published; kept 3 years; withdraw any time.",
+    form = {"introduction": "New words.", "closing": default_closing(),
             "requires_reconsent": "on", **{f"text_{p}": f"About {p}." for p in PURPOSES}}
     return {
         "register": (reverse("consents:register"), {}),
@@ -628,7 +629,7 @@ def test_it_publishes_a_new_version_and_asks_families_on_older_ones_to_reconsent
     client.force_login(coordinator)
     assert "Ask families who signed an older version" in client.get(reverse("consents:form_versions")).content.decode()
 
-    form = {"introduction": "Revised words.", "closing": "Never published; kept 3 years; withdraw any time.",
+    form = {"introduction": "Revised words.", "closing": default_closing(),
             "requires_reconsent": "on", **{f"text_{p}": f"Plain words about {p}." for p in PURPOSES}}
     response = client.post(reverse("consents:form_version_new"), form)
     assert response["Location"] == reverse("consents:form_versions")
@@ -644,12 +645,34 @@ def test_it_publishes_a_new_version_and_asks_families_on_older_ones_to_reconsent
     assert ConsentRequest.objects.get().form_version == version
     assert unasked_mum.email not in str([m.to for m in mail.outbox])
 
+    # A second click (or the same form sent twice) sends nothing again, and says so.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("consents:reconsent"))
+    assert _last_message(response) == "0 re-consent requests sent. 1 skipped: already sent this version and not yet answered."
+    assert len(mail.outbox) == 1
+    assert ConsentRequest.objects.get().status == ConsentRequest.Status.PENDING  # its link still works
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_form_version_that_leaves_out_how_long_photos_are_kept(client, coordinator):
+    client.force_login(coordinator)
+    services.form_version_current()
+    form = {"introduction": "Words.", "closing": default_closing().replace(how_long_kept(), "We keep photos for a while."),
+            **{f"text_{p}": "x" for p in PURPOSES}}
+    response = client.post(reverse("consents:form_version_new"), form)
+    assert response.status_code == 200
+    assert response.context["form"].errors["closing"] == [
+        f"The closing words must tell parents, word for word: \u201c{how_long_kept()}\u201d"
+    ]
+    assert how_long_kept() in response.content.decode()
+    assert ConsentFormVersion.objects.count() == 1
+
 
 @pytest.mark.django_db
 def test_it_refuses_a_form_version_with_a_missing_purpose_text(client, coordinator):
     client.force_login(coordinator)
     services.form_version_current()
-    form = {"introduction": "Words.", "closing": "Closing.", **{f"text_{p}": "x" for p in PURPOSES}, "text_online": ""}
+    form = {"introduction": "Words.", "closing": default_closing(), **{f"text_{p}": "x" for p in PURPOSES}, "text_online": ""}
     response = client.post(reverse("consents:form_version_new"), form)
     assert response.status_code == 200
     assert ConsentFormVersion.objects.count() == 1
