@@ -44,7 +44,7 @@ from consents.models import (
     Purpose,
 )
 from consents.selectors import consents_for_children
-from fig_safety.vault import vault_save
+from fig_safety.vault import blobs_removed_on_failure, vault_save
 from staff.models import User
 from staff.notifications import notify
 from staff.services import audit_record, client_ip, parent_user_get_or_create
@@ -475,12 +475,15 @@ def _create_given_record(
     *, child: Child, carer: Carer, version: ConsentFormVersion, answers: dict[str, bool], typed_name: str,
     identified_by: str, evidence: Evidence, consent_request: ConsentRequest | None, signature_png: bytes | None,
     method: str = ConsentRecord.Method.ONLINE, recorded_by: User | None = None, taken_by: str = "",
-    scan: tuple[bytes, str] | None = None, confirmed_pr: bool = True,
+    scan: tuple[bytes, str] | None = None, confirmed_pr: bool = True, new_blobs: list[str],
 ) -> ConsentRecord:
+    """Precondition: inside `blobs_removed_on_failure()` around the caller's transaction, whose list is
+    `new_blobs`, so the signature and scan sealed here go again if the transaction fails."""
     text = render_form_text(version, child)
     signed_at = timezone.now()
     signature = vault_save(signature_png, folder="signatures") if signature_png else None
     scan_blob = vault_save(scan[0], folder="consent-scans") if scan else None
+    new_blobs.extend(blob.name for blob in (signature, scan_blob) if blob)
     text_sha256 = ConsentRecord.digest(text)
     evidence_fields = {
         "child": child.pk, "carer": carer.pk, "form_version": version.number, "text_sha256": text_sha256,
@@ -517,7 +520,7 @@ def consent_sign(
         raise ConsentError("Please type your full name.")
     clean_answers = _validate_answers(answers)
     signature_png = decode_signature(signature_data_url)
-    with transaction.atomic():
+    with blobs_removed_on_failure() as new_blobs, transaction.atomic():
         consent_request = (
             ConsentRequest.objects.select_for_update()
             .select_related("child", "carer", "form_version", "child__family")
@@ -533,6 +536,7 @@ def consent_sign(
         if not consent_request.carer.has_parental_responsibility:
             raise ConsentError("Only a carer with parental responsibility can give consent.")
         record = _create_given_record(
+            new_blobs=new_blobs,
             child=consent_request.child, carer=consent_request.carer, version=consent_request.form_version,
             answers=clean_answers, typed_name=typed_name, identified_by=identified_by, evidence=evidence,
             consent_request=consent_request, signature_png=signature_png,
@@ -562,7 +566,7 @@ def consent_give_signed_in(
     clean_answers = _validate_answers(answers)
     signature_png = decode_signature(signature_data_url)
     version = form_version_current()
-    with transaction.atomic():
+    with blobs_removed_on_failure() as new_blobs, transaction.atomic():
         # The request first, then the carer: the order consent_sign takes them in (it holds the
         # request while its new record references the carer), so the two cannot deadlock.
         answering = _open_request_locked(child=child, carer=carer)
@@ -577,6 +581,7 @@ def consent_give_signed_in(
         ):
             return latest
         record = _create_given_record(
+            new_blobs=new_blobs,
             child=child, carer=carer, version=version, answers=clean_answers, typed_name=typed_name,
             identified_by=ConsentRecord.IdentifiedBy.CODE_SIGN_IN, evidence=evidence, consent_request=answering,
             signature_png=signature_png,
@@ -601,9 +606,10 @@ def consent_record_offline(
         raise ConsentError("Attach the scanned paper form.")
     clean_answers = _validate_answers(answers)
     version = form_version_current()
-    with transaction.atomic():
+    with blobs_removed_on_failure() as new_blobs, transaction.atomic():
         answering = _open_request_locked(child=child, carer=carer)
         record = _create_given_record(
+            new_blobs=new_blobs,
             child=child, carer=carer, version=version, answers=clean_answers,
             typed_name=carer.full_name, identified_by=ConsentRecord.IdentifiedBy.STAFF, evidence=evidence,
             consent_request=answering, signature_png=None, method=method, recorded_by=by, taken_by=taken_by.strip(),

@@ -16,8 +16,11 @@ nonce, ciphertext) open with the key id their row recorded.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -132,6 +135,23 @@ def vault_read(*, name: str, key_id: str) -> bytes:
 
 def vault_delete(*, name: str) -> None:
     storages["vault"].delete(name)
+
+
+@contextmanager
+def blobs_removed_on_failure() -> Iterator[list[str]]:
+    """Names appended to the list are blobs just sealed into the vault for rows being written. Put it
+    around the transaction: if anything fails, the commit included, the rows are gone and so are the
+    blobs, so nothing is left in storage that no row names."""
+    names: list[str] = []
+    try:
+        yield names
+    except BaseException:
+        for name in names:
+            try:
+                vault_delete(name=name)
+            except Exception:  # noqa: BLE001 - the first failure is the one to report
+                logging.getLogger(__name__).exception("Could not delete vault blob %s after a failed transaction.", name)
+        raise
 
 
 def vault_reseal(*, name: str, key_id: str) -> str:

@@ -6,9 +6,7 @@ Celery task queued after the upload commits; the task takes the photo's id.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
@@ -20,14 +18,12 @@ from django.utils import timezone
 from consents.hooks import Withdrawal
 from consents.models import Child, Family, Purpose
 from consents.selectors import consents_for_children
-from fig_safety.vault import VaultError, vault_delete, vault_read, vault_save
+from fig_safety.vault import VaultError, blobs_removed_on_failure, vault_delete, vault_read, vault_save
 from photos.models import Photo, PhotoAccess, PhotoTag, UploadBatch
 from photos.processing import PhotoRefused, process_upload
 from staff.models import User
 from staff.notifications import notify
 from staff.services import audit_record, client_ip
-
-log = logging.getLogger(__name__)
 
 TAG_PURPOSES = (Purpose.PHOTOGRAPHED, Purpose.STORED)
 
@@ -146,23 +142,6 @@ def _discard_incoming(photo: Photo) -> None:
     if photo.incoming_blob:
         vault_delete(name=photo.incoming_blob)
     photo.incoming_blob = photo.incoming_key_id = ""
-
-
-@contextmanager
-def blobs_removed_on_failure() -> Iterator[list[str]]:
-    """Names appended to the list are blobs just sealed into the vault for rows being written. Put it
-    around the transaction: if anything fails, the commit included, the rows are gone and so are the
-    blobs, so no photo is left in storage that nothing names."""
-    names: list[str] = []
-    try:
-        yield names
-    except BaseException:
-        for name in names:
-            try:
-                vault_delete(name=name)
-            except Exception:  # noqa: BLE001 - the first failure is the one to report
-                log.exception("Could not delete vault blob %s after a failed transaction.", name)
-        raise
 
 
 def photo_retag(*, photo: Photo, children: Iterable[Child], no_child_identifiable: bool, by: User,

@@ -1005,3 +1005,46 @@ def test_two_submits_at_the_same_moment_make_one_record():
     assert len(results) == 2 and results[0] == results[1]
     assert ConsentRecord.objects.count() == 1
     assert len([m for m in mail.outbox if "is saved" in m.subject]) == 1
+
+
+class DatabaseDown(Exception):
+    pass
+
+
+def _vault_files() -> set[str]:
+    from django.conf import settings
+
+    return {str(p) for p in Path(settings.FIG_VAULT_DIR).rglob("*") if p.is_file()}
+
+
+def test_a_failed_signing_transaction_leaves_no_signature_in_the_vault(pending, monkeypatch):
+    """The drawn signature is sealed before the record is written: if the transaction fails, it goes again."""
+    before = _vault_files()
+    monkeypatch.setattr(services, "audit_record", mock.Mock(side_effect=DatabaseDown))  # a write after the seal
+    with pytest.raises(DatabaseDown):
+        sign(pending, signature=png_data_url(80, 30))
+    assert _vault_files() == before
+    assert not ConsentRecord.objects.exists()
+    monkeypatch.undo()
+    record = sign(pending, signature=png_data_url(80, 30))  # the control: a signing that succeeds keeps it
+    assert _vault_files() == before | {str(Path(storages["vault"].path(record.signature_blob)))}
+
+
+def test_a_failed_paper_consent_transaction_leaves_no_scan_in_the_vault(coordinator, monkeypatch):
+    _, child, (carer,) = family_with_child()
+    services.form_version_current()  # published now, not inside the failing call
+    before = _vault_files()
+    monkeypatch.setattr(services, "audit_record", mock.Mock(side_effect=DatabaseDown))
+    with pytest.raises(DatabaseDown):
+        services.consent_record_offline(
+            child=child, carer=carer, answers=all_answers(True), method=ConsentRecord.Method.PAPER,
+            taken_by="Sam Coordinator", by=coordinator, scan=SCAN, evidence=EVIDENCE,
+        )
+    assert _vault_files() == before
+    assert not ConsentRecord.objects.exists()
+    monkeypatch.undo()
+    record = services.consent_record_offline(
+        child=child, carer=carer, answers=all_answers(True), method=ConsentRecord.Method.PAPER,
+        taken_by="Sam Coordinator", by=coordinator, scan=SCAN, evidence=EVIDENCE,
+    )
+    assert _vault_files() == before | {str(Path(storages["vault"].path(record.scan_blob)))}
