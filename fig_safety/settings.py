@@ -148,7 +148,16 @@ ACCOUNT_RATE_LIMITS = {
     "request_login_code": "20/m/ip,3/m/key",
 }
 ALLAUTH_TRUSTED_PROXY_COUNT = env_int("FIG_TRUSTED_PROXY_COUNT", 0, minimum=0)
-MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# Staff complete two-step sign-in with an authenticator app or a security key (a USB/NFC key, or the
+# fingerprint, face or PIN sign-in of a phone or computer); recovery codes back either up.
+MFA_ADAPTER = "staff.adapters.MFAAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+# A key is a second factor only: staff always give their password first, so no passkey sign-in.
+MFA_PASSKEY_LOGIN_ENABLED = False
+MFA_PASSKEY_SIGNUP_ENABLED = False
+# No MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN, even in debug: it would switch off the origin check, and
+# buys nothing here. Keys are bound to the host name: fido2 already accepts http://localhost, and
+# browsers refuse an IP address such as 127.0.0.1, so in development use http://localhost:8000.
 MFA_TOTP_ISSUER = "FiG Safety"
 MFA_RECOVERY_CODE_COUNT = 10
 USERSESSIONS_TRACK_ACTIVITY = True

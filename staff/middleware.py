@@ -24,10 +24,13 @@ _IDLE_KEY = "fig_last_seen"
 _STAMP_EVERY_SECONDS = 60
 _ACTIVITY_KEY = "fig_activity"
 
-# Pages a staff member without a second factor may still open: setting one up,
-# the recovery codes that come with it, re-authenticating and signing out.
+# Pages a staff member without a second factor may still open: setting one up (an
+# authenticator app or a security key), the recovery codes that come with it,
+# re-authenticating and signing out.
 MFA_SETUP_URL_NAMES = {
     "mfa_activate_totp",
+    "mfa_add_webauthn",
+    "mfa_list_webauthn",
     "mfa_index",
     "mfa_view_recovery_codes",
     "mfa_generate_recovery_codes",
@@ -74,7 +77,11 @@ class StaffIdleTimeoutMiddleware:
 
 
 class StaffMFARequiredMiddleware:
-    """A staff member with no authenticator app set up is sent to set one up, and nowhere else."""
+    """A staff member with neither an authenticator app nor a security key is sent to set one up, and nowhere else.
+
+    The redirect goes to the authenticator app's set-up page, which most people use; that page offers a
+    security key instead.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -83,7 +90,7 @@ class StaffMFARequiredMiddleware:
         user = request.user
         if user.is_authenticated and not _is_static(request) and is_staff_member(user):
             if _url_name(request) not in MFA_SETUP_URL_NAMES and not has_second_factor(user):
-                messages.warning(request, "Staff accounts need two-step sign-in. Please set up an authenticator app to continue.")
+                messages.warning(request, "Staff accounts need two-step sign-in. Please set up an authenticator app or a security key to continue.")
                 return redirect("mfa_activate_totp")
         return self.get_response(request)
 

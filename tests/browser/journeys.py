@@ -107,3 +107,18 @@ def enter_login_code(page: Page, code: str) -> None:
 def activation_secret(page: Page) -> str:
     """The authenticator secret the TOTP set-up page shows for typing in by hand."""
     return page.get_by_label("Set-up key").input_value().replace(" ", "")
+
+
+def plug_in_security_key(page: Page) -> str:
+    """Give the browser a security key: Chromium's virtual authenticator, which says yes to every prompt.
+
+    Returns its id, for the DevTools WebAuthn commands. A key is bound to the site's host name; the
+    live server is http://localhost:<port>, which browsers (and fido2) treat as a secure origin.
+    """
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    options = {
+        "protocol": "ctap2", "transport": "usb", "hasResidentKey": True,
+        "hasUserVerification": True, "isUserVerified": True,
+    }
+    return cdp.send("WebAuthn.addVirtualAuthenticator", {"options": options})["authenticatorId"]
