@@ -223,13 +223,23 @@ def photo_delete(*, photo_id: int, reason: str, by: User | None = None) -> None:
         audit_record(action="photo.deleted", actor=by, target=photo, details={"reason": reason})
 
 
+def _newly_withdrawn(withdrawal: Withdrawal) -> bool:
+    """Whether the child could be photographed and kept just before this record was signed."""
+    from consents.models import ConsentRecord
+
+    signed_at = ConsentRecord.objects.values_list("signed_at", flat=True).get(pk=withdrawal.record_id)
+    before = consents_for_children([withdrawal.child_id], at=signed_at - timedelta(microseconds=1))[withdrawal.child_id]
+    return all(before.allows(purpose) for purpose in TAG_PURPOSES)
+
+
 def photos_on_consent_withdrawn(withdrawal: Withdrawal) -> None:
     """Withdrawal handler: uses narrow at once (they are computed live); photos a child may no
     longer be photographed or kept in go to the deletion queue after the grace period.
 
-    A photo a coordinator kept goes back in the queue too: its lawful reason answered an earlier
-    withdrawal (perhaps another child's in a group photo), not this one, so it is decided again.
-    The reason they gave stays in the audit trail (photo.kept).
+    A photo a coordinator kept goes back in the queue too when this record newly takes the child's
+    consent away: the lawful reason answered an earlier withdrawal (perhaps another child's in a group
+    photo), not this one, so it is decided again. A record that only repeats a "no" already in force
+    leaves it kept. The reason they gave stays in the audit trail (photo.kept).
     """
     if not withdrawal.purposes & set(TAG_PURPOSES):
         return
@@ -241,6 +251,8 @@ def photos_on_consent_withdrawn(withdrawal: Withdrawal) -> None:
     ids, kept = [], []
     for photo_id, keep_reason in not_queued.values_list("pk", "keep_reason"):
         (kept if keep_reason else ids).append(photo_id)
+    if kept and not _newly_withdrawn(withdrawal):
+        kept = []
     if not ids and not kept:
         return
     Photo.objects.filter(pk__in=ids, deletion_due_at__isnull=True).update(

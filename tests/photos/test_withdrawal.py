@@ -22,7 +22,7 @@ from photos.selectors import uses_for_photos
 from photos.services import UploadError, photo_delete, photo_keep, photo_upload
 from staff.models import AuditEvent
 from tests import factories
-from tests.consents.factories import withdraw
+from tests.consents.factories import all_answers, request_for, sign, withdraw
 from tests.photos.fixtures import consented_child, ready_photo, unique_jpeg
 
 DAY = timedelta(days=1)
@@ -367,3 +367,21 @@ def test_the_retention_period_is_configurable(world, coordinator, settings):
     assert sweeps.vault_sweep(now)["retention"] == 1
     assert _fresh(old).status == Photo.Status.DELETED
     assert _fresh(world.solo_ava).status == Photo.Status.READY
+
+
+@pytest.mark.django_db
+def test_repeating_a_no_already_in_force_leaves_a_kept_photo_kept(world, coordinator):
+    # Ava's withdrawal queues the group photo, which is kept for a lawful reason. Later her carer repeats
+    # the same "no" (a second withdrawal, as a re-consent form answered "no" also does): nothing new is
+    # taken away, so the keep stands. Ben's first withdrawal afterwards does take something away.
+    _withdraw(world.ava, world.ava_carer, [Purpose.PHOTOGRAPHED])
+    photo_keep(photo=_fresh(world.group), reason=REASON, by=coordinator)
+
+    _withdraw(world.ava, world.ava_carer, [Purpose.PHOTOGRAPHED, Purpose.STORED])
+    sign(request_for(world.ava, world.ava_carer), answers=all_answers(True, photographed=False, stored=False))
+
+    group = _fresh(world.group)
+    assert (group.keep_reason, group.deletion_due_at) == (REASON, None)
+    _withdraw(world.ben, world.ava_carer, [Purpose.STORED])
+    group = _fresh(world.group)
+    assert group.keep_reason == "" and group.deletion_due_at is not None
