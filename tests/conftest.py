@@ -87,13 +87,10 @@ def _celery_joins_allowed():
 @pytest.fixture
 def private_redis():
     """A fresh Redis server for this test alone (tests/redis_server.py), so it may FLUSHALL; always stopped."""
-    from tests.redis_server import REDIS_SERVER, private_redis_server, redis_server_binary
+    from tests.redis_server import private_redis_server
 
-    if redis_server_binary() is None:
-        why = f"{REDIS_SERVER} not found (apt-get install redis-server)"
-        if REQUIRED:
-            pytest.fail(why)
-        pytest.skip(why)
+    if SERVICES.redis_server is None:  # FIG_REQUIRE_SERVICES=1 has already stopped the run
+        pytest.skip(f"redis-server not available: {SERVICES.problems['redis-server']}")
     with private_redis_server() as server:
         yield server
 

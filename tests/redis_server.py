@@ -8,8 +8,6 @@ keeping nothing on disk, and always stops it again.
 from __future__ import annotations
 
 import ctypes
-import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -24,7 +22,8 @@ from pathlib import Path
 import redis
 from celery import Celery
 
-REDIS_SERVER = os.environ.get("FIG_REDIS_SERVER") or "/usr/bin/redis-server"
+from tests.services import SERVICES
+
 PR_SET_PDEATHSIG = 1
 
 
@@ -41,7 +40,7 @@ class PrivateRedis:
 
 
 def redis_server_binary() -> str | None:
-    return shutil.which(REDIS_SERVER) or (REDIS_SERVER if os.access(REDIS_SERVER, os.X_OK) else None)
+    return SERVICES.redis_server
 
 
 def _free_port() -> int:
@@ -102,7 +101,7 @@ def private_redis_server() -> Iterator[PrivateRedis]:
     """A fresh, empty Redis on 127.0.0.1 for the length of the `with`, stopped however the block ends."""
     binary = redis_server_binary()
     if binary is None:
-        raise FileNotFoundError(f"{REDIS_SERVER} not found (apt-get install redis-server)")
+        raise FileNotFoundError(SERVICES.problems["redis-server"])
     with tempfile.TemporaryDirectory(prefix="fig-test-redis-") as folder:
         for _ in range(5):  # the free port can be taken between choosing it and the server binding it
             started = _start(binary, Path(folder), _free_port())

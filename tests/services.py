@@ -1,6 +1,7 @@
 """Which real services this test run has: PostgreSQL, Redis and Chromium.
 
-Probed once, before Django's settings load, so the settings can point at what
+Also the redis-server program, for the tests that start a Redis of their own
+(to FLUSHALL it). Probed once, before Django's settings load, so the settings can point at what
 is there. Missing services mean their tests are skipped with a clear notice,
 unless FIG_REQUIRE_SERVICES=1 (CI), where a missing service is an error.
 """
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/fig_safety"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
 CHROMIUM = "/usr/bin/chromium"
+REDIS_SERVER = "/usr/bin/redis-server"
 
 
 @dataclass
@@ -21,6 +23,7 @@ class Services:
     postgres_url: str | None = None
     redis_url: str | None = None
     chromium: str | None = None
+    redis_server: str | None = None  # the program, for tests that start a Redis of their own
     problems: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -76,6 +79,10 @@ def probe() -> Services:
         found.chromium = chromium
     else:
         found.problems["Chromium"] = f"{chromium} not found (apt-get install chromium)"
+    redis_server = os.environ.get("FIG_REDIS_SERVER") or REDIS_SERVER
+    found.redis_server = shutil.which(redis_server) or (redis_server if os.access(redis_server, os.X_OK) else None)
+    if found.redis_server is None:
+        found.problems["redis-server"] = f"{redis_server} not found (apt-get install redis-server)"
     return found
 
 

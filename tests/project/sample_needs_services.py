@@ -23,3 +23,7 @@ def test_needs_chromium():
 
 def test_needs_nothing():
     pass
+
+
+def test_needs_the_redis_server_program(private_redis):
+    pass

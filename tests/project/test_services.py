@@ -21,7 +21,7 @@ def _pytest_without_services(**extra: str) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("DJANGO_", "FIG_", "EMAIL_", "DATABASE_", "REDIS_"))}
     env.update(DATABASE_URL="postgres://postgres@127.0.0.1:1/fig_safety", REDIS_URL="redis://127.0.0.1:1/0",
-               FIG_CHROMIUM="/nonexistent/chromium", **extra)
+               FIG_CHROMIUM="/nonexistent/chromium", FIG_REDIS_SERVER="/nonexistent/redis-server", **extra)
     return subprocess.run([sys.executable, "-m", "pytest", SAMPLE, "-p", "no:cacheprovider"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
 
@@ -32,9 +32,10 @@ def test_without_the_services_it_skips_their_tests_and_says_so():
     assert result.returncode == 0, output
     assert "PostgreSQL: NOT reachable, using SQLite" in output
     assert "services not available" in output
-    assert "3 test(s) were SKIPPED because of this" in output
-    assert "1 passed, 3 skipped" in output
-    for name in ("PostgreSQL not available", "Redis not available", "Chromium not available"):
+    assert "4 test(s) were SKIPPED because of this" in output
+    assert "1 passed, 4 skipped" in output
+    assert "redis-server: /nonexistent/redis-server not found (apt-get install redis-server)" in output
+    for name in ("PostgreSQL not available", "Redis not available", "Chromium not available", "redis-server not available"):
         assert name in output
 
 
@@ -55,3 +56,5 @@ def test_without_urls_it_looks_on_the_usual_local_ports(monkeypatch):
     assert DEFAULT_DATABASE_URL == "postgres://postgres@127.0.0.1:5432/fig_safety"
     assert DEFAULT_REDIS_URL.startswith("redis://127.0.0.1:6379/")
     assert (found.postgres_url, found.redis_url) == (DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL)
+    monkeypatch.delenv("FIG_REDIS_SERVER", raising=False)
+    assert probe().redis_server is not None  # /usr/bin/redis-server, found without being named
