@@ -36,6 +36,7 @@ from consents.forms import (
     StaffWithdrawForm,
     WithdrawForm,
 )
+from consents.formtext import missing_statements
 from consents.models import PURPOSES, Carer, Child, ConsentFormVersion, ConsentRecord, ConsentRequest, Purpose
 from consents.selectors import (
     STATE_LABELS,
@@ -343,6 +344,8 @@ def form_versions(request: HttpRequest) -> HttpResponse:
     current = services.form_version_current()
     return render(request, "consents/form_versions.html", {
         "versions": ConsentFormVersion.objects.all(), "current": current, "can_publish": is_coordinator(request.user),
+        # The settings changed since it was published (how long photos are kept, say): it no longer says what we do.
+        "out_of_date": missing_statements(current.closing),
     })
 
 

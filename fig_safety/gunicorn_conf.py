@@ -8,7 +8,7 @@ import os
 
 from gunicorn.glogging import Logger
 
-from fig_safety.logging import redact
+from fig_safety.logging import RedactSecretsFilter, redact
 
 bind = "0.0.0.0:8000"  # inside the container; compose publishes it
 workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
@@ -20,7 +20,13 @@ _SECRET_HEADERS = ("{cookie}i", "{authorization}i", "{x-hub-signature-256}i")
 
 
 class RedactingLogger(Logger):
-    """gunicorn's logger, with every text field of each access line redacted."""
+    """gunicorn's logger: every text field of each access line redacted, and the error log filtered
+    too ("Error handling request /consents/sign/<token>/")."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        for handler in self.error_log.handlers:
+            handler.addFilter(RedactSecretsFilter())
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)

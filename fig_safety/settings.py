@@ -353,6 +353,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("FIG_LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # Django's own default handler for "django" (debug only) would print request errors unredacted:
+        # drop it, so they reach the root's redacting handler like everything else.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
         # runserver's access log: through the redacting handler like everything else.
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },

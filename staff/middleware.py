@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve
 
@@ -88,6 +88,11 @@ class StaffMFARequiredMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
+        if user.is_authenticated and not _is_static(request) and not is_staff_member(user):
+            # Parents and carers sign in by emailed code: two-step sign-in is for staff, and an
+            # authenticator added to a parent's account would only lock them out.
+            if (_url_name(request) or "").startswith("mfa_"):
+                raise Http404
         if user.is_authenticated and not _is_static(request) and is_staff_member(user):
             if _url_name(request) not in MFA_SETUP_URL_NAMES and not has_second_factor(user):
                 messages.warning(request, "Staff accounts need two-step sign-in. Please set up an authenticator app or a security key to continue.")

@@ -762,3 +762,16 @@ def test_the_family_and_child_pages_have_a_fixed_number_of_queries(client, coord
     # records with carer/form/recorder, requests with carer/form/creator.
     with django_assert_num_queries(STAFF_REQUEST_QUERIES + 10):
         assert client.get(reverse("consents:child_history", args=[family.reference, child.pk])).status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_form_page_warns_when_the_current_version_no_longer_says_what_the_settings_say(client, coordinator, settings):
+    settings.FIG_PHOTO_RETENTION_DAYS = 3 * 365
+    client.force_login(coordinator)
+    page = client.get(reverse("consents:form_versions")).content.decode()
+    assert "no longer says what FiG does" not in page
+    settings.FIG_PHOTO_RETENTION_DAYS = 2 * 365  # changed after version 1 was published
+    page = client.get(reverse("consents:form_versions")).content.decode()
+    assert "Version 1 no longer says what FiG does" in page
+    assert "We keep photos for up to 2 years and then delete them." in page
+    assert "Publish a new version with these words" in page

@@ -134,3 +134,29 @@ def test_every_url_that_carries_a_token_or_key_is_redacted():
     for route in carrying:
         path = "/" + parameter.sub(lambda m: secret if (m[1] or m[2]) in {"token", "key"} else "1", route)
         assert secret not in redact(f'"GET {path} HTTP/1.1" 200'), path
+
+
+def test_gunicorns_error_log_is_redacted_too(tmp_path):
+    from gunicorn.config import Config
+
+    config = Config()
+    config.set("errorlog", str(tmp_path / "error.log"))
+    logger = RedactingLogger(config)
+    logger.error("Error handling request %s", SIGN_PATH)
+    for handler in logger.error_log.handlers:
+        handler.flush()
+    written = (tmp_path / "error.log").read_text()
+    assert "Error handling request /consents/sign/[redacted]/" in written
+    assert SECRETS_IN_PATHS[1] not in written
+
+
+def test_with_debug_on_a_request_error_on_a_token_url_is_logged_redacted_once(tmp_path):
+    # make run: Django's "django" logger has a console handler of its own in debug; it must not print the token.
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "FIG_", "EMAIL_", "DATABASE_", "REDIS_"))}
+    env.update(DJANGO_SETTINGS_MODULE="fig_safety.settings", DJANGO_DEBUG="1", FIG_VAR_DIR=str(tmp_path))
+    script = ("import django, logging; django.setup(); "
+              f"logging.getLogger('django.request').warning('Not Found: %s', {SIGN_PATH!r})")
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("Not Found: /consents/sign/[redacted]/") == 1, result.stderr
+    assert SECRETS_IN_PATHS[1] not in result.stderr + result.stdout

@@ -51,6 +51,25 @@ def every_path() -> list[tuple[str, str | None]]:
 PATHS = every_path()
 
 
+def test_only_the_pages_for_setting_up_a_second_factor_and_signing_out_are_exempt():
+    # Pinned: a page added to the exemptions must be added here too, on purpose.
+    assert {
+        "mfa_activate_totp", "mfa_add_webauthn", "mfa_list_webauthn", "mfa_index", "mfa_view_recovery_codes",
+        "mfa_generate_recovery_codes", "mfa_download_recovery_codes", "mfa_reauthenticate",
+        "account_reauthenticate", "account_logout",
+    } == MFA_SETUP_URL_NAMES
+
+
+@pytest.mark.django_db
+def test_a_parent_gets_404_on_every_two_step_sign_in_page(client, parent):
+    client.force_login(parent)
+    mfa_paths = [path for path, _ in PATHS if path.startswith("/accounts/2fa/")]
+    assert len(mfa_paths) >= 8
+    answers = {path: client.get(path).status_code for path in mfa_paths}
+    assert set(answers.values()) == {404}, answers
+    assert client.get("/consents/my/").status_code == 200  # the parent's own pages still open
+
+
 def test_the_walk_finds_every_app():
     paths = [path for path, _ in PATHS]
     for prefix in ("/staff/", "/consents/", "/photos/", "/social/", "/accounts/", "/admin/"):
