@@ -46,17 +46,24 @@ def _claim_all(queryset, stamp_field: str, now: datetime, handle: Callable[[list
 
 
 def send_reminders(now: datetime) -> int:
-    """When FIG_INBOX_REMIND_DAYS_LEFT days remain: the assignee, or every social administrator."""
+    """When FIG_INBOX_REMIND_DAYS_LEFT days remain: the assignee, or every social administrator; and the
+    member of staff it was passed on to, who is the one expected to answer it."""
     due = InboxMessage.objects.filter(
         status=InboxMessage.Status.OPEN, reminder_sent_at__isnull=True,
         due_at__lte=now + timedelta(days=settings.FIG_INBOX_REMIND_DAYS_LEFT),
-    ).select_related("assignee").order_by("due_at", "id")
+    ).select_related("assignee", "passed_to").order_by("due_at", "id")
+
+    def recipients(message: InboxMessage, admins: list[str]) -> list[str]:
+        to = [message.assignee.email] if message.assignee else list(admins)
+        if message.passed_to and message.passed_to.email not in to:
+            to.append(message.passed_to.email)
+        return to
 
     def remind(messages: list[InboxMessage]) -> None:
         admins = emails_of(Role.SOCIAL_ADMIN)
         notify_all(
             Email(
-                to=[message.assignee.email] if message.assignee else admins,
+                to=recipients(message, admins),
                 subject=f"Reply due by {timezone.localtime(message.due_at, LONDON):%A %-d %B, %H:%M}",
                 template="social/email/reminder.txt",
                 context={"message": message, "link": settings.FIG_SITE_URL + reverse("social:message", args=[message.pk])},

@@ -121,6 +121,20 @@ def test_it_reminds_every_social_administrator_when_nobody_is_assigned(admins, c
 
 
 @pytest.mark.django_db
+def test_the_member_of_staff_a_message_was_passed_on_to_is_reminded_too(admins, member_of_staff):
+    unassigned = _message(DAY, passed_to=member_of_staff)
+    assigned = _message(DAY + timedelta(hours=1), assignee=admins[0], passed_to=member_of_staff)
+
+    assert _sweep()["reminders"] == 2
+
+    reminders = _sent(REMINDER)
+    link = django_settings.FIG_SITE_URL + reverse("social:message", args=[unassigned.pk])
+    assert _to([e for e in reminders if link in e.body]) == sorted(_emails(*admins) + [member_of_staff.email])
+    link = django_settings.FIG_SITE_URL + reverse("social:message", args=[assigned.pk])
+    assert _to([e for e in reminders if link in e.body]) == sorted([admins[0].email, member_of_staff.email])
+
+
+@pytest.mark.django_db
 def test_it_does_not_remind_before_two_days_remain(admins):
     message = _message(2 * DAY + MINUTE, assignee=admins[0])
 
