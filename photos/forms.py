@@ -84,13 +84,19 @@ class GalleryFilterForm(forms.Form):
     taken_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
     use = forms.ChoiceField(required=False, label="May be used for")
 
-    def __init__(self, *args, children: list[Child], **kwargs) -> None:
+    def __init__(self, *args, children: list[Child] | None, **kwargs) -> None:
         """`children`: those the child filter offers (children_in_gallery), grouped by family unless
-        they are all of one family that the family filter chose."""
+        they are all of one family that the family filter chose; None when there are too many to list,
+        and the filter asks for a family first."""
         from consents.models import Purpose
 
         super().__init__(*args, **kwargs)
         self.fields["use"].choices = [("", "Any use"), *Purpose.choices]
+        if children is None:
+            self.fields["child"].choices = [("", "Any child")]
+            self.fields["child"].help_text = "Give a family reference first to choose one of its children."
+            self.fields["child"].widget.attrs["aria-describedby"] = "id_child-hint"
+            return
         family_chosen = bool(self.data.get("family", "").strip())
         by_family: dict[str, list[tuple[int, str]]] = {}
         for child in children:

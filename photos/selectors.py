@@ -37,10 +37,18 @@ def _fresh_since() -> datetime:
     return timezone.now() - timedelta(hours=settings.FIG_PHOTO_FIX_TAGS_HOURS)
 
 
-def children_in_gallery(user, *, family: str = "") -> list[Child]:
+# The child filter lists every child of the person's families up to this many; past it (a coordinator
+# of very many families), it lists a family's children once the family filter names it.
+CHILD_FILTER_CAP = 300
+
+
+def children_in_gallery(user, *, family: str = "") -> list[Child] | None:
     """The children the gallery's child filter offers, with their families, in one query: those of the
     families whose photos this person may see (photos_visible_to), or of the one `family` (a reference,
-    as gallery_photos takes it) if it is one of those. Their photos are filtered by id, never by name."""
+    as gallery_photos takes it) if it is one of those. Their photos are filtered by id, never by name.
+
+    None when there are more than CHILD_FILTER_CAP of them: the filter then asks for a family first,
+    so the page never lists thousands of names."""
     if not getattr(user, "is_authenticated", False):
         return []
     own_uploads = Photo.objects.filter(uploaded_by=user, uploaded_at__gte=_fresh_since(), status__in=LIVE)
@@ -50,7 +58,8 @@ def children_in_gallery(user, *, family: str = "") -> list[Child]:
     children = Child.objects.filter(condition).select_related("family")
     if family.strip():
         children = children.filter(family__reference__iexact=family.strip())
-    return list(children)
+    found = list(children.order_by("family__reference", "first_name", "last_name", "id")[: CHILD_FILTER_CAP + 1])
+    return None if len(found) > CHILD_FILTER_CAP else found
 
 
 def gallery_photos(user, *, family: str = "", child: int | None = None, taken_from: date | None = None,

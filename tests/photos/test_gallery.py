@@ -174,6 +174,22 @@ def test_it_offers_only_the_chosen_familys_children(client, coordinator, world):
 
 
 @pytest.mark.django_db
+def test_with_too_many_children_to_list_it_asks_for_a_family_first(client, coordinator, world, monkeypatch):
+    from photos import selectors
+
+    monkeypatch.setattr(selectors, "CHILD_FILTER_CAP", 2)  # three children across the coordinator's families
+    client.force_login(coordinator)
+    response = client.get(GALLERY)
+    assert "Give a family reference first to choose one of its children." in response.content.decode()
+    page = _page(client)
+    assert page.options == [("", "", "Any child", True)]
+    page = _page(client, family=world.family.reference)  # two children: listed
+    assert [text for _, _, text, _ in page.options[1:]] == sorted([str(world.ava), str(world.ben)])
+    # The links on children's names carry the family, so they still filter.
+    assert _shown(client, family=world.family.reference, child=world.ben.pk) == [world.solo_ben, world.group]
+
+
+@pytest.mark.django_db
 def test_it_filters_by_the_child_chosen_in_the_list(client, coordinator, world):
     client.force_login(coordinator)
     page = _page(client)
