@@ -34,10 +34,6 @@ def can_edit_policy_terms(user) -> bool:
     return bool(user.is_superuser or has_role(user, Role.SOCIAL_ADMIN))
 
 
-def can_read_policy_terms(user) -> bool:
-    return can_edit_policy_terms(user) or has_role(user, Role.CEO)
-
-
 def access_policy_term(user, pk: int) -> PolicyTerm:
     """A term, for someone who may change the lists; 403 for readers, 404 if unknown."""
     require(can_edit_policy_terms(user))

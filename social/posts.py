@@ -27,7 +27,7 @@ from social.models import Channel, CheckDismissal, Post, Takedown
 from staff.models import User
 from staff.notifications import notify
 from staff.roles import Role, has_role, is_staff_member
-from staff.selectors import staff_users
+from staff.selectors import emails_of
 from staff.services import audit_record
 
 CHECKLIST = {
@@ -67,11 +67,10 @@ def _link(post: Post) -> str:
     return settings.FIG_SITE_URL + reverse("social:post", args=[post.pk])
 
 
-def _admin_emails(exclude: User | None = None) -> list[str]:
-    admins = staff_users().filter(groups__name=Role.SOCIAL_ADMIN.value)
-    if exclude is not None:
-        admins = admins.exclude(pk=exclude.pk)
-    return list(admins.values_list("email", flat=True))
+def _admin_emails(*, exclude: Iterable[str] = ()) -> list[str]:
+    """The social media administrators' addresses, but not `exclude`."""
+    excluded = set(exclude)
+    return [email for email in emails_of(Role.SOCIAL_ADMIN) if email not in excluded]
 
 
 def _is_reviewer(user: User) -> bool:
@@ -142,7 +141,7 @@ def post_submit(*, post: Post, by: User, request: HttpRequest | None = None) -> 
         locked.save(update_fields=["status", "submitted_at", "updated_at"])
         audit_record(action="post.submitted", actor=by, target=locked, request=request,
                      details={"findings": [f.check for f in findings]})
-        notify(to=_admin_emails(exclude=by), subject=f"A post by {by} is waiting for review",
+        notify(to=_admin_emails(exclude=[by.email]), subject=f"A post by {by} is waiting for review",
                template="social/email/post_submitted.txt", context={"post": locked, "link": _link(locked)},
                separately=True)
     return findings
@@ -198,7 +197,7 @@ def _approve(locked: Post, *, by: User, checklist: dict[str, bool], dismissals: 
     notify(to=[locked.author.email], subject="Your post is approved", template="social/email/post_approved.txt",
            context={"post": locked, "link": _link(locked)})
     # The other administrators act next: any of them may publish it.
-    notify(to=[e for e in _admin_emails(exclude=by) if e != locked.author.email],
+    notify(to=_admin_emails(exclude=[by.email, locked.author.email]),
            subject=f"A post by {locked.author} is approved and ready to publish",
            template="social/email/post_ready.txt", context={"post": locked, "link": _link(locked)}, separately=True)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from pathlib import Path
 import redis
 from celery import Celery
 
+from tests.processes import free_port
 from tests.services import SERVICES
 
 PR_SET_PDEATHSIG = 1
@@ -37,16 +37,6 @@ class PrivateRedis:
 
     def client(self) -> redis.Redis:
         return redis.Redis.from_url(self.url(), socket_timeout=5)
-
-
-def redis_server_binary() -> str | None:
-    return SERVICES.redis_server
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _die_with_parent() -> Callable[[], object] | None:
@@ -99,12 +89,12 @@ def _start(binary: str, folder: Path, port: int) -> tuple[subprocess.Popen, Priv
 @contextmanager
 def private_redis_server() -> Iterator[PrivateRedis]:
     """A fresh, empty Redis on 127.0.0.1 for the length of the `with`, stopped however the block ends."""
-    binary = redis_server_binary()
+    binary = SERVICES.redis_server
     if binary is None:
         raise FileNotFoundError(SERVICES.problems["redis-server"])
     with tempfile.TemporaryDirectory(prefix="fig-test-redis-") as folder:
         for _ in range(5):  # the free port can be taken between choosing it and the server binding it
-            started = _start(binary, Path(folder), _free_port())
+            started = _start(binary, Path(folder), free_port())
             if started is not None:
                 break
         else:

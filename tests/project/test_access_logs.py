@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +16,7 @@ from django.conf import settings
 
 from fig_safety.gunicorn_conf import RedactingLogger
 from fig_safety.logging import redact
+from tests.processes import free_port, fresh_environment
 
 ROOT = Path(settings.BASE_DIR)
 RESET_PATH = "/accounts/password/reset/key/3-dijvh6-676ff6ba0c1e2d3f4a5b/"
@@ -72,18 +71,11 @@ def test_gunicorns_access_line_has_no_token_in_the_request_line_the_referer_or_t
         assert secret not in written
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_gunicorn_started_as_the_dockerfile_starts_it_writes_a_redacted_access_log(tmp_path):
-    port = _free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "FIG_", "EMAIL_", "DATABASE_", "REDIS_"))}
-    env.update(DJANGO_SETTINGS_MODULE="fig_safety.settings", DJANGO_SECRET_KEY=secrets.token_urlsafe(64),
-               DJANGO_ALLOWED_HOSTS="127.0.0.1", DJANGO_SECURE_SSL_REDIRECT="0", FIG_VAR_DIR=str(tmp_path),
-               GUNICORN_WORKERS="1")
+    port = free_port()
+    env = fresh_environment(DJANGO_SETTINGS_MODULE="fig_safety.settings", DJANGO_SECRET_KEY=secrets.token_urlsafe(64),
+                            DJANGO_ALLOWED_HOSTS="127.0.0.1", DJANGO_SECURE_SSL_REDIRECT="0",
+                            FIG_VAR_DIR=str(tmp_path), GUNICORN_WORKERS="1")
     gunicorn = Path(sys.executable).with_name("gunicorn")
     # The Dockerfile's command, with the address moved to a free loopback port (the command line wins).
     server = subprocess.Popen(
@@ -152,8 +144,7 @@ def test_gunicorns_error_log_is_redacted_too(tmp_path):
 
 def test_with_debug_on_a_request_error_on_a_token_url_is_logged_redacted_once(tmp_path):
     # make run: Django's "django" logger has a console handler of its own in debug; it must not print the token.
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "FIG_", "EMAIL_", "DATABASE_", "REDIS_"))}
-    env.update(DJANGO_SETTINGS_MODULE="fig_safety.settings", DJANGO_DEBUG="1", FIG_VAR_DIR=str(tmp_path))
+    env = fresh_environment(DJANGO_SETTINGS_MODULE="fig_safety.settings", DJANGO_DEBUG="1", FIG_VAR_DIR=str(tmp_path))
     script = ("import django, logging; django.setup(); "
               f"logging.getLogger('django.request').warning('Not Found: %s', {SIGN_PATH!r})")
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)

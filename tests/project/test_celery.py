@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from fig_safety.celery import app
 from social import posts
 from social.models import Post
 from tests import factories
+from tests.processes import fresh_environment
 
 ROOT = Path(settings.BASE_DIR)
 
@@ -63,10 +63,8 @@ def test_beat_sends_back_posts_past_their_time_every_few_minutes():
 
 
 def _worker_env(**extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "FIG_", "REDIS_", "DATABASE_"))}
-    env.update(DJANGO_SETTINGS_MODULE="fig_safety.settings", DJANGO_DEBUG="1", EMAIL_URL="consolemail://")
-    env.update(extra)
-    return env
+    return fresh_environment(DJANGO_SETTINGS_MODULE="fig_safety.settings", DJANGO_DEBUG="1",
+                             EMAIL_URL="consolemail://", **extra)
 
 
 def _start_worker(env: dict[str, str], *extra_args: str) -> subprocess.Popen:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -14,13 +13,9 @@ from pathlib import Path
 
 from django.conf import settings
 
+from tests.processes import free_port, fresh_environment
+
 ROOT = Path(settings.BASE_DIR)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _group_alive(pgid: int) -> bool:
@@ -32,11 +27,9 @@ def _group_alive(pgid: int) -> bool:
 
 
 def test_make_run_serves_the_demo_and_one_ctrl_c_stops_everything(tmp_path):
-    port = _free_port()
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("DJANGO_", "FIG_", "EMAIL_", "DATABASE_", "REDIS_", "CELERY_"))}
+    port = free_port()
     # Nothing but a folder and an address: no PostgreSQL, no Redis, no keys.
-    env.update(FIG_VAR_DIR=str(tmp_path / "var"), FIG_RUN_ADDR=f"127.0.0.1:{port}")
+    env = fresh_environment(FIG_VAR_DIR=str(tmp_path / "var"), FIG_RUN_ADDR=f"127.0.0.1:{port}")
     log = (tmp_path / "run.log").open("w")
     run = subprocess.Popen(["bash", "scripts/run_local.sh"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                            start_new_session=True)

@@ -3,7 +3,6 @@ when it does not, and refuses to run without them when FIG_REQUIRE_SERVICES=1 (C
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.processes import fresh_environment
 from tests.services import DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, probe
 
 ROOT = Path(settings.BASE_DIR)
@@ -18,9 +18,7 @@ SAMPLE = "tests/project/sample_needs_services.py"
 
 
 def _pytest_without_services(**extra: str) -> subprocess.CompletedProcess:
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("DJANGO_", "FIG_", "EMAIL_", "DATABASE_", "REDIS_"))}
-    env.update(DATABASE_URL="postgres://postgres@127.0.0.1:1/fig_safety", REDIS_URL="redis://127.0.0.1:1/0",
+    env = fresh_environment(DATABASE_URL="postgres://postgres@127.0.0.1:1/fig_safety", REDIS_URL="redis://127.0.0.1:1/0",
                FIG_CHROMIUM="/nonexistent/chromium", FIG_REDIS_SERVER="/nonexistent/redis-server", **extra)
     return subprocess.run([sys.executable, "-m", "pytest", SAMPLE, "-p", "no:cacheprovider"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)

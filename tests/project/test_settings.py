@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import subprocess
@@ -17,13 +16,13 @@ from django.urls import reverse
 
 from fig_safety.env import env_bool, env_int, parse_email_url, parse_vault_keys
 from tests import factories
+from tests.processes import fresh_environment
 
 ROOT = Path(settings.BASE_DIR)
 
 
 def _production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "FIG_", "EMAIL_", "DATABASE_", "REDIS_"))}
-    env.update(
+    env = fresh_environment(
         DJANGO_SETTINGS_MODULE="fig_safety.settings",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(64),
         DJANGO_ALLOWED_HOSTS="fig.example.org",
@@ -64,9 +63,8 @@ def test_it_refuses_to_start_without_a_secret_key(tmp_path):
 def test_check_deploy_passes_with_only_a_secret_key_and_allowed_hosts(tmp_path):
     # The issue's words: debug unset, a strong secret key and allowed hosts set. FIG_VAR_DIR only
     # keeps the default SQLite file out of the checkout.
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "FIG_", "EMAIL_", "DATABASE_", "REDIS_"))}
-    env.update(DJANGO_SETTINGS_MODULE="fig_safety.settings", DJANGO_SECRET_KEY=secrets.token_urlsafe(64),
-               DJANGO_ALLOWED_HOSTS="fig.example.org", FIG_VAR_DIR=str(tmp_path))
+    env = fresh_environment(DJANGO_SETTINGS_MODULE="fig_safety.settings", DJANGO_SECRET_KEY=secrets.token_urlsafe(64),
+                            DJANGO_ALLOWED_HOSTS="fig.example.org", FIG_VAR_DIR=str(tmp_path))
     result = _manage(env, "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout

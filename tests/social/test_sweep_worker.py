@@ -13,7 +13,6 @@ the test can empty it with a real FLUSHALL without touching other test runs.
 from __future__ import annotations
 
 import email
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from django.utils import timezone
 
 from social.models import LONDON, DigestSent, InboxMessage, Platform, policy_due_at
 from tests import factories
+from tests.processes import fresh_environment
 from tests.services import SERVICES
 
 
@@ -42,8 +42,7 @@ def _worker(tmp_path: Path, *, redis_url: str) -> Iterator[Path]:
     """A worker process for the test's lifetime; yields the folder its emails land in."""
     mailbox = tmp_path / "mail"
     log = tmp_path / "worker.log"
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "FIG_", "REDIS_", "DATABASE_"))}
-    env.update(
+    env = fresh_environment(
         DJANGO_SETTINGS_MODULE="fig_safety.settings", DJANGO_DEBUG="1", FIG_CELERY_EAGER="0",
         DATABASE_URL=_database_url(), REDIS_URL=redis_url, EMAIL_URL=f"filemail://{mailbox}",
         FIG_VAR_DIR=str(tmp_path / "var"),
