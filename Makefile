@@ -32,6 +32,7 @@ bench: $(VENV)/.installed-dev
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 fmt: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff format .

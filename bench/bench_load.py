@@ -107,7 +107,9 @@ def _staff_user(email: str, fallback_email: str, role: str):
         user = User.objects.create_user(email=fallback_email, password=None, full_name=f"Load {role}")
         user.set_unusable_password()
         user.save()
-        EmailAddress.objects.get_or_create(user=user, email=fallback_email, defaults={"primary": True, "verified": True})
+        EmailAddress.objects.get_or_create(
+            user=user, email=fallback_email, defaults={"primary": True, "verified": True}
+        )
     group, _ = Group.objects.get_or_create(name=role)
     user.groups.add(group)
     if not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
@@ -148,11 +150,20 @@ def _start_gunicorn(port: int, log_path: str) -> subprocess.Popen:
     hosts = [h for h in env.get("DJANGO_ALLOWED_HOSTS", "").split(",") if h]
     env["DJANGO_ALLOWED_HOSTS"] = ",".join(dict.fromkeys([*hosts, HOST]))
     gunicorn = ROOT / ".venv" / "bin" / "gunicorn"
-    command = [str(gunicorn) if gunicorn.exists() else "gunicorn", "bench.wsgi",
-               "--workers", str(WORKERS), "--bind", f"{HOST}:{port}", "--log-level", "warning"]
+    command = [
+        str(gunicorn) if gunicorn.exists() else "gunicorn",
+        "bench.wsgi",
+        "--workers",
+        str(WORKERS),
+        "--bind",
+        f"{HOST}:{port}",
+        "--log-level",
+        "warning",
+    ]
     log = open(log_path, "wb")  # noqa: SIM115  (closed when the process is stopped)
-    process = subprocess.Popen(command, cwd=str(ROOT), env=env, stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        command, cwd=str(ROOT), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     process._fig_log = log  # type: ignore[attr-defined]
     return process
 
@@ -266,8 +277,12 @@ def run() -> list[dict]:
         # (benchmark name, path, cookie, who)
         ("load_static_floor", "/static/css/fig.css", None, "anonymous (WhiteNoise static file, no view)"),
         ("load_login_floor", "/accounts/login/", None, "anonymous (Django-rendered page, no database rows)"),
-        ("load_minimal_floor", "/bench/minimal/", _session_cookie(social),
-         f"social media administrator {social.email} (minimal signed-in view: the whole middleware, no page)"),
+        (
+            "load_minimal_floor",
+            "/bench/minimal/",
+            _session_cookie(social),
+            f"social media administrator {social.email} (minimal signed-in view: the whole middleware, no page)",
+        ),
         ("load_inbox", "/social/inbox/", _session_cookie(social), f"social media administrator {social.email}"),
         ("load_gallery", "/photos/", _session_cookie(coordinator), f"coordinator {coordinator.email}"),
     ]
@@ -285,8 +300,12 @@ def run() -> list[dict]:
             if status != 200:  # signed-in sessions that do not work would make the numbers meaningless
                 measured[name] = {"probe_status": status, "probe_location": location}
             _probe(port, path, cookie)  # warm the workers' imports and caches
-            measured[name] = {**measured.get(name, {}), **_load(port, path, cookie, CLIENTS, SECONDS), "path": path,
-                              "as": who}
+            measured[name] = {
+                **measured.get(name, {}),
+                **_load(port, path, cookie, CLIENTS, SECONDS),
+                "path": path,
+                "as": who,
+            }
     finally:
         _stop_gunicorn(process)
     gunicorn_log = Path(log_path).read_text(errors="replace")[-2000:]

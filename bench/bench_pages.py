@@ -35,6 +35,7 @@ def __getattr__(name: str):
         return [path("bench/minimal/", minimal), path("", include("fig_safety.urls"))]
     raise AttributeError(name)
 
+
 # (name, role in the seed's users, url)
 PAGES = [
     ("vault gallery", "coordinator", "/photos/"),
@@ -93,15 +94,24 @@ def run() -> list[dict]:
     results = []
     for name, role, url in targets:
         stats = common.summary_ms(times[name])
-        row = {"benchmark": "pages", "name": name, "role": role, "url": url, "queries": queries[name],
-               **stats, "bytes": sizes[name]}
+        row = {
+            "benchmark": "pages",
+            "name": name,
+            "role": role,
+            "url": url,
+            "queries": queries[name],
+            **stats,
+            "bytes": sizes[name],
+        }
         if url != MINIMAL_URL:
             floor = floors[role]["median_ms"]
             row["floor_median_ms"] = floor
             row["queries_over_floor"] = queries[name] - queries[f"minimal view ({role})"]
             row["ratio"] = round(stats["median_ms"] / floor, 2) if floor else None
             row["target"] = f"ratio <= {TARGET_RATIO}, queries <= {TARGET_QUERIES}"
-            row["met"] = bool(row["ratio"] is not None and row["ratio"] <= TARGET_RATIO and queries[name] <= TARGET_QUERIES)
+            row["met"] = bool(
+                row["ratio"] is not None and row["ratio"] <= TARGET_RATIO and queries[name] <= TARGET_QUERIES
+            )
             if not row["met"]:
                 missed = []
                 if row["ratio"] is None or row["ratio"] > TARGET_RATIO:

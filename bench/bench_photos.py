@@ -98,12 +98,14 @@ def make_photo_jpeg(width: int = WIDTH, height: int = HEIGHT, *, seed: int = 12)
     exif = Image.Exif()
     exif[ExifTags.Base.Make] = "FiG bench camera"
     exif[ExifTags.Base.Orientation] = 6
-    exif.get_ifd(ExifTags.IFD.GPSInfo).update({
-        ExifTags.GPS.GPSLatitudeRef: "N",
-        ExifTags.GPS.GPSLatitude: (51.0, 27.0, 3.0),
-        ExifTags.GPS.GPSLongitudeRef: "W",
-        ExifTags.GPS.GPSLongitude: (2.0, 35.0, 1.0),
-    })
+    exif.get_ifd(ExifTags.IFD.GPSInfo).update(
+        {
+            ExifTags.GPS.GPSLatitudeRef: "N",
+            ExifTags.GPS.GPSLatitude: (51.0, 27.0, 3.0),
+            ExifTags.GPS.GPSLongitudeRef: "W",
+            ExifTags.GPS.GPSLongitude: (2.0, 35.0, 1.0),
+        }
+    )
     exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = "2024:05:17 10:30:00"
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=92, exif=exif.tobytes())
@@ -202,8 +204,9 @@ print(json.dumps({{"baseline_kb": before, "peak_kb": after, "tracemalloc_peak_by
 
 def _memory_in_subprocess(path: str, vault_dir: str, which: str) -> dict:
     code = _CHILD.format(root=str(ROOT), vault=vault_dir, path=path, which=which)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          cwd=str(ROOT), env=os.environ.copy())
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=str(ROOT), env=os.environ.copy()
+    )
     if done.returncode != 0:
         raise RuntimeError(f"memory subprocess failed: {done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -218,8 +221,12 @@ def _use_vault_dir(folder: str) -> None:
         **settings.STORAGES,
         "vault": {
             "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": folder, "base_url": None,
-                        "file_permissions_mode": 0o600, "directory_permissions_mode": 0o700},
+            "OPTIONS": {
+                "location": folder,
+                "base_url": None,
+                "file_permissions_mode": 0o600,
+                "directory_permissions_mode": 0o700,
+            },
         },
     }
     if not settings.FIG_VAULT_KEYS:
@@ -259,19 +266,21 @@ def run() -> list[dict]:
         pipe_median = statistics.median(pipe_times)
         bare_median = statistics.median(bare_times)
         ratio = pipe_median / bare_median
-        results.append({
-            "benchmark": "photo_pipeline",
-            "runs": PIPELINE_RUNS,
-            "median_s": round(pipe_median, 4),
-            "p95_s": round(_p95(pipe_times), 4),
-            "floor": f"Pillow bare decode + JPEG encode (same image, quality {JPEG_QUALITY}, no optimize)",
-            "floor_median_s": round(bare_median, 4),
-            "ratio": round(ratio, 2),
-            "input": f"{WIDTH}x{HEIGHT} JPEG, {len(data) / 1e6:.1f} MB, EXIF GPS + orientation 6",
-            "output_bytes": {"original": len(processed.original), "thumbnail": len(processed.thumbnail)},
-            "target": f"within {PIPELINE_RATIO_TARGET}x bare Pillow",
-            "met": ratio <= PIPELINE_RATIO_TARGET,
-        })
+        results.append(
+            {
+                "benchmark": "photo_pipeline",
+                "runs": PIPELINE_RUNS,
+                "median_s": round(pipe_median, 4),
+                "p95_s": round(_p95(pipe_times), 4),
+                "floor": f"Pillow bare decode + JPEG encode (same image, quality {JPEG_QUALITY}, no optimize)",
+                "floor_median_s": round(bare_median, 4),
+                "ratio": round(ratio, 2),
+                "input": f"{WIDTH}x{HEIGHT} JPEG, {len(data) / 1e6:.1f} MB, EXIF GPS + orientation 6",
+                "output_bytes": {"original": len(processed.original), "thumbnail": len(processed.thumbnail)},
+                "target": f"within {PIPELINE_RATIO_TARGET}x bare Pillow",
+                "met": ratio <= PIPELINE_RATIO_TARGET,
+            }
+        )
 
         # Peak memory, each in its own fresh process.
         with tempfile.NamedTemporaryFile(suffix=".jpg", delete=False) as handle:
@@ -283,18 +292,20 @@ def run() -> list[dict]:
         finally:
             os.unlink(photo_path)
         delta_mb = (pipe_mem["peak_kb"] - pipe_mem["baseline_kb"]) / 1024
-        results.append({
-            "benchmark": "photo_pipeline_memory",
-            "method": f"resident-set high-water growth over one pipeline run in a fresh subprocess "
-                      f"({pipe_mem['source']}; baseline after imports and reading the file); tracemalloc peak "
-                      "shown too but it misses Pillow's C pixel buffers",
-            "peak_mb": round(delta_mb, 1),
-            "process_peak_rss_mb": round(pipe_mem["peak_kb"] / 1024, 1),
-            "tracemalloc_peak_mb": round(pipe_mem["tracemalloc_peak_bytes"] / 1e6, 1),
-            "floor_peak_mb": round((bare_mem["peak_kb"] - bare_mem["baseline_kb"]) / 1024, 1),
-            "target": f"under {MEMORY_TARGET_MB} MB",
-            "met": delta_mb < MEMORY_TARGET_MB,
-        })
+        results.append(
+            {
+                "benchmark": "photo_pipeline_memory",
+                "method": f"resident-set high-water growth over one pipeline run in a fresh subprocess "
+                f"({pipe_mem['source']}; baseline after imports and reading the file); tracemalloc peak "
+                "shown too but it misses Pillow's C pixel buffers",
+                "peak_mb": round(delta_mb, 1),
+                "process_peak_rss_mb": round(pipe_mem["peak_kb"] / 1024, 1),
+                "tracemalloc_peak_mb": round(pipe_mem["tracemalloc_peak_bytes"] / 1e6, 1),
+                "floor_peak_mb": round((bare_mem["peak_kb"] - bare_mem["baseline_kb"]) / 1024, 1),
+                "target": f"under {MEMORY_TARGET_MB} MB",
+                "met": delta_mb < MEMORY_TARGET_MB,
+            }
+        )
 
         # The decompression bomb.
         bomb = make_bomb_png()
@@ -308,16 +319,18 @@ def run() -> list[dict]:
             else:
                 raise AssertionError("the decompression bomb was accepted")
         bomb_median = statistics.median(refusal_times)
-        results.append({
-            "benchmark": "photo_bomb_refusal",
-            "runs": BOMB_RUNS,
-            "input": f"20000x20000 PNG, {len(bomb)} bytes",
-            "median_s": round(bomb_median, 6),
-            "p95_s": round(_p95(refusal_times), 6),
-            "max_s": round(max(refusal_times), 6),
-            "target": f"refused in under {int(BOMB_TARGET_S * 1000)} ms",
-            "met": bomb_median < BOMB_TARGET_S,
-        })
+        results.append(
+            {
+                "benchmark": "photo_bomb_refusal",
+                "runs": BOMB_RUNS,
+                "input": f"20000x20000 PNG, {len(bomb)} bytes",
+                "median_s": round(bomb_median, 6),
+                "p95_s": round(_p95(refusal_times), 6),
+                "max_s": round(max(refusal_times), 6),
+                "target": f"refused in under {int(BOMB_TARGET_S * 1000)} ms",
+                "met": bomb_median < BOMB_TARGET_S,
+            }
+        )
     finally:
         settings.STORAGES, settings.FIG_VAULT_KEYS = saved
         from django.core.files.storage import storages

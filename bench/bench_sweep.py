@@ -45,7 +45,8 @@ def _measure(now: datetime, *, due: bool, keep_not_due: int | None, repeats: int
             with transaction.atomic():
                 # Stamps left by an earlier run outside this benchmark (the rollback undoes this run's own).
                 InboxMessage.objects.filter(Q(reminder_sent_at__isnull=False) | Q(escalated_at__isnull=False)).update(
-                    reminder_sent_at=None, escalated_at=None)
+                    reminder_sent_at=None, escalated_at=None
+                )
                 from social.models import DigestSent
 
                 DigestSent.objects.all().delete()
@@ -60,7 +61,8 @@ def _measure(now: datetime, *, due: bool, keep_not_due: int | None, repeats: int
                 if keep_not_due is not None:
                     keep = InboxMessage.objects.filter(due_at__gt=now).order_by("pk").values("pk")[:keep_not_due]
                     InboxMessage.objects.filter(due_at__gt=now).exclude(pk__in=keep).update(
-                        status=InboxMessage.Status.CLOSED)
+                        status=InboxMessage.Status.CLOSED
+                    )
                 with connection.cursor() as cur:
                     cur.execute("ANALYZE social_inboxmessage")
                 open_due = InboxMessage.objects.filter(status="open", due_at__lte=now).count()
@@ -75,9 +77,15 @@ def _measure(now: datetime, *, due: bool, keep_not_due: int | None, repeats: int
     # The rolled-back runs leave dead row versions behind (the closing and the stamps): rewrite the table
     # so the next case, and the next benchmark, scan what the seed made and nothing more.
     common.vacuum(full=("social_inboxmessage",))
-    return {"open_due": open_due, "open_not_due": open_not_due, "queries": queries, "result": outcome,
-            "median_ms": round(statistics.median(seconds) * 1000, 2), "max_ms": round(max(seconds) * 1000, 2),
-            "n": len(seconds)}
+    return {
+        "open_due": open_due,
+        "open_not_due": open_not_due,
+        "queries": queries,
+        "result": outcome,
+        "median_ms": round(statistics.median(seconds) * 1000, 2),
+        "max_ms": round(max(seconds) * 1000, 2),
+        "n": len(seconds),
+    }
 
 
 def run() -> list[dict]:
@@ -102,23 +110,31 @@ def run() -> list[dict]:
         row = {"benchmark": "sweep", "name": name, **measured[name]}
         results.append(row)
     big_due, small_due, big_none, small_none, _digest = (measured[name] for name, _ in cases)
-    results[4]["note"] = ("once a London day the sweep also sends the digest, which counts every open message: "
-                          "that one sweep grows with them")
+    results[4]["note"] = (
+        "once a London day the sweep also sends the digest, which counts every open message: "
+        "that one sweep grows with them"
+    )
     # Targets: under 1 s with the due messages; cost not growing with the not-due ones.
     results[0]["target"] = f"< {TARGET_SECONDS * 1000:.0f} ms"
     results[0]["met"] = big_due["median_ms"] < TARGET_SECONDS * 1000
     handled = big_due["result"].get("reminders", 0)
     if handled < big_due["open_due"]:
-        results[0]["note"] = (f"one sweep reminded {handled} of {big_due['open_due']} due messages "
-                              "(BATCH limit); the rest wait for the next sweep")
+        results[0]["note"] = (
+            f"one sweep reminded {handled} of {big_due['open_due']} due messages "
+            "(BATCH limit); the rest wait for the next sweep"
+        )
     for row, big, small in ((results[2], big_none, small_none), (results[0], big_due, small_due)):
         growth = round(big["median_ms"] / small["median_ms"], 2) if small["median_ms"] else None
         row["growth_vs_fewer_not_due"] = growth
         row["queries_vs_fewer_not_due"] = f"{big['queries']} vs {small['queries']}"
-    results[2]["target"] = f"growth <= {TARGET_GROWTH}x from {small_none['open_not_due']} to {big_none['open_not_due']} not-due"
-    results[2]["met"] = bool(results[2]["growth_vs_fewer_not_due"] is not None
-                             and results[2]["growth_vs_fewer_not_due"] <= TARGET_GROWTH
-                             and big_none["queries"] == small_none["queries"])
+    results[2]["target"] = (
+        f"growth <= {TARGET_GROWTH}x from {small_none['open_not_due']} to {big_none['open_not_due']} not-due"
+    )
+    results[2]["met"] = bool(
+        results[2]["growth_vs_fewer_not_due"] is not None
+        and results[2]["growth_vs_fewer_not_due"] <= TARGET_GROWTH
+        and big_none["queries"] == small_none["queries"]
+    )
     return results
 
 

@@ -37,9 +37,14 @@ def print_table(rows: list[dict]) -> None:
     lines = [header]
     for r in rows:
         met = r.get("met")
-        lines.append([_cell(r.get("benchmark", "")), _cell(r.get("name", "")),
-                      *(_cell(r.get(k, "")) for k in header[2:-1]),
-                      "" if met is None else ("met" if met else "MISSED")])
+        lines.append(
+            [
+                _cell(r.get("benchmark", "")),
+                _cell(r.get("name", "")),
+                *(_cell(r.get(k, "")) for k in header[2:-1]),
+                "" if met is None else ("met" if met else "MISSED"),
+            ]
+        )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     for i, line in enumerate(lines):
         print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=False)))
@@ -77,8 +82,14 @@ def main(argv: list[str] | None = None) -> int:
         except Exception:
             errors.append(name)
             traceback.print_exc()
-            rows.append({"benchmark": name.removeprefix("bench_"), "name": "ERROR", "met": False,
-                         "error": traceback.format_exc(limit=3)})
+            rows.append(
+                {
+                    "benchmark": name.removeprefix("bench_"),
+                    "name": "ERROR",
+                    "met": False,
+                    "error": traceback.format_exc(limit=3),
+                }
+            )
             continue
         for row in produced:
             row.setdefault("benchmark", name.removeprefix("bench_"))
@@ -93,8 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     path = common.write_results(rows, scale=scale, seed={k: info.get(k) for k in ("counts", "reference_time")})
     missed = [f"{r.get('benchmark')}: {r.get('name', r.get('target', ''))}" for r in rows if r.get("met") is False]
     shown = path.relative_to(common.BASE_DIR) if path.is_relative_to(common.BASE_DIR) else path
-    print(f"\nResults in {shown}. Targets missed: {len(missed)}"
-          + ("".join(f"\n  - {m}" for m in missed)))
+    print(f"\nResults in {shown}. Targets missed: {len(missed)}" + ("".join(f"\n  - {m}" for m in missed)))
     return 1 if errors else 0
 
 

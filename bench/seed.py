@@ -29,18 +29,64 @@ from bench import common
 DISTINCT_IMAGES = 20
 PASSWORD = "bench-password-not-secret"
 
-FIRST = ["Amelia", "Oliver", "Isla", "George", "Ava", "Noah", "Ivy", "Leo", "Freya", "Arthur", "Lily", "Oscar",
-         "Mia", "Harry", "Rosie", "Jack", "Grace", "Alfie", "Evie", "Theo"]
-LAST = ["Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Patel", "Robinson",
-        "Wright", "Thompson", "Evans", "Walker", "White", "Roberts", "Green", "Hall", "Wood", "Jackson"]
+FIRST = [
+    "Amelia",
+    "Oliver",
+    "Isla",
+    "George",
+    "Ava",
+    "Noah",
+    "Ivy",
+    "Leo",
+    "Freya",
+    "Arthur",
+    "Lily",
+    "Oscar",
+    "Mia",
+    "Harry",
+    "Rosie",
+    "Jack",
+    "Grace",
+    "Alfie",
+    "Evie",
+    "Theo",
+]
+LAST = [
+    "Smith",
+    "Jones",
+    "Taylor",
+    "Brown",
+    "Williams",
+    "Wilson",
+    "Johnson",
+    "Davies",
+    "Patel",
+    "Robinson",
+    "Wright",
+    "Thompson",
+    "Evans",
+    "Walker",
+    "White",
+    "Roberts",
+    "Green",
+    "Hall",
+    "Wood",
+    "Jackson",
+]
 
 
 def counts(scale: float) -> dict[str, int]:
     def n(full: int) -> int:
         return max(1, int(round(full * scale)))
 
-    return {"families": n(2000), "children": n(5000), "photos": n(20000), "posts": n(1000),
-            "messages": n(100000), "due": n(1000)}
+    return {
+        "families": n(2000),
+        "children": n(5000),
+        "photos": n(20000),
+        "posts": n(1000),
+        "messages": n(100000),
+        "due": n(1000),
+    }
 
 
 def _marker():
@@ -59,8 +105,10 @@ def _write_marker(info: dict) -> None:
     from django.db import connection
 
     with connection.cursor() as cur:
-        cur.execute("INSERT INTO bench_seed (id, info) VALUES (1, %s) ON CONFLICT (id) DO UPDATE SET info = EXCLUDED.info",
-                    [json.dumps(info)])
+        cur.execute(
+            "INSERT INTO bench_seed (id, info) VALUES (1, %s) ON CONFLICT (id) DO UPDATE SET info = EXCLUDED.info",
+            [json.dumps(info)],
+        )
 
 
 def seeded_info() -> dict:
@@ -117,7 +165,9 @@ def _user(email: str, role: str | None, policy):
 
     from staff.models import PolicyAcknowledgement, User
 
-    user = User.objects.create_user(email=email, password=PASSWORD, full_name=email.split("@")[0].replace(".", " ").title())
+    user = User.objects.create_user(
+        email=email, password=PASSWORD, full_name=email.split("@")[0].replace(".", " ").title()
+    )
     if role:
         group, _ = Group.objects.get_or_create(name=role)
         user.groups.add(group)
@@ -167,26 +217,53 @@ def _seed(scale: float) -> dict:
             "ceo": _user("ceo@bench.example.org", Role.CEO.value, policy),
         }
         form = ConsentFormVersion.objects.order_by("-number").first() or ConsentFormVersion.objects.create(
-            number=1, introduction="Please tell us how FiG may use photos of your child.",
-            purpose_texts={p: f"About {p}." for p in PURPOSES}, closing="Names are never published.",
+            number=1,
+            introduction="Please tell us how FiG may use photos of your child.",
+            purpose_texts={p: f"About {p}." for p in PURPOSES},
+            closing="Names are never published.",
         )
 
         families = Family.objects.bulk_create(
-            [Family(reference=f"FIG-B{i:05d}", created_at=now - timedelta(days=rng.randint(30, 1500)))
-             for i in range(n["families"])], batch_size=2000)
+            [
+                Family(reference=f"FIG-B{i:05d}", created_at=now - timedelta(days=rng.randint(30, 1500)))
+                for i in range(n["families"])
+            ],
+            batch_size=2000,
+        )
         perm = Permission.objects.get(codename="manage_family", content_type__app_label="consents")
         FamilyUserObjectPermission.objects.bulk_create(
-            [FamilyUserObjectPermission(permission=perm, user=users["coordinator"], content_object=f) for f in families],
-            batch_size=2000)
+            [
+                FamilyUserObjectPermission(permission=perm, user=users["coordinator"], content_object=f)
+                for f in families
+            ],
+            batch_size=2000,
+        )
         carers = Carer.objects.bulk_create(
-            [Carer(family=f, full_name=f"{rng.choice(FIRST)} {rng.choice(LAST)}", email=f"carer{i}@bench.example.org",
-                   relationship="mother" if i % 2 else "father", has_parental_responsibility=True)
-             for i, f in enumerate(families)], batch_size=2000)
+            [
+                Carer(
+                    family=f,
+                    full_name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+                    email=f"carer{i}@bench.example.org",
+                    relationship="mother" if i % 2 else "father",
+                    has_parental_responsibility=True,
+                )
+                for i, f in enumerate(families)
+            ],
+            batch_size=2000,
+        )
         carer_of = {c.family_id: c for c in carers}
         children = Child.objects.bulk_create(
-            [Child(family=families[i % len(families)], first_name=rng.choice(FIRST), last_name=rng.choice(LAST),
-                   date_of_birth=(now - timedelta(days=rng.randint(400, 5000))).date())
-             for i in range(n["children"])], batch_size=2000)
+            [
+                Child(
+                    family=families[i % len(families)],
+                    first_name=rng.choice(FIRST),
+                    last_name=rng.choice(LAST),
+                    date_of_birth=(now - timedelta(days=rng.randint(400, 5000))).date(),
+                )
+                for i in range(n["children"])
+            ],
+            batch_size=2000,
+        )
         children_of: dict[int, list] = {}
         for child in children:
             children_of.setdefault(child.family_id, []).append(child)
@@ -199,20 +276,40 @@ def _seed(scale: float) -> dict:
             answers = {p: (rng.random() > 0.1) for p in PURPOSES}
             answers["photographed"] = answers["stored"] = True
             signed = now - timedelta(days=rng.randint(1, 330), minutes=rng.randint(0, 1440))
-            records.append(ConsentRecord(
-                child=child, carer=carer, kind=ConsentRecord.Kind.GIVEN, method=ConsentRecord.Method.ONLINE,
-                identified_by=ConsentRecord.IdentifiedBy.EMAIL_LINK, form_version=form, answers=answers,
-                confirmed_parental_responsibility=True, text_shown=text, text_sha256=sha, typed_name=carer.full_name,
-                signed_at=signed, ip_address="192.0.2.10", user_agent="bench",
-                evidence_sha256=hashlib.sha256(f"{child.pk}-{i}".encode()).hexdigest(),
-            ))
+            records.append(
+                ConsentRecord(
+                    child=child,
+                    carer=carer,
+                    kind=ConsentRecord.Kind.GIVEN,
+                    method=ConsentRecord.Method.ONLINE,
+                    identified_by=ConsentRecord.IdentifiedBy.EMAIL_LINK,
+                    form_version=form,
+                    answers=answers,
+                    confirmed_parental_responsibility=True,
+                    text_shown=text,
+                    text_sha256=sha,
+                    typed_name=carer.full_name,
+                    signed_at=signed,
+                    ip_address="192.0.2.10",
+                    user_agent="bench",
+                    evidence_sha256=hashlib.sha256(f"{child.pk}-{i}".encode()).hexdigest(),
+                )
+            )
             if i % 10 == 0:  # one in ten later withdrew online use
-                records.append(ConsentRecord(
-                    child=child, carer=carer, kind=ConsentRecord.Kind.WITHDRAWAL, method=ConsentRecord.Method.ONLINE,
-                    identified_by=ConsentRecord.IdentifiedBy.CODE_SIGN_IN, answers={"online": False, "face_online": False},
-                    confirmed_parental_responsibility=True, reason="Changed my mind.",
-                    signed_at=signed + timedelta(days=1), evidence_sha256=hashlib.sha256(f"w{child.pk}".encode()).hexdigest(),
-                ))
+                records.append(
+                    ConsentRecord(
+                        child=child,
+                        carer=carer,
+                        kind=ConsentRecord.Kind.WITHDRAWAL,
+                        method=ConsentRecord.Method.ONLINE,
+                        identified_by=ConsentRecord.IdentifiedBy.CODE_SIGN_IN,
+                        answers={"online": False, "face_online": False},
+                        confirmed_parental_responsibility=True,
+                        reason="Changed my mind.",
+                        signed_at=signed + timedelta(days=1),
+                        evidence_sha256=hashlib.sha256(f"w{child.pk}".encode()).hexdigest(),
+                    )
+                )
         ConsentRecord.objects.bulk_create(records, batch_size=2000)
 
         blobs = []
@@ -221,8 +318,12 @@ def _seed(scale: float) -> dict:
             t = vault_save(thumb, folder="thumbnails")
             blobs.append((o, t, w, h))
         batches = UploadBatch.objects.bulk_create(
-            [UploadBatch(family=f, uploaded_by=users["photographer"], created_at=now - timedelta(days=10)) for f in families],
-            batch_size=2000)
+            [
+                UploadBatch(family=f, uploaded_by=users["photographer"], created_at=now - timedelta(days=10))
+                for f in families
+            ],
+            batch_size=2000,
+        )
         batch_of = {b.family_id: b for b in batches}
         families_with_children = [f for f in families if f.pk in children_of]
         photos = []
@@ -230,40 +331,73 @@ def _seed(scale: float) -> dict:
             family = families_with_children[i % len(families_with_children)]
             o, t, w, h = blobs[i % len(blobs)]
             uploaded = now - timedelta(days=rng.randint(0, 900), minutes=rng.randint(0, 1440))
-            photos.append(Photo(
-                family=family, batch=batch_of[family.pk], uploaded_by=users["photographer"], uploaded_at=uploaded,
-                status=Photo.Status.READY, upload_sha256=hashlib.sha256(f"photo{i}".encode()).hexdigest(),
-                upload_size=o.size, width=w, height=h, taken_at=uploaded,
-                original_blob=o.name, original_key_id=o.key_id, thumbnail_blob=t.name, thumbnail_key_id=t.key_id,
-                device_deleted_at=uploaded + timedelta(hours=2),
-            ))
+            photos.append(
+                Photo(
+                    family=family,
+                    batch=batch_of[family.pk],
+                    uploaded_by=users["photographer"],
+                    uploaded_at=uploaded,
+                    status=Photo.Status.READY,
+                    upload_sha256=hashlib.sha256(f"photo{i}".encode()).hexdigest(),
+                    upload_size=o.size,
+                    width=w,
+                    height=h,
+                    taken_at=uploaded,
+                    original_blob=o.name,
+                    original_key_id=o.key_id,
+                    thumbnail_blob=t.name,
+                    thumbnail_key_id=t.key_id,
+                    device_deleted_at=uploaded + timedelta(hours=2),
+                )
+            )
         photos = Photo.objects.bulk_create(photos, batch_size=2000)
         tags = []
         for photo in photos:
             kids = children_of[photo.family_id]
             for child in rng.sample(kids, k=min(len(kids), rng.choice([1, 1, 2]))):
-                tags.append(PhotoTag(photo=photo, child=child, tagged_by=users["photographer"], tagged_at=photo.uploaded_at))
+                tags.append(
+                    PhotoTag(photo=photo, child=child, tagged_by=users["photographer"], tagged_at=photo.uploaded_at)
+                )
         PhotoTag.objects.bulk_create(tags, batch_size=5000)
 
-        statuses = [Post.Status.DRAFT, Post.Status.SUBMITTED, Post.Status.SUBMITTED, Post.Status.APPROVED,
-                    Post.Status.PUBLISHED, Post.Status.PUBLISHED, Post.Status.CHANGES_REQUESTED]
+        statuses = [
+            Post.Status.DRAFT,
+            Post.Status.SUBMITTED,
+            Post.Status.SUBMITTED,
+            Post.Status.APPROVED,
+            Post.Status.PUBLISHED,
+            Post.Status.PUBLISHED,
+            Post.Status.CHANGES_REQUESTED,
+        ]
         posts = []
         for i in range(n["posts"]):
             status = statuses[i % len(statuses)]
             created = now - timedelta(days=rng.randint(0, 700), minutes=i)
-            posts.append(Post(
-                author=users["staff"], text=f"Thank you to everyone who came to our family fun day #{i}!",
-                channels=["facebook", "instagram"] if i % 3 else ["facebook"], status=status,
-                created_at=created, updated_at=created + timedelta(hours=1),
-                submitted_at=created + timedelta(hours=1) if status != Post.Status.DRAFT else None,
-                reviewed_by=users["social_admin2"] if status in (Post.Status.APPROVED, Post.Status.PUBLISHED) else None,
-                published_at=created + timedelta(days=1) if status == Post.Status.PUBLISHED else None,
-            ))
+            posts.append(
+                Post(
+                    author=users["staff"],
+                    text=f"Thank you to everyone who came to our family fun day #{i}!",
+                    channels=["facebook", "instagram"] if i % 3 else ["facebook"],
+                    status=status,
+                    created_at=created,
+                    updated_at=created + timedelta(hours=1),
+                    submitted_at=created + timedelta(hours=1) if status != Post.Status.DRAFT else None,
+                    reviewed_by=users["social_admin2"]
+                    if status in (Post.Status.APPROVED, Post.Status.PUBLISHED)
+                    else None,
+                    published_at=created + timedelta(days=1) if status == Post.Status.PUBLISHED else None,
+                )
+            )
         posts = Post.objects.bulk_create(posts, batch_size=2000)
         through = Post.photos.through
         through.objects.bulk_create(
-            [through(post_id=p.pk, photo_id=photos[(i * 7) % len(photos)].pk) for i, p in enumerate(posts) if i % 5 == 0],
-            batch_size=5000)
+            [
+                through(post_id=p.pk, photo_id=photos[(i * 7) % len(photos)].pk)
+                for i, p in enumerate(posts)
+                if i % 5 == 0
+            ],
+            batch_size=5000,
+        )
 
     # Inbox: all open. `due` are overdue (inside the sweep window); the rest fall due 3-7 days from `now`,
     # outside the reminder window (FIG_INBOX_REMIND_DAYS_LEFT days).
@@ -274,12 +408,20 @@ def _seed(scale: float) -> dict:
             due = now - timedelta(hours=rng.randint(1, 72))
         else:
             due = now + timedelta(days=3, minutes=rng.randint(0, 4 * 24 * 60))
-        rows.append(InboxMessage(
-            platform=platforms[i % 4], kind="comment" if i % 3 == 0 else "message", platform_id=f"bench-{i}",
-            sender_id=f"s{i % 5000}", sender_name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
-            text="Hello, what time does Saturday's group start?", received_at=due - timedelta(days=7),
-            due_at=due, stored_at=due - timedelta(days=7), status=InboxMessage.Status.OPEN,
-        ))
+        rows.append(
+            InboxMessage(
+                platform=platforms[i % 4],
+                kind="comment" if i % 3 == 0 else "message",
+                platform_id=f"bench-{i}",
+                sender_id=f"s{i % 5000}",
+                sender_name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+                text="Hello, what time does Saturday's group start?",
+                received_at=due - timedelta(days=7),
+                due_at=due,
+                stored_at=due - timedelta(days=7),
+                status=InboxMessage.Status.OPEN,
+            )
+        )
         if len(rows) >= 10000:
             InboxMessage.objects.bulk_create(rows)
             rows = []
@@ -292,8 +434,11 @@ def _seed(scale: float) -> dict:
     with connection.cursor() as cur:
         cur.execute("ANALYZE")
     return {
-        "scale": scale, "counts": n, "reference_time": now.isoformat(),
-        "users": {k: u.email for k, u in users.items()}, "due_ids_count": len(due_ids),
+        "scale": scale,
+        "counts": n,
+        "reference_time": now.isoformat(),
+        "users": {k: u.email for k, u in users.items()},
+        "due_ids_count": len(due_ids),
         "families_assigned_to_coordinator": len(families),
     }
 

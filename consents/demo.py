@@ -57,14 +57,17 @@ def seed_consents(*, coordinator: User) -> list[str]:
             family_assign_coordinator(family=family, coordinator=coordinator, by=None)
         name, email, relationship = spec["carer"]
         carer, _ = Carer.objects.get_or_create(
-            family=family, email=email,
+            family=family,
+            email=email,
             defaults={"full_name": name, "relationship": relationship, "has_parental_responsibility": True},
         )
         if carer.user_id is None:
             carer.user = parent_user_get_or_create(email=email, full_name=name)
             carer.save(update_fields=["user"])
         children = [
-            Child.objects.get_or_create(family=family, first_name=first, last_name=last, defaults={"date_of_birth": born})[0]
+            Child.objects.get_or_create(
+                family=family, first_name=first, last_name=last, defaults={"date_of_birth": born}
+            )[0]
             for first, last, born in spec["children"]
         ]
         positions = consents_for_children([child.pk for child in children])
@@ -73,8 +76,14 @@ def seed_consents(*, coordinator: User) -> list[str]:
                 yes = [p for p, answer in spec["answers"].items() if answer]
                 if any(positions[child.pk].states[p] in _LAPSED for p in yes):
                     consent_record_offline(
-                        child=child, carer=carer, answers=spec["answers"], method=ConsentRecord.Method.PHONE,
-                        taken_by=TAKEN_BY, by=coordinator, scan=None, evidence=DEMO_EVIDENCE,
+                        child=child,
+                        carer=carer,
+                        answers=spec["answers"],
+                        method=ConsentRecord.Method.PHONE,
+                        taken_by=TAKEN_BY,
+                        by=coordinator,
+                        scan=None,
+                        evidence=DEMO_EVIDENCE,
                     )
             elif not child.consent_records.exists() and not _has_open_request(child):
                 consent_request_send(child=child, carer=carer, by=coordinator)

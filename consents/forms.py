@@ -18,10 +18,14 @@ class PurposeAnswersMixin:
 
     def add_purpose_fields(self, version=None) -> None:
         for purpose in PURPOSES:
-            help_text = (version.purpose_texts.get(purpose, "") if version else "")
+            help_text = version.purpose_texts.get(purpose, "") if version else ""
             self.fields[f"purpose_{purpose}"] = forms.ChoiceField(
-                label=Purpose(purpose).label, choices=YES_NO, widget=forms.RadioSelect, required=True,
-                help_text=help_text, error_messages={"required": "Please choose yes or no."},
+                label=Purpose(purpose).label,
+                choices=YES_NO,
+                widget=forms.RadioSelect,
+                required=True,
+                help_text=help_text,
+                error_messages={"required": "Please choose yes or no."},
             )
 
     def purpose_answers(self) -> dict[str, bool]:
@@ -33,13 +37,19 @@ class PurposeAnswersMixin:
 
 class SignForm(PurposeAnswersMixin, forms.Form):
     confirm_parental_responsibility = forms.BooleanField(
-        label="I have parental responsibility for this child", required=True,
+        label="I have parental responsibility for this child",
+        required=True,
         error_messages={"required": "Only a parent or carer with parental responsibility can fill in this form."},
     )
     typed_name = forms.CharField(
-        label="Type your full name", max_length=150, min_length=2,
+        label="Type your full name",
+        max_length=150,
+        min_length=2,
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
-        error_messages={"required": "Type your full name to sign the form.", "min_length": "Type your full name to sign the form."},
+        error_messages={
+            "required": "Type your full name to sign the form.",
+            "min_length": "Type your full name to sign the form.",
+        },
         help_text="Typing your name is your signature.",
     )
     signature = forms.CharField(required=False, widget=forms.HiddenInput)
@@ -53,11 +63,13 @@ class OfflineConsentForm(PurposeAnswersMixin, forms.Form):
     carer = forms.ModelChoiceField(queryset=Carer.objects.none(), label="Carer who gave consent")
     method = forms.ChoiceField(
         choices=[(ConsentRecord.Method.PAPER, "On a paper form"), (ConsentRecord.Method.PHONE, "By phone")],
-        widget=forms.RadioSelect, label="How was consent given?",
+        widget=forms.RadioSelect,
+        label="How was consent given?",
     )
     taken_by = forms.CharField(label="Who took the consent", max_length=150)
     scan = forms.FileField(
-        required=False, label="Scanned paper form (PDF, JPEG or PNG)",
+        required=False,
+        label="Scanned paper form (PDF, JPEG or PNG)",
         help_text="Required for a paper form. It is stored encrypted.",
     )
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Note")
@@ -72,7 +84,9 @@ class OfflineConsentForm(PurposeAnswersMixin, forms.Form):
         if scan is None:
             return None
         if scan.size > settings.FIG_SCAN_MAX_BYTES:
-            raise forms.ValidationError(f"The file is too large (the limit is {filesizeformat(settings.FIG_SCAN_MAX_BYTES)}).")
+            raise forms.ValidationError(
+                f"The file is too large (the limit is {filesizeformat(settings.FIG_SCAN_MAX_BYTES)})."
+            )
         head = scan.read(8)
         scan.seek(0)
         if head.startswith(b"%PDF"):
@@ -87,14 +101,20 @@ class OfflineConsentForm(PurposeAnswersMixin, forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("method") == ConsentRecord.Method.PAPER and not cleaned.get("scan") and "scan" not in self.errors:
+        if (
+            cleaned.get("method") == ConsentRecord.Method.PAPER
+            and not cleaned.get("scan")
+            and "scan" not in self.errors
+        ):
             self.add_error("scan", "Attach the scanned paper form.")
         return cleaned
 
 
 class WithdrawForm(forms.Form):
     purposes = forms.MultipleChoiceField(
-        choices=Purpose.choices, widget=forms.CheckboxSelectMultiple, label="What do you want to withdraw?",
+        choices=Purpose.choices,
+        widget=forms.CheckboxSelectMultiple,
+        label="What do you want to withdraw?",
         error_messages={"required": "Choose at least one thing to withdraw."},
     )
     reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Reason (optional)")
@@ -129,17 +149,23 @@ class CarerForm(forms.ModelForm):
 
 
 class FamilyForm(forms.Form):
-    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}),
-                            help_text="Practical notes for coordinators. Never shown to parents.")
+    notes = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Practical notes for coordinators. Never shown to parents.",
+    )
 
 
 class FormVersionForm(forms.Form):
     introduction = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
-    closing = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}),
-                              help_text="Must say, in the words the current version uses, that names and contact details are never "
-                                        "published, how long photos are kept and how to withdraw. Add to them as you need.")
+    closing = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="Must say, in the words the current version uses, that names and contact details are never "
+        "published, how long photos are kept and how to withdraw. Add to them as you need.",
+    )
     requires_reconsent = forms.BooleanField(
-        required=False, label="This is a material change: consents on earlier versions stop counting",
+        required=False,
+        label="This is a material change: consents on earlier versions stop counting",
     )
 
     def __init__(self, *args, **kwargs) -> None:
@@ -162,7 +188,16 @@ class FormVersionForm(forms.Form):
 class RegisterFilterForm(forms.Form):
     family = forms.CharField(required=False, label="Family reference")
     purpose = forms.ChoiceField(required=False, choices=[("", "Any purpose"), *Purpose.choices])
-    state = forms.ChoiceField(required=False, choices=[
-        ("", "Any state"), ("given", "Consented"), ("refused", "Refused"), ("withdrawn", "Withdrawn"),
-        ("expired", "Expired"), ("outdated", "Needs new form"), ("none", "No answer"), ("pending", "Request pending"),
-    ])
+    state = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Any state"),
+            ("given", "Consented"),
+            ("refused", "Refused"),
+            ("withdrawn", "Withdrawn"),
+            ("expired", "Expired"),
+            ("outdated", "Needs new form"),
+            ("none", "No answer"),
+            ("pending", "Request pending"),
+        ],
+    )

@@ -101,6 +101,5 @@ def render_form_text(version: ConsentFormVersion, child: Child) -> str:
         lines.append(f"{number}. {Purpose(purpose).label}")
         lines.append(f"   {version.purpose_texts.get(purpose, '').strip()}")
         lines.append("   Answer: yes or no")
-    lines += ["", version.closing.strip(), "",
-              "I confirm that I have parental responsibility for this child."]
+    lines += ["", version.closing.strip(), "", "I confirm that I have parental responsibility for this child."]
     return "\n".join(lines) + "\n"

@@ -157,7 +157,11 @@ class ConsentRequest(models.Model):
     reminder_sent_at = models.DateTimeField(null=True, blank=True)
     answered_at = models.DateTimeField(null=True, blank=True)
     renews = models.OneToOneField(
-        "ConsentRecord", null=True, blank=True, on_delete=models.PROTECT, related_name="renewal_request",
+        "ConsentRecord",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="renewal_request",
         help_text="The consent this request renews before it expires (one renewal request per consent).",
     )
 
@@ -205,9 +209,7 @@ class ConsentRecord(AppendOnlyModel):
     kind = models.CharField(max_length=12, choices=Kind.choices)
     method = models.CharField(max_length=8, choices=Method.choices, default=Method.ONLINE)
     identified_by = models.CharField(max_length=16, choices=IdentifiedBy.choices)
-    request = models.ForeignKey(
-        ConsentRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="records"
-    )
+    request = models.ForeignKey(ConsentRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="records")
     form_version = models.ForeignKey(
         ConsentFormVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="records"
     )

@@ -101,9 +101,11 @@ def consents_for_children(child_ids: Iterable[int], *, at: datetime | None = Non
     # No ordering (the models' default joins the family to sort by its reference): these are lookups.
     family_of = dict(Child.objects.filter(pk__in=child_ids).order_by().values_list("pk", "family_id"))
     pr_carers: dict[int, set[int]] = defaultdict(set)
-    for carer_id, family_id in Carer.objects.filter(
-        family_id__in=set(family_of.values()), has_parental_responsibility=True
-    ).order_by().values_list("pk", "family_id"):
+    for carer_id, family_id in (
+        Carer.objects.filter(family_id__in=set(family_of.values()), has_parental_responsibility=True)
+        .order_by()
+        .values_list("pk", "family_id")
+    ):
         pr_carers[family_id].add(carer_id)
 
     cutoff = (
@@ -198,9 +200,13 @@ def families_managed_by(user) -> QuerySet[Family]:
     # The permission as a scalar subquery, not a join on its codename: PostgreSQL cannot tell that the
     # join keeps all of the user's assignments (it guessed 1 in the ~150 permissions), and with that guess
     # sorted all 5,000 children for one register page instead of reading the families in reference order.
-    permission = Permission.objects.filter(
-        codename="manage_family", content_type__app_label="consents", content_type__model="family"
-    ).order_by().values("pk")
+    permission = (
+        Permission.objects.filter(
+            codename="manage_family", content_type__app_label="consents", content_type__model="family"
+        )
+        .order_by()
+        .values("pk")
+    )
     return Family.objects.filter(
         Exists(
             FamilyUserObjectPermission.objects.filter(

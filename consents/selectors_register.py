@@ -102,26 +102,38 @@ class Register:
                 request_expires_at=Subquery(latest_request.values("expires_at")[:1]),
                 consent_method=Subquery(latest_given.values("method")[:1]),
             ).values(
-                "pk", "family__reference", "first_name", "last_name", "date_of_birth", "pending",
-                "request_status", "request_expires_at", "consent_method",
+                "pk",
+                "family__reference",
+                "first_name",
+                "last_name",
+                "date_of_birth",
+                "pending",
+                "request_status",
+                "request_expires_at",
+                "consent_method",
             )
         )
         if known is None:
             positions = consents_for_children([child["pk"] for child in found])
             known = {
-                child["pk"]: (positions[child["pk"]], _states(positions[child["pk"]], child["pending"])) for child in found
+                child["pk"]: (positions[child["pk"]], _states(positions[child["pk"]], child["pending"]))
+                for child in found
             }
         rows = []
         for child in found:
             position, states = known[child["pk"]]
-            rows.append(RegisterRow(
-                child_id=child["pk"], family_reference=child["family__reference"],
-                child_name=f"{child['first_name']} {child['last_name']}",  # str(Child), without an instance
-                date_of_birth=child["date_of_birth"], states=states,
-                expires_at=min(position.expires_at.values()) if position.expires_at else None,
-                request_status=_request_status(child["request_status"], child["request_expires_at"]),
-                consent_method=child["consent_method"] or "",
-            ))
+            rows.append(
+                RegisterRow(
+                    child_id=child["pk"],
+                    family_reference=child["family__reference"],
+                    child_name=f"{child['first_name']} {child['last_name']}",  # str(Child), without an instance
+                    date_of_birth=child["date_of_birth"],
+                    states=states,
+                    expires_at=min(position.expires_at.values()) if position.expires_at else None,
+                    request_status=_request_status(child["request_status"], child["request_expires_at"]),
+                    consent_method=child["consent_method"] or "",
+                )
+            )
         return rows
 
 

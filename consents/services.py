@@ -61,7 +61,9 @@ class ConsentError(Exception):
 # --- families --------------------------------------------------------------------
 
 
-def family_create(*, by: User, notes: str = "", coordinators: Iterable[User] = (), request: HttpRequest | None = None) -> Family:
+def family_create(
+    *, by: User, notes: str = "", coordinators: Iterable[User] = (), request: HttpRequest | None = None
+) -> Family:
     with transaction.atomic():
         family = Family.objects.create(notes=notes)
         audit_record(action="family.created", actor=by, target=family, request=request)
@@ -70,18 +72,32 @@ def family_create(*, by: User, notes: str = "", coordinators: Iterable[User] = (
     return family
 
 
-def family_assign_coordinator(*, family: Family, coordinator: User, by: User | None, request: HttpRequest | None = None) -> None:
+def family_assign_coordinator(
+    *, family: Family, coordinator: User, by: User | None, request: HttpRequest | None = None
+) -> None:
     with transaction.atomic():
         assign_perm("consents.manage_family", coordinator, family)
-        audit_record(action="family.coordinator_assigned", actor=by, target=family, request=request,
-                     details={"coordinator": coordinator.email})
+        audit_record(
+            action="family.coordinator_assigned",
+            actor=by,
+            target=family,
+            request=request,
+            details={"coordinator": coordinator.email},
+        )
 
 
-def family_unassign_coordinator(*, family: Family, coordinator: User, by: User | None, request: HttpRequest | None = None) -> None:
+def family_unassign_coordinator(
+    *, family: Family, coordinator: User, by: User | None, request: HttpRequest | None = None
+) -> None:
     with transaction.atomic():
         remove_perm("consents.manage_family", coordinator, family)
-        audit_record(action="family.coordinator_unassigned", actor=by, target=family, request=request,
-                     details={"coordinator": coordinator.email})
+        audit_record(
+            action="family.coordinator_unassigned",
+            actor=by,
+            target=family,
+            request=request,
+            details={"coordinator": coordinator.email},
+        )
 
 
 def _apply_changes(instance: Any, fields: dict[str, Any]) -> list[str]:
@@ -92,7 +108,9 @@ def _apply_changes(instance: Any, fields: dict[str, Any]) -> list[str]:
     return changed
 
 
-def child_save(*, family: Family, by: User, child: Child | None = None, request: HttpRequest | None = None, **fields: Any) -> Child:
+def child_save(
+    *, family: Family, by: User, child: Child | None = None, request: HttpRequest | None = None, **fields: Any
+) -> Child:
     with transaction.atomic():
         if child is None:
             child = Child.objects.create(family=family, **fields)
@@ -100,12 +118,19 @@ def child_save(*, family: Family, by: User, child: Child | None = None, request:
         else:
             changed = _apply_changes(child, fields)
             child.save(update_fields=list(fields))
-            audit_record(action="child.updated", actor=by, target=family, request=request,
-                         details={"child": child.pk, "changed": changed})
+            audit_record(
+                action="child.updated",
+                actor=by,
+                target=family,
+                request=request,
+                details={"child": child.pk, "changed": changed},
+            )
     return child
 
 
-def carer_save(*, family: Family, by: User, carer: Carer | None = None, request: HttpRequest | None = None, **fields: Any) -> Carer:
+def carer_save(
+    *, family: Family, by: User, carer: Carer | None = None, request: HttpRequest | None = None, **fields: Any
+) -> Carer:
     fields["email"] = (fields.get("email") or "").strip().lower()
     with transaction.atomic():
         if carer is None:
@@ -116,8 +141,13 @@ def carer_save(*, family: Family, by: User, carer: Carer | None = None, request:
             if "email" in changed:
                 carer.user = None  # the old address's account no longer speaks for this carer
             carer.save(update_fields=[*fields, "user"])
-            audit_record(action="carer.updated", actor=by, target=family, request=request,
-                         details={"carer": carer.pk, "changed": changed})
+            audit_record(
+                action="carer.updated",
+                actor=by,
+                target=family,
+                request=request,
+                details={"carer": carer.pk, "changed": changed},
+            )
         if carer.email and carer.user_id is None:
             # An account to sign in to by emailed code, so the carer can see and withdraw consents.
             carer.user = parent_user_get_or_create(email=carer.email, full_name=carer.full_name)
@@ -133,8 +163,11 @@ def form_version_current() -> ConsentFormVersion:
     version = ConsentFormVersion.objects.order_by("-number").first()
     if version is None:
         version = form_version_publish(
-            introduction=DEFAULT_INTRODUCTION, purpose_texts={str(k): v for k, v in DEFAULT_PURPOSE_TEXTS.items()},
-            closing=default_closing(), requires_reconsent=False, by=None,
+            introduction=DEFAULT_INTRODUCTION,
+            purpose_texts={str(k): v for k, v in DEFAULT_PURPOSE_TEXTS.items()},
+            closing=default_closing(),
+            requires_reconsent=False,
+            by=None,
         )
     return version
 
@@ -158,8 +191,12 @@ def form_version_publish(
             published_at=timezone.now(),
             published_by=by,
         )
-        audit_record(action="consent_form.published", actor=by, target=version,
-                     details={"requires_reconsent": requires_reconsent})
+        audit_record(
+            action="consent_form.published",
+            actor=by,
+            target=version,
+            details={"requires_reconsent": requires_reconsent},
+        )
     return version
 
 
@@ -249,7 +286,9 @@ def review_from_token(token: str) -> tuple[Carer, Child]:
     carer = Carer.objects.filter(pk=data.get("c"), has_parental_responsibility=True).first()
     child = Child.objects.select_related("family").filter(pk=data.get("k")).first()
     if (
-        carer is None or child is None or carer.family_id != child.family_id
+        carer is None
+        or child is None
+        or carer.family_id != child.family_id
         or not constant_time_compare(_email_tag(carer.email), str(data.get("e", "")))
     ):
         raise LinkProblem("invalid")
@@ -257,7 +296,12 @@ def review_from_token(token: str) -> tuple[Carer, Child]:
 
 
 def consent_request_send(
-    *, child: Child, carer: Carer, by: User | None, request: HttpRequest | None = None, renews: ConsentRecord | None = None
+    *,
+    child: Child,
+    carer: Carer,
+    by: User | None,
+    request: HttpRequest | None = None,
+    renews: ConsentRecord | None = None,
 ) -> ConsentRequest:
     """Send one carer a single-use link to the current form for one child."""
     if carer.family_id != child.family_id:
@@ -277,16 +321,28 @@ def consent_request_send(
             carer.save(update_fields=["user"])
         now = timezone.now()
         consent_request = ConsentRequest.objects.create(
-            child=child, carer=carer, form_version=version, created_by=by, renews=renews,
-            created_at=now, expires_at=now + timedelta(days=settings.FIG_CONSENT_LINK_DAYS),
+            child=child,
+            carer=carer,
+            form_version=version,
+            created_by=by,
+            renews=renews,
+            created_at=now,
+            expires_at=now + timedelta(days=settings.FIG_CONSENT_LINK_DAYS),
         )
-        audit_record(action="consent.requested", actor=by, target=consent_request, request=request,
-                     details={"family": child.family.reference, "child": child.pk, "carer": carer.pk})
+        audit_record(
+            action="consent.requested",
+            actor=by,
+            target=consent_request,
+            request=request,
+            details={"family": child.family.reference, "child": child.pk, "carer": carer.pk},
+        )
         _email_request(consent_request, reminder=False)
     return consent_request
 
 
-def consent_request_send_to_family(*, child: Child, by: User | None, request: HttpRequest | None = None) -> list[ConsentRequest]:
+def consent_request_send_to_family(
+    *, child: Child, by: User | None, request: HttpRequest | None = None
+) -> list[ConsentRequest]:
     """One request per carer with parental responsibility and an email address."""
     carers = child.family.carers.filter(has_parental_responsibility=True).exclude(email="")
     sent = [consent_request_send(child=child, carer=carer, by=by, request=request) for carer in carers]
@@ -345,11 +401,15 @@ def consent_request_reconsent(*, families, by: User, request: HttpRequest | None
                 child__family__in=families, kind=ConsentRecord.Kind.GIVEN, form_version__number__lt=version.number
             ).values_list("child_id", flat=True)
         ) - set(
-            ConsentRecord.objects.filter(child__family__in=families, form_version=version).values_list("child_id", flat=True)
+            ConsentRecord.objects.filter(child__family__in=families, form_version=version).values_list(
+                "child_id", flat=True
+            )
         )
         waiting = set(
             ConsentRequest.objects.filter(
-                child_id__in=child_ids, form_version=version, status=ConsentRequest.Status.PENDING,
+                child_id__in=child_ids,
+                form_version=version,
+                status=ConsentRequest.Status.PENDING,
                 expires_at__gt=timezone.now(),
             ).values_list("child_id", "carer_id")
         )
@@ -390,8 +450,11 @@ def _email_request(consent_request: ConsentRequest, *, reminder: bool) -> None:
         subject=("Reminder: " if reminder else "") + f"FiG photo consent form for {child.first_name}",
         template="consents/email/request.txt",
         context={
-            "carer": consent_request.carer, "child": child, "link": request_link(consent_request),
-            "expires_at": consent_request.expires_at, "reminder": reminder,
+            "carer": consent_request.carer,
+            "child": child,
+            "link": request_link(consent_request),
+            "expires_at": consent_request.expires_at,
+            "reminder": reminder,
         },
     )
 
@@ -417,7 +480,7 @@ def decode_signature(data_url: str) -> bytes | None:
     if not data_url.startswith(prefix):
         raise ConsentError("The signature could not be read. Please clear it and draw it again.")
     try:
-        raw = base64.b64decode(data_url[len(prefix):], validate=True)
+        raw = base64.b64decode(data_url[len(prefix) :], validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ConsentError("The signature could not be read. Please clear it and draw it again.") from exc
     if len(raw) > settings.FIG_SIGNATURE_MAX_BYTES:
@@ -472,10 +535,22 @@ def _mark_answered(consent_request: ConsentRequest | None, record: ConsentRecord
 
 
 def _create_given_record(
-    *, child: Child, carer: Carer, version: ConsentFormVersion, answers: dict[str, bool], typed_name: str,
-    identified_by: str, evidence: Evidence, consent_request: ConsentRequest | None, signature_png: bytes | None,
-    method: str = ConsentRecord.Method.ONLINE, recorded_by: User | None = None, taken_by: str = "",
-    scan: tuple[bytes, str] | None = None, confirmed_pr: bool = True, new_blobs: list[str],
+    *,
+    child: Child,
+    carer: Carer,
+    version: ConsentFormVersion,
+    answers: dict[str, bool],
+    typed_name: str,
+    identified_by: str,
+    evidence: Evidence,
+    consent_request: ConsentRequest | None,
+    signature_png: bytes | None,
+    method: str = ConsentRecord.Method.ONLINE,
+    recorded_by: User | None = None,
+    taken_by: str = "",
+    scan: tuple[bytes, str] | None = None,
+    confirmed_pr: bool = True,
+    new_blobs: list[str],
 ) -> ConsentRecord:
     """Precondition: inside `blobs_removed_on_failure()` around the caller's transaction, whose list is
     `new_blobs`, so the signature and scan sealed here go again if the transaction fails."""
@@ -486,21 +561,45 @@ def _create_given_record(
     new_blobs.extend(blob.name for blob in (signature, scan_blob) if blob)
     text_sha256 = ConsentRecord.digest(text)
     evidence_fields = {
-        "child": child.pk, "carer": carer.pk, "form_version": version.number, "text_sha256": text_sha256,
-        "answers": answers, "typed_name": typed_name, "signed_at": signed_at.isoformat(),
-        "ip": evidence.ip_address, "user_agent": evidence.user_agent, "identified_by": identified_by,
-        "request": consent_request.pk if consent_request else None, "method": method,
+        "child": child.pk,
+        "carer": carer.pk,
+        "form_version": version.number,
+        "text_sha256": text_sha256,
+        "answers": answers,
+        "typed_name": typed_name,
+        "signed_at": signed_at.isoformat(),
+        "ip": evidence.ip_address,
+        "user_agent": evidence.user_agent,
+        "identified_by": identified_by,
+        "request": consent_request.pk if consent_request else None,
+        "method": method,
         "signature_sha256": signature.sha256 if signature else None,
-        "scan_sha256": scan_blob.sha256 if scan_blob else None, "taken_by": taken_by,
+        "scan_sha256": scan_blob.sha256 if scan_blob else None,
+        "taken_by": taken_by,
     }
     record = ConsentRecord.objects.create(
-        child=child, carer=carer, kind=ConsentRecord.Kind.GIVEN, method=method, identified_by=identified_by,
-        request=consent_request, form_version=version, answers=answers, confirmed_parental_responsibility=confirmed_pr,
-        text_shown=text, text_sha256=text_sha256, typed_name=typed_name,
-        signature_blob=signature.name if signature else "", signature_key_id=signature.key_id if signature else "",
-        scan_blob=scan_blob.name if scan_blob else "", scan_key_id=scan_blob.key_id if scan_blob else "",
-        scan_content_type=scan[1] if scan else "", taken_by=taken_by, recorded_by=recorded_by,
-        signed_at=signed_at, ip_address=evidence.ip_address, user_agent=evidence.user_agent,
+        child=child,
+        carer=carer,
+        kind=ConsentRecord.Kind.GIVEN,
+        method=method,
+        identified_by=identified_by,
+        request=consent_request,
+        form_version=version,
+        answers=answers,
+        confirmed_parental_responsibility=confirmed_pr,
+        text_shown=text,
+        text_sha256=text_sha256,
+        typed_name=typed_name,
+        signature_blob=signature.name if signature else "",
+        signature_key_id=signature.key_id if signature else "",
+        scan_blob=scan_blob.name if scan_blob else "",
+        scan_key_id=scan_blob.key_id if scan_blob else "",
+        scan_content_type=scan[1] if scan else "",
+        taken_by=taken_by,
+        recorded_by=recorded_by,
+        signed_at=signed_at,
+        ip_address=evidence.ip_address,
+        user_agent=evidence.user_agent,
         evidence_sha256=_evidence_hash(evidence_fields),
     )
     if not all(answers.values()):
@@ -509,8 +608,14 @@ def _create_given_record(
 
 
 def consent_sign(
-    *, consent_request_id: int, answers: dict[str, bool | None], typed_name: str, confirmed_pr: bool,
-    signature_data_url: str, evidence: Evidence, identified_by: str = ConsentRecord.IdentifiedBy.EMAIL_LINK,
+    *,
+    consent_request_id: int,
+    answers: dict[str, bool | None],
+    typed_name: str,
+    confirmed_pr: bool,
+    signature_data_url: str,
+    evidence: Evidence,
+    identified_by: str = ConsentRecord.IdentifiedBy.EMAIL_LINK,
 ) -> ConsentRecord:
     """A carer answers a request. A second submit of the same request returns the first record."""
     if not confirmed_pr:
@@ -537,20 +642,36 @@ def consent_sign(
             raise ConsentError("Only a carer with parental responsibility can give consent.")
         record = _create_given_record(
             new_blobs=new_blobs,
-            child=consent_request.child, carer=consent_request.carer, version=consent_request.form_version,
-            answers=clean_answers, typed_name=typed_name, identified_by=identified_by, evidence=evidence,
-            consent_request=consent_request, signature_png=signature_png,
+            child=consent_request.child,
+            carer=consent_request.carer,
+            version=consent_request.form_version,
+            answers=clean_answers,
+            typed_name=typed_name,
+            identified_by=identified_by,
+            evidence=evidence,
+            consent_request=consent_request,
+            signature_png=signature_png,
         )
         _mark_answered(consent_request, record)
-        audit_record(action="consent.signed", actor=consent_request.carer.user, target=record,
-                     details={"answers": clean_answers, "identified_by": identified_by})
+        audit_record(
+            action="consent.signed",
+            actor=consent_request.carer.user,
+            target=record,
+            details={"answers": clean_answers, "identified_by": identified_by},
+        )
         _email_confirmation(record)
     return record
 
 
 def consent_give_signed_in(
-    *, user: User, child: Child, answers: dict[str, bool | None], typed_name: str, confirmed_pr: bool,
-    signature_data_url: str, evidence: Evidence,
+    *,
+    user: User,
+    child: Child,
+    answers: dict[str, bool | None],
+    typed_name: str,
+    confirmed_pr: bool,
+    signature_data_url: str,
+    evidence: Evidence,
 ) -> ConsentRecord:
     """A parent signed in by code fills in the form from their own page (no request needed)."""
     from consents.selectors import carers_for_user
@@ -574,28 +695,49 @@ def consent_give_signed_in(
         # The same form sent twice within minutes is one decision: return the first record.
         latest = ConsentRecord.objects.filter(child=child, carer=carer).order_by("-signed_at", "-id").first()
         if (
-            latest is not None and latest.kind == ConsentRecord.Kind.GIVEN
+            latest is not None
+            and latest.kind == ConsentRecord.Kind.GIVEN
             and latest.identified_by == ConsentRecord.IdentifiedBy.CODE_SIGN_IN
-            and latest.form_version_id == version.pk and latest.answers == clean_answers
-            and latest.typed_name == typed_name and latest.signed_at > timezone.now() - DOUBLE_SUBMIT_WINDOW
+            and latest.form_version_id == version.pk
+            and latest.answers == clean_answers
+            and latest.typed_name == typed_name
+            and latest.signed_at > timezone.now() - DOUBLE_SUBMIT_WINDOW
         ):
             return latest
         record = _create_given_record(
             new_blobs=new_blobs,
-            child=child, carer=carer, version=version, answers=clean_answers, typed_name=typed_name,
-            identified_by=ConsentRecord.IdentifiedBy.CODE_SIGN_IN, evidence=evidence, consent_request=answering,
+            child=child,
+            carer=carer,
+            version=version,
+            answers=clean_answers,
+            typed_name=typed_name,
+            identified_by=ConsentRecord.IdentifiedBy.CODE_SIGN_IN,
+            evidence=evidence,
+            consent_request=answering,
             signature_png=signature_png,
         )
         _mark_answered(answering, record)
-        audit_record(action="consent.signed", actor=user, target=record,
-                     details={"answers": clean_answers, "identified_by": record.identified_by})
+        audit_record(
+            action="consent.signed",
+            actor=user,
+            target=record,
+            details={"answers": clean_answers, "identified_by": record.identified_by},
+        )
         _email_confirmation(record)
     return record
 
 
 def consent_record_offline(
-    *, child: Child, carer: Carer, answers: dict[str, bool | None], method: str, taken_by: str, by: User,
-    scan: tuple[bytes, str] | None, evidence: Evidence, note: str = "",
+    *,
+    child: Child,
+    carer: Carer,
+    answers: dict[str, bool | None],
+    method: str,
+    taken_by: str,
+    by: User,
+    scan: tuple[bytes, str] | None,
+    evidence: Evidence,
+    note: str = "",
 ) -> ConsentRecord:
     """A coordinator records a consent given on paper or by phone."""
     if carer.family_id != child.family_id or not carer.has_parental_responsibility:
@@ -610,14 +752,28 @@ def consent_record_offline(
         answering = _open_request_locked(child=child, carer=carer)
         record = _create_given_record(
             new_blobs=new_blobs,
-            child=child, carer=carer, version=version, answers=clean_answers,
-            typed_name=carer.full_name, identified_by=ConsentRecord.IdentifiedBy.STAFF, evidence=evidence,
-            consent_request=answering, signature_png=None, method=method, recorded_by=by, taken_by=taken_by.strip(),
-            scan=scan, confirmed_pr=True,
+            child=child,
+            carer=carer,
+            version=version,
+            answers=clean_answers,
+            typed_name=carer.full_name,
+            identified_by=ConsentRecord.IdentifiedBy.STAFF,
+            evidence=evidence,
+            consent_request=answering,
+            signature_png=None,
+            method=method,
+            recorded_by=by,
+            taken_by=taken_by.strip(),
+            scan=scan,
+            confirmed_pr=True,
         )
         _mark_answered(answering, record)
-        audit_record(action="consent.recorded_offline", actor=by, target=record,
-                     details={"method": method, "answers": clean_answers, "note": note[:500]})
+        audit_record(
+            action="consent.recorded_offline",
+            actor=by,
+            target=record,
+            details={"method": method, "answers": clean_answers, "note": note[:500]},
+        )
     return record
 
 
@@ -625,8 +781,14 @@ def consent_record_offline(
 
 
 def consent_withdraw(
-    *, child: Child, carer: Carer, purposes: Iterable[str], identified_by: str, evidence: Evidence,
-    by: User | None = None, reason: str = "",
+    *,
+    child: Child,
+    carer: Carer,
+    purposes: Iterable[str],
+    identified_by: str,
+    evidence: Evidence,
+    by: User | None = None,
+    reason: str = "",
 ) -> ConsentRecord:
     """Withdraw consent for some or all purposes. Takes effect at once and runs the withdrawal handlers."""
     purposes = [p for p in PURPOSES if p in set(purposes)]
@@ -639,25 +801,50 @@ def consent_withdraw(
     signed_at = timezone.now()
     with transaction.atomic():
         record = ConsentRecord.objects.create(
-            child=child, carer=carer, kind=ConsentRecord.Kind.WITHDRAWAL, identified_by=identified_by,
-            method=ConsentRecord.Method.PHONE if identified_by == ConsentRecord.IdentifiedBy.STAFF else ConsentRecord.Method.ONLINE,
-            answers=answers, recorded_by=by, reason=reason.strip(), ip_address=evidence.ip_address,
-            user_agent=evidence.user_agent, confirmed_parental_responsibility=True, signed_at=signed_at,
-            evidence_sha256=_evidence_hash({
-                "child": child.pk, "carer": carer.pk, "answers": answers, "identified_by": identified_by,
-                "ip": evidence.ip_address, "user_agent": evidence.user_agent, "at": signed_at.isoformat(),
-            }),
+            child=child,
+            carer=carer,
+            kind=ConsentRecord.Kind.WITHDRAWAL,
+            identified_by=identified_by,
+            method=ConsentRecord.Method.PHONE
+            if identified_by == ConsentRecord.IdentifiedBy.STAFF
+            else ConsentRecord.Method.ONLINE,
+            answers=answers,
+            recorded_by=by,
+            reason=reason.strip(),
+            ip_address=evidence.ip_address,
+            user_agent=evidence.user_agent,
+            confirmed_parental_responsibility=True,
+            signed_at=signed_at,
+            evidence_sha256=_evidence_hash(
+                {
+                    "child": child.pk,
+                    "carer": carer.pk,
+                    "answers": answers,
+                    "identified_by": identified_by,
+                    "ip": evidence.ip_address,
+                    "user_agent": evidence.user_agent,
+                    "at": signed_at.isoformat(),
+                }
+            ),
         )
-        audit_record(action="consent.withdrawn", actor=by or carer.user, target=record,
-                     details={"purposes": purposes, "identified_by": identified_by})
+        audit_record(
+            action="consent.withdrawn",
+            actor=by or carer.user,
+            target=record,
+            details={"purposes": purposes, "identified_by": identified_by},
+        )
         run_withdrawal_handlers(record)
         notify(
             to=[carer.email] if carer.email else [],
             subject=f"You have withdrawn photo consent for {child.first_name}",
             template="consents/email/withdrawn.txt",
-            context={"carer": carer, "child": child, "record": record,
-                     "purposes": [Purpose(p).label for p in purposes],
-                     "link": settings.FIG_SITE_URL + reverse("consents:my_children")},
+            context={
+                "carer": carer,
+                "child": child,
+                "record": record,
+                "purposes": [Purpose(p).label for p in purposes],
+                "link": settings.FIG_SITE_URL + reverse("consents:my_children"),
+            },
         )
     return record
 
@@ -669,10 +856,14 @@ def _email_confirmation(record: ConsentRecord) -> None:
         to=[record.carer.email],
         subject=f"Your photo consent for {record.child.first_name} is saved",
         template="consents/email/confirmation.txt",
-        context={"record": record, "carer": record.carer, "child": record.child,
-                 "answers": [(Purpose(p).label, record.answers[p]) for p in PURPOSES if p in record.answers],
-                 # The date first: the link, signed a moment later, works a moment longer, never shorter.
-                 "review_until": timezone.now() + timedelta(days=settings.FIG_CONSENT_LINK_DAYS),
-                 "review_link": review_link(carer=record.carer, child=record.child),
-                 "link": settings.FIG_SITE_URL + reverse("consents:my_children")},
+        context={
+            "record": record,
+            "carer": record.carer,
+            "child": record.child,
+            "answers": [(Purpose(p).label, record.answers[p]) for p in PURPOSES if p in record.answers],
+            # The date first: the link, signed a moment later, works a moment longer, never shorter.
+            "review_until": timezone.now() + timedelta(days=settings.FIG_CONSENT_LINK_DAYS),
+            "review_link": review_link(carer=record.carer, child=record.child),
+            "link": settings.FIG_SITE_URL + reverse("consents:my_children"),
+        },
     )

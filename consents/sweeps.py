@@ -37,7 +37,9 @@ def send_request_reminders(now: datetime | None = None) -> int:
                 ConsentRequest.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("child", "carer")
                 .filter(
-                    status=ConsentRequest.Status.PENDING, reminder_sent_at__isnull=True, expires_at__gt=now,
+                    status=ConsentRequest.Status.PENDING,
+                    reminder_sent_at__isnull=True,
+                    expires_at__gt=now,
                     created_at__lte=now - timedelta(days=settings.FIG_CONSENT_REMINDER_DAYS),
                 )
                 .order_by("created_at")[:BATCH]
@@ -57,12 +59,18 @@ def request_renewals(now: datetime | None = None) -> int:
     validity = consent_valid_for()
     window_end = now + timedelta(days=settings.FIG_CONSENT_RENEWAL_DAYS)
     newer = ConsentRecord.objects.filter(
-        child=OuterRef("child"), carer=OuterRef("carer"), kind=ConsentRecord.Kind.GIVEN, signed_at__gt=OuterRef("signed_at")
+        child=OuterRef("child"),
+        carer=OuterRef("carer"),
+        kind=ConsentRecord.Kind.GIVEN,
+        signed_at__gt=OuterRef("signed_at"),
     )
     expiring = (
         ConsentRecord.objects.filter(
-            kind=ConsentRecord.Kind.GIVEN, signed_at__gt=now - validity, signed_at__lte=window_end - validity,
-            renewal_request__isnull=True, carer__has_parental_responsibility=True,
+            kind=ConsentRecord.Kind.GIVEN,
+            signed_at__gt=now - validity,
+            signed_at__lte=window_end - validity,
+            renewal_request__isnull=True,
+            carer__has_parental_responsibility=True,
         )
         .exclude(carer__email="")
         .exclude(Exists(newer))
@@ -73,8 +81,11 @@ def request_renewals(now: datetime | None = None) -> int:
         said_yes = {purpose for purpose, answer in record.answers.items() if answer}
         withdrawn: set[str] = set()
         for answers in ConsentRecord.objects.filter(
-            child_id=record.child_id, carer_id=record.carer_id, kind=ConsentRecord.Kind.WITHDRAWAL,
-            signed_at__gt=record.signed_at, signed_at__lte=now,
+            child_id=record.child_id,
+            carer_id=record.carer_id,
+            kind=ConsentRecord.Kind.WITHDRAWAL,
+            signed_at__gt=record.signed_at,
+            signed_at__lte=now,
         ).values_list("answers", flat=True):
             withdrawn.update(answers)
         if said_yes <= withdrawn:

@@ -19,7 +19,11 @@ urlpatterns = [
     path("families/<str:reference>/children/<int:child_id>/", views.child_history, name="child_history"),
     path("families/<str:reference>/children/<int:child_id>/request/", views.request_send, name="request_send"),
     path("families/<str:reference>/children/<int:child_id>/record/", views.record_offline, name="record_offline"),
-    path("families/<str:reference>/children/<int:child_id>/withdraw/", views.withdraw_for_carer, name="withdraw_for_carer"),
+    path(
+        "families/<str:reference>/children/<int:child_id>/withdraw/",
+        views.withdraw_for_carer,
+        name="withdraw_for_carer",
+    ),
     path("records/<int:record_id>/certificate/", views.certificate, name="certificate"),
     path("records/<int:record_id>/<str:which>/", views.record_file, name="record_file"),
     path("forms/", views.form_versions, name="form_versions"),

@@ -80,10 +80,20 @@ def register(request: HttpRequest) -> HttpResponse:
     # Each row's (state, label) cells, worked out here: looking them up in the template (600 cells)
     # took longer than the rest of the page.
     table = [(row, [(row.states[p], STATE_LABELS[row.states[p]]) for p, _ in purposes]) for row in page.object_list]
-    return render(request, "consents/register.html", {
-        "form": form, "rows": page.object_list, "table": table, "page": page, "query": query.urlencode(),
-        "total": page.paginator.count, "purposes": purposes, "can_bulk": is_coordinator(request.user),
-    })
+    return render(
+        request,
+        "consents/register.html",
+        {
+            "form": form,
+            "rows": page.object_list,
+            "table": table,
+            "page": page,
+            "query": query.urlencode(),
+            "total": page.paginator.count,
+            "purposes": purposes,
+            "can_bulk": is_coordinator(request.user),
+        },
+    )
 
 
 def _register_csv(request: HttpRequest, rows: list[RegisterRow]) -> HttpResponse:
@@ -93,11 +103,17 @@ def _register_csv(request: HttpRequest, rows: list[RegisterRow]) -> HttpResponse
     writer = csv.writer(response)
     writer.writerow(["family", "child", "date_of_birth", *PURPOSES, "consent_expires", "given", "latest_request"])
     for row in rows:
-        writer.writerow([
-            row.family_reference, _csv_safe(row.child_name), row.date_of_birth.isoformat(),
-            *[row.states[p] for p in PURPOSES], row.expires_at.date().isoformat() if row.expires_at else "",
-            row.consent_method, row.request_status,
-        ])
+        writer.writerow(
+            [
+                row.family_reference,
+                _csv_safe(row.child_name),
+                row.date_of_birth.isoformat(),
+                *[row.states[p] for p in PURPOSES],
+                row.expires_at.date().isoformat() if row.expires_at else "",
+                row.consent_method,
+                row.request_status,
+            ]
+        )
     return response
 
 
@@ -109,7 +125,9 @@ def _csv_safe(value: str) -> str:
 @staff_required(Role.COORDINATOR)
 @require_POST
 def request_bulk(request: HttpRequest) -> HttpResponse:
-    sent, problems = services.consent_request_bulk(families=families_managed_by(request.user), by=request.user, request=request)
+    sent, problems = services.consent_request_bulk(
+        families=families_managed_by(request.user), by=request.user, request=request
+    )
     _report_sent(request, sent, problems, "consent request")
     return redirect("consents:register")
 
@@ -131,7 +149,9 @@ def family_list(request: HttpRequest) -> HttpResponse:
     families = families_visible_to(request.user).annotate(
         child_count=Count("children", distinct=True), carer_count=Count("carers", distinct=True)
     )
-    return render(request, "consents/family_list.html", {"families": families, "can_create": is_coordinator(request.user)})
+    return render(
+        request, "consents/family_list.html", {"families": families, "can_create": is_coordinator(request.user)}
+    )
 
 
 @staff_required(Role.COORDINATOR)
@@ -139,10 +159,14 @@ def family_list(request: HttpRequest) -> HttpResponse:
 def family_new(request: HttpRequest) -> HttpResponse:
     form = FamilyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        family = services.family_create(by=request.user, notes=form.cleaned_data["notes"], coordinators=[request.user], request=request)
+        family = services.family_create(
+            by=request.user, notes=form.cleaned_data["notes"], coordinators=[request.user], request=request
+        )
         messages.success(request, f"Family {family.reference} is created. Add the children and carers next.")
         return redirect("consents:family_detail", reference=family.reference)
-    return render(request, "consents/form_page.html", {"form": form, "title": "New family", "submit": "Create the family"})
+    return render(
+        request, "consents/form_page.html", {"form": form, "title": "New family", "submit": "Create the family"}
+    )
 
 
 @staff_required(*OVERSIGHT_ROLES)
@@ -152,16 +176,26 @@ def family_detail(request: HttpRequest, reference: str) -> HttpResponse:
     children = list(family.children.all())
     carers = list(family.carers.all())
     positions = consents_for_children([c.pk for c in children])
-    pending = ConsentRequest.objects.filter(child__family=family, status=ConsentRequest.Status.PENDING,
-                                            expires_at__gt=timezone.now()).select_related("carer", "child")
+    pending = ConsentRequest.objects.filter(
+        child__family=family, status=ConsentRequest.Status.PENDING, expires_at__gt=timezone.now()
+    ).select_related("carer", "child")
     rows = [{"child": c, "states": [(p, positions[c.pk].states[p]) for p in PURPOSES]} for c in children]
     can_change = can_change_family(request.user, family)
-    return render(request, "consents/family_detail.html", {
-        "family": family, "rows": rows, "carers": carers, "pending": pending,
-        "purposes": [(p, PURPOSE_LABELS[p]) for p in PURPOSES], "state_labels": STATE_LABELS,
-        "can_change": can_change, "coordinators": list(coordinators_of(family)),
-        "assignable": list(assignable_coordinators(family)) if can_change else [],
-    })
+    return render(
+        request,
+        "consents/family_detail.html",
+        {
+            "family": family,
+            "rows": rows,
+            "carers": carers,
+            "pending": pending,
+            "purposes": [(p, PURPOSE_LABELS[p]) for p in PURPOSES],
+            "state_labels": STATE_LABELS,
+            "can_change": can_change,
+            "coordinators": list(coordinators_of(family)),
+            "assignable": list(assignable_coordinators(family)) if can_change else [],
+        },
+    )
 
 
 @staff_required(Role.COORDINATOR)
@@ -175,7 +209,9 @@ def family_coordinators(request: HttpRequest, reference: str) -> HttpResponse:
         if coordinators_of(family).count() <= 1:
             messages.error(request, "A family needs at least one coordinator.")
         else:
-            services.family_unassign_coordinator(family=family, coordinator=coordinator, by=request.user, request=request)
+            services.family_unassign_coordinator(
+                family=family, coordinator=coordinator, by=request.user, request=request
+            )
             messages.success(request, f"{coordinator} no longer coordinates {family.reference}.")
     else:
         coordinator = get_object_or_404(assignable_coordinators(family), pk=user_id if user_id.isdigit() else 0)
@@ -191,14 +227,18 @@ def child_edit(request: HttpRequest, reference: str, child_id: int | None = None
     child = access_child(request.user, reference, child_id, write=True) if child_id else None
     # Not instance=child: a valid ModelForm writes its values onto its instance, and the service
     # compares old and new values (what changed goes into the audit trail).
-    form = ChildForm(request.POST or None, initial=model_to_dict(child, fields=ChildForm.Meta.fields) if child else None)
+    form = ChildForm(
+        request.POST or None, initial=model_to_dict(child, fields=ChildForm.Meta.fields) if child else None
+    )
     if request.method == "POST" and form.is_valid():
         fields = {name: form.cleaned_data[name] for name in ChildForm.Meta.fields}
         services.child_save(family=family, child=child, by=request.user, request=request, **fields)
         messages.success(request, "Saved.")
         return redirect("consents:family_detail", reference=family.reference)
     title = "Change child's details" if child else f"Add a child to {family.reference}"
-    return render(request, "consents/form_page.html", {"form": form, "title": title, "submit": "Save", "family": family})
+    return render(
+        request, "consents/form_page.html", {"form": form, "title": title, "submit": "Save", "family": family}
+    )
 
 
 @staff_required(Role.COORDINATOR)
@@ -207,14 +247,18 @@ def carer_edit(request: HttpRequest, reference: str, carer_id: int | None = None
     family = access_family(request.user, reference, write=True)
     carer = get_object_or_404(Carer, pk=carer_id, family=family) if carer_id else None
     # Not instance=carer (see child_edit): carer_save must see the old email to unlink the old account.
-    form = CarerForm(request.POST or None, initial=model_to_dict(carer, fields=CarerForm.Meta.fields) if carer else None)
+    form = CarerForm(
+        request.POST or None, initial=model_to_dict(carer, fields=CarerForm.Meta.fields) if carer else None
+    )
     if request.method == "POST" and form.is_valid():
         fields = {name: form.cleaned_data[name] for name in CarerForm.Meta.fields}
         services.carer_save(family=family, carer=carer, by=request.user, request=request, **fields)
         messages.success(request, "Saved.")
         return redirect("consents:family_detail", reference=family.reference)
     title = "Change carer's details" if carer else f"Add a carer to {family.reference}"
-    return render(request, "consents/form_page.html", {"form": form, "title": title, "submit": "Save", "family": family})
+    return render(
+        request, "consents/form_page.html", {"form": form, "title": title, "submit": "Save", "family": family}
+    )
 
 
 @staff_required(*OVERSIGHT_ROLES)
@@ -224,12 +268,20 @@ def child_history(request: HttpRequest, reference: str, child_id: int) -> HttpRe
     records = child.consent_records.select_related("carer", "form_version", "recorded_by")
     requests_ = child.requests.select_related("carer", "form_version", "created_by")
     position = consents_for_children([child.pk])[child.pk]
-    return render(request, "consents/child_history.html", {
-        "child": child, "family": child.family, "records": records, "requests": requests_,
-        "states": [(PURPOSE_LABELS[p], position.states[p], position.expires_at.get(p)) for p in PURPOSES],
-        "state_labels": STATE_LABELS, "can_change": can_change_family(request.user, child.family),
-        "carers": child.family.carers.filter(has_parental_responsibility=True),
-    })
+    return render(
+        request,
+        "consents/child_history.html",
+        {
+            "child": child,
+            "family": child.family,
+            "records": records,
+            "requests": requests_,
+            "states": [(PURPOSE_LABELS[p], position.states[p], position.expires_at.get(p)) for p in PURPOSES],
+            "state_labels": STATE_LABELS,
+            "can_change": can_change_family(request.user, child.family),
+            "carers": child.family.carers.filter(has_parental_responsibility=True),
+        },
+    )
 
 
 @staff_required(Role.COORDINATOR)
@@ -271,9 +323,15 @@ def record_offline(request: HttpRequest, reference: str, child_id: int) -> HttpR
     if request.method == "POST" and form.is_valid():
         try:
             services.consent_record_offline(
-                child=child, carer=form.cleaned_data["carer"], answers=form.purpose_answers(),
-                method=form.cleaned_data["method"], taken_by=form.cleaned_data["taken_by"], by=request.user,
-                scan=form.cleaned_data["scan"], evidence=services.evidence_from(request), note=form.cleaned_data["note"],
+                child=child,
+                carer=form.cleaned_data["carer"],
+                answers=form.purpose_answers(),
+                method=form.cleaned_data["method"],
+                taken_by=form.cleaned_data["taken_by"],
+                by=request.user,
+                scan=form.cleaned_data["scan"],
+                evidence=services.evidence_from(request),
+                note=form.cleaned_data["note"],
             )
         except services.ConsentError as exc:
             form.add_error(None, str(exc))
@@ -291,28 +349,43 @@ def withdraw_for_carer(request: HttpRequest, reference: str, child_id: int) -> H
     if request.method == "POST" and form.is_valid():
         try:
             services.consent_withdraw(
-                child=child, carer=form.cleaned_data["carer"], purposes=form.cleaned_data["purposes"],
-                identified_by=ConsentRecord.IdentifiedBy.STAFF, evidence=services.evidence_from(request),
-                by=request.user, reason=form.cleaned_data["reason"],
+                child=child,
+                carer=form.cleaned_data["carer"],
+                purposes=form.cleaned_data["purposes"],
+                identified_by=ConsentRecord.IdentifiedBy.STAFF,
+                evidence=services.evidence_from(request),
+                by=request.user,
+                reason=form.cleaned_data["reason"],
             )
         except services.ConsentError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, "The withdrawal is recorded and has taken effect.")
             return redirect("consents:child_history", reference=reference, child_id=child.pk)
-    return render(request, "consents/form_page.html", {
-        "form": form, "title": f"Record a withdrawal for {child.first_name}", "submit": "Record the withdrawal",
-        "family": child.family,
-    })
+    return render(
+        request,
+        "consents/form_page.html",
+        {
+            "form": form,
+            "title": f"Record a withdrawal for {child.first_name}",
+            "submit": "Record the withdrawal",
+            "family": child.family,
+        },
+    )
 
 
 @staff_required(*OVERSIGHT_ROLES)
 @require_safe
 def certificate(request: HttpRequest, record_id: int) -> HttpResponse:
     record = access_record(request.user, record_id)
-    return render(request, "consents/certificate.html", {
-        "record": record, "answers": [(PURPOSE_LABELS[p], record.answers.get(p)) for p in PURPOSES if p in record.answers],
-    })
+    return render(
+        request,
+        "consents/certificate.html",
+        {
+            "record": record,
+            "answers": [(PURPOSE_LABELS[p], record.answers.get(p)) for p in PURPOSES if p in record.answers],
+        },
+    )
 
 
 @staff_required(*OVERSIGHT_ROLES)
@@ -342,25 +415,36 @@ def record_file(request: HttpRequest, record_id: int, which: str) -> HttpRespons
 @require_safe
 def form_versions(request: HttpRequest) -> HttpResponse:
     current = services.form_version_current()
-    return render(request, "consents/form_versions.html", {
-        "versions": ConsentFormVersion.objects.all(), "current": current, "can_publish": is_coordinator(request.user),
-        # The settings changed since it was published (how long photos are kept, say): it no longer says what we do.
-        "out_of_date": missing_statements(current.closing),
-    })
+    return render(
+        request,
+        "consents/form_versions.html",
+        {
+            "versions": ConsentFormVersion.objects.all(),
+            "current": current,
+            "can_publish": is_coordinator(request.user),
+            # The settings changed since it was published (how long photos are kept, say): it no longer says what we do.
+            "out_of_date": missing_statements(current.closing),
+        },
+    )
 
 
 @staff_required(Role.COORDINATOR)
 @require_http_methods(["GET", "POST"])
 def form_version_new(request: HttpRequest) -> HttpResponse:
     current = services.form_version_current()
-    initial = {"introduction": current.introduction, "closing": current.closing,
-               **{f"text_{p}": current.purpose_texts.get(p, "") for p in PURPOSES}}
+    initial = {
+        "introduction": current.introduction,
+        "closing": current.closing,
+        **{f"text_{p}": current.purpose_texts.get(p, "") for p in PURPOSES},
+    }
     form = FormVersionForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             version = services.form_version_publish(
-                introduction=form.cleaned_data["introduction"], purpose_texts=form.purpose_texts(),
-                closing=form.cleaned_data["closing"], requires_reconsent=form.cleaned_data["requires_reconsent"],
+                introduction=form.cleaned_data["introduction"],
+                purpose_texts=form.purpose_texts(),
+                closing=form.cleaned_data["closing"],
+                requires_reconsent=form.cleaned_data["requires_reconsent"],
                 by=request.user,
             )
         except services.ConsentError as exc:
@@ -368,13 +452,19 @@ def form_version_new(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Version {version.number} is published. You can now ask families to re-consent.")
             return redirect("consents:form_versions")
-    return render(request, "consents/form_page.html", {"form": form, "title": "Publish a new version of the form", "submit": "Publish"})
+    return render(
+        request,
+        "consents/form_page.html",
+        {"form": form, "title": "Publish a new version of the form", "submit": "Publish"},
+    )
 
 
 @staff_required(Role.COORDINATOR)
 @require_POST
 def reconsent(request: HttpRequest) -> HttpResponse:
-    result = services.consent_request_reconsent(families=families_managed_by(request.user), by=request.user, request=request)
+    result = services.consent_request_reconsent(
+        families=families_managed_by(request.user), by=request.user, request=request
+    )
     skipped = f" {result.skipped} skipped: already sent this version and not yet answered." if result.skipped else ""
     _report_sent(request, result.sent, result.problems, "re-consent request", also=skipped)
     return redirect("consents:form_versions")
@@ -394,18 +484,29 @@ def sign(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.consent_sign(
-                consent_request_id=consent_request.pk, answers=form.purpose_answers(),
-                typed_name=form.cleaned_data["typed_name"], confirmed_pr=form.cleaned_data["confirm_parental_responsibility"],
-                signature_data_url=form.cleaned_data["signature"], evidence=services.evidence_from(request),
+                consent_request_id=consent_request.pk,
+                answers=form.purpose_answers(),
+                typed_name=form.cleaned_data["typed_name"],
+                confirmed_pr=form.cleaned_data["confirm_parental_responsibility"],
+                signature_data_url=form.cleaned_data["signature"],
+                evidence=services.evidence_from(request),
             )
         except services.ConsentError as exc:
             form.add_error(None, str(exc))
         else:
             return redirect("consents:sign", token=token)
-    return render(request, "consents/sign.html", {
-        "form": form, "child": consent_request.child, "carer": consent_request.carer, "version": version,
-        "expires_at": consent_request.expires_at,
-    }, status=400 if form.errors else 200)
+    return render(
+        request,
+        "consents/sign.html",
+        {
+            "form": form,
+            "child": consent_request.child,
+            "carer": consent_request.carer,
+            "version": version,
+            "expires_at": consent_request.expires_at,
+        },
+        status=400 if form.errors else 200,
+    )
 
 
 def _link_problem(request: HttpRequest, token: str, kind: str) -> HttpResponse:
@@ -415,8 +516,11 @@ def _link_problem(request: HttpRequest, token: str, kind: str) -> HttpResponse:
         consent_request = services.request_from_token_any(token)
         record = consent_request.records.first() if consent_request else None
         if record is not None:
-            context.update(record=record, child=record.child,
-                           answers=[(PURPOSE_LABELS[p], record.answers.get(p)) for p in PURPOSES])
+            context.update(
+                record=record,
+                child=record.child,
+                answers=[(PURPOSE_LABELS[p], record.answers.get(p)) for p in PURPOSES],
+            )
         return render(request, "consents/sign_done.html", context)
     return render(request, "consents/link_problem.html", context, status=410 if kind == "expired" else 404)
 
@@ -432,9 +536,14 @@ def review(request: HttpRequest, token: str) -> HttpResponse:
         _, child = services.review_from_token(token)
     except services.LinkProblem as problem:
         return _review_link_problem(request, problem.kind)
-    return render(request, "consents/review.html", {
-        **_child_consent_context(child), "withdraw_url": reverse("consents:review_withdraw", args=[token]),
-    })
+    return render(
+        request,
+        "consents/review.html",
+        {
+            **_child_consent_context(child),
+            "withdraw_url": reverse("consents:review_withdraw", args=[token]),
+        },
+    )
 
 
 @never_cache
@@ -445,34 +554,45 @@ def review_withdraw(request: HttpRequest, token: str) -> HttpResponse:
     except services.LinkProblem as problem:
         return _review_link_problem(request, problem.kind)
     return _withdraw_page(
-        request, child=child, carer=carer, identified_by=ConsentRecord.IdentifiedBy.EMAIL_LINK,
+        request,
+        child=child,
+        carer=carer,
+        identified_by=ConsentRecord.IdentifiedBy.EMAIL_LINK,
         back_url=reverse("consents:review", args=[token]),
     )
 
 
 def _review_link_problem(request: HttpRequest, kind: str) -> HttpResponse:
-    return render(request, "consents/link_problem.html", {"kind": kind, "review": True},
-                  status=410 if kind == "expired" else 404)
+    return render(
+        request, "consents/link_problem.html", {"kind": kind, "review": True}, status=410 if kind == "expired" else 404
+    )
 
 
 def _child_consent_context(child: Child) -> dict:
     """What a parent sees about one child: each purpose's state now, and every decision made."""
     position = consents_for_children([child.pk])[child.pk]
     return {
-        "child": child, "records": child.consent_records.select_related("carer", "form_version"),
+        "child": child,
+        "records": child.consent_records.select_related("carer", "form_version"),
         "state_labels": STATE_LABELS,
         "states": [(p, PURPOSE_LABELS[p], position.states[p], position.expires_at.get(p)) for p in PURPOSES],
     }
 
 
-def _withdraw_page(request: HttpRequest, *, child: Child, carer: Carer, identified_by: str, back_url: str) -> HttpResponse:
+def _withdraw_page(
+    request: HttpRequest, *, child: Child, carer: Carer, identified_by: str, back_url: str
+) -> HttpResponse:
     """The withdrawal form (one purpose when asked for, or everything) and its POST."""
     initial = [p for p in request.GET.getlist("purpose") if p in PURPOSES] or list(PURPOSES)
     form = WithdrawForm(request.POST or None, initial={"purposes": initial})
     if request.method == "POST" and form.is_valid():
         services.consent_withdraw(
-            child=child, carer=carer, purposes=form.cleaned_data["purposes"], identified_by=identified_by,
-            evidence=services.evidence_from(request), reason=form.cleaned_data["reason"],
+            child=child,
+            carer=carer,
+            purposes=form.cleaned_data["purposes"],
+            identified_by=identified_by,
+            evidence=services.evidence_from(request),
+            reason=form.cleaned_data["reason"],
         )
         messages.success(request, "Your withdrawal has taken effect. We have emailed you a confirmation.")
         return redirect(back_url)
@@ -487,7 +607,9 @@ def _withdraw_page(request: HttpRequest, *, child: Child, carer: Carer, identifi
 def my_children(request: HttpRequest) -> HttpResponse:
     children = list(children_of_parent(request.user).select_related("family"))
     positions = consents_for_children([c.pk for c in children])
-    cards = [{"child": c, "states": [(p, PURPOSE_LABELS[p], positions[c.pk].states[p]) for p in PURPOSES]} for c in children]
+    cards = [
+        {"child": c, "states": [(p, PURPOSE_LABELS[p], positions[c.pk].states[p]) for p in PURPOSES]} for c in children
+    ]
     return render(request, "consents/my_children.html", {"cards": cards, "state_labels": STATE_LABELS})
 
 
@@ -495,9 +617,14 @@ def my_children(request: HttpRequest) -> HttpResponse:
 @require_safe
 def my_child(request: HttpRequest, child_id: int) -> HttpResponse:
     child = access_parent_child(request.user, child_id)
-    return render(request, "consents/my_child.html", {
-        **_child_consent_context(child), "withdraw_url": reverse("consents:my_child_withdraw", args=[child.pk]),
-    })
+    return render(
+        request,
+        "consents/my_child.html",
+        {
+            **_child_consent_context(child),
+            "withdraw_url": reverse("consents:my_child_withdraw", args=[child.pk]),
+        },
+    )
 
 
 @parent_required
@@ -509,17 +636,25 @@ def my_child_form(request: HttpRequest, child_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.consent_give_signed_in(
-                user=request.user, child=child, answers=form.purpose_answers(),
-                typed_name=form.cleaned_data["typed_name"], confirmed_pr=form.cleaned_data["confirm_parental_responsibility"],
-                signature_data_url=form.cleaned_data["signature"], evidence=services.evidence_from(request),
+                user=request.user,
+                child=child,
+                answers=form.purpose_answers(),
+                typed_name=form.cleaned_data["typed_name"],
+                confirmed_pr=form.cleaned_data["confirm_parental_responsibility"],
+                signature_data_url=form.cleaned_data["signature"],
+                evidence=services.evidence_from(request),
             )
         except services.ConsentError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, f"Your answers for {child.first_name} are saved. We have emailed you a copy.")
             return redirect("consents:my_child", child_id=child.pk)
-    return render(request, "consents/sign.html", {"form": form, "child": child, "version": version, "signed_in": True},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "consents/sign.html",
+        {"form": form, "child": child, "version": version, "signed_in": True},
+        status=400 if form.errors else 200,
+    )
 
 
 @parent_required
@@ -530,6 +665,9 @@ def my_child_withdraw(request: HttpRequest, child_id: int) -> HttpResponse:
     if carer is None:
         raise Http404
     return _withdraw_page(
-        request, child=child, carer=carer, identified_by=ConsentRecord.IdentifiedBy.CODE_SIGN_IN,
+        request,
+        child=child,
+        carer=carer,
+        identified_by=ConsentRecord.IdentifiedBy.CODE_SIGN_IN,
         back_url=reverse("consents:my_child", args=[child.pk]),
     )

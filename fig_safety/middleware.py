@@ -29,8 +29,10 @@ class RequestSizeLimitMiddleware:
         limit = settings.FIG_REQUEST_MAX_BYTES
         if length <= limit:
             return self.get_response(request)
-        message = (f"That is more than can be sent in one go ({limit // 1_000_000} MB). "
-                   "If you were uploading photos, send fewer at a time.")
+        message = (
+            f"That is more than can be sent in one go ({limit // 1_000_000} MB). "
+            "If you were uploading photos, send fewer at a time."
+        )
         if request.headers.get("Accept") == "application/json":
             return JsonResponse({"errors": [message]}, status=413)
         return render(request, "413.html", {"message": message}, status=413)

@@ -182,8 +182,12 @@ if FIG_STORAGE == "local":
     _vault_storage = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         # base_url None: the vault is never reachable through a public URL.
-        "OPTIONS": {"location": str(FIG_VAULT_DIR), "base_url": None,
-                    "file_permissions_mode": 0o600, "directory_permissions_mode": 0o700},
+        "OPTIONS": {
+            "location": str(FIG_VAULT_DIR),
+            "base_url": None,
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
     }
 elif FIG_STORAGE == "s3":
     _vault_storage = {

@@ -150,7 +150,9 @@ def blobs_removed_on_failure() -> Iterator[list[str]]:
             try:
                 vault_delete(name=name)
             except Exception:  # noqa: BLE001 - the first failure is the one to report
-                logging.getLogger(__name__).exception("Could not delete vault blob %s after a failed transaction.", name)
+                logging.getLogger(__name__).exception(
+                    "Could not delete vault blob %s after a failed transaction.", name
+                )
         raise
 
 

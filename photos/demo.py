@@ -30,9 +30,11 @@ def seed_photos(*, photographer: User) -> list[str]:
         return []
     if not Photo.objects.filter(family=family).exists():
         batch = photo_upload(
-            family=family, children=list(family.children.all()),
+            family=family,
+            children=list(family.children.all()),
             files=[_picture(colour, i) for i, (colour, _title) in enumerate(SCENES)],
-            no_child_identifiable=False, by=photographer,
+            no_child_identifiable=False,
+            by=photographer,
         )
         for photo in batch.photos.all():
             photo_process(photo_id=photo.pk)  # at once, so the demo does not wait for the worker

@@ -43,8 +43,12 @@ def missing_consent(missing: frozenset[str]) -> str:
     return "no consent to be kept in the vault"
 
 
-def gallery_cards(photos: Iterable[Photo], children_of: Mapping[int, list[Child]], uses: Mapping[int, frozenset[str]],
-                  badges: Mapping[str, str]) -> list[dict[str, Any]]:
+def gallery_cards(
+    photos: Iterable[Photo],
+    children_of: Mapping[int, list[Child]],
+    uses: Mapping[int, frozenset[str]],
+    badges: Mapping[str, str],
+) -> list[dict[str, Any]]:
     """What each gallery card shows: the photo, its links and description (`children_of`: the children in
     each photo, each linked to the gallery of their photos), and its allowed uses (labels, codes and the
     `badges` for them, in the consent form's order)."""
@@ -59,14 +63,22 @@ def gallery_cards(photos: Iterable[Photo], children_of: Mapping[int, list[Child]
             days[day] = (date_filter(day, "j M Y"), date_filter(day, "j F Y"))
         short_day, long_day = days[day]
         codes = [code for code in PURPOSES if code in uses[photo.pk]]
-        cards.append({
-            "photo": photo, "url": detail_url(photo.public_id), "thumbnail_url": thumbnail_url(photo.public_id),
-            "alt": photo_alt(children_of[photo.pk], long_day), "day": short_day,
-            "children": [(str(child), f"{gallery_url}?{child_filter(photo.family.reference, child.pk)}")
-                         for child in children_of[photo.pk]],
-            "use_codes": codes, "uses": [PURPOSE_LABELS[code] for code in codes],
-            "badges": [badges[code] for code in codes],
-        })
+        cards.append(
+            {
+                "photo": photo,
+                "url": detail_url(photo.public_id),
+                "thumbnail_url": thumbnail_url(photo.public_id),
+                "alt": photo_alt(children_of[photo.pk], long_day),
+                "day": short_day,
+                "children": [
+                    (str(child), f"{gallery_url}?{child_filter(photo.family.reference, child.pk)}")
+                    for child in children_of[photo.pk]
+                ],
+                "use_codes": codes,
+                "uses": [PURPOSE_LABELS[code] for code in codes],
+                "badges": [badges[code] for code in codes],
+            }
+        )
     return cards
 
 

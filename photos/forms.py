@@ -15,7 +15,10 @@ class MultipleFileInput(forms.ClearableFileInput):
 
 class MultipleFileField(forms.FileField):
     def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp,image/heic,image/heif,.heic,.heif"}))
+        kwargs.setdefault(
+            "widget",
+            MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp,image/heic,image/heif,.heic,.heif"}),
+        )
         super().__init__(*args, **kwargs)
 
     def clean(self, data, initial=None):
@@ -26,14 +29,18 @@ class MultipleFileField(forms.FileField):
 
 
 class UploadForm(forms.Form):
-    family = forms.ModelChoiceField(queryset=Family.objects.none(), empty_label="Choose the family",
-                                    to_field_name="reference")  # as the view looks it up, and as ?family=REF
+    family = forms.ModelChoiceField(
+        queryset=Family.objects.none(), empty_label="Choose the family", to_field_name="reference"
+    )  # as the view looks it up, and as ?family=REF
     children = forms.ModelMultipleChoiceField(
-        queryset=Child.objects.none(), required=False, widget=forms.CheckboxSelectMultiple,
+        queryset=Child.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
         label="Children in the photos",
     )
     no_child_identifiable = forms.BooleanField(
-        required=False, label="No child can be identified in these photos",
+        required=False,
+        label="No child can be identified in these photos",
         help_text="Only tick this if no child's face or other identifying feature is visible.",
     )
     files = MultipleFileField(label="Photos", required=True, error_messages={"required": "Choose at least one photo."})
@@ -49,10 +56,13 @@ class UploadForm(forms.Form):
         limit = settings.FIG_PHOTO_MAX_BYTES
         too_big = [f for f in files if f.size > limit]
         if too_big:
-            raise forms.ValidationError([
-                f"{f.name[:100]} is {_megabytes(f.size)}, more than the {_megabytes(limit)} a photo may be. "
-                "Nothing was uploaded: choose the photos again without it." for f in too_big
-            ])
+            raise forms.ValidationError(
+                [
+                    f"{f.name[:100]} is {_megabytes(f.size)}, more than the {_megabytes(limit)} a photo may be. "
+                    "Nothing was uploaded: choose the photos again without it."
+                    for f in too_big
+                ]
+            )
         return files
 
 
@@ -62,7 +72,10 @@ def _megabytes(size: int) -> str:
 
 class RetagForm(forms.Form):
     children = forms.ModelMultipleChoiceField(
-        queryset=Child.objects.none(), required=False, widget=forms.CheckboxSelectMultiple, label="Children in the photo"
+        queryset=Child.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Children in the photo",
     )
     no_child_identifiable = forms.BooleanField(required=False, label="No child can be identified in this photo")
 
@@ -72,14 +85,20 @@ class RetagForm(forms.Form):
 
 
 class KeepForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Lawful reason to keep this photo",
-                             min_length=10)
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), label="Lawful reason to keep this photo", min_length=10
+    )
 
 
 class GalleryFilterForm(forms.Form):
     family = forms.CharField(required=False, label="Family reference")
-    child = forms.TypedChoiceField(required=False, label="Child", coerce=int, empty_value=None,
-                                   error_messages={"invalid_choice": "Choose a child from the list."})
+    child = forms.TypedChoiceField(
+        required=False,
+        label="Child",
+        coerce=int,
+        empty_value=None,
+        error_messages={"invalid_choice": "Choose a child from the list."},
+    )
     taken_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
     taken_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
     use = forms.ChoiceField(required=False, label="May be used for")

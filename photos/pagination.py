@@ -26,8 +26,9 @@ class CappedPaginator(Paginator):
     Whenever the total is within the count it behaves as Django's Paginator.
     """
 
-    def __init__(self, object_list: QuerySet, per_page: int, *, cap: int,
-                 load: Callable[[list[Any]], Iterable[Model]]) -> None:
+    def __init__(
+        self, object_list: QuerySet, per_page: int, *, cap: int, load: Callable[[list[Any]], Iterable[Model]]
+    ) -> None:
         super().__init__(object_list, per_page)
         self.cap = cap
         self.load = load

@@ -62,8 +62,9 @@ def children_in_gallery(user, *, family: str = "") -> list[Child] | None:
     return None if len(found) > CHILD_FILTER_CAP else found
 
 
-def gallery_photos(user, *, family: str = "", child: int | None = None, taken_from: date | None = None,
-                   taken_to: date | None = None) -> QuerySet[Photo]:
+def gallery_photos(
+    user, *, family: str = "", child: int | None = None, taken_from: date | None = None, taken_to: date | None = None
+) -> QuerySet[Photo]:
     """The ready photos this person may see, newest first, narrowed by the gallery's filters.
 
     `family` is a reference (any case, spaces around it ignored); the dates are days in the

@@ -49,8 +49,14 @@ def check_taggable(*, family: Family, children: Iterable[Child]) -> list[Child]:
 
 
 def photo_upload(
-    *, family: Family, children: Iterable[Child], files: list[bytes], no_child_identifiable: bool, by: User,
-    request: HttpRequest | None = None, queue: bool = True,
+    *,
+    family: Family,
+    children: Iterable[Child],
+    files: list[bytes],
+    no_child_identifiable: bool,
+    by: User,
+    request: HttpRequest | None = None,
+    queue: bool = True,
 ) -> UploadBatch:
     """Accept files into the vault (encrypted at once) and queue each for processing after commit.
 
@@ -73,15 +79,25 @@ def photo_upload(
             incoming = vault_save(data, folder="incoming")
             new_blobs.append(incoming.name)
             photo = Photo.objects.create(
-                family=family, batch=batch, uploaded_by=by, no_child_identifiable=not children,
-                upload_sha256=incoming.sha256, upload_size=len(data),
-                incoming_blob=incoming.name, incoming_key_id=incoming.key_id,
+                family=family,
+                batch=batch,
+                uploaded_by=by,
+                no_child_identifiable=not children,
+                upload_sha256=incoming.sha256,
+                upload_size=len(data),
+                incoming_blob=incoming.name,
+                incoming_key_id=incoming.key_id,
             )
             PhotoTag.objects.bulk_create([PhotoTag(photo=photo, child=c, tagged_by=by) for c in children])
             if queue:
                 transaction.on_commit(lambda photo_id=photo.pk: process_photo.delay(photo_id))
-        audit_record(action="photo.uploaded", actor=by, target=family, request=request,
-                     details={"batch": str(batch.public_id), "files": len(files), "children": [c.pk for c in children]})
+        audit_record(
+            action="photo.uploaded",
+            actor=by,
+            target=family,
+            request=request,
+            details={"batch": str(batch.public_id), "files": len(files), "children": [c.pk for c in children]},
+        )
     return batch
 
 
@@ -96,7 +112,8 @@ def photo_process(*, photo_id: int) -> Photo:
             data = vault_read(name=photo.incoming_blob, key_id=photo.incoming_key_id)
             duplicate = (
                 Photo.objects.filter(family=photo.family, upload_sha256=photo.upload_sha256, status=Photo.Status.READY)
-                .exclude(pk=photo.pk).first()
+                .exclude(pk=photo.pk)
+                .first()
             )
             if duplicate is not None:
                 raise PhotoRefused("This photo is already in the vault.")
@@ -144,8 +161,14 @@ def _discard_incoming(photo: Photo) -> None:
     photo.incoming_blob = photo.incoming_key_id = ""
 
 
-def photo_retag(*, photo: Photo, children: Iterable[Child], no_child_identifiable: bool, by: User,
-                request: HttpRequest | None = None) -> None:
+def photo_retag(
+    *,
+    photo: Photo,
+    children: Iterable[Child],
+    no_child_identifiable: bool,
+    by: User,
+    request: HttpRequest | None = None,
+) -> None:
     children = check_taggable(family=photo.family, children=children)
     if not children and not no_child_identifiable:
         raise UploadError("Tag the children in the photo, or confirm that no child can be identified in it.")
@@ -156,8 +179,13 @@ def photo_retag(*, photo: Photo, children: Iterable[Child], no_child_identifiabl
         PhotoTag.objects.bulk_create([PhotoTag(photo=locked, child=c, tagged_by=by) for c in children])
         locked.no_child_identifiable = not children
         locked.save(update_fields=["no_child_identifiable"])
-        audit_record(action="photo.retagged", actor=by, target=locked, request=request,
-                     details={"before": before, "after": sorted(c.pk for c in children)})
+        audit_record(
+            action="photo.retagged",
+            actor=by,
+            target=locked,
+            request=request,
+            details={"before": before, "after": sorted(c.pk for c in children)},
+        )
 
 
 def photo_access_record(*, photo: Photo, user: User, action: str, request: HttpRequest | None = None) -> None:
@@ -168,9 +196,13 @@ def photos_confirm_device_deleted(*, photos: Iterable[Photo], by: User, request:
     """The photographer confirms these photos are gone from the device that took them."""
     ids = [p.pk for p in photos if p.uploaded_by_id == by.pk]
     with transaction.atomic():
-        count = Photo.objects.filter(pk__in=ids, device_deleted_at__isnull=True).update(device_deleted_at=timezone.now())
+        count = Photo.objects.filter(pk__in=ids, device_deleted_at__isnull=True).update(
+            device_deleted_at=timezone.now()
+        )
         if count:
-            audit_record(action="photo.device_deleted", actor=by, request=request, details={"photos": ids, "count": count})
+            audit_record(
+                action="photo.device_deleted", actor=by, request=request, details={"photos": ids, "count": count}
+            )
     return count
 
 
@@ -192,7 +224,9 @@ def photo_keep(*, photo: Photo, reason: str, by: User, request: HttpRequest | No
         audit_record(action="photo.kept", actor=by, target=locked, request=request, details={"reason": reason})
 
 
-def photo_mark_unidentifiable(*, photo: Photo, unidentifiable: bool, by: User, request: HttpRequest | None = None) -> None:
+def photo_mark_unidentifiable(
+    *, photo: Photo, unidentifiable: bool, by: User, request: HttpRequest | None = None
+) -> None:
     """A coordinator confirms (or takes back) that no child's face can be recognised in the photo.
 
     Such a photo may be published online with consent to publish alone, without
@@ -203,8 +237,12 @@ def photo_mark_unidentifiable(*, photo: Photo, unidentifiable: bool, by: User, r
         locked.marked_unidentifiable = unidentifiable
         locked.marked_unidentifiable_by = by if unidentifiable else None
         locked.save(update_fields=["marked_unidentifiable", "marked_unidentifiable_by"])
-        audit_record(action="photo.marked_unidentifiable" if unidentifiable else "photo.marked_identifiable",
-                     actor=by, target=locked, request=request)
+        audit_record(
+            action="photo.marked_unidentifiable" if unidentifiable else "photo.marked_identifiable",
+            actor=by,
+            target=locked,
+            request=request,
+        )
 
 
 def photo_delete(*, photo_id: int, reason: str, by: User | None = None) -> None:
@@ -245,7 +283,8 @@ def photos_on_consent_withdrawn(withdrawal: Withdrawal) -> None:
         return
     due = timezone.now() + timedelta(days=settings.FIG_WITHDRAWN_PHOTO_GRACE_DAYS)
     not_queued = Photo.objects.filter(
-        tags__child_id=withdrawal.child_id, status__in=[Photo.Status.PROCESSING, Photo.Status.READY],
+        tags__child_id=withdrawal.child_id,
+        status__in=[Photo.Status.PROCESSING, Photo.Status.READY],
         deletion_due_at__isnull=True,
     )
     ids, kept = [], []
@@ -256,14 +295,24 @@ def photos_on_consent_withdrawn(withdrawal: Withdrawal) -> None:
     if not ids and not kept:
         return
     Photo.objects.filter(pk__in=ids, deletion_due_at__isnull=True).update(
-        deletion_due_at=due, deletion_reason="Consent to be photographed or kept was withdrawn.")
+        deletion_due_at=due, deletion_reason="Consent to be photographed or kept was withdrawn."
+    )
     Photo.objects.filter(pk__in=kept, deletion_due_at__isnull=True).update(
-        deletion_due_at=due, keep_reason="", keep_recorded_by=None,
+        deletion_due_at=due,
+        keep_reason="",
+        keep_recorded_by=None,
         deletion_reason="Consent to be photographed or kept was withdrawn again after this photo was kept. "
-                        "The reason recorded then answered the earlier withdrawal, not this one.")
-    audit_record(action="photo.deletion_queued", details={"photos": ids + kept, "requeued_after_keep": kept,
-                                                          "child": withdrawal.child_id,
-                                                          "withdrawal": withdrawal.record_id})
+        "The reason recorded then answered the earlier withdrawal, not this one.",
+    )
+    audit_record(
+        action="photo.deletion_queued",
+        details={
+            "photos": ids + kept,
+            "requeued_after_keep": kept,
+            "child": withdrawal.child_id,
+            "withdrawal": withdrawal.record_id,
+        },
+    )
     family = Child.objects.select_related("family").get(pk=withdrawal.child_id).family
     from consents.selectors import coordinators_of
 
@@ -271,6 +320,11 @@ def photos_on_consent_withdrawn(withdrawal: Withdrawal) -> None:
         to=list(coordinators_of(family).values_list("email", flat=True)),
         subject=f"Photos queued for deletion in family {family.reference}",
         template="photos/email/deletion_queued.txt",
-        context={"family": family, "count": len(ids) + len(kept), "kept": len(kept), "due": due,
-                 "link": settings.FIG_SITE_URL + reverse("photos:deletion_queue")},
+        context={
+            "family": family,
+            "count": len(ids) + len(kept),
+            "kept": len(kept),
+            "due": due,
+            "link": settings.FIG_SITE_URL + reverse("photos:deletion_queue"),
+        },
     )

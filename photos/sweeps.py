@@ -34,14 +34,17 @@ def device_reminders(now: datetime | None = None) -> int:
             Photo.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("uploaded_by")
             .filter(
-                status__in=LIVE, device_deleted_at__isnull=True,
+                status__in=LIVE,
+                device_deleted_at__isnull=True,
                 uploaded_at__lte=now - timedelta(hours=settings.FIG_DEVICE_REMINDER_HOURS),
             )
             .filter(Q(device_reminder_sent_at__isnull=True) | Q(device_reminder_sent_at__lte=now - timedelta(hours=24)))
             # One reminder a day per person: photos uploaded at other times of day wait for the next one.
-            .exclude(uploaded_by__in=Photo.objects.filter(device_reminder_sent_at__gt=now - timedelta(hours=24))
-                     .values("uploaded_by"))
-            [:BATCH]
+            .exclude(
+                uploaded_by__in=Photo.objects.filter(device_reminder_sent_at__gt=now - timedelta(hours=24)).values(
+                    "uploaded_by"
+                )
+            )[:BATCH]
         )
         by_person = defaultdict(list)
         for photo in due:
@@ -49,7 +52,8 @@ def device_reminders(now: datetime | None = None) -> int:
         Photo.objects.filter(pk__in=[p.pk for p in due]).update(device_reminder_sent_at=now)
         for person, photos in by_person.items():
             notify(
-                to=[person.email], subject=f"Please delete {len(photos)} photo(s) from your device",
+                to=[person.email],
+                subject=f"Please delete {len(photos)} photo(s) from your device",
                 template="photos/email/device_reminder.txt",
                 context={"count": len(photos), "link": settings.FIG_SITE_URL + reverse("photos:my_uploads")},
             )
@@ -64,7 +68,9 @@ def device_escalations(now: datetime | None = None) -> int:
             Photo.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("family", "uploaded_by")
             .filter(
-                status__in=LIVE, device_deleted_at__isnull=True, device_escalated_at__isnull=True,
+                status__in=LIVE,
+                device_deleted_at__isnull=True,
+                device_escalated_at__isnull=True,
                 uploaded_at__lte=now - timedelta(hours=settings.FIG_DEVICE_ESCALATE_HOURS),
             )[:BATCH]
         )
@@ -81,21 +87,29 @@ def device_escalations(now: datetime | None = None) -> int:
                 subject=f"Photos of family {family.reference} may still be on a device"
                 + ("" if coordinators else " (the family has no coordinator)"),
                 template="photos/email/device_escalation.txt",
-                context={"family": family, "photos": photos, "no_coordinator": not coordinators,
-                         "link": settings.FIG_SITE_URL + (
-                             reverse("photos:unconfirmed") if coordinators
-                             else reverse("consents:family_detail", args=[family.reference]))},
+                context={
+                    "family": family,
+                    "photos": photos,
+                    "no_coordinator": not coordinators,
+                    "link": settings.FIG_SITE_URL
+                    + (
+                        reverse("photos:unconfirmed")
+                        if coordinators
+                        else reverse("consents:family_detail", args=[family.reference])
+                    ),
+                },
                 separately=True,
             )
     return len(due)
-
 
 
 def delete_due(now: datetime | None = None) -> int:
     """Delete photos whose deletion date has come (consent withdrawn, no lawful reason recorded)."""
     now = now or timezone.now()
     ids = list(
-        Photo.objects.filter(status__in=LIVE, deletion_due_at__lte=now, keep_reason="").values_list("pk", flat=True)[:BATCH]
+        Photo.objects.filter(status__in=LIVE, deletion_due_at__lte=now, keep_reason="").values_list("pk", flat=True)[
+            :BATCH
+        ]
     )
     deleted = 0
     for photo_id in ids:
@@ -104,7 +118,8 @@ def delete_due(now: datetime | None = None) -> int:
             still_due = (
                 Photo.objects.select_for_update()
                 .filter(pk=photo_id, status__in=LIVE, deletion_due_at__lte=now, keep_reason="")
-                .values_list("pk", flat=True).first()
+                .values_list("pk", flat=True)
+                .first()
             )
             if still_due:
                 photo_delete(photo_id=photo_id, reason="Consent withdrawn; grace period over.")
@@ -128,8 +143,9 @@ def requeue_stuck(now: datetime | None = None) -> int:
 
     now = now or timezone.now()
     ids = list(
-        Photo.objects.filter(status=Photo.Status.PROCESSING, uploaded_at__lte=now - timedelta(minutes=15))
-        .values_list("pk", flat=True)[:BATCH]
+        Photo.objects.filter(status=Photo.Status.PROCESSING, uploaded_at__lte=now - timedelta(minutes=15)).values_list(
+            "pk", flat=True
+        )[:BATCH]
     )
     for photo_id in ids:
         process_photo.delay(photo_id)

@@ -48,15 +48,23 @@ def upload(request: HttpRequest) -> HttpResponse:
     taggable, not_taggable = children_who_can_be_photographed(family) if family else ([], [])
     # Every child of the family passes the form, so that the service refuses one without consent by
     # name (a clear message, not "not one of the available choices"); only the taggable are offered.
-    form = UploadForm(request.POST or None, request.FILES or None, families=families,
-                      children=family.children.all() if family else None, initial={"family": family})
+    form = UploadForm(
+        request.POST or None,
+        request.FILES or None,
+        families=families,
+        children=family.children.all() if family else None,
+        initial={"family": family},
+    )
     form.fields["children"].widget.choices = [(c.pk, str(c)) for c in taggable]
     if request.method == "POST" and form.is_valid():
         try:
             batch = services.photo_upload(
-                family=form.cleaned_data["family"], children=form.cleaned_data["children"],
+                family=form.cleaned_data["family"],
+                children=form.cleaned_data["children"],
                 files=[f.read() for f in form.cleaned_data["files"]],
-                no_child_identifiable=form.cleaned_data["no_child_identifiable"], by=request.user, request=request,
+                no_child_identifiable=form.cleaned_data["no_child_identifiable"],
+                by=request.user,
+                request=request,
             )
         except services.UploadError as exc:
             form.add_error(None, str(exc))
@@ -66,10 +74,17 @@ def upload(request: HttpRequest) -> HttpResponse:
             return redirect("photos:batch", public_id=batch.public_id)
     if request.method == "POST" and request.headers.get("Accept") == "application/json":
         return JsonResponse({"errors": [str(e) for errors in form.errors.values() for e in errors]}, status=400)
-    return render(request, "photos/upload.html", {
-        "form": form, "family": family, "taggable": taggable,
-        "not_taggable": [(child, missing_consent(missing)) for child, missing in not_taggable],
-    }, status=400 if form.errors else 200)
+    return render(
+        request,
+        "photos/upload.html",
+        {
+            "form": form,
+            "family": family,
+            "taggable": taggable,
+            "not_taggable": [(child, missing_consent(missing)) for child, missing in not_taggable],
+        },
+        status=400 if form.errors else 200,
+    )
 
 
 def _batch_url(batch: UploadBatch) -> str:
@@ -77,7 +92,9 @@ def _batch_url(batch: UploadBatch) -> str:
 
 
 def _my_batch(request: HttpRequest, public_id) -> UploadBatch:
-    return get_object_or_404(UploadBatch.objects.select_related("family"), public_id=public_id, uploaded_by=request.user)
+    return get_object_or_404(
+        UploadBatch.objects.select_related("family"), public_id=public_id, uploaded_by=request.user
+    )
 
 
 @vault_required(*UPLOADERS)
@@ -87,16 +104,30 @@ def batch(request: HttpRequest, public_id) -> HttpResponse:
     upload_batch = _my_batch(request, public_id)
     photos = list(upload_batch.photos.order_by("id"))
     if request.headers.get("Accept") == "application/json":
-        return JsonResponse({"photos": [
-            {"id": str(p.public_id), "status": p.status, "label": p.get_status_display(), "reason": p.refusal_reason}
-            for p in photos
-        ]})
-    return render(request, "photos/batch.html", {
-        "batch": upload_batch, "photos": photos,
-        "processing": any(p.status == Photo.Status.PROCESSING for p in photos),
-        "unconfirmed": sum(1 for p in photos if p.device_deleted_at is None),
-        "refused": sum(1 for p in photos if p.status == Photo.Status.REFUSED),
-    })
+        return JsonResponse(
+            {
+                "photos": [
+                    {
+                        "id": str(p.public_id),
+                        "status": p.status,
+                        "label": p.get_status_display(),
+                        "reason": p.refusal_reason,
+                    }
+                    for p in photos
+                ]
+            }
+        )
+    return render(
+        request,
+        "photos/batch.html",
+        {
+            "batch": upload_batch,
+            "photos": photos,
+            "processing": any(p.status == Photo.Status.PROCESSING for p in photos),
+            "unconfirmed": sum(1 for p in photos if p.device_deleted_at is None),
+            "refused": sum(1 for p in photos if p.status == Photo.Status.REFUSED),
+        },
+    )
 
 
 @vault_required(*UPLOADERS)
@@ -104,9 +135,13 @@ def batch(request: HttpRequest, public_id) -> HttpResponse:
 def my_uploads(request: HttpRequest) -> HttpResponse:
     """The photographer's uploads still waiting for the device-deletion confirmation."""
     photos = (
-        Photo.objects.filter(uploaded_by=request.user, device_deleted_at__isnull=True,
-                             status__in=[Photo.Status.PROCESSING, Photo.Status.READY])
-        .select_related("family", "batch").order_by("batch__created_at", "id")
+        Photo.objects.filter(
+            uploaded_by=request.user,
+            device_deleted_at__isnull=True,
+            status__in=[Photo.Status.PROCESSING, Photo.Status.READY],
+        )
+        .select_related("family", "batch")
+        .order_by("batch__created_at", "id")
     )
     return render(request, "photos/my_uploads.html", {"photos": photos})
 
@@ -123,10 +158,14 @@ def confirm_device_deleted(request: HttpRequest) -> HttpResponse:
         photos = mine.filter(public_id__in=[i for i in ids if _is_uuid(i)])
     count = services.photos_confirm_device_deleted(photos=list(photos), by=request.user, request=request)
     if count:
-        messages.success(request, f"Thank you. {count} photo{'s' if count != 1 else ''} marked as deleted from your device.")
+        messages.success(
+            request, f"Thank you. {count} photo{'s' if count != 1 else ''} marked as deleted from your device."
+        )
     else:
         messages.info(request, "Nothing to confirm: those photos are already confirmed.")
-    return redirect(request.POST.get("next") if request.POST.get("next", "").startswith("/photos/") else "photos:my_uploads")
+    return redirect(
+        request.POST.get("next") if request.POST.get("next", "").startswith("/photos/") else "photos:my_uploads"
+    )
 
 
 def _is_uuid(value: str) -> bool:
@@ -148,25 +187,38 @@ def gallery(request: HttpRequest) -> HttpResponse:
     if form.is_bound:
         form.is_valid()  # the filters that are valid apply; the form says which are not, and they are left out
         filters = form.cleaned_data
-    photos = gallery_photos(request.user, family=filters.get("family", ""), child=filters.get("child"),
-                            taken_from=filters.get("taken_from"), taken_to=filters.get("taken_to"))
+    photos = gallery_photos(
+        request.user,
+        family=filters.get("family", ""),
+        child=filters.get("child"),
+        taken_from=filters.get("taken_from"),
+        taken_to=filters.get("taken_to"),
+    )
     positions = None
     if filters.get("use"):
         # The consent of every child in these photos decides which stay; the cards' uses are read from it too.
         positions = consents_of_children_in(photos)
         photos = photos_allowed_for(photos, filters["use"], positions=positions)
-    paginator = CappedPaginator(photos.values_list("pk", flat=True), PAGE_SIZE, cap=GALLERY_COUNT_CAP,
-                                load=_gallery_page_photos)
+    paginator = CappedPaginator(
+        photos.values_list("pk", flat=True), PAGE_SIZE, cap=GALLERY_COUNT_CAP, load=_gallery_page_photos
+    )
     page = paginator.get_page(request.GET.get("page"))
     children_of = children_in(page)
     uses = uses_for_tagged({pk: [child.pk for child in children] for pk, children in children_of.items()}, positions)
     badges = _badges()
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "photos/gallery.html", {
-        "form": form, "page": page, "cards": gallery_cards(page, children_of, uses, badges), "query": query.urlencode(),
-        "use_key": [(badges[code], PURPOSE_LABELS[code]) for code in PURPOSES],
-    })
+    return render(
+        request,
+        "photos/gallery.html",
+        {
+            "form": form,
+            "page": page,
+            "cards": gallery_cards(page, children_of, uses, badges),
+            "query": query.urlencode(),
+            "use_key": [(badges[code], PURPOSE_LABELS[code]) for code in PURPOSES],
+        },
+    )
 
 
 def _gallery_page_photos(ids: list[int]) -> QuerySet[Photo]:
@@ -188,16 +240,25 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
     uses = uses_for_photos([photo])[photo.pk]
     manage = can_manage_photo(request.user, photo)
     gallery_url = reverse("photos:gallery")
-    return render(request, "photos/detail.html", {
-        "photo": photo,
-        "children": [(child, f"{gallery_url}?{child_filter(photo.family.reference, child.pk)}")
-                     for child in photo.children.all()],
-        "uses": [(PURPOSE_LABELS[p], p in uses) for p in PURPOSES],
-        "can_manage": manage, "can_retag": can_retag(request.user, photo),
-        "retag_form": RetagForm(family=photo.family, initial={"children": photo.children.all(),
-                                                               "no_child_identifiable": photo.no_child_identifiable}),
-        "keep_form": KeepForm() if manage and photo.deletion_due_at else None,
-    })
+    return render(
+        request,
+        "photos/detail.html",
+        {
+            "photo": photo,
+            "children": [
+                (child, f"{gallery_url}?{child_filter(photo.family.reference, child.pk)}")
+                for child in photo.children.all()
+            ],
+            "uses": [(PURPOSE_LABELS[p], p in uses) for p in PURPOSES],
+            "can_manage": manage,
+            "can_retag": can_retag(request.user, photo),
+            "retag_form": RetagForm(
+                family=photo.family,
+                initial={"children": photo.children.all(), "no_child_identifiable": photo.no_child_identifiable},
+            ),
+            "keep_form": KeepForm() if manage and photo.deletion_due_at else None,
+        },
+    )
 
 
 @vault_required(*UPLOADERS)
@@ -237,9 +298,13 @@ def retag(request: HttpRequest, public_id) -> HttpResponse:
     form = RetagForm(request.POST, family=photo.family)
     if form.is_valid():
         try:
-            services.photo_retag(photo=photo, children=form.cleaned_data["children"],
-                                 no_child_identifiable=form.cleaned_data["no_child_identifiable"],
-                                 by=request.user, request=request)
+            services.photo_retag(
+                photo=photo,
+                children=form.cleaned_data["children"],
+                no_child_identifiable=form.cleaned_data["no_child_identifiable"],
+                by=request.user,
+                request=request,
+            )
         except services.UploadError as exc:
             messages.error(request, str(exc))
         else:
@@ -284,9 +349,13 @@ def access_log(request: HttpRequest, public_id) -> HttpResponse:
 def unconfirmed(request: HttpRequest) -> HttpResponse:
     """Uploads of the coordinator's families not yet confirmed deleted from the device."""
     photos = (
-        Photo.objects.filter(family__in=families_managed_by(request.user), device_deleted_at__isnull=True,
-                             status__in=[Photo.Status.PROCESSING, Photo.Status.READY])
-        .select_related("family", "uploaded_by").order_by("uploaded_at")
+        Photo.objects.filter(
+            family__in=families_managed_by(request.user),
+            device_deleted_at__isnull=True,
+            status__in=[Photo.Status.PROCESSING, Photo.Status.READY],
+        )
+        .select_related("family", "uploaded_by")
+        .order_by("uploaded_at")
     )
     page = Paginator(photos, 100).get_page(request.GET.get("page"))
     return render(request, "photos/unconfirmed.html", {"page": page, "now": timezone.now()})
@@ -296,9 +365,13 @@ def unconfirmed(request: HttpRequest) -> HttpResponse:
 @require_safe
 def deletion_queue(request: HttpRequest) -> HttpResponse:
     photos = (
-        Photo.objects.filter(family__in=families_managed_by(request.user), deletion_due_at__isnull=False,
-                             status__in=[Photo.Status.PROCESSING, Photo.Status.READY])
-        .select_related("family").order_by("deletion_due_at")
+        Photo.objects.filter(
+            family__in=families_managed_by(request.user),
+            deletion_due_at__isnull=False,
+            status__in=[Photo.Status.PROCESSING, Photo.Status.READY],
+        )
+        .select_related("family")
+        .order_by("deletion_due_at")
     )
     page = Paginator(photos, 100).get_page(request.GET.get("page"))
     return render(request, "photos/deletion_queue.html", {"page": page})
@@ -313,6 +386,10 @@ def mark_unidentifiable(request: HttpRequest, public_id) -> HttpResponse:
         raise Http404
     unidentifiable = request.POST.get("unidentifiable") == "yes"
     services.photo_mark_unidentifiable(photo=photo, unidentifiable=unidentifiable, by=request.user, request=request)
-    messages.success(request, "Marked as unidentifiable: no child's face can be recognised." if unidentifiable
-                     else "No longer marked as unidentifiable.")
+    messages.success(
+        request,
+        "Marked as unidentifiable: no child's face can be recognised."
+        if unidentifiable
+        else "No longer marked as unidentifiable.",
+    )
     return redirect("photos:detail", public_id=photo.public_id)

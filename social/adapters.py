@@ -84,8 +84,10 @@ class FacebookPageAdapter:
         if not facebook_configured():
             raise PublishError("Publishing to Facebook is not configured.")
         if not self.suits(post):
-            raise PublishError("This post is not meant for the Facebook Page, so it was not published there. "
-                               "Publish it where it is meant to go and record the link.")
+            raise PublishError(
+                "This post is not meant for the Facebook Page, so it was not published there. "
+                "Publish it where it is meant to go and record the link."
+            )
         media = [self._upload_photo(photo) for photo in post.photos.all()]
         fields = {"message": post.text}
         for index, media_id in enumerate(media):
@@ -101,8 +103,11 @@ class FacebookPageAdapter:
             data = vault_read(name=photo.original_blob, key_id=photo.original_key_id)
         except VaultError as exc:
             raise PublishError("A photo could not be read from the vault.") from exc
-        answer = _graph_post(f"{settings.FIG_META_PAGE_ID}/photos", {"published": "false"},
-                             files={"source": ("photo.jpg", data, "image/jpeg")})
+        answer = _graph_post(
+            f"{settings.FIG_META_PAGE_ID}/photos",
+            {"published": "false"},
+            files={"source": ("photo.jpg", data, "image/jpeg")},
+        )
         media_id = str(answer.get("id") or "")
         if not media_id:
             raise PublishError("Facebook did not accept a photo.")
@@ -122,8 +127,12 @@ def _graph_post(path: str, fields: dict[str, str], files: dict[str, tuple[str, b
         for key, value in fields.items():
             parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode())
         for key, (filename, content, content_type) in files.items():
-            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"; filename="{filename}"\r\n'
-                         f"Content-Type: {content_type}\r\n\r\n".encode() + content + b"\r\n")
+            parts.append(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"; filename="{filename}"\r\n'
+                f"Content-Type: {content_type}\r\n\r\n".encode()
+                + content
+                + b"\r\n"
+            )
         body = b"".join(parts) + f"--{boundary}--\r\n".encode()
         content_type_header = f"multipart/form-data; boundary={boundary}"
     else:
@@ -134,7 +143,9 @@ def _graph_post(path: str, fields: dict[str, str], files: dict[str, tuple[str, b
         with urllib.request.urlopen(request, timeout=settings.FIG_GRAPH_TIMEOUT) as response:  # noqa: S310
             answer = json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as exc:
-        raise PublishError(f"Facebook refused the post ({exc.code}{_graph_error(exc)}). Nothing was published.") from exc
+        raise PublishError(
+            f"Facebook refused the post ({exc.code}{_graph_error(exc)}). Nothing was published."
+        ) from exc
     except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
         raise PublishError("Facebook did not answer in time. Nothing was marked as published; try again.") from exc
     if isinstance(answer, dict) and answer.get("error"):

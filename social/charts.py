@@ -96,13 +96,27 @@ def weekly_chart(weeks: list[WeekStats]) -> Chart:
                 height = round(count * scale, 1)
                 y = round(y - height, 1)
                 segments.append(Segment(y=y, height=height, css=css))
-        bars.append(Bar(
-            x=x, width=bar_width, label_x=round(x + bar_width / 2, 1), total=week.received,
-            total_y=round(baseline - week.received * scale - 6, 1), week_label=f"{week.start:%-d %b}",
-            summary=_summary(week), segments=segments,
-        ))
+        bars.append(
+            Bar(
+                x=x,
+                width=bar_width,
+                label_x=round(x + bar_width / 2, 1),
+                total=week.received,
+                total_y=round(baseline - week.received * scale - 6, 1),
+                week_label=f"{week.start:%-d %b}",
+                summary=_summary(week),
+                segments=segments,
+            )
+        )
     ticks = [Tick(y=round(baseline - value * scale, 1), value=value) for value in range(0, top + 1, step)]
     return Chart(
-        width=WIDTH, height=HEIGHT, plot_left=LEFT, plot_right=WIDTH - RIGHT, baseline=baseline,
-        axis_label_x=LEFT - 8, bars=bars, ticks=ticks, legend=[(css, label) for _, css, label in SEGMENTS],
+        width=WIDTH,
+        height=HEIGHT,
+        plot_left=LEFT,
+        plot_right=WIDTH - RIGHT,
+        baseline=baseline,
+        axis_label_x=LEFT - 8,
+        bars=bars,
+        ticks=ticks,
+        legend=[(css, label) for _, css, label in SEGMENTS],
     )

@@ -74,8 +74,12 @@ def _own_contacts() -> set[str]:
 def contact_details(text: str) -> list[str]:
     own = _own_contacts()
     found = [
-        *uk_phone_numbers(text), *_EMAIL.findall(text), *_POSTCODE.findall(text), *_STREET.findall(text),
-        *_PROFILE.findall(text), *_HANDLE.findall(text),
+        *uk_phone_numbers(text),
+        *_EMAIL.findall(text),
+        *_POSTCODE.findall(text),
+        *_STREET.findall(text),
+        *_PROFILE.findall(text),
+        *_HANDLE.findall(text),
     ]
     return [item for item in dict.fromkeys(m.strip() for m in found) if item.lower() not in own]
 
@@ -107,18 +111,24 @@ def check_text(text: str) -> list[Finding]:
             findings.append(Finding(category, CHECK_TITLES[category], explanation, tuple(hits)))
     names = find_register_names(text)
     if names:
-        findings.append(Finding(
-            "names", CHECK_TITLES["names"],
-            "These match a child or carer FiG works with. Children must not be identifiable from what FiG shares.",
-            tuple(sorted({m.name for m in names})),
-        ))
+        findings.append(
+            Finding(
+                "names",
+                CHECK_TITLES["names"],
+                "These match a child or carer FiG works with. Children must not be identifiable from what FiG shares.",
+                tuple(sorted({m.name for m in names})),
+            )
+        )
     contacts = contact_details(text)
     if contacts:
-        findings.append(Finding(
-            "contact", CHECK_TITLES["contact"],
-            "Phone numbers, email addresses, addresses, postcodes and personal profiles could make someone contactable.",
-            tuple(contacts),
-        ))
+        findings.append(
+            Finding(
+                "contact",
+                CHECK_TITLES["contact"],
+                "Phone numbers, email addresses, addresses, postcodes and personal profiles could make someone contactable.",
+                tuple(contacts),
+            )
+        )
     return findings
 
 
@@ -139,12 +149,18 @@ def check_photos(photos) -> list[Finding]:
         needs = [Purpose.ONLINE] if photo.marked_unidentifiable else [Purpose.ONLINE, Purpose.FACE_ONLINE]
         missing = [p for p in needs if not position.allows(p)]
         if missing:
-            problems.append(f"{tag.child.first_name} {tag.child.last_name}: no consent for "
-                            + " or ".join(Purpose(p).label.lower() for p in missing))
+            problems.append(
+                f"{tag.child.first_name} {tag.child.last_name}: no consent for "
+                + " or ".join(Purpose(p).label.lower() for p in missing)
+            )
     if not problems:
         return []
-    return [Finding(
-        "consent", CHECK_TITLES["consent"],
-        "A photo of a child can only be published with a parent's or carer's written consent. Remove the photo, or wait for consent.",
-        tuple(problems), dismissible=False,
-    )]
+    return [
+        Finding(
+            "consent",
+            CHECK_TITLES["consent"],
+            "A photo of a child can only be published with a parent's or carer's written consent. Remove the photo, or wait for consent.",
+            tuple(problems),
+            dismissible=False,
+        )
+    ]

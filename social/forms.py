@@ -19,28 +19,44 @@ LOCAL_INPUT = "%Y-%m-%dT%H:%M"
 def _text(label: str, *, rows: int = 4, help_text: str = "", missing: str = "") -> forms.CharField:
     """A text box; required when `missing` says what to write."""
     return forms.CharField(
-        label=label, required=bool(missing), help_text=help_text, max_length=5000,
-        widget=forms.Textarea(attrs={"rows": rows}), error_messages={"required": missing} if missing else {},
+        label=label,
+        required=bool(missing),
+        help_text=help_text,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": rows}),
+        error_messages={"required": missing} if missing else {},
     )
 
 
 class ManualMessageForm(forms.Form):
     platform = forms.ChoiceField(label="Where it came in", choices=OTHER_PLATFORMS, widget=forms.RadioSelect)
     kind = forms.ChoiceField(
-        label="Was it private or public?", choices=InboxMessage.Kind.choices, initial=InboxMessage.Kind.MESSAGE,
+        label="Was it private or public?",
+        choices=InboxMessage.Kind.choices,
+        initial=InboxMessage.Kind.MESSAGE,
         widget=forms.RadioSelect,
     )
-    sender_name = forms.CharField(label="Who sent it", max_length=200, required=False,
-                                  help_text="A name, handle, email address or phone number, if known.")
-    text = _text("What they said", rows=6,
-                 help_text="Copy the message, or write down what was said on the phone.",
-                 missing="Write what the message said.")
+    sender_name = forms.CharField(
+        label="Who sent it",
+        max_length=200,
+        required=False,
+        help_text="A name, handle, email address or phone number, if known.",
+    )
+    text = _text(
+        "What they said",
+        rows=6,
+        help_text="Copy the message, or write down what was said on the phone.",
+        missing="Write what the message said.",
+    )
     received_at = forms.DateTimeField(
-        label="When it was received", input_formats=[LOCAL_INPUT],
+        label="When it was received",
+        input_formats=[LOCAL_INPUT],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=LOCAL_INPUT),
         help_text="UK time. The one-week deadline runs from this moment.",
-        error_messages={"required": "Say when the message was received.",
-                        "invalid": "Enter the date and time it was received."},
+        error_messages={
+            "required": "Say when the message was received.",
+            "invalid": "Enter the date and time it was received.",
+        },
     )
 
     def clean_received_at(self):
@@ -52,7 +68,9 @@ class ManualMessageForm(forms.Form):
 
 class AssignForm(forms.Form):
     assignee = forms.ModelChoiceField(
-        queryset=User.objects.none(), required=False, label="Assign to",
+        queryset=User.objects.none(),
+        required=False,
+        label="Assign to",
         empty_label="Nobody (unassign)",
     )
 
@@ -63,11 +81,17 @@ class AssignForm(forms.Form):
 
 class PassOnForm(forms.Form):
     to = forms.ModelChoiceField(
-        queryset=User.objects.none(), label="Member of staff", empty_label="Choose who",
+        queryset=User.objects.none(),
+        label="Member of staff",
+        empty_label="Choose who",
         error_messages={"required": "Choose who to pass it on to."},
     )
-    note = _text("Note for them", rows=3, help_text="What you need from them, and by when.",
-                 missing="Add a note saying what you need from them.")
+    note = _text(
+        "Note for them",
+        rows=3,
+        help_text="What you need from them, and by when.",
+        missing="Add a note saying what you need from them.",
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -77,26 +101,40 @@ class PassOnForm(forms.Form):
 class RespondForm(forms.Form):
     text = _text("What FiG replied", rows=4, missing="Write what FiG replied.")
     link = forms.URLField(
-        label="Link to the reply (optional)", required=False, max_length=500, assume_scheme="https",
+        label="Link to the reply (optional)",
+        required=False,
+        max_length=500,
+        assume_scheme="https",
         help_text="Where the reply can be seen, if it is online.",
         error_messages={"invalid": "Enter a full web address, starting https://"},
     )
 
 
 class CloseForm(forms.Form):
-    reason = _text("Why it needs no reply", rows=3, help_text="For example: spam, or a thank-you that needs no answer.",
-                   missing="Say why this message needs no reply.")
+    reason = _text(
+        "Why it needs no reply",
+        rows=3,
+        help_text="For example: spam, or a thank-you that needs no answer.",
+        missing="Say why this message needs no reply.",
+    )
 
 
 class TakedownForm(forms.Form):
-    reason = _text("Why it must come down", rows=3,
-                   help_text="For example: it names a child whose family did not agree to be identifiable.",
-                   missing="Say why it must come down.")
+    reason = _text(
+        "Why it must come down",
+        rows=3,
+        help_text="For example: it names a child whose family did not agree to be identifiable.",
+        missing="Say why it must come down.",
+    )
 
 
 class RemovalForm(forms.Form):
-    how = forms.ChoiceField(label="How was it removed?", choices=(), widget=forms.RadioSelect,
-                            error_messages={"required": "Choose how it was removed."})
+    how = forms.ChoiceField(
+        label="How was it removed?",
+        choices=(),
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose how it was removed."},
+    )
     notes = _text("Notes (optional)", rows=2)
 
     def __init__(self, *args, graph_allowed: bool, **kwargs) -> None:

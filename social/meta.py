@@ -76,36 +76,58 @@ def parse(payload: dict[str, Any]) -> list[Incoming]:
         own_id = str(entry.get("id", ""))  # the Page or Instagram account the entry is about
         for event in _dicts(entry.get("messaging"), "messaging"):
             message = event.get("message")
-            if (not isinstance(message, dict) or message.get("is_echo") or message.get("is_deleted")
-                    or not message.get("mid")):
+            if (
+                not isinstance(message, dict)
+                or message.get("is_echo")
+                or message.get("is_deleted")
+                or not message.get("mid")
+            ):
                 continue  # reads, deliveries, echoes of our own replies, unsent messages
-            found.append(Incoming(
-                platform="instagram" if object_type == "instagram" else "messenger",
-                kind="message",
-                platform_id=str(message["mid"]),
-                sender_id=str(_object(event.get("sender")).get("id", "")),
-                sender_name="",
-                text=str(message.get("text") or "[an attachment with no text]"),
-                received_at=platform_time(event.get("timestamp")),
-            ))
+            found.append(
+                Incoming(
+                    platform="instagram" if object_type == "instagram" else "messenger",
+                    kind="message",
+                    platform_id=str(message["mid"]),
+                    sender_id=str(_object(event.get("sender")).get("id", "")),
+                    sender_name="",
+                    text=str(message.get("text") or "[an attachment with no text]"),
+                    received_at=platform_time(event.get("timestamp")),
+                )
+            )
         for change in _dicts(entry.get("changes"), "changes"):
             value = _object(change.get("value"))
             field = change.get("field")
             sender = _object(value.get("from"))
             if own_id and str(sender.get("id", "")) == own_id:
                 continue  # FiG's own reply on its Page or account: nothing to answer
-            if object_type == "page" and field == "feed" and value.get("item") == "comment" and value.get("verb", "add") == "add":
-                found.append(Incoming(
-                    platform="facebook", kind="comment", platform_id=str(value["comment_id"]),
-                    sender_id=str(sender.get("id", "")), sender_name=str(sender.get("name", "")),
-                    text=str(value.get("message") or ""), received_at=platform_time(value.get("created_time")),
-                    permalink=str(value.get("permalink_url") or ""),
-                ))
+            if (
+                object_type == "page"
+                and field == "feed"
+                and value.get("item") == "comment"
+                and value.get("verb", "add") == "add"
+            ):
+                found.append(
+                    Incoming(
+                        platform="facebook",
+                        kind="comment",
+                        platform_id=str(value["comment_id"]),
+                        sender_id=str(sender.get("id", "")),
+                        sender_name=str(sender.get("name", "")),
+                        text=str(value.get("message") or ""),
+                        received_at=platform_time(value.get("created_time")),
+                        permalink=str(value.get("permalink_url") or ""),
+                    )
+                )
             elif object_type == "instagram" and field == "comments" and value.get("id"):
-                found.append(Incoming(
-                    platform="instagram", kind="comment", platform_id=str(value["id"]),
-                    sender_id=str(sender.get("id", "")), sender_name=str(sender.get("username", "")),
-                    text=str(value.get("text") or ""),
-                    received_at=platform_time(value.get("timestamp") or entry.get("time")),
-                ))
+                found.append(
+                    Incoming(
+                        platform="instagram",
+                        kind="comment",
+                        platform_id=str(value["id"]),
+                        sender_id=str(sender.get("id", "")),
+                        sender_name=str(sender.get("username", "")),
+                        text=str(value.get("text") or ""),
+                        received_at=platform_time(value.get("timestamp") or entry.get("time")),
+                    )
+                )
     return found

@@ -70,7 +70,11 @@ def policy_terms_by_category() -> list[tuple[str, str, list[PolicyTerm]]]:
 
 
 def policy_term_add(
-    *, category: str, term: str, by: User, request: HttpRequest | None = None,
+    *,
+    category: str,
+    term: str,
+    by: User,
+    request: HttpRequest | None = None,
 ) -> tuple[PolicyTerm, bool]:
     """Add a term to a list, or switch it back on if it is there switched off. Returns (term, switched back on).
 
@@ -96,8 +100,13 @@ def policy_term_add(
                 added = PolicyTerm.objects.create(category=category, term=term)
         except IntegrityError:
             raise TermError(f"“{term}” is already on the {label} list.") from None
-        audit_record(action="policy_term.added", actor=by, target=added, request=request,
-                     details={"category": category, "term": term})
+        audit_record(
+            action="policy_term.added",
+            actor=by,
+            target=added,
+            request=request,
+            details={"category": category, "term": term},
+        )
     return added, False
 
 
@@ -123,6 +132,11 @@ def _switch(locked: PolicyTerm, *, on: bool, by: User, request: HttpRequest | No
     """Precondition: the row is locked."""
     locked.is_active = on
     locked.save(update_fields=["is_active"])
-    audit_record(action="policy_term.switched_on" if on else "policy_term.switched_off", actor=by, target=locked,
-                 request=request, details={"category": locked.category, "term": locked.term})
+    audit_record(
+        action="policy_term.switched_on" if on else "policy_term.switched_off",
+        actor=by,
+        target=locked,
+        request=request,
+        details={"category": locked.category, "term": locked.term},
+    )
     return locked

@@ -21,36 +21,50 @@ MAX_TEXT = 5000
 def _london_input(label: str, *, help_text: str, required: bool, missing: str = "") -> forms.DateTimeField:
     """A datetime-local box. Django reads the naive value on the site's clock, Europe/London."""
     return forms.DateTimeField(
-        label=label, required=required, input_formats=[LOCAL_INPUT], help_text=help_text,
+        label=label,
+        required=required,
+        input_formats=[LOCAL_INPUT],
+        help_text=help_text,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=LOCAL_INPUT),
-        error_messages={"invalid": "Enter a date and a time, for example 14/06/2025 10:30.",
-                        **({"required": missing} if missing else {})},
+        error_messages={
+            "invalid": "Enter a date and a time, for example 14/06/2025 10:30.",
+            **({"required": missing} if missing else {}),
+        },
     )
 
 
 class PostForm(forms.Form):
     text = forms.CharField(
-        label="What the post says", max_length=MAX_TEXT, strip=True,
+        label="What the post says",
+        max_length=MAX_TEXT,
+        strip=True,
         widget=forms.Textarea(attrs={"rows": 9}),
-        error_messages={"required": "Write the post.",
-                        "max_length": f"Keep the post under {MAX_TEXT:,} characters."},
+        error_messages={"required": "Write the post.", "max_length": f"Keep the post under {MAX_TEXT:,} characters."},
     )
     channels = forms.MultipleChoiceField(
-        label="Where it goes", choices=Channel.choices, widget=forms.CheckboxSelectMultiple,
+        label="Where it goes",
+        choices=Channel.choices,
+        widget=forms.CheckboxSelectMultiple,
         error_messages={"required": "Choose at least one place for the post."},
     )
     scheduled_for = _london_input(
-        "When to publish it (optional)", required=False,
+        "When to publish it (optional)",
+        required=False,
         help_text="UK time. Leave empty to publish as soon as it is approved. If it is not approved by then, "
-                  "it comes back to you.",
+        "it comes back to you.",
     )
     # Rendered by hand in the template (thumbnails, and only the newest few offered); validated against
     # every photo that may be posted, by its public id so that no database id reaches the page.
     photos = forms.ModelMultipleChoiceField(
-        queryset=None, required=False, to_field_name="public_id", widget=forms.CheckboxSelectMultiple,
+        queryset=None,
+        required=False,
+        to_field_name="public_id",
+        widget=forms.CheckboxSelectMultiple,
         label="Photos",
-        error_messages={"invalid_choice": "A chosen photo can no longer be used online. Choose again.",
-                        "invalid_pk_value": "Choose photos from the list."},
+        error_messages={
+            "invalid_choice": "A chosen photo can no longer be used online. Choose again.",
+            "invalid_pk_value": "Choose photos from the list.",
+        },
     )
 
     def __init__(self, *args, **kwargs) -> None:
@@ -75,7 +89,9 @@ class ApproveForm(forms.Form):
         super().__init__(*args, **kwargs)
         for key, label in CHECKLIST.items():
             self.fields[f"check_{key}"] = forms.BooleanField(
-                label=label, required=True, error_messages={"required": f"Tick to confirm: {label}."},
+                label=label,
+                required=True,
+                error_messages={"required": f"Tick to confirm: {label}."},
             )
         self.reason_fields = []
         for finding in findings:
@@ -83,7 +99,9 @@ class ApproveForm(forms.Form):
                 continue
             name = f"reason_{finding.check}"
             self.fields[name] = forms.CharField(
-                label=f"Why “{finding.title}” can be dismissed", max_length=2000, strip=True,
+                label=f"Why “{finding.title}” can be dismissed",
+                max_length=2000,
+                strip=True,
                 widget=forms.Textarea(attrs={"rows": 2}),
                 help_text="Your reason is kept with the post's history.",
                 error_messages={"required": f"Give a reason for dismissing “{finding.title}”."},
@@ -99,27 +117,37 @@ class ApproveForm(forms.Form):
 
     @property
     def dismissals(self) -> dict[str, str]:
-        return {finding.check: self.cleaned_data.get(f"reason_{finding.check}", "") for finding, _ in self.reason_fields}
+        return {
+            finding.check: self.cleaned_data.get(f"reason_{finding.check}", "") for finding, _ in self.reason_fields
+        }
 
 
 class ChangesForm(forms.Form):
     note = forms.CharField(
-        label="What needs to change", max_length=2000, strip=True, widget=forms.Textarea(attrs={"rows": 3}),
+        label="What needs to change",
+        max_length=2000,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 3}),
         help_text="The author is emailed this note.",
         error_messages={"required": "Say what needs to change."},
     )
 
 
 class PublishForm(forms.Form):
-    adapter = forms.ChoiceField(label="How it is published", widget=forms.RadioSelect,
-                                error_messages={"required": "Choose how the post is published."})
+    adapter = forms.ChoiceField(
+        label="How it is published",
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose how the post is published."},
+    )
     url = forms.URLField(
-        label="Link to the published post", required=False, max_length=500, assume_scheme="https",
+        label="Link to the published post",
+        required=False,
+        max_length=500,
+        assume_scheme="https",
         help_text="Copy it from the platform after you publish, starting https://",
         error_messages={"invalid": "Enter the full link, starting https://"},
     )
-    published_at = _london_input("When you published it", required=False,
-                                 help_text="UK time. Leave empty for now.")
+    published_at = _london_input("When you published it", required=False, help_text="UK time. Leave empty for now.")
 
     def __init__(self, *args, adapters: list[Adapter], **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -140,20 +168,28 @@ class PublishForm(forms.Form):
 
 class WithdrawForm(forms.Form):
     reason = forms.CharField(
-        label="Why (optional)", required=False, max_length=2000, strip=True, widget=forms.Textarea(attrs={"rows": 2}),
+        label="Why (optional)",
+        required=False,
+        max_length=2000,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Kept with the post's history.",
     )
 
 
 class PolicyTermForm(forms.Form):
     category = forms.ChoiceField(
-        label="Which list", choices=PolicyTerm.Category.choices, widget=forms.RadioSelect,
+        label="Which list",
+        choices=PolicyTerm.Category.choices,
+        widget=forms.RadioSelect,
         error_messages={"required": "Choose the list: religious or political."},
     )
     term = forms.CharField(
-        label="Word or phrase", max_length=200, strip=True,
+        label="Word or phrase",
+        max_length=200,
+        strip=True,
         help_text="Posts are checked for it as a whole word, in any case: “pray” is found in “We pray”, "
-                  "not in “spray”.",
+        "not in “spray”.",
         error_messages={"required": "Enter a word or a short phrase.", "max_length": "Keep it under 100 characters."},
     )
 

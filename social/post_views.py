@@ -120,10 +120,19 @@ def post_list(request: HttpRequest) -> HttpResponse:
     page = paginator.get_page(request.GET.get("page"))
     rows = [{"post": p, "channels": [CHANNEL_LABELS.get(c, c) for c in p.channels]} for p in page.object_list]
     statuses = [(value, label, counts.get(value, 0)) for value, label in Post.Status.choices]
-    return _page(request, "social/posts/list.html", {
-        "page": page, "rows": rows, "status": status, "statuses": statuses, "total": sum(counts.values()),
-        "everyone": can_review(request.user), "query": f"status={status}" if status else "",
-    })
+    return _page(
+        request,
+        "social/posts/list.html",
+        {
+            "page": page,
+            "rows": rows,
+            "status": status,
+            "statuses": statuses,
+            "total": sum(counts.values()),
+            "everyone": can_review(request.user),
+            "query": f"status={status}" if status else "",
+        },
+    )
 
 
 @staff_required()
@@ -144,8 +153,13 @@ def post_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         data = form.cleaned_data
         try:
             saved = posts.post_save_draft(
-                author=request.user, text=data["text"], channels=data["channels"], scheduled_for=data["scheduled_for"],
-                photos=list(data["photos"]), post=post, request=request,
+                author=request.user,
+                text=data["text"],
+                channels=data["channels"],
+                scheduled_for=data["scheduled_for"],
+                photos=list(data["photos"]),
+                post=post,
+                request=request,
             )
         except posts.PostError as exc:
             form.add_error(None, str(exc))
@@ -156,20 +170,31 @@ def post_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     offered = _offered_photos(chosen)
     offered_ids = {str(p.public_id) for p in offered}
     text = form.data.get("text", "") if form.is_bound else (post.text if post else "")
-    return _page(request, "social/posts/form.html", {
-        "form": form, "post": post, "offered": [(p, str(p.public_id) in chosen) for p in offered],
-        # Photos chosen earlier that may no longer be shown online are not offered; saving leaves them off.
-        "dropped": sum(1 for p in attached if str(p.public_id) not in offered_ids),
-        "findings": check_text(text[:MAX_TEXT]) if text.strip() else [],
-        "offered_limit": OFFERED_PHOTOS,
-    }, status=400 if form.errors else 200)
+    return _page(
+        request,
+        "social/posts/form.html",
+        {
+            "form": form,
+            "post": post,
+            "offered": [(p, str(p.public_id) in chosen) for p in offered],
+            # Photos chosen earlier that may no longer be shown online are not offered; saving leaves them off.
+            "dropped": sum(1 for p in attached if str(p.public_id) not in offered_ids),
+            "findings": check_text(text[:MAX_TEXT]) if text.strip() else [],
+            "offered_limit": OFFERED_PHOTOS,
+        },
+        status=400 if form.errors else 200,
+    )
 
 
 def _initial(post: Post | None, attached: list[Photo]) -> dict:
     if post is None:
         return {}
-    return {"text": post.text, "channels": post.channels, "scheduled_for": post.scheduled_for,
-            "photos": [p.public_id for p in attached]}
+    return {
+        "text": post.text,
+        "channels": post.channels,
+        "scheduled_for": post.scheduled_for,
+        "photos": [p.public_id for p in attached],
+    }
 
 
 def _offered_photos(chosen: set[str]) -> list[Photo]:
@@ -216,8 +241,13 @@ def live_check(request: HttpRequest) -> JsonResponse:
 
 
 def _as_json(finding: Finding) -> dict:
-    return {"check": finding.check, "title": finding.title, "explanation": finding.explanation,
-            "matches": list(finding.matches), "dismissible": finding.dismissible}
+    return {
+        "check": finding.check,
+        "title": finding.title,
+        "explanation": finding.explanation,
+        "matches": list(finding.matches),
+        "dismissible": finding.dismissible,
+    }
 
 
 def _summary(findings: list[Finding]) -> str:
@@ -238,8 +268,9 @@ def photo_thumbnail(request: HttpRequest, public_id) -> HttpResponse:
         data = vault_read(name=photo.thumbnail_blob, key_id=photo.thumbnail_key_id)
     except VaultError as exc:
         raise Http404 from exc
-    photo_services.photo_access_record(photo=photo, user=request.user, action=PhotoAccess.Action.THUMBNAIL,
-                                       request=request)
+    photo_services.photo_access_record(
+        photo=photo, user=request.user, action=PhotoAccess.Action.THUMBNAIL, request=request
+    )
     response = HttpResponse(data, content_type="image/jpeg")
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
@@ -257,8 +288,7 @@ def post_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _page(request, "social/posts/detail.html", _detail_context(request, post))
 
 
-def _detail_context(request: HttpRequest, post: Post, *, error: str = "", error_target: str = "",
-                    **forms) -> dict:
+def _detail_context(request: HttpRequest, post: Post, *, error: str = "", error_target: str = "", **forms) -> dict:
     """Everything the post page shows; bound forms with errors come in through `forms`."""
     allowed = Allowed.for_user(request.user, post)
     findings = posts.post_findings(post)
@@ -266,13 +296,16 @@ def _detail_context(request: HttpRequest, post: Post, *, error: str = "", error_
     postable = set(posts.postable_photos().filter(pk__in=[p.pk for p in photos]).values_list("pk", flat=True))
     adapters = available_adapters(post)
     context = {
-        "post": post, "allowed": allowed, "findings": findings,
+        "post": post,
+        "allowed": allowed,
+        "findings": findings,
         "gate": [f for f in findings if not f.dismissible],
         "photos": [(p, p.pk in postable) for p in photos],
         "channels": [CHANNEL_LABELS.get(c, c) for c in post.channels],
         "history": _history(post),
         "open_takedown": post.takedowns.filter(status=Takedown.Status.OPEN).first(),
-        "error": error, "error_target": error_target,
+        "error": error,
+        "error_target": error_target,
         "takedown_hours": settings.FIG_TAKEDOWN_HOURS,
     }
     if allowed.approve:
@@ -286,11 +319,16 @@ def _detail_context(request: HttpRequest, post: Post, *, error: str = "", error_
     return context
 
 
-def _render_problem(request: HttpRequest, post: Post, message: str, *, status: int = 400, target: str = "",
-                    **forms) -> HttpResponse:
+def _render_problem(
+    request: HttpRequest, post: Post, message: str, *, status: int = 400, target: str = "", **forms
+) -> HttpResponse:
     post.refresh_from_db()
-    return _page(request, "social/posts/detail.html",
-                  _detail_context(request, post, error=message, error_target=target, **forms), status=status)
+    return _page(
+        request,
+        "social/posts/detail.html",
+        _detail_context(request, post, error=message, error_target=target, **forms),
+        status=status,
+    )
 
 
 @dataclass
@@ -326,23 +364,37 @@ def _history(post: Post) -> list[HistoryEntry]:
             who = "A parent or carer of a child in the photos"  # staff need not know which parent asked
         else:
             who = str(event.actor) if event.actor else AUTOMATIC
-        entries.append(HistoryEntry(
-            when=event.occurred_at, who=who, what=HISTORY_WORDS.get(event.action, event.action),
-            why=str(details.get("reason") or ""), link=str(details.get("url") or ""),
-            dismissed=[(CHECK_TITLES.get(check, check), reason)
-                       for check, reason in (details.get("dismissed") or {}).items()],
-        ))
+        entries.append(
+            HistoryEntry(
+                when=event.occurred_at,
+                who=who,
+                what=HISTORY_WORDS.get(event.action, event.action),
+                why=str(details.get("reason") or ""),
+                link=str(details.get("url") or ""),
+                dismissed=[
+                    (CHECK_TITLES.get(check, check), reason)
+                    for check, reason in (details.get("dismissed") or {}).items()
+                ],
+            )
+        )
     for takedown in post.takedowns.select_related("opened_by", "removed_by").order_by("opened_at", "id"):
-        entries.append(HistoryEntry(
-            when=takedown.opened_at, who=str(takedown.opened_by) if takedown.opened_by else AUTOMATIC,
-            what=f"Opened a takedown, to be done by {_when(takedown.due_at)}",
-            why=takedown.reason,
-        ))
+        entries.append(
+            HistoryEntry(
+                when=takedown.opened_at,
+                who=str(takedown.opened_by) if takedown.opened_by else AUTOMATIC,
+                what=f"Opened a takedown, to be done by {_when(takedown.due_at)}",
+                why=takedown.reason,
+            )
+        )
         if takedown.removed_at:
-            entries.append(HistoryEntry(
-                when=takedown.removed_at, who=str(takedown.removed_by) if takedown.removed_by else AUTOMATIC,
-                what=f"Recorded it as taken down ({takedown.get_how_display().lower()})", why=takedown.notes,
-            ))
+            entries.append(
+                HistoryEntry(
+                    when=takedown.removed_at,
+                    who=str(takedown.removed_by) if takedown.removed_by else AUTOMATIC,
+                    what=f"Recorded it as taken down ({takedown.get_how_display().lower()})",
+                    why=takedown.notes,
+                )
+            )
     return sorted(entries, key=lambda e: e.when)
 
 
@@ -357,9 +409,12 @@ def post_submit(request: HttpRequest, pk: int) -> HttpResponse:
     except posts.PostError as exc:
         return _render_problem(request, post, str(exc))
     count = len(findings)
-    messages.success(request, "Sent for review. A social media administrator will check it and approve it "
-                              "or ask for changes; you will get an email either way."
-                     + (f" They will weigh the {count} check{'s' if count != 1 else ''} shown below." if count else ""))
+    messages.success(
+        request,
+        "Sent for review. A social media administrator will check it and approve it "
+        "or ask for changes; you will get an email either way."
+        + (f" They will weigh the {count} check{'s' if count != 1 else ''} shown below." if count else ""),
+    )
     return redirect("social:post", pk=post.pk)
 
 
@@ -373,18 +428,27 @@ def post_approve(request: HttpRequest, pk: int) -> HttpResponse:
     # The reason boxes follow the findings as they are now, as the service's check will.
     form = ApproveForm(request.POST, findings=posts.post_findings(post))
     if not form.is_valid():
-        return _render_problem(request, post, "Confirm every item of the checklist and give a reason for each "
-                                              "check you dismiss.", target="approve", approve_form=form)
+        return _render_problem(
+            request,
+            post,
+            "Confirm every item of the checklist and give a reason for each check you dismiss.",
+            target="approve",
+            approve_form=form,
+        )
     try:
-        posts.post_approve(post=post, by=request.user, checklist=form.checklist, dismissals=form.dismissals,
-                           request=request)
+        posts.post_approve(
+            post=post, by=request.user, checklist=form.checklist, dismissals=form.dismissals, request=request
+        )
     except posts.PostSentBack as exc:
         messages.error(request, str(exc))  # the post changed: show it as it is now
         return redirect("social:post", pk=post.pk)
     except posts.PostError as exc:
         return _render_problem(request, post, str(exc), target="approve", approve_form=form)
-    messages.success(request, "Approved. The author has been told, and so have the other social media "
-                              "administrators; it can be published now.")
+    messages.success(
+        request,
+        "Approved. The author has been told, and so have the other social media "
+        "administrators; it can be published now.",
+    )
     return redirect("social:post", pk=post.pk)
 
 
@@ -415,8 +479,14 @@ def post_publish(request: HttpRequest, pk: int) -> HttpResponse:
         return _render_problem(request, post, "Check how it was published.", target="publish", publish_form=form)
     data = form.cleaned_data
     try:
-        posts.post_publish(post=post, by=request.user, adapter_name=data["adapter"], url=data.get("url") or "",
-                           published_at=data.get("published_at"), request=request)
+        posts.post_publish(
+            post=post,
+            by=request.user,
+            adapter_name=data["adapter"],
+            url=data.get("url") or "",
+            published_at=data.get("published_at"),
+            request=request,
+        )
     except posts.PostError as exc:
         return _render_problem(request, post, str(exc), target="publish", publish_form=form)
     messages.success(request, "Published. Parents of the children shown can now see it in their account.")
@@ -437,8 +507,10 @@ def post_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     except posts.PostError as exc:
         return _render_problem(request, post, str(exc), target="withdraw", withdraw_form=form)
     if was_published:
-        messages.success(request, f"Withdrawn. A takedown is open: the post must come down within "
-                                  f"{settings.FIG_TAKEDOWN_HOURS} hours.")
+        messages.success(
+            request,
+            f"Withdrawn. A takedown is open: the post must come down within {settings.FIG_TAKEDOWN_HOURS} hours.",
+        )
     else:
         messages.success(request, "Withdrawn. It will not be published.")
     return redirect("social:post", pk=post.pk)
@@ -454,15 +526,21 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     waiting = post_selectors.awaiting_review(request.user).annotate(photo_count=Count("photos"))
     page = Paginator(waiting, 50).get_page(request.GET.get("page"))
-    rows = [{"post": p, "waited": waited_words(now - (p.submitted_at or p.updated_at)),
-             "channels": [CHANNEL_LABELS.get(c, c) for c in p.channels],
-             "late": p.scheduled_for is not None and p.scheduled_for - now < timedelta(hours=24)}
-            for p in page.object_list]
+    rows = [
+        {
+            "post": p,
+            "waited": waited_words(now - (p.submitted_at or p.updated_at)),
+            "channels": [CHANNEL_LABELS.get(c, c) for c in p.channels],
+            "late": p.scheduled_for is not None and p.scheduled_for - now < timedelta(hours=24),
+        }
+        for p in page.object_list
+    ]
     return _page(request, "social/posts/review_queue.html", {"page": page, "rows": rows, "now": now})
 
 
 def waited_words(delta: timedelta) -> str:
     """'Waiting 3 days', 'Waiting 5 hours', 'Waiting 20 minutes', 'Just sent': how long, in plain words."""
+
     def plural(n: int, word: str) -> str:
         return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -513,11 +591,17 @@ def parent_posts(request: HttpRequest) -> HttpResponse:
     for post in found:
         theirs = [names_in[i] for i in photos_of.get(post.pk, []) if i in names_in]
         names = sorted({name for names in theirs for name in names})
-        cards.append(ParentPost(post, [CHANNEL_LABELS.get(c, c) for c in post.channels], names, len(theirs),
-                                latest.get(post.pk)))
-    return _page(request, "social/posts/parent_posts.html", {
-        "cards": cards, "takedown_hours": settings.FIG_TAKEDOWN_HOURS,
-    })
+        cards.append(
+            ParentPost(post, [CHANNEL_LABELS.get(c, c) for c in post.channels], names, len(theirs), latest.get(post.pk))
+        )
+    return _page(
+        request,
+        "social/posts/parent_posts.html",
+        {
+            "cards": cards,
+            "takedown_hours": settings.FIG_TAKEDOWN_HOURS,
+        },
+    )
 
 
 @parent_required
@@ -527,19 +611,27 @@ def parent_request_removal(request: HttpRequest, pk: int) -> HttpResponse:
     post = access_parent_post(request.user, pk)
     existing = post.takedowns.filter(status=Takedown.Status.OPEN).first()
     if existing is not None and existing.requested_by_id == request.user.pk:
-        messages.info(request, f"You have already asked FiG to remove this post. It will be taken down by "
-                               f"{_when(existing.due_at)}.")
+        messages.info(
+            request,
+            f"You have already asked FiG to remove this post. It will be taken down by {_when(existing.due_at)}.",
+        )
         return redirect(f"{_parent_posts_url()}#post-{post.pk}")
     try:
         takedown = posts.parent_request_removal(post=post, user=request.user, request=request)
     except posts.PostError as exc:
         raise Http404 from exc
     if existing is not None:
-        messages.success(request, f"FiG is already taking this post down, and your request has been added. "
-                                  f"It will be removed by {_when(takedown.due_at)}.")
+        messages.success(
+            request,
+            f"FiG is already taking this post down, and your request has been added. "
+            f"It will be removed by {_when(takedown.due_at)}.",
+        )
     else:
-        messages.success(request, f"Thank you. FiG has been asked to remove this post and will take it down by "
-                                  f"{_when(takedown.due_at)}. You do not need to do anything else.")
+        messages.success(
+            request,
+            f"Thank you. FiG has been asked to remove this post and will take it down by "
+            f"{_when(takedown.due_at)}. You do not need to do anything else.",
+        )
     return redirect(f"{_parent_posts_url()}#post-{post.pk}")
 
 

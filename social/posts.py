@@ -90,8 +90,14 @@ def _locked(post: Post, allowed: set[str], action: str) -> Post:
 
 
 def post_save_draft(
-    *, author: User, text: str, channels: Iterable[str], scheduled_for: datetime | None, photos: Iterable[Photo],
-    post: Post | None = None, request: HttpRequest | None = None,
+    *,
+    author: User,
+    text: str,
+    channels: Iterable[str],
+    scheduled_for: datetime | None,
+    photos: Iterable[Photo],
+    post: Post | None = None,
+    request: HttpRequest | None = None,
 ) -> Post:
     """Create or change a draft. Only staff write posts; only online-consented photos can be attached."""
     if not is_staff_member(author):
@@ -120,8 +126,13 @@ def post_save_draft(
             post.save(update_fields=["text", "channels", "scheduled_for", "updated_at"])
             action = "post.edited"
         post.photos.set(photos)
-        audit_record(action=action, actor=author, target=post, request=request,
-                     details={"channels": channels, "photos": [p.pk for p in photos]})
+        audit_record(
+            action=action,
+            actor=author,
+            target=post,
+            request=request,
+            details={"channels": channels, "photos": [p.pk for p in photos]},
+        )
     return post
 
 
@@ -139,16 +150,30 @@ def post_submit(*, post: Post, by: User, request: HttpRequest | None = None) -> 
             raise PostError("The photo consent check fails: " + "; ".join(blocking[0].matches))
         locked.status, locked.submitted_at, locked.updated_at = Post.Status.SUBMITTED, timezone.now(), timezone.now()
         locked.save(update_fields=["status", "submitted_at", "updated_at"])
-        audit_record(action="post.submitted", actor=by, target=locked, request=request,
-                     details={"findings": [f.check for f in findings]})
-        notify(to=_admin_emails(exclude=[by.email]), subject=f"A post by {by} is waiting for review",
-               template="social/email/post_submitted.txt", context={"post": locked, "link": _link(locked)},
-               separately=True)
+        audit_record(
+            action="post.submitted",
+            actor=by,
+            target=locked,
+            request=request,
+            details={"findings": [f.check for f in findings]},
+        )
+        notify(
+            to=_admin_emails(exclude=[by.email]),
+            subject=f"A post by {by} is waiting for review",
+            template="social/email/post_submitted.txt",
+            context={"post": locked, "link": _link(locked)},
+            separately=True,
+        )
     return findings
 
 
 def post_approve(
-    *, post: Post, by: User, checklist: dict[str, bool], dismissals: dict[str, str], request: HttpRequest | None = None,
+    *,
+    post: Post,
+    by: User,
+    checklist: dict[str, bool],
+    dismissals: dict[str, str],
+    request: HttpRequest | None = None,
 ) -> Post:
     """Approve, four eyes: never the author. Every checklist item confirmed; every text finding
     dismissed with a written reason; the consent gate, checked again now, must pass."""
@@ -173,8 +198,9 @@ def post_approve(
     return locked
 
 
-def _approve(locked: Post, *, by: User, checklist: dict[str, bool], dismissals: dict[str, str],
-             request: HttpRequest | None) -> None:
+def _approve(
+    locked: Post, *, by: User, checklist: dict[str, bool], dismissals: dict[str, str], request: HttpRequest | None
+) -> None:
     """Precondition: the row is locked, the post is submitted and `by` is not its author."""
     missing = [label for key, label in CHECKLIST.items() if not checklist.get(key)]
     if missing:
@@ -187,19 +213,33 @@ def _approve(locked: Post, *, by: User, checklist: dict[str, bool], dismissals: 
     if undismissed:
         raise PostError("Give a reason for dismissing each check: " + ", ".join(undismissed) + ".")
     for finding in findings:
-        CheckDismissal.objects.create(post=locked, check_name=finding.check, reason=dismissals[finding.check].strip(),
-                                      dismissed_by=by)
+        CheckDismissal.objects.create(
+            post=locked, check_name=finding.check, reason=dismissals[finding.check].strip(), dismissed_by=by
+        )
     locked.status, locked.reviewed_by, locked.reviewed_at = Post.Status.APPROVED, by, timezone.now()
     locked.checklist, locked.updated_at = dict.fromkeys(CHECKLIST, True), timezone.now()
     locked.save(update_fields=["status", "reviewed_by", "reviewed_at", "checklist", "updated_at"])
-    audit_record(action="post.approved", actor=by, target=locked, request=request,
-                 details={"dismissed": {f.check: dismissals[f.check].strip() for f in findings}})
-    notify(to=[locked.author.email], subject="Your post is approved", template="social/email/post_approved.txt",
-           context={"post": locked, "link": _link(locked)})
+    audit_record(
+        action="post.approved",
+        actor=by,
+        target=locked,
+        request=request,
+        details={"dismissed": {f.check: dismissals[f.check].strip() for f in findings}},
+    )
+    notify(
+        to=[locked.author.email],
+        subject="Your post is approved",
+        template="social/email/post_approved.txt",
+        context={"post": locked, "link": _link(locked)},
+    )
     # The other administrators act next: any of them may publish it.
-    notify(to=_admin_emails(exclude=[by.email, locked.author.email]),
-           subject=f"A post by {locked.author} is approved and ready to publish",
-           template="social/email/post_ready.txt", context={"post": locked, "link": _link(locked)}, separately=True)
+    notify(
+        to=_admin_emails(exclude=[by.email, locked.author.email]),
+        subject=f"A post by {locked.author} is approved and ready to publish",
+        template="social/email/post_ready.txt",
+        context={"post": locked, "link": _link(locked)},
+        separately=True,
+    )
 
 
 def post_request_changes(*, post: Post, by: User, note: str, request: HttpRequest | None = None) -> Post:
@@ -219,13 +259,22 @@ def _send_back(locked: Post, *, by: User | None, note: str, request: HttpRequest
     locked.reviewed_at = locked.updated_at = timezone.now()
     locked.save(update_fields=["status", "review_note", "reviewed_by", "reviewed_at", "updated_at"])
     audit_record(action="post.changes_requested", actor=by, target=locked, request=request, details={"reason": note})
-    notify(to=[locked.author.email], subject="Your post needs changes", template="social/email/post_changes.txt",
-           context={"post": locked, "note": note, "link": _link(locked)})
+    notify(
+        to=[locked.author.email],
+        subject="Your post needs changes",
+        template="social/email/post_changes.txt",
+        context={"post": locked, "note": note, "link": _link(locked)},
+    )
     return locked
 
 
 def post_publish(
-    *, post: Post, by: User, adapter_name: str, url: str = "", published_at: datetime | None = None,
+    *,
+    post: Post,
+    by: User,
+    adapter_name: str,
+    url: str = "",
+    published_at: datetime | None = None,
     request: HttpRequest | None = None,
 ) -> Post:
     """Publish through an adapter. Consents are checked again first; if anything changed, nothing is published."""
@@ -248,8 +297,12 @@ def post_publish(
             refused = "Consent has changed since approval, so the post was not published and went back to its author."
         elif new_findings:
             # The register or the term lists changed since approval (a new child with a name in the text, say).
-            _send_back(locked, by=None, note="A new check finding since approval: "
-                       + "; ".join(f"{f.title} ({', '.join(f.matches)})" for f in new_findings))
+            _send_back(
+                locked,
+                by=None,
+                note="A new check finding since approval: "
+                + "; ".join(f"{f.title} ({', '.join(f.matches)})" for f in new_findings),
+            )
             refused = "The checks found something new since approval, so the post was not published and went back to its author."
         else:
             try:
@@ -259,13 +312,31 @@ def post_publish(
             locked.status, locked.published_by = Post.Status.PUBLISHED, by
             locked.published_at, locked.published_url = result.published_at, result.url
             locked.external_id, locked.adapter, locked.updated_at = result.external_id, adapter.name, timezone.now()
-            locked.save(update_fields=["status", "published_by", "published_at", "published_url", "external_id",
-                                       "adapter", "updated_at"])
-            audit_record(action="post.published", actor=by, target=locked, request=request,
-                         details={"adapter": adapter.name, "url": result.url})
+            locked.save(
+                update_fields=[
+                    "status",
+                    "published_by",
+                    "published_at",
+                    "published_url",
+                    "external_id",
+                    "adapter",
+                    "updated_at",
+                ]
+            )
+            audit_record(
+                action="post.published",
+                actor=by,
+                target=locked,
+                request=request,
+                details={"adapter": adapter.name, "url": result.url},
+            )
             if locked.author_id != by.pk:
-                notify(to=[locked.author.email], subject="Your post is published",
-                       template="social/email/post_published.txt", context={"post": locked, "link": _link(locked)})
+                notify(
+                    to=[locked.author.email],
+                    subject="Your post is published",
+                    template="social/email/post_published.txt",
+                    context={"post": locked, "link": _link(locked)},
+                )
     if refused:
         # Raised once the block has committed: raising inside it would roll the send-back away as well,
         # leaving the post approved with a photo that may no longer be shown.
@@ -284,9 +355,18 @@ def post_withdraw(*, post: Post, by: User, reason: str, request: HttpRequest | N
         locked.save(update_fields=["status", "updated_at"])
         audit_record(action="post.withdrawn", actor=by, target=locked, request=request, details={"reason": reason})
         if locked.author_id != by.pk:
-            notify(to=[locked.author.email], subject="Your post was withdrawn", template="social/email/post_withdrawn.txt",
-                   context={"post": locked, "by": by, "reason": reason, "was_published": was_published,
-                            "link": _link(locked)})
+            notify(
+                to=[locked.author.email],
+                subject="Your post was withdrawn",
+                template="social/email/post_withdrawn.txt",
+                context={
+                    "post": locked,
+                    "by": by,
+                    "reason": reason,
+                    "was_published": was_published,
+                    "link": _link(locked),
+                },
+            )
         if was_published:
             post_open_takedown(post=locked, reason=reason or "The post was withdrawn after publication.", by=by)
     return locked
@@ -312,10 +392,13 @@ def post_open_takedown(*, post: Post, reason: str, by: User | None, requested_by
 
 def _notify_takedown(post: Post, takedown: Takedown) -> None:
     takedowns = settings.FIG_SITE_URL + reverse("social:takedowns") + f"#takedown-{takedown.pk}"
-    notify(to=_admin_emails(), subject=f"Takedown needed for published post #{post.pk}",
-           template="social/email/post_takedown.txt",
-           context={"post": post, "takedown": takedown, "link": takedowns, "post_link": _link(post)},
-           separately=True)
+    notify(
+        to=_admin_emails(),
+        subject=f"Takedown needed for published post #{post.pk}",
+        template="social/email/post_takedown.txt",
+        context={"post": post, "takedown": takedown, "link": takedowns, "post_link": _link(post)},
+        separately=True,
+    )
 
 
 def parent_request_removal(*, post: Post, user: User, request: HttpRequest | None = None) -> Takedown:
@@ -325,8 +408,9 @@ def parent_request_removal(*, post: Post, user: User, request: HttpRequest | Non
     if not posts_showing_children_of(user).filter(pk=post.pk).exists():
         raise PostError("You can only ask about posts that show your child.")
     with transaction.atomic():
-        takedown = post_open_takedown(post=post, reason="A parent or carer asked for this post to be removed.",
-                                      by=None, requested_by=user)
+        takedown = post_open_takedown(
+            post=post, reason="A parent or carer asked for this post to be removed.", by=None, requested_by=user
+        )
         audit_record(action="post.removal_requested", actor=user, target=post, request=request)
     return takedown
 
@@ -359,8 +443,11 @@ def expire_unapproved(now: datetime | None = None) -> int:
     now = now or timezone.now()
     count = 0
     with transaction.atomic():
-        for post in (Post.objects.select_for_update(skip_locked=True, of=("self",))
-                     .select_related("author").filter(status=Post.Status.SUBMITTED, scheduled_for__lte=now)):
+        for post in (
+            Post.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("author")
+            .filter(status=Post.Status.SUBMITTED, scheduled_for__lte=now)
+        ):
             _expire(post)
             count += 1
     return count

@@ -73,7 +73,9 @@ def inbox_messages(*, tab: str, user: User, now: datetime, search: str = "") -> 
     messages = (
         InboxMessage.objects.filter(_tab_filter(tab, user, now))
         .select_related("assignee", "passed_to")
-        .annotate(has_open_takedown=Exists(Takedown.objects.filter(message=OuterRef("pk"), status=Takedown.Status.OPEN)))
+        .annotate(
+            has_open_takedown=Exists(Takedown.objects.filter(message=OuterRef("pk"), status=Takedown.Status.OPEN))
+        )
         .defer("response_text", "closed_reason", "passed_note", "flagged_names")
     )
     search = search.strip()
@@ -142,7 +144,8 @@ def message_history(message: InboxMessage) -> list[HistoryEntry]:
         for person in User.objects.filter(Q(pk__in=ids) | Q(email__in=emails)):
             people[person.pk] = people[person.email] = str(person)
     received = HistoryEntry(
-        at=message.received_at, what=f"Received on {message.get_platform_display()}",
+        at=message.received_at,
+        what=f"Received on {message.get_platform_display()}",
         detail=f"From {message.sender_name}" if message.sender_name else "",
     )
     return [received] + [_describe(event, people) for event in events]
@@ -229,7 +232,9 @@ class Digest:
 def inbox_digest(now: datetime, limit: int = DIGEST_LIMIT) -> Digest:
     """The open and overdue messages and the open takedowns for the daily digest. Five queries."""
     counts = InboxMessage.objects.filter(status=OPEN).aggregate(
-        open=Count("pk"), overdue=Count("pk", filter=Q(due_at__lte=now)), urgent=Count("pk", filter=Q(urgent=True)),
+        open=Count("pk"),
+        overdue=Count("pk", filter=Q(due_at__lte=now)),
+        urgent=Count("pk", filter=Q(urgent=True)),
     )
     messages = (
         InboxMessage.objects.filter(status=OPEN)
@@ -242,9 +247,7 @@ def inbox_digest(now: datetime, limit: int = DIGEST_LIMIT) -> Digest:
         overdue_messages=list(messages.filter(due_at__lte=now)[:limit]),
         due_soonest=list(messages.filter(due_at__gt=now)[:limit]),
         takedowns_open=open_takedowns.count(),
-        takedowns=list(
-            open_takedowns.select_related("message", "post").order_by("due_at", "id")[:limit]
-        ),
+        takedowns=list(open_takedowns.select_related("message", "post").order_by("due_at", "id")[:limit]),
     )
 
 
@@ -389,7 +392,9 @@ def response_dashboard(now: datetime | None = None, weeks: int = WEEKS) -> Dashb
         for key, value in row.items():
             setattr(week, key, value)
     # Response times only for answered messages (a charity's few a week), for the medians.
-    for week_start, received_at, responded_at in recent.filter(answered).values_list("week", "received_at", "responded_at"):
+    for week_start, received_at, responded_at in recent.filter(answered).values_list(
+        "week", "received_at", "responded_at"
+    ):
         week = by_start.get(week_start.date())
         if week is not None:
             week.response_times.append(max(responded_at - received_at, timedelta(0)))
@@ -414,8 +419,11 @@ def response_dashboard(now: datetime | None = None, weeks: int = WEEKS) -> Dashb
     )
     return Dashboard(
         weeks=[by_start[start] for start in starts],
-        open_now=messages_now["open"], overdue_now=messages_now["overdue"], urgent_open_now=messages_now["urgent"],
-        takedowns_open_now=takedowns_now["open"], takedowns_overdue_now=takedowns_now["overdue"],
+        open_now=messages_now["open"],
+        overdue_now=messages_now["overdue"],
+        urgent_open_now=messages_now["urgent"],
+        takedowns_open_now=takedowns_now["open"],
+        takedowns_overdue_now=takedowns_now["overdue"],
         takedown_hours=settings.FIG_TAKEDOWN_HOURS,
     )
 
@@ -450,4 +458,3 @@ def cached_response_dashboard(now: datetime | None = None) -> Dashboard:
         stats = response_dashboard(now)
         cache.set(key, stats, 120)
     return stats
-

@@ -36,8 +36,12 @@ def _link(message: InboxMessage) -> str:
 def message_ingest(incoming: Incoming) -> tuple[InboxMessage, bool]:
     """Store one incoming message or comment once, whatever the number of redeliveries."""
     defaults = {
-        "kind": incoming.kind, "sender_id": incoming.sender_id[:200], "sender_name": incoming.sender_name[:200],
-        "text": incoming.text, "permalink": incoming.permalink[:500], "received_at": incoming.received_at,
+        "kind": incoming.kind,
+        "sender_id": incoming.sender_id[:200],
+        "sender_name": incoming.sender_name[:200],
+        "text": incoming.text,
+        "permalink": incoming.permalink[:500],
+        "received_at": incoming.received_at,
         "due_at": policy_due_at(incoming.received_at),
     }
     try:
@@ -59,15 +63,26 @@ def _queue_flagging(message: InboxMessage) -> None:
 
 
 def message_add_manual(
-    *, platform: str, kind: str, sender_name: str, text: str, received_at: datetime, by: User,
+    *,
+    platform: str,
+    kind: str,
+    sender_name: str,
+    text: str,
+    received_at: datetime,
+    by: User,
     request: HttpRequest | None = None,
 ) -> InboxMessage:
     if received_at > timezone.now() + timedelta(minutes=5):
         raise InboxError("The time received cannot be in the future.")
     with transaction.atomic():
         message = InboxMessage.objects.create(
-            platform=platform, kind=kind, sender_name=sender_name, text=text, received_at=received_at,
-            due_at=policy_due_at(received_at), added_by=by,
+            platform=platform,
+            kind=kind,
+            sender_name=sender_name,
+            text=text,
+            received_at=received_at,
+            due_at=policy_due_at(received_at),
+            added_by=by,
         )
         audit_record(action="inbox.added", actor=by, target=message, request=request, details={"platform": platform})
         _queue_flagging(message)
@@ -88,8 +103,11 @@ def message_flag(*, message_id: int) -> InboxMessage:
         families = list(Family.objects.filter(pk__in={m.family_id for m in matches}))
         message.flagged_families.set(families)
         if matches:
-            audit_record(action="inbox.flagged", target=message,
-                         details={"families": [f.reference for f in families], "names": len(message.flagged_names)})
+            audit_record(
+                action="inbox.flagged",
+                target=message,
+                details={"families": [f.reference for f in families], "names": len(message.flagged_names)},
+            )
             for family in families:
                 notify(
                     to=list(coordinators_of(family).values_list("email", flat=True)),
@@ -108,20 +126,33 @@ def _locked_open(message: InboxMessage) -> InboxMessage:
     return locked
 
 
-def message_assign(*, message: InboxMessage, assignee: User | None, by: User, request: HttpRequest | None = None) -> None:
+def message_assign(
+    *, message: InboxMessage, assignee: User | None, by: User, request: HttpRequest | None = None
+) -> None:
     with transaction.atomic():
         locked = _locked_open(message)
         before = locked.assignee_id
         locked.assignee = assignee
         locked.save(update_fields=["assignee"])
-        audit_record(action="inbox.assigned", actor=by, target=locked, request=request,
-                     details={"from": before, "to": assignee.pk if assignee else None})
+        audit_record(
+            action="inbox.assigned",
+            actor=by,
+            target=locked,
+            request=request,
+            details={"from": before, "to": assignee.pk if assignee else None},
+        )
         if assignee and assignee != by:
-            notify(to=[assignee.email], subject="A social media message is yours to answer",
-                   template="social/email/assigned.txt", context={"message": locked, "link": _link(locked)})
+            notify(
+                to=[assignee.email],
+                subject="A social media message is yours to answer",
+                template="social/email/assigned.txt",
+                context={"message": locked, "link": _link(locked)},
+            )
 
 
-def message_pass_on(*, message: InboxMessage, to: User, note: str, by: User, request: HttpRequest | None = None) -> None:
+def message_pass_on(
+    *, message: InboxMessage, to: User, note: str, by: User, request: HttpRequest | None = None
+) -> None:
     """Hand a message to a member of staff who can answer it. The policy deadline still applies."""
     if not note.strip():
         raise InboxError("Add a note saying what you need from them.")
@@ -130,12 +161,17 @@ def message_pass_on(*, message: InboxMessage, to: User, note: str, by: User, req
         locked.passed_to, locked.passed_note, locked.passed_at = to, note.strip(), timezone.now()
         locked.save(update_fields=["passed_to", "passed_note", "passed_at"])
         audit_record(action="inbox.passed_on", actor=by, target=locked, request=request, details={"to": to.email})
-        notify(to=[to.email], subject="A social media message has been passed to you",
-               template="social/email/passed_on.txt", context={"message": locked, "note": locked.passed_note,
-                                                                "by": by, "link": _link(locked)})
+        notify(
+            to=[to.email],
+            subject="A social media message has been passed to you",
+            template="social/email/passed_on.txt",
+            context={"message": locked, "note": locked.passed_note, "by": by, "link": _link(locked)},
+        )
 
 
-def message_respond(*, message: InboxMessage, text: str, link: str, by: User, request: HttpRequest | None = None) -> None:
+def message_respond(
+    *, message: InboxMessage, text: str, link: str, by: User, request: HttpRequest | None = None
+) -> None:
     if not text.strip():
         raise InboxError("Write what FiG replied.")
     with transaction.atomic():
@@ -144,8 +180,13 @@ def message_respond(*, message: InboxMessage, text: str, link: str, by: User, re
         locked.response_text, locked.response_link = text.strip(), link.strip()
         locked.responded_by, locked.responded_at = by, timezone.now()
         locked.save(update_fields=["status", "response_text", "response_link", "responded_by", "responded_at"])
-        audit_record(action="inbox.answered", actor=by, target=locked, request=request,
-                     details={"on_time": locked.responded_at <= locked.due_at})
+        audit_record(
+            action="inbox.answered",
+            actor=by,
+            target=locked,
+            request=request,
+            details={"on_time": locked.responded_at <= locked.due_at},
+        )
 
 
 def message_close(*, message: InboxMessage, reason: str, by: User, request: HttpRequest | None = None) -> None:
@@ -156,13 +197,17 @@ def message_close(*, message: InboxMessage, reason: str, by: User, request: Http
         locked.status, locked.closed_reason = InboxMessage.Status.CLOSED, reason.strip()
         locked.closed_by, locked.closed_at = by, timezone.now()
         locked.save(update_fields=["status", "closed_reason", "closed_by", "closed_at"])
-        audit_record(action="inbox.closed", actor=by, target=locked, request=request, details={"reason": reason.strip()})
+        audit_record(
+            action="inbox.closed", actor=by, target=locked, request=request, details={"reason": reason.strip()}
+        )
 
 
 # --- takedowns ----------------------------------------------------------------------------
 
 
-def takedown_open(*, message: InboxMessage | None, reason: str, by: User | None, request: HttpRequest | None = None) -> Takedown:
+def takedown_open(
+    *, message: InboxMessage | None, reason: str, by: User | None, request: HttpRequest | None = None
+) -> Takedown:
     if not reason.strip():
         raise InboxError("Say why it must come down.")
     with transaction.atomic():
@@ -172,11 +217,18 @@ def takedown_open(*, message: InboxMessage | None, reason: str, by: User | None,
             if message.takedowns.filter(status=Takedown.Status.OPEN).exists():
                 raise InboxError("A takedown is already open for this message.")
         takedown = Takedown.objects.create(
-            message=message, reason=reason.strip(), opened_by=by,
+            message=message,
+            reason=reason.strip(),
+            opened_by=by,
             due_at=timezone.now() + timedelta(hours=settings.FIG_TAKEDOWN_HOURS),
         )
-        audit_record(action="takedown.opened", actor=by, target=takedown, request=request,
-                     details={"message": message.pk if message else None})
+        audit_record(
+            action="takedown.opened",
+            actor=by,
+            target=takedown,
+            request=request,
+            details={"message": message.pk if message else None},
+        )
     return takedown
 
 
@@ -192,8 +244,11 @@ def takedown_record_removal(
         if how in {Takedown.How.HIDDEN, Takedown.How.DELETED}:
             message = locked.message
             if (
-                not graph.graph_configured() or message is None or message.kind != InboxMessage.Kind.COMMENT
-                or message.platform not in {Platform.FACEBOOK, Platform.INSTAGRAM} or not message.platform_id
+                not graph.graph_configured()
+                or message is None
+                or message.kind != InboxMessage.Kind.COMMENT
+                or message.platform not in {Platform.FACEBOOK, Platform.INSTAGRAM}
+                or not message.platform_id
             ):
                 raise InboxError(
                     "Hiding or deleting through the Graph API needs a Facebook or Instagram comment"

@@ -48,10 +48,15 @@ def _claim_all(queryset, stamp_field: str, now: datetime, handle: Callable[[list
 def send_reminders(now: datetime) -> int:
     """When FIG_INBOX_REMIND_DAYS_LEFT days remain: the assignee, or every social administrator; and the
     member of staff it was passed on to, who is the one expected to answer it."""
-    due = InboxMessage.objects.filter(
-        status=InboxMessage.Status.OPEN, reminder_sent_at__isnull=True,
-        due_at__lte=now + timedelta(days=settings.FIG_INBOX_REMIND_DAYS_LEFT),
-    ).select_related("assignee", "passed_to").order_by("due_at", "id")
+    due = (
+        InboxMessage.objects.filter(
+            status=InboxMessage.Status.OPEN,
+            reminder_sent_at__isnull=True,
+            due_at__lte=now + timedelta(days=settings.FIG_INBOX_REMIND_DAYS_LEFT),
+        )
+        .select_related("assignee", "passed_to")
+        .order_by("due_at", "id")
+    )
 
     def recipients(message: InboxMessage, admins: list[str]) -> list[str]:
         to = [message.assignee.email] if message.assignee else list(admins)
@@ -66,7 +71,10 @@ def send_reminders(now: datetime) -> int:
                 to=recipients(message, admins),
                 subject=f"Reply due by {timezone.localtime(message.due_at, LONDON):%A %-d %B, %H:%M}",
                 template="social/email/reminder.txt",
-                context={"message": message, "link": settings.FIG_SITE_URL + reverse("social:message", args=[message.pk])},
+                context={
+                    "message": message,
+                    "link": settings.FIG_SITE_URL + reverse("social:message", args=[message.pk]),
+                },
                 separately=True,
             )
             for message in messages
@@ -122,7 +130,9 @@ def _due(due_at: datetime, now: datetime, *, verb: str = "due") -> str:
 
 def _what(message: InboxMessage) -> str:
     sender = message.sender_name or message.sender_id
-    return f"{message.get_platform_display()} {message.get_kind_display().lower()}" + (f" from {sender}" if sender else "")
+    return f"{message.get_platform_display()} {message.get_kind_display().lower()}" + (
+        f" from {sender}" if sender else ""
+    )
 
 
 def _message_line(message: InboxMessage, now: datetime) -> DigestLine:
@@ -134,8 +144,10 @@ def _message_line(message: InboxMessage, now: datetime) -> DigestLine:
     if message.passed_to:
         notes.append(f"Passed on to {message.passed_to}.")
     return DigestLine(
-        what=_what(message), excerpt=_excerpt(message.text),
-        due=_due(message.due_at, now, verb="was due" if message.due_at <= now else "due"), notes=notes,
+        what=_what(message),
+        excerpt=_excerpt(message.text),
+        due=_due(message.due_at, now, verb="was due" if message.due_at <= now else "due"),
+        notes=notes,
         link=settings.FIG_SITE_URL + reverse("social:message", args=[message.pk]),
     )
 
@@ -148,7 +160,9 @@ def _takedown_line(takedown: Takedown, now: datetime) -> DigestLine:
     else:
         what, text = f"Takedown #{takedown.pk}", ""
     return DigestLine(
-        what=what, excerpt=_excerpt(text), due=_due(takedown.due_at, now, verb="must be down by"),
+        what=what,
+        excerpt=_excerpt(text),
+        due=_due(takedown.due_at, now, verb="must be down by"),
         notes=[f"Why: {_excerpt(takedown.reason)}"],
         link=settings.FIG_SITE_URL + reverse("social:takedowns") + f"#takedown-{takedown.pk}",
     )
@@ -187,9 +201,11 @@ def send_digest(now: datetime) -> int:
 
 def escalate_takedowns(now: datetime) -> int:
     """Hourly while a takedown is open: the social administrators; once overdue, the CEO too."""
-    due = Takedown.objects.filter(status=Takedown.Status.OPEN).exclude(
-        last_escalated_at__gt=now - timedelta(hours=1)
-    ).order_by("due_at", "id")
+    due = (
+        Takedown.objects.filter(status=Takedown.Status.OPEN)
+        .exclude(last_escalated_at__gt=now - timedelta(hours=1))
+        .order_by("due_at", "id")
+    )
 
     def escalate(takedowns: list[Takedown]) -> None:
         by_audience = defaultdict(list)
@@ -202,8 +218,11 @@ def escalate_takedowns(now: datetime) -> int:
                 subject=f"{len(these)} takedown{'s' if len(these) != 1 else ''} still open"
                 + (" and overdue" if overdue else ""),
                 template="social/email/takedown_escalation.txt",
-                context={"takedowns": these, "overdue": overdue,
-                         "link": settings.FIG_SITE_URL + reverse("social:takedowns")},
+                context={
+                    "takedowns": these,
+                    "overdue": overdue,
+                    "link": settings.FIG_SITE_URL + reverse("social:takedowns"),
+                },
                 separately=True,
             )
 

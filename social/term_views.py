@@ -22,10 +22,17 @@ def _terms_page(request: HttpRequest, *, form: PolicyTermForm | None = None, sta
         (value, label, listed, sum(1 for t in listed if t.is_active))
         for value, label, listed in terms.policy_terms_by_category()
     ]
-    return render(request, "social/posts/policy_terms.html", {
-        "lists": lists, "can_edit": can_edit, "form": (form or PolicyTermForm()) if can_edit else None,
-        "nav_can_review": can_review(request.user),
-    }, status=status)
+    return render(
+        request,
+        "social/posts/policy_terms.html",
+        {
+            "lists": lists,
+            "can_edit": can_edit,
+            "form": (form or PolicyTermForm()) if can_edit else None,
+            "nav_can_review": can_review(request.user),
+        },
+        status=status,
+    )
 
 
 def _back_to(category: str) -> HttpResponse:
@@ -46,18 +53,23 @@ def policy_term_add(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            term, switched_on = terms.policy_term_add(category=data["category"], term=data["term"], by=request.user,
-                                                request=request)
+            term, switched_on = terms.policy_term_add(
+                category=data["category"], term=data["term"], by=request.user, request=request
+            )
         except terms.TermError as exc:
             form.add_error("term", str(exc))
         else:
             where = term.get_category_display().lower()
             if switched_on:
-                messages.success(request, f"“{term.term}” was on the {where} list, switched off. It is switched on "
-                                          "again: posts are checked for it from now on.")
+                messages.success(
+                    request,
+                    f"“{term.term}” was on the {where} list, switched off. It is switched on "
+                    "again: posts are checked for it from now on.",
+                )
             else:
-                messages.success(request, f"“{term.term}” is added to the {where} list. Posts are checked for it "
-                                          "from now on.")
+                messages.success(
+                    request, f"“{term.term}” is added to the {where} list. Posts are checked for it from now on."
+                )
             return _back_to(term.category)
     return _terms_page(request, form=form, status=400)
 

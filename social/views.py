@@ -40,8 +40,11 @@ from staff.access import staff_required
 def meta_webhook(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         token = settings.FIG_META_VERIFY_TOKEN
-        if (request.GET.get("hub.mode") == "subscribe" and token
-                and _same(request.GET.get("hub.verify_token", ""), token)):
+        if (
+            request.GET.get("hub.mode") == "subscribe"
+            and token
+            and _same(request.GET.get("hub.verify_token", ""), token)
+        ):
             return HttpResponse(request.GET.get("hub.challenge", ""), content_type="text/plain")
         return HttpResponseForbidden("Verification failed.")
     body = request.body
@@ -85,21 +88,34 @@ def inbox(request: HttpRequest) -> HttpResponse:
     worker = can_work_inbox(request.user)
     tabs = [
         (key, label, counts[key], counts[key] >= selectors.TAB_CAP)
-        for key, label in selectors.TABS if worker or key != "mine"
+        for key, label in selectors.TABS
+        if worker or key != "mine"
     ]
-    return render(request, "social/inbox.html", {
-        "tab": tab, "tabs": tabs, "search": search, "page": page, "now": now, "can_work": worker,
-        "capped": paginator.count >= selectors.TAB_CAP,
-        "query": urlencode({k: v for k, v in (("tab", tab), ("q", search)) if v}),
-    })
+    return render(
+        request,
+        "social/inbox.html",
+        {
+            "tab": tab,
+            "tabs": tabs,
+            "search": search,
+            "page": page,
+            "now": now,
+            "can_work": worker,
+            "capped": paginator.count >= selectors.TAB_CAP,
+            "query": urlencode({k: v for k, v in (("tab", tab), ("q", search)) if v}),
+        },
+    )
 
 
 @staff_required()
 @require_safe
 def for_me(request: HttpRequest) -> HttpResponse:
     """The messages passed to this member of staff, and flagged ones naming a family they coordinate."""
-    visible = (InboxMessage.objects.filter(passed_to=request.user) if can_read_inbox(request.user)
-               else messages_visible_to(request.user))
+    visible = (
+        InboxMessage.objects.filter(passed_to=request.user)
+        if can_read_inbox(request.user)
+        else messages_visible_to(request.user)
+    )
     page = Paginator(selectors.messages_for_staff(request.user, visible), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "social/for_me.html", {"page": page, "now": timezone.now()})
 
@@ -119,8 +135,9 @@ def add_message(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Added. A reply is due by {_when(message.due_at)}.")
             return redirect("social:message", pk=message.pk)
-    return render(request, "social/add_message.html", {"form": form, "can_work": True},
-                  status=400 if form.errors else 200)
+    return render(
+        request, "social/add_message.html", {"form": form, "can_work": True}, status=400 if form.errors else 200
+    )
 
 
 # --- one message -------------------------------------------------------------------------------
@@ -130,8 +147,9 @@ def _when(moment) -> str:
     return f"{timezone.localtime(moment, LONDON):%A %-d %B %Y, %H:%M}"
 
 
-def _message_page(request: HttpRequest, message: InboxMessage, *, failed: tuple[str, forms.Form] | None = None,
-                  status: int = 200) -> HttpResponse:
+def _message_page(
+    request: HttpRequest, message: InboxMessage, *, failed: tuple[str, forms.Form] | None = None, status: int = 200
+) -> HttpResponse:
     """The message, what happened to it, and the forms this person may use. `failed` is (name, form)
     for a form sent back with its errors."""
     user = request.user
@@ -151,12 +169,25 @@ def _message_page(request: HttpRequest, message: InboxMessage, *, failed: tuple[
     families = message.flagged_families.all()
     if not can_read_inbox(user):
         families = families.filter(pk__in=families_managed_by(user).values("pk"))
-    return render(request, "social/message.html", {
-        "message": message, "now": timezone.now(), "can_work": worker, "can_read_inbox": can_read_inbox(user),
-        "takedowns": takedowns, "open_takedown": open_takedown, "families": list(families),
-        "history": selectors.message_history(message), "failed": failed[0] if failed else "",
-        "is_mine": message.assignee_id == user.pk, "takedown_hours": settings.FIG_TAKEDOWN_HOURS, **offered,
-    }, status=status)
+    return render(
+        request,
+        "social/message.html",
+        {
+            "message": message,
+            "now": timezone.now(),
+            "can_work": worker,
+            "can_read_inbox": can_read_inbox(user),
+            "takedowns": takedowns,
+            "open_takedown": open_takedown,
+            "families": list(families),
+            "history": selectors.message_history(message),
+            "failed": failed[0] if failed else "",
+            "is_mine": message.assignee_id == user.pk,
+            "takedown_hours": settings.FIG_TAKEDOWN_HOURS,
+            **offered,
+        },
+        status=status,
+    )
 
 
 @staff_required()
@@ -199,13 +230,22 @@ def message_pass_on(request: HttpRequest, pk: int) -> HttpResponse:
     form = PassOnForm(request.POST)
     if form.is_valid():
         try:
-            services.message_pass_on(message=message, to=form.cleaned_data["to"], note=form.cleaned_data["note"],
-                                     by=request.user, request=request)
+            services.message_pass_on(
+                message=message,
+                to=form.cleaned_data["to"],
+                note=form.cleaned_data["note"],
+                by=request.user,
+                request=request,
+            )
         except services.InboxError as exc:
             form.add_error(None, str(exc))
         else:
-            return _done(request, message, f"Passed on to {form.cleaned_data['to']}. They have been emailed. "
-                                           f"The reply is still due by {_when(message.due_at)}.")
+            return _done(
+                request,
+                message,
+                f"Passed on to {form.cleaned_data['to']}. They have been emailed. "
+                f"The reply is still due by {_when(message.due_at)}.",
+            )
     return _message_page(request, message, failed=("pass_form", form), status=400)
 
 
@@ -217,8 +257,13 @@ def message_respond(request: HttpRequest, pk: int) -> HttpResponse:
     form = RespondForm(request.POST)
     if form.is_valid():
         try:
-            services.message_respond(message=message, text=form.cleaned_data["text"], link=form.cleaned_data["link"],
-                                     by=request.user, request=request)
+            services.message_respond(
+                message=message,
+                text=form.cleaned_data["text"],
+                link=form.cleaned_data["link"],
+                by=request.user,
+                request=request,
+            )
         except services.InboxError as exc:
             form.add_error(None, str(exc))
         else:
@@ -234,8 +279,9 @@ def message_close(request: HttpRequest, pk: int) -> HttpResponse:
     form = CloseForm(request.POST)
     if form.is_valid():
         try:
-            services.message_close(message=message, reason=form.cleaned_data["reason"], by=request.user,
-                                   request=request)
+            services.message_close(
+                message=message, reason=form.cleaned_data["reason"], by=request.user, request=request
+            )
         except services.InboxError as exc:
             form.add_error(None, str(exc))
         else:
@@ -251,8 +297,9 @@ def message_takedown(request: HttpRequest, pk: int) -> HttpResponse:
     form = TakedownForm(request.POST)
     if form.is_valid():
         try:
-            takedown = services.takedown_open(message=message, reason=form.cleaned_data["reason"], by=request.user,
-                                              request=request)
+            takedown = services.takedown_open(
+                message=message, reason=form.cleaned_data["reason"], by=request.user, request=request
+            )
         except services.InboxError as exc:
             form.add_error(None, str(exc))
         else:
@@ -266,25 +313,44 @@ def message_takedown(request: HttpRequest, pk: int) -> HttpResponse:
 def _graph_allowed(takedown: Takedown) -> bool:
     """Hide and delete go through the Graph API only for a comment Meta gave us an id for."""
     message = takedown.message
-    return bool(graph.graph_configured() and message is not None and message.kind == InboxMessage.Kind.COMMENT
-                and message.platform_id and message.platform in {"facebook", "instagram"})
+    return bool(
+        graph.graph_configured()
+        and message is not None
+        and message.kind == InboxMessage.Kind.COMMENT
+        and message.platform_id
+        and message.platform in {"facebook", "instagram"}
+    )
 
 
-def _takedowns_page(request: HttpRequest, *, failed: tuple[int, RemovalForm] | None = None,
-                    status: int = 200) -> HttpResponse:
+def _takedowns_page(
+    request: HttpRequest, *, failed: tuple[int, RemovalForm] | None = None, status: int = 200
+) -> HttpResponse:
     worker = can_work_inbox(request.user)
     rows = []
     for takedown in selectors.open_takedowns():
         form = None
         if worker:
-            form = failed[1] if failed and failed[0] == takedown.pk else RemovalForm(graph_allowed=_graph_allowed(takedown))
+            form = (
+                failed[1]
+                if failed and failed[0] == takedown.pk
+                else RemovalForm(graph_allowed=_graph_allowed(takedown))
+            )
         rows.append((takedown, form))
     removed = Paginator(selectors.removed_takedowns(), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "social/takedowns.html", {
-        "rows": rows, "removed": removed, "now": timezone.now(), "can_work": worker,
-        "takedown_hours": settings.FIG_TAKEDOWN_HOURS, "graph_configured": graph.graph_configured(),
-        "failed": failed[0] if failed else None,
-    }, status=status)
+    return render(
+        request,
+        "social/takedowns.html",
+        {
+            "rows": rows,
+            "removed": removed,
+            "now": timezone.now(),
+            "can_work": worker,
+            "takedown_hours": settings.FIG_TAKEDOWN_HOURS,
+            "graph_configured": graph.graph_configured(),
+            "failed": failed[0] if failed else None,
+        },
+        status=status,
+    )
 
 
 @staff_required(*INBOX_READERS)
@@ -305,8 +371,13 @@ def takedown_remove(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("social:takedowns")
     if form.is_valid():
         try:
-            services.takedown_record_removal(takedown=takedown, how=form.cleaned_data["how"],
-                                             notes=form.cleaned_data["notes"], by=request.user, request=request)
+            services.takedown_record_removal(
+                takedown=takedown,
+                how=form.cleaned_data["how"],
+                notes=form.cleaned_data["notes"],
+                by=request.user,
+                request=request,
+            )
         except services.InboxError as exc:
             form.add_error(None, str(exc))
         else:
@@ -322,7 +393,13 @@ def takedown_remove(request: HttpRequest, pk: int) -> HttpResponse:
 @require_safe
 def dashboard(request: HttpRequest) -> HttpResponse:
     stats = selectors.cached_response_dashboard()
-    return render(request, "social/dashboard.html", {
-        "stats": stats, "chart": weekly_chart(stats.weeks), "weeks": list(reversed(stats.weeks)),
-        "can_work": can_work_inbox(request.user),
-    })
+    return render(
+        request,
+        "social/dashboard.html",
+        {
+            "stats": stats,
+            "chart": weekly_chart(stats.weeks),
+            "weeks": list(reversed(stats.weeks)),
+            "can_work": can_work_inbox(request.user),
+        },
+    )

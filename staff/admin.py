@@ -21,7 +21,9 @@ from staff.roles import ROLE_CHOICES, user_roles
 
 class UserAdminForm(forms.ModelForm):
     roles = forms.MultipleChoiceField(
-        choices=ROLE_CHOICES, required=False, widget=forms.CheckboxSelectMultiple,
+        choices=ROLE_CHOICES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
         help_text="Anyone with a role is staff and must use two-step sign-in. Leave empty for a parent or carer.",
     )
 
@@ -69,8 +71,13 @@ class UserAdmin(admin.ModelAdmin):
         if change:
             obj.save(update_fields=["email", "full_name", "is_active"])
             services.user_set_roles(user=obj, roles=roles, by=request.user, request=request)
-            services.audit_record(action="account.updated", actor=request.user, target=obj, request=request,
-                                  details={"changed": form.changed_data})
+            services.audit_record(
+                action="account.updated",
+                actor=request.user,
+                target=obj,
+                request=request,
+                details={"changed": form.changed_data},
+            )
         else:
             created = services.staff_user_create(
                 email=obj.email, full_name=obj.full_name, roles=roles, by=request.user, request=request

@@ -49,26 +49,40 @@ class VirtualVisitForm(forms.ModelForm):
         error_messages={
             "required": "Choose the video platform the visit was held on.",
             "invalid_choice": "That platform is not on FiG's approved list. Hold visits only on an approved "
-                              "platform; if one was not used, report it as a breach instead.",
+            "platform; if one was not used, report it as a breach instead.",
         },
     )
     confidential_space = forms.BooleanField(
-        label="I was in a confidential space for the whole visit", required=True,
-        error_messages={"required": "The policy requires a confidential space. If you could not find one, report it as a breach instead."},
+        label="I was in a confidential space for the whole visit",
+        required=True,
+        error_messages={
+            "required": "The policy requires a confidential space. If you could not find one, report it as a breach instead."
+        },
     )
     not_overheard_or_interrupted = forms.BooleanField(
-        label="I could not be overheard or interrupted", required=True,
-        error_messages={"required": "The policy requires that you cannot be overheard or interrupted. If that was not possible, report it as a breach instead."},
+        label="I could not be overheard or interrupted",
+        required=True,
+        error_messages={
+            "required": "The policy requires that you cannot be overheard or interrupted. If that was not possible, report it as a breach instead."
+        },
     )
     guidance_given = forms.BooleanField(
-        label="The family was given FiG's guidance on video visits", required=True,
+        label="The family was given FiG's guidance on video visits",
+        required=True,
         error_messages={"required": "Give the family the guidance (the link is below) before recording the visit."},
     )
 
     class Meta:
         model = VirtualVisit
-        fields = ["family_reference", "held_at", "platform", "confidential_space",
-                  "not_overheard_or_interrupted", "guidance_given", "notes"]
+        fields = [
+            "family_reference",
+            "held_at",
+            "platform",
+            "confidential_space",
+            "not_overheard_or_interrupted",
+            "guidance_given",
+            "notes",
+        ]
         widgets = {
             "held_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
             "notes": forms.Textarea(attrs={"rows": 3}),
@@ -89,7 +103,9 @@ class PolicyPublishForm(forms.Form):
     title = forms.CharField(max_length=200, initial="eSafety policy")
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 16}), label="Policy text")
     summary = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}), required=False, label="What has changed",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        label="What has changed",
         help_text="Shown to staff when they are asked to acknowledge the new version.",
     )
 
@@ -108,7 +124,9 @@ class StaffOnlyResetPasswordForm(ResetPasswordForm):
         if self.parents and not self.users:
             email = self.cleaned_data["email"]
             notify(
-                to=[email], subject="Signing in to FiG Safety", template="staff/email/parent_no_password.txt",
+                to=[email],
+                subject="Signing in to FiG Safety",
+                template="staff/email/parent_no_password.txt",
                 context={"link": settings.FIG_SITE_URL + reverse("account_request_login_code")},
             )
             return email

@@ -95,7 +95,10 @@ class StaffMFARequiredMiddleware:
                 raise Http404
         if user.is_authenticated and not _is_static(request) and is_staff_member(user):
             if _url_name(request) not in MFA_SETUP_URL_NAMES and not has_second_factor(user):
-                messages.warning(request, "Staff accounts need two-step sign-in. Please set up an authenticator app or a security key to continue.")
+                messages.warning(
+                    request,
+                    "Staff accounts need two-step sign-in. Please set up an authenticator app or a security key to continue.",
+                )
                 return redirect("mfa_activate_totp")
         return self.get_response(request)
 

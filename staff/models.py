@@ -47,7 +47,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     full_name = models.CharField(max_length=150, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(
-        "can use the Django admin", default=False,
+        "can use the Django admin",
+        default=False,
         help_text="Only for administrators who manage accounts and reference data.",
     )
     date_joined = models.DateTimeField(default=timezone.now)
@@ -164,9 +165,15 @@ class BreachReport(models.Model):
 
     reporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="breach_reports")
     occurred_on = models.DateField("when it happened")
-    where = models.CharField("where it happened", max_length=200, help_text="For example: a private Facebook post, a group chat, a home visit.")
+    where = models.CharField(
+        "where it happened",
+        max_length=200,
+        help_text="For example: a private Facebook post, a group chat, a home visit.",
+    )
     description = models.TextField("what happened")
-    people_involved = models.TextField("people involved", blank=True, help_text="Staff or volunteers involved, if you know.")
+    people_involved = models.TextField(
+        "people involved", blank=True, help_text="Staff or volunteers involved, if you know."
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
     outcome = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -74,7 +74,9 @@ def deliver_outbox(ids: list[int] | None = None) -> int:
     sent = 0
     while True:
         with transaction.atomic():
-            pending = OutboxEmail.objects.select_for_update(skip_locked=True).filter(sent_at__isnull=True, attempts__lt=20)
+            pending = OutboxEmail.objects.select_for_update(skip_locked=True).filter(
+                sent_at__isnull=True, attempts__lt=20
+            )
             if ids is not None:
                 pending = pending.filter(pk__in=ids)
             rows = list(pending.order_by("created_at", "id")[:BATCH])

@@ -34,7 +34,8 @@ def emails_of(*roles: Role) -> list[str]:
     """The addresses of active users holding any of `roles`, each once."""
     return list(
         User.objects.filter(is_active=True, groups__name__in=[r.value for r in roles])
-        .distinct().values_list("email", flat=True)
+        .distinct()
+        .values_list("email", flat=True)
     )
 
 
@@ -61,8 +62,10 @@ def acknowledgement_register(version: PolicyVersion) -> list[AcknowledgementRow]
     Two queries whatever the number of staff: the users, and their acknowledgements.
     """
     acks = PolicyAcknowledgement.objects.select_related("version").order_by("-version__number")
-    users = staff_users().order_by("full_name", "email").prefetch_related(
-        Prefetch("policy_acknowledgements", queryset=acks, to_attr="acks")
+    users = (
+        staff_users()
+        .order_by("full_name", "email")
+        .prefetch_related(Prefetch("policy_acknowledgements", queryset=acks, to_attr="acks"))
     )
     rows = []
     for user in users:

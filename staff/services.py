@@ -140,7 +140,10 @@ def user_set_roles(*, user: User, roles: Iterable[str], by: User | None, request
         user.groups.remove(*Group.objects.filter(name__in=removed))
     user.__dict__.pop("_fig_roles", None)
     audit_record(
-        action="account.roles_changed", actor=by, target=user, request=request,
+        action="account.roles_changed",
+        actor=by,
+        target=user,
+        request=request,
         details={"added": added, "removed": removed},
     )
 
@@ -173,7 +176,9 @@ def policy_publish(*, text: str, by: User | None, summary: str = "", title: str 
     return version
 
 
-def policy_acknowledge(*, user: User, version: PolicyVersion, request: HttpRequest | None = None) -> PolicyAcknowledgement:
+def policy_acknowledge(
+    *, user: User, version: PolicyVersion, request: HttpRequest | None = None
+) -> PolicyAcknowledgement:
     """Record that the user has read this version. A second click changes nothing."""
     with transaction.atomic():
         ack, created = PolicyAcknowledgement.objects.get_or_create(
@@ -214,7 +219,10 @@ def breach_report_update(
         report.updated_at = timezone.now()
         report.save(update_fields=["status", "outcome", "updated_at"])
         audit_record(
-            action="breach.updated", actor=by, target=report, request=request,
+            action="breach.updated",
+            actor=by,
+            target=report,
+            request=request,
             details={"from": before, "to": {"status": report.status, "outcome": report.outcome}},
         )
         if report.status != before["status"]:
@@ -222,16 +230,24 @@ def breach_report_update(
                 to=[report.reporter.email],
                 subject=f"Your breach report #{report.pk} is now: {report.get_status_display().lower()}",
                 template="staff/email/breach_status.txt",
-                context={"report": report, "link": settings.FIG_SITE_URL + reverse("staff:breach_detail", args=[report.pk])},
+                context={
+                    "report": report,
+                    "link": settings.FIG_SITE_URL + reverse("staff:breach_detail", args=[report.pk]),
+                },
             )
     return report
 
 
-def virtual_visit_record(*, staff_member: User, platform: ApprovedPlatform, request: HttpRequest | None = None, **fields: Any) -> VirtualVisit:
+def virtual_visit_record(
+    *, staff_member: User, platform: ApprovedPlatform, request: HttpRequest | None = None, **fields: Any
+) -> VirtualVisit:
     with transaction.atomic():
         visit = VirtualVisit.objects.create(staff_member=staff_member, platform=platform, **fields)
         audit_record(
-            action="visit.recorded", actor=staff_member, target=visit, request=request,
+            action="visit.recorded",
+            actor=staff_member,
+            target=visit,
+            request=request,
             details={"family_reference": visit.family_reference, "platform": platform.name},
         )
     return visit

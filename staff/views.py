@@ -54,8 +54,11 @@ def policy(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if request.POST.get("version") != str(version.pk):
             # The page was opened before a newer version was published: the tick was for the old text.
-            messages.error(request, f"Version {version.number} of the policy has been published since you opened "
-                                    "the page. Please read it and tick the box again.")
+            messages.error(
+                request,
+                f"Version {version.number} of the policy has been published since you opened "
+                "the page. Please read it and tick the box again.",
+            )
             return redirect("staff:policy")
         if request.POST.get("confirm") != "yes":
             messages.error(request, "Tick the box to confirm you have read this version of the policy.")
@@ -82,11 +85,16 @@ def policy_publish(request: HttpRequest) -> HttpResponse:
     if not can_publish_policy(request.user):
         raise PermissionDenied
     latest = current_policy()
-    form = PolicyPublishForm(request.POST or None, initial={"text": latest.text if latest else "", "title": latest.title if latest else "eSafety policy"})
+    form = PolicyPublishForm(
+        request.POST or None,
+        initial={"text": latest.text if latest else "", "title": latest.title if latest else "eSafety policy"},
+    )
     if request.method == "POST" and form.is_valid():
         version = services.policy_publish(
-            text=form.cleaned_data["text"], title=form.cleaned_data["title"],
-            summary=form.cleaned_data["summary"], by=request.user,
+            text=form.cleaned_data["text"],
+            title=form.cleaned_data["title"],
+            summary=form.cleaned_data["summary"],
+            by=request.user,
         )
         if latest is not None and version.pk == latest.pk:
             messages.info(request, "The text is the same as the current version, so nothing new was published.")
@@ -138,8 +146,11 @@ def breach_update(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return render(request, "staff/breach_detail.html", {"report": report, "form": form, "is_ceo": True}, status=400)
     services.breach_report_update(
-        report_id=report.pk, status=form.cleaned_data["status"], outcome=form.cleaned_data["outcome"],
-        by=request.user, request=request,
+        report_id=report.pk,
+        status=form.cleaned_data["status"],
+        outcome=form.cleaned_data["outcome"],
+        by=request.user,
+        request=request,
     )
     messages.success(request, "The report is updated and the reporter has been told of any change of status.")
     return redirect("staff:breach_detail", pk=report.pk)

@@ -145,8 +145,13 @@ def stranger(db):
 # --- browser -----------------------------------------------------------------
 
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -155,9 +160,7 @@ def browser_instance():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=SERVICES.chromium, headless=True, args=CHROMIUM_ARGS
-        )
+        browser = playwright.chromium.launch(executable_path=SERVICES.chromium, headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 
@@ -178,7 +181,10 @@ def phone_page(browser_instance, live_server, settings):
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
     context = browser_instance.new_context(
-        viewport={"width": 390, "height": 844}, device_scale_factor=3, is_mobile=True, has_touch=True,
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=3,
+        is_mobile=True,
+        has_touch=True,
         base_url=live_server.url,
     )
     page = context.new_page()
@@ -197,4 +203,3 @@ def assert_accessible(page) -> None:
         page.url,
         "\n".join(f"- {v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}" for v in bad),
     )
-

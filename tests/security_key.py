@@ -70,7 +70,9 @@ class SoftSecurityKey:
         assert self.credential_id in allowed, "the server did not ask for this key"
         self._counter += 1
         client_data = CollectedClientData.create("webauthn.get", options["challenge"], self.origin)
-        auth_data = AuthenticatorData.create(self._rp_id_hash(options["rpId"]), AuthenticatorData.FLAG.UP, self._counter)
+        auth_data = AuthenticatorData.create(
+            self._rp_id_hash(options["rpId"]), AuthenticatorData.FLAG.UP, self._counter
+        )
         signature = self._private_key.sign(bytes(auth_data) + client_data.hash, ec.ECDSA(hashes.SHA256()))
         response = AuthenticationResponse(
             raw_id=self.credential_id,

@@ -38,8 +38,12 @@ def _probe_postgres(url: str) -> str | None:
     config = dj_database_url.parse(url)
     try:
         connection = psycopg2.connect(
-            dbname="postgres", user=config["USER"] or "postgres", password=config["PASSWORD"] or None,
-            host=config["HOST"] or "127.0.0.1", port=config["PORT"] or 5432, connect_timeout=3,
+            dbname="postgres",
+            user=config["USER"] or "postgres",
+            password=config["PASSWORD"] or None,
+            host=config["HOST"] or "127.0.0.1",
+            port=config["PORT"] or 5432,
+            connect_timeout=3,
         )
     except psycopg2.Error as exc:
         return str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__

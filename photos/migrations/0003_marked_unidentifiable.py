@@ -6,21 +6,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('photos', '0002_append_only_access_log'),
+        ("photos", "0002_append_only_access_log"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='photo',
-            name='marked_unidentifiable',
-            field=models.BooleanField(default=False, help_text="A coordinator confirmed no child's face is recognisable (for example blurred or from behind)."),
+            model_name="photo",
+            name="marked_unidentifiable",
+            field=models.BooleanField(
+                default=False,
+                help_text="A coordinator confirmed no child's face is recognisable (for example blurred or from behind).",
+            ),
         ),
         migrations.AddField(
-            model_name='photo',
-            name='marked_unidentifiable_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="photo",
+            name="marked_unidentifiable_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
     ]

@@ -4,14 +4,13 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('photos', '0003_marked_unidentifiable'),
+        ("photos", "0003_marked_unidentifiable"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='photo',
-            index=models.Index(fields=['status', '-uploaded_at', '-id'], name='photo_status_newest_idx'),
+            model_name="photo",
+            index=models.Index(fields=["status", "-uploaded_at", "-id"], name="photo_status_newest_idx"),
         ),
     ]

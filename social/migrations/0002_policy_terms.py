@@ -4,23 +4,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('social', '0001_initial'),
+        ("social", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PolicyTerm',
+            name="PolicyTerm",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('category', models.CharField(choices=[('religious', 'Religious'), ('political', 'Political')], max_length=10)),
-                ('term', models.CharField(max_length=100)),
-                ('is_active', models.BooleanField(default=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "category",
+                    models.CharField(choices=[("religious", "Religious"), ("political", "Political")], max_length=10),
+                ),
+                ("term", models.CharField(max_length=100)),
+                ("is_active", models.BooleanField(default=True)),
             ],
             options={
-                'ordering': ['category', 'term'],
-                'constraints': [models.UniqueConstraint(fields=('category', 'term'), name='one_policy_term_per_category')],
+                "ordering": ["category", "term"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("category", "term"), name="one_policy_term_per_category")
+                ],
             },
         ),
     ]

@@ -7,67 +7,127 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('photos', '0002_append_only_access_log'),
-        ('social', '0003_default_policy_terms'),
+        ("photos", "0002_append_only_access_log"),
+        ("social", "0003_default_policy_terms"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='takedown',
-            name='requested_by',
-            field=models.ForeignKey(blank=True, help_text='The parent or carer who asked for it to come down, if one did.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="takedown",
+            name="requested_by",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The parent or carer who asked for it to come down, if one did.",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.CreateModel(
-            name='Post',
+            name="Post",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('text', models.TextField()),
-                ('channels', models.JSONField(default=list)),
-                ('scheduled_for', models.DateTimeField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('submitted', 'Awaiting review'), ('changes_requested', 'Changes requested'), ('approved', 'Approved'), ('published', 'Published'), ('withdrawn', 'Withdrawn')], db_index=True, default='draft', max_length=20)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('submitted_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('reviewed_at', models.DateTimeField(blank=True, null=True)),
-                ('review_note', models.TextField(blank=True)),
-                ('checklist', models.JSONField(blank=True, default=dict, help_text='What the approver confirmed.')),
-                ('published_at', models.DateTimeField(blank=True, null=True)),
-                ('published_url', models.URLField(blank=True, max_length=500)),
-                ('external_id', models.CharField(blank=True, max_length=200)),
-                ('adapter', models.CharField(blank=True, max_length=20)),
-                ('author', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='posts', to=settings.AUTH_USER_MODEL)),
-                ('photos', models.ManyToManyField(blank=True, related_name='posts', to='photos.photo')),
-                ('published_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('reviewed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("text", models.TextField()),
+                ("channels", models.JSONField(default=list)),
+                ("scheduled_for", models.DateTimeField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("submitted", "Awaiting review"),
+                            ("changes_requested", "Changes requested"),
+                            ("approved", "Approved"),
+                            ("published", "Published"),
+                            ("withdrawn", "Withdrawn"),
+                        ],
+                        db_index=True,
+                        default="draft",
+                        max_length=20,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("submitted_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("reviewed_at", models.DateTimeField(blank=True, null=True)),
+                ("review_note", models.TextField(blank=True)),
+                ("checklist", models.JSONField(blank=True, default=dict, help_text="What the approver confirmed.")),
+                ("published_at", models.DateTimeField(blank=True, null=True)),
+                ("published_url", models.URLField(blank=True, max_length=500)),
+                ("external_id", models.CharField(blank=True, max_length=200)),
+                ("adapter", models.CharField(blank=True, max_length=20)),
+                (
+                    "author",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="posts", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                ("photos", models.ManyToManyField(blank=True, related_name="posts", to="photos.photo")),
+                (
+                    "published_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "reviewed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-updated_at', '-id'],
+                "ordering": ["-updated_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='CheckDismissal',
+            name="CheckDismissal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('check_name', models.CharField(max_length=20)),
-                ('reason', models.TextField()),
-                ('dismissed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('dismissed_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('post', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='dismissals', to='social.post')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("check_name", models.CharField(max_length=20)),
+                ("reason", models.TextField()),
+                ("dismissed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "dismissed_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "post",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="dismissals", to="social.post"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['dismissed_at'],
+                "ordering": ["dismissed_at"],
             },
         ),
         migrations.AddField(
-            model_name='takedown',
-            name='post',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='takedowns', to='social.post'),
+            model_name="takedown",
+            name="post",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="takedowns",
+                to="social.post",
+            ),
         ),
         migrations.AddIndex(
-            model_name='post',
-            index=models.Index(fields=['status', 'submitted_at'], name='social_post_status_e7c462_idx'),
+            model_name="post",
+            index=models.Index(fields=["status", "submitted_at"], name="social_post_status_e7c462_idx"),
         ),
     ]

@@ -5,16 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('consents', '0002_append_only_records'),
-        ('social', '0004_posts'),
+        ("consents", "0002_append_only_records"),
+        ("social", "0004_posts"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='inboxmessage',
-            index=models.Index(condition=models.Q(('status', 'open')), fields=['-urgent', 'due_at', 'id', 'assignee', 'passed_to'], name='inbox_open_queue'),
+            model_name="inboxmessage",
+            index=models.Index(
+                condition=models.Q(("status", "open")),
+                fields=["-urgent", "due_at", "id", "assignee", "passed_to"],
+                name="inbox_open_queue",
+            ),
         ),
     ]

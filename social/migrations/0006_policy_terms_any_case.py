@@ -5,22 +5,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('social', '0005_inbox_open_queue_index'),
+        ("social", "0005_inbox_open_queue_index"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='policyterm',
-            name='one_policy_term_per_category',
+            model_name="policyterm",
+            name="one_policy_term_per_category",
         ),
         migrations.AddConstraint(
-            model_name='policyterm',
-            constraint=models.UniqueConstraint(django.db.models.functions.text.Lower('term'), models.F('category'), name='one_policy_term_per_category'),
+            model_name="policyterm",
+            constraint=models.UniqueConstraint(
+                django.db.models.functions.text.Lower("term"), models.F("category"), name="one_policy_term_per_category"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='policyterm',
-            constraint=models.UniqueConstraint(django.db.models.functions.text.Lower('term'), condition=models.Q(('is_active', True)), name='one_checked_policy_term'),
+            model_name="policyterm",
+            constraint=models.UniqueConstraint(
+                django.db.models.functions.text.Lower("term"),
+                condition=models.Q(("is_active", True)),
+                name="one_checked_policy_term",
+            ),
         ),
     ]

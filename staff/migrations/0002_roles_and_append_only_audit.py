@@ -6,6 +6,7 @@ from fig_safety.append_only import make_append_only
 
 ROLES = ["coordinator", "photographer", "staff", "social_admin", "ceo"]
 
+
 def create_roles(apps, schema_editor):
     Group = apps.get_model("auth", "Group")
     for name in ROLES:

@@ -118,7 +118,10 @@ def plug_in_security_key(page: Page) -> str:
     cdp = page.context.new_cdp_session(page)
     cdp.send("WebAuthn.enable")
     options = {
-        "protocol": "ctap2", "transport": "usb", "hasResidentKey": True,
-        "hasUserVerification": True, "isUserVerified": True,
+        "protocol": "ctap2",
+        "transport": "usb",
+        "hasResidentKey": True,
+        "hasUserVerification": True,
+        "isUserVerified": True,
     }
     return cdp.send("WebAuthn.addVirtualAuthenticator", {"options": options})["authenticatorId"]

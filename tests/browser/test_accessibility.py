@@ -151,8 +151,13 @@ def test_social_term_lists_and_post_takedowns(viewport_page):
     expect(page.get_by_role("button", name="Switch on “council tax” again")).to_be_visible()
     assert_accessible(page)  # after a change, with a term switched off
 
-    post = posts.post_save_draft(author=author, text="Thank you to everyone who came to the picnic!",
-                                 channels=["facebook", "website"], scheduled_for=None, photos=[])
+    post = posts.post_save_draft(
+        author=author,
+        text="Thank you to everyone who came to the picnic!",
+        channels=["facebook", "website"],
+        scheduled_for=None,
+        photos=[],
+    )
     posts.post_submit(post=post, by=author)
     posts.post_approve(post=post, by=admin, checklist=dict.fromkeys(posts.CHECKLIST, True), dismissals={})
     posts.post_publish(post=post, by=admin, adapter_name="manual", url="https://www.facebook.com/figcharity/posts/1")

@@ -34,7 +34,12 @@ SIGN_PATH = re.compile(r"/consents/sign/[^/\s]+/")
 REVIEW_PATH = re.compile(r"/consents/review/[^/\s]+/")
 # What the parent answers: yes to four, no to printed marketing and a recognisable face online.
 ANSWERS = {
-    "photographed": True, "stored": True, "training": True, "print": False, "online": True, "face_online": False,
+    "photographed": True,
+    "stored": True,
+    "training": True,
+    "print": False,
+    "online": True,
+    "face_online": False,
 }
 WITHDRAWN = "online"
 
@@ -84,7 +89,10 @@ def _family(coordinator=None):
     child = consent_factories.ChildFactory(family=family, first_name="Ava", last_name="Mensah")
     pat = consent_factories.CarerFactory(family=family, full_name="Pat Mensah", email="pat@example.org")
     consent_factories.CarerFactory(
-        family=family, full_name="Jo Mensah", email="jo@example.org", relationship="aunt",
+        family=family,
+        full_name="Jo Mensah",
+        email="jo@example.org",
+        relationship="aunt",
         has_parental_responsibility=False,
     )
     if coordinator is not None:
@@ -254,7 +262,9 @@ def test_later_the_parent_withdraws_one_purpose_from_the_email_in_no_more_taps_t
     expect(_heading(page)).to_have_text("Ava's photo consent")
     expect(page.get_by_role("status")).to_contain_text("Your withdrawal has taken effect")
     withdrawing_taps = taps.count
-    print(f"\ntaps to sign from the email: {signing_taps}; taps to withdraw one purpose from the email: {withdrawing_taps}")
+    print(
+        f"\ntaps to sign from the email: {signing_taps}; taps to withdraw one purpose from the email: {withdrawing_taps}"
+    )
     assert withdrawing_taps <= signing_taps
     assert withdrawing_taps == 2  # "Withdraw" next to the purpose, then the button
 
@@ -513,8 +523,9 @@ def test_a_coordinator_sends_the_form_to_every_carer_with_parental_responsibilit
     factories.PolicyVersionFactory()
     coordinator = factories.staff_user("coordinator", email="coordinator@example.org", full_name="Cam Reid")
     family, child, pat = _family(coordinator)
-    sam = consent_factories.CarerFactory(family=family, full_name="Sam Mensah", email="sam@example.org",
-                                         relationship="father")
+    sam = consent_factories.CarerFactory(
+        family=family, full_name="Sam Mensah", email="sam@example.org", relationship="father"
+    )
     page = desktop_page
     console = journeys.watch_console(page)
 

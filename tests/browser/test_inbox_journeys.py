@@ -44,8 +44,12 @@ def _message(text: str, sender: str, received_ago: timedelta, **fields) -> Inbox
     fields.setdefault("platform", Platform.FACEBOOK)
     fields.setdefault("kind", InboxMessage.Kind.COMMENT)
     return InboxMessage.objects.create(
-        text=text, sender_name=sender, received_at=received_at, due_at=policy_due_at(received_at),
-        flagged_at=received_at, **fields,
+        text=text,
+        sender_name=sender,
+        received_at=received_at,
+        due_at=policy_due_at(received_at),
+        flagged_at=received_at,
+        **fields,
     )
 
 
@@ -56,15 +60,29 @@ def test_an_administrator_assigns_and_passes_on_and_the_staff_member_answers(
     admin = factories.staff_user("social_admin", email="sol@example.org", full_name="Sol Admin")
     helper = factories.staff_user("staff", email="hal@example.org", full_name="Hal Helper")
     picnic = _message("When is the next family picnic? We loved the last one.", "Jo Public", timedelta(days=2))
-    art_club = _message("Could someone call me about the art club on Saturdays?", "Sam Parent",
-                        timedelta(days=1, hours=3), platform=Platform.MESSENGER, kind=InboxMessage.Kind.MESSAGE)
-    flagged = _message("So lovely to see Ava Demo at the picnic!", "A Neighbour", timedelta(hours=5),
-                       urgent=True, flagged_names=["Ava Demo"], platform_id="123_456")
+    art_club = _message(
+        "Could someone call me about the art club on Saturdays?",
+        "Sam Parent",
+        timedelta(days=1, hours=3),
+        platform=Platform.MESSENGER,
+        kind=InboxMessage.Kind.MESSAGE,
+    )
+    flagged = _message(
+        "So lovely to see Ava Demo at the picnic!",
+        "A Neighbour",
+        timedelta(hours=5),
+        urgent=True,
+        flagged_names=["Ava Demo"],
+        platform_id="123_456",
+    )
     flagged.flagged_families.set([FamilyFactory()])
     _message("Thanks for the coffee morning", "Kim", timedelta(days=6, hours=20))  # almost due
     _message("Are you open at Christmas?", "Lee", timedelta(days=9))  # overdue
-    Takedown.objects.create(message=flagged, reason="Names Ava, whose family did not agree to be identifiable.",
-                            due_at=timezone.now() + timedelta(hours=19))
+    Takedown.objects.create(
+        message=flagged,
+        reason="Names Ava, whose family did not agree to be identifiable.",
+        due_at=timezone.now() + timedelta(hours=19),
+    )
     page = desktop_page
     console = journeys.watch_console(page)
 
@@ -155,7 +173,9 @@ def test_an_administrator_assigns_and_passes_on_and_the_staff_member_answers(
     week = page.locator(".dashboard-table tbody tr").filter(has_text="1 of 1 (100%)")
     expect(week).to_have_count(1)
     # Over the twelve weeks: Sam's message answered in time, and Lee's still overdue.
-    expect(page.locator(".stat").filter(has_text="answered within 7 days")).to_contain_text("50% answered within 7 days (1 of 2)")
+    expect(page.locator(".stat").filter(has_text="answered within 7 days")).to_contain_text(
+        "50% answered within 7 days (1 of 2)"
+    )
     expect(page.locator(".stat").filter(has_text="overdue message")).to_contain_text("1")
     _check_page(page, "dashboard")
     assert not journeys.csp_violations(console), console

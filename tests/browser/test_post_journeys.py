@@ -51,9 +51,7 @@ def _sign_out(page: Page) -> None:
     expect(page.get_by_text("You have signed out.")).to_be_visible()
 
 
-def test_a_post_goes_from_draft_to_published_and_the_parent_asks_for_its_removal(
-    desktop_page, phone_page, mailoutbox
-):
+def test_a_post_goes_from_draft_to_published_and_the_parent_asks_for_its_removal(desktop_page, phone_page, mailoutbox):
     factories.PolicyVersionFactory()
     writer = factories.staff_user("staff", email="sam@example.org", full_name="Sam Writer")
     reviewer = factories.staff_user("social_admin", email="rae@example.org", full_name="Rae Reviewer")
@@ -127,8 +125,12 @@ def test_a_post_goes_from_draft_to_published_and_the_parent_asks_for_its_removal
     expect(page.locator(".eyebrow")).to_contain_text("by Sam Writer")
     approve = page.get_by_role("region", name="Approve")
     _check_page(page, "post-to-review")
-    for label in ("Relevant to FiG's cause", "No religious or political content", "Nothing confidential",
-                  "No child identifiable or contactable"):
+    for label in (
+        "Relevant to FiG's cause",
+        "No religious or political content",
+        "Nothing confidential",
+        "No child identifiable or contactable",
+    ):
         approve.get_by_role("checkbox", name=label).check()
     approve.get_by_label("Why “Contact details” can be dismissed").fill(REASON)
     approve.get_by_role("button", name="Approve").click()
@@ -140,7 +142,8 @@ def test_a_post_goes_from_draft_to_published_and_the_parent_asks_for_its_removal
     publish.get_by_role("button", name="Record as published").click()
     expect(page.get_by_role("heading", name=re.compile("^Published "))).to_be_visible()
     expect(page.get_by_role("link", name="See the post where it was published")).to_have_attribute(
-        "href", PUBLISHED_URL)
+        "href", PUBLISHED_URL
+    )
     history = page.get_by_role("region", name="History")
     expect(history).to_contain_text(REASON)
     expect(history).to_contain_text("Rae Reviewer: Approved it")
@@ -168,7 +171,8 @@ def test_a_post_goes_from_draft_to_published_and_the_parent_asks_for_its_removal
     expect(card).to_contain_text(TEXT)
     expect(card).to_contain_text("It includes 1 photo of Ava.")
     expect(card.get_by_role("link", name=re.compile("See the post where it was published"))).to_have_attribute(
-        "href", PUBLISHED_URL)
+        "href", PUBLISHED_URL
+    )
     expect(page.locator("main img")).to_have_count(0)  # the photo is described, never sent to the phone
     _check_page(page, "parent-posts", width=390)
 
@@ -187,8 +191,9 @@ def test_without_javascript_the_checks_show_after_saving(browser_instance, live_
     settings.CSRF_COOKIE_SECURE = False
     factories.PolicyVersionFactory()
     writer = factories.staff_user("staff", email="sam@example.org", full_name="Sam Writer")
-    context = browser_instance.new_context(viewport={"width": 1280, "height": 900}, java_script_enabled=False,
-                                           base_url=live_server.url)
+    context = browser_instance.new_context(
+        viewport={"width": 1280, "height": 900}, java_script_enabled=False, base_url=live_server.url
+    )
     try:
         page = context.new_page()
         page.set_default_timeout(15_000)

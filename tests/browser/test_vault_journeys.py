@@ -277,8 +277,9 @@ def test_the_coordinator_browses_the_gallery_by_child(desktop_page):
     cy = consent_factories.ChildFactory(family=family, first_name="Cy", last_name="Demo")
     consent_factories.give(cy, mother)
     _uploaded(family, ava, photographer)  # three of Ava
-    photo_services.photo_upload(family=family, children=[cy], files=[_jpeg(5)], no_child_identifiable=False,
-                                by=photographer)
+    photo_services.photo_upload(
+        family=family, children=[cy], files=[_jpeg(5)], no_child_identifiable=False, by=photographer
+    )
     page = desktop_page
     console = journeys.watch_console(page)
 

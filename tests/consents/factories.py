@@ -119,26 +119,40 @@ def publish_version(requires_reconsent: bool = False, at: dt.datetime | None = N
         return services.form_version_publish(
             introduction=DEFAULT_INTRODUCTION + " (revised)",
             purpose_texts={str(k): v for k, v in DEFAULT_PURPOSE_TEXTS.items()},
-            closing=default_closing(), requires_reconsent=requires_reconsent, by=by,
+            closing=default_closing(),
+            requires_reconsent=requires_reconsent,
+            by=by,
         )
 
 
-def give(child: Child, carer: Carer, answers: dict[str, bool] | None = None, at: dt.datetime | None = None,
-         by=None) -> ConsentRecord:
+def give(
+    child: Child, carer: Carer, answers: dict[str, bool] | None = None, at: dt.datetime | None = None, by=None
+) -> ConsentRecord:
     """A consent recorded by phone through `consent_record_offline` (all yes unless told), signed at `at`."""
     chosen = all_answers() if answers is None else answers
     with frozen(at):
         return services.consent_record_offline(
-            child=child, carer=carer, answers=chosen, method=ConsentRecord.Method.PHONE,
-            taken_by="Test Coordinator", by=by, scan=None, evidence=EVIDENCE,
+            child=child,
+            carer=carer,
+            answers=chosen,
+            method=ConsentRecord.Method.PHONE,
+            taken_by="Test Coordinator",
+            by=by,
+            scan=None,
+            evidence=EVIDENCE,
         )
 
 
-def withdraw(child: Child, carer: Carer, purposes: Iterable[str], at: dt.datetime | None = None,
-             by=None) -> ConsentRecord:
+def withdraw(
+    child: Child, carer: Carer, purposes: Iterable[str], at: dt.datetime | None = None, by=None
+) -> ConsentRecord:
     with frozen(at):
         return services.consent_withdraw(
-            child=child, carer=carer, purposes=list(purposes), evidence=EVIDENCE, by=by,
+            child=child,
+            carer=carer,
+            purposes=list(purposes),
+            evidence=EVIDENCE,
+            by=by,
             identified_by=ConsentRecord.IdentifiedBy.STAFF if by else ConsentRecord.IdentifiedBy.CODE_SIGN_IN,
         )
 
@@ -148,12 +162,20 @@ def request_for(child: Child, carer: Carer, at: dt.datetime | None = None, by=No
         return services.consent_request_send(child=child, carer=carer, by=by)
 
 
-def sign(consent_request: ConsentRequest, answers: dict[str, bool] | None = None, at: dt.datetime | None = None,
-         signature: str = PNG_DATA_URL, typed_name: str | None = None) -> ConsentRecord:
+def sign(
+    consent_request: ConsentRequest,
+    answers: dict[str, bool] | None = None,
+    at: dt.datetime | None = None,
+    signature: str = PNG_DATA_URL,
+    typed_name: str | None = None,
+) -> ConsentRecord:
     chosen = all_answers() if answers is None else answers
     with frozen(at):
         return services.consent_sign(
-            consent_request_id=consent_request.pk, answers=chosen,
+            consent_request_id=consent_request.pk,
+            answers=chosen,
             typed_name=typed_name if typed_name is not None else consent_request.carer.full_name,
-            confirmed_pr=True, signature_data_url=signature, evidence=EVIDENCE,
+            confirmed_pr=True,
+            signature_data_url=signature,
+            evidence=EVIDENCE,
         )

@@ -312,8 +312,13 @@ def test_a_record_inserted_for_a_carer_without_parental_responsibility_does_not_
     grandparent = CarerFactory(family=family, has_parental_responsibility=False, relationship="grandparent")
     # The services refuse this carer; a row written some other way must not count either.
     ConsentRecord.objects.create(
-        child=child, carer=grandparent, kind=ConsentRecord.Kind.GIVEN, identified_by=ConsentRecord.IdentifiedBy.STAFF,
-        answers=all_answers(True), evidence_sha256="0" * 64, signed_at=now - DAY,
+        child=child,
+        carer=grandparent,
+        kind=ConsentRecord.Kind.GIVEN,
+        identified_by=ConsentRecord.IdentifiedBy.STAFF,
+        answers=all_answers(True),
+        evidence_sha256="0" * 64,
+        signed_at=now - DAY,
     )
     assert not consent_allows(child=child, purpose=Purpose.PHOTOGRAPHED)
     with pytest.raises(services.ConsentError):
@@ -334,8 +339,13 @@ def test_a_carer_from_another_family_does_not_count(now):
     _, child, _ = family_with_child(carers=0)
     _, _, (stranger,) = family_with_child()
     ConsentRecord.objects.create(
-        child=child, carer=stranger, kind=ConsentRecord.Kind.GIVEN, identified_by=ConsentRecord.IdentifiedBy.STAFF,
-        answers=all_answers(True), evidence_sha256="0" * 64, signed_at=now - DAY,
+        child=child,
+        carer=stranger,
+        kind=ConsentRecord.Kind.GIVEN,
+        identified_by=ConsentRecord.IdentifiedBy.STAFF,
+        answers=all_answers(True),
+        evidence_sha256="0" * 64,
+        signed_at=now - DAY,
     )
     assert not consent_allows(child=child, purpose=Purpose.PHOTOGRAPHED)
 
@@ -443,4 +453,3 @@ def test_consents_for_children_uses_the_same_number_of_queries_for_one_child_or_
 def test_consents_for_no_children_asks_the_database_nothing(django_assert_num_queries):
     with django_assert_num_queries(0):
         assert consents_for_children([]) == {}
-

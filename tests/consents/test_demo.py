@@ -48,8 +48,11 @@ def _states() -> dict[str, dict[str, str]]:
 
 def _counts() -> dict[str, int]:
     return {
-        "families": Family.objects.count(), "children": Child.objects.count(), "carers": Carer.objects.count(),
-        "records": ConsentRecord.objects.count(), "requests": ConsentRequest.objects.count(),
+        "families": Family.objects.count(),
+        "children": Child.objects.count(),
+        "carers": Carer.objects.count(),
+        "records": ConsentRecord.objects.count(),
+        "requests": ConsentRequest.objects.count(),
         "consent audit": AuditEvent.objects.filter(action__regex=r"^(family|consent|child|carer)\.").count(),
     }
 
@@ -111,7 +114,9 @@ def test_a_run_a_year_later_brings_the_demo_consents_back_and_a_third_adds_nothi
         _seed()
         _assert_as_specified()  # consented again; Dan's expired request replaced by an open one
         assert ConsentRecord.objects.count() == records + 3  # Ava, Ben and Cara, once each
-        assert ConsentRequest.objects.filter(child=_child("Dan Demo"), status=ConsentRequest.Status.CANCELLED).count() == 1
+        assert (
+            ConsentRequest.objects.filter(child=_child("Dan Demo"), status=ConsentRequest.Status.CANCELLED).count() == 1
+        )
 
         counts = _counts()
         _seed()

@@ -27,7 +27,9 @@ def test_it_assigns_another_coordinator(client, coordinator, family):
     response = client.post(_url(family), {"user": colleague.pk})
     assert response.status_code == 302
     assert family in families_managed_by(colleague)
-    assert AuditEvent.objects.filter(action="family.coordinator_assigned", details__coordinator=colleague.email).exists()
+    assert AuditEvent.objects.filter(
+        action="family.coordinator_assigned", details__coordinator=colleague.email
+    ).exists()
 
 
 def test_it_removes_a_coordinator_but_never_the_last(client, coordinator, family):

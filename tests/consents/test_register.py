@@ -67,7 +67,9 @@ class Register:
 def register(coordinator, other_coordinator) -> Register:
     family, ava, [mum] = family_with_child(coordinator)
     Child.objects.filter(pk=ava.pk).update(first_name="Ava", last_name="Jones")
-    ben, cara, dan = (ChildFactory(family=family, first_name=name, last_name="Jones") for name in ("Ben", "Cara", "Dan"))
+    ben, cara, dan = (
+        ChildFactory(family=family, first_name=name, last_name="Jones") for name in ("Ben", "Cara", "Dan")
+    )
     give(ava, mum)
     give(ben, mum, all_answers(True, online=False))
     request_for(cara, mum)
@@ -103,8 +105,11 @@ def test_it_shows_every_child_against_every_purpose_with_its_state(client, coord
     states = _states(response)
     assert sorted(states) == ["Ava Jones", "Ben Jones", "Cara Jones", "Dan Jones", "Finn Brown"]
     assert states["Ava Jones"] == dict.fromkeys(PURPOSES, State.GIVEN)
-    assert states["Ben Jones"] == {**dict.fromkeys(PURPOSES, State.GIVEN), "online": State.REFUSED,
-                                   "face_online": State.REFUSED}  # a face online needs online at all
+    assert states["Ben Jones"] == {
+        **dict.fromkeys(PURPOSES, State.GIVEN),
+        "online": State.REFUSED,
+        "face_online": State.REFUSED,
+    }  # a face online needs online at all
     assert states["Cara Jones"] == dict.fromkeys(PURPOSES, State.PENDING)
     assert states["Dan Jones"] == dict.fromkeys(PURPOSES, State.NONE)
     assert states["Finn Brown"] == dict.fromkeys(PURPOSES, State.WITHDRAWN)
@@ -124,15 +129,18 @@ def test_it_shows_overseers_every_family_without_the_bulk_action(client, ceo, re
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("query", "expected"), [
-    ("state=pending", ["Cara Jones"]),
-    ("state=none", ["Dan Jones"]),
-    ("state=withdrawn", ["Finn Brown"]),
-    ("state=given", ["Ava Jones", "Ben Jones"]),
-    ("purpose=online&state=refused", ["Ben Jones"]),
-    ("purpose=photographed&state=refused", []),
-    ("purpose=photographed&state=given", ["Ava Jones", "Ben Jones"]),
-])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("state=pending", ["Cara Jones"]),
+        ("state=none", ["Dan Jones"]),
+        ("state=withdrawn", ["Finn Brown"]),
+        ("state=given", ["Ava Jones", "Ben Jones"]),
+        ("purpose=online&state=refused", ["Ben Jones"]),
+        ("purpose=photographed&state=refused", []),
+        ("purpose=photographed&state=given", ["Ava Jones", "Ben Jones"]),
+    ],
+)
 def test_it_filters_by_purpose_and_state(client, coordinator, register, query, expected):
     client.force_login(coordinator)
     response = client.get(f"{REGISTER}?{query}")
@@ -177,7 +185,9 @@ def test_it_exports_the_register_as_csv(client, coordinator, register):
     assert ava["given"] == "phone"  # the factories record consents as given by phone
     assert by_child["Dan Jones"]["given"] == ""
     assert by_child["Dan Jones"]["consent_expires"] == "" and by_child["Dan Jones"]["photographed"] == "none"
-    assert AuditEvent.objects.filter(action="consents.register_exported", actor=coordinator, details={"rows": 5}).exists()
+    assert AuditEvent.objects.filter(
+        action="consents.register_exported", actor=coordinator, details={"rows": 5}
+    ).exists()
 
 
 @pytest.mark.django_db
@@ -221,8 +231,14 @@ def answered(coordinator) -> Family:
     Child.objects.filter(pk=pia.pk).update(first_name="Pia", last_name="Reed")
     sol, dell = (ChildFactory(family=family, first_name=name, last_name="Reed") for name in ("Sol", "Del"))
     services.consent_record_offline(
-        child=pia, carer=mum, answers=all_answers(), method=ConsentRecord.Method.PAPER, taken_by="Sam Jones",
-        by=coordinator, scan=SCAN, evidence=EVIDENCE,
+        child=pia,
+        carer=mum,
+        answers=all_answers(),
+        method=ConsentRecord.Method.PAPER,
+        taken_by="Sam Jones",
+        by=coordinator,
+        scan=SCAN,
+        evidence=EVIDENCE,
     )
     sign(request_for(sol, mum))
     sign(request_for(dell, mum), answers=all_answers(False))
@@ -261,8 +277,14 @@ def test_a_paper_consent_that_answers_a_request_shows_both(client, coordinator):
     family, child, [mum] = family_with_child(coordinator)
     request_for(child, mum)
     services.consent_record_offline(
-        child=child, carer=mum, answers=all_answers(), method=ConsentRecord.Method.PAPER, taken_by="Sam Jones",
-        by=coordinator, scan=SCAN, evidence=EVIDENCE,
+        child=child,
+        carer=mum,
+        answers=all_answers(),
+        method=ConsentRecord.Method.PAPER,
+        taken_by="Sam Jones",
+        by=coordinator,
+        scan=SCAN,
+        evidence=EVIDENCE,
     )
     client.force_login(coordinator)
     [row] = _html_rows(client.get(REGISTER).content.decode()).values()
@@ -315,7 +337,9 @@ def _reference_register(user, *, family: str = "", purpose: str = "", state: str
     children = sorted(children, key=lambda c: (c.family.reference, c.first_name, c.last_name, c.pk))
     positions = consents_for_children([c.pk for c in children])
     now = timezone.now()
-    pending = set(ConsentRequest.objects.filter(status="pending", expires_at__gt=now).values_list("child_id", flat=True))
+    pending = set(
+        ConsentRequest.objects.filter(status="pending", expires_at__gt=now).values_list("child_id", flat=True)
+    )
     rows = []
     for child in children:
         position = positions[child.pk]
@@ -330,16 +354,30 @@ def _reference_register(user, *, family: str = "", purpose: str = "", state: str
         if status == "pending" and latest.expires_at <= now:
             status = "expired"
         given = child.consent_records.filter(kind="given").order_by("-signed_at", "-id").first()
-        rows.append((
-            child.family.reference, str(child), child.date_of_birth, states,
-            min(position.expires_at.values()) if position.expires_at else None, status, given.method if given else "",
-        ))
+        rows.append(
+            (
+                child.family.reference,
+                str(child),
+                child.date_of_birth,
+                states,
+                min(position.expires_at.values()) if position.expires_at else None,
+                status,
+                given.method if given else "",
+            )
+        )
     return rows
 
 
 def _comparable(row) -> tuple:
-    return (row.family_reference, row.child_name, row.date_of_birth, row.states, row.expires_at,
-            row.request_status, row.consent_method)
+    return (
+        row.family_reference,
+        row.child_name,
+        row.date_of_birth,
+        row.states,
+        row.expires_at,
+        row.request_status,
+        row.consent_method,
+    )
 
 
 @pytest.fixture
@@ -380,22 +418,25 @@ def varied(coordinator, other_coordinator) -> None:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("query", [
-    {},
-    {"purpose": "print"},
-    {"state": "given"},
-    {"state": "refused"},
-    {"state": "withdrawn"},
-    {"state": "expired"},
-    {"state": "outdated"},
-    {"state": "none"},
-    {"state": "pending"},
-    {"purpose": "online", "state": "withdrawn"},
-    {"purpose": "print", "state": "refused"},
-    {"purpose": "photographed", "state": "given"},
-    {"family": " fig-jones "},  # in any case, with spaces
-    {"family": "FIG-JONES", "state": "given"},
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"purpose": "print"},
+        {"state": "given"},
+        {"state": "refused"},
+        {"state": "withdrawn"},
+        {"state": "expired"},
+        {"state": "outdated"},
+        {"state": "none"},
+        {"state": "pending"},
+        {"purpose": "online", "state": "withdrawn"},
+        {"purpose": "print", "state": "refused"},
+        {"purpose": "photographed", "state": "given"},
+        {"family": " fig-jones "},  # in any case, with spaces
+        {"family": "FIG-JONES", "state": "given"},
+    ],
+)
 def test_every_page_holds_the_rows_of_the_register_worked_out_whole(client, coordinator, varied, monkeypatch, query):
     monkeypatch.setattr("consents.views.REGISTER_PAGE_SIZE", 3)
     expected = _reference_register(coordinator, **query)
@@ -410,8 +451,15 @@ def test_every_page_holds_the_rows_of_the_register_worked_out_whole(client, coor
     assert seen == expected
     _, *exported = _csv(client.get(REGISTER, {**query, "format": "csv"}))
     assert exported == [
-        [reference, name, born.isoformat(), *[states[p] for p in PURPOSES],
-         expires.date().isoformat() if expires else "", method, status]
+        [
+            reference,
+            name,
+            born.isoformat(),
+            *[states[p] for p in PURPOSES],
+            expires.date().isoformat() if expires else "",
+            method,
+            status,
+        ]
         for reference, name, born, states, expires, status, method in expected
     ]
 
@@ -436,8 +484,18 @@ def test_the_register_has_a_row_in_every_state_and_orders_children_of_the_same_n
     response = client.get(REGISTER)
     rows = response.context["rows"]
     assert [row.child_name for row in rows] == [
-        "Finn Brown", "Ivy Brown", "Jay Brown", "Kit Brown",  # FIG-BROWN before FIG-JONES
-        "Ava Jones", "Ben Jones", "Cara Jones", "Dan Jones", "Eve Jones", "Eve Jones", "Fay Jones", "Gus Jones",
+        "Finn Brown",
+        "Ivy Brown",
+        "Jay Brown",
+        "Kit Brown",  # FIG-BROWN before FIG-JONES
+        "Ava Jones",
+        "Ben Jones",
+        "Cara Jones",
+        "Dan Jones",
+        "Eve Jones",
+        "Eve Jones",
+        "Fay Jones",
+        "Gus Jones",
     ]
     eves = [row for row in rows if row.child_name == "Eve Jones"]
     assert eves[0].child_id < eves[1].child_id
@@ -467,27 +525,57 @@ def _bulk_families(coordinator, *, children: int, per_family: int = 5) -> None:
     FamilyUserObjectPermission.objects.bulk_create(
         [FamilyUserObjectPermission(content_object=f, user=coordinator, permission=permission) for f in families]
     )
-    carers = Carer.objects.bulk_create([
-        Carer(family=f, full_name=f"Carer {f.reference}", email=f"{f.reference.lower()}@example.org",
-              relationship="mother", has_parental_responsibility=True) for f in families
-    ])
-    kids = Child.objects.bulk_create([
-        Child(family=families[i // per_family], first_name=f"Child{i:04d}", last_name="Bulk",
-              date_of_birth=timezone.localdate() - timedelta(days=2000 + i)) for i in range(children)
-    ])
+    carers = Carer.objects.bulk_create(
+        [
+            Carer(
+                family=f,
+                full_name=f"Carer {f.reference}",
+                email=f"{f.reference.lower()}@example.org",
+                relationship="mother",
+                has_parental_responsibility=True,
+            )
+            for f in families
+        ]
+    )
+    kids = Child.objects.bulk_create(
+        [
+            Child(
+                family=families[i // per_family],
+                first_name=f"Child{i:04d}",
+                last_name="Bulk",
+                date_of_birth=timezone.localdate() - timedelta(days=2000 + i),
+            )
+            for i in range(children)
+        ]
+    )
     now = timezone.now()
-    ConsentRecord.objects.bulk_create([
-        ConsentRecord(child=kid, carer=carers[i // per_family], kind=ConsentRecord.Kind.GIVEN,
-                      method=ConsentRecord.Method.PHONE, identified_by=ConsentRecord.IdentifiedBy.STAFF,
-                      form_version=version, answers=all_answers(), confirmed_parental_responsibility=True,
-                      signed_at=now - timedelta(days=1), evidence_sha256="0" * 64)
-        for i, kid in enumerate(kids) if i % 2 == 0
-    ])
-    ConsentRequest.objects.bulk_create([
-        ConsentRequest(child=kid, carer=carers[i // per_family], form_version=version,
-                       expires_at=now + timedelta(days=14))
-        for i, kid in enumerate(kids) if i % 3 == 0
-    ])
+    ConsentRecord.objects.bulk_create(
+        [
+            ConsentRecord(
+                child=kid,
+                carer=carers[i // per_family],
+                kind=ConsentRecord.Kind.GIVEN,
+                method=ConsentRecord.Method.PHONE,
+                identified_by=ConsentRecord.IdentifiedBy.STAFF,
+                form_version=version,
+                answers=all_answers(),
+                confirmed_parental_responsibility=True,
+                signed_at=now - timedelta(days=1),
+                evidence_sha256="0" * 64,
+            )
+            for i, kid in enumerate(kids)
+            if i % 2 == 0
+        ]
+    )
+    ConsentRequest.objects.bulk_create(
+        [
+            ConsentRequest(
+                child=kid, carer=carers[i // per_family], form_version=version, expires_at=now + timedelta(days=14)
+            )
+            for i, kid in enumerate(kids)
+            if i % 3 == 0
+        ]
+    )
 
 
 @pytest.mark.django_db

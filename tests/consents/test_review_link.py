@@ -108,7 +108,7 @@ def test_it_shows_the_childs_consent_without_signing_in(client, signed):
     states = {code: state for code, _, state, _ in response.context["states"]}
     assert states == {**dict.fromkeys(PURPOSES, State.GIVEN), "print": State.REFUSED}
     for purpose in PURPOSES:
-        withdraw_link = f'{_withdraw_path(signed.review)}?purpose={purpose}'
+        withdraw_link = f"{_withdraw_path(signed.review)}?purpose={purpose}"
         assert (withdraw_link in body) == (purpose != "print")
     assert "Ben" not in body and "Cara" not in body
     assert "private" in response["Cache-Control"] and "no-store" in response["Cache-Control"]

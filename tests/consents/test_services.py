@@ -230,8 +230,13 @@ def test_a_bad_signature_is_refused_and_nothing_is_stored(pending, signature):
 )
 def test_an_incomplete_form_is_refused_and_nothing_is_stored(pending, change, message):
     arguments = {
-        "consent_request_id": pending.pk, "answers": all_answers(True), "typed_name": "Jo Carer",
-        "confirmed_pr": True, "signature_data_url": png_data_url(), "evidence": EVIDENCE, **change,
+        "consent_request_id": pending.pk,
+        "answers": all_answers(True),
+        "typed_name": "Jo Carer",
+        "confirmed_pr": True,
+        "signature_data_url": png_data_url(),
+        "evidence": EVIDENCE,
+        **change,
     }
     with pytest.raises(ConsentError, match=message):
         services.consent_sign(**arguments)
@@ -366,7 +371,9 @@ def test_it_emails_the_carer_a_working_link(coordinator, settings, django_captur
     ],
     ids=["no parental responsibility", "no email", "another family"],
 )
-def test_it_refuses_to_send_a_request_to_the_wrong_carer(coordinator, carer_fields, message, django_capture_on_commit_callbacks):
+def test_it_refuses_to_send_a_request_to_the_wrong_carer(
+    coordinator, carer_fields, message, django_capture_on_commit_callbacks
+):
     family, child, _ = family_with_child(carers=0)
     fields = dict(carer_fields)
     carer = CarerFactory() if fields.pop("other_family", False) else CarerFactory(family=family, **fields)
@@ -403,8 +410,14 @@ def test_a_paper_consent_needs_the_scan(coordinator):
     _, child, (carer,) = family_with_child()
     with pytest.raises(ConsentError, match="scan"):
         services.consent_record_offline(
-            child=child, carer=carer, answers=all_answers(True), method=ConsentRecord.Method.PAPER,
-            taken_by="Sam Coordinator", by=coordinator, scan=None, evidence=EVIDENCE,
+            child=child,
+            carer=carer,
+            answers=all_answers(True),
+            method=ConsentRecord.Method.PAPER,
+            taken_by="Sam Coordinator",
+            by=coordinator,
+            scan=None,
+            evidence=EVIDENCE,
         )
     assert not ConsentRecord.objects.exists()
 
@@ -414,8 +427,14 @@ def test_a_paper_consent_keeps_the_scan_encrypted(coordinator):
     pending = request_for(child, carer)
 
     record = services.consent_record_offline(
-        child=child, carer=carer, answers=all_answers(True), method=ConsentRecord.Method.PAPER,
-        taken_by=" Sam Coordinator ", by=coordinator, scan=SCAN, evidence=EVIDENCE,
+        child=child,
+        carer=carer,
+        answers=all_answers(True),
+        method=ConsentRecord.Method.PAPER,
+        taken_by=" Sam Coordinator ",
+        by=coordinator,
+        scan=SCAN,
+        evidence=EVIDENCE,
     )
 
     assert record.method == ConsentRecord.Method.PAPER
@@ -458,8 +477,14 @@ def test_a_phone_consent_answers_only_that_carers_open_request(coordinator):
 def test_a_phone_consent_needs_no_scan(coordinator):
     _, child, (carer,) = family_with_child()
     record = services.consent_record_offline(
-        child=child, carer=carer, answers=all_answers(True, print=False), method=ConsentRecord.Method.PHONE,
-        taken_by="Sam Coordinator", by=coordinator, scan=None, evidence=EVIDENCE,
+        child=child,
+        carer=carer,
+        answers=all_answers(True, print=False),
+        method=ConsentRecord.Method.PHONE,
+        taken_by="Sam Coordinator",
+        by=coordinator,
+        scan=None,
+        evidence=EVIDENCE,
     )
     assert record.method == ConsentRecord.Method.PHONE
     assert record.scan_blob == ""
@@ -471,8 +496,14 @@ def test_an_offline_consent_must_be_paper_or_phone(coordinator, method):
     _, child, (carer,) = family_with_child()
     with pytest.raises(ConsentError):
         services.consent_record_offline(
-            child=child, carer=carer, answers=all_answers(True), method=method, taken_by="Sam",
-            by=coordinator, scan=SCAN, evidence=EVIDENCE,
+            child=child,
+            carer=carer,
+            answers=all_answers(True),
+            method=method,
+            taken_by="Sam",
+            by=coordinator,
+            scan=SCAN,
+            evidence=EVIDENCE,
         )
     assert not ConsentRecord.objects.exists()
 
@@ -482,8 +513,14 @@ def test_an_offline_consent_needs_a_carer_with_parental_responsibility_in_the_fa
     for carer in (CarerFactory(family=family, has_parental_responsibility=False), CarerFactory()):
         with pytest.raises(ConsentError):
             services.consent_record_offline(
-                child=child, carer=carer, answers=all_answers(True), method=ConsentRecord.Method.PHONE,
-                taken_by="Sam", by=coordinator, scan=None, evidence=EVIDENCE,
+                child=child,
+                carer=carer,
+                answers=all_answers(True),
+                method=ConsentRecord.Method.PHONE,
+                taken_by="Sam",
+                by=coordinator,
+                scan=None,
+                evidence=EVIDENCE,
             )
     assert not ConsentRecord.objects.exists()
 
@@ -498,8 +535,12 @@ def test_a_withdrawal_is_a_new_record_and_runs_the_handlers_once(withdrawals, dj
 
     with django_capture_on_commit_callbacks(execute=True):
         record = services.consent_withdraw(
-            child=child, carer=carer, purposes=[Purpose.ONLINE, Purpose.FACE_ONLINE, "nonsense"],
-            identified_by=ConsentRecord.IdentifiedBy.CODE_SIGN_IN, evidence=EVIDENCE, reason=" changed my mind ",
+            child=child,
+            carer=carer,
+            purposes=[Purpose.ONLINE, Purpose.FACE_ONLINE, "nonsense"],
+            identified_by=ConsentRecord.IdentifiedBy.CODE_SIGN_IN,
+            evidence=EVIDENCE,
+            reason=" changed my mind ",
         )
 
     assert record.pk != given.pk
@@ -536,10 +577,17 @@ def test_a_withdrawal_keeps_a_hash_that_matches_its_row():
     _, child, (carer,) = family_with_child()
     record = withdraw(child, carer, [Purpose.PRINT])
     record.refresh_from_db()
-    expected = services._evidence_hash({
-        "child": child.pk, "carer": carer.pk, "answers": record.answers, "identified_by": record.identified_by,
-        "ip": record.ip_address, "user_agent": record.user_agent, "at": record.signed_at.isoformat(),
-    })
+    expected = services._evidence_hash(
+        {
+            "child": child.pk,
+            "carer": carer.pk,
+            "answers": record.answers,
+            "identified_by": record.identified_by,
+            "ip": record.ip_address,
+            "user_agent": record.user_agent,
+            "at": record.signed_at.isoformat(),
+        }
+    )
     assert record.evidence_sha256 == expected
 
 
@@ -664,8 +712,11 @@ def test_publishing_makes_a_new_version_and_never_edits_the_old(coordinator):
     before = ConsentFormVersion.objects.filter(pk=first.pk).values().get()
 
     second = services.form_version_publish(
-        introduction="  New words.  ", purpose_texts={p: f"About {p}." for p in PURPOSES}, closing=default_closing(),
-        requires_reconsent=True, by=coordinator,
+        introduction="  New words.  ",
+        purpose_texts={p: f"About {p}." for p in PURPOSES},
+        closing=default_closing(),
+        requires_reconsent=True,
+        by=coordinator,
     )
 
     assert second.number == first.number + 1
@@ -721,8 +772,11 @@ def test_a_version_cannot_leave_out_what_parents_are_promised(coordinator, which
     closing = default_closing().replace(left_out, "")
     with pytest.raises(ConsentError, match="word for word") as refused:
         services.form_version_publish(
-            introduction="Words.", purpose_texts=dict.fromkeys(PURPOSES, "x"), closing=closing,
-            requires_reconsent=False, by=coordinator,
+            introduction="Words.",
+            purpose_texts=dict.fromkeys(PURPOSES, "x"),
+            closing=closing,
+            requires_reconsent=False,
+            by=coordinator,
         )
     assert left_out in str(refused.value)
     assert [s for s in required_statements() if s in str(refused.value)] == [left_out]
@@ -731,11 +785,16 @@ def test_a_version_cannot_leave_out_what_parents_are_promised(coordinator, which
 
 def test_a_version_may_add_to_the_promises_and_lay_them_out_differently(coordinator):
     services.form_version_current()
-    closing = "Please read this.\n" + "\n\n".join(
-        s.upper().replace("'", "\u2019").replace(" ", "  ") for s in required_statements()
-    ) + "\nAsk us anything."
+    closing = (
+        "Please read this.\n"
+        + "\n\n".join(s.upper().replace("'", "\u2019").replace(" ", "  ") for s in required_statements())
+        + "\nAsk us anything."
+    )
     version = services.form_version_publish(
-        introduction="Words.", purpose_texts=dict.fromkeys(PURPOSES, "x"), closing=closing, requires_reconsent=False,
+        introduction="Words.",
+        purpose_texts=dict.fromkeys(PURPOSES, "x"),
+        closing=closing,
+        requires_reconsent=False,
         by=coordinator,
     )
     assert version.number == 2 and version.closing == closing
@@ -754,8 +813,11 @@ def test_a_version_needs_every_purpose_explained(coordinator):
     services.form_version_current()
     with pytest.raises(ConsentError, match="online"):
         services.form_version_publish(
-            introduction="Words.", purpose_texts={p: "x" for p in PURPOSES if p != Purpose.ONLINE},
-            closing=default_closing(), requires_reconsent=False, by=coordinator,
+            introduction="Words.",
+            purpose_texts={p: "x" for p in PURPOSES if p != Purpose.ONLINE},
+            closing=default_closing(),
+            requires_reconsent=False,
+            by=coordinator,
         )
     assert ConsentFormVersion.objects.count() == 1
 
@@ -797,7 +859,10 @@ def test_bulk_requests_go_to_the_right_children_only(coordinator, django_capture
         sent, problems = services.consent_request_bulk(families=families, by=coordinator)
 
     assert sent == 2
-    assert {(r.child_id, r.carer_id) for r in ConsentRequest.objects.all()} == {(nothing.pk, mum.pk), (nothing.pk, dad.pk)}
+    assert {(r.child_id, r.carer_id) for r in ConsentRequest.objects.all()} == {
+        (nothing.pk, mum.pk),
+        (nothing.pk, dad.pk),
+    }
     assert sorted(m.to[0] for m in mail.outbox) == sorted([mum.email, dad.email])
     assert len(problems) == 1 and unreachable.family.reference in problems[0]
 
@@ -849,7 +914,9 @@ def test_reconsent_a_second_time_sends_nothing_again(coordinator, django_capture
     gran = CarerFactory(family=family, relationship="grandmother")
     third = services.consent_request_reconsent(families=families, by=coordinator)
     assert (third.sent, third.skipped) == (2, 1)
-    asked = ConsentRequest.objects.filter(status=ConsentRequest.Status.PENDING, expires_at__gt=now, form_version=version)
+    asked = ConsentRequest.objects.filter(
+        status=ConsentRequest.Status.PENDING, expires_at__gt=now, form_version=version
+    )
     assert sorted(asked.values_list("carer_id", flat=True)) == sorted([mum.pk, dad.pk, gran.pk])
 
 
@@ -906,8 +973,13 @@ def test_a_signed_in_parent_can_give_consent_and_it_answers_their_open_request(p
     pending = request_for(child, carer)
 
     record = services.consent_give_signed_in(
-        user=parent, child=child, answers=all_answers(True), typed_name="Pat Parent", confirmed_pr=True,
-        signature_data_url="", evidence=EVIDENCE,
+        user=parent,
+        child=child,
+        answers=all_answers(True),
+        typed_name="Pat Parent",
+        confirmed_pr=True,
+        signature_data_url="",
+        evidence=EVIDENCE,
     )
 
     assert record.identified_by == ConsentRecord.IdentifiedBy.CODE_SIGN_IN
@@ -925,8 +997,13 @@ def test_a_signed_in_parent_with_no_open_request_gives_consent_answering_none(pa
     elsewhere = request_for(other_child, carer)
 
     record = services.consent_give_signed_in(
-        user=parent, child=child, answers=all_answers(True), typed_name="Pat Parent", confirmed_pr=True,
-        signature_data_url="", evidence=EVIDENCE,
+        user=parent,
+        child=child,
+        answers=all_answers(True),
+        typed_name="Pat Parent",
+        confirmed_pr=True,
+        signature_data_url="",
+        evidence=EVIDENCE,
     )
 
     assert record.request is None
@@ -941,8 +1018,13 @@ def test_a_signed_in_parent_saying_no_to_everything_declines_the_open_request(pa
     carer = CarerFactory(family=family, email=parent.email, user=parent)
     pending = request_for(child, carer)
     services.consent_give_signed_in(
-        user=parent, child=child, answers=all_answers(False), typed_name="Pat Parent", confirmed_pr=True,
-        signature_data_url="", evidence=EVIDENCE,
+        user=parent,
+        child=child,
+        answers=all_answers(False),
+        typed_name="Pat Parent",
+        confirmed_pr=True,
+        signature_data_url="",
+        evidence=EVIDENCE,
     )
     pending.refresh_from_db()
     assert pending.status == ConsentRequest.Status.DECLINED
@@ -952,8 +1034,13 @@ def test_a_double_submit_when_signed_in_makes_one_record(parent, withdrawals):
     family, child, _ = family_with_child(carers=0)
     CarerFactory(family=family, email=parent.email, user=parent)
     arguments = {
-        "user": parent, "child": child, "answers": all_answers(True, print=False), "typed_name": "Pat Parent",
-        "confirmed_pr": True, "signature_data_url": "", "evidence": EVIDENCE,
+        "user": parent,
+        "child": child,
+        "answers": all_answers(True, print=False),
+        "typed_name": "Pat Parent",
+        "confirmed_pr": True,
+        "signature_data_url": "",
+        "evidence": EVIDENCE,
     }
     first = services.consent_give_signed_in(**arguments)
     second = services.consent_give_signed_in(**arguments)
@@ -971,8 +1058,13 @@ def test_a_signed_in_stranger_cannot_give_consent(stranger):
     _, child, _ = family_with_child()
     with pytest.raises(ConsentError):
         services.consent_give_signed_in(
-            user=stranger, child=child, answers=all_answers(True), typed_name="Some One", confirmed_pr=True,
-            signature_data_url="", evidence=EVIDENCE,
+            user=stranger,
+            child=child,
+            answers=all_answers(True),
+            typed_name="Some One",
+            confirmed_pr=True,
+            signature_data_url="",
+            evidence=EVIDENCE,
         )
     assert not ConsentRecord.objects.exists()
 
@@ -1037,14 +1129,26 @@ def test_a_failed_paper_consent_transaction_leaves_no_scan_in_the_vault(coordina
     monkeypatch.setattr(services, "audit_record", mock.Mock(side_effect=DatabaseDown))
     with pytest.raises(DatabaseDown):
         services.consent_record_offline(
-            child=child, carer=carer, answers=all_answers(True), method=ConsentRecord.Method.PAPER,
-            taken_by="Sam Coordinator", by=coordinator, scan=SCAN, evidence=EVIDENCE,
+            child=child,
+            carer=carer,
+            answers=all_answers(True),
+            method=ConsentRecord.Method.PAPER,
+            taken_by="Sam Coordinator",
+            by=coordinator,
+            scan=SCAN,
+            evidence=EVIDENCE,
         )
     assert _vault_files() == before
     assert not ConsentRecord.objects.exists()
     monkeypatch.undo()
     record = services.consent_record_offline(
-        child=child, carer=carer, answers=all_answers(True), method=ConsentRecord.Method.PAPER,
-        taken_by="Sam Coordinator", by=coordinator, scan=SCAN, evidence=EVIDENCE,
+        child=child,
+        carer=carer,
+        answers=all_answers(True),
+        method=ConsentRecord.Method.PAPER,
+        taken_by="Sam Coordinator",
+        by=coordinator,
+        scan=SCAN,
+        evidence=EVIDENCE,
     )
     assert _vault_files() == before | {str(Path(storages["vault"].path(record.scan_blob)))}

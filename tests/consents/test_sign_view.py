@@ -41,8 +41,13 @@ def _answers(value: str = "yes", **overrides: str) -> dict[str, str]:
 
 
 def _filled(**overrides) -> dict[str, str]:
-    return {**_answers(), "confirm_parental_responsibility": "on", "typed_name": "Maya  Jones", "signature": "",
-            **overrides}
+    return {
+        **_answers(),
+        "confirm_parental_responsibility": "on",
+        "typed_name": "Maya  Jones",
+        "signature": "",
+        **overrides,
+    }
 
 
 # --- the form -----------------------------------------------------------------------------
@@ -70,7 +75,9 @@ def test_the_form_says_what_parents_are_promised_and_the_record_keeps_it(client,
     body = client.get(_url(consent_request)).content.decode()
     promises = re.search(r'<section class="good-to-know".*?</section>', body, re.S).group(0)
     # Names and contact details are never published; how long photos are kept; how to withdraw.
-    assert escape("We never publish your child's name, your name, where you live or any way to contact you.") in promises
+    assert (
+        escape("We never publish your child's name, your name, where you live or any way to contact you.") in promises
+    )
     assert "We keep photos for up to 3 years and then delete them." in promises
     assert "You can change your mind at any time. Sign in to FiG Safety and choose Withdraw" in promises
     assert all(escape(statement) in promises for statement in required_statements())
@@ -93,8 +100,9 @@ def test_it_refuses_the_wrong_http_method(client, consent_request):
 
 
 @pytest.mark.django_db
-def test_it_saves_one_record_with_its_evidence_and_says_thank_you(client, consent_request,
-                                                                   django_capture_on_commit_callbacks):
+def test_it_saves_one_record_with_its_evidence_and_says_thank_you(
+    client, consent_request, django_capture_on_commit_callbacks
+):
     url = _url(consent_request)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(url, _filled(**_answers("yes", face_online="no")), HTTP_USER_AGENT=PHONE)
@@ -102,7 +110,10 @@ def test_it_saves_one_record_with_its_evidence_and_says_thank_you(client, consen
     record = ConsentRecord.objects.get()
     assert record.answers == {p: p != "face_online" for p in PURPOSES}
     assert (record.child, record.carer, record.request) == (
-        consent_request.child, consent_request.carer, consent_request)
+        consent_request.child,
+        consent_request.carer,
+        consent_request,
+    )
     assert record.kind == ConsentRecord.Kind.GIVEN and record.method == ConsentRecord.Method.ONLINE
     assert record.identified_by == ConsentRecord.IdentifiedBy.EMAIL_LINK
     assert record.typed_name == "Maya Jones" and record.confirmed_parental_responsibility
@@ -154,19 +165,33 @@ def test_a_double_submit_makes_one_record(client, consent_request, django_captur
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("data", "fields"), [
-    ({**_answers(), "purpose_online": "", "purpose_print": "maybe", "confirm_parental_responsibility": "on",
-      "typed_name": "Maya Jones"}, ["purpose_online", "purpose_print"]),
-    ({"purpose_photographed": "yes", "confirm_parental_responsibility": "on", "typed_name": "Maya Jones"},
-     [f"purpose_{p}" for p in PURPOSES if p != "photographed"]),
-    (_filled(confirm_parental_responsibility=""), ["confirm_parental_responsibility"]),
-    (_filled(typed_name=""), ["typed_name"]),
-    (_filled(typed_name="M"), ["typed_name"]),
-    (_filled(signature="data:image/png;base64,bm90IGEgcG5n"), ["__all__"]),
-    (_filled(signature="javascript:alert(1)"), ["__all__"]),
-])
-def test_it_explains_what_is_missing_and_saves_nothing(client, consent_request, data, fields,
-                                                      django_capture_on_commit_callbacks):
+@pytest.mark.parametrize(
+    ("data", "fields"),
+    [
+        (
+            {
+                **_answers(),
+                "purpose_online": "",
+                "purpose_print": "maybe",
+                "confirm_parental_responsibility": "on",
+                "typed_name": "Maya Jones",
+            },
+            ["purpose_online", "purpose_print"],
+        ),
+        (
+            {"purpose_photographed": "yes", "confirm_parental_responsibility": "on", "typed_name": "Maya Jones"},
+            [f"purpose_{p}" for p in PURPOSES if p != "photographed"],
+        ),
+        (_filled(confirm_parental_responsibility=""), ["confirm_parental_responsibility"]),
+        (_filled(typed_name=""), ["typed_name"]),
+        (_filled(typed_name="M"), ["typed_name"]),
+        (_filled(signature="data:image/png;base64,bm90IGEgcG5n"), ["__all__"]),
+        (_filled(signature="javascript:alert(1)"), ["__all__"]),
+    ],
+)
+def test_it_explains_what_is_missing_and_saves_nothing(
+    client, consent_request, data, fields, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = client.post(_url(consent_request), data)
     assert response.status_code == 400
@@ -265,8 +290,12 @@ def test_a_used_link_shows_the_thank_you_page(client, consent_request):
 @pytest.mark.django_db
 def test_a_link_answered_from_the_parents_own_page_shows_it_was_answered(client, consent_request):
     record = services.consent_give_signed_in(
-        user=consent_request.carer.user, child=consent_request.child, answers=dict.fromkeys(PURPOSES, True),
-        typed_name="Maya Jones", confirmed_pr=True, signature_data_url="",
+        user=consent_request.carer.user,
+        child=consent_request.child,
+        answers=dict.fromkeys(PURPOSES, True),
+        typed_name="Maya Jones",
+        confirmed_pr=True,
+        signature_data_url="",
         evidence=services.Evidence(ip_address="127.0.0.1", user_agent="test"),
     )
     response = client.get(_url(consent_request))

@@ -87,8 +87,14 @@ def world(coordinator, other_coordinator) -> World:
     family, ava, [mum] = family_with_child(coordinator)
     ben, cara = ChildFactory(family=family), ChildFactory(family=family)
     record = services.consent_record_offline(
-        child=ava, carer=mum, answers=all_answers(), method=ConsentRecord.Method.PAPER, taken_by="Sam Jones",
-        by=coordinator, scan=(PDF_BYTES, "application/pdf"), evidence=EVIDENCE,
+        child=ava,
+        carer=mum,
+        answers=all_answers(),
+        method=ConsentRecord.Method.PAPER,
+        taken_by="Sam Jones",
+        by=coordinator,
+        scan=(PDF_BYTES, "application/pdf"),
+        evidence=EVIDENCE,
     )
     pending = request_for(ben, mum)
     publish_version()  # version 2, so re-consent has someone to ask (Ava signed version 1)
@@ -104,10 +110,19 @@ def _targets(w: World) -> dict[str, tuple[str, dict]]:
     """Every coordinator URL with a valid POST body (which would change something if allowed)."""
     ref, ava = w.family.reference, w.ava.pk
     child = {"first_name": "Newname", "last_name": "Person", "date_of_birth": "2019-03-04"}
-    carer = {"full_name": "New Carer", "relationship": "father", "email": "new.carer@example.org", "phone": "",
-             "has_parental_responsibility": "on"}
-    form = {"introduction": "New words.", "closing": default_closing(),
-            "requires_reconsent": "on", **{f"text_{p}": f"About {p}." for p in PURPOSES}}
+    carer = {
+        "full_name": "New Carer",
+        "relationship": "father",
+        "email": "new.carer@example.org",
+        "phone": "",
+        "has_parental_responsibility": "on",
+    }
+    form = {
+        "introduction": "New words.",
+        "closing": default_closing(),
+        "requires_reconsent": "on",
+        **{f"text_{p}": f"About {p}." for p in PURPOSES},
+    }
     return {
         "register": (reverse("consents:register"), {}),
         "family_list": (reverse("consents:family_list"), {}),
@@ -123,10 +138,14 @@ def _targets(w: World) -> dict[str, tuple[str, dict]]:
         "carer_edit": (reverse("consents:carer_edit", args=[ref, w.mum.pk]), carer),
         "request_send": (reverse("consents:request_send", args=[ref, w.cara.pk]), {"carer": "all"}),
         "request_cancel": (reverse("consents:request_cancel", args=[w.pending.pk]), {}),
-        "record_offline": (reverse("consents:record_offline", args=[ref, w.cara.pk]),
-                           {"carer": w.mum.pk, "method": "phone", "taken_by": "Sam Jones", **_answers()}),
-        "withdraw_for_carer": (reverse("consents:withdraw_for_carer", args=[ref, ava]),
-                               {"carer": w.mum.pk, "purposes": ["online"], "reason": "Rang on Monday."}),
+        "record_offline": (
+            reverse("consents:record_offline", args=[ref, w.cara.pk]),
+            {"carer": w.mum.pk, "method": "phone", "taken_by": "Sam Jones", **_answers()},
+        ),
+        "withdraw_for_carer": (
+            reverse("consents:withdraw_for_carer", args=[ref, ava]),
+            {"carer": w.mum.pk, "purposes": ["online"], "reason": "Rang on Monday."},
+        ),
         "request_bulk": (reverse("consents:request_bulk"), {}),
         "form_version_new": (reverse("consents:form_version_new"), form),
         "reconsent": (reverse("consents:reconsent"), {}),
@@ -134,11 +153,35 @@ def _targets(w: World) -> dict[str, tuple[str, dict]]:
 
 
 READS = ["register", "family_list", "family_detail", "child_history", "certificate", "record_file", "form_versions"]
-CHANGES = ["family_new", "child_new", "child_edit", "carer_new", "carer_edit", "request_send", "request_cancel",
-           "record_offline", "withdraw_for_carer", "request_bulk", "form_version_new", "reconsent"]
+CHANGES = [
+    "family_new",
+    "child_new",
+    "child_edit",
+    "carer_new",
+    "carer_edit",
+    "request_send",
+    "request_cancel",
+    "record_offline",
+    "withdraw_for_carer",
+    "request_bulk",
+    "form_version_new",
+    "reconsent",
+]
 POST_ONLY = {"request_send", "request_cancel", "request_bulk", "reconsent"}
-FAMILY_PAGES = ["family_detail", "child_history", "certificate", "record_file", "child_new", "child_edit",
-                "carer_new", "carer_edit", "request_send", "request_cancel", "record_offline", "withdraw_for_carer"]
+FAMILY_PAGES = [
+    "family_detail",
+    "child_history",
+    "certificate",
+    "record_file",
+    "child_new",
+    "child_edit",
+    "carer_new",
+    "carer_edit",
+    "request_send",
+    "request_cancel",
+    "record_offline",
+    "withdraw_for_carer",
+]
 
 
 def _vault_files() -> set[str]:
@@ -148,9 +191,19 @@ def _vault_files() -> set[str]:
 def snapshot() -> dict:
     """Everything a consent view could change."""
     return {
-        **{model.__name__: model.objects.count() for model in (
-            Family, Child, Carer, ConsentRequest, ConsentRecord, ConsentFormVersion, AuditEvent,
-            FamilyUserObjectPermission)},
+        **{
+            model.__name__: model.objects.count()
+            for model in (
+                Family,
+                Child,
+                Carer,
+                ConsentRequest,
+                ConsentRecord,
+                ConsentFormVersion,
+                AuditEvent,
+                FamilyUserObjectPermission,
+            )
+        },
         "children": list(Child.objects.order_by("pk").values_list("first_name", "last_name", "date_of_birth")),
         "carers": list(Carer.objects.order_by("pk").values_list("full_name", "email", "has_parental_responsibility")),
         "requests": list(ConsentRequest.objects.order_by("pk").values_list("status", flat=True)),
@@ -194,8 +247,9 @@ def test_it_sends_anonymous_people_to_sign_in(client, world, name, django_captur
 @pytest.mark.django_db
 @pytest.mark.parametrize("persona", ["parent", "photographer", "member_of_staff"])
 @pytest.mark.parametrize("name", READS + CHANGES)
-def test_it_refuses_people_without_a_consent_role(client, world, persona, name, request,
-                                                   django_capture_on_commit_callbacks):
+def test_it_refuses_people_without_a_consent_role(
+    client, world, persona, name, request, django_capture_on_commit_callbacks
+):
     client.force_login(request.getfixturevalue(persona))
     url, data = _targets(world)[name]
     assert client.get(url).status_code == 403
@@ -205,8 +259,9 @@ def test_it_refuses_people_without_a_consent_role(client, world, persona, name, 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", FAMILY_PAGES)
-def test_it_hides_a_family_from_a_coordinator_not_assigned_to_it(client, world, other_coordinator, name,
-                                                                   django_capture_on_commit_callbacks):
+def test_it_hides_a_family_from_a_coordinator_not_assigned_to_it(
+    client, world, other_coordinator, name, django_capture_on_commit_callbacks
+):
     client.force_login(other_coordinator)
     url, data = _targets(world)[name]
     if name not in POST_ONLY:
@@ -277,8 +332,9 @@ def test_it_opens_every_page_for_the_assigned_coordinator(client, world, coordin
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", CHANGES)
-def test_it_lets_the_assigned_coordinator_make_every_change(client, world, coordinator, name,
-                                                            django_capture_on_commit_callbacks):
+def test_it_lets_the_assigned_coordinator_make_every_change(
+    client, world, coordinator, name, django_capture_on_commit_callbacks
+):
     client.force_login(coordinator)
     url, data = _targets(world)[name]
     before = snapshot()
@@ -314,11 +370,21 @@ def test_it_will_not_reach_another_familys_child_or_carer_through_an_assigned_fa
     for name in ("child_history", "child_edit", "record_offline", "withdraw_for_carer"):
         assert client.get(reverse(f"consents:{name}", args=[ref, outsider.pk])).status_code == 404
     assert client.get(reverse("consents:carer_edit", args=[ref, outsider_carer.pk])).status_code == 404
-    _refused_post(client, reverse("consents:request_send", args=[ref, outsider.pk]), {"carer": "all"}, 404,
-                  django_capture_on_commit_callbacks)
+    _refused_post(
+        client,
+        reverse("consents:request_send", args=[ref, outsider.pk]),
+        {"carer": "all"},
+        404,
+        django_capture_on_commit_callbacks,
+    )
     # An own child, but another family's carer.
-    _refused_post(client, reverse("consents:request_send", args=[ref, world.cara.pk]),
-                  {"carer": str(outsider_carer.pk)}, 404, django_capture_on_commit_callbacks)
+    _refused_post(
+        client,
+        reverse("consents:request_send", args=[ref, world.cara.pk]),
+        {"carer": str(outsider_carer.pk)},
+        404,
+        django_capture_on_commit_callbacks,
+    )
     before = snapshot()
     for name, data in (
         ("record_offline", {"carer": outsider_carer.pk, "method": "phone", "taken_by": "Sam", **_answers()}),
@@ -351,13 +417,17 @@ def test_it_creates_a_family_and_assigns_its_creator(client, coordinator):
 def test_it_adds_a_child_and_changes_their_details(client, coordinator):
     family, _, _ = family_with_child(coordinator)
     client.force_login(coordinator)
-    response = client.post(reverse("consents:child_new", args=[family.reference]),
-                           {"first_name": "Ava", "last_name": "Jones", "date_of_birth": "2019-03-04"})
+    response = client.post(
+        reverse("consents:child_new", args=[family.reference]),
+        {"first_name": "Ava", "last_name": "Jones", "date_of_birth": "2019-03-04"},
+    )
     assert response.status_code == 302
     ava = family.children.get(first_name="Ava")
     assert str(ava.date_of_birth) == "2019-03-04"
-    response = client.post(reverse("consents:child_edit", args=[family.reference, ava.pk]),
-                           {"first_name": "Ava", "last_name": "Jones-Smith", "date_of_birth": "2019-03-04"})
+    response = client.post(
+        reverse("consents:child_edit", args=[family.reference, ava.pk]),
+        {"first_name": "Ava", "last_name": "Jones-Smith", "date_of_birth": "2019-03-04"},
+    )
     assert response.status_code == 302
     ava.refresh_from_db()
     assert ava.last_name == "Jones-Smith"
@@ -369,8 +439,10 @@ def test_it_refuses_a_date_of_birth_in_the_future(client, coordinator):
     family, child, _ = family_with_child(coordinator)
     client.force_login(coordinator)
     tomorrow = (timezone.localdate() + timedelta(days=1)).isoformat()
-    response = client.post(reverse("consents:child_new", args=[family.reference]),
-                           {"first_name": "Zed", "last_name": "Future", "date_of_birth": tomorrow})
+    response = client.post(
+        reverse("consents:child_new", args=[family.reference]),
+        {"first_name": "Zed", "last_name": "Future", "date_of_birth": tomorrow},
+    )
     assert response.status_code == 200
     assert "The date of birth cannot be in the future." in response.content.decode()
     assert list(family.children.all()) == [child]
@@ -381,10 +453,25 @@ def test_it_adds_carers_with_and_without_parental_responsibility(client, coordin
     family, _, _ = family_with_child(coordinator, carers=0)
     client.force_login(coordinator)
     url = reverse("consents:carer_new", args=[family.reference])
-    assert client.post(url, {"full_name": "Maya Jones", "relationship": "mother", "email": " Maya@Example.ORG",
-                             "phone": "07700 900123", "has_parental_responsibility": "on"}).status_code == 302
-    assert client.post(url, {"full_name": "Gran Jones", "relationship": "grandmother", "email": "",
-                             "phone": ""}).status_code == 302
+    assert (
+        client.post(
+            url,
+            {
+                "full_name": "Maya Jones",
+                "relationship": "mother",
+                "email": " Maya@Example.ORG",
+                "phone": "07700 900123",
+                "has_parental_responsibility": "on",
+            },
+        ).status_code
+        == 302
+    )
+    assert (
+        client.post(
+            url, {"full_name": "Gran Jones", "relationship": "grandmother", "email": "", "phone": ""}
+        ).status_code
+        == 302
+    )
     carers = {c.full_name: c for c in family.carers.all()}
     assert carers["Maya Jones"].has_parental_responsibility and carers["Maya Jones"].email == "maya@example.org"
     assert not carers["Gran Jones"].has_parental_responsibility
@@ -402,9 +489,16 @@ def test_it_unlinks_the_old_account_when_a_carers_email_changes(client, coordina
     client.force_login(coordinator)
     response = client.get(reverse("consents:carer_edit", args=[family.reference, mum.pk]))
     assert f'value="{mum.email}"' in response.content.decode()  # the form starts from the saved details
-    response = client.post(reverse("consents:carer_edit", args=[family.reference, mum.pk]), {
-        "full_name": mum.full_name, "relationship": "mother", "email": "maya.new@example.org", "phone": "",
-        "has_parental_responsibility": "on"})
+    response = client.post(
+        reverse("consents:carer_edit", args=[family.reference, mum.pk]),
+        {
+            "full_name": mum.full_name,
+            "relationship": "mother",
+            "email": "maya.new@example.org",
+            "phone": "",
+            "has_parental_responsibility": "on",
+        },
+    )
     assert response.status_code == 302
     mum.refresh_from_db()
     assert mum.email == "maya.new@example.org" and mum.user != old_account
@@ -435,8 +529,9 @@ def test_it_sends_a_request_to_one_carer_with_a_signing_link(client, coordinator
     family, child, [mum, dad] = family_with_child(coordinator, carers=2)
     client.force_login(coordinator)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("consents:request_send", args=[family.reference, child.pk]),
-                               {"carer": str(mum.pk)})
+        response = client.post(
+            reverse("consents:request_send", args=[family.reference, child.pk]), {"carer": str(mum.pk)}
+        )
     assert response["Location"] == reverse("consents:child_history", args=[family.reference, child.pk])
     assert _messages(response) == [f"Consent request sent to {mum.full_name}."]
     consent_request = ConsentRequest.objects.get()
@@ -448,8 +543,9 @@ def test_it_sends_a_request_to_one_carer_with_a_signing_link(client, coordinator
 
 
 @pytest.mark.django_db
-def test_it_sends_a_request_to_every_carer_with_parental_responsibility(client, coordinator,
-                                                                        django_capture_on_commit_callbacks):
+def test_it_sends_a_request_to_every_carer_with_parental_responsibility(
+    client, coordinator, django_capture_on_commit_callbacks
+):
     family, child, [mum, dad] = family_with_child(coordinator, carers=2)
     CarerFactory(family=family, has_parental_responsibility=False, relationship="grandmother")
     client.force_login(coordinator)
@@ -462,18 +558,23 @@ def test_it_sends_a_request_to_every_carer_with_parental_responsibility(client, 
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("carer_fields", "message"), [
-    ({"email": ""}, "has no email address. Record a paper or phone consent instead."),
-    ({"has_parental_responsibility": False}, "does not hold parental responsibility, so cannot give consent."),
-])
-def test_it_explains_why_a_carer_cannot_be_asked(client, coordinator, carer_fields, message,
-                                                 django_capture_on_commit_callbacks):
+@pytest.mark.parametrize(
+    ("carer_fields", "message"),
+    [
+        ({"email": ""}, "has no email address. Record a paper or phone consent instead."),
+        ({"has_parental_responsibility": False}, "does not hold parental responsibility, so cannot give consent."),
+    ],
+)
+def test_it_explains_why_a_carer_cannot_be_asked(
+    client, coordinator, carer_fields, message, django_capture_on_commit_callbacks
+):
     family, child, _ = family_with_child(coordinator, carers=0)
     carer = CarerFactory(family=family, full_name="Pat Example", **carer_fields)
     client.force_login(coordinator)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        response = client.post(reverse("consents:request_send", args=[family.reference, child.pk]),
-                               {"carer": str(carer.pk)})
+        response = client.post(
+            reverse("consents:request_send", args=[family.reference, child.pk]), {"carer": str(carer.pk)}
+        )
     assert response.status_code == 302
     assert _messages(response) == [f"Pat Example {message}"]
     assert callbacks == [] and not ConsentRequest.objects.exists()
@@ -521,7 +622,11 @@ def test_it_records_a_paper_consent_with_its_scan_encrypted_in_the_vault(client,
     assert response["Location"] == reverse("consents:child_history", args=[family.reference, child.pk])
     record = ConsentRecord.objects.get()
     assert (record.method, record.identified_by, record.recorded_by, record.taken_by) == (
-        ConsentRecord.Method.PAPER, ConsentRecord.IdentifiedBy.STAFF, coordinator, "Sam Jones")
+        ConsentRecord.Method.PAPER,
+        ConsentRecord.IdentifiedBy.STAFF,
+        coordinator,
+        "Sam Jones",
+    )
     assert record.answers == all_answers() and record.scan_content_type == "application/pdf"
     with storages["vault"].open(record.scan_blob, "rb") as handle:
         stored = handle.read()
@@ -534,18 +639,24 @@ def test_it_records_a_paper_consent_with_its_scan_encrypted_in_the_vault(client,
     assert response["Content-Type"] == "application/pdf"
     assert response["Cache-Control"] == "private, no-store"
     assert response["X-Content-Type-Options"] == "nosniff"
-    assert AuditEvent.objects.filter(action="consent.scan_viewed", actor=coordinator, target_id=str(record.pk)).count() == 1
+    assert (
+        AuditEvent.objects.filter(action="consent.scan_viewed", actor=coordinator, target_id=str(record.pk)).count()
+        == 1
+    )
     history = client.get(reverse("consents:child_history", args=[family.reference, child.pk])).content.decode()
     assert "Paper form" in history and "taken by Sam Jones" in history
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("name", "content", "message"), [
-    ("consent.pdf", b"<html><script>alert(1)</script></html>", "Attach a PDF, JPEG or PNG file."),
-    ("consent.png", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;", "Attach a PDF, JPEG or PNG file."),
-    ("consent.pdf", b"", "The submitted file is empty."),
-    (None, None, "Attach the scanned paper form."),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("consent.pdf", b"<html><script>alert(1)</script></html>", "Attach a PDF, JPEG or PNG file."),
+        ("consent.png", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;", "Attach a PDF, JPEG or PNG file."),
+        ("consent.pdf", b"", "The submitted file is empty."),
+        (None, None, "Attach the scanned paper form."),
+    ],
+)
 def test_it_refuses_a_disguised_or_missing_scan_and_stores_nothing(client, coordinator, name, content, message):
     family, child, [mum] = family_with_child(coordinator)
     client.force_login(coordinator)
@@ -589,13 +700,19 @@ def test_it_records_a_withdrawal_given_by_phone(client, coordinator, django_capt
     give(child, mum)
     client.force_login(coordinator)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("consents:withdraw_for_carer", args=[family.reference, child.pk]),
-                               {"carer": mum.pk, "purposes": ["online", "face_online"], "reason": "Rang on Monday."})
+        response = client.post(
+            reverse("consents:withdraw_for_carer", args=[family.reference, child.pk]),
+            {"carer": mum.pk, "purposes": ["online", "face_online"], "reason": "Rang on Monday."},
+        )
     assert response["Location"] == reverse("consents:child_history", args=[family.reference, child.pk])
     record = ConsentRecord.objects.filter(kind=ConsentRecord.Kind.WITHDRAWAL).get()
     assert record.answers == {"online": False, "face_online": False}
     assert (record.identified_by, record.method, record.recorded_by, record.reason) == (
-        ConsentRecord.IdentifiedBy.STAFF, ConsentRecord.Method.PHONE, coordinator, "Rang on Monday.")
+        ConsentRecord.IdentifiedBy.STAFF,
+        ConsentRecord.Method.PHONE,
+        coordinator,
+        "Rang on Monday.",
+    )
     states = consents_for_children([child.pk])[child.pk].states
     assert states["online"] == states["face_online"] == State.WITHDRAWN
     assert states["photographed"] == State.GIVEN
@@ -607,8 +724,9 @@ def test_it_asks_what_to_withdraw(client, coordinator):
     family, child, [mum] = family_with_child(coordinator)
     give(child, mum)
     client.force_login(coordinator)
-    response = client.post(reverse("consents:withdraw_for_carer", args=[family.reference, child.pk]),
-                           {"carer": mum.pk, "reason": ""})
+    response = client.post(
+        reverse("consents:withdraw_for_carer", args=[family.reference, child.pk]), {"carer": mum.pk, "reason": ""}
+    )
     assert response.status_code == 200
     assert "Choose at least one thing to withdraw." in response.content.decode()
     assert ConsentRecord.objects.count() == 1
@@ -629,8 +747,12 @@ def test_it_publishes_a_new_version_and_asks_families_on_older_ones_to_reconsent
     client.force_login(coordinator)
     assert "Ask families who signed an older version" in client.get(reverse("consents:form_versions")).content.decode()
 
-    form = {"introduction": "Revised words.", "closing": default_closing(),
-            "requires_reconsent": "on", **{f"text_{p}": f"Plain words about {p}." for p in PURPOSES}}
+    form = {
+        "introduction": "Revised words.",
+        "closing": default_closing(),
+        "requires_reconsent": "on",
+        **{f"text_{p}": f"Plain words about {p}." for p in PURPOSES},
+    }
     response = client.post(reverse("consents:form_version_new"), form)
     assert response["Location"] == reverse("consents:form_versions")
     version = ConsentFormVersion.objects.get(number=2)
@@ -648,7 +770,10 @@ def test_it_publishes_a_new_version_and_asks_families_on_older_ones_to_reconsent
     # A second click (or the same form sent twice) sends nothing again, and says so.
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("consents:reconsent"))
-    assert _last_message(response) == "0 re-consent requests sent. 1 skipped: already sent this version and not yet answered."
+    assert (
+        _last_message(response)
+        == "0 re-consent requests sent. 1 skipped: already sent this version and not yet answered."
+    )
     assert len(mail.outbox) == 1
     assert ConsentRequest.objects.get().status == ConsentRequest.Status.PENDING  # its link still works
 
@@ -657,8 +782,11 @@ def test_it_publishes_a_new_version_and_asks_families_on_older_ones_to_reconsent
 def test_it_refuses_a_form_version_that_leaves_out_how_long_photos_are_kept(client, coordinator):
     client.force_login(coordinator)
     services.form_version_current()
-    form = {"introduction": "Words.", "closing": default_closing().replace(how_long_kept(), "We keep photos for a while."),
-            **{f"text_{p}": "x" for p in PURPOSES}}
+    form = {
+        "introduction": "Words.",
+        "closing": default_closing().replace(how_long_kept(), "We keep photos for a while."),
+        **{f"text_{p}": "x" for p in PURPOSES},
+    }
     response = client.post(reverse("consents:form_version_new"), form)
     assert response.status_code == 200
     assert response.context["form"].errors["closing"] == [
@@ -672,7 +800,12 @@ def test_it_refuses_a_form_version_that_leaves_out_how_long_photos_are_kept(clie
 def test_it_refuses_a_form_version_with_a_missing_purpose_text(client, coordinator):
     client.force_login(coordinator)
     services.form_version_current()
-    form = {"introduction": "Words.", "closing": default_closing(), **{f"text_{p}": "x" for p in PURPOSES}, "text_online": ""}
+    form = {
+        "introduction": "Words.",
+        "closing": default_closing(),
+        **{f"text_{p}": "x" for p in PURPOSES},
+        "text_online": "",
+    }
     response = client.post(reverse("consents:form_version_new"), form)
     assert response.status_code == 200
     assert ConsentFormVersion.objects.count() == 1
@@ -765,7 +898,9 @@ def test_the_family_and_child_pages_have_a_fixed_number_of_queries(client, coord
 
 
 @pytest.mark.django_db
-def test_the_form_page_warns_when_the_current_version_no_longer_says_what_the_settings_say(client, coordinator, settings):
+def test_the_form_page_warns_when_the_current_version_no_longer_says_what_the_settings_say(
+    client, coordinator, settings
+):
     settings.FIG_PHOTO_RETENTION_DAYS = 3 * 365
     client.force_login(coordinator)
     page = client.get(reverse("consents:form_versions")).content.decode()

@@ -53,8 +53,12 @@ def _pages(child: Child) -> dict[str, str]:
 
 
 def _sign_data(value: str = "yes", **overrides: str) -> dict[str, str]:
-    return {**{f"purpose_{p}": overrides.get(p, value) for p in PURPOSES},
-            "confirm_parental_responsibility": "on", "typed_name": "Maya Jones", "signature": ""}
+    return {
+        **{f"purpose_{p}": overrides.get(p, value) for p in PURPOSES},
+        "confirm_parental_responsibility": "on",
+        "typed_name": "Maya Jones",
+        "signature": "",
+    }
 
 
 def _snapshot() -> tuple:
@@ -64,8 +68,11 @@ def _snapshot() -> tuple:
 def _checked(body: str, name: str) -> list[str]:
     """What a browser would send for `name` as the page stands: checked boxes and hidden inputs."""
     inputs = re.findall(rf'<input[^>]*name="{name}"[^>]*>', body)
-    return [re.search(r'value="(\w+)"', i).group(1) for i in inputs
-            if re.search(r"\schecked[\s>]", i) or 'type="hidden"' in i]
+    return [
+        re.search(r'value="(\w+)"', i).group(1)
+        for i in inputs
+        if re.search(r"\schecked[\s>]", i) or 'type="hidden"' in i
+    ]
 
 
 # --- who may open the pages ---------------------------------------------------------------
@@ -191,7 +198,8 @@ def test_it_lets_the_parent_fill_in_the_form_again(client, parent, families, dja
     assert record.ip_address == "127.0.0.1" and record.text_sha256 == ConsentRecord.digest(record.text_shown)
     assert [m.to for m in mail.outbox] == [[parent.email]]
     assert [str(m) for m in get_messages(response.wsgi_request)] == [
-        "Your answers for Ben are saved. We have emailed you a copy."]
+        "Your answers for Ben are saved. We have emailed you a copy."
+    ]
     states = consents_for_children([families.ben.pk])[families.ben.pk].states
     assert states["photographed"] == State.GIVEN and states["online"] == State.REFUSED
 
@@ -201,7 +209,9 @@ def test_it_explains_missing_answers_on_the_parents_form(client, parent, familie
     client.force_login(parent)
     response = client.post(_pages(families.ben)["my_child_form"], {"typed_name": "Maya Jones"})
     assert response.status_code == 400
-    assert {f"purpose_{p}" for p in PURPOSES} | {"confirm_parental_responsibility"} == set(response.context["form"].errors)
+    assert {f"purpose_{p}" for p in PURPOSES} | {"confirm_parental_responsibility"} == set(
+        response.context["form"].errors
+    )
     assert not ConsentRecord.objects.filter(child=families.ben).exists()
 
 
@@ -225,7 +235,10 @@ def test_it_withdraws_one_purpose(client, parent, families, django_capture_on_co
     record = ConsentRecord.objects.get(kind=ConsentRecord.Kind.WITHDRAWAL)
     assert record.answers == {"online": False}
     assert (record.child, record.carer, record.identified_by) == (
-        families.ava, families.me, ConsentRecord.IdentifiedBy.CODE_SIGN_IN)
+        families.ava,
+        families.me,
+        ConsentRecord.IdentifiedBy.CODE_SIGN_IN,
+    )
     position = consents_for_children([families.ava.pk])[families.ava.pk]
     assert position.states["online"] == State.WITHDRAWN
     assert position.states["face_online"] == State.WITHDRAWN  # a face online needs online at all

@@ -46,8 +46,9 @@ def unique_jpeg(width: int = 64, height: int = 48) -> bytes:
     return out.getvalue()
 
 
-def consented_child(family: Family | None = None, coordinator: User | None = None,
-                    **answers: bool) -> tuple[Family, Child, Carer]:
+def consented_child(
+    family: Family | None = None, coordinator: User | None = None, **answers: bool
+) -> tuple[Family, Child, Carer]:
     """A child whose carer (with parental responsibility) consented to everything, unless told otherwise."""
     if family is None:
         family, child, [carer] = family_with_child(coordinator)
@@ -59,12 +60,18 @@ def consented_child(family: Family | None = None, coordinator: User | None = Non
     return family, child, carer
 
 
-def ready_photo(family: Family, children: Iterable[Child], uploaded_by: User, at: datetime | None = None,
-                data: bytes | None = None) -> Photo:
+def ready_photo(
+    family: Family, children: Iterable[Child], uploaded_by: User, at: datetime | None = None, data: bytes | None = None
+) -> Photo:
     """One photo uploaded and processed through the services; READY, with its blobs in the vault."""
     children = list(children)
-    batch = photo_upload(family=family, children=children, files=[data or unique_jpeg()],
-                         no_child_identifiable=not children, by=uploaded_by)
+    batch = photo_upload(
+        family=family,
+        children=children,
+        files=[data or unique_jpeg()],
+        no_child_identifiable=not children,
+        by=uploaded_by,
+    )
     photo = photo_process(photo_id=batch.photos.get().pk)
     assert photo.status == Photo.Status.READY, photo.refusal_reason
     if at is not None:
@@ -74,23 +81,36 @@ def ready_photo(family: Family, children: Iterable[Child], uploaded_by: User, at
     return photo
 
 
-def bulk_photos(family: Family, children: Iterable[Child], uploaded_by: User, count: int,
-                at: datetime | None = None) -> list[Photo]:
+def bulk_photos(
+    family: Family, children: Iterable[Child], uploaded_by: User, count: int, at: datetime | None = None
+) -> list[Photo]:
     """`count` READY photos with their tags, made in bulk. Their blob names are made up: only the
     image view reads blobs, so these are for pages that list photos."""
     children = list(children)
     at = at or timezone.now()
     batch = UploadBatch.objects.create(family=family, uploaded_by=uploaded_by, created_at=at)
-    photos = Photo.objects.bulk_create([
-        Photo(
-            family=family, batch=batch, uploaded_by=uploaded_by, uploaded_at=at - timedelta(seconds=i),
-            status=Photo.Status.READY, no_child_identifiable=not children, upload_sha256=uuid.uuid4().hex * 2,
-            upload_size=1000, width=64, height=48, device_deleted_at=at,
-            original_blob=f"photos/ff/{uuid.uuid4().hex}.bin", original_key_id="t1",
-            thumbnail_blob=f"thumbnails/ff/{uuid.uuid4().hex}.bin", thumbnail_key_id="t1",
-        )
-        for i in range(count)
-    ])
+    photos = Photo.objects.bulk_create(
+        [
+            Photo(
+                family=family,
+                batch=batch,
+                uploaded_by=uploaded_by,
+                uploaded_at=at - timedelta(seconds=i),
+                status=Photo.Status.READY,
+                no_child_identifiable=not children,
+                upload_sha256=uuid.uuid4().hex * 2,
+                upload_size=1000,
+                width=64,
+                height=48,
+                device_deleted_at=at,
+                original_blob=f"photos/ff/{uuid.uuid4().hex}.bin",
+                original_key_id="t1",
+                thumbnail_blob=f"thumbnails/ff/{uuid.uuid4().hex}.bin",
+                thumbnail_key_id="t1",
+            )
+            for i in range(count)
+        ]
+    )
     PhotoTag.objects.bulk_create([PhotoTag(photo=p, child=c, tagged_by=uploaded_by) for p in photos for c in children])
     return photos
 

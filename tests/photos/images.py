@@ -50,13 +50,14 @@ XMP_PACKET = (
     b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?>'
     b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
     b'<rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:creator>Ava Demo home visit</dc:creator>'
-    b"</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end=\"w\"?>"
+    b'</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
 )
 HTML_PAYLOAD = b"<html><body><script>alert('stored xss payload')</script></body></html>"
 
 
-def picture(width: int, height: int, *, mode: str = "RGB", colour=GREY, marker: bool = True,
-             noise: bool = False) -> Image.Image:
+def picture(
+    width: int, height: int, *, mode: str = "RGB", colour=GREY, marker: bool = True, noise: bool = False
+) -> Image.Image:
     if noise:  # incompressible pixels, so a cut-off file is cut mid-scan
         rng = random.Random(width * 7919 + height)
         image = Image.frombytes("RGB", (width, height), rng.randbytes(width * height * 3))
@@ -83,9 +84,20 @@ def _exif(*, gps: bool = False, orientation: int | None = None, taken_at: str | 
     return exif
 
 
-def jpeg(width: int = 64, height: int = 48, exif_gps: bool = False, orientation: int | None = None,
-         comment: bytes | str | None = None, *, taken_at: str | None = None, xmp: bool = False,
-         colour=GREY, marker: bool = True, noise: bool = False, quality: int = 90) -> bytes:
+def jpeg(
+    width: int = 64,
+    height: int = 48,
+    exif_gps: bool = False,
+    orientation: int | None = None,
+    comment: bytes | str | None = None,
+    *,
+    taken_at: str | None = None,
+    xmp: bool = False,
+    colour=GREY,
+    marker: bool = True,
+    noise: bool = False,
+    quality: int = 90,
+) -> bytes:
     """A real JPEG, with whatever metadata the test asks for (EXIF with GPS, orientation, a comment, XMP)."""
     image = picture(width, height, colour=colour, marker=marker, noise=noise)
     params: dict = {"quality": quality}
@@ -100,8 +112,16 @@ def jpeg(width: int = 64, height: int = 48, exif_gps: bool = False, orientation:
     return out.getvalue()
 
 
-def png(width: int = 64, height: int = 48, *, transparent: bool = False, exif_gps: bool = False,
-        comment: str | None = None, colour=GREY, marker: bool = True) -> bytes:
+def png(
+    width: int = 64,
+    height: int = 48,
+    *,
+    transparent: bool = False,
+    exif_gps: bool = False,
+    comment: str | None = None,
+    colour=GREY,
+    marker: bool = True,
+) -> bytes:
     """A real PNG; `transparent` gives it an alpha channel with a see-through right half."""
     image = picture(width, height, mode="RGBA" if transparent else "RGB", colour=colour, marker=marker)
     if transparent:
@@ -119,8 +139,15 @@ def png(width: int = 64, height: int = 48, *, transparent: bool = False, exif_gp
     return out.getvalue()
 
 
-def webp(width: int = 64, height: int = 48, *, exif_gps: bool = False, transparent: bool = False,
-         colour=GREY, marker: bool = True) -> bytes:
+def webp(
+    width: int = 64,
+    height: int = 48,
+    *,
+    exif_gps: bool = False,
+    transparent: bool = False,
+    colour=GREY,
+    marker: bool = True,
+) -> bytes:
     image = picture(width, height, mode="RGBA" if transparent else "RGB", colour=colour, marker=marker)
     params: dict = {"quality": 90}
     if exif_gps:

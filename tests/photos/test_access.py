@@ -75,13 +75,21 @@ def _targets(w: World) -> dict[str, Target]:
     pid = w.photo.public_id
     return {
         "gallery": ("get", reverse("photos:gallery"), dict),
-        "upload": ("post", reverse("photos:upload"), lambda: {
-            "family": w.family.reference, "children": [w.child.pk],
-            "files": [SimpleUploadedFile("a.jpg", unique_jpeg(), content_type="image/jpeg")],
-        }),
+        "upload": (
+            "post",
+            reverse("photos:upload"),
+            lambda: {
+                "family": w.family.reference,
+                "children": [w.child.pk],
+                "files": [SimpleUploadedFile("a.jpg", unique_jpeg(), content_type="image/jpeg")],
+            },
+        ),
         "my_uploads": ("get", reverse("photos:my_uploads"), dict),
-        "confirm_device_deleted": ("post", reverse("photos:confirm_device_deleted"),
-                                   lambda: {"batch": str(w.photo.batch.public_id)}),
+        "confirm_device_deleted": (
+            "post",
+            reverse("photos:confirm_device_deleted"),
+            lambda: {"batch": str(w.photo.batch.public_id)},
+        ),
         "batch": ("get", reverse("photos:batch", args=[w.photo.batch.public_id]), dict),
         "unconfirmed": ("get", reverse("photos:unconfirmed"), dict),
         "deletion_queue": ("get", reverse("photos:deletion_queue"), dict),
@@ -90,21 +98,41 @@ def _targets(w: World) -> dict[str, Target]:
         "full": ("get", reverse("photos:image", args=[pid, "full"]), dict),
         "download": ("get", reverse("photos:image", args=[pid, "download"]), dict),
         "retag": ("post", reverse("photos:retag", args=[pid]), lambda: {"no_child_identifiable": "on"}),
-        "keep": ("post", reverse("photos:keep", args=[pid]),
-                 lambda: {"reason": "Evidence in an open safeguarding case, held for the police."}),
+        "keep": (
+            "post",
+            reverse("photos:keep", args=[pid]),
+            lambda: {"reason": "Evidence in an open safeguarding case, held for the police."},
+        ),
         "access_log": ("get", reverse("photos:access_log", args=[pid]), dict),
     }
 
 
-ALL = ["gallery", "upload", "my_uploads", "confirm_device_deleted", "batch", "unconfirmed", "deletion_queue",
-       "detail", "thumbnail", "full", "download", "retag", "keep", "access_log"]
+ALL = [
+    "gallery",
+    "upload",
+    "my_uploads",
+    "confirm_device_deleted",
+    "batch",
+    "unconfirmed",
+    "deletion_queue",
+    "detail",
+    "thumbnail",
+    "full",
+    "download",
+    "retag",
+    "keep",
+    "access_log",
+]
 IMAGES = ["thumbnail", "full", "download"]
 PHOTO_PAGES = ["detail", *IMAGES, "retag", "keep", "access_log"]
 COORDINATOR_ONLY = ["unconfirmed", "deletion_queue", "keep", "access_log"]
 POST_ONLY = ["confirm_device_deleted", "retag", "keep"]
 GET_ONLY = ["gallery", "my_uploads", "batch", "unconfirmed", "deletion_queue", "detail", *IMAGES, "access_log"]
-ACTIONS = {"thumbnail": PhotoAccess.Action.THUMBNAIL, "full": PhotoAccess.Action.VIEW,
-           "download": PhotoAccess.Action.DOWNLOAD}
+ACTIONS = {
+    "thumbnail": PhotoAccess.Action.THUMBNAIL,
+    "full": PhotoAccess.Action.VIEW,
+    "download": PhotoAccess.Action.DOWNLOAD,
+}
 
 
 def _call(client, w: World, name: str):
@@ -115,8 +143,11 @@ def _call(client, w: World, name: str):
 def snapshot() -> dict:
     """Everything a vault URL could change."""
     return {
-        "photos": list(Photo.objects.order_by("pk").values_list(
-            "status", "no_child_identifiable", "device_deleted_at", "keep_reason", "deletion_due_at")),
+        "photos": list(
+            Photo.objects.order_by("pk").values_list(
+                "status", "no_child_identifiable", "device_deleted_at", "keep_reason", "deletion_due_at"
+            )
+        ),
         "tags": list(PhotoTag.objects.order_by("pk").values_list("photo_id", "child_id")),
         "batches": UploadBatch.objects.count(),
         "accesses": PhotoAccess.objects.count(),
@@ -151,8 +182,9 @@ def test_it_sends_anonymous_people_to_sign_in(client, world, name):
 @pytest.mark.django_db
 @pytest.mark.parametrize("persona", ["parent", "member_of_staff", "social_admin", "ceo"])
 @pytest.mark.parametrize("name", ALL)
-def test_it_answers_404_to_people_without_a_vault_role(client, world, persona, name, request,
-                                                       django_capture_on_commit_callbacks):
+def test_it_answers_404_to_people_without_a_vault_role(
+    client, world, persona, name, request, django_capture_on_commit_callbacks
+):
     # "Everyone else gets 404": the vault does not even admit that the page exists.
     client.force_login(request.getfixturevalue(persona))
     _refused(client, world, name, 404, django_capture_on_commit_callbacks)
@@ -172,8 +204,9 @@ def test_it_answers_404_for_a_photo_that_does_not_exist_and_one_that_does_alike(
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", [*PHOTO_PAGES, "batch"])
-def test_it_hides_a_photo_from_a_coordinator_of_another_family(client, world, other_coordinator, name,
-                                                                django_capture_on_commit_callbacks):
+def test_it_hides_a_photo_from_a_coordinator_of_another_family(
+    client, world, other_coordinator, name, django_capture_on_commit_callbacks
+):
     client.force_login(other_coordinator)
     _refused(client, world, name, 404, django_capture_on_commit_callbacks)
 
@@ -192,8 +225,9 @@ def test_it_leaves_another_familys_photo_out_of_a_coordinators_lists(client, wor
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", ["detail", *IMAGES, "retag", "batch"])
-def test_it_hides_a_photo_from_another_photographer(client, world, other_photographer, name,
-                                                     django_capture_on_commit_callbacks):
+def test_it_hides_a_photo_from_another_photographer(
+    client, world, other_photographer, name, django_capture_on_commit_callbacks
+):
     client.force_login(other_photographer)
     _refused(client, world, name, 404, django_capture_on_commit_callbacks)
 
@@ -217,16 +251,18 @@ def test_it_lets_the_uploader_fix_the_tags_in_the_window(client, world, photogra
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", COORDINATOR_ONLY)
-def test_it_refuses_the_uploader_the_coordinators_pages(client, world, photographer, name,
-                                                        django_capture_on_commit_callbacks):
+def test_it_refuses_the_uploader_the_coordinators_pages(
+    client, world, photographer, name, django_capture_on_commit_callbacks
+):
     client.force_login(photographer)
     _refused(client, world, name, 404, django_capture_on_commit_callbacks)
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", ["detail", *IMAGES, "retag"])
-def test_it_hides_the_photo_from_its_uploader_once_the_window_has_closed(client, world, photographer, name,
-                                                                         django_capture_on_commit_callbacks):
+def test_it_hides_the_photo_from_its_uploader_once_the_window_has_closed(
+    client, world, photographer, name, django_capture_on_commit_callbacks
+):
     hours = settings.FIG_PHOTO_FIX_TAGS_HOURS
     assert hours == 24
     Photo.objects.filter(pk=world.photo.pk).update(uploaded_at=timezone.now() - timedelta(hours=hours, minutes=1))
@@ -243,8 +279,9 @@ def test_it_still_shows_the_uploader_their_photo_just_inside_the_window(client, 
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("name", ["gallery", "upload", "my_uploads", "unconfirmed", "deletion_queue", "detail",
-                                  *IMAGES, "access_log"])
+@pytest.mark.parametrize(
+    "name", ["gallery", "upload", "my_uploads", "unconfirmed", "deletion_queue", "detail", *IMAGES, "access_log"]
+)
 def test_it_opens_every_page_for_the_familys_coordinator(client, world, coordinator, name):
     client.force_login(coordinator)
     assert client.get(_targets(world)[name][1]).status_code == 200
@@ -252,8 +289,9 @@ def test_it_opens_every_page_for_the_familys_coordinator(client, world, coordina
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", ["retag", "keep"])
-def test_it_lets_the_familys_coordinator_make_every_change(client, world, coordinator, name,
-                                                           django_capture_on_commit_callbacks):
+def test_it_lets_the_familys_coordinator_make_every_change(
+    client, world, coordinator, name, django_capture_on_commit_callbacks
+):
     client.force_login(coordinator)
     before = snapshot()
     response = _call(client, world, name)

@@ -72,16 +72,27 @@ def run_import(*args: str) -> str:
 # --- vault_import ----------------------------------------------------------------------------
 
 
-def test_it_imports_files_synchronously_through_the_same_checks(demo, photographer, tmp_path, monkeypatch,
-                                                               django_capture_on_commit_callbacks):
+def test_it_imports_files_synchronously_through_the_same_checks(
+    demo, photographer, tmp_path, monkeypatch, django_capture_on_commit_callbacks
+):
     family, ava, ben, _carer = demo
     monkeypatch.setattr("photos.tasks.process_photo.delay", lambda *a: pytest.fail("queued to a worker"))
     first = write(tmp_path, "Ava-Demo-at-the-park.jpg", images.jpeg(320, 240, exif_gps=True, orientation=6))
     second = write(tmp_path, "IMG_0001.HEIC", images.heic())
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        output = run_import("--family", family.reference, "--child", "Ava Demo", "--child", str(ben.pk),
-                            "--taken-by", "PHOTOGRAPHER@example.org", str(first), str(second))
+        output = run_import(
+            "--family",
+            family.reference,
+            "--child",
+            "Ava Demo",
+            "--child",
+            str(ben.pk),
+            "--taken-by",
+            "PHOTOGRAPHER@example.org",
+            str(first),
+            str(second),
+        )
 
     assert callbacks == []  # nothing left for a worker
     photos = list(Photo.objects.order_by("pk"))
@@ -101,8 +112,15 @@ def test_it_imports_files_synchronously_through_the_same_checks(demo, photograph
 
 def test_a_child_can_be_named_loosely(demo, photographer, tmp_path):
     family, ava, _ben, _carer = demo
-    run_import("--family", family.reference.lower(), "--child", "  ava   DEMO ", "--taken-by", photographer.email,
-               str(write(tmp_path, "a.jpg", images.jpeg())))
+    run_import(
+        "--family",
+        family.reference.lower(),
+        "--child",
+        "  ava   DEMO ",
+        "--taken-by",
+        photographer.email,
+        str(write(tmp_path, "a.jpg", images.jpeg())),
+    )
     assert list(Photo.objects.get().tags.values_list("child_id", flat=True)) == [ava.pk]
 
 
@@ -115,8 +133,19 @@ def test_a_refused_file_gets_its_line_and_a_non_zero_exit(demo, photographer, tm
     out = StringIO()
 
     with pytest.raises(CommandError, match="1 of 3 file\\(s\\) stored .* 2 refused"):
-        call_command("vault_import", "--family", family.reference, "--child", str(ava.pk), "--taken-by",
-                     photographer.email, str(good), str(disguised), str(broken), stdout=out)
+        call_command(
+            "vault_import",
+            "--family",
+            family.reference,
+            "--child",
+            str(ava.pk),
+            "--taken-by",
+            photographer.email,
+            str(good),
+            str(disguised),
+            str(broken),
+            stdout=out,
+        )
 
     lines = out.getvalue().strip().splitlines()
     assert lines[0].startswith(f"STORED   {good}: photo ")
@@ -130,8 +159,19 @@ def test_the_command_line_exits_non_zero_when_a_file_is_refused(demo, photograph
     bomb = write(tmp_path, "bomb.png", images.bomb_png(20000, 20000))
 
     with pytest.raises(SystemExit) as exit_status:
-        ManagementUtility(["manage.py", "vault_import", "--family", family.reference, "--child", "Ava Demo",
-                           "--taken-by", photographer.email, str(bomb)]).execute()
+        ManagementUtility(
+            [
+                "manage.py",
+                "vault_import",
+                "--family",
+                family.reference,
+                "--child",
+                "Ava Demo",
+                "--taken-by",
+                photographer.email,
+                str(bomb),
+            ]
+        ).execute()
 
     assert exit_status.value.code == 1
     captured = capsys.readouterr()
@@ -147,8 +187,18 @@ def test_a_file_over_the_size_limit_is_refused_without_reading_it(demo, photogra
     out = StringIO()
 
     with pytest.raises(CommandError, match="1 of 2"):
-        call_command("vault_import", "--family", family.reference, "--child", "Ava Demo", "--taken-by",
-                     photographer.email, str(big), str(small), stdout=out)
+        call_command(
+            "vault_import",
+            "--family",
+            family.reference,
+            "--child",
+            "Ava Demo",
+            "--taken-by",
+            photographer.email,
+            str(big),
+            str(small),
+            stdout=out,
+        )
 
     assert f"REFUSED  {big}: The file is larger than 0 MB." in out.getvalue()
     assert Photo.objects.get().status == Photo.Status.READY
@@ -161,8 +211,17 @@ def test_a_duplicate_of_a_photo_in_the_family_is_refused(demo, photographer, tmp
     out = StringIO()
 
     with pytest.raises(CommandError):
-        call_command("vault_import", "--family", family.reference, "--child", "Ava Demo", "--taken-by",
-                     photographer.email, str(write(tmp_path, "again.jpg", data)), stdout=out)
+        call_command(
+            "vault_import",
+            "--family",
+            family.reference,
+            "--child",
+            "Ava Demo",
+            "--taken-by",
+            photographer.email,
+            str(write(tmp_path, "again.jpg", data)),
+            stdout=out,
+        )
     assert "REFUSED" in out.getvalue() and "already in the vault" in out.getvalue()
 
 
@@ -188,8 +247,9 @@ def test_unidentifiable_photos_need_the_flag(demo, photographer, tmp_path):
     ],
     ids=["family", "child-name", "child-id", "user"],
 )
-def test_unknown_family_child_or_user_is_a_clear_error_and_stores_nothing(demo, photographer, tmp_path, change,
-                                                                           message):
+def test_unknown_family_child_or_user_is_a_clear_error_and_stores_nothing(
+    demo, photographer, tmp_path, change, message
+):
     family, _ava, _ben, _carer = demo
     options = {"--family": family.reference, "--child": "Ava Demo", "--taken-by": photographer.email, **change}
     before = vault_files()
@@ -206,8 +266,15 @@ def test_a_child_of_another_family_is_unknown_here(demo, photographer, tmp_path)
     family, _ava, _ben, _carer = demo
     _other, stranger_child, _ = consented_child()
     with pytest.raises(CommandError, match=f"no child with id {stranger_child.pk} in family {family.reference}"):
-        run_import("--family", family.reference, "--child", str(stranger_child.pk), "--taken-by", photographer.email,
-                   str(write(tmp_path, "a.jpg", images.jpeg())))
+        run_import(
+            "--family",
+            family.reference,
+            "--child",
+            str(stranger_child.pk),
+            "--taken-by",
+            photographer.email,
+            str(write(tmp_path, "a.jpg", images.jpeg())),
+        )
     assert Photo.objects.count() == 0
 
 
@@ -215,8 +282,15 @@ def test_two_children_with_the_same_name_must_be_given_by_id(demo, photographer,
     family, ava, _ben, _carer = demo
     twin = ChildFactory(family=family, first_name="Ava", last_name="Demo")
     with pytest.raises(CommandError, match=f"More than one child .* use the id \\({ava.pk}, {twin.pk}\\)"):
-        run_import("--family", family.reference, "--child", "Ava Demo", "--taken-by", photographer.email,
-                   str(write(tmp_path, "a.jpg", images.jpeg())))
+        run_import(
+            "--family",
+            family.reference,
+            "--child",
+            "Ava Demo",
+            "--taken-by",
+            photographer.email,
+            str(write(tmp_path, "a.jpg", images.jpeg())),
+        )
 
 
 def test_a_child_without_consent_is_a_clear_error_and_stores_nothing(demo, photographer, tmp_path):
@@ -225,8 +299,17 @@ def test_a_child_without_consent_is_a_clear_error_and_stores_nothing(demo, photo
     before = vault_files()
 
     with pytest.raises(CommandError) as error:
-        run_import("--family", family.reference, "--child", "Ava Demo", "--child", "Cara Demo", "--taken-by",
-                   photographer.email, str(write(tmp_path, "a.jpg", images.jpeg())))
+        run_import(
+            "--family",
+            family.reference,
+            "--child",
+            "Ava Demo",
+            "--child",
+            "Cara Demo",
+            "--taken-by",
+            photographer.email,
+            str(write(tmp_path, "a.jpg", images.jpeg())),
+        )
 
     assert str(error.value) == (
         "No current consent for Cara Demo to be photographed and kept in the vault, so they cannot be tagged."
@@ -239,8 +322,15 @@ def test_a_withdrawn_consent_is_a_clear_error(demo, photographer, tmp_path):
     family, ava, _ben, carer = demo
     withdraw(ava, carer, [Purpose.STORED])
     with pytest.raises(CommandError, match="No current consent for Ava Demo"):
-        run_import("--family", family.reference, "--child", "Ava Demo", "--taken-by", photographer.email,
-                   str(write(tmp_path, "a.jpg", images.jpeg())))
+        run_import(
+            "--family",
+            family.reference,
+            "--child",
+            "Ava Demo",
+            "--taken-by",
+            photographer.email,
+            str(write(tmp_path, "a.jpg", images.jpeg())),
+        )
     assert Photo.objects.count() == 0
 
 
@@ -249,8 +339,15 @@ def test_only_photographers_and_the_familys_coordinators_may_import(demo, tmp_pa
     family, _ava, _ben, _carer = demo
     person = factories.staff_user(role) if role else factories.parent_user()
     with pytest.raises(CommandError, match=f"may not upload photos for family {family.reference}"):
-        run_import("--family", family.reference, "--child", "Ava Demo", "--taken-by", person.email,
-                   str(write(tmp_path, "a.jpg", images.jpeg())))
+        run_import(
+            "--family",
+            family.reference,
+            "--child",
+            "Ava Demo",
+            "--taken-by",
+            person.email,
+            str(write(tmp_path, "a.jpg", images.jpeg())),
+        )
     assert Photo.objects.count() == 0
 
 
@@ -258,8 +355,15 @@ def test_the_familys_coordinator_may_import(demo, tmp_path):
     family, _ava, _ben, _carer = demo
     coordinator = factories.staff_user("coordinator")
     assign(coordinator, family)
-    run_import("--family", family.reference, "--child", "Ava Demo", "--taken-by", coordinator.email,
-               str(write(tmp_path, "a.jpg", images.jpeg())))
+    run_import(
+        "--family",
+        family.reference,
+        "--child",
+        "Ava Demo",
+        "--taken-by",
+        coordinator.email,
+        str(write(tmp_path, "a.jpg", images.jpeg())),
+    )
     assert Photo.objects.get().uploaded_by == coordinator
 
 
@@ -269,8 +373,16 @@ def test_an_unreadable_file_stops_the_import_before_anything_is_stored(demo, pho
     before = vault_files()
 
     with pytest.raises(CommandError, match="Cannot read .*missing.jpg"):
-        run_import("--family", family.reference, "--child", "Ava Demo", "--taken-by", photographer.email,
-                   str(good), str(tmp_path / "missing.jpg"))
+        run_import(
+            "--family",
+            family.reference,
+            "--child",
+            "Ava Demo",
+            "--taken-by",
+            photographer.email,
+            str(good),
+            str(tmp_path / "missing.jpg"),
+        )
     assert Photo.objects.count() == 0 and vault_files() == before
 
 
@@ -292,15 +404,22 @@ def family_file(coordinator, photographer):
     dad = CarerFactory(family=family, full_name="Dan Demo", relationship="father")
     signed = sign(request_for(ava, mum), all_answers())
     scanned = consent_services.consent_record_offline(
-        child=ben, carer=dad, answers=all_answers(), method=ConsentRecord.Method.PAPER, taken_by="A. Coordinator",
-        by=coordinator, scan=(images.pdf(), "application/pdf"), evidence=EVIDENCE,
+        child=ben,
+        carer=dad,
+        answers=all_answers(),
+        method=ConsentRecord.Method.PAPER,
+        taken_by="A. Coordinator",
+        by=coordinator,
+        scan=(images.pdf(), "application/pdf"),
+        evidence=EVIDENCE,
     )
     solo = ready_photo(family, [ava], photographer)
     group = ready_photo(family, [ava, ben], photographer)
     gone = ready_photo(family, [ben], photographer)
     photo_delete(photo_id=gone.pk, reason="Retention period over.", by=None)
-    refused = photo_upload(family=family, children=[ava], files=[images.svg()], no_child_identifiable=False,
-                           by=photographer).photos.get()
+    refused = photo_upload(
+        family=family, children=[ava], files=[images.svg()], no_child_identifiable=False, by=photographer
+    ).photos.get()
     from photos.services import photo_process
 
     photo_process(photo_id=refused.pk)
@@ -311,8 +430,20 @@ def family_file(coordinator, photographer):
     other, other_child, [other_carer] = family_with_child(coordinator)
     give(other_child, other_carer)
     ready_photo(other, [other_child], photographer)
-    return {"family": family, "ava": ava, "ben": ben, "mum": mum, "dad": dad, "signed": signed, "scanned": scanned,
-            "solo": solo, "group": group, "gone": gone, "refused": refused, "other": other}
+    return {
+        "family": family,
+        "ava": ava,
+        "ben": ben,
+        "mum": mum,
+        "dad": dad,
+        "signed": signed,
+        "scanned": scanned,
+        "solo": solo,
+        "group": group,
+        "gone": gone,
+        "refused": refused,
+        "other": other,
+    }
 
 
 def export(family, out: Path, *extra: str) -> str:
@@ -469,8 +600,15 @@ def test_a_blob_missing_from_the_vault_makes_the_export_fail_loudly_but_complete
     err = StringIO()
 
     with pytest.raises(CommandError, match="incomplete: 1 file"):
-        call_command("vault_export", "--family", family_file["family"].reference, "--out", str(out), stdout=StringIO(),
-                     stderr=err)
+        call_command(
+            "vault_export",
+            "--family",
+            family_file["family"].reference,
+            "--out",
+            str(out),
+            stdout=StringIO(),
+            stderr=err,
+        )
 
     manifest = json.loads((out / "manifest.json").read_text())
     assert len(manifest["problems"]) == 1 and str(solo.public_id) in manifest["problems"][0]

@@ -90,8 +90,7 @@ def test_it_lists_only_ready_photos(client, coordinator, world, status):
 def test_it_filters_by_family(client, coordinator, world):
     client.force_login(coordinator)
     assert _shown(client, family=world.second_family.reference) == [world.cara_photo]
-    assert _shown(client, family=f" {world.family.reference.lower()} ") == [
-        world.solo_ben, world.group, world.solo_ava]
+    assert _shown(client, family=f" {world.family.reference.lower()} ") == [world.solo_ben, world.group, world.solo_ava]
     assert _shown(client, family=world.outsiders.family.reference) == []  # not theirs: nothing, not an error
 
 
@@ -157,10 +156,13 @@ def test_it_offers_the_children_of_the_coordinators_families_grouped_by_family(c
     client.force_login(coordinator)
     page = _page(client)
     assert page.options[0] == ("", "", "Any child", True)
-    expected = sorted([(world.family, world.ava), (world.family, world.ben), (world.second_family, world.cara)],
-                      key=lambda pair: (pair[0].reference, pair[1].first_name, pair[1].last_name))
-    assert page.options[1:] == [(f"Family {family.reference}", str(child.pk), str(child), False)
-                                for family, child in expected]
+    expected = sorted(
+        [(world.family, world.ava), (world.family, world.ben), (world.second_family, world.cara)],
+        key=lambda pair: (pair[0].reference, pair[1].first_name, pair[1].last_name),
+    )
+    assert page.options[1:] == [
+        (f"Family {family.reference}", str(child.pk), str(child), False) for family, child in expected
+    ]
     outsider = world.outsiders.children.get()
     assert str(outsider) not in {text for _, _, text, _ in page.options}  # not one of their families
 
@@ -222,14 +224,20 @@ def test_it_links_each_childs_name_to_their_photos(client, coordinator, world):
     to_ben = f"{GALLERY}?family={world.family.reference}&child={world.ben.pk}"
     named = [(href, text) for href, text in page.links if "child=" in href]
     # Newest first: Ben alone, the group (Ava and Ben), Ava alone. Links carry ids, never names.
-    assert named == [(to_ben, f"All photos of {world.ben}"), (to_ava, f"All photos of {world.ava}"),
-                     (to_ben, f"All photos of {world.ben}"), (to_ava, f"All photos of {world.ava}")]
+    assert named == [
+        (to_ben, f"All photos of {world.ben}"),
+        (to_ava, f"All photos of {world.ava}"),
+        (to_ben, f"All photos of {world.ben}"),
+        (to_ava, f"All photos of {world.ava}"),
+    ]
     assert _shown(client, family=world.family.reference, child=world.ava.pk) == [world.group, world.solo_ava]
 
     detail = _Page()
     detail.feed(client.get(reverse("photos:detail", args=[world.group.public_id])).content.decode())
     assert [(href, text) for href, text in detail.links if "child=" in href] == [
-        (to_ava, f"All photos of {world.ava}"), (to_ben, f"All photos of {world.ben}")]
+        (to_ava, f"All photos of {world.ava}"),
+        (to_ben, f"All photos of {world.ben}"),
+    ]
 
 
 @pytest.mark.django_db
@@ -239,8 +247,10 @@ def test_it_offers_a_photographer_the_children_of_the_families_they_uploaded_for
     bulk_photos(world.family, [world.ava], photographer, 1, at=NOW - 2 * DAY)  # the fix-tags window has closed
     client.force_login(photographer)
     page = _page(client)
-    assert page.options == [("", "", "Any child", True),
-                            (f"Family {world.second_family.reference}", str(world.cara.pk), str(world.cara), False)]
+    assert page.options == [
+        ("", "", "Any child", True),
+        (f"Family {world.second_family.reference}", str(world.cara.pk), str(world.cara), False),
+    ]
     assert _shown(client, child=_option_for(page, world.cara)) == [mine]
 
 

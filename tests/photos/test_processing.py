@@ -157,8 +157,7 @@ def test_a_payload_appended_to_a_jpeg_is_gone(payload):
 
     result = process_upload(data)
 
-    for part in (payload, payload[:24], payload[-24:], b"<html", b"<script", b"PK\x03\x04", b"PK\x05\x06",
-                 b"payload"):
+    for part in (payload, payload[:24], payload[-24:], b"<html", b"<script", b"PK\x03\x04", b"PK\x05\x06", b"payload"):
         assert part not in result.original
         assert part not in result.thumbnail
     assert result.original.endswith(b"\xff\xd9")
@@ -242,8 +241,15 @@ def test_the_disguised_files_are_really_what_they_claim():
 
 @pytest.mark.parametrize(
     "make",
-    [images.svg, images.pdf, images.fits, images.gd,
-     lambda: images.other_format("GIF"), lambda: images.other_format("BMP"), lambda: images.other_format("TIFF")],
+    [
+        images.svg,
+        images.pdf,
+        images.fits,
+        images.gd,
+        lambda: images.other_format("GIF"),
+        lambda: images.other_format("BMP"),
+        lambda: images.other_format("TIFF"),
+    ],
     ids=["svg", "pdf", "fits", "gd", "gif", "bmp", "tiff"],
 )
 def test_other_kinds_of_file_renamed_jpg_are_refused(make):
@@ -392,23 +398,31 @@ def family_child(db):
     return family, child
 
 
-def upload_and_process(django_capture_on_commit_callbacks, *, family, children, files, by,
-                       no_child_identifiable=False) -> list[Photo]:
+def upload_and_process(
+    django_capture_on_commit_callbacks, *, family, children, files, by, no_child_identifiable=False
+) -> list[Photo]:
     """The web upload's path: the service commits, and the task runs at commit (eager Celery in tests)."""
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        batch = photo_upload(family=family, children=children, files=files,
-                             no_child_identifiable=no_child_identifiable, by=by)
+        batch = photo_upload(
+            family=family, children=children, files=files, no_child_identifiable=no_child_identifiable, by=by
+        )
     assert len(callbacks) == len(files)
     return list(batch.photos.order_by("pk"))
 
 
-def test_an_accepted_upload_is_processed_at_commit_and_stored(django_capture_on_commit_callbacks, family_child,
-                                                              photographer):
+def test_an_accepted_upload_is_processed_at_commit_and_stored(
+    django_capture_on_commit_callbacks, family_child, photographer
+):
     family, child = family_child
     before = vault_files()
 
-    [photo] = upload_and_process(django_capture_on_commit_callbacks, family=family, children=[child],
-                                 files=[images.jpeg(taken_at=images.TAKEN_AT)], by=photographer)
+    [photo] = upload_and_process(
+        django_capture_on_commit_callbacks,
+        family=family,
+        children=[child],
+        files=[images.jpeg(taken_at=images.TAKEN_AT)],
+        by=photographer,
+    )
 
     assert photo.status == Photo.Status.READY
     assert photo.refusal_reason == ""
@@ -421,12 +435,12 @@ def test_an_accepted_upload_is_processed_at_commit_and_stored(django_capture_on_
     assert AuditEvent.objects.filter(action="photo.stored", target_id=str(photo.pk)).exists()
 
 
-def test_nothing_is_processed_before_the_upload_commits(django_capture_on_commit_callbacks, family_child,
-                                                        photographer):
+def test_nothing_is_processed_before_the_upload_commits(django_capture_on_commit_callbacks, family_child, photographer):
     family, child = family_child
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        batch = photo_upload(family=family, children=[child], files=[images.jpeg()], no_child_identifiable=False,
-                             by=photographer)
+        batch = photo_upload(
+            family=family, children=[child], files=[images.jpeg()], no_child_identifiable=False, by=photographer
+        )
     assert len(callbacks) == 1
     assert batch.photos.get().status == Photo.Status.PROCESSING
 
@@ -441,13 +455,15 @@ def test_nothing_is_processed_before_the_upload_commits(django_capture_on_commit
     ],
     ids=["bomb", "truncated", "svg", "fits"],
 )
-def test_a_refused_file_leaves_no_blob_in_the_vault(django_capture_on_commit_callbacks, family_child, photographer,
-                                                    make, reason):
+def test_a_refused_file_leaves_no_blob_in_the_vault(
+    django_capture_on_commit_callbacks, family_child, photographer, make, reason
+):
     family, child = family_child
     before = vault_files()
 
-    [photo] = upload_and_process(django_capture_on_commit_callbacks, family=family, children=[child],
-                                 files=[make()], by=photographer)
+    [photo] = upload_and_process(
+        django_capture_on_commit_callbacks, family=family, children=[child], files=[make()], by=photographer
+    )
 
     assert photo.status == Photo.Status.REFUSED
     assert reason in photo.refusal_reason
@@ -473,8 +489,13 @@ def test_a_failed_upload_transaction_leaves_no_blob_in_the_vault(family_child, p
 
     monkeypatch.setattr(services, "audit_record", fail)  # the last write of the upload's transaction
     with pytest.raises(DatabaseDown):
-        photo_upload(family=family, children=[child], files=[images.jpeg(), images.png()], by=photographer,
-                     no_child_identifiable=False)
+        photo_upload(
+            family=family,
+            children=[child],
+            files=[images.jpeg(), images.png()],
+            by=photographer,
+            no_child_identifiable=False,
+        )
     assert vault_files() == before
     assert not Photo.objects.exists()
 
@@ -485,8 +506,14 @@ def test_a_failed_processing_transaction_leaves_no_new_blob_in_the_vault(
     from photos import services
 
     family, child = family_child
-    batch = photo_upload(family=family, children=[child], files=[images.jpeg()], by=photographer,
-                         no_child_identifiable=False, queue=False)
+    batch = photo_upload(
+        family=family,
+        children=[child],
+        files=[images.jpeg()],
+        by=photographer,
+        no_child_identifiable=False,
+        queue=False,
+    )
     photo = batch.photos.get()
     with_incoming = vault_files()
 
@@ -512,7 +539,10 @@ def test_one_refused_file_does_not_stop_the_others(django_capture_on_commit_call
     before = vault_files()
 
     good, bad, also_good = upload_and_process(
-        django_capture_on_commit_callbacks, family=family, children=[child], by=photographer,
+        django_capture_on_commit_callbacks,
+        family=family,
+        children=[child],
+        by=photographer,
         files=[images.jpeg(colour=(10, 200, 10)), images.truncated_jpeg(), images.png()],
     )
 
@@ -520,16 +550,19 @@ def test_one_refused_file_does_not_stop_the_others(django_capture_on_commit_call
     assert len(vault_files() - before) == 4
 
 
-def test_a_duplicate_of_a_photo_already_in_the_family_is_refused(django_capture_on_commit_callbacks, family_child,
-                                                                 photographer):
+def test_a_duplicate_of_a_photo_already_in_the_family_is_refused(
+    django_capture_on_commit_callbacks, family_child, photographer
+):
     family, child = family_child
     data = images.jpeg(colour=(1, 2, 3))
-    [first] = upload_and_process(django_capture_on_commit_callbacks, family=family, children=[child], files=[data],
-                                 by=photographer)
+    [first] = upload_and_process(
+        django_capture_on_commit_callbacks, family=family, children=[child], files=[data], by=photographer
+    )
     after_first = vault_files()
 
-    [second] = upload_and_process(django_capture_on_commit_callbacks, family=family, children=[child], files=[data],
-                                  by=photographer)
+    [second] = upload_and_process(
+        django_capture_on_commit_callbacks, family=family, children=[child], files=[data], by=photographer
+    )
 
     assert first.status == Photo.Status.READY
     assert second.status == Photo.Status.REFUSED
@@ -540,8 +573,9 @@ def test_a_duplicate_of_a_photo_already_in_the_family_is_refused(django_capture_
 def test_the_same_file_twice_in_one_upload_keeps_one(django_capture_on_commit_callbacks, family_child, photographer):
     family, child = family_child
     data = images.jpeg(colour=(9, 9, 9))
-    first, second = upload_and_process(django_capture_on_commit_callbacks, family=family, children=[child],
-                                       files=[data, data], by=photographer)
+    first, second = upload_and_process(
+        django_capture_on_commit_callbacks, family=family, children=[child], files=[data, data], by=photographer
+    )
     assert [first.status, second.status] == ["ready", "refused"]
 
 
@@ -558,8 +592,9 @@ def test_two_copies_processed_at_the_same_moment_by_two_workers_keep_one():
     before = vault_files()
     with mock.patch("photos.tasks.process_photo.delay"):  # the two workers below take them instead
         first, second = (
-            photo_upload(family=family, children=[child], files=[data], no_child_identifiable=False,
-                         by=photographer).photos.get()
+            photo_upload(
+                family=family, children=[child], files=[data], no_child_identifiable=False, by=photographer
+            ).photos.get()
             for _ in range(2)
         )
     real_process_upload = processing.process_upload
@@ -606,25 +641,29 @@ def test_two_copies_processed_at_the_same_moment_by_two_workers_keep_one():
     assert (first.status, second.status) == (Photo.Status.READY, Photo.Status.REFUSED)
     assert second.refusal_reason == "This photo is already in the vault."
     assert not second.incoming_blob
-    assert vault_files() - before == {str(django_settings.FIG_VAULT_DIR / name)
-                                      for name in (first.original_blob, first.thumbnail_blob)}
+    assert vault_files() - before == {
+        str(django_settings.FIG_VAULT_DIR / name) for name in (first.original_blob, first.thumbnail_blob)
+    }
 
 
 def test_the_same_photo_in_another_family_is_not_a_duplicate(django_capture_on_commit_callbacks, photographer):
     data = images.jpeg(colour=(4, 5, 6))
     family, child, _ = consented_child()
     other_family, other_child, _ = consented_child()
-    [first] = upload_and_process(django_capture_on_commit_callbacks, family=family, children=[child], files=[data],
-                                 by=photographer)
-    [second] = upload_and_process(django_capture_on_commit_callbacks, family=other_family, children=[other_child],
-                                  files=[data], by=photographer)
+    [first] = upload_and_process(
+        django_capture_on_commit_callbacks, family=family, children=[child], files=[data], by=photographer
+    )
+    [second] = upload_and_process(
+        django_capture_on_commit_callbacks, family=other_family, children=[other_child], files=[data], by=photographer
+    )
     assert first.status == second.status == Photo.Status.READY
 
 
 def test_processing_twice_changes_nothing(django_capture_on_commit_callbacks, family_child, photographer):
     family, child = family_child
-    [photo] = upload_and_process(django_capture_on_commit_callbacks, family=family, children=[child],
-                                 files=[images.jpeg()], by=photographer)
+    [photo] = upload_and_process(
+        django_capture_on_commit_callbacks, family=family, children=[child], files=[images.jpeg()], by=photographer
+    )
     files = vault_files()
 
     again = photo_process(photo_id=photo.pk)
@@ -647,8 +686,9 @@ def test_tagging_a_child_without_consent_is_refused_and_stores_nothing(photograp
     before = vault_files()
 
     with pytest.raises(UploadError) as refused:
-        photo_upload(family=family, children=[child], files=[images.jpeg()], no_child_identifiable=False,
-                     by=photographer)
+        photo_upload(
+            family=family, children=[child], files=[images.jpeg()], no_child_identifiable=False, by=photographer
+        )
 
     assert str(refused.value) == (
         "No current consent for Ava Demo to be photographed and kept in the vault, so they cannot be tagged."
@@ -663,8 +703,9 @@ def test_consent_to_be_photographed_and_to_be_kept_are_both_needed(photographer,
     before = vault_files()
 
     with pytest.raises(UploadError, match="No current consent for .* to be photographed and kept"):
-        photo_upload(family=family, children=[child], files=[images.jpeg()], no_child_identifiable=False,
-                     by=photographer)
+        photo_upload(
+            family=family, children=[child], files=[images.jpeg()], no_child_identifiable=False, by=photographer
+        )
     assert_nothing_stored(before)
 
 
@@ -675,8 +716,9 @@ def test_a_child_whose_consent_was_withdrawn_cannot_be_tagged(photographer):
     before = vault_files()
 
     with pytest.raises(UploadError, match="No current consent"):
-        photo_upload(family=family, children=[child], files=[images.jpeg()], no_child_identifiable=False,
-                     by=photographer)
+        photo_upload(
+            family=family, children=[child], files=[images.jpeg()], no_child_identifiable=False, by=photographer
+        )
     assert_nothing_stored(before)
 
 
@@ -686,8 +728,13 @@ def test_one_child_without_consent_stops_the_whole_upload_and_names_only_them(ph
     before = vault_files()
 
     with pytest.raises(UploadError) as refused:
-        photo_upload(family=family, children=[child, unconsented], files=[images.jpeg()],
-                     no_child_identifiable=False, by=photographer)
+        photo_upload(
+            family=family,
+            children=[child, unconsented],
+            files=[images.jpeg()],
+            no_child_identifiable=False,
+            by=photographer,
+        )
 
     assert "Ben Nobody" in str(refused.value)
     assert child.first_name not in str(refused.value)
@@ -700,8 +747,13 @@ def test_a_child_of_another_family_cannot_be_tagged(photographer):
     before = vault_files()
 
     with pytest.raises(UploadError, match="not in this family"):
-        photo_upload(family=family, children=[stranger_child], files=[images.jpeg()], no_child_identifiable=False,
-                     by=photographer)
+        photo_upload(
+            family=family,
+            children=[stranger_child],
+            files=[images.jpeg()],
+            no_child_identifiable=False,
+            by=photographer,
+        )
     assert_nothing_stored(before)
 
 
@@ -717,8 +769,14 @@ def test_no_child_and_not_marked_unidentifiable_is_refused(photographer):
 def test_no_child_marked_unidentifiable_is_accepted(django_capture_on_commit_callbacks, photographer):
     family, _child, _carer = consented_child()
 
-    [photo] = upload_and_process(django_capture_on_commit_callbacks, family=family, children=[], by=photographer,
-                                 files=[images.jpeg()], no_child_identifiable=True)
+    [photo] = upload_and_process(
+        django_capture_on_commit_callbacks,
+        family=family,
+        children=[],
+        by=photographer,
+        files=[images.jpeg()],
+        no_child_identifiable=True,
+    )
 
     assert photo.status == Photo.Status.READY
     assert photo.no_child_identifiable is True
@@ -738,23 +796,34 @@ def test_a_file_over_the_size_limit_stops_the_upload_before_anything_is_stored(p
     before = vault_files()
 
     with pytest.raises(UploadError, match="File 2 is larger than"):
-        photo_upload(family=family, children=[child], files=[b"x" * 10, images.jpeg(200, 200, noise=True)],
-                     no_child_identifiable=False, by=photographer)
+        photo_upload(
+            family=family,
+            children=[child],
+            files=[b"x" * 10, images.jpeg(200, 200, noise=True)],
+            no_child_identifiable=False,
+            by=photographer,
+        )
     assert_nothing_stored(before)
 
 
 def test_the_same_child_named_twice_is_tagged_once(django_capture_on_commit_callbacks, family_child, photographer):
     family, child = family_child
-    [photo] = upload_and_process(django_capture_on_commit_callbacks, family=family, children=[child, child],
-                                 files=[images.jpeg()], by=photographer)
+    [photo] = upload_and_process(
+        django_capture_on_commit_callbacks,
+        family=family,
+        children=[child, child],
+        files=[images.jpeg()],
+        by=photographer,
+    )
     assert list(photo.tags.values_list("child_id", flat=True)) == [child.pk]
 
 
 def test_an_uploaded_file_is_already_sealed_while_it_waits_for_processing(family_child, photographer):
     """Between upload and processing the file is already sealed in the vault's incoming folder."""
     family, child = family_child
-    batch = photo_upload(family=family, children=[child], files=[images.jpeg()], no_child_identifiable=False,
-                         by=photographer)
+    batch = photo_upload(
+        family=family, children=[child], files=[images.jpeg()], no_child_identifiable=False, by=photographer
+    )
     photo = batch.photos.get()
     [incoming] = [p for p in vault_files() if photo.incoming_blob in p]
     with open(incoming, "rb") as handle, pytest.raises(UnidentifiedImageError):
@@ -770,23 +839,49 @@ def test_an_uploaded_file_is_already_sealed_while_it_waits_for_processing(family
 def test_a_real_celery_worker_processes_an_upload(photographer):
     """The task path end to end: a worker process, with the same database and vault, picks the photo up by id."""
     family, child, _carer = consented_child()
-    batch = photo_upload(family=family, children=[child], files=[images.jpeg(exif_gps=True)],
-                         no_child_identifiable=False, by=photographer, queue=False)
+    batch = photo_upload(
+        family=family,
+        children=[child],
+        files=[images.jpeg(exif_gps=True)],
+        no_child_identifiable=False,
+        by=photographer,
+        queue=False,
+    )
     photo = batch.photos.get()
     database = urlsplit(SERVICES.postgres_url)._replace(path="/" + connection.settings_dict["NAME"])
     broker = SERVICES.redis_url.rsplit("/", 1)[0] + "/12"
     redis.Redis.from_url(broker).flushdb()
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "REDIS_", "DATABASE_"))}
     env.update(
-        DJANGO_SETTINGS_MODULE="fig_safety.settings", DJANGO_DEBUG="1", EMAIL_URL="consolemail://",
-        DATABASE_URL=urlunsplit(database), REDIS_URL=broker, FIG_VAR_DIR=django_settings.FIG_TEST_VAR_DIR,
+        DJANGO_SETTINGS_MODULE="fig_safety.settings",
+        DJANGO_DEBUG="1",
+        EMAIL_URL="consolemail://",
+        DATABASE_URL=urlunsplit(database),
+        REDIS_URL=broker,
+        FIG_VAR_DIR=django_settings.FIG_TEST_VAR_DIR,
         FIG_CELERY_EAGER="0",
     )
     assert Path(env["FIG_VAR_DIR"]) / "vault" == Path(django_settings.FIG_VAULT_DIR)  # the worker sees the same vault
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "fig_safety", "worker", "--loglevel=INFO", "--concurrency=1",
-         "--pool=solo", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=django_settings.BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "fig_safety",
+            "worker",
+            "--loglevel=INFO",
+            "--concurrency=1",
+            "--pool=solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=django_settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         Celery("probe", set_as_current=False, broker=broker).send_task("photos.tasks.process_photo", args=[photo.pk])

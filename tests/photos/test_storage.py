@@ -67,8 +67,10 @@ def test_originals_and_thumbnails_are_not_readable_images_in_storage(photographe
     ]
 
     for photo in photos:
-        for name, key_id in ((photo.original_blob, photo.original_key_id),
-                             (photo.thumbnail_blob, photo.thumbnail_key_id)):
+        for name, key_id in (
+            (photo.original_blob, photo.original_key_id),
+            (photo.thumbnail_blob, photo.thumbnail_key_id),
+        ):
             assert_sealed(raw(name))
             clear = vault_read(name=name, key_id=key_id)
             assert clear.startswith(b"\xff\xd8\xff")  # the vault opens it: a clean JPEG
@@ -124,8 +126,11 @@ def s3_vault(settings):
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    credentials = {"aws_access_key_id": "fig-test", "aws_secret_access_key": "fig-test-secret",
-                   "region_name": "eu-west-2"}
+    credentials = {
+        "aws_access_key_id": "fig-test",
+        "aws_secret_access_key": "fig-test-secret",
+        "region_name": "eu-west-2",
+    }
     client = boto3.client("s3", endpoint_url=endpoint, **credentials)
     client.bucket = f"fig-vault-{uuid.uuid4().hex[:12]}"  # moto keeps its state per process, not per server
     client.create_bucket(Bucket=client.bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
@@ -136,9 +141,15 @@ def s3_vault(settings):
         "vault": {
             "BACKEND": "storages.backends.s3.S3Storage",
             "OPTIONS": {
-                "bucket_name": client.bucket, "endpoint_url": endpoint, "region_name": "eu-west-2",
-                "access_key": credentials["aws_access_key_id"], "secret_key": credentials["aws_secret_access_key"],
-                "default_acl": "private", "querystring_auth": True, "file_overwrite": False, "location": "vault",
+                "bucket_name": client.bucket,
+                "endpoint_url": endpoint,
+                "region_name": "eu-west-2",
+                "access_key": credentials["aws_access_key_id"],
+                "secret_key": credentials["aws_secret_access_key"],
+                "default_acl": "private",
+                "querystring_auth": True,
+                "file_overwrite": False,
+                "location": "vault",
             },
         },
     }
@@ -155,15 +166,15 @@ def bucket_objects(client) -> dict[str, bytes]:
     return {item["Key"]: client.get_object(Bucket=client.bucket, Key=item["Key"])["Body"].read() for item in listing}
 
 
-def test_the_s3_vault_stores_sealed_privately_named_objects(s3_vault, photographer,
-                                                            django_capture_on_commit_callbacks):
+def test_the_s3_vault_stores_sealed_privately_named_objects(s3_vault, photographer, django_capture_on_commit_callbacks):
     family, child, _carer = consented_child()
     local_before = vault_files()
     data = images.jpeg(200, 150, exif_gps=True, taken_at=images.TAKEN_AT)
 
     with django_capture_on_commit_callbacks(execute=True):
-        batch = photo_upload(family=family, children=[child], files=[data], no_child_identifiable=False,
-                             by=photographer)
+        batch = photo_upload(
+            family=family, children=[child], files=[data], no_child_identifiable=False, by=photographer
+        )
     photo = batch.photos.get()
 
     assert photo.status == Photo.Status.READY, photo.refusal_reason
@@ -189,8 +200,13 @@ def test_a_refused_file_leaves_nothing_in_the_bucket(s3_vault, photographer, dja
     family, child, _carer = consented_child()
 
     with django_capture_on_commit_callbacks(execute=True):
-        batch = photo_upload(family=family, children=[child], files=[images.truncated_jpeg()],
-                             no_child_identifiable=False, by=photographer)
+        batch = photo_upload(
+            family=family,
+            children=[child],
+            files=[images.truncated_jpeg()],
+            no_child_identifiable=False,
+            by=photographer,
+        )
 
     assert batch.photos.get().status == Photo.Status.REFUSED
     assert bucket_objects(s3_vault) == {}
@@ -226,14 +242,26 @@ def vault_contents(keys, photographer):
     """Everything the vault holds, all sealed with k1: photos (one still processing), a signature, a scan."""
     family, child, carer = consented_child()
     ready = [ready_photo(family, [child], photographer) for _ in range(3)]
-    waiting = photo_upload(family=family, children=[child], files=[unique_jpeg()], no_child_identifiable=False,
-                           by=photographer, queue=False).photos.get()
+    waiting = photo_upload(
+        family=family,
+        children=[child],
+        files=[unique_jpeg()],
+        no_child_identifiable=False,
+        by=photographer,
+        queue=False,
+    ).photos.get()
     signed = sign(request_for(child, carer), all_answers())
     from consents import services as consent_services
 
     scanned = consent_services.consent_record_offline(
-        child=child, carer=carer, answers=all_answers(), method=ConsentRecord.Method.PAPER, taken_by="A. Coordinator",
-        by=None, scan=(images.pdf(), "application/pdf"), evidence=EVIDENCE,
+        child=child,
+        carer=carer,
+        answers=all_answers(),
+        method=ConsentRecord.Method.PAPER,
+        taken_by="A. Coordinator",
+        by=None,
+        scan=(images.pdf(), "application/pdf"),
+        evidence=EVIDENCE,
     )
     assert signed.signature_blob and scanned.scan_blob
     return {"ready": ready, "waiting": waiting, "signature": signed, "scan": scanned}

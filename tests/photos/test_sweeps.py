@@ -113,8 +113,10 @@ def test_it_confirms_only_the_photographers_own_photos(client, photographer, coo
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("data", [{}, {"photo": ["not-a-uuid", ""]}, {"batch": "../../etc"},
-                                  {"batch": "00000000-0000-0000-0000-000000000000"}])
+@pytest.mark.parametrize(
+    "data",
+    [{}, {"photo": ["not-a-uuid", ""]}, {"batch": "../../etc"}, {"batch": "00000000-0000-0000-0000-000000000000"}],
+)
 def test_it_shrugs_off_nonsense(client, photographer, family_and_child, data):
     family, child = family_and_child
     photo = ready_photo(family, [child], photographer)
@@ -149,7 +151,8 @@ def test_it_reminds_the_photographer_once_a_day_after_24_hours(photographer, fam
     day_one = now + 2 * HOUR
     assert _sweep(sweeps.device_reminders, day_one) == 2
     assert [(m.to, m.subject) for m in mail.outbox] == [
-        ([photographer.email], "Please delete 2 photo(s) from your device")]
+        ([photographer.email], "Please delete 2 photo(s) from your device")
+    ]
     assert reverse("photos:my_uploads") in mail.outbox[0].body
 
     # The sweep runs every 15 minutes; later the same day it sends nothing more.
@@ -166,8 +169,7 @@ def test_it_reminds_the_photographer_once_a_day_after_24_hours(photographer, fam
 
 
 @pytest.mark.django_db
-def test_it_sends_a_photographer_one_reminder_a_day_for_uploads_made_at_different_times(photographer,
-                                                                                         family_and_child):
+def test_it_sends_a_photographer_one_reminder_a_day_for_uploads_made_at_different_times(photographer, family_and_child):
     family, child = family_and_child
     now = timezone.now()
     morning = ready_photo(family, [child], photographer, at=now - 25 * HOUR)
@@ -175,10 +177,13 @@ def test_it_sends_a_photographer_one_reminder_a_day_for_uploads_made_at_differen
     assert _sweep(sweeps.device_reminders, now) == 1  # the morning photo
     assert _sweep(sweeps.device_reminders, now + 5 * HOUR) == 0  # the afternoon one waits for tomorrow's
     assert _sweep(sweeps.device_reminders, now + 24 * HOUR) == 2
-    assert [m.subject for m in mail.outbox] == ["Please delete 1 photo(s) from your device",
-                                                "Please delete 2 photo(s) from your device"]
+    assert [m.subject for m in mail.outbox] == [
+        "Please delete 1 photo(s) from your device",
+        "Please delete 2 photo(s) from your device",
+    ]
     assert {p.pk for p in (morning, afternoon)} == set(
-        Photo.objects.filter(device_reminder_sent_at=now + 24 * HOUR).values_list("pk", flat=True))
+        Photo.objects.filter(device_reminder_sent_at=now + 24 * HOUR).values_list("pk", flat=True)
+    )
 
 
 @pytest.mark.django_db
@@ -248,7 +253,10 @@ def test_a_family_with_no_coordinator_is_escalated_to_the_ceo(photographer, coor
     by_person = {m.to[0]: m for m in mail.outbox}
     assert set(by_person) == {coordinator.email, ceo.email}
     to_ceo = by_person[ceo.email]
-    assert to_ceo.subject == f"Photos of family {family.reference} may still be on a device (the family has no coordinator)"
+    assert (
+        to_ceo.subject
+        == f"Photos of family {family.reference} may still be on a device (the family has no coordinator)"
+    )
     assert "No coordinator is assigned to this family" in to_ceo.body
     assert reverse("consents:family_detail", args=[family.reference]) in to_ceo.body
     assert other_family.reference in by_person[coordinator.email].subject
@@ -281,8 +289,9 @@ def test_the_celery_task_runs_the_sweep(photographer, family_and_child):
 
 
 @pytest.mark.django_db
-def test_it_lists_the_unconfirmed_uploads_of_the_coordinators_families(client, photographer, coordinator,
-                                                                      family_and_child):
+def test_it_lists_the_unconfirmed_uploads_of_the_coordinators_families(
+    client, photographer, coordinator, family_and_child
+):
     family, child = family_and_child
     now = timezone.now()
     old = ready_photo(family, [child], photographer, at=now - 80 * HOUR)
@@ -311,8 +320,9 @@ def test_it_lists_the_unconfirmed_uploads_of_the_coordinators_families(client, p
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("count", [1, 30])
-def test_the_unconfirmed_list_needs_a_fixed_number_of_queries(client, photographer, coordinator, family_and_child,
-                                                              django_assert_num_queries, count):
+def test_the_unconfirmed_list_needs_a_fixed_number_of_queries(
+    client, photographer, coordinator, family_and_child, django_assert_num_queries, count
+):
     family, child = family_and_child
     photos = bulk_photos(family, [child], photographer, count)
     Photo.objects.filter(pk__in=[p.pk for p in photos]).update(device_deleted_at=None)
@@ -328,13 +338,15 @@ def test_the_unconfirmed_list_needs_a_fixed_number_of_queries(client, photograph
 
 
 @pytest.mark.django_db
-def test_it_queues_a_photo_stuck_in_processing_again(photographer, family_and_child,
-                                                     django_capture_on_commit_callbacks):
+def test_it_queues_a_photo_stuck_in_processing_again(
+    photographer, family_and_child, django_capture_on_commit_callbacks
+):
     family, child = family_and_child
     # Uploaded, but the task was lost (a broker restart): nothing ran after commit.
     with django_capture_on_commit_callbacks(execute=False) as lost:
-        batch = photo_upload(family=family, children=[child], files=[unique_jpeg()], no_child_identifiable=False,
-                             by=photographer)
+        batch = photo_upload(
+            family=family, children=[child], files=[unique_jpeg()], no_child_identifiable=False, by=photographer
+        )
     assert len(lost) == 1
     photo = batch.photos.get()
     now = timezone.now()

@@ -57,8 +57,14 @@ def _big(size: int) -> bytes:
 
 
 def _state() -> dict:
-    return {"batches": UploadBatch.objects.count(), "photos": Photo.objects.count(), "tags": PhotoTag.objects.count(),
-            "audit": AuditEvent.objects.count(), "vault": vault_files(), "mail": len(mail.outbox)}
+    return {
+        "batches": UploadBatch.objects.count(),
+        "photos": Photo.objects.count(),
+        "tags": PhotoTag.objects.count(),
+        "audit": AuditEvent.objects.count(),
+        "vault": vault_files(),
+        "mail": len(mail.outbox),
+    }
 
 
 @pytest.mark.django_db
@@ -71,10 +77,15 @@ def test_an_over_size_photo_is_refused_on_its_size_without_being_read(
     client.force_login(photographer)
     before = _state()
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        response = client.post(UPLOAD, {
-            "family": family.reference, "children": [child.pk],
-            "files": [_file(unique_jpeg(), "IMG_1.jpg"), _file(_big(1_500_000), "IMG_2.jpg")],
-        }, headers={"Accept": "application/json"} if json else {})
+        response = client.post(
+            UPLOAD,
+            {
+                "family": family.reference,
+                "children": [child.pk],
+                "files": [_file(unique_jpeg(), "IMG_1.jpg"), _file(_big(1_500_000), "IMG_2.jpg")],
+            },
+            headers={"Accept": "application/json"} if json else {},
+        )
 
     assert response.status_code == 400
     message = "IMG_2.jpg is 1.5 MB, more than the 1 MB a photo may be. Nothing was uploaded"
@@ -103,8 +114,9 @@ def test_a_large_upload_waits_in_the_private_folder_not_the_system_temp_folder(
     monkeypatch.setattr(TemporaryUploadedFile, "__init__", spy)
     client.force_login(photographer)
     before = _state()
-    response = client.post(UPLOAD, {"family": family.reference, "children": [child.pk],
-                                     "files": [_file(_big(3_000_000), "IMG_3.jpg")]})
+    response = client.post(
+        UPLOAD, {"family": family.reference, "children": [child.pk], "files": [_file(_big(3_000_000), "IMG_3.jpg")]}
+    )
 
     assert response.status_code == 400
     assert "IMG_3.jpg is 3 MB, more than the 2 MB a photo may be." in response.content.decode()
@@ -133,10 +145,15 @@ def test_a_request_too_large_is_refused_before_it_is_parsed(client, photographer
     family, child = family_and_child
     client.force_login(photographer)
     before = _state()
-    response = client.post(UPLOAD, {
-        "family": family.reference, "children": [child.pk],
-        "files": [_file(_big(600_000), "IMG_1.jpg"), _file(_big(600_000), "IMG_2.jpg")],  # each within the limit
-    }, headers={"Accept": "application/json"} if json else {})
+    response = client.post(
+        UPLOAD,
+        {
+            "family": family.reference,
+            "children": [child.pk],
+            "files": [_file(_big(600_000), "IMG_1.jpg"), _file(_big(600_000), "IMG_2.jpg")],  # each within the limit
+        },
+        headers={"Accept": "application/json"} if json else {},
+    )
 
     assert response.status_code == 413
     message = "That is more than can be sent in one go (1 MB). If you were uploading photos, send fewer at a time."
@@ -150,13 +167,15 @@ def test_a_request_too_large_is_refused_before_it_is_parsed(client, photographer
 
 
 @pytest.mark.django_db
-def test_a_request_within_the_limit_goes_through(client, photographer, family_and_child, settings,
-                                                 django_capture_on_commit_callbacks):
+def test_a_request_within_the_limit_goes_through(
+    client, photographer, family_and_child, settings, django_capture_on_commit_callbacks
+):
     settings.FIG_REQUEST_MAX_BYTES = 1_000_000
     family, child = family_and_child
     client.force_login(photographer)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(UPLOAD, {"family": family.reference, "children": [child.pk],
-                                         "files": [_file(unique_jpeg(), "IMG_1.jpg")]})
+        response = client.post(
+            UPLOAD, {"family": family.reference, "children": [child.pk], "files": [_file(unique_jpeg(), "IMG_1.jpg")]}
+        )
     assert response.status_code == 302
     assert Photo.objects.get().status == Photo.Status.READY

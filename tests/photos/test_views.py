@@ -60,9 +60,14 @@ def _messages(response) -> list[str]:
 
 
 def snapshot() -> dict:
-    return {"batches": UploadBatch.objects.count(), "photos": Photo.objects.count(),
-            "tags": PhotoTag.objects.count(), "vault": vault_files(), "mail": len(mail.outbox),
-            "audit": AuditEvent.objects.count()}
+    return {
+        "batches": UploadBatch.objects.count(),
+        "photos": Photo.objects.count(),
+        "tags": PhotoTag.objects.count(),
+        "vault": vault_files(),
+        "mail": len(mail.outbox),
+        "audit": AuditEvent.objects.count(),
+    }
 
 
 def _refused_upload(client, capture, data: dict, message: str) -> None:
@@ -77,8 +82,9 @@ def _refused_upload(client, capture, data: dict, message: str) -> None:
 
 
 @pytest.mark.django_db
-def test_it_lets_a_photographer_upload_for_any_family(client, photographer, family_and_child,
-                                                      django_capture_on_commit_callbacks):
+def test_it_lets_a_photographer_upload_for_any_family(
+    client, photographer, family_and_child, django_capture_on_commit_callbacks
+):
     family, child = family_and_child  # the photographer is not assigned to it
     client.force_login(photographer)
     page = client.get(UPLOAD, {"family": family.reference})
@@ -86,8 +92,11 @@ def test_it_lets_a_photographer_upload_for_any_family(client, photographer, fami
     assert page.context["taggable"] == [child]
     files_before = len(vault_files())
 
-    response = _post(client, django_capture_on_commit_callbacks,
-                     {"family": family.reference, "children": [child.pk], "files": _files(RED, GREEN)})
+    response = _post(
+        client,
+        django_capture_on_commit_callbacks,
+        {"family": family.reference, "children": [child.pk], "files": _files(RED, GREEN)},
+    )
 
     batch = UploadBatch.objects.get()
     assert response.status_code == 302
@@ -104,27 +113,35 @@ def test_it_lets_a_photographer_upload_for_any_family(client, photographer, fami
 
 
 @pytest.mark.django_db
-def test_it_lets_a_coordinator_upload_for_their_own_family(client, coordinator, family_and_child,
-                                                          django_capture_on_commit_callbacks):
+def test_it_lets_a_coordinator_upload_for_their_own_family(
+    client, coordinator, family_and_child, django_capture_on_commit_callbacks
+):
     family, child = family_and_child
     client.force_login(coordinator)
-    response = _post(client, django_capture_on_commit_callbacks,
-                     {"family": family.reference, "children": [child.pk], "files": _files(RED)})
+    response = _post(
+        client,
+        django_capture_on_commit_callbacks,
+        {"family": family.reference, "children": [child.pk], "files": _files(RED)},
+    )
     assert response.status_code == 302
     assert Photo.objects.get().status == Photo.Status.READY
 
 
 @pytest.mark.django_db
-def test_it_refuses_a_coordinator_a_family_not_assigned_to_them(client, other_coordinator, family_and_child,
-                                                                django_capture_on_commit_callbacks):
+def test_it_refuses_a_coordinator_a_family_not_assigned_to_them(
+    client, other_coordinator, family_and_child, django_capture_on_commit_callbacks
+):
     family, child = family_and_child
     client.force_login(other_coordinator)
     page = client.get(UPLOAD, {"family": family.reference})
     assert page.status_code == 200
     assert page.context["family"] is None and family.reference not in page.content.decode()
-    _refused_upload(client, django_capture_on_commit_callbacks,
-                    {"family": family.reference, "children": [child.pk], "files": _files(RED)},
-                    "Select a valid choice")
+    _refused_upload(
+        client,
+        django_capture_on_commit_callbacks,
+        {"family": family.reference, "children": [child.pk], "files": _files(RED)},
+        "Select a valid choice",
+    )
 
 
 @pytest.mark.django_db
@@ -151,8 +168,9 @@ def test_it_does_not_offer_a_child_without_consent_to_be_photographed(client, ph
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("how", ["never_asked", "refused", "withdrawn"])
-def test_it_refuses_a_child_without_consent_posted_anyway(client, photographer, family_and_child, how,
-                                                          django_capture_on_commit_callbacks):
+def test_it_refuses_a_child_without_consent_posted_anyway(
+    client, photographer, family_and_child, how, django_capture_on_commit_callbacks
+):
     family, ava = family_and_child
     if how == "never_asked":
         child = ChildFactory(family=family, first_name="Ben", last_name="Nocon")
@@ -163,20 +181,27 @@ def test_it_refuses_a_child_without_consent_posted_anyway(client, photographer, 
         if how == "withdrawn":
             withdraw(child, carer, [Purpose.PHOTOGRAPHED])
     client.force_login(photographer)
-    _refused_upload(client, django_capture_on_commit_callbacks,
-                    {"family": family.reference, "children": [ava.pk, child.pk], "files": _files(RED)},
-                    "No current consent for Ben Nocon to be photographed and kept in the vault")
+    _refused_upload(
+        client,
+        django_capture_on_commit_callbacks,
+        {"family": family.reference, "children": [ava.pk, child.pk], "files": _files(RED)},
+        "No current consent for Ben Nocon to be photographed and kept in the vault",
+    )
 
 
 @pytest.mark.django_db
-def test_it_refuses_a_child_of_another_family(client, photographer, family_and_child,
-                                              django_capture_on_commit_callbacks):
+def test_it_refuses_a_child_of_another_family(
+    client, photographer, family_and_child, django_capture_on_commit_callbacks
+):
     family, _ = family_and_child
     _, outsider, _ = consented_child()
     client.force_login(photographer)
-    _refused_upload(client, django_capture_on_commit_callbacks,
-                    {"family": family.reference, "children": [outsider.pk], "files": _files(RED)},
-                    "Select a valid choice")
+    _refused_upload(
+        client,
+        django_capture_on_commit_callbacks,
+        {"family": family.reference, "children": [outsider.pk], "files": _files(RED)},
+        "Select a valid choice",
+    )
 
 
 @pytest.mark.django_db
@@ -185,11 +210,18 @@ def test_it_refuses_photos_with_no_child_tagged_unless_none_can_be_identified(
 ):
     family, _ = family_and_child
     client.force_login(photographer)
-    _refused_upload(client, django_capture_on_commit_callbacks, {"family": family.reference, "files": _files(RED)},
-                    "confirm that no child can be identified")
+    _refused_upload(
+        client,
+        django_capture_on_commit_callbacks,
+        {"family": family.reference, "files": _files(RED)},
+        "confirm that no child can be identified",
+    )
 
-    response = _post(client, django_capture_on_commit_callbacks,
-                     {"family": family.reference, "no_child_identifiable": "on", "files": _files(RED)})
+    response = _post(
+        client,
+        django_capture_on_commit_callbacks,
+        {"family": family.reference, "no_child_identifiable": "on", "files": _files(RED)},
+    )
     assert response.status_code == 302
     photo = Photo.objects.get()
     assert photo.no_child_identifiable and not photo.tags.exists()
@@ -200,8 +232,12 @@ def test_it_refuses_photos_with_no_child_tagged_unless_none_can_be_identified(
 def test_it_refuses_a_post_without_files(client, photographer, family_and_child, django_capture_on_commit_callbacks):
     family, child = family_and_child
     client.force_login(photographer)
-    _refused_upload(client, django_capture_on_commit_callbacks, {"family": family.reference, "children": [child.pk]},
-                    "Choose at least one photo.")
+    _refused_upload(
+        client,
+        django_capture_on_commit_callbacks,
+        {"family": family.reference, "children": [child.pk]},
+        "Choose at least one photo.",
+    )
 
 
 @pytest.mark.django_db
@@ -210,43 +246,61 @@ def test_it_answers_a_script_in_json_with_the_batch_and_where_to_follow_it(
 ):
     family, child = family_and_child
     client.force_login(photographer)
-    data = {"family": family.reference, "children": [child.pk],
-            "files": [*_files(RED), images.upload(images.truncated_jpeg(), name="broken.jpg")]}
+    data = {
+        "family": family.reference,
+        "children": [child.pk],
+        "files": [*_files(RED), images.upload(images.truncated_jpeg(), name="broken.jpg")],
+    }
     response = _post(client, django_capture_on_commit_callbacks, data, accept="application/json")
     assert response.status_code == 200
     batch = UploadBatch.objects.get()
-    assert response.json() == {"batch": str(batch.public_id),
-                               "status_url": reverse("photos:batch", args=[batch.public_id])}
+    assert response.json() == {
+        "batch": str(batch.public_id),
+        "status_url": reverse("photos:batch", args=[batch.public_id]),
+    }
 
     status = client.get(response.json()["status_url"], headers={"accept": "application/json"})
     assert status.status_code == 200
     photos = list(batch.photos.order_by("id"))
-    assert status.json() == {"photos": [
-        {"id": str(photos[0].public_id), "status": "ready", "label": "Ready", "reason": ""},
-        {"id": str(photos[1].public_id), "status": "refused", "label": "Refused",
-         "reason": "The file is damaged or incomplete, so it cannot be read as a photo."},
-    ]}
+    assert status.json() == {
+        "photos": [
+            {"id": str(photos[0].public_id), "status": "ready", "label": "Ready", "reason": ""},
+            {
+                "id": str(photos[1].public_id),
+                "status": "refused",
+                "label": "Refused",
+                "reason": "The file is damaged or incomplete, so it cannot be read as a photo.",
+            },
+        ]
+    }
     # Nothing of the refused file is kept.
     assert not photos[1].original_blob and not photos[1].incoming_blob and not photos[1].upload_sha256
 
 
 @pytest.mark.django_db
-def test_it_answers_a_refused_upload_in_json_with_the_reasons(client, photographer, family_and_child,
-                                                              django_capture_on_commit_callbacks):
+def test_it_answers_a_refused_upload_in_json_with_the_reasons(
+    client, photographer, family_and_child, django_capture_on_commit_callbacks
+):
     family, _ = family_and_child
     client.force_login(photographer)
     before = snapshot()
-    response = _post(client, django_capture_on_commit_callbacks, {"family": family.reference, "files": _files(RED)},
-                     accept="application/json")
+    response = _post(
+        client,
+        django_capture_on_commit_callbacks,
+        {"family": family.reference, "files": _files(RED)},
+        accept="application/json",
+    )
     assert response.status_code == 400
-    assert response.json() == {"errors": [
-        "Tag the children in the photos, or confirm that no child can be identified in them."]}
+    assert response.json() == {
+        "errors": ["Tag the children in the photos, or confirm that no child can be identified in them."]
+    }
     assert snapshot() == before
 
 
 @pytest.mark.django_db
-def test_it_refuses_the_same_photos_posted_twice_as_duplicates(client, photographer, family_and_child,
-                                                               django_capture_on_commit_callbacks):
+def test_it_refuses_the_same_photos_posted_twice_as_duplicates(
+    client, photographer, family_and_child, django_capture_on_commit_callbacks
+):
     # A double submit (or the same photos sent again) makes a second batch whose photos are
     # refused as duplicates: the vault keeps one copy, and the photographer sees why.
     family, child = family_and_child
@@ -259,21 +313,26 @@ def test_it_refuses_the_same_photos_posted_twice_as_duplicates(client, photograp
     first, second = UploadBatch.objects.order_by("created_at", "id")
     assert {p.status for p in first.photos.all()} == {Photo.Status.READY}
     assert [(p.status, p.refusal_reason) for p in second.photos.all()] == [
-        (Photo.Status.REFUSED, "This photo is already in the vault.")] * 2
+        (Photo.Status.REFUSED, "This photo is already in the vault.")
+    ] * 2
     assert vault_files() == stored
     page = client.get(reverse("photos:batch", args=[second.public_id]))
     assert page.content.decode().count("This photo is already in the vault.") == 2
 
 
 @pytest.mark.django_db
-def test_it_takes_the_same_photo_for_two_different_families(client, photographer, family_and_child,
-                                                            django_capture_on_commit_callbacks):
+def test_it_takes_the_same_photo_for_two_different_families(
+    client, photographer, family_and_child, django_capture_on_commit_callbacks
+):
     family, child = family_and_child
     other_family, other_child, _ = consented_child()
     client.force_login(photographer)
     for fam, kid in ((family, child), (other_family, other_child)):
-        _post(client, django_capture_on_commit_callbacks,
-              {"family": fam.reference, "children": [kid.pk], "files": _files(BLUE)})
+        _post(
+            client,
+            django_capture_on_commit_callbacks,
+            {"family": fam.reference, "children": [kid.pk], "files": _files(BLUE)},
+        )
     assert [p.status for p in Photo.objects.all()] == [Photo.Status.READY] * 2
 
 
@@ -396,7 +455,10 @@ def test_it_shows_the_coordinator_who_saw_the_photo(client, coordinator, photogr
     assert response.status_code == 200
     entries = list(response.context["page"].object_list)
     assert [(e.user, e.action) for e in entries] == [
-        (coordinator, "download"), (coordinator, "view"), (photographer, "thumbnail")]
+        (coordinator, "download"),
+        (coordinator, "view"),
+        (photographer, "thumbnail"),
+    ]
     body = response.content.decode()
     assert photographer.email in body or photographer.full_name in body
     assert "Downloaded" in body
@@ -404,13 +466,15 @@ def test_it_shows_the_coordinator_who_saw_the_photo(client, coordinator, photogr
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("count", [1, 30])
-def test_the_access_log_needs_a_fixed_number_of_queries(client, coordinator, family_and_child,
-                                                        django_assert_num_queries, count):
+def test_the_access_log_needs_a_fixed_number_of_queries(
+    client, coordinator, family_and_child, django_assert_num_queries, count
+):
     family, child = family_and_child
     [photo] = bulk_photos(family, [child], coordinator, 1)
     viewers = [factories.staff_user("coordinator") for _ in range(3)]
-    PhotoAccess.objects.bulk_create([
-        PhotoAccess(photo=photo, user=viewers[i % 3], action=PhotoAccess.Action.VIEW) for i in range(count)])
+    PhotoAccess.objects.bulk_create(
+        [PhotoAccess(photo=photo, user=viewers[i % 3], action=PhotoAccess.Action.VIEW) for i in range(count)]
+    )
     client.force_login(coordinator)
     url = reverse("photos:access_log", args=[photo.public_id])
     client.get(url)  # the first request creates the usersession row
@@ -423,8 +487,9 @@ def test_the_access_log_needs_a_fixed_number_of_queries(client, coordinator, fam
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("count", [1, 30])
-def test_the_photographers_uploads_need_a_fixed_number_of_queries(client, photographer, family_and_child,
-                                                                  django_assert_num_queries, count):
+def test_the_photographers_uploads_need_a_fixed_number_of_queries(
+    client, photographer, family_and_child, django_assert_num_queries, count
+):
     family, child = family_and_child
     photos = bulk_photos(family, [child], photographer, count)
     Photo.objects.filter(pk__in=[p.pk for p in photos]).update(device_deleted_at=None)
@@ -463,8 +528,9 @@ def test_it_lists_the_photographers_unconfirmed_uploads(client, photographer, fa
 
 
 @pytest.mark.django_db
-def test_it_still_tags_a_child_once_their_consent_is_given_again(client, photographer, family_and_child,
-                                                                  django_capture_on_commit_callbacks):
+def test_it_still_tags_a_child_once_their_consent_is_given_again(
+    client, photographer, family_and_child, django_capture_on_commit_callbacks
+):
     family, ava = family_and_child
     carer = family.carers.get()
     withdraw(ava, carer, [Purpose.PHOTOGRAPHED])

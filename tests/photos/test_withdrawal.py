@@ -45,8 +45,15 @@ def world(coordinator) -> World:
     family, ava, ava_carer = consented_child(coordinator=coordinator)
     _, ben, _ = consented_child(family)
     photographer = factories.staff_user("photographer")
-    return World(family, ava, ava_carer, ben, ready_photo(family, [ava], photographer),
-                 ready_photo(family, [ava, ben], photographer), ready_photo(family, [ben], photographer))
+    return World(
+        family,
+        ava,
+        ava_carer,
+        ben,
+        ready_photo(family, [ava], photographer),
+        ready_photo(family, [ava, ben], photographer),
+        ready_photo(family, [ben], photographer),
+    )
 
 
 def _withdraw(child, carer, purposes):
@@ -136,8 +143,9 @@ def test_withdrawing_online_only_narrows_the_uses(client, world, coordinator):
 
 @pytest.mark.django_db
 def test_a_photo_still_processing_is_queued_too(world, coordinator):
-    batch = photo_upload(family=world.family, children=[world.ava], files=[unique_jpeg()],
-                         no_child_identifiable=False, by=coordinator)  # its task has not run yet
+    batch = photo_upload(
+        family=world.family, children=[world.ava], files=[unique_jpeg()], no_child_identifiable=False, by=coordinator
+    )  # its task has not run yet
     photo = batch.photos.get()
     _withdraw(world.ava, world.ava_carer, [Purpose.PHOTOGRAPHED])
     assert _fresh(photo).deletion_due_at is not None
@@ -175,8 +183,11 @@ def test_after_the_grace_period_the_sweep_deletes_the_bytes_but_keeps_the_record
 
     # The access log and the audit trail stay.
     assert PhotoAccess.objects.filter(photo=world.solo_ava).count() == 2
-    actions = set(AuditEvent.objects.filter(target_type="photos.photo", target_id=str(world.solo_ava.pk))
-                  .values_list("action", flat=True))
+    actions = set(
+        AuditEvent.objects.filter(target_type="photos.photo", target_id=str(world.solo_ava.pk)).values_list(
+            "action", flat=True
+        )
+    )
     assert actions == {"photo.stored", "photo.deleted"}
     assert AuditEvent.objects.filter(action="photo.deletion_queued").exists()
 
@@ -210,7 +221,8 @@ def test_a_coordinators_lawful_reason_stops_the_deletion(client, world, coordina
 
     assert response.status_code == 302
     assert [str(m) for m in get_messages(response.wsgi_request)] == [
-        "The reason is recorded; the photo will not be deleted."]
+        "The reason is recorded; the photo will not be deleted."
+    ]
     kept = _fresh(world.solo_ava)
     assert (kept.keep_reason, kept.keep_recorded_by, kept.deletion_due_at) == (REASON, coordinator, None)
     event = AuditEvent.objects.get(action="photo.kept")
@@ -295,7 +307,8 @@ def test_it_refuses_to_keep_a_photo_that_is_not_queued(client, world, coordinato
     response = client.post(reverse("photos:keep", args=[world.solo_ava.public_id]), {"reason": REASON})
     assert response.status_code == 302
     assert [str(m) for m in get_messages(response.wsgi_request)] == [
-        "This photo is not waiting to be deleted, so there is nothing to keep it from."]
+        "This photo is not waiting to be deleted, so there is nothing to keep it from."
+    ]
     assert _fresh(world.solo_ava).keep_reason == ""
     _withdraw(world.ava, world.ava_carer, [Purpose.PHOTOGRAPHED])
     assert _fresh(world.solo_ava).deletion_due_at is not None
@@ -354,8 +367,9 @@ def test_photos_past_the_retention_period_are_deleted_with_their_blobs(world, co
     assert not any(path.exists() for path in old_paths)
     assert _fresh(young).status == Photo.Status.READY and all(path.exists() for path in _blob_paths(young))
     assert PhotoAccess.objects.filter(photo=old).count() == 1  # the audit trail stays
-    assert set(AuditEvent.objects.filter(target_type="photos.photo", target_id=str(old.pk))
-               .values_list("action", flat=True)) == {"photo.stored", "photo.deleted"}
+    assert set(
+        AuditEvent.objects.filter(target_type="photos.photo", target_id=str(old.pk)).values_list("action", flat=True)
+    ) == {"photo.stored", "photo.deleted"}
     assert _sweep(sweeps.apply_retention, now) == 0
 
 

@@ -39,8 +39,9 @@ def test_redact_removes_the_token_from_password_and_consent_links_and_keeps_the_
 def test_runservers_access_log_goes_through_the_redacting_handler():
     logger = logging.getLogger("django.server")
     assert logger.handlers and not logger.propagate
-    record = logger.makeRecord("django.server", logging.INFO, __file__, 1, '"%s" %s %s',
-                               (f"GET {SIGN_PATH} HTTP/1.1", "200", "512"), None)
+    record = logger.makeRecord(
+        "django.server", logging.INFO, __file__, 1, '"%s" %s %s', (f"GET {SIGN_PATH} HTTP/1.1", "200", "512"), None
+    )
     for handler in logger.handlers:
         assert handler.filter(record)
         written = handler.format(record)
@@ -56,8 +57,12 @@ def test_gunicorns_access_line_has_no_token_in_the_request_line_the_referer_or_t
     config.set("access_log_format", '%(h)s "%(r)s" %(s)s "%(f)s" %(U)s %({cookie}i)s')
     logger = RedactingLogger(config)
     environ = {
-        "REQUEST_METHOD": "GET", "RAW_URI": SIGN_PATH, "PATH_INFO": SIGN_PATH, "QUERY_STRING": "",
-        "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "192.0.2.1",
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": SIGN_PATH,
+        "PATH_INFO": SIGN_PATH,
+        "QUERY_STRING": "",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "192.0.2.1",
         "HTTP_REFERER": f"https://fig.example.org{RESET_PATH}",
     }
     request = SimpleNamespace(headers=[("COOKIE", "sessionid=s3ss10n-v4lue")])
@@ -73,21 +78,31 @@ def test_gunicorns_access_line_has_no_token_in_the_request_line_the_referer_or_t
 
 def test_gunicorn_started_as_the_dockerfile_starts_it_writes_a_redacted_access_log(tmp_path):
     port = free_port()
-    env = fresh_environment(DJANGO_SETTINGS_MODULE="fig_safety.settings", DJANGO_SECRET_KEY=secrets.token_urlsafe(64),
-                            DJANGO_ALLOWED_HOSTS="127.0.0.1", DJANGO_SECURE_SSL_REDIRECT="0",
-                            FIG_VAR_DIR=str(tmp_path), GUNICORN_WORKERS="1")
+    env = fresh_environment(
+        DJANGO_SETTINGS_MODULE="fig_safety.settings",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(64),
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        DJANGO_SECURE_SSL_REDIRECT="0",
+        FIG_VAR_DIR=str(tmp_path),
+        GUNICORN_WORKERS="1",
+    )
     gunicorn = Path(sys.executable).with_name("gunicorn")
     # The Dockerfile's command, with the address moved to a free loopback port (the command line wins).
     server = subprocess.Popen(
         [str(gunicorn), "-c", "python:fig_safety.gunicorn_conf", "--bind", f"127.0.0.1:{port}", "fig_safety.wsgi"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                request = urllib.request.Request(f"http://127.0.0.1:{port}{SIGN_PATH}",
-                                                 headers={"Referer": f"http://127.0.0.1:{port}{RESET_PATH}"})
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}{SIGN_PATH}", headers={"Referer": f"http://127.0.0.1:{port}{RESET_PATH}"}
+                )
                 urllib.request.urlopen(request, timeout=5)  # noqa: S310 - loopback
                 break
             except urllib.error.HTTPError:
@@ -145,9 +160,13 @@ def test_gunicorns_error_log_is_redacted_too(tmp_path):
 def test_with_debug_on_a_request_error_on_a_token_url_is_logged_redacted_once(tmp_path):
     # make run: Django's "django" logger has a console handler of its own in debug; it must not print the token.
     env = fresh_environment(DJANGO_SETTINGS_MODULE="fig_safety.settings", DJANGO_DEBUG="1", FIG_VAR_DIR=str(tmp_path))
-    script = ("import django, logging; django.setup(); "
-              f"logging.getLogger('django.request').warning('Not Found: %s', {SIGN_PATH!r})")
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    script = (
+        "import django, logging; django.setup(); "
+        f"logging.getLogger('django.request').warning('Not Found: %s', {SIGN_PATH!r})"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("Not Found: /consents/sign/[redacted]/") == 1, result.stderr
     assert SECRETS_IN_PATHS[1] not in result.stderr + result.stdout

@@ -26,8 +26,9 @@ PAGES = {"vault gallery", "consent register", "post list", "post review queue", 
 
 
 def _drop(database: str, url) -> None:
-    conn = psycopg2.connect(host=url.hostname, port=url.port or 5432, user=url.username,
-                            password=url.password, dbname="postgres")
+    conn = psycopg2.connect(
+        host=url.hostname, port=url.port or 5432, user=url.username, password=url.password, dbname="postgres"
+    )
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
@@ -44,19 +45,30 @@ def bench_run(tmp_path_factory):
     redis = urlparse(SERVICES.redis_url)
     env = {
         **os.environ,
-        "FIG_BENCH_DB": database, "FIG_BENCH_DB_HOST": url.hostname or "127.0.0.1",
-        "FIG_BENCH_DB_PORT": str(url.port or 5432), "FIG_BENCH_DB_USER": url.username or "postgres",
+        "FIG_BENCH_DB": database,
+        "FIG_BENCH_DB_HOST": url.hostname or "127.0.0.1",
+        "FIG_BENCH_DB_PORT": str(url.port or 5432),
+        "FIG_BENCH_DB_USER": url.username or "postgres",
         "FIG_BENCH_DB_PASSWORD": url.password or "",
         "FIG_BENCH_REDIS_URL": f"redis://{redis.hostname}:{redis.port or 6379}/9",
-        "FIG_BENCH_VAR": str(folder / "var"), "FIG_BENCH_RESULTS": str(folder / "results"),
-        "FIG_BENCH_REQUESTS": "3", "FIG_BENCH_SWEEP_REPEATS": "1",
-        "FIG_BENCH_LOAD_SECONDS": "1", "FIG_BENCH_LOAD_CLIENTS": "2",
+        "FIG_BENCH_VAR": str(folder / "var"),
+        "FIG_BENCH_RESULTS": str(folder / "results"),
+        "FIG_BENCH_REQUESTS": "3",
+        "FIG_BENCH_SWEEP_REPEATS": "1",
+        "FIG_BENCH_LOAD_SECONDS": "1",
+        "FIG_BENCH_LOAD_CLIENTS": "2",
     }
     for name in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "FIG_VAR_DIR", "FIG_CACHE_PREFIX"):
         env.pop(name, None)  # the benchmark sets its own; the test run's must not leak in
     try:
-        done = subprocess.run([sys.executable, "-m", "bench.run", "--scale", "0.01"], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.run", "--scale", "0.01"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     finally:
         _drop(database, url)
     results_file = folder / "results" / "latest.json"
@@ -68,8 +80,14 @@ def test_it_runs_every_benchmark_without_an_error(bench_run):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert results is not None
     assert not [row for row in results["results"] if row.get("name") == "ERROR"]
-    assert results["seed"]["counts"] == {"families": 20, "children": 50, "photos": 200, "posts": 10,
-                                         "messages": 1000, "due": 10}
+    assert results["seed"]["counts"] == {
+        "families": 20,
+        "children": 50,
+        "photos": 200,
+        "posts": 10,
+        "messages": 1000,
+        "due": 10,
+    }
     assert results["machine"]["cpus"] >= 1
 
 
@@ -110,8 +128,10 @@ def test_photo_processing_memory_and_bombs_are_measured(bench_run):
     assert pipeline["ratio"] > 1 and pipeline["floor_median_s"] > 0 and "4000x3000" in pipeline["input"]
     assert 0 < rows["photo_pipeline_memory"]["peak_mb"] < 2000
     assert rows["photo_bomb_refusal"]["median_s"] > 0
-    assert all(isinstance(rows[name]["met"], bool) for name in ("photo_pipeline", "photo_pipeline_memory",
-                                                                "photo_bomb_refusal"))
+    assert all(
+        isinstance(rows[name]["met"], bool)
+        for name in ("photo_pipeline", "photo_pipeline_memory", "photo_bomb_refusal")
+    )
 
 
 def test_load_runs_signed_in_clients_against_gunicorn_without_errors(bench_run):
@@ -122,4 +142,5 @@ def test_load_runs_signed_in_clients_against_gunicorn_without_errors(bench_run):
         assert row["requests"] > 0 and row["errors"] == 0 and "probe_status" not in row, row
         assert row["clients"] == 2 and row["workers"] == 2
     assert rows["load_inbox"]["ratio"] == pytest.approx(
-        rows["load_minimal_floor"]["rps"] / rows["load_inbox"]["rps"], rel=0.01)
+        rows["load_minimal_floor"]["rps"] / rows["load_inbox"]["rps"], rel=0.01
+    )

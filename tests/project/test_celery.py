@@ -53,8 +53,13 @@ def test_beat_sends_back_posts_past_their_time_every_few_minutes():
         assert schedule.remaining_estimate(now - timedelta(minutes=minutes_ago)) <= timedelta(minutes=5)
 
     author = factories.staff_user("staff", email="author@example.org")
-    post = posts.post_save_draft(author=author, text="See you at the picnic!", channels=["website"], photos=[],
-                                 scheduled_for=timezone.now() + timedelta(hours=1))
+    post = posts.post_save_draft(
+        author=author,
+        text="See you at the picnic!",
+        channels=["website"],
+        photos=[],
+        scheduled_for=timezone.now() + timedelta(hours=1),
+    )
     posts.post_submit(post=post, by=author)
     Post.objects.filter(pk=post.pk).update(scheduled_for=timezone.now() - timedelta(minutes=1))
     assert app.tasks[entry["task"]].apply().get(disable_sync_subtasks=False) == 1
@@ -63,15 +68,33 @@ def test_beat_sends_back_posts_past_their_time_every_few_minutes():
 
 
 def _worker_env(**extra: str) -> dict[str, str]:
-    return fresh_environment(DJANGO_SETTINGS_MODULE="fig_safety.settings", DJANGO_DEBUG="1",
-                             EMAIL_URL="consolemail://", **extra)
+    return fresh_environment(
+        DJANGO_SETTINGS_MODULE="fig_safety.settings", DJANGO_DEBUG="1", EMAIL_URL="consolemail://", **extra
+    )
 
 
 def _start_worker(env: dict[str, str], *extra_args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "fig_safety", "worker", "--loglevel=INFO", "--concurrency=1",
-         "--pool=solo", "--without-gossip", "--without-mingle", "--without-heartbeat", *extra_args],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "fig_safety",
+            "worker",
+            "--loglevel=INFO",
+            "--concurrency=1",
+            "--pool=solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            *extra_args,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 

@@ -14,15 +14,23 @@ from tests.services import REQUIRED as REQUIRED_SERVICES
 
 ROOT = Path(settings.BASE_DIR)
 REQUIRED = {
-    "POSTGRES_PASSWORD": "pw", "DJANGO_SECRET_KEY": "k" * 50, "FIG_VAULT_KEYS": "k1:" + "A" * 43,
-    "EMAIL_URL": "consolemail://", "DJANGO_ALLOWED_HOSTS": "fig.example.org", "FIG_SITE_URL": "https://fig.example.org",
-    "MINIO_ROOT_USER": "root", "MINIO_ROOT_PASSWORD": "rootpassword", "FIG_S3_ACCESS_KEY_ID": "app",
+    "POSTGRES_PASSWORD": "pw",
+    "DJANGO_SECRET_KEY": "k" * 50,
+    "FIG_VAULT_KEYS": "k1:" + "A" * 43,
+    "EMAIL_URL": "consolemail://",
+    "DJANGO_ALLOWED_HOSTS": "fig.example.org",
+    "FIG_SITE_URL": "https://fig.example.org",
+    "MINIO_ROOT_USER": "root",
+    "MINIO_ROOT_PASSWORD": "rootpassword",
+    "FIG_S3_ACCESS_KEY_ID": "app",
     "FIG_S3_SECRET_ACCESS_KEY": "apppassword",
 }
 compose = shutil.which("docker-compose")
 if compose is None and REQUIRED_SERVICES:
     raise RuntimeError("FIG_REQUIRE_SERVICES=1 but docker-compose is not installed (apt-get install docker-compose)")
-pytestmark = pytest.mark.skipif(compose is None, reason="docker-compose is not installed (apt-get install docker-compose)")
+pytestmark = pytest.mark.skipif(
+    compose is None, reason="docker-compose is not installed (apt-get install docker-compose)"
+)
 
 
 def _config(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -30,7 +38,10 @@ def _config(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     env_file.write_text("".join(f"{key}={value}\n" for key, value in env.items()))
     return subprocess.run(
         [compose, "--env-file", str(env_file), "-f", str(ROOT / "docker-compose.yml"), "config"],
-        capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
     )
 
 
@@ -42,7 +53,9 @@ def test_compose_accepts_the_stack_and_runs_exactly_one_beat(tmp_path):
     images = {services[name].get("image") for name in ("web", "worker", "beat")}
     assert len(images) == 1, images  # one image for every app process
     assert services["beat"].get("deploy", {}).get("replicas", 1) == 1
-    web_command = " ".join(services["web"]["command"] if isinstance(services["web"]["command"], list) else [services["web"]["command"]])
+    web_command = " ".join(
+        services["web"]["command"] if isinstance(services["web"]["command"], list) else [services["web"]["command"]]
+    )
     assert "gunicorn -c python:fig_safety.gunicorn_conf" in web_command  # the redacted access log
 
 

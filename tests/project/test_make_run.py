@@ -31,8 +31,14 @@ def test_make_run_serves_the_demo_and_one_ctrl_c_stops_everything(tmp_path):
     # Nothing but a folder and an address: no PostgreSQL, no Redis, no keys.
     env = fresh_environment(FIG_VAR_DIR=str(tmp_path / "var"), FIG_RUN_ADDR=f"127.0.0.1:{port}")
     log = (tmp_path / "run.log").open("w")
-    run = subprocess.Popen(["bash", "scripts/run_local.sh"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                           start_new_session=True)
+    run = subprocess.Popen(
+        ["bash", "scripts/run_local.sh"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 180
         while True:

@@ -33,6 +33,14 @@ def test_every_environment_variable_is_in_the_readme():
 
 def test_the_readme_shows_the_two_commands_and_the_demo_accounts():
     readme = (ROOT / "README.md").read_text()
-    for needle in ["make run", "make test", "coordinator@example.org", "photographer@example.org", "staff@example.org",
-                   "socialadmin@example.org", "ceo@example.org", "parent@example.org"]:
+    for needle in [
+        "make run",
+        "make test",
+        "coordinator@example.org",
+        "photographer@example.org",
+        "staff@example.org",
+        "socialadmin@example.org",
+        "ceo@example.org",
+        "parent@example.org",
+    ]:
         assert needle in readme

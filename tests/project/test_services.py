@@ -18,10 +18,21 @@ SAMPLE = "tests/project/sample_needs_services.py"
 
 
 def _pytest_without_services(**extra: str) -> subprocess.CompletedProcess:
-    env = fresh_environment(DATABASE_URL="postgres://postgres@127.0.0.1:1/fig_safety", REDIS_URL="redis://127.0.0.1:1/0",
-               FIG_CHROMIUM="/nonexistent/chromium", FIG_REDIS_SERVER="/nonexistent/redis-server", **extra)
-    return subprocess.run([sys.executable, "-m", "pytest", SAMPLE, "-p", "no:cacheprovider"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    env = fresh_environment(
+        DATABASE_URL="postgres://postgres@127.0.0.1:1/fig_safety",
+        REDIS_URL="redis://127.0.0.1:1/0",
+        FIG_CHROMIUM="/nonexistent/chromium",
+        FIG_REDIS_SERVER="/nonexistent/redis-server",
+        **extra,
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", SAMPLE, "-p", "no:cacheprovider"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_without_the_services_it_skips_their_tests_and_says_so():
@@ -33,7 +44,12 @@ def test_without_the_services_it_skips_their_tests_and_says_so():
     assert "4 test(s) were SKIPPED because of this" in output
     assert "1 passed, 4 skipped" in output
     assert "redis-server: /nonexistent/redis-server not found (apt-get install redis-server)" in output
-    for name in ("PostgreSQL not available", "Redis not available", "Chromium not available", "redis-server not available"):
+    for name in (
+        "PostgreSQL not available",
+        "Redis not available",
+        "Chromium not available",
+        "redis-server not available",
+    ):
         assert name in output
 
 

@@ -63,8 +63,12 @@ def test_it_refuses_to_start_without_a_secret_key(tmp_path):
 def test_check_deploy_passes_with_only_a_secret_key_and_allowed_hosts(tmp_path):
     # The issue's words: debug unset, a strong secret key and allowed hosts set. FIG_VAR_DIR only
     # keeps the default SQLite file out of the checkout.
-    env = fresh_environment(DJANGO_SETTINGS_MODULE="fig_safety.settings", DJANGO_SECRET_KEY=secrets.token_urlsafe(64),
-                            DJANGO_ALLOWED_HOSTS="fig.example.org", FIG_VAR_DIR=str(tmp_path))
+    env = fresh_environment(
+        DJANGO_SETTINGS_MODULE="fig_safety.settings",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(64),
+        DJANGO_ALLOWED_HOSTS="fig.example.org",
+        FIG_VAR_DIR=str(tmp_path),
+    )
     result = _manage(env, "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -73,8 +77,9 @@ def test_check_deploy_passes_with_only_a_secret_key_and_allowed_hosts(tmp_path):
 def test_without_email_settings_production_hands_mail_to_smtp_on_this_host(tmp_path):
     env = _production_env(tmp_path)
     del env["EMAIL_URL"]
-    result = _manage(env, "shell", "-c", "from django.conf import settings as s; "
-                     "print(s.EMAIL_BACKEND, s.EMAIL_HOST, s.EMAIL_PORT)")
+    result = _manage(
+        env, "shell", "-c", "from django.conf import settings as s; print(s.EMAIL_BACKEND, s.EMAIL_HOST, s.EMAIL_PORT)"
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1].split() == ["django.core.mail.backends.smtp.EmailBackend", "localhost", "25"]
 
@@ -87,8 +92,12 @@ def test_it_refuses_an_unknown_storage(tmp_path):
 
 def test_it_configures_s3_through_django_storages(tmp_path):
     env = _production_env(
-        tmp_path, FIG_STORAGE="s3", FIG_S3_BUCKET="fig-vault", FIG_S3_ENDPOINT_URL="http://minio:9000",
-        FIG_S3_ACCESS_KEY_ID="id", FIG_S3_SECRET_ACCESS_KEY="secret",
+        tmp_path,
+        FIG_STORAGE="s3",
+        FIG_S3_BUCKET="fig-vault",
+        FIG_S3_ENDPOINT_URL="http://minio:9000",
+        FIG_S3_ACCESS_KEY_ID="id",
+        FIG_S3_SECRET_ACCESS_KEY="secret",
     )
     code = "from django.conf import settings as s; v = s.STORAGES['vault']; print(v['BACKEND'], v['OPTIONS']['bucket_name'], v['OPTIONS']['default_acl'])"
     result = _manage(env, "shell", "--no-imports", "-c", code)
@@ -112,8 +121,14 @@ def test_it_sends_the_security_headers(client):
 
 @pytest.mark.django_db
 def test_its_pages_have_no_inline_script_or_style(client, member_of_staff, parent):
-    pages = [("/", None), (reverse("account_login"), None), (reverse("account_request_login_code"), None),
-             ("/", member_of_staff), ("/staff/breaches/new/", member_of_staff), ("/", parent)]
+    pages = [
+        ("/", None),
+        (reverse("account_login"), None),
+        (reverse("account_request_login_code"), None),
+        ("/", member_of_staff),
+        ("/staff/breaches/new/", member_of_staff),
+        ("/", parent),
+    ]
     for url, user in pages:
         client.logout()
         if user:
@@ -141,9 +156,21 @@ def test_it_serves_its_own_static_files(client):
 
 
 def test_the_staff_idle_timeout_defaults_to_thirty_minutes(tmp_path):
-    result = _manage(_production_env(tmp_path), "shell", "--no-imports", "-c", "from django.conf import settings as s; print(s.FIG_STAFF_IDLE_MINUTES)")
+    result = _manage(
+        _production_env(tmp_path),
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings as s; print(s.FIG_STAFF_IDLE_MINUTES)",
+    )
     assert result.stdout.strip() == "30"
-    result = _manage(_production_env(tmp_path, FIG_STAFF_IDLE_MINUTES="10"), "shell", "--no-imports", "-c", "from django.conf import settings as s; print(s.FIG_STAFF_IDLE_MINUTES)")
+    result = _manage(
+        _production_env(tmp_path, FIG_STAFF_IDLE_MINUTES="10"),
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings as s; print(s.FIG_STAFF_IDLE_MINUTES)",
+    )
     assert result.stdout.strip() == "10"
 
 
@@ -151,7 +178,10 @@ def test_the_staff_idle_timeout_defaults_to_thirty_minutes(tmp_path):
     ("url", "expected"),
     [
         ("consolemail://", {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}),
-        ("filemail:///var/mail/fig", {"EMAIL_BACKEND": "fig_safety.mail.FilePerMessageBackend", "EMAIL_FILE_PATH": "/var/mail/fig"}),
+        (
+            "filemail:///var/mail/fig",
+            {"EMAIL_BACKEND": "fig_safety.mail.FilePerMessageBackend", "EMAIL_FILE_PATH": "/var/mail/fig"},
+        ),
     ],
 )
 def test_it_parses_email_urls(url, expected):
@@ -201,7 +231,9 @@ def test_filemail_writes_one_file_per_message(tmp_path, settings):
     from fig_safety.mail import FilePerMessageBackend
 
     backend = FilePerMessageBackend(file_path=str(tmp_path))
-    sent = backend.send_messages([EmailMessage("One", "first", to=["a@example.org"]), EmailMessage("Two", "second", to=["b@example.org"])])
+    sent = backend.send_messages(
+        [EmailMessage("One", "first", to=["a@example.org"]), EmailMessage("Two", "second", to=["b@example.org"])]
+    )
     files = sorted(tmp_path.glob("*.eml"))
     assert sent == 2 and len(files) == 2
     bodies = sorted(f.read_text() for f in files)

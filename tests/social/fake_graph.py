@@ -59,11 +59,12 @@ class FakeGraph:
 
     # --- what the test tells it -------------------------------------------------
 
-    def fail_on(self, endpoint: str, *, status: int = 400, message: str = "Invalid parameter",
-                code: int = 100) -> None:
+    def fail_on(self, endpoint: str, *, status: int = 400, message: str = "Invalid parameter", code: int = 100) -> None:
         """Answer requests to `endpoint` ("photos" or "feed") with a Graph API error."""
-        self._failures[endpoint] = (status, {"error": {"message": message, "type": "OAuthException", "code": code,
-                                                       "fbtrace_id": "FakeTrace"}})
+        self._failures[endpoint] = (
+            status,
+            {"error": {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "FakeTrace"}},
+        )
 
     def sleep_on(self, endpoint: str, seconds: float) -> None:
         """Wait `seconds` before answering requests to `endpoint`, to run past the client's timeout."""
@@ -98,8 +99,9 @@ class FakeGraph:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake-graph", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-graph", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -132,8 +134,8 @@ class FakeGraph:
             problems.append(f"unreadable body: {exc}")
 
         prefix = f"/{VERSION}/{self.page_id}/"
-        if parsed.path.startswith(prefix) and parsed.path[len(prefix):] in {"photos", "feed"}:
-            request.endpoint = parsed.path[len(prefix):]
+        if parsed.path.startswith(prefix) and parsed.path[len(prefix) :] in {"photos", "feed"}:
+            request.endpoint = parsed.path[len(prefix) :]
         else:
             problems.append(f"unexpected path {parsed.path!r} (wanted {prefix}photos or {prefix}feed)")
         if handler.command != "POST":
@@ -197,7 +199,7 @@ class FakeGraph:
             try:
                 media_id = json.loads(request.fields[key])["media_fbid"]
             except (ValueError, KeyError, TypeError):
-                problems.append(f"{key} is not {{\"media_fbid\": ...}}")
+                problems.append(f'{key} is not {{"media_fbid": ...}}')
                 continue
             if media_id not in self.photo_ids:
                 problems.append(f"{key} names {media_id!r}, which was never uploaded here")

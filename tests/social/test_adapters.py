@@ -60,8 +60,9 @@ def photos(coordinator) -> list:
 
 
 def _approved(author: User, admin: User, photos=(), channels=("facebook",)) -> Post:
-    post = posts.post_save_draft(author=author, text=TEXT, channels=list(channels), scheduled_for=None,
-                                 photos=list(photos))
+    post = posts.post_save_draft(
+        author=author, text=TEXT, channels=list(channels), scheduled_for=None, photos=list(photos)
+    )
     posts.post_submit(post=post, by=author)
     return posts.post_approve(post=post, by=admin, checklist=dict.fromkeys(CHECKLIST, True), dismissals={})
 
@@ -70,7 +71,12 @@ def _assert_still_approved(post: Post) -> None:
     post = Post.objects.get(pk=post.pk)
     assert post.status == Post.Status.APPROVED
     assert (post.published_at, post.published_by, post.published_url, post.external_id, post.adapter) == (
-        None, None, "", "", "")
+        None,
+        None,
+        "",
+        "",
+        "",
+    )
     assert not AuditEvent.objects.filter(action="post.published").exists()
 
 
@@ -83,13 +89,26 @@ def test_it_records_a_post_published_by_hand(author, admin):
     posts.post_publish(post=post, by=admin, adapter_name="manual", url=f"  {LINK}  ", published_at=when)
     post.refresh_from_db()
     assert (post.status, post.published_url, post.published_at, post.external_id, post.adapter, post.published_by) == (
-        Post.Status.PUBLISHED, LINK, when, "", "manual", admin)
+        Post.Status.PUBLISHED,
+        LINK,
+        when,
+        "",
+        "manual",
+        admin,
+    )
 
 
 @pytest.mark.parametrize(
     "url",
-    ["", "   ", "www.facebook.com/fig/posts/1", "ftp://example.org/post", "javascript:alert(1)", "https://",
-     "https://www.facebook.com/" + "x" * 500],
+    [
+        "",
+        "   ",
+        "www.facebook.com/fig/posts/1",
+        "ftp://example.org/post",
+        "javascript:alert(1)",
+        "https://",
+        "https://www.facebook.com/" + "x" * 500,
+    ],
 )
 def test_the_manual_adapter_needs_a_web_link(author, admin, url):
     post = _approved(author, admin)
@@ -101,8 +120,9 @@ def test_the_manual_adapter_needs_a_web_link(author, admin, url):
 def test_the_manual_adapter_refuses_a_time_in_the_future(author, admin):
     post = _approved(author, admin)
     with pytest.raises(PostError, match="cannot be in the future"):
-        posts.post_publish(post=post, by=admin, adapter_name="manual", url=LINK,
-                           published_at=timezone.now() + timedelta(hours=1))
+        posts.post_publish(
+            post=post, by=admin, adapter_name="manual", url=LINK, published_at=timezone.now() + timedelta(hours=1)
+        )
     _assert_still_approved(post)
 
 
@@ -129,10 +149,17 @@ def test_it_publishes_a_text_post_on_the_facebook_page(author, admin, graph):
     post.refresh_from_db()
     [post_id] = graph.post_ids
     assert (post.status, post.external_id, post.published_url, post.adapter, post.published_by) == (
-        Post.Status.PUBLISHED, post_id, f"https://www.facebook.com/{post_id}", "facebook", admin)
+        Post.Status.PUBLISHED,
+        post_id,
+        f"https://www.facebook.com/{post_id}",
+        "facebook",
+        admin,
+    )
     assert post.published_at is not None
     assert AuditEvent.objects.get(action="post.published").details == {
-        "adapter": "facebook", "url": f"https://www.facebook.com/{post_id}"}
+        "adapter": "facebook",
+        "url": f"https://www.facebook.com/{post_id}",
+    }
 
 
 def test_it_uploads_each_photo_unpublished_then_posts_with_them_attached(author, admin, graph, photos):

@@ -21,16 +21,21 @@ H = timedelta(hours=1)
 DAY = timedelta(days=1)
 
 
-def message(received_at: datetime, *, answered_after: timedelta | None = None, closed: bool = False,
-            urgent: bool = False) -> InboxMessage:
+def message(
+    received_at: datetime, *, answered_after: timedelta | None = None, closed: bool = False, urgent: bool = False
+) -> InboxMessage:
     fields = {}
     if answered_after is not None:
         fields = {"status": "answered", "responded_at": received_at + answered_after, "response_text": "Thanks"}
     elif closed:
         fields = {"status": "closed", "closed_at": received_at + H, "closed_reason": "Spam"}
     return InboxMessage.objects.create(
-        platform=Platform.MESSENGER, text="Hello", received_at=received_at, due_at=policy_due_at(received_at),
-        urgent=urgent, **fields,
+        platform=Platform.MESSENGER,
+        text="Hello",
+        received_at=received_at,
+        due_at=policy_due_at(received_at),
+        urgent=urgent,
+        **fields,
     )
 
 
@@ -109,14 +114,17 @@ def test_it_has_nothing_to_say_about_an_empty_inbox(db):
     assert all(w.received == 0 for w in stats.weeks)
 
 
-@pytest.mark.parametrize(("values", "fraction", "expected"), [
-    ([], 0.5, None),
-    ([5 * H], 0.9, 5 * H),
-    ([1 * H, 2 * H, 3 * H, 4 * H], 0.5, 2.5 * H),
-    ([4 * H, 1 * H, 3 * H], 0.5, 3 * H),  # order does not matter
-    ([n * H for n in range(1, 11)], 0.9, 9.1 * H),  # as PostgreSQL's percentile_cont
-    ([n * H for n in range(1, 11)], 1.0, 10 * H),
-])
+@pytest.mark.parametrize(
+    ("values", "fraction", "expected"),
+    [
+        ([], 0.5, None),
+        ([5 * H], 0.9, 5 * H),
+        ([1 * H, 2 * H, 3 * H, 4 * H], 0.5, 2.5 * H),
+        ([4 * H, 1 * H, 3 * H], 0.5, 3 * H),  # order does not matter
+        ([n * H for n in range(1, 11)], 0.9, 9.1 * H),  # as PostgreSQL's percentile_cont
+        ([n * H for n in range(1, 11)], 1.0, 10 * H),
+    ],
+)
 def test_percentiles_interpolate(values, fraction, expected):
     assert percentile(values, fraction) == expected
 
@@ -124,15 +132,23 @@ def test_percentiles_interpolate(values, fraction, expected):
 @pytest.mark.django_db
 @pytest.mark.parametrize("count", [10, 1000])
 def test_the_statistics_take_five_queries_whatever_the_number_of_messages(django_assert_num_queries, count):
-    InboxMessage.objects.bulk_create([
-        InboxMessage(platform=Platform.X, platform_id=f"x-{n}", text="Hi", received_at=NOW - n * H,
-                     due_at=policy_due_at(NOW - n * H), status="answered" if n % 2 else "open",
-                     responded_at=NOW - n * H + 5 * H if n % 2 else None)
-        for n in range(count)
-    ])
-    Takedown.objects.bulk_create([
-        Takedown(reason="x", opened_at=NOW - n * H, due_at=NOW - n * H + 24 * H) for n in range(count // 10)
-    ])
+    InboxMessage.objects.bulk_create(
+        [
+            InboxMessage(
+                platform=Platform.X,
+                platform_id=f"x-{n}",
+                text="Hi",
+                received_at=NOW - n * H,
+                due_at=policy_due_at(NOW - n * H),
+                status="answered" if n % 2 else "open",
+                responded_at=NOW - n * H + 5 * H if n % 2 else None,
+            )
+            for n in range(count)
+        ]
+    )
+    Takedown.objects.bulk_create(
+        [Takedown(reason="x", opened_at=NOW - n * H, due_at=NOW - n * H + 24 * H) for n in range(count // 10)]
+    )
     # The twelve weeks' messages counted per week; the answered ones' response times; takedowns opened
     # in them; open messages now; open takedowns now.
     with django_assert_num_queries(5):
@@ -148,8 +164,10 @@ def test_the_chart_scales_the_bars_to_the_busiest_week(history):
     busiest = next(b for b in chart.bars if b.total == 4)
     assert sum(s.height for s in busiest.segments) == pytest.approx(chart.baseline - chart.ticks[-1].y, abs=0.5)
     assert [s.css for s in busiest.segments] == ["seg-on-time", "seg-late", "seg-closed", "seg-waiting"]
-    assert busiest.summary == ("Week of 16 November: 4 received (1 answered within 7 days, 1 answered late, "
-                               "1 closed, no reply needed, 1 still open, within the week)")
+    assert busiest.summary == (
+        "Week of 16 November: 4 received (1 answered within 7 days, 1 answered late, "
+        "1 closed, no reply needed, 1 still open, within the week)"
+    )
     empty = next(b for b in chart.bars if b.total == 0)
     assert empty.segments == []
 
@@ -163,9 +181,16 @@ def social_admin(db):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("persona", "status"), [
-    ("social_admin", 200), ("ceo", 200), ("member_of_staff", 403), ("coordinator", 403), ("parent", 403),
-])
+@pytest.mark.parametrize(
+    ("persona", "status"),
+    [
+        ("social_admin", 200),
+        ("ceo", 200),
+        ("member_of_staff", 403),
+        ("coordinator", 403),
+        ("parent", 403),
+    ],
+)
 def test_who_may_see_the_dashboard(client, request, persona, status):
     client.force_login(request.getfixturevalue(persona))
     assert client.get(reverse("social:dashboard")).status_code == status
@@ -246,7 +271,16 @@ def test_the_page_shows_the_90th_percentile_and_the_takedowns_and_how_long_they_
 
     row = f"{week.day} {week:%b %Y}"  # as the page writes the week's Monday
     # Received, answered within 7 days, late, closed, overdue now, still in their week, median, 9 in 10.
-    assert _table(main, "table-heading")[row] == ["3", "3 of 3 (100%)", "0", "0", "0", "0", "2 hours", "8 hours 24 minutes"]
+    assert _table(main, "table-heading")[row] == [
+        "3",
+        "3 of 3 (100%)",
+        "0",
+        "0",
+        "0",
+        "0",
+        "2 hours",
+        "8 hours 24 minutes",
+    ]
     earlier = week - timedelta(days=7)
     assert _table(main, "table-heading")[f"{earlier.day} {earlier:%b %Y}"][4] == "1 overdue"
     # Opened, removed, removed in time, median time to remove, longest.
@@ -266,11 +300,18 @@ def test_the_page_takes_the_same_number_of_queries_for_10_and_1000_messages(
 ):
     now = datetime.now(UTC).replace(second=30)
     monkeypatch.setattr(timezone, "now", lambda: now)  # every request below in the same minute
-    InboxMessage.objects.bulk_create([
-        InboxMessage(platform=Platform.EMAIL, platform_id=f"e-{n}", text="Hi", received_at=now - n * 10 * H,
-                     due_at=policy_due_at(now - n * 10 * H))
-        for n in range(count)
-    ])
+    InboxMessage.objects.bulk_create(
+        [
+            InboxMessage(
+                platform=Platform.EMAIL,
+                platform_id=f"e-{n}",
+                text="Hi",
+                received_at=now - n * 10 * H,
+                due_at=policy_due_at(now - n * 10 * H),
+            )
+            for n in range(count)
+        ]
+    )
     client.force_login(social_admin)
     client.get(reverse("social:dashboard"))  # the first request creates the usersession row
     message(now - H)  # a change since: the figures are worked out again

@@ -73,8 +73,17 @@ def _handler(fake: FakeGraph) -> type[BaseHTTPRequestHandler]:
                 fake.problems.append(problem)
                 return self._send(400, {"error": {"message": f"fake Graph API: {problem}", "code": 100}})
             if fake.answer == "error":
-                return self._send(400, {"error": {"message": "(#200) Permissions error", "type": "OAuthException",
-                                                  "code": 200, "fbtrace_id": "AbC"}})
+                return self._send(
+                    400,
+                    {
+                        "error": {
+                            "message": "(#200) Permissions error",
+                            "type": "OAuthException",
+                            "code": 200,
+                            "fbtrace_id": "AbC",
+                        }
+                    },
+                )
             if fake.answer == "slow":
                 time.sleep(fake.sleep)
             self._send(200, {"success": fake.answer != "unsuccessful"})
@@ -131,9 +140,14 @@ def admin(db):
 
 def _message(platform: str = "facebook", kind: str = "comment", platform_id: str | None = "104_555") -> InboxMessage:
     now = timezone.now()
-    return InboxMessage.objects.create(platform=platform, kind=kind, platform_id=platform_id,
-                                       text="That's the Okafor family in the photo", received_at=now,
-                                       due_at=policy_due_at(now))
+    return InboxMessage.objects.create(
+        platform=platform,
+        kind=kind,
+        platform_id=platform_id,
+        text="That's the Okafor family in the photo",
+        received_at=now,
+        due_at=policy_due_at(now),
+    )
 
 
 @pytest.fixture
@@ -233,8 +247,9 @@ def test_an_answered_comment_can_still_be_taken_down(comment, admin):
 def test_a_removal_by_hand_is_recorded_with_who_when_and_how(takedown, admin):
     now = timezone.now()
     with frozen(now):
-        services.takedown_record_removal(takedown=takedown, how=Takedown.How.BY_HAND, notes=" Deleted on the app ",
-                                         by=admin)
+        services.takedown_record_removal(
+            takedown=takedown, how=Takedown.How.BY_HAND, notes=" Deleted on the app ", by=admin
+        )
     takedown.refresh_from_db()
     assert (takedown.status, takedown.how, takedown.notes) == (Takedown.Status.REMOVED, "by_hand", "Deleted on the app")
     assert (takedown.removed_at, takedown.removed_by) == (now, admin)
@@ -290,7 +305,10 @@ def test_hiding_an_instagram_comment_uses_instagrams_hide_parameter(fake_graph, 
     assert fake_graph.problems == []
     [request] = fake_graph.requests
     assert (request["method"], request["path"], request["form"]) == (
-        "POST", f"{VERSION}/17900001", {"hide": "true", "access_token": TOKEN})
+        "POST",
+        f"{VERSION}/17900001",
+        {"hide": "true", "access_token": TOKEN},
+    )
     takedown.refresh_from_db()
     assert takedown.how == "hidden"
 
@@ -313,8 +331,7 @@ def test_an_answer_of_success_false_is_refused(fake_graph, takedown, admin):
     _still_open(takedown)
 
 
-def test_a_graph_api_that_does_not_answer_in_time_is_refused_and_the_takedown_stays_open(fake_graph, takedown,
-                                                                                        admin):
+def test_a_graph_api_that_does_not_answer_in_time_is_refused_and_the_takedown_stays_open(fake_graph, takedown, admin):
     fake_graph.answer = "slow"  # sleeps 2.5 s; FIG_GRAPH_TIMEOUT is 1
     started = time.monotonic()
     with pytest.raises(InboxError, match="did not answer"):
@@ -342,13 +359,18 @@ def test_hide_and_delete_are_refused_without_a_page_token(fake_graph, takedown, 
 
 @pytest.mark.parametrize(
     ("platform", "kind", "platform_id"),
-    [("messenger", "message", "m_1"), ("instagram", "message", "ig_m_1"), ("x", "comment", None),
-     ("facebook", "comment", None)],
+    [
+        ("messenger", "message", "m_1"),
+        ("instagram", "message", "ig_m_1"),
+        ("x", "comment", None),
+        ("facebook", "comment", None),
+    ],
     ids=["messenger-message", "instagram-message", "x-comment-added-by-hand", "comment-without-an-id"],
 )
 @pytest.mark.parametrize("how", [Takedown.How.HIDDEN, Takedown.How.DELETED])
-def test_hide_and_delete_are_refused_for_anything_but_a_meta_comment(fake_graph, admin, platform, kind, platform_id,
-                                                                     how):
+def test_hide_and_delete_are_refused_for_anything_but_a_meta_comment(
+    fake_graph, admin, platform, kind, platform_id, how
+):
     message = _message(platform=platform, kind=kind, platform_id=platform_id)
     takedown = services.takedown_open(message=message, reason="Identifies a family", by=admin)
     with pytest.raises(InboxError, match="comment"):

@@ -43,28 +43,69 @@ def _names(text: str) -> list[str]:
 
 def _message(text: str) -> InboxMessage:
     now = timezone.now()
-    return InboxMessage.objects.create(platform="facebook", kind="comment", platform_id=f"c_{hash(text)}",
-                                       text=text, received_at=now, due_at=policy_due_at(now))
+    return InboxMessage.objects.create(
+        platform="facebook",
+        kind="comment",
+        platform_id=f"c_{hash(text)}",
+        text=text,
+        received_at=now,
+        due_at=policy_due_at(now),
+    )
 
 
 # --- find_register_names ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["Sam Okafor was there", "well done sam okafor", "SAM OKAFOR!", "Sam  Okafor",
-                                  "sam\nokafor", "(sam okafor)", "sam okafor's painting"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sam Okafor was there",
+        "well done sam okafor",
+        "SAM OKAFOR!",
+        "Sam  Okafor",
+        "sam\nokafor",
+        "(sam okafor)",
+        "sam okafor's painting",
+    ],
+)
 def test_it_finds_a_childs_full_name_in_any_case(sam, text):
     assert _names(text) == ["Sam Okafor"]
 
 
-@pytest.mark.parametrize("text", ["Sam was there", "Is that Sam?", "LOOK AT SAM", "Sam's mum said hi",
-                                  "Sam’s mum said hi", "great one, Sam.", "Sam-", "@Sam"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sam was there",
+        "Is that Sam?",
+        "LOOK AT SAM",
+        "Sam's mum said hi",
+        "Sam’s mum said hi",
+        "great one, Sam.",
+        "Sam-",
+        "@Sam",
+    ],
+)
 def test_it_finds_a_childs_first_name_written_with_a_capital_including_a_possessive(sam, text):
     assert _names(text) == ["Sam"]
 
 
-@pytest.mark.parametrize("text", ["the same again", "Same here", "Samuel came too", "I saw sam's bike", "sam was there",
-                                  "Samphire for tea", "Sams and Sallies", "Sam-Louise won", "Okafor-Sam", "#samokafor",
-                                  "Samokafor", "samsung"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the same again",
+        "Same here",
+        "Samuel came too",
+        "I saw sam's bike",
+        "sam was there",
+        "Samphire for tea",
+        "Sams and Sallies",
+        "Sam-Louise won",
+        "Okafor-Sam",
+        "#samokafor",
+        "Samokafor",
+        "samsung",
+    ],
+)
 def test_it_does_not_find_sam_inside_other_words_or_sam_lowercase_on_its_own(sam, text):
     assert _names(text) == []
 
@@ -91,7 +132,9 @@ def test_it_finds_a_name_in_every_family_that_has_it(sam):
     other_sam.save()
     found = find_register_names("Sam was great")
     assert {(m.family_id, m.name, m.who) for m in found} == {
-        (sam.family_id, "Sam", "child"), (other_family.pk, "Sam", "child")}
+        (sam.family_id, "Sam", "child"),
+        (other_family.pk, "Sam", "child"),
+    }
 
 
 @pytest.mark.parametrize("text", ["", "   ", "What a lovely day at the park, thank you all!"])
@@ -171,7 +214,13 @@ def test_flagging_twice_changes_nothing(sam, coordinator, django_capture_on_comm
 def test_a_message_added_by_hand_is_flagged_after_commit(sam, coordinator, django_capture_on_commit_callbacks):
     admin = factories.staff_user("social_admin")
     with django_capture_on_commit_callbacks(execute=True):
-        message = services.message_add_manual(platform="phone", kind="message", sender_name="A caller",
-                                              text="Calling about SAM", received_at=timezone.now(), by=admin)
+        message = services.message_add_manual(
+            platform="phone",
+            kind="message",
+            sender_name="A caller",
+            text="Calling about SAM",
+            received_at=timezone.now(),
+            by=admin,
+        )
     message.refresh_from_db()
     assert message.urgent and message.flagged_names == ["Sam"]

@@ -184,12 +184,17 @@ def test_an_added_term_is_audited_and_found_in_posts_from_then_on(client, social
     client.force_login(social_admin)
     response = client.post(ADD, {"category": "political", "term": "  council   tax "})
     assert response.status_code == 302 and response["Location"] == LIST + "#political-terms"
-    assert _messages(response) == ["“council tax” is added to the political list. Posts are checked for it from now on."]
+    assert _messages(response) == [
+        "“council tax” is added to the political list. Posts are checked for it from now on."
+    ]
     term = PolicyTerm.objects.get(term="council tax")
     assert (term.category, term.is_active) == ("political", True)
     [event] = AuditEvent.objects.filter(action="policy_term.added")
     assert (event.actor, event.target_id, event.details) == (
-        social_admin, str(term.pk), {"category": "political", "term": "council tax"})
+        social_admin,
+        str(term.pk),
+        {"category": "political", "term": "council tax"},
+    )
 
     client.force_login(member_of_staff)  # drafting: the live check beside the text
     assert _live_check(client, "Council Tax is going up in April")["political"] == ["council tax"]
@@ -218,8 +223,9 @@ def test_a_switched_off_term_is_no_longer_found_and_can_be_switched_on_again(
     assert _messages(response)[-1] == "“pray” is switched on again: posts are checked for it."
     client.force_login(member_of_staff)
     assert _live_check(client, "We will pray for sunshine")["religious"] == ["pray"]
-    assert [(e.action, e.actor) for e in AuditEvent.objects.filter(action__startswith="policy_term.").order_by("id")] == [
-        ("policy_term.switched_off", social_admin), ("policy_term.switched_on", social_admin)]
+    assert [
+        (e.action, e.actor) for e in AuditEvent.objects.filter(action__startswith="policy_term.").order_by("id")
+    ] == [("policy_term.switched_off", social_admin), ("policy_term.switched_on", social_admin)]
 
 
 def test_adding_a_switched_off_term_switches_it_back_on(client, social_admin, pray):
@@ -228,8 +234,9 @@ def test_adding_a_switched_off_term_switches_it_back_on(client, social_admin, pr
     client.force_login(social_admin)
     response = client.post(ADD, {"category": "religious", "term": "Pray"})
     assert response.status_code == 302
-    assert _messages(response) == ["“pray” was on the religious list, switched off. It is switched on again: posts are "
-                                   "checked for it from now on."]
+    assert _messages(response) == [
+        "“pray” was on the religious list, switched off. It is switched on again: posts are checked for it from now on."
+    ]
     assert PolicyTerm.objects.count() == count
     pray.refresh_from_db()
     assert pray.is_active is True

@@ -69,8 +69,9 @@ class World:
 
 
 def _draft(author: User, photos=(), text: str = TEXT) -> Post:
-    return posts.post_save_draft(author=author, text=text, channels=["facebook", "website"], scheduled_for=None,
-                                 photos=list(photos))
+    return posts.post_save_draft(
+        author=author, text=text, channels=["facebook", "website"], scheduled_for=None, photos=list(photos)
+    )
 
 
 def _submitted(author: User, photos=(), text: str = TEXT) -> Post:
@@ -99,7 +100,10 @@ def world(author, reviewer, admin_author) -> World:
     other_parent = factories.parent_user(email=other_carer.email)
     photo = ready_photo(family, [child], photographer)
     return World(
-        child=child, parent=parent, other_parent=other_parent, photo=photo,
+        child=child,
+        parent=parent,
+        other_parent=other_parent,
+        photo=photo,
         draft=_draft(author, [photo]),
         submitted=_submitted(author, [photo]),
         approved=_approved(author, reviewer, [photo]),
@@ -121,11 +125,17 @@ def _targets(w: World) -> dict[str, Target]:
         "post": ("get", reverse("social:post", args=[w.submitted.pk]), {}),
         "post_edit": ("post", reverse("social:post_edit", args=[w.draft.pk]), {"text": "Changed.", "channels": ["x"]}),
         "post_submit": ("post", reverse("social:post_submit", args=[w.draft.pk]), {}),
-        "post_approve": ("post", reverse("social:post_approve", args=[w.submitted.pk]),
-                         {f"check_{key}": "on" for key in posts.CHECKLIST}),
+        "post_approve": (
+            "post",
+            reverse("social:post_approve", args=[w.submitted.pk]),
+            {f"check_{key}": "on" for key in posts.CHECKLIST},
+        ),
         "post_changes": ("post", reverse("social:post_changes", args=[w.submitted.pk]), {"note": "Shorter, please."}),
-        "post_publish": ("post", reverse("social:post_publish", args=[w.approved.pk]),
-                         {"adapter": "manual", "url": MANUAL_URL}),
+        "post_publish": (
+            "post",
+            reverse("social:post_publish", args=[w.approved.pk]),
+            {"adapter": "manual", "url": MANUAL_URL},
+        ),
         "post_withdraw": ("post", reverse("social:post_withdraw", args=[w.draft.pk]), {"reason": "Not needed."}),
         "post_photo_thumbnail": ("get", reverse("social:post_photo_thumbnail", args=[w.photo.public_id]), {}),
         "parent_posts": ("get", reverse("social:parent_posts"), {}),
@@ -133,12 +143,31 @@ def _targets(w: World) -> dict[str, Target]:
     }
 
 
-STAFF_URLS = ["posts", "post_new", "review_queue", "live_check", "post", "post_edit", "post_submit", "post_approve",
-              "post_changes", "post_publish", "post_withdraw", "post_photo_thumbnail"]
+STAFF_URLS = [
+    "posts",
+    "post_new",
+    "review_queue",
+    "live_check",
+    "post",
+    "post_edit",
+    "post_submit",
+    "post_approve",
+    "post_changes",
+    "post_publish",
+    "post_withdraw",
+    "post_photo_thumbnail",
+]
 PARENT_URLS = ["parent_posts", "parent_request_removal"]
 REVIEWER_ONLY = ["review_queue", "post_approve", "post_changes", "post_publish"]
-POST_ONLY = ["live_check", "post_submit", "post_approve", "post_changes", "post_publish", "post_withdraw",
-             "parent_request_removal"]
+POST_ONLY = [
+    "live_check",
+    "post_submit",
+    "post_approve",
+    "post_changes",
+    "post_publish",
+    "post_withdraw",
+    "parent_request_removal",
+]
 GET_ONLY = ["posts", "review_queue", "post", "post_photo_thumbnail", "parent_posts"]
 
 
@@ -150,8 +179,11 @@ def _call(client, w: World, name: str):
 def snapshot() -> dict:
     """Everything a post URL could change."""
     return {
-        "posts": list(Post.objects.order_by("pk").values_list(
-            "status", "text", "channels", "reviewed_by", "published_url", "checklist")),
+        "posts": list(
+            Post.objects.order_by("pk").values_list(
+                "status", "text", "channels", "reviewed_by", "published_url", "checklist"
+            )
+        ),
         "photos": list(Post.photos.through.objects.order_by("pk").values_list("post_id", "photo_id")),
         "dismissals": CheckDismissal.objects.count(),
         "takedowns": list(Takedown.objects.order_by("pk").values_list("post_id", "requested_by", "status")),
@@ -209,8 +241,9 @@ def test_it_refuses_staff_without_the_social_admin_role_the_reviewers_pages(
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", ["post", "post_edit", "post_submit", "post_withdraw"])
-def test_it_hides_a_post_from_staff_who_did_not_write_it(client, world, member_of_staff, name,
-                                                          django_capture_on_commit_callbacks):
+def test_it_hides_a_post_from_staff_who_did_not_write_it(
+    client, world, member_of_staff, name, django_capture_on_commit_callbacks
+):
     client.force_login(member_of_staff)
     _refused(client, world, name, 404, django_capture_on_commit_callbacks)
 
@@ -225,8 +258,9 @@ def test_it_lists_only_their_own_posts_for_staff(client, world, author, member_o
 
 
 @pytest.mark.django_db
-def test_it_lets_a_reviewer_read_but_not_change_someone_elses_draft(client, world, reviewer,
-                                                                     django_capture_on_commit_callbacks):
+def test_it_lets_a_reviewer_read_but_not_change_someone_elses_draft(
+    client, world, reviewer, django_capture_on_commit_callbacks
+):
     client.force_login(reviewer)
     assert _call(client, world, "post").status_code == 200
     assert client.get(reverse("social:post", args=[world.draft.pk])).status_code == 200
@@ -315,14 +349,23 @@ def test_it_does_not_serve_a_thumbnail_to_a_head_request(client, world, author):
 def test_it_saves_a_new_draft_with_a_photo_and_shows_its_findings(client, world, author):
     client.force_login(author)
     when = timezone.localtime() + timedelta(days=2)
-    response = client.post(reverse("social:post_new"), {
-        "text": PHONE_TEXT, "channels": ["facebook", "instagram"], "photos": [str(world.photo.public_id)],
-        "scheduled_for": when.strftime("%Y-%m-%dT%H:%M"),
-    })
+    response = client.post(
+        reverse("social:post_new"),
+        {
+            "text": PHONE_TEXT,
+            "channels": ["facebook", "instagram"],
+            "photos": [str(world.photo.public_id)],
+            "scheduled_for": when.strftime("%Y-%m-%dT%H:%M"),
+        },
+    )
     post = Post.objects.latest("pk")
     assert response.status_code == 302 and response["Location"] == reverse("social:post", args=[post.pk])
-    assert (post.author, post.text, post.channels, post.status) == (author, PHONE_TEXT, ["facebook", "instagram"],
-                                                                   Post.Status.DRAFT)
+    assert (post.author, post.text, post.channels, post.status) == (
+        author,
+        PHONE_TEXT,
+        ["facebook", "instagram"],
+        Post.Status.DRAFT,
+    )
     assert list(post.photos.all()) == [world.photo]
     assert post.scheduled_for == when.replace(second=0, microsecond=0)  # read on London's clock
     page = client.get(response["Location"]).content.decode()
@@ -358,8 +401,9 @@ def test_it_refuses_a_photo_that_may_not_be_shown_online(client, world, author):
     not_online = ready_photo(family, [shy], photographer)
     client.force_login(author)
     before = snapshot()
-    response = client.post(reverse("social:post_new"), {"text": TEXT, "channels": ["x"],
-                                                        "photos": [str(not_online.public_id)]})
+    response = client.post(
+        reverse("social:post_new"), {"text": TEXT, "channels": ["x"], "photos": [str(not_online.public_id)]}
+    )
     assert response.status_code == 400
     assert "A chosen photo can no longer be used online" in response.content.decode()
     assert snapshot() == before
@@ -383,7 +427,9 @@ def test_it_lets_the_author_change_a_draft(client, world, author):
 def test_it_sends_the_author_back_to_the_post_when_it_can_no_longer_be_changed(client, world, author):
     client.force_login(author)
     before = snapshot()
-    response = client.post(reverse("social:post_edit", args=[world.submitted.pk]), {"text": "Sneaky.", "channels": ["x"]})
+    response = client.post(
+        reverse("social:post_edit", args=[world.submitted.pk]), {"text": "Sneaky.", "channels": ["x"]}
+    )
     assert response.status_code == 302 and response["Location"] == reverse("social:post", args=[world.submitted.pk])
     assert snapshot() == before
 
@@ -503,14 +549,18 @@ def test_it_approves_with_the_checklist_and_a_written_reason_per_text_check(clie
     assert "Why “Contact details” can be dismissed" in page
 
     body = {f"check_{key}": "on" for key in posts.CHECKLIST}
-    response = client.post(reverse("social:post_approve", args=[post.pk]),
-                           {**body, "reason_contact": "It is FiG's own office line."})
+    response = client.post(
+        reverse("social:post_approve", args=[post.pk]), {**body, "reason_contact": "It is FiG's own office line."}
+    )
     assert response.status_code == 302
     post.refresh_from_db()
     assert post.status == Post.Status.APPROVED and post.reviewed_by == reviewer
     dismissal = CheckDismissal.objects.get(post=post)
     assert (dismissal.check_name, dismissal.reason, dismissal.dismissed_by) == (
-        "contact", "It is FiG's own office line.", reviewer)
+        "contact",
+        "It is FiG's own office line.",
+        reviewer,
+    )
     history = client.get(reverse("social:post", args=[post.pk])).content.decode()
     assert "Rae Reviewer</strong>: Approved it" in history
     assert "It is FiG&#x27;s own office line." in history
@@ -519,7 +569,10 @@ def test_it_approves_with_the_checklist_and_a_written_reason_per_text_check(clie
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("leave_out", "error"),
-    [("check_relevant", "Tick to confirm: Relevant to FiG&#x27;s cause."), ("reason_contact", "Give a reason for dismissing")],
+    [
+        ("check_relevant", "Tick to confirm: Relevant to FiG&#x27;s cause."),
+        ("reason_contact", "Give a reason for dismissing"),
+    ],
 )
 def test_it_refuses_an_approval_without_every_tick_and_reason(client, world, author, reviewer, leave_out, error):
     post = _submitted(author, [], PHONE_TEXT)
@@ -544,8 +597,9 @@ def test_it_will_not_approve_past_the_consent_gate(client, world, author, review
     page = client.get(reverse("social:post", args=[post.pk])).content.decode()
     assert "Cannot be dismissed" in page and "cannot be approved" in page
     before = snapshot()
-    response = client.post(reverse("social:post_approve", args=[post.pk]),
-                           {f"check_{key}": "on" for key in posts.CHECKLIST})
+    response = client.post(
+        reverse("social:post_approve", args=[post.pk]), {f"check_{key}": "on" for key in posts.CHECKLIST}
+    )
     assert response.status_code == 400
     assert "cannot be dismissed" in response.content.decode()
     assert snapshot() == before
@@ -555,14 +609,18 @@ def test_it_will_not_approve_past_the_consent_gate(client, world, author, review
 def test_it_tells_the_approver_that_a_post_past_its_time_went_back_to_its_author(
     client, world, author, reviewer, django_capture_on_commit_callbacks
 ):
-    post = posts.post_save_draft(author=author, text=TEXT, channels=["website"], photos=[],
-                                 scheduled_for=timezone.now() + timedelta(hours=1))
+    post = posts.post_save_draft(
+        author=author, text=TEXT, channels=["website"], photos=[], scheduled_for=timezone.now() + timedelta(hours=1)
+    )
     posts.post_submit(post=post, by=author)
     Post.objects.filter(pk=post.pk).update(scheduled_for=timezone.now() - timedelta(minutes=1))  # its time came
     client.force_login(reviewer)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("social:post_approve", args=[post.pk]),
-                               {f"check_{key}": "on" for key in posts.CHECKLIST}, follow=True)
+        response = client.post(
+            reverse("social:post_approve", args=[post.pk]),
+            {f"check_{key}": "on" for key in posts.CHECKLIST},
+            follow=True,
+        )
     assert response.redirect_chain == [(reverse("social:post", args=[post.pk]), 302)]
     body = response.content.decode()
     assert "passed before it was approved, so it was not approved. It has gone back to its author" in body
@@ -596,8 +654,14 @@ def test_it_publishes_with_the_manual_adapter_recording_the_link_and_time(client
     missing = client.post(url, {"adapter": "manual"})
     assert missing.status_code == 400 and "Paste the link to the published post." in missing.content.decode()
     when = timezone.localtime() - timedelta(hours=1)
-    response = client.post(url, {"adapter": "manual", "url": "https://www.instagram.com/p/abc123/",
-                                 "published_at": when.strftime("%Y-%m-%dT%H:%M")})
+    response = client.post(
+        url,
+        {
+            "adapter": "manual",
+            "url": "https://www.instagram.com/p/abc123/",
+            "published_at": when.strftime("%Y-%m-%dT%H:%M"),
+        },
+    )
     assert response.status_code == 302
     world.approved.refresh_from_db()
     assert world.approved.status == Post.Status.PUBLISHED
@@ -625,8 +689,9 @@ def test_it_shows_a_clear_message_when_someone_else_got_there_first(client, worl
     posts.post_approve(post=world.submitted, by=other, checklist=ALL_TICKED, dismissals={})
     client.force_login(reviewer)
     before = snapshot()
-    response = client.post(reverse("social:post_approve", args=[world.submitted.pk]),
-                           {f"check_{key}": "on" for key in posts.CHECKLIST})
+    response = client.post(
+        reverse("social:post_approve", args=[world.submitted.pk]), {f"check_{key}": "on" for key in posts.CHECKLIST}
+    )
     assert response.status_code == 400
     assert "This post is approved, so it cannot be approved." in response.content.decode()
     assert snapshot() == before
@@ -642,8 +707,11 @@ def test_the_takedowns_page_says_which_post_to_take_down_and_where_it_was_publis
     post_url = reverse("social:post", args=[world.published.pk])
     with django_capture_on_commit_callbacks(execute=True):
         takedown = posts.post_open_takedown(post=world.published, reason="Wrong event.", by=reviewer)
-    [email] = [m for m in mail.outbox if m.subject == f"Takedown needed for published post #{world.published.pk}"
-               and m.to == [reviewer.email]]
+    [email] = [
+        m
+        for m in mail.outbox
+        if m.subject == f"Takedown needed for published post #{world.published.pk}" and m.to == [reviewer.email]
+    ]
     assert MANUAL_URL in email.body and post_url in email.body and f"#takedown-{takedown.pk}" in email.body
 
     client.force_login(reviewer)
@@ -695,10 +763,15 @@ def test_it_shows_how_long_each_post_has_waited(client, world, reviewer):
 
 @pytest.mark.parametrize(
     ("delta", "words"),
-    [(timedelta(seconds=20), "Just sent"), (timedelta(minutes=1), "Waiting 1 minute"),
-     (timedelta(minutes=59), "Waiting 59 minutes"), (timedelta(hours=1, minutes=30), "Waiting 1 hour"),
-     (timedelta(days=1), "Waiting 1 day"), (timedelta(days=1, hours=5), "Waiting 1 day 5 hours"),
-     (timedelta(days=9, hours=5), "Waiting 9 days")],
+    [
+        (timedelta(seconds=20), "Just sent"),
+        (timedelta(minutes=1), "Waiting 1 minute"),
+        (timedelta(minutes=59), "Waiting 59 minutes"),
+        (timedelta(hours=1, minutes=30), "Waiting 1 hour"),
+        (timedelta(days=1), "Waiting 1 day"),
+        (timedelta(days=1, hours=5), "Waiting 1 day 5 hours"),
+        (timedelta(days=9, hours=5), "Waiting 9 days"),
+    ],
 )
 def test_it_says_how_long_in_plain_words(delta, words):
     assert waited_words(delta) == words
@@ -720,8 +793,9 @@ def test_it_shows_a_parent_the_published_post_with_their_child_but_not_the_photo
 
 
 @pytest.mark.django_db
-def test_it_opens_a_takedown_when_a_parent_asks_and_says_so_the_second_time(client, world,
-                                                                           django_capture_on_commit_callbacks):
+def test_it_opens_a_takedown_when_a_parent_asks_and_says_so_the_second_time(
+    client, world, django_capture_on_commit_callbacks
+):
     client.force_login(world.parent)
     url = reverse("social:parent_request_removal", args=[world.published.pk])
     with django_capture_on_commit_callbacks(execute=True):
@@ -755,11 +829,19 @@ def test_it_adds_a_parents_request_to_a_takedown_fig_opened(client, world, revie
 
 def _bulk_posts(author: User, count: int) -> None:
     now = timezone.now()
-    Post.objects.bulk_create([
-        Post(author=author, text=f"Post number {i}", channels=["facebook"], status=Post.Status.SUBMITTED,
-             submitted_at=now - timedelta(minutes=i), updated_at=now - timedelta(minutes=i))
-        for i in range(count)
-    ])
+    Post.objects.bulk_create(
+        [
+            Post(
+                author=author,
+                text=f"Post number {i}",
+                channels=["facebook"],
+                status=Post.Status.SUBMITTED,
+                submitted_at=now - timedelta(minutes=i),
+                updated_at=now - timedelta(minutes=i),
+            )
+            for i in range(count)
+        ]
+    )
 
 
 @pytest.mark.django_db
@@ -781,8 +863,9 @@ def test_it_lists_posts_in_a_fixed_number_of_queries(client, reviewer, author, c
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("count", [10, 1000])
-def test_it_lists_the_review_queue_in_a_fixed_number_of_queries(client, reviewer, author, count,
-                                                                 django_assert_num_queries):
+def test_it_lists_the_review_queue_in_a_fixed_number_of_queries(
+    client, reviewer, author, count, django_assert_num_queries
+):
     _bulk_posts(author, count)
     client.force_login(reviewer)
     client.get(reverse("social:review_queue"))

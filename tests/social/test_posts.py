@@ -80,8 +80,9 @@ def without_cascade():
 
 
 def _draft(author: User, *, text: str = CLEAN, photos=(), scheduled_for=None) -> Post:
-    return posts.post_save_draft(author=author, text=text, channels=["facebook"], scheduled_for=scheduled_for,
-                                 photos=list(photos))
+    return posts.post_save_draft(
+        author=author, text=text, channels=["facebook"], scheduled_for=scheduled_for, photos=list(photos)
+    )
 
 
 def _submitted(author: User, **kwargs) -> Post:
@@ -97,8 +98,13 @@ def _approved(author: User, admin: User, **kwargs) -> Post:
 
 def _published(author: User, admin: User, **kwargs) -> Post:
     post = _approved(author, admin, **kwargs)
-    return posts.post_publish(post=post, by=admin, adapter_name="manual", url="https://www.facebook.com/fig/posts/1",
-                              published_at=timezone.now() - timedelta(minutes=1))
+    return posts.post_publish(
+        post=post,
+        by=admin,
+        adapter_name="manual",
+        url="https://www.facebook.com/fig/posts/1",
+        published_at=timezone.now() - timedelta(minutes=1),
+    )
 
 
 def _in_state(state: str, author: User, admin: User, **kwargs) -> Post:
@@ -141,8 +147,13 @@ def test_it_goes_from_draft_to_submitted_to_approved_to_published(
 ):
     _clear_mail()
     with django_capture_on_commit_callbacks(execute=True):
-        post = posts.post_save_draft(author=author, text=f"  {CLEAN}  ", channels=["facebook", "website", "bogus"],
-                                     scheduled_for=None, photos=[pictured.photo])
+        post = posts.post_save_draft(
+            author=author,
+            text=f"  {CLEAN}  ",
+            channels=["facebook", "website", "bogus"],
+            scheduled_for=None,
+            photos=[pictured.photo],
+        )
     assert (post.status, post.text, post.channels) == (S.DRAFT, CLEAN, ["facebook", "website"])
     assert list(post.photos.all()) == [pictured.photo]
     assert _mail() == []  # nobody but the author acts on a draft
@@ -151,10 +162,12 @@ def test_it_goes_from_draft_to_submitted_to_approved_to_published(
         assert posts.post_submit(post=post, by=author) == []
     post = _fresh(post)
     assert post.status == S.SUBMITTED and post.submitted_at is not None
-    assert sorted(_mail()) == sorted([
-        (f"A post by {author} is waiting for review", [admin.email]),
-        (f"A post by {author} is waiting for review", [other_admin.email]),
-    ])  # one message each: nobody sees the other's address
+    assert sorted(_mail()) == sorted(
+        [
+            (f"A post by {author} is waiting for review", [admin.email]),
+            (f"A post by {author} is waiting for review", [other_admin.email]),
+        ]
+    )  # one message each: nobody sees the other's address
 
     _clear_mail()
     with django_capture_on_commit_callbacks(execute=True):
@@ -162,28 +175,45 @@ def test_it_goes_from_draft_to_submitted_to_approved_to_published(
     post = _fresh(post)
     assert (post.status, post.reviewed_by, post.checklist) == (S.APPROVED, admin, CHECKED)
     # The author hears it is approved; the other administrator, who may publish it, that it is ready.
-    assert sorted(_mail()) == sorted([
-        ("Your post is approved", [author.email]),
-        (f"A post by {author} is approved and ready to publish", [other_admin.email]),
-    ])
+    assert sorted(_mail()) == sorted(
+        [
+            ("Your post is approved", [author.email]),
+            (f"A post by {author} is approved and ready to publish", [other_admin.email]),
+        ]
+    )
 
     _clear_mail()
     published_at = timezone.now() - timedelta(minutes=3)
     with django_capture_on_commit_callbacks(execute=True):
-        posts.post_publish(post=post, by=admin, adapter_name="manual", url="https://www.facebook.com/fig/posts/42",
-                           published_at=published_at)
+        posts.post_publish(
+            post=post,
+            by=admin,
+            adapter_name="manual",
+            url="https://www.facebook.com/fig/posts/42",
+            published_at=published_at,
+        )
     assert _mail() == [("Your post is published", [author.email])]
     assert "https://www.facebook.com/fig/posts/42" in mail.outbox[0].body
     post = _fresh(post)
     assert (post.status, post.published_by, post.published_url, post.published_at, post.adapter) == (
-        S.PUBLISHED, admin, "https://www.facebook.com/fig/posts/42", published_at, "manual")
+        S.PUBLISHED,
+        admin,
+        "https://www.facebook.com/fig/posts/42",
+        published_at,
+        "manual",
+    )
 
     assert [(e.action, e.actor) for e in _events(post)] == [
-        ("post.drafted", author), ("post.submitted", author), ("post.approved", admin), ("post.published", admin),
+        ("post.drafted", author),
+        ("post.submitted", author),
+        ("post.approved", admin),
+        ("post.published", admin),
     ]
     assert _events(post, "post.drafted")[0].details["photos"] == [pictured.photo.pk]
-    assert _events(post, "post.published")[0].details == {"adapter": "manual",
-                                                          "url": "https://www.facebook.com/fig/posts/42"}
+    assert _events(post, "post.published")[0].details == {
+        "adapter": "manual",
+        "url": "https://www.facebook.com/fig/posts/42",
+    }
 
 
 def test_an_author_who_is_an_administrator_is_not_asked_to_review_their_own_post(
@@ -205,11 +235,13 @@ def test_approval_tells_the_author_and_every_other_administrator_who_may_publish
     with django_capture_on_commit_callbacks(execute=True):
         posts.post_approve(post=post, by=admin, checklist=CHECKED, dismissals={})
     ready = f"A post by {author} is approved and ready to publish"
-    assert sorted(_mail()) == sorted([
-        ("Your post is approved", [author.email]),
-        (ready, [other_admin.email]),  # one message each, as for submission
-        (ready, [third_admin.email]),
-    ])  # not the approver, who knows, nor staff who cannot publish
+    assert sorted(_mail()) == sorted(
+        [
+            ("Your post is approved", [author.email]),
+            (ready, [other_admin.email]),  # one message each, as for submission
+            (ready, [third_admin.email]),
+        ]
+    )  # not the approver, who knows, nor staff who cannot publish
     assert f"/social/posts/{post.pk}/" in mail.outbox[0].body
 
 
@@ -221,10 +253,12 @@ def test_an_administrator_whose_post_is_approved_hears_once_as_its_author(
     _clear_mail()
     with django_capture_on_commit_callbacks(execute=True):
         posts.post_approve(post=post, by=other_admin, checklist=CHECKED, dismissals={})
-    assert sorted(_mail()) == sorted([
-        ("Your post is approved", [admin.email]),
-        (f"A post by {admin} is approved and ready to publish", [third_admin.email]),
-    ])
+    assert sorted(_mail()) == sorted(
+        [
+            ("Your post is approved", [admin.email]),
+            (f"A post by {admin} is approved and ready to publish", [third_admin.email]),
+        ]
+    )
 
 
 @pytest.mark.parametrize("state", [S.SUBMITTED, S.CHANGES_REQUESTED, S.APPROVED, S.PUBLISHED])
@@ -263,18 +297,30 @@ def test_changes_requested_then_edited_then_submitted_again(author, admin, djang
     with django_capture_on_commit_callbacks(execute=True):
         posts.post_request_changes(post=post, by=admin, note="  Leave out the date of the trip.  ")
     post = _fresh(post)
-    assert (post.status, post.review_note, post.reviewed_by) == (S.CHANGES_REQUESTED, "Leave out the date of the trip.",
-                                                                  admin)
+    assert (post.status, post.review_note, post.reviewed_by) == (
+        S.CHANGES_REQUESTED,
+        "Leave out the date of the trip.",
+        admin,
+    )
     assert _mail() == [("Your post needs changes", [author.email])]
     assert "Leave out the date of the trip." in mail.outbox[0].body
     [event] = _events(post, "post.changes_requested")
     assert event.actor == admin and event.details == {"reason": "Leave out the date of the trip."}
 
-    posts.post_save_draft(post=post, author=author, text="A trip to the seaside, thank you volunteers!",
-                          channels=["website"], scheduled_for=None, photos=[])
+    posts.post_save_draft(
+        post=post,
+        author=author,
+        text="A trip to the seaside, thank you volunteers!",
+        channels=["website"],
+        scheduled_for=None,
+        photos=[],
+    )
     post = _fresh(post)
-    assert (post.status, post.text, post.channels) == (S.CHANGES_REQUESTED, "A trip to the seaside, thank you volunteers!",
-                                                       ["website"])
+    assert (post.status, post.text, post.channels) == (
+        S.CHANGES_REQUESTED,
+        "A trip to the seaside, thank you volunteers!",
+        ["website"],
+    )
     assert _events(post, "post.edited")[0].actor == author
 
     _clear_mail()
@@ -282,8 +328,13 @@ def test_changes_requested_then_edited_then_submitted_again(author, admin, djang
         posts.post_submit(post=post, by=author)
     assert _fresh(post).status == S.SUBMITTED
     assert _mail() == [(f"A post by {author} is waiting for review", [admin.email])]
-    assert [e.action for e in _events(post)] == ["post.drafted", "post.submitted", "post.changes_requested",
-                                                 "post.edited", "post.submitted"]
+    assert [e.action for e in _events(post)] == [
+        "post.drafted",
+        "post.submitted",
+        "post.changes_requested",
+        "post.edited",
+        "post.submitted",
+    ]
 
 
 def test_an_approved_post_can_be_sent_back_too(author, admin):
@@ -317,8 +368,9 @@ def test_a_draft_cannot_be_sent_back(author, admin):
 def test_only_the_author_edits_and_only_while_it_is_with_them(author, member_of_staff, admin):
     post = _draft(author)
     with pytest.raises(PostError, match="Only the author"):
-        posts.post_save_draft(post=post, author=member_of_staff, text="Mine now", channels=["x"], scheduled_for=None,
-                              photos=[])
+        posts.post_save_draft(
+            post=post, author=member_of_staff, text="Mine now", channels=["x"], scheduled_for=None, photos=[]
+        )
     posts.post_submit(post=post, by=author)
     with pytest.raises(PostError, match="awaiting review, so it cannot be edited"):
         posts.post_save_draft(post=post, author=author, text="Quick fix", channels=["x"], scheduled_for=None, photos=[])
@@ -336,8 +388,11 @@ def test_only_the_author_submits(author, member_of_staff, admin):
 
 @pytest.mark.parametrize(
     ("fields", "message"),
-    [({"text": "   "}, "Write the post"), ({"channels": ["myspace"]}, "Choose at least one channel"),
-     ({"scheduled_for": "past"}, "must be in the future")],
+    [
+        ({"text": "   "}, "Write the post"),
+        ({"channels": ["myspace"]}, "Choose at least one channel"),
+        ({"scheduled_for": "past"}, "must be in the future"),
+    ],
 )
 def test_a_draft_needs_text_a_channel_and_a_future_time(author, fields, message):
     values = {"text": CLEAN, "channels": ["facebook"], "scheduled_for": None, "photos": [], **fields}
@@ -361,7 +416,11 @@ def test_a_post_can_be_withdrawn_from_every_state(author, admin, state, django_c
     if state == S.PUBLISHED:
         [takedown] = Takedown.objects.all()
         assert (takedown.post, takedown.status, takedown.reason, takedown.opened_by) == (
-            post, Takedown.Status.OPEN, "The event was cancelled.", author)
+            post,
+            Takedown.Status.OPEN,
+            "The event was cancelled.",
+            author,
+        )
         assert takedown.due_at > timezone.now()
         assert _mail() == [(f"Takedown needed for published post #{post.pk}", [admin.email])]
     else:
@@ -390,8 +449,11 @@ def test_only_staff_write_posts(parent, stranger, pictured):
     assert not Post.objects.exists()
 
 
-@pytest.mark.parametrize("answers", [{"online": False, "face_online": False}, {"face_online": False}],
-                         ids=["no online consent", "online but not the face"])
+@pytest.mark.parametrize(
+    "answers",
+    [{"online": False, "face_online": False}, {"face_online": False}],
+    ids=["no online consent", "online but not the face"],
+)
 def test_a_photo_of_a_child_without_online_consent_cannot_be_attached(author, coordinator, answers):
     refused = _pictured(coordinator, **answers)
     with pytest.raises(PostError, match="not allowed online"):
@@ -417,8 +479,14 @@ def test_editing_cannot_slip_in_a_photo_without_online_consent(author, admin, co
     refused = _pictured(coordinator, online=False)
     post = _in_state(S.CHANGES_REQUESTED, author, admin, photos=[pictured.photo])
     with pytest.raises(PostError, match="not allowed online"):
-        posts.post_save_draft(post=post, author=author, text=CLEAN, channels=["facebook"], scheduled_for=None,
-                              photos=[pictured.photo, refused.photo])
+        posts.post_save_draft(
+            post=post,
+            author=author,
+            text=CLEAN,
+            channels=["facebook"],
+            scheduled_for=None,
+            photos=[pictured.photo, refused.photo],
+        )
     assert list(_fresh(post).photos.all()) == [pictured.photo]
 
 
@@ -489,13 +557,16 @@ def test_the_approver_must_confirm_every_checklist_item(author, admin, unchecked
     with pytest.raises(PostError, match=CHECKLIST[unchecked]):
         posts.post_approve(post=post, by=admin, checklist={**CHECKED, unchecked: False}, dismissals={})
     with pytest.raises(PostError, match="Confirm every item"):
-        posts.post_approve(post=post, by=admin, checklist={k: v for k, v in CHECKED.items() if k != unchecked},
-                           dismissals={})
+        posts.post_approve(
+            post=post, by=admin, checklist={k: v for k, v in CHECKED.items() if k != unchecked}, dismissals={}
+        )
     _assert_not_approved(post)
 
 
-@pytest.mark.parametrize("dismissals", [{}, {"religious": "A quote from a volunteer"},
-                                        {"religious": "A quote from a volunteer", "contact": "   "}])
+@pytest.mark.parametrize(
+    "dismissals",
+    [{}, {"religious": "A quote from a volunteer"}, {"religious": "A quote from a volunteer", "contact": "   "}],
+)
 def test_every_text_finding_needs_a_written_reason(author, admin, dismissals):
     post = _submitted(author, text=FLAGGED)
     with pytest.raises(PostError, match="Give a reason for dismissing each check: .*Contact details"):
@@ -505,25 +576,32 @@ def test_every_text_finding_needs_a_written_reason(author, admin, dismissals):
 
 def test_dismissal_reasons_are_kept_as_rows_and_in_the_audit_event(author, admin):
     post = _submitted(author, text=FLAGGED)
-    reasons = {"religious": "  It is the weather, not worship. ", "contact": "It is FiG's own office number.",
-               "names": "not found, so ignored"}
+    reasons = {
+        "religious": "  It is the weather, not worship. ",
+        "contact": "It is FiG's own office number.",
+        "names": "not found, so ignored",
+    }
     posts.post_approve(post=post, by=admin, checklist=CHECKED, dismissals=reasons)
     assert _fresh(post).status == S.APPROVED
     rows = {(d.check_name, d.reason, d.dismissed_by) for d in CheckDismissal.objects.filter(post=post)}
-    assert rows == {("religious", "It is the weather, not worship.", admin),
-                    ("contact", "It is FiG's own office number.", admin)}
+    assert rows == {
+        ("religious", "It is the weather, not worship.", admin),
+        ("contact", "It is FiG's own office number.", admin),
+    }
     [event] = _events(post, "post.approved")
     assert event.actor == admin
-    assert event.details == {"dismissed": {"religious": "It is the weather, not worship.",
-                                           "contact": "It is FiG's own office number."}}
+    assert event.details == {
+        "dismissed": {"religious": "It is the weather, not worship.", "contact": "It is FiG's own office number."}
+    }
 
 
 def test_the_consent_gate_cannot_be_dismissed_at_approval(author, admin, pictured, without_cascade):
     post = _submitted(author, photos=[pictured.photo])
     cf.withdraw(pictured.child, pictured.carer, [Purpose.FACE_ONLINE])
     with pytest.raises(PostError, match="cannot be dismissed"):
-        posts.post_approve(post=post, by=admin, checklist=CHECKED,
-                           dismissals={"consent": "The parent said yes on the phone."})
+        posts.post_approve(
+            post=post, by=admin, checklist=CHECKED, dismissals={"consent": "The parent said yes on the phone."}
+        )
     _assert_not_approved(post)
 
 
@@ -594,7 +672,11 @@ def test_a_post_not_approved_by_its_scheduled_time_goes_back_to_its_author(
     assert event.actor is None and event.details == {"reason": late.review_note}
     assert _mail() == [("Your post needs changes", [author.email])]
     assert {p.pk: _fresh(p).status for p in (approved, later, unscheduled, draft)} == {
-        approved.pk: S.APPROVED, later.pk: S.SUBMITTED, unscheduled.pk: S.SUBMITTED, draft.pk: S.DRAFT}
+        approved.pk: S.APPROVED,
+        later.pk: S.SUBMITTED,
+        unscheduled.pk: S.SUBMITTED,
+        draft.pk: S.DRAFT,
+    }
 
     events = AuditEvent.objects.count()
     with django_capture_on_commit_callbacks(execute=True):
@@ -611,15 +693,20 @@ def test_a_post_whose_time_has_passed_is_sent_back_as_the_sweep_would_rather_tha
     Post.objects.filter(pk=post.pk).update(scheduled_for=past)  # its time came while it waited, before the sweep ran
     _clear_mail()
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(PostError) as refused:
-        posts.post_approve(post=post, by=admin, checklist=CHECKED,
-                           dismissals={"religious": "A quote", "contact": "Our office line"})
+        posts.post_approve(
+            post=post, by=admin, checklist=CHECKED, dismissals={"religious": "A quote", "contact": "Our office line"}
+        )
     assert isinstance(refused.value, posts.PostSentBack)
     assert "passed before it was approved, so it was not approved" in str(refused.value)
     assert timezone.localtime(past).strftime("%H:%M") in str(refused.value)  # on London's clock
 
     post = _fresh(post)
     assert (post.status, post.review_note, post.reviewed_by, post.checklist) == (
-        S.CHANGES_REQUESTED, posts.EXPIRED_NOTE, None, {})
+        S.CHANGES_REQUESTED,
+        posts.EXPIRED_NOTE,
+        None,
+        {},
+    )
     assert not _events(post, "post.approved") and not CheckDismissal.objects.filter(post=post).exists()
     [event] = _events(post, "post.changes_requested")
     assert event.actor is None and event.details == {"reason": posts.EXPIRED_NOTE}  # FiG Safety, as the sweep
@@ -691,8 +778,10 @@ def test_a_post_that_is_not_approved_cannot_be_published(author, admin):
 def queue(author, admin, coordinator, pictured) -> dict[str, Post]:
     """A post in each state showing the pictured child, and posts that do not show them."""
     other = _pictured(coordinator)
-    made = {state: _in_state(state, author, admin, photos=[pictured.photo])
-            for state in (S.DRAFT, S.SUBMITTED, S.APPROVED, S.PUBLISHED)}
+    made = {
+        state: _in_state(state, author, admin, photos=[pictured.photo])
+        for state in (S.DRAFT, S.SUBMITTED, S.APPROVED, S.PUBLISHED)
+    }
     made["other child"] = _submitted(author, photos=[other.photo])
     made["other child published"] = _published(author, admin, photos=[other.photo])
     made["text only"] = _approved(author, admin)
@@ -712,8 +801,12 @@ def test_withdrawing_online_consent_sends_queued_posts_back_and_opens_a_takedown
         cf.withdraw(pictured.child, pictured.carer, [purpose])
 
     assert _statuses(queue) == {
-        S.DRAFT: S.DRAFT, S.SUBMITTED: S.CHANGES_REQUESTED, S.APPROVED: S.CHANGES_REQUESTED,
-        S.PUBLISHED: S.PUBLISHED, "other child": S.SUBMITTED, "other child published": S.PUBLISHED,
+        S.DRAFT: S.DRAFT,
+        S.SUBMITTED: S.CHANGES_REQUESTED,
+        S.APPROVED: S.CHANGES_REQUESTED,
+        S.PUBLISHED: S.PUBLISHED,
+        "other child": S.SUBMITTED,
+        "other child published": S.PUBLISHED,
         "text only": S.APPROVED,
     }
     for state in (S.SUBMITTED, S.APPROVED):
@@ -801,7 +894,11 @@ def test_a_parent_asks_in_one_step_for_a_post_showing_their_child_to_come_down(
         takedown = posts.parent_request_removal(post=post, user=pictured_parent)
     takedown.refresh_from_db()
     assert (takedown.post, takedown.requested_by, takedown.status, takedown.opened_by) == (
-        post, pictured_parent, Takedown.Status.OPEN, None)
+        post,
+        pictured_parent,
+        Takedown.Status.OPEN,
+        None,
+    )
     assert _events(post, "post.removal_requested")[0].actor == pictured_parent
     assert _mail() == [(f"Takedown needed for published post #{post.pk}", [admin.email])]
 
@@ -871,10 +968,13 @@ def test_publication_checks_the_text_again_and_refuses_a_new_finding():
     from tests.consents import factories as consent_factories
 
     author, reviewer = base.staff_user("staff"), base.staff_user("social_admin")
-    post = post_services.post_save_draft(author=author, text="Well done Zephyrine for the painting", channels=["website"],
-                                         scheduled_for=None, photos=[])
+    post = post_services.post_save_draft(
+        author=author, text="Well done Zephyrine for the painting", channels=["website"], scheduled_for=None, photos=[]
+    )
     post_services.post_submit(post=post, by=author)
-    post_services.post_approve(post=post, by=reviewer, checklist=dict.fromkeys(post_services.CHECKLIST, True), dismissals={})
+    post_services.post_approve(
+        post=post, by=reviewer, checklist=dict.fromkeys(post_services.CHECKLIST, True), dismissals={}
+    )
     family, child, _carers = consent_factories.family_with_child()
     child.first_name = "Zephyrine"
     child.save()

@@ -42,9 +42,12 @@ def other_admin(db):
 def _message(received_at: datetime | None = None, **fields) -> InboxMessage:
     received_at = received_at or timezone.now() - HOUR
     return InboxMessage.objects.create(
-        platform=fields.pop("platform", "messenger"), platform_id=fields.pop("platform_id", None),
-        text=fields.pop("text", "When is the next family day?"), received_at=received_at,
-        due_at=policy_due_at(received_at), **fields,
+        platform=fields.pop("platform", "messenger"),
+        platform_id=fields.pop("platform_id", None),
+        text=fields.pop("text", "When is the next family day?"),
+        received_at=received_at,
+        due_at=policy_due_at(received_at),
+        **fields,
     )
 
 
@@ -85,8 +88,10 @@ def test_the_deadline_in_an_ordinary_week_is_168_hours_whatever_zone_the_timesta
 
 @pytest.mark.parametrize(
     "received",
-    [datetime(2026, 3, 22, 1, 30, tzinfo=LONDON),  # a week later 01:30 does not exist in London
-     datetime(2026, 10, 18, 1, 30, tzinfo=LONDON)],  # a week later 01:30 happens twice
+    [
+        datetime(2026, 3, 22, 1, 30, tzinfo=LONDON),  # a week later 01:30 does not exist in London
+        datetime(2026, 10, 18, 1, 30, tzinfo=LONDON),
+    ],  # a week later 01:30 happens twice
     ids=["into-the-spring-gap", "into-the-autumn-repeat"],
 )
 def test_a_deadline_landing_on_a_missing_or_repeated_hour_is_still_a_week_later(received):
@@ -103,8 +108,15 @@ def test_the_deadline_is_shown_on_londons_clock(settings):
 
 def test_an_ingested_message_is_due_a_week_after_the_platforms_own_time():
     sent = datetime(2026, 10, 20, 9, 0, tzinfo=UTC)
-    incoming = Incoming(platform="messenger", kind="message", platform_id="m_1", sender_id="1", sender_name="",
-                        text="hi", received_at=sent)
+    incoming = Incoming(
+        platform="messenger",
+        kind="message",
+        platform_id="m_1",
+        sender_id="1",
+        sender_name="",
+        text="hi",
+        received_at=sent,
+    )
     message, created = services.message_ingest(incoming)
     assert created and message.received_at == sent
     assert message.due_at == datetime(2026, 10, 27, 10, 0, tzinfo=UTC)
@@ -119,8 +131,14 @@ def test_an_ingested_message_is_due_a_week_after_the_platforms_own_time():
 
 def test_an_administrator_adds_a_phone_message_with_the_time_it_came_in(admin):
     received = timezone.now() - timedelta(days=2)
-    message = services.message_add_manual(platform="phone", kind="message", sender_name="A grandparent",
-                                          text="Rang about the summer trip", received_at=received, by=admin)
+    message = services.message_add_manual(
+        platform="phone",
+        kind="message",
+        sender_name="A grandparent",
+        text="Rang about the summer trip",
+        received_at=received,
+        by=admin,
+    )
     assert (message.platform, message.added_by, message.received_at) == ("phone", admin, received)
     assert message.due_at == policy_due_at(received)
     assert message.platform_id is None
@@ -130,31 +148,40 @@ def test_an_administrator_adds_a_phone_message_with_the_time_it_came_in(admin):
 
 def test_two_messages_added_by_hand_are_two_messages(admin):
     for _ in range(2):
-        services.message_add_manual(platform="email", kind="message", sender_name="", text="hi",
-                                    received_at=timezone.now(), by=admin)
+        services.message_add_manual(
+            platform="email", kind="message", sender_name="", text="hi", received_at=timezone.now(), by=admin
+        )
     assert InboxMessage.objects.count() == 2
 
 
 @pytest.mark.parametrize("ahead", [timedelta(hours=1), timedelta(days=3)])
 def test_a_time_received_in_the_future_is_refused(admin, ahead):
     with pytest.raises(InboxError, match="future"):
-        services.message_add_manual(platform="x", kind="comment", sender_name="", text="hi",
-                                    received_at=timezone.now() + ahead, by=admin)
+        services.message_add_manual(
+            platform="x", kind="comment", sender_name="", text="hi", received_at=timezone.now() + ahead, by=admin
+        )
     assert not InboxMessage.objects.exists()
     assert not AuditEvent.objects.exists()
 
 
 def test_a_time_a_minute_ahead_is_accepted_as_a_clock_running_fast(admin):
-    services.message_add_manual(platform="x", kind="comment", sender_name="", text="hi",
-                                received_at=timezone.now() + timedelta(minutes=1), by=admin)
+    services.message_add_manual(
+        platform="x",
+        kind="comment",
+        sender_name="",
+        text="hi",
+        received_at=timezone.now() + timedelta(minutes=1),
+        by=admin,
+    )
     assert InboxMessage.objects.count() == 1
 
 
 # --- assign ------------------------------------------------------------------------------------
 
 
-def test_assigning_a_message_records_it_and_tells_the_assignee(message, admin, other_admin,
-                                                               django_capture_on_commit_callbacks):
+def test_assigning_a_message_records_it_and_tells_the_assignee(
+    message, admin, other_admin, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         services.message_assign(message=message, assignee=other_admin, by=admin)
     message.refresh_from_db()
@@ -164,26 +191,31 @@ def test_assigning_a_message_records_it_and_tells_the_assignee(message, admin, o
     assert event.actor == admin and event.details == {"from": None, "to": other_admin.pk}
 
 
-def test_taking_a_message_yourself_sends_no_email_and_unassigning_is_recorded(message, admin,
-                                                                              django_capture_on_commit_callbacks):
+def test_taking_a_message_yourself_sends_no_email_and_unassigning_is_recorded(
+    message, admin, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         services.message_assign(message=message, assignee=admin, by=admin)
         services.message_assign(message=message, assignee=None, by=admin)
     message.refresh_from_db()
     assert message.assignee is None and mail.outbox == []
     assert [e.details for e in reversed(_audit("inbox.assigned"))] == [
-        {"from": None, "to": admin.pk}, {"from": admin.pk, "to": None}]
+        {"from": None, "to": admin.pk},
+        {"from": admin.pk, "to": None},
+    ]
 
 
 # --- pass on -----------------------------------------------------------------------------------
 
 
-def test_passing_on_records_the_note_tells_the_person_and_keeps_the_deadline(message, admin, member_of_staff,
-                                                                             django_capture_on_commit_callbacks):
+def test_passing_on_records_the_note_tells_the_person_and_keeps_the_deadline(
+    message, admin, member_of_staff, django_capture_on_commit_callbacks
+):
     due = message.due_at
     with django_capture_on_commit_callbacks(execute=True):
-        services.message_pass_on(message=message, to=member_of_staff, note="  You ran the trip; can you reply?  ",
-                                 by=admin)
+        services.message_pass_on(
+            message=message, to=member_of_staff, note="  You ran the trip; can you reply?  ", by=admin
+        )
     message.refresh_from_db()
     assert message.passed_to == member_of_staff and message.passed_at is not None
     assert message.passed_note == "You ran the trip; can you reply?"
@@ -207,8 +239,9 @@ def test_passing_on_needs_a_note(message, admin, member_of_staff, note, django_c
 
 
 def test_recording_a_response_makes_the_message_done_on_time(message, member_of_staff):
-    services.message_respond(message=message, text=" Replied with the dates. ",
-                             link="https://facebook.com/fig/1", by=member_of_staff)
+    services.message_respond(
+        message=message, text=" Replied with the dates. ", link="https://facebook.com/fig/1", by=member_of_staff
+    )
     message.refresh_from_db()
     assert message.status == InboxMessage.Status.ANSWERED
     assert (message.response_text, message.response_link) == ("Replied with the dates.", "https://facebook.com/fig/1")
@@ -269,10 +302,10 @@ def _close(message, by):
 
 ACTIONS = {
     "assign": lambda message, admin, other: services.message_assign(message=message, assignee=other, by=admin),
-    "pass-on": lambda message, admin, other: services.message_pass_on(message=message, to=other, note="Please",
-                                                                      by=admin),
-    "respond": lambda message, admin, other: services.message_respond(message=message, text="Again", link="",
-                                                                      by=admin),
+    "pass-on": lambda message, admin, other: services.message_pass_on(
+        message=message, to=other, note="Please", by=admin
+    ),
+    "respond": lambda message, admin, other: services.message_respond(message=message, text="Again", link="", by=admin),
     "close": lambda message, admin, other: services.message_close(message=message, reason="Again", by=admin),
 }
 
@@ -310,8 +343,9 @@ def test_two_administrators_responding_at_once_on_postgresql_make_one_response()
     def respond(who) -> None:
         try:
             barrier.wait()
-            services.message_respond(message=InboxMessage.objects.get(pk=message.pk), text=f"Reply from {who.pk}",
-                                     link="", by=who)
+            services.message_respond(
+                message=InboxMessage.objects.get(pk=message.pk), text=f"Reply from {who.pk}", link="", by=who
+            )
             done.append(who.pk)
         except InboxError as exc:
             refused.append(str(exc))

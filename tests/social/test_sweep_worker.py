@@ -43,15 +43,34 @@ def _worker(tmp_path: Path, *, redis_url: str) -> Iterator[Path]:
     mailbox = tmp_path / "mail"
     log = tmp_path / "worker.log"
     env = fresh_environment(
-        DJANGO_SETTINGS_MODULE="fig_safety.settings", DJANGO_DEBUG="1", FIG_CELERY_EAGER="0",
-        DATABASE_URL=_database_url(), REDIS_URL=redis_url, EMAIL_URL=f"filemail://{mailbox}",
+        DJANGO_SETTINGS_MODULE="fig_safety.settings",
+        DJANGO_DEBUG="1",
+        FIG_CELERY_EAGER="0",
+        DATABASE_URL=_database_url(),
+        REDIS_URL=redis_url,
+        EMAIL_URL=f"filemail://{mailbox}",
         FIG_VAR_DIR=str(tmp_path / "var"),
     )
     with log.open("w") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "fig_safety", "worker", "--loglevel=INFO", "--concurrency=1",
-             "--pool=solo", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=settings.BASE_DIR, env=env, stdout=output, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "fig_safety",
+                "worker",
+                "--loglevel=INFO",
+                "--concurrency=1",
+                "--pool=solo",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
         )
     try:
         yield mailbox
@@ -77,7 +96,9 @@ def _sweep_through(client: Celery) -> dict[str, int]:
     The ping goes in behind the sweep's deliver_outbox tasks on the same (default)
     queue, and one solo worker takes them in order, so when it answers they are all sent.
     """
-    counts = client.send_task("social.tasks.inbox_sweep", ignore_result=False).get(timeout=90, disable_sync_subtasks=False)
+    counts = client.send_task("social.tasks.inbox_sweep", ignore_result=False).get(
+        timeout=90, disable_sync_subtasks=False
+    )
     assert client.send_task("fig_safety.ping", args=["sent"]).get(timeout=60, disable_sync_subtasks=False) == "sent"
     return counts
 
@@ -99,11 +120,15 @@ def test_a_real_worker_runs_the_sweep_and_after_a_redis_flushall_sends_nothing_m
     admin, other_admin = (factories.staff_user("social_admin", email=f"admin{n}@example.org") for n in (1, 2))
     ceo = factories.staff_user("ceo", email="ceo@example.org")
     soon = InboxMessage.objects.create(
-        platform=Platform.MESSENGER, received_at=now - timedelta(days=6), assignee=admin,
+        platform=Platform.MESSENGER,
+        received_at=now - timedelta(days=6),
+        assignee=admin,
         due_at=policy_due_at(now - timedelta(days=6)),
     )
     late = InboxMessage.objects.create(
-        platform=Platform.FACEBOOK, kind=InboxMessage.Kind.COMMENT, received_at=now - timedelta(days=8),
+        platform=Platform.FACEBOOK,
+        kind=InboxMessage.Kind.COMMENT,
+        received_at=now - timedelta(days=8),
         due_at=policy_due_at(now - timedelta(days=8)),
     )
     today = timezone.localtime(now, LONDON).date()
@@ -126,7 +151,10 @@ def test_a_real_worker_runs_the_sweep_and_after_a_redis_flushall_sends_nothing_m
         assert store.flushall()
         assert store.dbsize() == 0
         assert _sweep_through(client) == {
-            "reminders": 0, "escalations": 0, "digest": 0, "takedown_escalations": 0,
+            "reminders": 0,
+            "escalations": 0,
+            "digest": 0,
+            "takedown_escalations": 0,
         }
         assert _mailbox(mailbox) == sent
 
@@ -141,8 +169,13 @@ def test_a_real_worker_runs_the_sweep_and_after_a_redis_flushall_sends_nothing_m
     reminder_soon = f"Reply due by {timezone.localtime(soon.due_at, LONDON):%A %-d %B, %H:%M}"
     reminder_late = f"Reply due by {timezone.localtime(late.due_at, LONDON):%A %-d %B, %H:%M}"
     escalation = "1 social media message is past the one-week deadline"
-    assert sent == sorted([
-        (admin.email, reminder_soon),
-        (admin.email, reminder_late), (other_admin.email, reminder_late),
-        (admin.email, escalation), (other_admin.email, escalation), (ceo.email, escalation),
-    ])
+    assert sent == sorted(
+        [
+            (admin.email, reminder_soon),
+            (admin.email, reminder_late),
+            (other_admin.email, reminder_late),
+            (admin.email, escalation),
+            (other_admin.email, escalation),
+            (ceo.email, escalation),
+        ]
+    )

@@ -52,8 +52,12 @@ def admins(db) -> list[User]:
 def _message(due_in: timedelta, *, now: datetime = NOW, **fields) -> InboxMessage:
     """An open message received (on the platform's clock) a week before it falls due."""
     received_at = now + due_in - timedelta(days=7)
-    fields = {"platform": Platform.FACEBOOK, "kind": InboxMessage.Kind.MESSAGE,
-              "status": InboxMessage.Status.OPEN, **fields}
+    fields = {
+        "platform": Platform.FACEBOOK,
+        "kind": InboxMessage.Kind.MESSAGE,
+        "status": InboxMessage.Status.OPEN,
+        **fields,
+    }
     message = InboxMessage.objects.create(received_at=received_at, due_at=policy_due_at(received_at), **fields)
     assert message.due_at == now + due_in  # no clock change in the week, so the policy week is 168 hours
     return message
@@ -257,7 +261,10 @@ def test_the_sweep_takes_the_same_number_of_queries_however_many_are_due(admins,
 @pytest.mark.django_db
 def test_it_sends_the_digest_once_a_london_day_from_eight(admins, ceo):
     flagged = _message(  # due at 07:00, so overdue by the 08:00 digest
-        -3 * HOUR, urgent=True, kind=InboxMessage.Kind.COMMENT, sender_name="Jo O'Brien",
+        -3 * HOUR,
+        urgent=True,
+        kind=InboxMessage.Kind.COMMENT,
+        sender_name="Jo O'Brien",
         text="Please take down the photo of Sam at the picnic,\nhis dad and I never agreed to it being online at all.",
     )
     asked = _message(3 * DAY, sender_id="17841400000000", text="When is the next family day?", assignee=admins[0])
@@ -277,7 +284,9 @@ def test_it_sends_the_digest_once_a_london_day_from_eight(admins, ceo):
     site = django_settings.FIG_SITE_URL
     # Each item: channel, sender, a short excerpt on one line, when it is due in London and how long is
     # left, and a link. Plain text, so nothing is HTML-escaped.
-    assert first.body == f"""Good morning,
+    assert (
+        first.body
+        == f"""Good morning,
 
 The social media inbox today: 2 open, 1 overdue, 1 urgent; 1 takedown open.
 
@@ -303,6 +312,7 @@ The inbox: {site}{reverse("social:inbox")}
 
 FiG Safety
 """
+    )
 
     assert [digests_at(13, 0, 0), digests_at(13, 7, 45)] == [0, 0]
     assert digests_at(13, 8, 0) == 1
@@ -334,7 +344,8 @@ def test_the_digest_lists_twenty_of_each_in_a_fixed_number_of_queries(admins, dj
     body = _sent(DIGEST)[0].body
     assert f"{41 + 2 * more} open, {21 + more} overdue, 1 urgent; {20 + more} takedowns open." in body
     assert re.findall(r"^- Facebook Page private message from ([^:\n]+)$", body, re.M) == [
-        "Flagged", *[f"Late {n}" for n in range(19 + more, more, -1)],  # flagged first, then the most overdue
+        "Flagged",
+        *[f"Late {n}" for n in range(19 + more, more, -1)],  # flagged first, then the most overdue
         *[f"Waiting {n}" for n in range(20)],  # the least time left first
     ]
     assert len(re.findall(r"^  Must be down by ", body, re.M)) == 20
@@ -352,7 +363,8 @@ def test_the_digest_keeps_londons_day_in_summer(admins):
     assert _sweep(datetime(2025, 7, 1, 23, 30, tzinfo=UTC))["digest"] == 0  # 00:30 on 2 July: too early
     assert _sweep(datetime(2025, 7, 2, 7, 0, tzinfo=UTC))["digest"] == 1
     assert [email.subject for email in _sent(DIGEST)][::2] == [
-        "Social media inbox, Tuesday 1 July", "Social media inbox, Wednesday 2 July",
+        "Social media inbox, Tuesday 1 July",
+        "Social media inbox, Wednesday 2 July",
     ]
 
 
@@ -537,7 +549,10 @@ def test_two_sweeps_at_once_send_each_notice_once():
     assert len(results) == 2
     assert max(start for start, _ in spans) < min(end for _, end in spans)  # the two sweeps overlapped
     assert dict(sum((Counter(r) for r in results), Counter())) == {
-        "reminders": 8, "escalations": 8, "digest": 1, "takedown_escalations": 1,
+        "reminders": 8,
+        "escalations": 8,
+        "digest": 1,
+        "takedown_escalations": 1,
     }
 
     # One reminder per message: to its assignee, or one to each admin when nobody is assigned.

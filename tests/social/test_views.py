@@ -34,8 +34,14 @@ NOW = timezone.now()
 DAY = timedelta(days=1)
 
 
-def make_message(*, received_at: datetime | None = None, text: str = "Hello FiG, when is the next group?",
-                 sender_name: str = "Jo Public", families: tuple[Family, ...] = (), **fields) -> InboxMessage:
+def make_message(
+    *,
+    received_at: datetime | None = None,
+    text: str = "Hello FiG, when is the next group?",
+    sender_name: str = "Jo Public",
+    families: tuple[Family, ...] = (),
+    **fields,
+) -> InboxMessage:
     """A stored message as the webhook would leave it (flagging already done)."""
     received_at = received_at or NOW - DAY
     fields.setdefault("platform", Platform.FACEBOOK)
@@ -43,8 +49,13 @@ def make_message(*, received_at: datetime | None = None, text: str = "Hello FiG,
     fields.setdefault("due_at", policy_due_at(received_at))
     fields.setdefault("platform_id", f"m-{next(_ids)}")
     message = InboxMessage.objects.create(
-        sender_name=sender_name, text=text, received_at=received_at, flagged_at=received_at, urgent=bool(families),
-        flagged_names=["Ava Demo"] if families else [], **fields,
+        sender_name=sender_name,
+        text=text,
+        received_at=received_at,
+        flagged_at=received_at,
+        urgent=bool(families),
+        flagged_names=["Ava Demo"] if families else [],
+        **fields,
     )
     message.flagged_families.set(families)
     return message
@@ -110,10 +121,17 @@ def _targets(w: World, admin: User) -> dict[str, tuple[str, str, dict]]:
         "takedowns": ("get", reverse("social:takedowns"), {}),
         "for_me": ("get", reverse("social:for_me"), {}),
         "add_form": ("get", reverse("social:add_message"), {}),
-        "add": ("post", reverse("social:add_message"), {
-            "platform": "email", "kind": "message", "sender_name": "A parent", "text": "Hello",
-            "received_at": timezone.localtime(NOW - DAY).strftime("%Y-%m-%dT%H:%M"),
-        }),
+        "add": (
+            "post",
+            reverse("social:add_message"),
+            {
+                "platform": "email",
+                "kind": "message",
+                "sender_name": "A parent",
+                "text": "Hello",
+                "received_at": timezone.localtime(NOW - DAY).strftime("%Y-%m-%dT%H:%M"),
+            },
+        ),
         "message": ("get", reverse("social:message", args=[pk]), {}),
         "assign": ("post", reverse("social:assign", args=[pk]), {"assignee": admin.pk}),
         "pass_on": ("post", reverse("social:pass_on", args=[pk]), {"to": admin.pk, "note": "Yours now"}),
@@ -123,8 +141,16 @@ def _targets(w: World, admin: User) -> dict[str, tuple[str, str, dict]]:
         "takedown_remove": ("post", reverse("social:takedown_remove", args=[w.takedown.pk]), {"how": "by_hand"}),
         # The post checks' term lists, kept by the same administrators and read by the same CEO.
         "policy_terms": ("get", reverse("social:policy_terms"), {}),
-        "policy_term_add": ("post", reverse("social:policy_term_add"), {"category": "political", "term": "council tax"}),
-        "policy_term_off": ("post", reverse("social:policy_term_off", args=[PolicyTerm.objects.get(term="pray").pk]), {}),
+        "policy_term_add": (
+            "post",
+            reverse("social:policy_term_add"),
+            {"category": "political", "term": "council tax"},
+        ),
+        "policy_term_off": (
+            "post",
+            reverse("social:policy_term_off", args=[PolicyTerm.objects.get(term="pray").pk]),
+            {},
+        ),
     }
 
 
@@ -132,30 +158,80 @@ OK = "ok"  # 200 for a page, 302 back to a page for a change
 # persona -> URL -> expected outcome; a URL left out answers as "default".
 MATRIX: dict[str, dict[str, object]] = {
     "social_admin": {"default": OK},
-    "ceo": {"default": 403, "inbox": OK, "dashboard": OK, "takedowns": OK, "for_me": OK, "message": OK,
-            "policy_terms": OK},
-    "helper": {"default": 403, "for_me": OK, "message": OK, "respond": OK,
-               "assign": 403, "pass_on": 403, "close": 403, "takedown_open": 403},
-    "member_of_staff": {"default": 403, "for_me": OK, "message": 404, "assign": 404, "pass_on": 404,
-                        "respond": 404, "close": 404, "takedown_open": 404},
+    "ceo": {
+        "default": 403,
+        "inbox": OK,
+        "dashboard": OK,
+        "takedowns": OK,
+        "for_me": OK,
+        "message": OK,
+        "policy_terms": OK,
+    },
+    "helper": {
+        "default": 403,
+        "for_me": OK,
+        "message": OK,
+        "respond": OK,
+        "assign": 403,
+        "pass_on": 403,
+        "close": 403,
+        "takedown_open": 403,
+    },
+    "member_of_staff": {
+        "default": 403,
+        "for_me": OK,
+        "message": 404,
+        "assign": 404,
+        "pass_on": 404,
+        "respond": 404,
+        "close": 404,
+        "takedown_open": 404,
+    },
     "coordinator": {"default": 403, "for_me": OK, "message": OK, "takedown_open": OK},
-    "other_coordinator": {"default": 403, "for_me": OK, "message": 404, "assign": 404, "pass_on": 404,
-                          "respond": 404, "close": 404, "takedown_open": 404},
+    "other_coordinator": {
+        "default": 403,
+        "for_me": OK,
+        "message": 404,
+        "assign": 404,
+        "pass_on": 404,
+        "respond": 404,
+        "close": 404,
+        "takedown_open": 404,
+    },
     "parent": {"default": 403},
     "anonymous": {"default": "login"},
 }
-URL_NAMES = ["inbox", "dashboard", "takedowns", "for_me", "add_form", "add", "message", "assign", "pass_on",
-             "respond", "close", "takedown_open", "takedown_remove", "policy_terms", "policy_term_add",
-             "policy_term_off"]
+URL_NAMES = [
+    "inbox",
+    "dashboard",
+    "takedowns",
+    "for_me",
+    "add_form",
+    "add",
+    "message",
+    "assign",
+    "pass_on",
+    "respond",
+    "close",
+    "takedown_open",
+    "takedown_remove",
+    "policy_terms",
+    "policy_term_add",
+    "policy_term_off",
+]
 
 
 def _snapshot() -> dict:
     return {
-        "messages": list(InboxMessage.objects.order_by("pk").values(
-            "status", "assignee", "passed_to", "passed_note", "response_text", "closed_reason")),
+        "messages": list(
+            InboxMessage.objects.order_by("pk").values(
+                "status", "assignee", "passed_to", "passed_note", "response_text", "closed_reason"
+            )
+        ),
         "takedowns": list(Takedown.objects.order_by("pk").values("status", "how")),
-        "audit": AuditEvent.objects.filter(Q(action__startswith="inbox.") | Q(action__startswith="takedown.")
-                                           | Q(action__startswith="policy_term.")).count(),
+        "audit": AuditEvent.objects.filter(
+            Q(action__startswith="inbox.") | Q(action__startswith="takedown.") | Q(action__startswith="policy_term.")
+        ).count(),
         "terms": list(PolicyTerm.objects.order_by("pk").values_list("category", "term", "is_active")),
         "mail": len(mail.outbox),
     }
@@ -214,7 +290,7 @@ def test_it_gives_the_ceo_no_forms(client, world, ceo):
     client.force_login(ceo)
     page = client.get(reverse("social:message", args=[world.message.pk])).content.decode()
     assert "Lovely to see Ava Demo" in page
-    assert "<form" not in page.split('<main', 1)[1]
+    assert "<form" not in page.split("<main", 1)[1]
     inbox = client.get(reverse("social:inbox")).content.decode()
     assert reverse("social:add_message") not in inbox
     assert ">Mine <" not in inbox
@@ -244,10 +320,22 @@ def tabs_world(social_admin, helper):
         "mine": make_message(received_at=NOW - 2 * DAY, text="mine message", assignee=social_admin),
         "theirs": make_message(received_at=NOW - 3 * DAY, text="theirs message", assignee=other_admin),
         "passed": make_message(received_at=NOW - 4 * DAY, text="passed message", passed_to=helper, passed_at=NOW),
-        "answered": make_message(received_at=NOW - 5 * DAY, text="answered message", status="answered",
-                                 responded_at=NOW - DAY, response_text="Thanks", responded_by=social_admin),
-        "closed": make_message(received_at=NOW - 6 * DAY, text="closed message", status="closed",
-                               closed_at=NOW - 2 * DAY, closed_reason="Spam", closed_by=social_admin),
+        "answered": make_message(
+            received_at=NOW - 5 * DAY,
+            text="answered message",
+            status="answered",
+            responded_at=NOW - DAY,
+            response_text="Thanks",
+            responded_by=social_admin,
+        ),
+        "closed": make_message(
+            received_at=NOW - 6 * DAY,
+            text="closed message",
+            status="closed",
+            closed_at=NOW - 2 * DAY,
+            closed_reason="Spam",
+            closed_by=social_admin,
+        ),
     }
 
 
@@ -256,13 +344,16 @@ def _listed(response) -> list[str]:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("tab", "expected"), [
-    ("open", ["overdue", "passed", "theirs", "mine", "waiting"]),
-    ("overdue", ["overdue"]),
-    ("mine", ["mine"]),
-    ("passed", ["passed"]),
-    ("done", ["answered", "closed"]),  # the most recently done first
-])
+@pytest.mark.parametrize(
+    ("tab", "expected"),
+    [
+        ("open", ["overdue", "passed", "theirs", "mine", "waiting"]),
+        ("overdue", ["overdue"]),
+        ("mine", ["mine"]),
+        ("passed", ["passed"]),
+        ("done", ["answered", "closed"]),  # the most recently done first
+    ],
+)
 def test_each_tab_lists_its_messages_in_order_of_time_left(client, social_admin, tabs_world, tab, expected):
     client.force_login(social_admin)
     response = client.get(reverse("social:inbox"), {"tab": tab})
@@ -274,13 +365,22 @@ def test_each_tab_lists_its_messages_in_order_of_time_left(client, social_admin,
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("params", "listed"), [
-    ({"tab": "open"}, "More than 3 messages: these are the first 3, urgent first and then the least time left. "
-                      "Search to find others."),
-    ({"tab": "done"}, "More than 3 messages: these are the first 3. Search to find others."),
-    ({"tab": "open", "q": "old"}, "More than 3 messages match “old”: these are the first 3, urgent first and then "
-                                  "the least time left. Make the search narrower to find others."),
-])
+@pytest.mark.parametrize(
+    ("params", "listed"),
+    [
+        (
+            {"tab": "open"},
+            "More than 3 messages: these are the first 3, urgent first and then the least time left. "
+            "Search to find others.",
+        ),
+        ({"tab": "done"}, "More than 3 messages: these are the first 3. Search to find others."),
+        (
+            {"tab": "open", "q": "old"},
+            "More than 3 messages match “old”: these are the first 3, urgent first and then "
+            "the least time left. Make the search narrower to find others.",
+        ),
+    ],
+)
 def test_a_tab_counts_and_pages_up_to_a_cap_and_then_says_so(client, social_admin, monkeypatch, params, listed):
     """Years of messages are not counted one by one on every visit to the inbox."""
     from social import selectors
@@ -334,31 +434,41 @@ def test_the_time_left_badge_says_it_in_words_with_a_colour(client, social_admin
     assert '<span class="badge badge-time">6 days left</span>' in html
 
 
-@pytest.mark.parametrize(("delta", "text", "tone"), [
-    (timedelta(days=6, hours=23), "6 days left", "ok"),
-    (timedelta(days=3), "3 days left", "ok"),
-    (timedelta(days=2), "2 days left", "soon"),
-    (timedelta(days=1, hours=2), "1 day left", "soon"),
-    (timedelta(hours=23, minutes=59), "Due in 23 hours", "soon"),
-    (timedelta(hours=1), "Due in 1 hour", "soon"),
-    (timedelta(minutes=12), "Due in 12 minutes", "soon"),
-    (timedelta(seconds=20), "Due in 1 minute", "soon"),
-    (timedelta(0), "1 minute overdue", "overdue"),
-    (-timedelta(minutes=40), "40 minutes overdue", "overdue"),
-    (-timedelta(hours=5, minutes=59), "5 hours overdue", "overdue"),
-    (-timedelta(days=1), "1 day overdue", "overdue"),
-    (-timedelta(days=3, hours=20), "3 days overdue", "overdue"),
-])
+@pytest.mark.parametrize(
+    ("delta", "text", "tone"),
+    [
+        (timedelta(days=6, hours=23), "6 days left", "ok"),
+        (timedelta(days=3), "3 days left", "ok"),
+        (timedelta(days=2), "2 days left", "soon"),
+        (timedelta(days=1, hours=2), "1 day left", "soon"),
+        (timedelta(hours=23, minutes=59), "Due in 23 hours", "soon"),
+        (timedelta(hours=1), "Due in 1 hour", "soon"),
+        (timedelta(minutes=12), "Due in 12 minutes", "soon"),
+        (timedelta(seconds=20), "Due in 1 minute", "soon"),
+        (timedelta(0), "1 minute overdue", "overdue"),
+        (-timedelta(minutes=40), "40 minutes overdue", "overdue"),
+        (-timedelta(hours=5, minutes=59), "5 hours overdue", "overdue"),
+        (-timedelta(days=1), "1 day overdue", "overdue"),
+        (-timedelta(days=3, hours=20), "3 days overdue", "overdue"),
+    ],
+)
 def test_time_left_in_plain_words(delta, text, tone):
     left = time_left(NOW + delta, NOW, soon=timedelta(days=2))
     assert (left.text, left.tone) == (text, tone)
 
 
-@pytest.mark.parametrize(("value", "text"), [
-    (None, "—"), (timedelta(0), "0 minutes"), (timedelta(minutes=1), "1 minute"),
-    (timedelta(hours=5, minutes=10), "5 hours 10 minutes"), (timedelta(hours=3), "3 hours"),
-    (timedelta(days=2, hours=4, minutes=20), "2 days 4 hours"), (timedelta(days=1), "1 day"),
-])
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (None, "—"),
+        (timedelta(0), "0 minutes"),
+        (timedelta(minutes=1), "1 minute"),
+        (timedelta(hours=5, minutes=10), "5 hours 10 minutes"),
+        (timedelta(hours=3), "3 hours"),
+        (timedelta(days=2, hours=4, minutes=20), "2 days 4 hours"),
+        (timedelta(days=1), "1 day"),
+    ],
+)
 def test_durations_in_plain_words(value, text):
     assert duration(value) == text
 
@@ -393,23 +503,35 @@ def _bulk_messages(count: int, *, assignee: User, helper: User) -> None:
     rows = []
     for n in range(count):
         received_at = NOW - timedelta(minutes=7 * n)
-        rows.append(InboxMessage(
-            platform=Platform.FACEBOOK, kind=InboxMessage.Kind.COMMENT, platform_id=f"bulk-{n}",
-            sender_name=f"Sender {n}", text=f"Bulk message {n}", received_at=received_at,
-            due_at=policy_due_at(received_at), urgent=n % 7 == 0,
-            assignee=assignee if n % 2 else None, passed_to=helper if n % 3 == 0 else None,
-            status="answered" if n % 5 == 0 else "open", responded_at=NOW if n % 5 == 0 else None,
-        ))
+        rows.append(
+            InboxMessage(
+                platform=Platform.FACEBOOK,
+                kind=InboxMessage.Kind.COMMENT,
+                platform_id=f"bulk-{n}",
+                sender_name=f"Sender {n}",
+                text=f"Bulk message {n}",
+                received_at=received_at,
+                due_at=policy_due_at(received_at),
+                urgent=n % 7 == 0,
+                assignee=assignee if n % 2 else None,
+                passed_to=helper if n % 3 == 0 else None,
+                status="answered" if n % 5 == 0 else "open",
+                responded_at=NOW if n % 5 == 0 else None,
+            )
+        )
     InboxMessage.objects.bulk_create(rows, batch_size=2000)
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("count", [10, 10_000])
-@pytest.mark.parametrize(("params", "page_count"), [
-    ({}, 0),  # a tab's page count is its tab count
-    ({"tab": "done"}, 0),
-    ({"tab": "mine", "q": "bulk"}, 1),  # a search counts what it found
-])
+@pytest.mark.parametrize(
+    ("params", "page_count"),
+    [
+        ({}, 0),  # a tab's page count is its tab count
+        ({"tab": "done"}, 0),
+        ({"tab": "mine", "q": "bulk"}, 1),  # a search counts what it found
+    ],
+)
 def test_the_inbox_needs_the_same_number_of_queries_for_10_and_10000_messages(
     client, social_admin, helper, django_assert_num_queries, count, params, page_count
 ):
@@ -492,13 +614,16 @@ def test_it_only_assigns_to_social_administrators(client, social_admin, helper):
 
 
 @pytest.mark.django_db
-def test_it_passes_a_message_on_with_a_note_and_emails_them(client, social_admin, helper,
-                                                          django_capture_on_commit_callbacks):
+def test_it_passes_a_message_on_with_a_note_and_emails_them(
+    client, social_admin, helper, django_capture_on_commit_callbacks
+):
     message = make_message()
     client.force_login(social_admin)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("social:pass_on", args=[message.pk]),
-                               {"to": helper.pk, "note": "You ran this group: can you answer?"})
+        response = client.post(
+            reverse("social:pass_on", args=[message.pk]),
+            {"to": helper.pk, "note": "You ran this group: can you answer?"},
+        )
     assert response.status_code == 302
     message.refresh_from_db()
     assert (message.passed_to, message.passed_note) == (helper, "You ran this group: can you answer?")
@@ -534,13 +659,17 @@ def test_the_member_of_staff_sees_only_what_was_passed_to_them_and_records_the_r
     page = client.get(reverse("social:message", args=[mine.pk])).content.decode()
     assert "Record the response" in page and "Pass it on" not in page and "Assign to me" not in page
 
-    response = client.post(reverse("social:respond", args=[mine.pk]),
-                           {"text": "The next group is on Tuesday.", "link": "facebook.com/fig/posts/1"})
+    response = client.post(
+        reverse("social:respond", args=[mine.pk]),
+        {"text": "The next group is on Tuesday.", "link": "facebook.com/fig/posts/1"},
+    )
     assert response.status_code == 302
     mine.refresh_from_db()
     assert mine.status == "answered"
-    assert (mine.response_text, mine.response_link) == ("The next group is on Tuesday.",
-                                                        "https://facebook.com/fig/posts/1")
+    assert (mine.response_text, mine.response_link) == (
+        "The next group is on Tuesday.",
+        "https://facebook.com/fig/posts/1",
+    )
     assert mine.responded_by == helper and mine.responded_at is not None
     page = client.get(reverse("social:message", args=[mine.pk])).content.decode()
     assert "Answered on time" in page and "Response recorded" in page
@@ -548,10 +677,13 @@ def test_the_member_of_staff_sees_only_what_was_passed_to_them_and_records_the_r
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("data", "error"), [
-    ({"text": "", "link": ""}, "Write what FiG replied."),
-    ({"text": "Thanks", "link": "not a link at all"}, "Enter a full web address"),
-])
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ({"text": "", "link": ""}, "Write what FiG replied."),
+        ({"text": "Thanks", "link": "not a link at all"}, "Enter a full web address"),
+    ],
+)
 def test_a_bad_response_changes_nothing(client, social_admin, data, error):
     message = make_message()
     client.force_login(social_admin)
@@ -600,8 +732,13 @@ def test_it_closes_a_message_that_needs_no_reply_with_a_reason(client, social_ad
 
 
 def _add(client, **overrides):
-    data = {"platform": "phone", "kind": "message", "sender_name": "A grandparent",
-            "text": "Rang about the summer trip", "received_at": "2025-10-20T09:15"}
+    data = {
+        "platform": "phone",
+        "kind": "message",
+        "sender_name": "A grandparent",
+        "text": "Rang about the summer trip",
+        "received_at": "2025-10-20T09:15",
+    }
     return client.post(reverse("social:add_message"), {**data, **overrides})
 
 
@@ -633,12 +770,15 @@ def test_the_add_form_offers_only_the_other_ways_and_now_as_the_time(client, soc
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("received_at", "error"), [
-    ((timezone.localtime(NOW) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"), "cannot be in the future"),
-    ("2025-03-30T01:30", "couldn’t be interpreted in time zone Europe/London"),  # the hour the clocks skip
-    ("yesterday", "Enter the date and time it was received."),
-    ("", "Say when the message was received."),
-])
+@pytest.mark.parametrize(
+    ("received_at", "error"),
+    [
+        ((timezone.localtime(NOW) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"), "cannot be in the future"),
+        ("2025-03-30T01:30", "couldn’t be interpreted in time zone Europe/London"),  # the hour the clocks skip
+        ("yesterday", "Enter the date and time it was received."),
+        ("", "Say when the message was received."),
+    ],
+)
 def test_a_bad_time_received_changes_nothing(client, social_admin, received_at, error):
     client.force_login(social_admin)
     response = _add(client, received_at=received_at)
@@ -700,8 +840,9 @@ def test_it_records_a_removal_by_hand_and_lists_how_long_it_took(client, social_
     page = client.get(reverse("social:takedowns")).content.decode()
     assert "Names a child" in page and "Record the removal" in page
     assert "Hide it now" not in page  # the Graph API is not configured
-    response = client.post(reverse("social:takedown_remove", args=[takedown.pk]),
-                           {"how": "by_hand", "notes": "Deleted from the Page"})
+    response = client.post(
+        reverse("social:takedown_remove", args=[takedown.pk]), {"how": "by_hand", "notes": "Deleted from the Page"}
+    )
     assert response.status_code == 302
     takedown.refresh_from_db()
     assert (takedown.status, takedown.how, takedown.removed_by) == ("removed", "by_hand", social_admin)

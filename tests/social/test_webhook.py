@@ -36,8 +36,9 @@ def _handshake(client, **params):
 
 
 def test_it_echoes_the_challenge_with_the_right_verify_token(client):
-    response = _handshake(client, **{"hub.mode": "subscribe", "hub.verify_token": p.VERIFY_TOKEN,
-                                     "hub.challenge": "1158201444"})
+    response = _handshake(
+        client, **{"hub.mode": "subscribe", "hub.verify_token": p.VERIFY_TOKEN, "hub.challenge": "1158201444"}
+    )
     assert response.status_code == 200
     assert response.content == b"1158201444"
     assert response["Content-Type"].startswith("text/plain")  # the challenge is echoed, never rendered as HTML
@@ -94,8 +95,17 @@ def _tampered(raw: bytes) -> tuple[bytes, str]:
         _tampered,
         lambda raw: (raw + b" ", p.sign(raw)),
     ],
-    ids=["wrong-secret", "missing", "no-sha256-prefix", "sha1-prefix", "prefix-in-capitals", "empty-digest",
-         "non-ascii", "body-changed-after-signing", "byte-appended-after-signing"],
+    ids=[
+        "wrong-secret",
+        "missing",
+        "no-sha256-prefix",
+        "sha1-prefix",
+        "prefix-in-capitals",
+        "empty-digest",
+        "non-ascii",
+        "body-changed-after-signing",
+        "byte-appended-after-signing",
+    ],
 )
 def test_it_refuses_a_forged_or_tampered_delivery_and_stores_nothing(client, forge, django_capture_on_commit_callbacks):
     raw = p.body(p.messenger_message("Hello FiG"))
@@ -124,8 +134,9 @@ def test_it_refuses_every_delivery_when_no_app_secret_is_configured(client, sett
 
 def test_it_stores_a_messenger_message_with_the_platforms_own_time(client):
     sent_at = AT - timedelta(minutes=3)  # Meta's timestamp, not the moment it reached us
-    payload = p.messenger_message("When is the next family day?", mid="m_abc", sender_id="2401",
-                                  timestamp_ms=p.ms(sent_at) + 417)
+    payload = p.messenger_message(
+        "When is the next family day?", mid="m_abc", sender_id="2401", timestamp_ms=p.ms(sent_at) + 417
+    )
     p.post(client, payload)
 
     message = InboxMessage.objects.get()
@@ -144,8 +155,13 @@ def test_a_message_received_before_the_october_change_is_due_at_the_same_london_
 
 
 def test_it_stores_a_page_comment_with_created_time_in_seconds(client):
-    payload = p.page_comment("Is the picnic on Sunday?", comment_id="555_777", from_id="3101", from_name="Pat Doe",
-                             created_time=p.seconds(AT))
+    payload = p.page_comment(
+        "Is the picnic on Sunday?",
+        comment_id="555_777",
+        from_id="3101",
+        from_name="Pat Doe",
+        created_time=p.seconds(AT),
+    )
     p.post(client, payload)
 
     message = InboxMessage.objects.get()
@@ -156,7 +172,9 @@ def test_it_stores_a_page_comment_with_created_time_in_seconds(client):
     assert message.due_at == policy_due_at(AT)
 
 
-@pytest.mark.parametrize("created_time", ["2026-10-20T09:00:00+0000", "2026-10-20T09:00:00Z", "2026-10-20T10:00:00+01:00"])
+@pytest.mark.parametrize(
+    "created_time", ["2026-10-20T09:00:00+0000", "2026-10-20T09:00:00Z", "2026-10-20T10:00:00+01:00"]
+)
 def test_it_reads_a_comments_created_time_as_an_iso_string(client, created_time):
     p.post(client, p.page_comment(created_time=created_time))
     assert InboxMessage.objects.get().received_at == AT
@@ -177,25 +195,41 @@ def test_it_stores_instagram_messages_and_comments(client):
 
     message = InboxMessage.objects.get(kind="message")
     assert (message.platform, message.platform_id, message.sender_id, message.text) == (
-        "instagram", "ig_m_1", "6401", "Can my son join?")
+        "instagram",
+        "ig_m_1",
+        "6401",
+        "Can my son join?",
+    )
     comment = InboxMessage.objects.get(kind="comment")
     assert (comment.platform, comment.platform_id, comment.sender_name, comment.text) == (
-        "instagram", "17900001", "pat.doe", "So fun!")
+        "instagram",
+        "17900001",
+        "pat.doe",
+        "So fun!",
+    )
     assert message.received_at == comment.received_at == AT
     assert message.due_at == comment.due_at == policy_due_at(AT)
 
 
 def test_a_delivery_with_several_entries_stores_each(client):
-    payload = p.combine(p.messenger_message(mid="m_1"), p.messenger_read(), p.page_comment(comment_id="1_2"),
-                        p.messenger_message(mid="m_3"))
+    payload = p.combine(
+        p.messenger_message(mid="m_1"),
+        p.messenger_read(),
+        p.page_comment(comment_id="1_2"),
+        p.messenger_message(mid="m_3"),
+    )
     assert p.post(client, payload).status_code == 200
     assert sorted(InboxMessage.objects.values_list("platform_id", flat=True)) == ["1_2", "m_1", "m_3"]
 
 
 @pytest.mark.parametrize(
     "payload",
-    [p.messenger_echo(), p.messenger_read(), p.messenger_delivery(),
-     p.combine(p.messenger_echo(), p.messenger_read(), p.messenger_delivery())],
+    [
+        p.messenger_echo(),
+        p.messenger_read(),
+        p.messenger_delivery(),
+        p.combine(p.messenger_echo(), p.messenger_read(), p.messenger_delivery()),
+    ],
     ids=["echo", "read", "delivery", "all-three"],
 )
 def test_it_answers_but_ignores_echoes_reads_and_deliveries(client, payload):
@@ -281,18 +315,75 @@ def test_two_deliveries_at_the_same_moment_on_postgresql_store_once():
         b"\xff\xfe\x00",
         b'{"object": "page", "entry": ["not an object"]}',
         b'{"object": "page", "entry": [{"messaging": "not a list"}]}',
-        p.body({"object": "page", "entry": [{"messaging": [
-            {"sender": {"id": "1"}, "timestamp": "yesterday", "message": {"mid": "m_bad_time", "text": "hi"}}]}]}),
-        p.body({"object": "page", "entry": [{"messaging": [
-            {"sender": {"id": "1"}, "timestamp": 10**20, "message": {"mid": "m_huge_time", "text": "hi"}}]}]}),
-        p.body({"object": "page", "entry": [{"changes": [
-            {"field": "feed", "value": {"item": "comment", "verb": "add", "message": "no id", "created_time": 1}}]}]}),
+        p.body(
+            {
+                "object": "page",
+                "entry": [
+                    {
+                        "messaging": [
+                            {
+                                "sender": {"id": "1"},
+                                "timestamp": "yesterday",
+                                "message": {"mid": "m_bad_time", "text": "hi"},
+                            }
+                        ]
+                    }
+                ],
+            }
+        ),
+        p.body(
+            {
+                "object": "page",
+                "entry": [
+                    {
+                        "messaging": [
+                            {
+                                "sender": {"id": "1"},
+                                "timestamp": 10**20,
+                                "message": {"mid": "m_huge_time", "text": "hi"},
+                            }
+                        ]
+                    }
+                ],
+            }
+        ),
+        p.body(
+            {
+                "object": "page",
+                "entry": [
+                    {
+                        "changes": [
+                            {
+                                "field": "feed",
+                                "value": {"item": "comment", "verb": "add", "message": "no id", "created_time": 1},
+                            }
+                        ]
+                    }
+                ],
+            }
+        ),
         # A good message followed by a broken one: the delivery is refused whole, so nothing is half-stored.
-        p.body(p.combine(p.messenger_message(mid="m_good"), {"object": "page", "entry": [{"messaging": [
-            {"sender": {"id": "1"}, "message": {"mid": "m_no_time", "text": "hi"}}]}]})),
+        p.body(
+            p.combine(
+                p.messenger_message(mid="m_good"),
+                {
+                    "object": "page",
+                    "entry": [{"messaging": [{"sender": {"id": "1"}, "message": {"mid": "m_no_time", "text": "hi"}}]}],
+                },
+            )
+        ),
     ],
-    ids=["broken-json", "empty", "not-utf8", "entry-not-object", "messaging-not-list", "unreadable-time",
-         "time-out-of-range", "comment-without-id", "good-then-broken"],
+    ids=[
+        "broken-json",
+        "empty",
+        "not-utf8",
+        "entry-not-object",
+        "messaging-not-list",
+        "unreadable-time",
+        "time-out-of-range",
+        "comment-without-id",
+        "good-then-broken",
+    ],
 )
 def test_a_malformed_delivery_is_refused_with_400_and_stores_nothing(client, raw):
     response = p.post(client, raw)  # correctly signed: the body itself is what is wrong
@@ -309,8 +400,9 @@ def test_the_endpoint_needs_no_csrf_token():
 @pytest.mark.parametrize("method", ["put", "patch", "delete", "options"])
 def test_only_get_and_post_are_allowed(client, method):
     raw = p.body(p.messenger_message())
-    response = getattr(client, method)(p.WEBHOOK_URL, data=raw, content_type="application/json",
-                                       HTTP_X_HUB_SIGNATURE_256=p.sign(raw))
+    response = getattr(client, method)(
+        p.WEBHOOK_URL, data=raw, content_type="application/json", HTTP_X_HUB_SIGNATURE_256=p.sign(raw)
+    )
     assert response.status_code == 405
     assert not InboxMessage.objects.exists()
 

@@ -341,8 +341,15 @@ def test_it_never_gives_parents_a_password(client, parent, django_capture_on_com
 def test_a_signed_in_parent_cannot_give_themselves_a_password(client, parent, name):
     client.force_login(parent)
     assert client.get(reverse(name)).status_code == 404
-    response = client.post(reverse(name), {"password1": "a long new passphrase 42", "password2": "a long new passphrase 42",
-                                          "oldpassword": "", "password": "a long new passphrase 42"})
+    response = client.post(
+        reverse(name),
+        {
+            "password1": "a long new passphrase 42",
+            "password2": "a long new passphrase 42",
+            "oldpassword": "",
+            "password": "a long new passphrase 42",
+        },
+    )
     assert response.status_code == 404
     parent.refresh_from_db()
     assert not parent.has_usable_password()

@@ -21,7 +21,9 @@ def administrator(db, client):
     return admin
 
 
-def test_it_creates_a_staff_account_that_sets_its_own_password(client, administrator, django_capture_on_commit_callbacks):
+def test_it_creates_a_staff_account_that_sets_its_own_password(
+    client, administrator, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             reverse("admin:staff_user_add"),
@@ -74,7 +76,9 @@ def test_it_audits_role_changes_made_in_the_admin(client, administrator):
 
 def test_it_refuses_a_duplicate_email(client, administrator):
     factories.staff_user("staff", email="taken@example.org")
-    response = client.post(reverse("admin:staff_user_add"), {"email": "TAKEN@example.org", "full_name": "X", "roles": []})
+    response = client.post(
+        reverse("admin:staff_user_add"), {"email": "TAKEN@example.org", "full_name": "X", "roles": []}
+    )
     assert response.status_code == 200
     assert b"already an account" in response.content
     assert User.objects.filter(email__iexact="taken@example.org").count() == 1

@@ -70,7 +70,11 @@ def test_it_lets_any_member_of_staff_report(client, role, ceo, django_capture_on
     assert response.status_code == 302
     assert response["Location"] == reverse("staff:breach_detail", args=[report.pk])
     assert (report.reporter, report.status, report.description, report.people_involved) == (
-        reporter, "new", SECRET_DESCRIPTION, "Jo (volunteer)")
+        reporter,
+        "new",
+        SECRET_DESCRIPTION,
+        "Jo (volunteer)",
+    )
     assert report.occurred_on == timezone.localdate() - timedelta(days=1)
     assert AuditEvent.objects.filter(action="breach.reported", actor=reporter, target_id=str(report.pk)).count() == 1
     assert "Thank you. Your report has gone to the CEO only." in _messages(response)
@@ -98,14 +102,22 @@ def test_it_tells_the_ceo_without_the_details(client, member_of_staff, ceo, djan
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("overrides", "field", "error"), [
-    ({"occurred_on": (timezone.localdate() + timedelta(days=2)).isoformat()}, "occurred_on", "The date cannot be in the future."),
-    ({"description": ""}, "description", "This field is required."),
-    ({"where": ""}, "where", "This field is required."),
-    ({"occurred_on": "last Tuesday"}, "occurred_on", "Enter a valid date."),
-])
-def test_it_refuses_a_report_that_is_not_complete(client, member_of_staff, ceo, overrides, field, error,
-                                                 django_capture_on_commit_callbacks):
+@pytest.mark.parametrize(
+    ("overrides", "field", "error"),
+    [
+        (
+            {"occurred_on": (timezone.localdate() + timedelta(days=2)).isoformat()},
+            "occurred_on",
+            "The date cannot be in the future.",
+        ),
+        ({"description": ""}, "description", "This field is required."),
+        ({"where": ""}, "where", "This field is required."),
+        ({"occurred_on": "last Tuesday"}, "occurred_on", "Enter a valid date."),
+    ],
+)
+def test_it_refuses_a_report_that_is_not_complete(
+    client, member_of_staff, ceo, overrides, field, error, django_capture_on_commit_callbacks
+):
     client.force_login(member_of_staff)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("staff:breach_new"), _form(**overrides))
@@ -298,7 +310,10 @@ def test_it_lets_the_ceo_move_a_report_on(client, report, ceo, django_capture_on
 def test_it_lets_the_ceo_close_a_report_with_an_outcome(client, report, ceo, django_capture_on_commit_callbacks):
     client.force_login(ceo)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("staff:breach_update", args=[report.pk]), {"status": "closed", "outcome": "Post removed; training given."})
+        client.post(
+            reverse("staff:breach_update", args=[report.pk]),
+            {"status": "closed", "outcome": "Post removed; training given."},
+        )
     report.refresh_from_db()
     assert (report.status, report.outcome) == ("closed", "Post removed; training given.")
     assert "closed" in mail.outbox[0].subject
@@ -310,7 +325,9 @@ def test_it_lets_the_ceo_close_a_report_with_an_outcome(client, report, ceo, dja
 def test_it_audits_an_outcome_change_without_emailing(client, report, ceo, django_capture_on_commit_callbacks):
     client.force_login(ceo)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("staff:breach_update", args=[report.pk]), {"status": "new", "outcome": "Waiting to hear from Jo."})
+        client.post(
+            reverse("staff:breach_update", args=[report.pk]), {"status": "new", "outcome": "Waiting to hear from Jo."}
+        )
     report.refresh_from_db()
     assert report.outcome == "Waiting to hear from Jo."
     assert AuditEvent.objects.get(action="breach.updated").details["to"]["outcome"] == "Waiting to hear from Jo."
@@ -348,7 +365,10 @@ def test_it_refuses_get_on_the_update(client, report, ceo):
 @pytest.mark.django_db
 def test_it_gives_404_when_updating_a_report_that_does_not_exist(client, ceo):
     client.force_login(ceo)
-    assert client.post(reverse("staff:breach_update", args=[999999]), {"status": "closed", "outcome": "x"}).status_code == 404
+    assert (
+        client.post(reverse("staff:breach_update", args=[999999]), {"status": "closed", "outcome": "x"}).status_code
+        == 404
+    )
 
 
 @pytest.mark.django_db
@@ -356,10 +376,16 @@ def test_it_gives_404_when_updating_a_report_that_does_not_exist(client, ceo):
 def test_it_lets_nobody_but_the_ceo_update(client, report, other_member_of_staff, administrator, parent, who):
     if who == "superuser reporter":
         report = factories.BreachReportFactory(reporter=administrator)
-    user = {"reporter": report.reporter, "other staff": other_member_of_staff,
-            "superuser reporter": administrator, "parent": parent}[who]
+    user = {
+        "reporter": report.reporter,
+        "other staff": other_member_of_staff,
+        "superuser reporter": administrator,
+        "parent": parent,
+    }[who]
     client.force_login(user)
-    response = client.post(reverse("staff:breach_update", args=[report.pk]), {"status": "closed", "outcome": "Nothing to see."})
+    response = client.post(
+        reverse("staff:breach_update", args=[report.pk]), {"status": "closed", "outcome": "Nothing to see."}
+    )
     assert response.status_code == 403
     report.refresh_from_db()
     assert (report.status, report.outcome) == ("new", "")

@@ -73,7 +73,8 @@ def test_it_seeds_one_demo_account_per_role(policy_file):
     assert not parent.has_usable_password()
     assert not Authenticator.objects.filter(user=parent).exists()
     assert set(ApprovedPlatform.objects.filter(is_active=True).values_list("name", flat=True)) == {
-        name for name, _ in PLATFORMS}
+        name for name, _ in PLATFORMS
+    }
 
 
 @pytest.mark.django_db
@@ -176,7 +177,12 @@ def test_it_publishes_a_policy_file(tmp_path):
 
     version = PolicyVersion.objects.get()
     assert (version.number, version.title, version.text, version.summary_of_changes, version.published_by) == (
-        1, "FiG eSafety policy", POLICY_TEXT, "First version.", None)
+        1,
+        "FiG eSafety policy",
+        POLICY_TEXT,
+        "First version.",
+        None,
+    )
     assert "FiG eSafety policy version 1 is current" in output
     assert AuditEvent.objects.filter(action="policy.published", target_id=str(version.pk), actor=None).count() == 1
 

@@ -188,7 +188,9 @@ def test_it_gives_a_parent_no_staff_links(client, policy, parent):
 def test_it_welcomes_anonymous_visitors(client, policy):
     response = client.get("/")
     assert [t.name for t in response.templates][0] == "staff/landing.html"
-    assert {reverse("account_login"), reverse("account_request_login_code"), reverse("staff:visit_guidance")} <= _paths(response)
+    assert {reverse("account_login"), reverse("account_request_login_code"), reverse("staff:visit_guidance")} <= _paths(
+        response
+    )
 
 
 @pytest.mark.django_db
@@ -234,7 +236,9 @@ def test_every_link_on_the_landing_page_works(client, policy):
 
 
 @pytest.mark.django_db
-def test_the_ceos_home_page_takes_the_same_number_of_queries_for_any_number_of_staff(client, ceo, django_assert_num_queries):
+def test_the_ceos_home_page_takes_the_same_number_of_queries_for_any_number_of_staff(
+    client, ceo, django_assert_num_queries
+):
     version = services.policy_publish(text="The rules.", by=None)
     services.policy_acknowledge(user=ceo, version=version)
     client.force_login(ceo)

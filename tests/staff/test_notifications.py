@@ -16,7 +16,9 @@ CONTEXT = {"report": {"pk": 7}, "link": "https://x"}
 @pytest.mark.django_db
 def test_it_sends_after_commit_one_message_per_recipient_when_asked(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        notify(to=["a@example.org", "b@example.org"], subject="Hello", template=TEMPLATE, context=CONTEXT, separately=True)
+        notify(
+            to=["a@example.org", "b@example.org"], subject="Hello", template=TEMPLATE, context=CONTEXT, separately=True
+        )
         assert mail.outbox == []  # nothing leaves before the commit
         assert OutboxEmail.objects.filter(sent_at__isnull=True).count() == 2
     assert sorted(m.to[0] for m in mail.outbox) == ["a@example.org", "b@example.org"]
@@ -106,7 +108,9 @@ def test_the_sweep_deletes_emails_sent_long_ago_and_keeps_the_rest(settings):
     settings.EMAIL_BACKEND = "tests.staff.test_notifications.BrokenBackend"
     notify(to=["unsent@example.org"], subject="Unsent", template=TEMPLATE, context=CONTEXT)
     OutboxEmail.objects.filter(subject="Unsent").update(created_at=timezone.now() - timedelta(days=30))
-    tasks.deliver_outbox.delay([OutboxEmail.objects.get(subject="Unsent").pk])  # a delivery after a commit prunes nothing
+    tasks.deliver_outbox.delay(
+        [OutboxEmail.objects.get(subject="Unsent").pk]
+    )  # a delivery after a commit prunes nothing
     assert OutboxEmail.objects.filter(subject="Old").exists()
     tasks.deliver_outbox.delay()  # the every-minute sweep
     assert sorted(OutboxEmail.objects.values_list("subject", flat=True)) == ["Recent", "Unsent"]

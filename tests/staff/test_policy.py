@@ -49,14 +49,17 @@ def _publish_form(text: str, title: str = "eSafety policy", summary: str = "") -
 
 
 @pytest.mark.django_db
-def test_it_publishes_a_new_version_from_the_app(client, policy, ceo, member_of_staff, parent,
-                                                 django_capture_on_commit_callbacks):
+def test_it_publishes_a_new_version_from_the_app(
+    client, policy, ceo, member_of_staff, parent, django_capture_on_commit_callbacks
+):
     client.force_login(ceo)
     assert client.get(reverse("staff:policy_publish")).status_code == 200
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("staff:policy_publish"), _publish_form(
-            "New rules for photos.\r\nSecond line.  ", summary="Photos section rewritten."))
+        response = client.post(
+            reverse("staff:policy_publish"),
+            _publish_form("New rules for photos.\r\nSecond line.  ", summary="Photos section rewritten."),
+        )
 
     assert response.status_code == 302
     assert response["Location"] == reverse("staff:policy_register")
@@ -109,7 +112,11 @@ def test_it_never_edits_a_published_version(client, ceo, django_capture_on_commi
 
     first.refresh_from_db()
     assert (first.number, first.text, first.sha256, first.summary_of_changes) == (
-        1, "Version one.\n", PolicyVersion.digest("Version one.\n"), "First.")
+        1,
+        "Version one.\n",
+        PolicyVersion.digest("Version one.\n"),
+        "First.",
+    )
     second = PolicyVersion.objects.get(number=2)
     assert second.text == "Version two.\n"
     assert second.pk != first.pk
@@ -117,7 +124,10 @@ def test_it_never_edits_a_published_version(client, ceo, django_capture_on_commi
     services.policy_acknowledge(user=ceo, version=second)
     client.post(reverse("staff:policy_publish"), _publish_form("Version one."))
     assert list(PolicyVersion.objects.values_list("number", "text")) == [
-        (3, "Version one.\n"), (2, "Version two.\n"), (1, "Version one.\n")]
+        (3, "Version one.\n"),
+        (2, "Version two.\n"),
+        (1, "Version one.\n"),
+    ]
 
 
 @pytest.mark.django_db
@@ -259,8 +269,7 @@ def test_it_records_an_acknowledgement(client, policy, role):
     user = factories.staff_user(role, acknowledged=False)
     client.force_login(user)
 
-    response = client.post(reverse("staff:policy"), {"version": policy.pk, "confirm": "yes"},
-                           REMOTE_ADDR="203.0.113.9")
+    response = client.post(reverse("staff:policy"), {"version": policy.pk, "confirm": "yes"}, REMOTE_ADDR="203.0.113.9")
 
     assert response.status_code == 302
     assert response["Location"] == reverse("home")
@@ -268,7 +277,11 @@ def test_it_records_an_acknowledgement(client, policy, role):
     assert ack.ip_address == "203.0.113.9"
     assert timezone.now() - ack.acknowledged_at < timedelta(minutes=1)
     event = AuditEvent.objects.get(action="policy.acknowledged", actor=user)
-    assert (event.target_type, event.target_id, event.ip_address) == ("staff.policyversion", str(policy.pk), "203.0.113.9")
+    assert (event.target_type, event.target_id, event.ip_address) == (
+        "staff.policyversion",
+        str(policy.pk),
+        "203.0.113.9",
+    )
     assert f"Thank you. You acknowledged version {policy.number} of the policy." in _messages(response)
     assert client.get(reverse("home")).status_code == 200
 
@@ -308,7 +321,9 @@ def test_it_does_not_count_a_tick_given_to_an_older_version(client, ceo):
     response = client.post(reverse("staff:policy"), {"version": old.pk, "confirm": "yes"}, follow=True)
 
     assert response.redirect_chain == [(reverse("staff:policy"), 302)]
-    assert f"Version {new.number} of the policy has been published since you opened the page".encode() in response.content
+    assert (
+        f"Version {new.number} of the policy has been published since you opened the page".encode() in response.content
+    )
     assert not PolicyAcknowledgement.objects.filter(user=user).exists()
 
 
@@ -329,8 +344,9 @@ def test_it_keeps_parents_and_anonymous_people_off_the_policy_page(client, polic
 
 
 @pytest.mark.django_db
-def test_it_asks_again_when_a_new_version_is_published(client, ceo, member_of_staff, coordinator, parent,
-                                                       django_capture_on_commit_callbacks):
+def test_it_asks_again_when_a_new_version_is_published(
+    client, ceo, member_of_staff, coordinator, parent, django_capture_on_commit_callbacks
+):
     first = services.policy_publish(text="First rules.", by=ceo)
     for user in (ceo, member_of_staff, coordinator):
         services.policy_acknowledge(user=user, version=first)
@@ -342,7 +358,9 @@ def test_it_asks_again_when_a_new_version_is_published(client, ceo, member_of_st
         second = services.policy_publish(text="Second rules.", by=ceo)
 
     assert client.get(reverse("home"))["Location"] == reverse("staff:policy")
-    assert sorted(message.to[0] for message in mail.outbox) == sorted([ceo.email, member_of_staff.email, coordinator.email])
+    assert sorted(message.to[0] for message in mail.outbox) == sorted(
+        [ceo.email, member_of_staff.email, coordinator.email]
+    )
     assert parent.email not in {message.to[0] for message in mail.outbox}
     assert gone.email not in {message.to[0] for message in mail.outbox}
     client.post(reverse("staff:policy"), {"version": second.pk, "confirm": "yes"})

@@ -30,12 +30,15 @@ def test_the_user_comes_with_roles_second_factor_and_policy_in_one_query(django_
         assert _state(user.pk) == (frozenset({"coordinator", "photographer"}), True, False)
 
 
-@pytest.mark.parametrize(("policies", "acknowledged", "pending"), [
-    (0, False, False),  # nothing published: nothing to acknowledge
-    (1, True, False),
-    (1, False, True),
-    (2, True, False),
-])
+@pytest.mark.parametrize(
+    ("policies", "acknowledged", "pending"),
+    [
+        (0, False, False),  # nothing published: nothing to acknowledge
+        (1, True, False),
+        (1, False, True),
+        (2, True, False),
+    ],
+)
 def test_a_policy_is_pending_until_its_latest_version_is_acknowledged(policies, acknowledged, pending):
     for _ in range(policies):
         factories.PolicyVersionFactory()

@@ -12,7 +12,13 @@ from tests import factories
 
 @pytest.mark.django_db
 def test_the_migration_creates_one_group_per_role():
-    assert set(Group.objects.values_list("name", flat=True)) >= {"coordinator", "photographer", "staff", "social_admin", "ceo"}
+    assert set(Group.objects.values_list("name", flat=True)) >= {
+        "coordinator",
+        "photographer",
+        "staff",
+        "social_admin",
+        "ceo",
+    }
     assert {role.value for role in Role} == {"coordinator", "photographer", "staff", "social_admin", "ceo"}
 
 

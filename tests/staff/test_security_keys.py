@@ -91,7 +91,9 @@ def test_it_refuses_a_key_response_it_did_not_ask_for(client):
     page = client.get(reverse("mfa_add_webauthn")).content.decode()
     options = page_options(page)["creation_options"]
     options["publicKey"]["challenge"] = "bm90LXRoZS1zZXJ2ZXJzLWNoYWxsZW5nZQ"
-    response = client.post(reverse("mfa_add_webauthn"), {"name": "Key", "credential": SoftSecurityKey().register(options)})
+    response = client.post(
+        reverse("mfa_add_webauthn"), {"name": "Key", "credential": SoftSecurityKey().register(options)}
+    )
     assert response.status_code == 200
     assert "Your security key could not be added" in response.content.decode()
     assert _keys(user) == []
@@ -117,7 +119,9 @@ def test_it_signs_staff_in_with_a_password_then_their_key(client):
     html = page.content.decode()
     assert "<h1>Use your security key</h1>" in html
     assert ">Recovery code</label>" in html  # no authenticator app to ask about
-    response = client.post(reverse("mfa_authenticate"), {"credential": key.sign_in(page_options(html)["request_options"])})
+    response = client.post(
+        reverse("mfa_authenticate"), {"credential": key.sign_in(page_options(html)["request_options"])}
+    )
 
     assert response.status_code == 302
     assert response["Location"] == "/"
@@ -134,7 +138,9 @@ def test_it_refuses_a_signature_from_another_key(client):
     _password_step(client, user)
     html = client.get(reverse("mfa_authenticate")).content.decode()
 
-    response = client.post(reverse("mfa_authenticate"), {"credential": impostor.sign_in(page_options(html)["request_options"])})
+    response = client.post(
+        reverse("mfa_authenticate"), {"credential": impostor.sign_in(page_options(html)["request_options"])}
+    )
 
     assert response.status_code == 200
     assert "That security key was not accepted" in response.content.decode()
@@ -221,7 +227,10 @@ def test_removing_the_last_key_sends_staff_back_to_set_up(client):
     client.force_login(user)
     _reauthenticate(client)
     page = client.get(reverse("mfa_add_webauthn")).content.decode()
-    client.post(reverse("mfa_add_webauthn"), {"name": "Key", "credential": SoftSecurityKey().register(page_options(page)["creation_options"])})
+    client.post(
+        reverse("mfa_add_webauthn"),
+        {"name": "Key", "credential": SoftSecurityKey().register(page_options(page)["creation_options"])},
+    )
     [key] = _keys(user)
     url = reverse("mfa_remove_webauthn", kwargs={"pk": key.pk})
     assert "This is your only way to complete two-step sign-in" in client.get(url).content.decode()

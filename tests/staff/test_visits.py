@@ -28,8 +28,9 @@ def teams(db):
 
 @pytest.fixture
 def retired(db):
-    return factories.ApprovedPlatformFactory(name="Skype (retired)", is_active=False,
-                                            security_notes="No longer meets FiG's standard.")
+    return factories.ApprovedPlatformFactory(
+        name="Skype (retired)", is_active=False, security_notes="No longer meets FiG's standard."
+    )
 
 
 @pytest.fixture
@@ -56,9 +57,13 @@ def _form(platform, **overrides) -> dict[str, str]:
 
 def _visit(staff_member, platform, family_reference="FAM-1", hours_ago=1) -> VirtualVisit:
     return VirtualVisit.objects.create(
-        staff_member=staff_member, platform=platform, family_reference=family_reference,
-        held_at=timezone.now() - timedelta(hours=hours_ago), confidential_space=True,
-        not_overheard_or_interrupted=True, guidance_given=True,
+        staff_member=staff_member,
+        platform=platform,
+        family_reference=family_reference,
+        held_at=timezone.now() - timedelta(hours=hours_ago),
+        confidential_space=True,
+        not_overheard_or_interrupted=True,
+        guidance_given=True,
     )
 
 
@@ -78,7 +83,12 @@ def test_it_records_a_visit_with_the_checklist(client, teams, role):
     assert response.status_code == 302
     assert response["Location"] == reverse("staff:visit_list")
     visit = VirtualVisit.objects.get()
-    assert (visit.staff_member, visit.platform, visit.family_reference, visit.held_at) == (user, teams, "DEMO-1", held_at)
+    assert (visit.staff_member, visit.platform, visit.family_reference, visit.held_at) == (
+        user,
+        teams,
+        "DEMO-1",
+        held_at,
+    )
     assert visit.confidential_space and visit.not_overheard_or_interrupted and visit.guidance_given
     assert visit.notes == "Talked through the consent form."
     event = AuditEvent.objects.get(action="visit.recorded")
@@ -87,11 +97,14 @@ def test_it_records_a_visit_with_the_checklist(client, teams, role):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("field", "message"), [
-    ("confidential_space", "The policy requires a confidential space."),
-    ("not_overheard_or_interrupted", "The policy requires that you cannot be overheard or interrupted."),
-    ("guidance_given", "Give the family the guidance (the link is below) before recording the visit."),
-])
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ("confidential_space", "The policy requires a confidential space."),
+        ("not_overheard_or_interrupted", "The policy requires that you cannot be overheard or interrupted."),
+        ("guidance_given", "Give the family the guidance (the link is below) before recording the visit."),
+    ],
+)
 def test_it_refuses_a_visit_with_a_box_unticked(client, member_of_staff, teams, field, message):
     client.force_login(member_of_staff)
     data = _form(teams)
@@ -118,11 +131,14 @@ def test_it_refuses_a_platform_that_is_no_longer_approved(client, member_of_staf
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("platform", "message"), [
-    ("999999", "That platform is not on FiG&#x27;s approved list."),
-    ("zoom", "That platform is not on FiG&#x27;s approved list."),
-    ("", "Choose the video platform the visit was held on."),
-])
+@pytest.mark.parametrize(
+    ("platform", "message"),
+    [
+        ("999999", "That platform is not on FiG&#x27;s approved list."),
+        ("zoom", "That platform is not on FiG&#x27;s approved list."),
+        ("", "Choose the video platform the visit was held on."),
+    ],
+)
 def test_it_refuses_an_unknown_platform(client, member_of_staff, teams, platform, message):
     client.force_login(member_of_staff)
     response = client.post(reverse("staff:visit_new"), {**_form(teams), "platform": platform})
@@ -232,8 +248,9 @@ def test_it_keeps_parents_and_anonymous_people_off_the_list(client, parent):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("rows", [2, 20])
-def test_the_list_takes_the_same_number_of_queries_for_any_number_of_rows(client, ceo, teams, rows,
-                                                                          django_assert_num_queries):
+def test_the_list_takes_the_same_number_of_queries_for_any_number_of_rows(
+    client, ceo, teams, rows, django_assert_num_queries
+):
     zoom = factories.ApprovedPlatformFactory(name="Zoom (FiG licence)")
     for n in range(rows):
         _visit(factories.staff_user("coordinator"), [teams, zoom][n % 2], f"FAM-{n}", hours_ago=n + 1)

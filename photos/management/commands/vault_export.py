@@ -41,10 +41,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--family", required=True, metavar="REF", help="The family's reference.")
-        parser.add_argument("--out", required=True, type=Path, metavar="DIR",
-                            help="A new or empty folder to write the export into.")
-        parser.add_argument("--by", metavar="EMAIL", default="",
-                            help="The member of staff the export is made by, for the access log.")
+        parser.add_argument(
+            "--out", required=True, type=Path, metavar="DIR", help="A new or empty folder to write the export into."
+        )
+        parser.add_argument(
+            "--by", metavar="EMAIL", default="", help="The member of staff the export is made by, for the access log."
+        )
 
     def handle(self, *args, family: str, out: Path, by: str, **options) -> None:
         the_family = Family.objects.filter(reference__iexact=family.strip()).first()
@@ -68,11 +70,15 @@ class Command(BaseCommand):
         ready = list(Photo.objects.filter(family=the_family, status=Photo.Status.READY).values_list("pk", flat=True))
         with transaction.atomic():
             # Recorded before any byte is read: an export that fails half-way has still looked.
-            PhotoAccess.objects.bulk_create([
-                PhotoAccess(photo_id=pk, user=user, action=PhotoAccess.Action.EXPORT, at=exported_at) for pk in ready
-            ])
-            audit_record(action="family.exported", actor=user, target=the_family,
-                         details={"photos": len(ready), "out": str(out.resolve())})
+            PhotoAccess.objects.bulk_create(
+                [PhotoAccess(photo_id=pk, user=user, action=PhotoAccess.Action.EXPORT, at=exported_at) for pk in ready]
+            )
+            audit_record(
+                action="family.exported",
+                actor=user,
+                target=the_family,
+                details={"photos": len(ready), "out": str(out.resolve())},
+            )
 
         problems: list[str] = []
         manifest = {
@@ -88,19 +94,26 @@ class Command(BaseCommand):
         children = list(Child.objects.filter(family=the_family).order_by("pk"))
         positions = consents_for_children([c.pk for c in children])
         for child in children:
-            manifest["children"].append({
-                "id": child.pk, "first_name": child.first_name, "last_name": child.last_name,
-                "date_of_birth": _when(child.date_of_birth),
-                "consent_now": positions[child.pk].states,
-            })
-        records = ConsentRecord.objects.filter(child__family=the_family).select_related(
-            "carer", "form_version", "recorded_by"
-        ).order_by("signed_at", "pk")
+            manifest["children"].append(
+                {
+                    "id": child.pk,
+                    "first_name": child.first_name,
+                    "last_name": child.last_name,
+                    "date_of_birth": _when(child.date_of_birth),
+                    "consent_now": positions[child.pk].states,
+                }
+            )
+        records = (
+            ConsentRecord.objects.filter(child__family=the_family)
+            .select_related("carer", "form_version", "recorded_by")
+            .order_by("signed_at", "pk")
+        )
         for record in records:
             manifest["consent_records"].append(self._consent(record, out, problems))
 
         photos = list(
-            Photo.objects.filter(family=the_family).exclude(status=Photo.Status.REFUSED)
+            Photo.objects.filter(family=the_family)
+            .exclude(status=Photo.Status.REFUSED)
             .select_related("uploaded_by")
             .prefetch_related(
                 "tags__child",
@@ -130,8 +143,14 @@ class Command(BaseCommand):
     def _photo(self, photo: Photo, uses: frozenset[str] | None, out: Path, problems: list[str]) -> dict[str, Any]:
         file = None
         if photo.status == Photo.Status.READY:
-            file = self._write(out, f"photos/{photo.public_id}.jpg", photo.original_blob, photo.original_key_id,
-                               problems, f"photo {photo.public_id}")
+            file = self._write(
+                out,
+                f"photos/{photo.public_id}.jpg",
+                photo.original_blob,
+                photo.original_key_id,
+                problems,
+                f"photo {photo.public_id}",
+            )
         return {
             "id": str(photo.public_id),
             "file": file["path"] if file else None,
@@ -145,8 +164,11 @@ class Command(BaseCommand):
             "upload_sha256": photo.upload_sha256,
             "no_child_identifiable": photo.no_child_identifiable,
             "tagged_children": [
-                {"id": tag.child_id, "name": f"{tag.child.first_name} {tag.child.last_name}",
-                 "tagged_at": _when(tag.tagged_at)}
+                {
+                    "id": tag.child_id,
+                    "name": f"{tag.child.first_name} {tag.child.last_name}",
+                    "tagged_at": _when(tag.tagged_at),
+                }
                 for tag in sorted(photo.tags.all(), key=lambda t: t.child_id)
             ],
             "allowed_uses_now": sorted(uses) if uses is not None else [],
@@ -156,8 +178,12 @@ class Command(BaseCommand):
             "deletion_reason": photo.deletion_reason,
             "keep_reason": photo.keep_reason,
             "access_log": [
-                {"at": _when(a.at), "action": a.action, "user": a.user.email if a.user else None,
-                 "ip_address": a.ip_address}
+                {
+                    "at": _when(a.at),
+                    "action": a.action,
+                    "user": a.user.email if a.user else None,
+                    "ip_address": a.ip_address,
+                }
                 for a in photo.accesses.all()
             ],
         }
@@ -165,12 +191,24 @@ class Command(BaseCommand):
     def _consent(self, record: ConsentRecord, out: Path, problems: list[str]) -> dict[str, Any]:
         signature = scan = None
         if record.signature_blob:
-            signature = self._write(out, f"consents/{record.pk}-signature.png", record.signature_blob,
-                                    record.signature_key_id, problems, f"consent record {record.pk} signature")
+            signature = self._write(
+                out,
+                f"consents/{record.pk}-signature.png",
+                record.signature_blob,
+                record.signature_key_id,
+                problems,
+                f"consent record {record.pk} signature",
+            )
         if record.scan_blob:
             extension = mimetypes.guess_extension(record.scan_content_type or "") or ".bin"
-            scan = self._write(out, f"consents/{record.pk}-scan{extension}", record.scan_blob, record.scan_key_id,
-                               problems, f"consent record {record.pk} scan")
+            scan = self._write(
+                out,
+                f"consents/{record.pk}-scan{extension}",
+                record.scan_blob,
+                record.scan_key_id,
+                problems,
+                f"consent record {record.pk} scan",
+            )
         return {
             "id": record.pk,
             "child": record.child_id,
@@ -211,6 +249,10 @@ class Command(BaseCommand):
 
 def _carer(carer: Carer) -> dict[str, Any]:
     return {
-        "id": carer.pk, "full_name": carer.full_name, "relationship": carer.relationship, "email": carer.email,
-        "phone": carer.phone, "has_parental_responsibility": carer.has_parental_responsibility,
+        "id": carer.pk,
+        "full_name": carer.full_name,
+        "relationship": carer.relationship,
+        "email": carer.email,
+        "phone": carer.phone,
+        "has_parental_responsibility": carer.has_parental_responsibility,
     }

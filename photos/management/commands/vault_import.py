@@ -23,21 +23,41 @@ from staff.models import User
 class Command(BaseCommand):
     help = (
         "Import photo files for one family, tagged with its children, through the same consent checks and "
-        "processing as the web upload. A child is given by id or by full name, e.g. --child \"Ava Demo\"."
+        'processing as the web upload. A child is given by id or by full name, e.g. --child "Ava Demo".'
     )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
         parser.add_argument("--family", required=True, metavar="REF", help="The family's reference, e.g. FIG-ABC123.")
-        parser.add_argument("--child", action="append", default=[], metavar="CHILD",
-                            help="A child in the photos, by id or full name. Repeat for each child.")
-        parser.add_argument("--no-child-identifiable", action="store_true",
-                            help="No child can be identified in these photos (needed when no --child is given).")
-        parser.add_argument("--taken-by", required=True, metavar="EMAIL",
-                            help="The photographer or coordinator the photos are uploaded as.")
+        parser.add_argument(
+            "--child",
+            action="append",
+            default=[],
+            metavar="CHILD",
+            help="A child in the photos, by id or full name. Repeat for each child.",
+        )
+        parser.add_argument(
+            "--no-child-identifiable",
+            action="store_true",
+            help="No child can be identified in these photos (needed when no --child is given).",
+        )
+        parser.add_argument(
+            "--taken-by",
+            required=True,
+            metavar="EMAIL",
+            help="The photographer or coordinator the photos are uploaded as.",
+        )
 
-    def handle(self, *args, files: list[Path], family: str, child: list[str], no_child_identifiable: bool,
-               taken_by: str, **options) -> None:
+    def handle(
+        self,
+        *args,
+        files: list[Path],
+        family: str,
+        child: list[str],
+        no_child_identifiable: bool,
+        taken_by: str,
+        **options,
+    ) -> None:
         the_family = Family.objects.filter(reference__iexact=family.strip()).first()
         if the_family is None:
             raise CommandError(f"There is no family with the reference {family!r}.")
@@ -57,18 +77,25 @@ class Command(BaseCommand):
         for path, data in zip(files, contents, strict=True):
             if data is None:
                 refused += 1
-                self.stdout.write(f"REFUSED  {path}: The file is larger than {settings.FIG_PHOTO_MAX_BYTES // 1_000_000} MB.")
+                self.stdout.write(
+                    f"REFUSED  {path}: The file is larger than {settings.FIG_PHOTO_MAX_BYTES // 1_000_000} MB."
+                )
         if accepted:
             try:
                 batch = photo_upload(
-                    family=the_family, children=children, files=[data for _path, data in accepted],
-                    no_child_identifiable=no_child_identifiable, by=user, queue=False,
+                    family=the_family,
+                    children=children,
+                    files=[data for _path, data in accepted],
+                    no_child_identifiable=no_child_identifiable,
+                    by=user,
+                    queue=False,
                 )
             except UploadError as exc:
                 raise CommandError(str(exc)) from exc
             # The batch's photos were created in the order of the files.
-            for (path, _data), photo_id in zip(accepted, batch.photos.order_by("pk").values_list("pk", flat=True),
-                                               strict=True):
+            for (path, _data), photo_id in zip(
+                accepted, batch.photos.order_by("pk").values_list("pk", flat=True), strict=True
+            ):
                 photo = photo_process(photo_id=photo_id)
                 if photo.status == Photo.Status.READY:
                     self.stdout.write(f"STORED   {path}: photo {photo.public_id}, {photo.width} × {photo.height}")
@@ -92,13 +119,17 @@ class Command(BaseCommand):
             return found
         full_name = " ".join(given.split())
         matches = list(
-            in_family.annotate(full_name=Concat("first_name", Value(" "), "last_name")).filter(full_name__iexact=full_name)
+            in_family.annotate(full_name=Concat("first_name", Value(" "), "last_name")).filter(
+                full_name__iexact=full_name
+            )
         )
         if not matches:
             raise CommandError(f"There is no child called {given!r} in family {family.reference}.")
         if len(matches) > 1:
             ids = ", ".join(str(c.pk) for c in matches)
-            raise CommandError(f"More than one child in family {family.reference} is called {given!r}: use the id ({ids}).")
+            raise CommandError(
+                f"More than one child in family {family.reference} is called {given!r}: use the id ({ids})."
+            )
         return matches[0]
 
     @staticmethod

@@ -61,10 +61,15 @@ class Command(BaseCommand):
                 if name:
                     self._reseal(f"consent record {pk} {label}", label, name, key_id)
 
-        audit_record(action="vault.key_rotated", details={
-            "key": target, "resealed": dict(self.resealed), "already_current": dict(self.current),
-            "failures": len(self.failures),
-        })
+        audit_record(
+            action="vault.key_rotated",
+            details={
+                "key": target,
+                "resealed": dict(self.resealed),
+                "already_current": dict(self.current),
+                "failures": len(self.failures),
+            },
+        )
         for label in LABELS:
             self.stdout.write(
                 f"{label + 's':<11} re-sealed: {self.resealed[label]:>6}   already on {target}: {self.current[label]:>6}"

@@ -43,7 +43,9 @@ class Command(BaseCommand):
         for email, name, role, secret in DEMO_ACCOUNTS:
             user = User.objects.filter(email=email).first()
             if user is None:
-                user = services.staff_user_create(email=email, full_name=name, roles=[role], by=None, send_invitation=False)
+                user = services.staff_user_create(
+                    email=email, full_name=name, roles=[role], by=None, send_invitation=False
+                )
             else:
                 services.user_set_roles(user=user, roles=[role], by=None)
             if not user.check_password(DEMO_PASSWORD):
