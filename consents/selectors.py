@@ -1,7 +1,8 @@
 """Reads for consents, above all the one answer to "may child C be used for purpose P at time T?".
 
-Every part of the app asks `consent_allows` (one child) or `consents_for_children`
-(many children, a fixed number of queries). The rules:
+Every part of the app asks `consents_for_children` (many children, a fixed number of
+queries) or `consent_allows` (one child); what a photo of several children may be used for is
+worked out from those positions in `consents.uses`. The rules:
 
 - only carers with parental responsibility count;
 - for each such carer and purpose, their latest record that answers it is their decision;
@@ -175,17 +176,6 @@ def children_allowed(child_ids: Iterable[int], purpose: str, *, at: datetime | N
     """Which of these children may be used for `purpose` (the batched form)."""
     positions = consents_for_children(child_ids, at=at)
     return {child_id for child_id, position in positions.items() if position.allows(purpose)}
-
-
-def allowed_for_group(child_ids: Iterable[int], *, at: datetime | None = None) -> frozenset[str]:
-    """What a photo of all these children together may be used for: least permissive wins."""
-    positions = list(consents_for_children(child_ids, at=at).values())
-    if not positions:
-        return frozenset()
-    allowed = set(PURPOSES)
-    for position in positions:
-        allowed &= position.allowed
-    return frozenset(allowed)
 
 
 # --- who may see which family -------------------------------------------------

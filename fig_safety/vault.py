@@ -191,3 +191,19 @@ def vault_reseal_blob(*, name: str, key_id: str) -> tuple[str, bool]:
         storage.save(name, ContentFile(old_blob))
         raise VaultError("The vault storage renamed a blob; refusing to keep it.")
     return new_key_id, True
+
+
+def blob_response(*, name: str, key_id: str, content_type: str, filename: str, attachment: bool = False):
+    """The decrypted bytes of one blob as a private response: never cached, never sniffed; 404 when the
+    blob cannot be opened. Call only after the permission check, and record the access once this returns."""
+    from django.http import Http404, HttpResponse
+
+    try:
+        data = vault_read(name=name, key_id=key_id)
+    except VaultError as exc:
+        raise Http404 from exc
+    response = HttpResponse(data, content_type=content_type)
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Disposition"] = f'{"attachment" if attachment else "inline"}; filename="{filename}"'
+    return response

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.timezone import template_localtime
 
 from consents.models import PURPOSES, Child, Purpose
+from consents.uses import TAG_PURPOSES
 from photos.models import Photo
 
 PURPOSE_LABELS = dict(Purpose.choices)
@@ -36,7 +37,7 @@ def photo_alt(children: Iterable[Child], day: str) -> str:
 
 def missing_consent(missing: frozenset[str]) -> str:
     """Why a child cannot be tagged, naming exactly the consent they lack (`missing`: purposes)."""
-    if missing >= {Purpose.PHOTOGRAPHED, Purpose.STORED}:
+    if missing >= set(TAG_PURPOSES):
         return "no consent to be photographed or kept in the vault"
     if Purpose.PHOTOGRAPHED in missing:
         return "no consent to be photographed"

@@ -16,16 +16,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from consents.hooks import Withdrawal
-from consents.models import Child, Family, Purpose
+from consents.models import Child, Family
 from consents.selectors import consents_for_children
+from consents.uses import TAG_PURPOSES, lacking
 from fig_safety.vault import VaultError, blobs_removed_on_failure, vault_delete, vault_read, vault_save
 from photos.models import Photo, PhotoAccess, PhotoTag, UploadBatch
 from photos.processing import PhotoRefused, process_upload
 from staff.models import User
 from staff.notifications import notify
 from staff.services import audit_record, client_ip
-
-TAG_PURPOSES = (Purpose.PHOTOGRAPHED, Purpose.STORED)
 
 
 class UploadError(Exception):
@@ -39,7 +38,7 @@ def check_taggable(*, family: Family, children: Iterable[Child]) -> list[Child]:
     if strangers:
         raise UploadError("A tagged child is not in this family.")
     positions = consents_for_children([c.pk for c in children])
-    missing = [c for c in children if not all(positions[c.pk].allows(p) for p in TAG_PURPOSES)]
+    missing = [c for c in children if lacking(positions[c.pk], TAG_PURPOSES)]
     if missing:
         names = ", ".join(f"{c.first_name} {c.last_name}" for c in missing)
         raise UploadError(

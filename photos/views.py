@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from consents.models import PURPOSES
 from consents.selectors import families_managed_by
+from consents.uses import uses_for_tagged
 from fig_safety.vault import VaultError, vault_read
 from photos import services
 from photos.access import access_photo, can_manage_photo, can_retag, vault_required
@@ -30,7 +31,6 @@ from photos.selectors import (
     gallery_photos,
     photos_allowed_for,
     uses_for_photos,
-    uses_for_tagged,
 )
 from staff.roles import Role
 

@@ -51,3 +51,9 @@ def is_staff_member(user) -> bool:
 def has_role(user, *roles: Role) -> bool:
     held = user_roles(user)
     return any(role.value in held for role in roles)
+
+
+def is_social_admin(user) -> bool:
+    """Social media administrators (and superusers): they approve and publish posts, keep the policy term
+    lists, and work the inbox and the takedowns."""
+    return bool(getattr(user, "is_superuser", False) or has_role(user, Role.SOCIAL_ADMIN))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -124,7 +126,8 @@ def breach_list(request: HttpRequest) -> HttpResponse:
     if status in {choice for choice, _ in reports.model.Status.choices}:
         reports = reports.filter(status=status)
     page = Paginator(reports, 25).get_page(request.GET.get("page"))
-    return render(request, "staff/breach_list.html", {"page": page, "is_ceo": is_ceo, "status": status})
+    query = urlencode({"status": status}) if status else ""
+    return render(request, "staff/breach_list.html", {"page": page, "is_ceo": is_ceo, "status": status, "query": query})
 
 
 @staff_required()

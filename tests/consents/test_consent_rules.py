@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from consents import services
 from consents.models import PURPOSES, ConsentRecord, Purpose
-from consents.selectors import State, allowed_for_group, children_allowed, consent_allows, consents_for_children
+from consents.selectors import State, children_allowed, consent_allows, consents_for_children
+from consents.uses import uses_for_tagged
 from tests.consents.factories import (
     CarerFactory,
     ChildFactory,
@@ -394,10 +395,10 @@ def test_a_group_may_be_used_only_for_what_every_child_allows(now):
     give(ben, carer, answers=all_answers(True, print=False), at=now - DAY)
     give(cara, cara_carer, answers=all_answers(False, photographed=True, stored=True, print=True), at=now - DAY)
 
-    assert allowed_for_group([ava.pk]) == frozenset(PURPOSES)
-    assert allowed_for_group([ava.pk, ben.pk]) == frozenset(PURPOSES) - {Purpose.PRINT}
-    assert allowed_for_group([ava.pk, ben.pk, cara.pk]) == {Purpose.PHOTOGRAPHED, Purpose.STORED}
-    assert allowed_for_group([]) == frozenset()
+    uses = uses_for_tagged({1: [ava.pk], 2: [ava.pk, ben.pk], 3: [ava.pk, ben.pk, cara.pk]})
+    assert uses[1] == frozenset(PURPOSES)
+    assert uses[2] == frozenset(PURPOSES) - {Purpose.PRINT}
+    assert uses[3] == {Purpose.PHOTOGRAPHED, Purpose.STORED}
 
 
 def test_a_group_loses_a_use_when_one_childs_consent_is_withdrawn_or_expires(now):
@@ -407,15 +408,15 @@ def test_a_group_loses_a_use_when_one_childs_consent_is_withdrawn_or_expires(now
     give(dan, dan_carer, at=now - relativedelta(months=12) + 5 * DAY)
     withdraw(ava, carer, [Purpose.TRAINING], at=now - HOUR)
 
-    assert allowed_for_group([ava.pk, dan.pk]) == frozenset(PURPOSES) - {Purpose.TRAINING}
-    assert allowed_for_group([ava.pk, dan.pk], at=now + 6 * DAY) == frozenset()
+    assert uses_for_tagged({1: [ava.pk, dan.pk]})[1] == frozenset(PURPOSES) - {Purpose.TRAINING}
+    assert uses_for_tagged({1: [ava.pk, dan.pk]}, at=now + 6 * DAY)[1] == frozenset()
 
 
 def test_a_group_with_an_unconsented_child_may_be_used_for_nothing(now):
     _, ava, (carer,) = family_with_child()
     _, nobody, _ = family_with_child()
     give(ava, carer, at=now - DAY)
-    assert allowed_for_group([ava.pk, nobody.pk]) == frozenset()
+    assert uses_for_tagged({1: [ava.pk, nobody.pk]})[1] == frozenset()
 
 
 def _families_with_consents(count: int, now: dt.datetime) -> list[int]:
@@ -443,7 +444,7 @@ def test_consents_for_children_uses_the_same_number_of_queries_for_one_child_or_
     with django_assert_num_queries(4):
         children_allowed(fifty, Purpose.ONLINE)
     with django_assert_num_queries(4):
-        allowed_for_group(fifty)
+        uses_for_tagged({1: fifty})
 
     assert small[one[0]].allows(Purpose.ONLINE)
     assert sum(large[child_id].allows(Purpose.ONLINE) for child_id in fifty) == 25
