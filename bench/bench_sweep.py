@@ -1,4 +1,4 @@
-"""The inbox deadline sweep (social.sweeps.inbox_sweep): time and queries, with 1,000 due and with none due.
+"""The inbox deadline sweep (social.inbox.sweeps.inbox_sweep): time and queries, with 1,000 due and with none due.
 
 Every run happens inside a transaction that is rolled back afterwards, so the
 stamps (reminder_sent_at, escalated_at), the digest row and the outbox emails
@@ -36,8 +36,8 @@ def _measure(now: datetime, *, due: bool, keep_not_due: int | None, repeats: int
     from django.db.models import Q
     from django.test.utils import CaptureQueriesContext
 
+    from social.inbox.sweeps import inbox_sweep
     from social.models import InboxMessage
-    from social.sweeps import inbox_sweep
 
     seconds, queries, outcome = [], 0, {}
     for _i in range(repeats):

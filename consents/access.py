@@ -1,4 +1,4 @@
-"""Who may see and change which family, child and consent record.
+"""Who may see and change which family, child, carer, consent request and consent record.
 
 Outsiders get 404 (they learn nothing, not even that a family exists);
 read-only overseers (social media administrators, the CEO) get 403 on changes.
@@ -14,8 +14,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
-from consents.models import Child, ConsentRecord, Family
-from consents.selectors import children_of_parent, families_managed_by, families_visible_to
+from consents.models import Carer, Child, ConsentRecord, ConsentRequest, Family
+from consents.selectors import carers_for_user, children_of_parent, families_managed_by, families_visible_to
 from staff.roles import Role, has_role, is_staff_member
 
 OVERSIGHT_ROLES = (Role.COORDINATOR, Role.SOCIAL_ADMIN, Role.CEO)
@@ -44,6 +44,22 @@ def access_child(user, reference: str, child_id: int, *, write: bool = False) ->
     return get_object_or_404(Child.objects.select_related("family"), pk=child_id, family=family)
 
 
+def access_carer(user, reference: str, carer_id: int, *, write: bool = False) -> Carer:
+    family = access_family(user, reference, write=write)
+    return get_object_or_404(Carer, pk=carer_id, family=family)
+
+
+def access_consent_request(user, pk: int, *, write: bool = False) -> ConsentRequest:
+    """A consent request in a family this user may see (404 otherwise); with `write`, one they may change (403)."""
+    consent_request = get_object_or_404(ConsentRequest.objects.select_related("child__family"), pk=pk)
+    family = consent_request.child.family
+    if not families_visible_to(user).filter(pk=family.pk).exists():
+        raise Http404
+    if write and not can_change_family(user, family):
+        raise PermissionDenied
+    return consent_request
+
+
 def access_record(user, record_id: int) -> ConsentRecord:
     record = get_object_or_404(
         ConsentRecord.objects.select_related("child__family", "carer", "form_version", "recorded_by", "request"),
@@ -57,6 +73,15 @@ def access_record(user, record_id: int) -> ConsentRecord:
 def access_parent_child(user, child_id: int) -> Child:
     """A parent's own child (they hold parental responsibility in its family); 404 for anyone else's."""
     return get_object_or_404(children_of_parent(user).select_related("family"), pk=child_id)
+
+
+def access_parent_carer(user, child: Child) -> Carer:
+    """The carer record through which this signed-in parent speaks for `child` (one with parental
+    responsibility in its family); 404 if they have none."""
+    carer = carers_for_user(user).filter(family=child.family, has_parental_responsibility=True).first()
+    if carer is None:
+        raise Http404
+    return carer
 
 
 def parent_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -9,12 +9,10 @@ from django.utils import timezone
 
 from consents.models import PURPOSES, Carer, Child, ConsentRecord, ConsentRequest, Family, Purpose
 from consents.selectors import State, consents_for_children, families_managed_by
-from consents.services import (
-    Evidence,
-    consent_record_offline,
-    consent_request_send,
-    family_assign_coordinator,
-)
+from consents.services.evidence import Evidence
+from consents.services.families import family_assign_coordinator
+from consents.services.requests import consent_request_send
+from consents.services.signing import consent_record_offline
 from staff.models import User
 from staff.services import parent_user_get_or_create
 

@@ -11,6 +11,8 @@ worked out from those positions in `consents.uses`. The rules:
   has not been superseded by one requiring re-consent, within the validity
   period (FIG_CONSENT_VALID_MONTHS, default 12);
 - a recognisable face online also needs consent to publish online at all.
+
+Also here: who may see which family, which children still need asking, and what an emailed link points to.
 """
 
 from __future__ import annotations
@@ -18,14 +20,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.contrib.auth.models import Permission
+from django.core import signing
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
+from consents.errors import LinkProblem
+from consents.links import LINK_SALT, REVIEW_SALT, review_email_tag
 from consents.models import (
     PURPOSES,
     Carer,
@@ -254,3 +260,76 @@ def open_requests(child_ids: Iterable[int]) -> dict[int, list[ConsentRequest]]:
     ).select_related("carer"):
         found[request.child_id].append(request)
     return found
+
+
+def children_without_current_consent(families) -> list[Child]:
+    """Children with no current decision at all and no open request."""
+    children = list(Child.objects.filter(family__in=families).select_related("family"))
+    positions = consents_for_children([c.pk for c in children])
+    pending = set(
+        ConsentRequest.objects.filter(
+            child__in=children, status=ConsentRequest.Status.PENDING, expires_at__gt=timezone.now()
+        ).values_list("child_id", flat=True)
+    )
+    return [c for c in children if not positions[c.pk].has_any_decision and c.pk not in pending]
+
+
+# --- what an emailed link points to (the links are made in consents.links) -------------------------
+
+
+def request_from_token(token: str) -> ConsentRequest:
+    """The pending request a link points to, or LinkProblem saying why it cannot be used.
+
+    "used" is checked before the age, so a carer who comes back to an answered
+    link weeks later still sees that it was answered rather than "expired".
+    """
+    consent_request = request_from_token_any(token)
+    if consent_request is None or consent_request.status == ConsentRequest.Status.CANCELLED:
+        raise LinkProblem("invalid")
+    if consent_request.status in {ConsentRequest.Status.SIGNED, ConsentRequest.Status.DECLINED}:
+        raise LinkProblem("used")
+    try:
+        signing.loads(token, salt=LINK_SALT, max_age=timedelta(days=settings.FIG_CONSENT_LINK_DAYS))
+    except signing.SignatureExpired as exc:
+        raise LinkProblem("expired") from exc
+    if consent_request.status == ConsentRequest.Status.EXPIRED or consent_request.expires_at <= timezone.now():
+        raise LinkProblem("expired")
+    return consent_request
+
+
+def request_from_token_any(token: str) -> ConsentRequest | None:
+    """The request a genuine link points to, whatever its state (for the "already answered" page)."""
+    try:
+        data = signing.loads(token, salt=LINK_SALT)
+    except signing.BadSignature:
+        return None
+    return (
+        ConsentRequest.objects.select_related("child", "carer", "form_version", "child__family")
+        .filter(pk=data.get("r"), nonce=data.get("n"))
+        .first()
+    )
+
+
+def review_from_token(token: str) -> tuple[Carer, Child]:
+    """The carer and child a review link was sent for, or LinkProblem ("invalid" or "expired").
+
+    The link lets whoever holds it see that one child's consent and withdraw it, as that carer,
+    for FIG_CONSENT_LINK_DAYS: less than a signing link does (it cannot give consent), and no
+    sign-in, so withdrawing takes no more steps than giving did.
+    """
+    try:
+        data = signing.loads(token, salt=REVIEW_SALT, max_age=timedelta(days=settings.FIG_CONSENT_LINK_DAYS))
+    except signing.SignatureExpired as exc:
+        raise LinkProblem("expired") from exc
+    except signing.BadSignature as exc:
+        raise LinkProblem("invalid") from exc
+    carer = Carer.objects.filter(pk=data.get("c"), has_parental_responsibility=True).first()
+    child = Child.objects.select_related("family").filter(pk=data.get("k")).first()
+    if (
+        carer is None
+        or child is None
+        or carer.family_id != child.family_id
+        or not constant_time_compare(review_email_tag(carer.email), str(data.get("e", "")))
+    ):
+        raise LinkProblem("invalid")
+    return carer, child

@@ -1,7 +1,8 @@
 """Periodic consent work: expire old links, remind once after a week, ask for renewal before expiry.
 
-Each sweep claims the rows it acts on under a row lock (skip_locked, so two
-sweeps at once share the work) and stamps them, so nothing is sent twice.
+Reminders are claimed under a row lock (skip_locked, so two sweeps at once share the work) and
+stamped, through `fig_safety.sweeps.claim_and_stamp`; renewals are made once each by a unique
+constraint (one renewal request per consent). Nothing is sent twice.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from consents.errors import ConsentError
 from consents.models import ConsentRecord, ConsentRequest
 from consents.selectors import consent_valid_for
-from consents.services import ConsentError, _email_request, consent_request_send
+from consents.services.requests import consent_request_email, consent_request_send
+from fig_safety.sweeps import claim_and_stamp
 
 BATCH = 200
 
@@ -28,29 +31,24 @@ def expire_requests(now: datetime | None = None) -> int:
 
 
 def send_request_reminders(now: datetime | None = None) -> int:
-    """Remind once about requests still pending after FIG_CONSENT_REMINDER_DAYS."""
+    """Remind once about requests still pending after FIG_CONSENT_REMINDER_DAYS, oldest first."""
     now = now or timezone.now()
-    sent = 0
-    while True:
-        with transaction.atomic():
-            due = list(
-                ConsentRequest.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("child", "carer")
-                .filter(
-                    status=ConsentRequest.Status.PENDING,
-                    reminder_sent_at__isnull=True,
-                    expires_at__gt=now,
-                    created_at__lte=now - timedelta(days=settings.FIG_CONSENT_REMINDER_DAYS),
-                )
-                .order_by("created_at")[:BATCH]
-            )
-            for consent_request in due:
-                consent_request.reminder_sent_at = now
-                consent_request.save(update_fields=["reminder_sent_at"])
-                _email_request(consent_request, reminder=True)
-        sent += len(due)
-        if len(due) < BATCH:
-            return sent
+    due = (
+        ConsentRequest.objects.select_related("child", "carer")
+        .filter(
+            status=ConsentRequest.Status.PENDING,
+            reminder_sent_at__isnull=True,
+            expires_at__gt=now,
+            created_at__lte=now - timedelta(days=settings.FIG_CONSENT_REMINDER_DAYS),
+        )
+        .order_by("created_at")
+    )
+
+    def remind(claimed: list[ConsentRequest]) -> None:
+        for consent_request in claimed:
+            consent_request_email(consent_request=consent_request, reminder=True)
+
+    return claim_and_stamp(due, stamp="reminder_sent_at", now=now, handle=remind, batch=BATCH)
 
 
 def request_renewals(now: datetime | None = None) -> int:

@@ -14,17 +14,20 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from consents import services
 from consents.access import (
     OVERSIGHT_ROLES,
+    access_carer,
     access_child,
+    access_consent_request,
     access_family,
+    access_parent_carer,
     access_parent_child,
     access_record,
     can_change_family,
     is_coordinator,
     parent_required,
 )
+from consents.errors import ConsentError, LinkProblem
 from consents.forms import (
     CarerForm,
     ChildForm,
@@ -41,15 +44,35 @@ from consents.models import PURPOSES, Carer, Child, ConsentFormVersion, ConsentR
 from consents.selectors import (
     STATE_LABELS,
     assignable_coordinators,
-    carers_for_user,
     children_of_parent,
     consents_for_children,
     coordinators_of,
     families_managed_by,
     families_visible_to,
+    request_from_token,
+    request_from_token_any,
+    review_from_token,
 )
 from consents.selectors_register import RegisterRow, register_rows
-from fig_safety.vault import VaultError, vault_read
+from consents.services.evidence import evidence_from
+from consents.services.families import (
+    carer_save,
+    child_save,
+    family_assign_coordinator,
+    family_create,
+    family_unassign_coordinator,
+)
+from consents.services.form_versions import form_version_current, form_version_publish
+from consents.services.requests import (
+    consent_request_bulk,
+    consent_request_cancel,
+    consent_request_reconsent,
+    consent_request_send,
+    consent_request_send_to_family,
+)
+from consents.services.signing import consent_give_signed_in, consent_record_offline, consent_sign
+from consents.services.withdrawal import consent_withdraw
+from fig_safety.vault import blob_response
 from staff.access import staff_required
 from staff.roles import Role
 from staff.services import audit_record
@@ -125,9 +148,7 @@ def _csv_safe(value: str) -> str:
 @staff_required(Role.COORDINATOR)
 @require_POST
 def request_bulk(request: HttpRequest) -> HttpResponse:
-    sent, problems = services.consent_request_bulk(
-        families=families_managed_by(request.user), by=request.user, request=request
-    )
+    sent, problems = consent_request_bulk(families=families_managed_by(request.user), by=request.user, request=request)
     _report_sent(request, sent, problems, "consent request")
     return redirect("consents:register")
 
@@ -159,7 +180,7 @@ def family_list(request: HttpRequest) -> HttpResponse:
 def family_new(request: HttpRequest) -> HttpResponse:
     form = FamilyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        family = services.family_create(
+        family = family_create(
             by=request.user, notes=form.cleaned_data["notes"], coordinators=[request.user], request=request
         )
         messages.success(request, f"Family {family.reference} is created. Add the children and carers next.")
@@ -206,16 +227,15 @@ def family_coordinators(request: HttpRequest, reference: str) -> HttpResponse:
     user_id = request.POST.get("user", "")
     if request.POST.get("action") == "remove":
         coordinator = get_object_or_404(coordinators_of(family), pk=user_id if user_id.isdigit() else 0)
-        if coordinators_of(family).count() <= 1:
-            messages.error(request, "A family needs at least one coordinator.")
+        try:
+            family_unassign_coordinator(family=family, coordinator=coordinator, by=request.user, request=request)
+        except ConsentError as exc:
+            messages.error(request, str(exc))
         else:
-            services.family_unassign_coordinator(
-                family=family, coordinator=coordinator, by=request.user, request=request
-            )
             messages.success(request, f"{coordinator} no longer coordinates {family.reference}.")
     else:
         coordinator = get_object_or_404(assignable_coordinators(family), pk=user_id if user_id.isdigit() else 0)
-        services.family_assign_coordinator(family=family, coordinator=coordinator, by=request.user, request=request)
+        family_assign_coordinator(family=family, coordinator=coordinator, by=request.user, request=request)
         messages.success(request, f"{coordinator} now coordinates {family.reference}.")
     return redirect("consents:family_detail", reference=family.reference)
 
@@ -232,7 +252,7 @@ def child_edit(request: HttpRequest, reference: str, child_id: int | None = None
     )
     if request.method == "POST" and form.is_valid():
         fields = {name: form.cleaned_data[name] for name in ChildForm.Meta.fields}
-        services.child_save(family=family, child=child, by=request.user, request=request, **fields)
+        child_save(family=family, child=child, by=request.user, request=request, **fields)
         messages.success(request, "Saved.")
         return redirect("consents:family_detail", reference=family.reference)
     title = "Change child's details" if child else f"Add a child to {family.reference}"
@@ -245,14 +265,14 @@ def child_edit(request: HttpRequest, reference: str, child_id: int | None = None
 @require_http_methods(["GET", "POST"])
 def carer_edit(request: HttpRequest, reference: str, carer_id: int | None = None) -> HttpResponse:
     family = access_family(request.user, reference, write=True)
-    carer = get_object_or_404(Carer, pk=carer_id, family=family) if carer_id else None
+    carer = access_carer(request.user, reference, carer_id, write=True) if carer_id else None
     # Not instance=carer (see child_edit): carer_save must see the old email to unlink the old account.
     form = CarerForm(
         request.POST or None, initial=model_to_dict(carer, fields=CarerForm.Meta.fields) if carer else None
     )
     if request.method == "POST" and form.is_valid():
         fields = {name: form.cleaned_data[name] for name in CarerForm.Meta.fields}
-        services.carer_save(family=family, carer=carer, by=request.user, request=request, **fields)
+        carer_save(family=family, carer=carer, by=request.user, request=request, **fields)
         messages.success(request, "Saved.")
         return redirect("consents:family_detail", reference=family.reference)
     title = "Change carer's details" if carer else f"Add a carer to {family.reference}"
@@ -291,13 +311,13 @@ def request_send(request: HttpRequest, reference: str, child_id: int) -> HttpRes
     target = request.POST.get("carer", "")
     try:
         if target == "all":
-            sent = services.consent_request_send_to_family(child=child, by=request.user, request=request)
+            sent = consent_request_send_to_family(child=child, by=request.user, request=request)
             messages.success(request, f"Consent request sent to {len(sent)} carer{'s' if len(sent) != 1 else ''}.")
         else:
-            carer = get_object_or_404(Carer, pk=target if target.isdigit() else 0, family=child.family)
-            services.consent_request_send(child=child, carer=carer, by=request.user, request=request)
+            carer = access_carer(request.user, reference, int(target) if target.isdigit() else 0, write=True)
+            consent_request_send(child=child, carer=carer, by=request.user, request=request)
             messages.success(request, f"Consent request sent to {carer.full_name}.")
-    except services.ConsentError as exc:
+    except ConsentError as exc:
         messages.error(request, str(exc))
     return redirect("consents:child_history", reference=reference, child_id=child.pk)
 
@@ -305,12 +325,12 @@ def request_send(request: HttpRequest, reference: str, child_id: int) -> HttpRes
 @staff_required(Role.COORDINATOR)
 @require_POST
 def request_cancel(request: HttpRequest, request_id: int) -> HttpResponse:
-    consent_request = get_object_or_404(ConsentRequest.objects.select_related("child__family"), pk=request_id)
-    child = access_child(request.user, consent_request.child.family.reference, consent_request.child_id, write=True)
+    consent_request = access_consent_request(request.user, request_id, write=True)
+    child = consent_request.child
     try:
-        services.consent_request_cancel(consent_request=consent_request, by=request.user, request=request)
+        consent_request_cancel(consent_request=consent_request, by=request.user, request=request)
         messages.success(request, "The request is cancelled; its link no longer works.")
-    except services.ConsentError as exc:
+    except ConsentError as exc:
         messages.error(request, str(exc))
     return redirect("consents:child_history", reference=child.family.reference, child_id=child.pk)
 
@@ -322,7 +342,7 @@ def record_offline(request: HttpRequest, reference: str, child_id: int) -> HttpR
     form = OfflineConsentForm(request.POST or None, request.FILES or None, child=child)
     if request.method == "POST" and form.is_valid():
         try:
-            services.consent_record_offline(
+            consent_record_offline(
                 child=child,
                 carer=form.cleaned_data["carer"],
                 answers=form.purpose_answers(),
@@ -330,10 +350,10 @@ def record_offline(request: HttpRequest, reference: str, child_id: int) -> HttpR
                 taken_by=form.cleaned_data["taken_by"],
                 by=request.user,
                 scan=form.cleaned_data["scan"],
-                evidence=services.evidence_from(request),
+                evidence=evidence_from(request),
                 note=form.cleaned_data["note"],
             )
-        except services.ConsentError as exc:
+        except ConsentError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, "The consent is recorded.")
@@ -348,16 +368,16 @@ def withdraw_for_carer(request: HttpRequest, reference: str, child_id: int) -> H
     form = StaffWithdrawForm(request.POST or None, child=child)
     if request.method == "POST" and form.is_valid():
         try:
-            services.consent_withdraw(
+            consent_withdraw(
                 child=child,
                 carer=form.cleaned_data["carer"],
                 purposes=form.cleaned_data["purposes"],
                 identified_by=ConsentRecord.IdentifiedBy.STAFF,
-                evidence=services.evidence_from(request),
+                evidence=evidence_from(request),
                 by=request.user,
                 reason=form.cleaned_data["reason"],
             )
-        except services.ConsentError as exc:
+        except ConsentError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, "The withdrawal is recorded and has taken effect.")
@@ -399,22 +419,17 @@ def record_file(request: HttpRequest, record_id: int, which: str) -> HttpRespons
     }.get(which, ("", "", ""))
     if not name:
         raise Http404
-    try:
-        data = vault_read(name=name, key_id=key_id)
-    except VaultError as exc:
-        raise Http404 from exc
+    response = blob_response(
+        name=name, key_id=key_id, content_type=content_type, filename=f"consent-{record.pk}-{which}", attachment=False
+    )
     audit_record(action=f"consent.{which}_viewed", request=request, target=record)
-    response = HttpResponse(data, content_type=content_type)
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Disposition"] = f'inline; filename="consent-{record.pk}-{which}"'
     return response
 
 
 @staff_required(*OVERSIGHT_ROLES)
 @require_safe
 def form_versions(request: HttpRequest) -> HttpResponse:
-    current = services.form_version_current()
+    current = form_version_current()
     return render(
         request,
         "consents/form_versions.html",
@@ -431,7 +446,7 @@ def form_versions(request: HttpRequest) -> HttpResponse:
 @staff_required(Role.COORDINATOR)
 @require_http_methods(["GET", "POST"])
 def form_version_new(request: HttpRequest) -> HttpResponse:
-    current = services.form_version_current()
+    current = form_version_current()
     initial = {
         "introduction": current.introduction,
         "closing": current.closing,
@@ -440,14 +455,14 @@ def form_version_new(request: HttpRequest) -> HttpResponse:
     form = FormVersionForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            version = services.form_version_publish(
+            version = form_version_publish(
                 introduction=form.cleaned_data["introduction"],
                 purpose_texts=form.purpose_texts(),
                 closing=form.cleaned_data["closing"],
                 requires_reconsent=form.cleaned_data["requires_reconsent"],
                 by=request.user,
             )
-        except services.ConsentError as exc:
+        except ConsentError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, f"Version {version.number} is published. You can now ask families to re-consent.")
@@ -462,9 +477,7 @@ def form_version_new(request: HttpRequest) -> HttpResponse:
 @staff_required(Role.COORDINATOR)
 @require_POST
 def reconsent(request: HttpRequest) -> HttpResponse:
-    result = services.consent_request_reconsent(
-        families=families_managed_by(request.user), by=request.user, request=request
-    )
+    result = consent_request_reconsent(families=families_managed_by(request.user), by=request.user, request=request)
     skipped = f" {result.skipped} skipped: already sent this version and not yet answered." if result.skipped else ""
     _report_sent(request, result.sent, result.problems, "re-consent request", also=skipped)
     return redirect("consents:form_versions")
@@ -476,22 +489,22 @@ def reconsent(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def sign(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        consent_request = services.request_from_token(token)
-    except services.LinkProblem as problem:
+        consent_request = request_from_token(token)
+    except LinkProblem as problem:
         return _link_problem(request, token, problem.kind)
     version = consent_request.form_version
     form = SignForm(request.POST or None, version=version)
     if request.method == "POST" and form.is_valid():
         try:
-            services.consent_sign(
+            consent_sign(
                 consent_request_id=consent_request.pk,
                 answers=form.purpose_answers(),
                 typed_name=form.cleaned_data["typed_name"],
                 confirmed_pr=form.cleaned_data["confirm_parental_responsibility"],
                 signature_data_url=form.cleaned_data["signature"],
-                evidence=services.evidence_from(request),
+                evidence=evidence_from(request),
             )
-        except services.ConsentError as exc:
+        except ConsentError as exc:
             form.add_error(None, str(exc))
         else:
             return redirect("consents:sign", token=token)
@@ -513,7 +526,7 @@ def _link_problem(request: HttpRequest, token: str, kind: str) -> HttpResponse:
     context = {"kind": kind}
     if kind == "used":
         # The carer who just signed comes back here (post/redirect/get): show what they answered.
-        consent_request = services.request_from_token_any(token)
+        consent_request = request_from_token_any(token)
         record = consent_request.records.first() if consent_request else None
         if record is not None:
             context.update(
@@ -533,8 +546,8 @@ def _link_problem(request: HttpRequest, token: str, kind: str) -> HttpResponse:
 def review(request: HttpRequest, token: str) -> HttpResponse:
     """One child's consent, for the carer the link was emailed to: what holds now, the history, withdraw."""
     try:
-        _, child = services.review_from_token(token)
-    except services.LinkProblem as problem:
+        _, child = review_from_token(token)
+    except LinkProblem as problem:
         return _review_link_problem(request, problem.kind)
     return render(
         request,
@@ -550,8 +563,8 @@ def review(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def review_withdraw(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        carer, child = services.review_from_token(token)
-    except services.LinkProblem as problem:
+        carer, child = review_from_token(token)
+    except LinkProblem as problem:
         return _review_link_problem(request, problem.kind)
     return _withdraw_page(
         request,
@@ -586,12 +599,12 @@ def _withdraw_page(
     initial = [p for p in request.GET.getlist("purpose") if p in PURPOSES] or list(PURPOSES)
     form = WithdrawForm(request.POST or None, initial={"purposes": initial})
     if request.method == "POST" and form.is_valid():
-        services.consent_withdraw(
+        consent_withdraw(
             child=child,
             carer=carer,
             purposes=form.cleaned_data["purposes"],
             identified_by=identified_by,
-            evidence=services.evidence_from(request),
+            evidence=evidence_from(request),
             reason=form.cleaned_data["reason"],
         )
         messages.success(request, "Your withdrawal has taken effect. We have emailed you a confirmation.")
@@ -631,20 +644,20 @@ def my_child(request: HttpRequest, child_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def my_child_form(request: HttpRequest, child_id: int) -> HttpResponse:
     child = access_parent_child(request.user, child_id)
-    version = services.form_version_current()
+    version = form_version_current()
     form = SignForm(request.POST or None, version=version)
     if request.method == "POST" and form.is_valid():
         try:
-            services.consent_give_signed_in(
+            consent_give_signed_in(
                 user=request.user,
                 child=child,
                 answers=form.purpose_answers(),
                 typed_name=form.cleaned_data["typed_name"],
                 confirmed_pr=form.cleaned_data["confirm_parental_responsibility"],
                 signature_data_url=form.cleaned_data["signature"],
-                evidence=services.evidence_from(request),
+                evidence=evidence_from(request),
             )
-        except services.ConsentError as exc:
+        except ConsentError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, f"Your answers for {child.first_name} are saved. We have emailed you a copy.")
@@ -661,9 +674,7 @@ def my_child_form(request: HttpRequest, child_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def my_child_withdraw(request: HttpRequest, child_id: int) -> HttpResponse:
     child = access_parent_child(request.user, child_id)
-    carer = carers_for_user(request.user).filter(family=child.family, has_parental_responsibility=True).first()
-    if carer is None:
-        raise Http404
+    carer = access_parent_carer(request.user, child)
     return _withdraw_page(
         request,
         child=child,

@@ -23,8 +23,8 @@ app.conf.beat_schedule = {
         "task": "staff.tasks.deliver_outbox",
         "schedule": 60.0,
     },
-    "posts-past-their-time": {
-        "task": "social.tasks.expire_unapproved_posts",
+    "posts": {
+        "task": "social.tasks.posts_sweep",
         "schedule": crontab(minute="*/5"),
     },
     "inbox": {

@@ -1,13 +1,15 @@
-"""Who may see which photo. Outsiders get 404 — they learn nothing, not even that a photo exists."""
+"""Who may see which photo and upload. Outsiders get 404 — they learn nothing, not even that a photo exists."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable
 
 from django.http import Http404
+from django.shortcuts import get_object_or_404
 
 from consents.access import can_change_family
-from photos.models import Photo
+from photos.models import Photo, UploadBatch
 from photos.selectors import photos_visible_to
 from staff.access import staff_required
 from staff.roles import Role
@@ -20,10 +22,17 @@ def vault_required(*roles: Role) -> Callable:
     return staff_required(*roles, not_found=True)
 
 
-def access_photo(user, public_id) -> Photo:
-    """The photo if this person may see it now (its family's coordinators, or its uploader for a day)."""
+def access_photo(user, public_id, *, manage: bool = False, retag: bool = False) -> Photo:
+    """The photo if this person may see it now (its family's coordinators, or its uploader for a day);
+    with `manage`, only if they manage it too (can_manage_photo); with `retag`, only if they may fix its
+    tags (can_retag). 404 otherwise, not 403: a photographer who sees the photo only as its uploader is
+    not told there is more to it."""
     photo = photos_visible_to(user).select_related("family", "uploaded_by", "batch").filter(public_id=public_id).first()
     if photo is None:
+        raise Http404
+    if manage and not can_manage_photo(user, photo):
+        raise Http404
+    if retag and not can_retag(user, photo):
         raise Http404
     return photo
 
@@ -36,3 +45,26 @@ def can_manage_photo(user, photo: Photo) -> bool:
 def can_retag(user, photo: Photo) -> bool:
     # The uploader can only see the photo while the fix-tags window is open (photos_visible_to).
     return photo.uploaded_by_id == user.pk or can_manage_photo(user, photo)
+
+
+def access_batch(user, public_id) -> UploadBatch:
+    """One of this person's own uploads, with its family; 404 for anyone else's."""
+    return get_object_or_404(UploadBatch.objects.select_related("family"), public_id=public_id, uploaded_by=user)
+
+
+def own_unconfirmed_photos(user, *, batch_id: str = "", photo_ids: Iterable[str] = ()) -> list[Photo]:
+    """The photos of one of this person's uploads (`batch_id`), or else those of `photo_ids`, that they
+    uploaded and have not yet confirmed deleted from their device. Anything else, or an id that is not
+    one, is left out without a word: the confirmation then has nothing to confirm."""
+    mine = Photo.objects.filter(uploaded_by=user, device_deleted_at__isnull=True)
+    if batch_id:
+        return list(mine.filter(batch__public_id=batch_id) if _is_uuid(batch_id) else mine.none())
+    return list(mine.filter(public_id__in=[i for i in photo_ids if _is_uuid(i)]))
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True

@@ -266,7 +266,7 @@ def _newly_withdrawn(withdrawal: Withdrawal) -> bool:
 
     signed_at = ConsentRecord.objects.values_list("signed_at", flat=True).get(pk=withdrawal.record_id)
     before = consents_for_children([withdrawal.child_id], at=signed_at - timedelta(microseconds=1))[withdrawal.child_id]
-    return all(before.allows(purpose) for purpose in TAG_PURPOSES)
+    return not lacking(before, TAG_PURPOSES)
 
 
 def photos_on_consent_withdrawn(withdrawal: Withdrawal) -> None:

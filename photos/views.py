@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
@@ -15,9 +15,16 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from consents.models import PURPOSES
 from consents.selectors import families_managed_by
 from consents.uses import uses_for_tagged
-from fig_safety.vault import VaultError, vault_read
+from fig_safety.vault import blob_response
 from photos import services
-from photos.access import access_photo, can_manage_photo, can_retag, vault_required
+from photos.access import (
+    access_batch,
+    access_photo,
+    can_manage_photo,
+    can_retag,
+    own_unconfirmed_photos,
+    vault_required,
+)
 from photos.display import PURPOSE_LABELS, child_filter, gallery_cards, missing_consent
 from photos.forms import GalleryFilterForm, KeepForm, RetagForm, UploadForm
 from photos.models import Photo, PhotoAccess, UploadBatch
@@ -91,17 +98,11 @@ def _batch_url(batch: UploadBatch) -> str:
     return reverse("photos:batch", args=[batch.public_id])
 
 
-def _my_batch(request: HttpRequest, public_id) -> UploadBatch:
-    return get_object_or_404(
-        UploadBatch.objects.select_related("family"), public_id=public_id, uploaded_by=request.user
-    )
-
-
 @vault_required(*UPLOADERS)
 @require_safe
 def batch(request: HttpRequest, public_id) -> HttpResponse:
     """What happened to each file of an upload; the page polls batch_status while any is processing."""
-    upload_batch = _my_batch(request, public_id)
+    upload_batch = access_batch(request.user, public_id)
     photos = list(upload_batch.photos.order_by("id"))
     if request.headers.get("Accept") == "application/json":
         return JsonResponse(
@@ -149,14 +150,10 @@ def my_uploads(request: HttpRequest) -> HttpResponse:
 @vault_required(*UPLOADERS)
 @require_POST
 def confirm_device_deleted(request: HttpRequest) -> HttpResponse:
-    ids = request.POST.getlist("photo")
-    batch_id = request.POST.get("batch")
-    mine = Photo.objects.filter(uploaded_by=request.user, device_deleted_at__isnull=True)
-    if batch_id:
-        photos = mine.filter(batch__public_id=batch_id) if _is_uuid(batch_id) else mine.none()
-    else:
-        photos = mine.filter(public_id__in=[i for i in ids if _is_uuid(i)])
-    count = services.photos_confirm_device_deleted(photos=list(photos), by=request.user, request=request)
+    photos = own_unconfirmed_photos(
+        request.user, batch_id=request.POST.get("batch") or "", photo_ids=request.POST.getlist("photo")
+    )
+    count = services.photos_confirm_device_deleted(photos=photos, by=request.user, request=request)
     if count:
         messages.success(
             request, f"Thank you. {count} photo{'s' if count != 1 else ''} marked as deleted from your device."
@@ -166,16 +163,6 @@ def confirm_device_deleted(request: HttpRequest) -> HttpResponse:
     return redirect(
         request.POST.get("next") if request.POST.get("next", "").startswith("/photos/") else "photos:my_uploads"
     )
-
-
-def _is_uuid(value: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
 
 
 @vault_required(*UPLOADERS)
@@ -276,25 +263,21 @@ def image(request: HttpRequest, public_id, size: str) -> HttpResponse:
     }.get(size, ("", "", ""))
     if not name:
         raise Http404
-    try:
-        data = vault_read(name=name, key_id=key_id)
-    except VaultError as exc:
-        raise Http404 from exc
+    response = blob_response(
+        name=name,
+        key_id=key_id,
+        content_type="image/jpeg",
+        filename=f"fig-{photo.family.reference}-{photo.public_id}.jpg",
+        attachment=size == "download",
+    )
     services.photo_access_record(photo=photo, user=request.user, action=action, request=request)
-    response = HttpResponse(data, content_type="image/jpeg")
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    disposition = "attachment" if size == "download" else "inline"
-    response["Content-Disposition"] = f'{disposition}; filename="fig-{photo.family.reference}-{photo.public_id}.jpg"'
     return response
 
 
 @vault_required(*UPLOADERS)
 @require_POST
 def retag(request: HttpRequest, public_id) -> HttpResponse:
-    photo = access_photo(request.user, public_id)
-    if not can_retag(request.user, photo):
-        raise Http404
+    photo = access_photo(request.user, public_id, retag=True)
     form = RetagForm(request.POST, family=photo.family)
     if form.is_valid():
         try:
@@ -317,9 +300,7 @@ def retag(request: HttpRequest, public_id) -> HttpResponse:
 @vault_required(Role.COORDINATOR)
 @require_POST
 def keep(request: HttpRequest, public_id) -> HttpResponse:
-    photo = access_photo(request.user, public_id)
-    if not can_manage_photo(request.user, photo):
-        raise Http404
+    photo = access_photo(request.user, public_id, manage=True)
     form = KeepForm(request.POST)
     if form.is_valid():
         try:
@@ -336,9 +317,7 @@ def keep(request: HttpRequest, public_id) -> HttpResponse:
 @vault_required(Role.COORDINATOR)
 @require_safe
 def access_log(request: HttpRequest, public_id) -> HttpResponse:
-    photo = access_photo(request.user, public_id)
-    if not can_manage_photo(request.user, photo):
-        raise Http404
+    photo = access_photo(request.user, public_id, manage=True)
     entries = photo.accesses.select_related("user")
     page = Paginator(entries, 100).get_page(request.GET.get("page"))
     return render(request, "photos/access_log.html", {"photo": photo, "page": page})
@@ -381,9 +360,7 @@ def deletion_queue(request: HttpRequest) -> HttpResponse:
 @require_POST
 def mark_unidentifiable(request: HttpRequest, public_id) -> HttpResponse:
     """Coordinators only: the decision that no face can be recognised is theirs to make and to answer for."""
-    photo = access_photo(request.user, public_id)
-    if not can_manage_photo(request.user, photo):
-        raise Http404
+    photo = access_photo(request.user, public_id, manage=True)
     unidentifiable = request.POST.get("unidentifiable") == "yes"
     services.photo_mark_unidentifiable(photo=photo, unidentifiable=unidentifiable, by=request.user, request=request)
     messages.success(

@@ -9,9 +9,9 @@ class SocialConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from consents.hooks import register_withdrawal_handler
+        from social.inbox.selectors import dashboard_changed
         from social.models import InboxMessage, Takedown
-        from social.posts import posts_on_consent_withdrawn
-        from social.selectors import dashboard_changed
+        from social.posts.services import posts_on_consent_withdrawn
 
         register_withdrawal_handler(posts_on_consent_withdrawn)
         for model in (InboxMessage, Takedown):

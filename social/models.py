@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import models
@@ -11,8 +10,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from consents.models import Family
+from fig_safety.times import LONDON
 
-LONDON = ZoneInfo("Europe/London")
 RESPONSE_DAYS = 7
 
 
@@ -154,6 +153,15 @@ class Takedown(models.Model):
     how = models.CharField(max_length=10, choices=How.choices, blank=True)
     notes = models.TextField(blank=True)
     last_escalated_at = models.DateTimeField(null=True, blank=True)
+    # Removal through the Graph API happens after commit, outside any row lock (inbox.services.takedown_remove_send):
+    # how it was asked for, by whom and when, when the call began, and why the last attempt failed.
+    removal_requested_how = models.CharField(max_length=10, choices=How.choices, blank=True)
+    removal_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    removal_requested_at = models.DateTimeField(null=True, blank=True)
+    removal_started_at = models.DateTimeField(null=True, blank=True)
+    removal_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["due_at", "id"]
@@ -210,6 +218,7 @@ class Post(models.Model):
         SUBMITTED = "submitted", "Awaiting review"
         CHANGES_REQUESTED = "changes_requested", "Changes requested"
         APPROVED = "approved", "Approved"
+        PUBLISHING = "publishing", "Being published"
         PUBLISHED = "published", "Published"
         WITHDRAWN = "withdrawn", "Withdrawn"
 
@@ -235,6 +244,12 @@ class Post(models.Model):
     published_url = models.URLField(max_length=500, blank=True)
     external_id = models.CharField(max_length=200, blank=True)
     adapter = models.CharField(max_length=20, blank=True)
+    # Publishing through a platform happens after commit, outside any row lock (services.post_publish_send):
+    # when it was asked for, when the outside call began (set: the platform may have it), and why the last
+    # attempt failed, for the page to say.
+    publish_requested_at = models.DateTimeField(null=True, blank=True)
+    publish_started_at = models.DateTimeField(null=True, blank=True)
+    publish_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-updated_at", "-id"]

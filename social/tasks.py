@@ -1,11 +1,13 @@
-"""Celery tasks for social media: thin wrappers that take ids and call services or the sweep."""
+"""Celery tasks for social media: thin wrappers that take ids and call services or the sweeps."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from social.services import message_flag
-from social.sweeps import inbox_sweep as _inbox_sweep
+from social.inbox.services import message_flag, takedown_remove_send
+from social.inbox.sweeps import inbox_sweep as _inbox_sweep
+from social.posts.services import post_publish_send
+from social.posts.services import posts_sweep as _posts_sweep
 
 
 @shared_task(name="social.tasks.flag_message")
@@ -18,8 +20,20 @@ def inbox_sweep() -> dict[str, int]:
     return _inbox_sweep()
 
 
-@shared_task(name="social.tasks.expire_unapproved_posts")
-def expire_unapproved_posts() -> int:
-    from social.posts import expire_unapproved
+@shared_task(name="social.tasks.posts_sweep")
+def posts_sweep() -> dict[str, int]:
+    return _posts_sweep()
 
-    return expire_unapproved()
+
+@shared_task(name="social.tasks.publish_post")
+def publish_post(post_id: int) -> str:
+    """Send a post being published to its platform, once (services.post_publish_send)."""
+    post = post_publish_send(post_id=post_id)
+    return post.status if post else "gone"
+
+
+@shared_task(name="social.tasks.remove_through_graph")
+def remove_through_graph(takedown_id: int) -> str:
+    """Hide or delete a takedown's comment through the Graph API, once (services.takedown_remove_send)."""
+    takedown = takedown_remove_send(takedown_id=takedown_id)
+    return takedown.status if takedown else "gone"

@@ -1,26 +1,9 @@
-from django.urls import path
+"""The social app's pages, in one namespace ("social:"): the inbox and the post queue, each listed by its own
+sub-package."""
 
-from social import views
+from social.inbox.urls import urlpatterns as inbox_urlpatterns
+from social.posts.urls import urlpatterns as posts_urlpatterns
 
 app_name = "social"
 
-urlpatterns = [
-    path("webhooks/meta/", views.meta_webhook, name="meta_webhook"),
-    path("inbox/", views.inbox, name="inbox"),
-    path("inbox/add/", views.add_message, name="add_message"),
-    path("inbox/for-you/", views.for_me, name="for_me"),
-    path("inbox/<int:pk>/", views.message_detail, name="message"),
-    path("inbox/<int:pk>/assign/", views.message_assign, name="assign"),
-    path("inbox/<int:pk>/pass-on/", views.message_pass_on, name="pass_on"),
-    path("inbox/<int:pk>/respond/", views.message_respond, name="respond"),
-    path("inbox/<int:pk>/close/", views.message_close, name="close"),
-    path("inbox/<int:pk>/takedown/", views.message_takedown, name="takedown_open"),
-    path("takedowns/", views.takedowns, name="takedowns"),
-    path("takedowns/<int:pk>/removed/", views.takedown_remove, name="takedown_remove"),
-    path("dashboard/", views.dashboard, name="dashboard"),
-]
-
-# The post queue lives beside the inbox, in its own module.
-from social.post_urls import urlpatterns as post_urlpatterns  # noqa: E402
-
-urlpatterns += post_urlpatterns
+urlpatterns = [*inbox_urlpatterns, *posts_urlpatterns]

@@ -39,6 +39,12 @@ def staff_required(*roles: Role, not_found: bool = False) -> Callable:
     return decorator
 
 
+def require(allowed: bool) -> None:
+    """403 for someone who may see the thing but not do this to it."""
+    if not allowed:
+        raise PermissionDenied
+
+
 def can_publish_policy(user) -> bool:
     return bool(user.is_superuser or has_role(user, Role.CEO))
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.html import format_html
 
-from social.access import can_read_inbox
+from social.inbox.access import can_read_inbox
 
 register = template.Library()
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from social import posts
 from social.models import PolicyTerm
+from social.posts import services as posts
 from tests import factories
 from tests.browser import journeys
 from tests.conftest import assert_accessible

@@ -21,8 +21,8 @@ from django.db import connection
 from django.utils import timezone
 from playwright.sync_api import Locator, Page, expect
 
-from consents import services
 from consents.models import PURPOSES, ConsentRecord, ConsentRequest, Purpose
+from consents.services import requests as services
 from tests import factories
 from tests.browser import journeys
 from tests.conftest import assert_accessible

@@ -25,11 +25,16 @@ from unittest import mock
 import factory
 from PIL import Image
 
-from consents import services
 from consents.formtext import DEFAULT_INTRODUCTION, DEFAULT_PURPOSE_TEXTS, default_closing
 from consents.models import PURPOSES, Carer, Child, ConsentFormVersion, ConsentRecord, ConsentRequest, Family
+from consents.services.evidence import Evidence
+from consents.services.families import family_assign_coordinator
+from consents.services.form_versions import form_version_current, form_version_publish
+from consents.services.requests import consent_request_send
+from consents.services.signing import consent_record_offline, consent_sign
+from consents.services.withdrawal import consent_withdraw
 
-EVIDENCE = services.Evidence(ip_address="203.0.113.7", user_agent="Mozilla/5.0 (pytest phone)")
+EVIDENCE = Evidence(ip_address="203.0.113.7", user_agent="Mozilla/5.0 (pytest phone)")
 
 
 class FamilyFactory(factory.django.DjangoModelFactory):
@@ -110,13 +115,13 @@ def family_with_child(coordinator=None, carers: int = 1) -> tuple[Family, Child,
 
 
 def assign(coordinator, family: Family) -> None:
-    services.family_assign_coordinator(family=family, coordinator=coordinator, by=None)
+    family_assign_coordinator(family=family, coordinator=coordinator, by=None)
 
 
 def publish_version(requires_reconsent: bool = False, at: dt.datetime | None = None, by=None) -> ConsentFormVersion:
-    services.form_version_current()  # version 1 exists first, as in real use
+    form_version_current()  # version 1 exists first, as in real use
     with frozen(at):
-        return services.form_version_publish(
+        return form_version_publish(
             introduction=DEFAULT_INTRODUCTION + " (revised)",
             purpose_texts={str(k): v for k, v in DEFAULT_PURPOSE_TEXTS.items()},
             closing=default_closing(),
@@ -131,7 +136,7 @@ def give(
     """A consent recorded by phone through `consent_record_offline` (all yes unless told), signed at `at`."""
     chosen = all_answers() if answers is None else answers
     with frozen(at):
-        return services.consent_record_offline(
+        return consent_record_offline(
             child=child,
             carer=carer,
             answers=chosen,
@@ -147,7 +152,7 @@ def withdraw(
     child: Child, carer: Carer, purposes: Iterable[str], at: dt.datetime | None = None, by=None
 ) -> ConsentRecord:
     with frozen(at):
-        return services.consent_withdraw(
+        return consent_withdraw(
             child=child,
             carer=carer,
             purposes=list(purposes),
@@ -159,7 +164,7 @@ def withdraw(
 
 def request_for(child: Child, carer: Carer, at: dt.datetime | None = None, by=None) -> ConsentRequest:
     with frozen(at):
-        return services.consent_request_send(child=child, carer=carer, by=by)
+        return consent_request_send(child=child, carer=carer, by=by)
 
 
 def sign(
@@ -171,7 +176,7 @@ def sign(
 ) -> ConsentRecord:
     chosen = all_answers() if answers is None else answers
     with frozen(at):
-        return services.consent_sign(
+        return consent_sign(
             consent_request_id=consent_request.pk,
             answers=chosen,
             typed_name=typed_name if typed_name is not None else consent_request.carer.full_name,

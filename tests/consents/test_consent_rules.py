@@ -8,9 +8,10 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from django.utils import timezone
 
-from consents import services
+from consents.errors import ConsentError
 from consents.models import PURPOSES, ConsentRecord, Purpose
 from consents.selectors import State, children_allowed, consent_allows, consents_for_children
+from consents.services.families import carer_save
 from consents.uses import uses_for_tagged
 from tests.consents.factories import (
     CarerFactory,
@@ -303,7 +304,7 @@ def test_a_yes_from_a_carer_without_parental_responsibility_does_not_count(now, 
     give(child, carer, at=now - DAY)
     assert consent_allows(child=child, purpose=Purpose.ONLINE)
 
-    services.carer_save(family=family, carer=carer, by=coordinator, has_parental_responsibility=False)
+    carer_save(family=family, carer=carer, by=coordinator, has_parental_responsibility=False)
     assert not consent_allows(child=child, purpose=Purpose.ONLINE)
     assert states(child)[Purpose.ONLINE] == State.NONE
 
@@ -322,7 +323,7 @@ def test_a_record_inserted_for_a_carer_without_parental_responsibility_does_not_
         signed_at=now - DAY,
     )
     assert not consent_allows(child=child, purpose=Purpose.PHOTOGRAPHED)
-    with pytest.raises(services.ConsentError):
+    with pytest.raises(ConsentError):
         give(child, grandparent)
 
 
@@ -332,7 +333,7 @@ def test_a_refusal_from_a_carer_without_parental_responsibility_does_not_block(n
     give(child, mum, at=now - DAY)
     assert not consent_allows(child=child, purpose=Purpose.PHOTOGRAPHED)
 
-    services.carer_save(family=family, carer=grandad, by=coordinator, has_parental_responsibility=False)
+    carer_save(family=family, carer=grandad, by=coordinator, has_parental_responsibility=False)
     assert consent_allows(child=child, purpose=Purpose.PHOTOGRAPHED)
 
 

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from unittest import mock
+
 import pytest
+from django.db import connection
 from django.urls import reverse
 
+from consents.errors import ConsentError
 from consents.selectors import coordinators_of, families_managed_by
+from consents.services import families as family_services
+from consents.services.families import family_unassign_coordinator
 from staff.models import AuditEvent
 from tests import factories
 from tests.consents import factories as cf
@@ -77,3 +85,63 @@ def test_the_family_page_lists_its_coordinators(client, coordinator, family):
     client.force_login(coordinator)
     response = client.get(reverse("consents:family_detail", args=[family.reference]))
     assert coordinator.email.encode() in response.content
+
+
+def test_the_service_never_removes_the_last_coordinator(coordinator, family):
+    with pytest.raises(ConsentError, match="A family needs at least one coordinator."):
+        family_unassign_coordinator(family=family, coordinator=coordinator, by=coordinator)
+    assert list(coordinators_of(family)) == [coordinator]
+    assert not AuditEvent.objects.filter(action="family.coordinator_unassigned").exists()
+
+
+def test_the_service_removes_a_coordinator_while_another_is_left(coordinator, family):
+    colleague = factories.staff_user("coordinator")
+    cf.assign(colleague, family)
+    family_unassign_coordinator(family=family, coordinator=colleague, by=coordinator)
+    assert list(coordinators_of(family)) == [coordinator]
+    assert AuditEvent.objects.filter(
+        action="family.coordinator_unassigned", details__coordinator=colleague.email
+    ).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_coordinators_taking_each_other_off_at_once_leave_one():
+    assert connection.vendor == "postgresql"
+    first, second = factories.staff_user("coordinator"), factories.staff_user("coordinator")
+    family, _child, _carers = cf.family_with_child(coordinator=first)
+    cf.assign(second, family)
+    original = family_services.remove_perm
+
+    def slow_remove(*args, **kwargs):
+        time.sleep(0.3)  # both have counted before either removes, unless the family's row lock makes them take turns
+        return original(*args, **kwargs)
+
+    barrier = threading.Barrier(2)
+    refused: list[ConsentError] = []
+    errors: list[BaseException] = []
+
+    def take_off(by, coordinator) -> None:
+        try:
+            barrier.wait()
+            family_unassign_coordinator(family=family, coordinator=coordinator, by=by)
+        except ConsentError as exc:
+            refused.append(exc)
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    with mock.patch.object(family_services, "remove_perm", slow_remove):
+        threads = [
+            threading.Thread(target=take_off, args=(first, second)),
+            threading.Thread(target=take_off, args=(second, first)),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+
+    assert not errors, errors
+    assert [str(exc) for exc in refused] == ["A family needs at least one coordinator."]
+    assert coordinators_of(family).count() == 1

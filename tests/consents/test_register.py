@@ -17,7 +17,6 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from consents import services
 from consents.models import (
     PURPOSES,
     Carer,
@@ -28,6 +27,8 @@ from consents.models import (
     FamilyUserObjectPermission,
 )
 from consents.selectors import State, consents_for_children, families_visible_to
+from consents.services.form_versions import form_version_current
+from consents.services.signing import consent_record_offline
 from staff.models import AuditEvent
 from tests import factories
 from tests.consents.factories import (
@@ -230,7 +231,7 @@ def answered(coordinator) -> Family:
     family, pia, [mum] = family_with_child(coordinator)
     Child.objects.filter(pk=pia.pk).update(first_name="Pia", last_name="Reed")
     sol, dell = (ChildFactory(family=family, first_name=name, last_name="Reed") for name in ("Sol", "Del"))
-    services.consent_record_offline(
+    consent_record_offline(
         child=pia,
         carer=mum,
         answers=all_answers(),
@@ -276,7 +277,7 @@ def test_it_shows_how_each_consent_was_given_and_the_answered_request_states(cli
 def test_a_paper_consent_that_answers_a_request_shows_both(client, coordinator):
     family, child, [mum] = family_with_child(coordinator)
     request_for(child, mum)
-    services.consent_record_offline(
+    consent_record_offline(
         child=child,
         carer=mum,
         answers=all_answers(),
@@ -517,7 +518,7 @@ def test_the_register_has_a_row_in_every_state_and_orders_children_of_the_same_n
 def _bulk_families(coordinator, *, children: int, per_family: int = 5) -> None:
     """`children` children in families of `per_family`, all assigned to `coordinator`: one carer with
     parental responsibility each; every other child consented, every third with a pending request."""
-    version = services.form_version_current()
+    version = form_version_current()
     families = Family.objects.bulk_create(
         [Family(reference=f"FIG-B{i:05d}") for i in range((children + per_family - 1) // per_family)]
     )

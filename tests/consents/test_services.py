@@ -19,12 +19,29 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from PIL import Image
 
-from consents import services
+from consents.errors import ConsentError, LinkProblem
 from consents.formtext import default_closing, render_form_text, required_statements
 from consents.hooks import register_withdrawal_handler, unregister_withdrawal_handler
+from consents.links import LINK_SALT, request_link_token
 from consents.models import PURPOSES, ConsentFormVersion, ConsentRecord, ConsentRequest, Family, Purpose
-from consents.selectors import consent_allows
-from consents.services import ConsentError, LinkProblem
+from consents.selectors import (
+    children_without_current_consent,
+    consent_allows,
+    request_from_token,
+    request_from_token_any,
+)
+from consents.services.evidence import evidence_hash
+from consents.services.form_versions import form_version_current, form_version_publish
+from consents.services.requests import (
+    ReconsentResult,
+    consent_request_bulk,
+    consent_request_cancel,
+    consent_request_reconsent,
+    consent_request_send,
+    consent_request_send_to_family,
+)
+from consents.services.signing import consent_give_signed_in, consent_record_offline, consent_sign
+from consents.services.withdrawal import consent_withdraw
 from fig_safety.append_only import AppendOnlyError
 from fig_safety.vault import vault_read
 from staff.models import AuditEvent
@@ -147,17 +164,17 @@ def test_a_double_submit_makes_one_record(pending):
 
 
 def test_a_signed_request_is_single_use(pending):
-    token = services.request_link_token(pending)
-    assert services.request_from_token(token) == pending
+    token = request_link_token(pending)
+    assert request_from_token(token) == pending
     sign(pending)
 
     pending.refresh_from_db()
     assert pending.status == ConsentRequest.Status.SIGNED
     assert pending.answered_at is not None
     with pytest.raises(LinkProblem) as problem:
-        services.request_from_token(token)
+        request_from_token(token)
     assert problem.value.kind == "used"
-    assert services.request_from_token_any(token) == pending
+    assert request_from_token_any(token) == pending
 
 
 def test_all_no_marks_the_request_declined(pending):
@@ -166,7 +183,7 @@ def test_all_no_marks_the_request_declined(pending):
     pending.refresh_from_db()
     assert pending.status == ConsentRequest.Status.DECLINED
     with pytest.raises(LinkProblem) as problem:
-        services.request_from_token(services.request_link_token(pending))
+        request_from_token(request_link_token(pending))
     assert problem.value.kind == "used"
 
 
@@ -239,7 +256,7 @@ def test_an_incomplete_form_is_refused_and_nothing_is_stored(pending, change, me
         **change,
     }
     with pytest.raises(ConsentError, match=message):
-        services.consent_sign(**arguments)
+        consent_sign(**arguments)
 
     pending.refresh_from_db()
     assert pending.status == ConsentRequest.Status.PENDING
@@ -276,30 +293,30 @@ def test_it_sends_a_confirmation_with_a_summary_and_a_link(pending, django_captu
 
 
 def test_a_tampered_link_is_invalid(pending):
-    token = services.request_link_token(pending)
+    token = request_link_token(pending)
     tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
     for bad in (tampered, "not-a-token", token + "x", ""):
         with pytest.raises(LinkProblem) as problem:
-            services.request_from_token(bad)
+            request_from_token(bad)
         assert problem.value.kind == "invalid"
-    assert services.request_from_token_any(tampered) is None
+    assert request_from_token_any(tampered) is None
 
 
 def test_a_link_with_the_wrong_nonce_or_salt_is_invalid(pending):
-    forged = signing.dumps({"r": pending.pk, "n": "guessed"}, salt=services.LINK_SALT, compress=True)
+    forged = signing.dumps({"r": pending.pk, "n": "guessed"}, salt=LINK_SALT, compress=True)
     other_salt = signing.dumps({"r": pending.pk, "n": pending.nonce}, salt="somewhere.else", compress=True)
     for bad in (forged, other_salt):
         with pytest.raises(LinkProblem) as problem:
-            services.request_from_token(bad)
+            request_from_token(bad)
         assert problem.value.kind == "invalid"
 
 
 def test_a_link_older_than_the_link_days_is_expired(pending, settings):
     settings.FIG_CONSENT_LINK_DAYS = 14
     with mock.patch("django.core.signing.time.time", return_value=time.time() - 15 * 86400):
-        old_token = services.request_link_token(pending)
+        old_token = request_link_token(pending)
     with pytest.raises(LinkProblem) as problem:
-        services.request_from_token(old_token)
+        request_from_token(old_token)
     assert problem.value.kind == "expired"
 
 
@@ -308,38 +325,38 @@ def test_a_link_to_a_request_past_its_expiry_is_expired():
     old = request_for(child, carer, at=timezone.now() - 15 * DAY)
     assert old.expires_at < timezone.now()
     with pytest.raises(LinkProblem) as problem:
-        services.request_from_token(services.request_link_token(old))
+        request_from_token(request_link_token(old))
     assert problem.value.kind == "expired"
 
 
 def test_a_link_to_a_request_marked_expired_is_expired(pending):
     ConsentRequest.objects.filter(pk=pending.pk).update(status=ConsentRequest.Status.EXPIRED)
     with pytest.raises(LinkProblem) as problem:
-        services.request_from_token(services.request_link_token(pending))
+        request_from_token(request_link_token(pending))
     assert problem.value.kind == "expired"
 
 
 def test_a_new_request_to_the_same_carer_cancels_the_older_link():
     _, child, (carer,) = family_with_child()
     older = request_for(child, carer)
-    older_token = services.request_link_token(older)
+    older_token = request_link_token(older)
     newer = request_for(child, carer)
 
     older.refresh_from_db()
     assert older.status == ConsentRequest.Status.CANCELLED
     with pytest.raises(LinkProblem) as problem:
-        services.request_from_token(older_token)
+        request_from_token(older_token)
     assert problem.value.kind == "invalid"
-    assert services.request_from_token(services.request_link_token(newer)) == newer
+    assert request_from_token(request_link_token(newer)) == newer
 
 
 def test_a_cancelled_request_link_is_invalid(pending, coordinator):
-    services.consent_request_cancel(consent_request=pending, by=coordinator)
+    consent_request_cancel(consent_request=pending, by=coordinator)
     with pytest.raises(LinkProblem) as problem:
-        services.request_from_token(services.request_link_token(pending))
+        request_from_token(request_link_token(pending))
     assert problem.value.kind == "invalid"
     with pytest.raises(ConsentError):
-        services.consent_request_cancel(consent_request=pending, by=coordinator)
+        consent_request_cancel(consent_request=pending, by=coordinator)
 
 
 # --- sending requests -------------------------------------------------------------------------
@@ -348,7 +365,7 @@ def test_a_cancelled_request_link_is_invalid(pending, coordinator):
 def test_it_emails_the_carer_a_working_link(coordinator, settings, django_capture_on_commit_callbacks):
     _, child, (carer,) = family_with_child()
     with django_capture_on_commit_callbacks(execute=True):
-        consent_request = services.consent_request_send(child=child, carer=carer, by=coordinator)
+        consent_request = consent_request_send(child=child, carer=carer, by=coordinator)
 
     assert consent_request.status == ConsentRequest.Status.PENDING
     expected = timezone.now() + dt.timedelta(days=settings.FIG_CONSENT_LINK_DAYS)
@@ -356,7 +373,7 @@ def test_it_emails_the_carer_a_working_link(coordinator, settings, django_captur
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == [carer.email]
     assert child.last_name not in mail.outbox[0].subject
-    assert services.request_from_token(token_from(mail.outbox[0].body)) == consent_request
+    assert request_from_token(token_from(mail.outbox[0].body)) == consent_request
     carer.refresh_from_db()
     assert carer.user is not None and carer.user.email == carer.email
     assert not carer.user.has_usable_password()
@@ -379,7 +396,7 @@ def test_it_refuses_to_send_a_request_to_the_wrong_carer(
     carer = CarerFactory() if fields.pop("other_family", False) else CarerFactory(family=family, **fields)
 
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(ConsentError, match=message):
-        services.consent_request_send(child=child, carer=carer, by=coordinator)
+        consent_request_send(child=child, carer=carer, by=coordinator)
 
     assert not ConsentRequest.objects.exists()
     assert mail.outbox == []
@@ -390,14 +407,14 @@ def test_sending_to_the_family_asks_every_carer_with_parental_responsibility_and
     CarerFactory(family=family, has_parental_responsibility=False)
     CarerFactory(family=family, email="")
 
-    sent = services.consent_request_send_to_family(child=child, by=coordinator)
+    sent = consent_request_send_to_family(child=child, by=coordinator)
 
     assert {r.carer for r in sent} == {mum, dad}
 
     family2, child2, _ = family_with_child(carers=0)
     CarerFactory(family=family2, has_parental_responsibility=False)
     with pytest.raises(ConsentError):
-        services.consent_request_send_to_family(child=child2, by=coordinator)
+        consent_request_send_to_family(child=child2, by=coordinator)
 
 
 # --- offline consent ---------------------------------------------------------------------------
@@ -409,7 +426,7 @@ SCAN = (b"%PDF-1.4\n" + b"scanned paper form of Ava " * 50, "application/pdf")
 def test_a_paper_consent_needs_the_scan(coordinator):
     _, child, (carer,) = family_with_child()
     with pytest.raises(ConsentError, match="scan"):
-        services.consent_record_offline(
+        consent_record_offline(
             child=child,
             carer=carer,
             answers=all_answers(True),
@@ -426,7 +443,7 @@ def test_a_paper_consent_keeps_the_scan_encrypted(coordinator):
     _, child, (carer,) = family_with_child()
     pending = request_for(child, carer)
 
-    record = services.consent_record_offline(
+    record = consent_record_offline(
         child=child,
         carer=carer,
         answers=all_answers(True),
@@ -476,7 +493,7 @@ def test_a_phone_consent_answers_only_that_carers_open_request(coordinator):
 
 def test_a_phone_consent_needs_no_scan(coordinator):
     _, child, (carer,) = family_with_child()
-    record = services.consent_record_offline(
+    record = consent_record_offline(
         child=child,
         carer=carer,
         answers=all_answers(True, print=False),
@@ -495,7 +512,7 @@ def test_a_phone_consent_needs_no_scan(coordinator):
 def test_an_offline_consent_must_be_paper_or_phone(coordinator, method):
     _, child, (carer,) = family_with_child()
     with pytest.raises(ConsentError):
-        services.consent_record_offline(
+        consent_record_offline(
             child=child,
             carer=carer,
             answers=all_answers(True),
@@ -512,7 +529,7 @@ def test_an_offline_consent_needs_a_carer_with_parental_responsibility_in_the_fa
     family, child, _ = family_with_child(carers=0)
     for carer in (CarerFactory(family=family, has_parental_responsibility=False), CarerFactory()):
         with pytest.raises(ConsentError):
-            services.consent_record_offline(
+            consent_record_offline(
                 child=child,
                 carer=carer,
                 answers=all_answers(True),
@@ -534,7 +551,7 @@ def test_a_withdrawal_is_a_new_record_and_runs_the_handlers_once(withdrawals, dj
     assert withdrawals == []
 
     with django_capture_on_commit_callbacks(execute=True):
-        record = services.consent_withdraw(
+        record = consent_withdraw(
             child=child,
             carer=carer,
             purposes=[Purpose.ONLINE, Purpose.FACE_ONLINE, "nonsense"],
@@ -577,7 +594,7 @@ def test_a_withdrawal_keeps_a_hash_that_matches_its_row():
     _, child, (carer,) = family_with_child()
     record = withdraw(child, carer, [Purpose.PRINT])
     record.refresh_from_db()
-    expected = services._evidence_hash(
+    expected = evidence_hash(
         {
             "child": child.pk,
             "carer": carer.pk,
@@ -708,10 +725,10 @@ def test_raw_sql_cannot_delete_a_record_on_postgresql(record):
 
 
 def test_publishing_makes_a_new_version_and_never_edits_the_old(coordinator):
-    first = services.form_version_current()
+    first = form_version_current()
     before = ConsentFormVersion.objects.filter(pk=first.pk).values().get()
 
-    second = services.form_version_publish(
+    second = form_version_publish(
         introduction="  New words.  ",
         purpose_texts={p: f"About {p}." for p in PURPOSES},
         closing=default_closing(),
@@ -723,12 +740,12 @@ def test_publishing_makes_a_new_version_and_never_edits_the_old(coordinator):
     assert second.introduction == "New words."
     assert second.published_by == coordinator
     assert ConsentFormVersion.objects.filter(pk=first.pk).values().get() == before
-    assert services.form_version_current() == second
+    assert form_version_current() == second
 
 
 @pytest.fixture
 def published():
-    return services.form_version_current()
+    return form_version_current()
 
 
 def test_a_published_version_cannot_be_saved_again(published):
@@ -768,10 +785,10 @@ def test_raw_sql_cannot_delete_a_published_version_on_postgresql(published):
 @pytest.mark.parametrize("which", [0, 1, 2], ids=["never published", "how long kept", "how to withdraw"])
 def test_a_version_cannot_leave_out_what_parents_are_promised(coordinator, which):
     left_out = required_statements()[which]
-    services.form_version_current()
+    form_version_current()
     closing = default_closing().replace(left_out, "")
     with pytest.raises(ConsentError, match="word for word") as refused:
-        services.form_version_publish(
+        form_version_publish(
             introduction="Words.",
             purpose_texts=dict.fromkeys(PURPOSES, "x"),
             closing=closing,
@@ -784,13 +801,13 @@ def test_a_version_cannot_leave_out_what_parents_are_promised(coordinator, which
 
 
 def test_a_version_may_add_to_the_promises_and_lay_them_out_differently(coordinator):
-    services.form_version_current()
+    form_version_current()
     closing = (
         "Please read this.\n"
         + "\n\n".join(s.upper().replace("'", "\u2019").replace(" ", "  ") for s in required_statements())
         + "\nAsk us anything."
     )
-    version = services.form_version_publish(
+    version = form_version_publish(
         introduction="Words.",
         purpose_texts=dict.fromkeys(PURPOSES, "x"),
         closing=closing,
@@ -810,9 +827,9 @@ def test_the_default_words_tell_parents_what_they_are_promised():
 
 
 def test_a_version_needs_every_purpose_explained(coordinator):
-    services.form_version_current()
+    form_version_current()
     with pytest.raises(ConsentError, match="online"):
-        services.form_version_publish(
+        form_version_publish(
             introduction="Words.",
             purpose_texts={p: "x" for p in PURPOSES if p != Purpose.ONLINE},
             closing=default_closing(),
@@ -839,10 +856,10 @@ def test_children_without_current_consent_are_those_with_no_decision_and_no_open
     _, refused, (c6,) = family_with_child()
     give(refused, c6, answers=all_answers(False), at=now - DAY)
 
-    found = services.children_without_current_consent(Family.objects.all())
+    found = children_without_current_consent(Family.objects.all())
 
     assert {c.pk for c in found} == {nothing.pk, asked_long_ago.pk, expired.pk}
-    only_one = services.children_without_current_consent(Family.objects.filter(pk=nothing.family_id))
+    only_one = children_without_current_consent(Family.objects.filter(pk=nothing.family_id))
     assert [c.pk for c in only_one] == [nothing.pk]
 
 
@@ -856,7 +873,7 @@ def test_bulk_requests_go_to_the_right_children_only(coordinator, django_capture
 
     families = Family.objects.exclude(pk=elsewhere.family_id)
     with django_capture_on_commit_callbacks(execute=True):
-        sent, problems = services.consent_request_bulk(families=families, by=coordinator)
+        sent, problems = consent_request_bulk(families=families, by=coordinator)
 
     assert sent == 2
     assert {(r.child_id, r.carer_id) for r in ConsentRequest.objects.all()} == {
@@ -867,7 +884,7 @@ def test_bulk_requests_go_to_the_right_children_only(coordinator, django_capture
     assert len(problems) == 1 and unreachable.family.reference in problems[0]
 
     # A second run finds the same children asked already.
-    assert services.consent_request_bulk(families=families, by=coordinator) == (0, [problems[0]])
+    assert consent_request_bulk(families=families, by=coordinator) == (0, [problems[0]])
 
 
 def test_reconsent_asks_only_children_whose_consent_is_on_an_older_version(coordinator):
@@ -882,7 +899,7 @@ def test_reconsent_asks_only_children_whose_consent_is_on_an_older_version(coord
     assert give(current, c4, at=now - DAY).form_version == version
 
     families = Family.objects.exclude(pk=other_family.family_id)
-    result = services.consent_request_reconsent(families=families, by=coordinator)
+    result = consent_request_reconsent(families=families, by=coordinator)
 
     assert (result.sent, result.skipped, result.problems) == (1, 0, [])
     request = ConsentRequest.objects.get()
@@ -897,11 +914,11 @@ def test_reconsent_a_second_time_sends_nothing_again(coordinator, django_capture
     version = publish_version(requires_reconsent=True, at=now - 10 * DAY)
     families = Family.objects.all()
     with django_capture_on_commit_callbacks(execute=True):
-        first = services.consent_request_reconsent(families=families, by=coordinator)
+        first = consent_request_reconsent(families=families, by=coordinator)
     requests_before = list(ConsentRequest.objects.order_by("pk").values_list("pk", "status", "nonce"))
 
     with django_capture_on_commit_callbacks(execute=True):
-        second = services.consent_request_reconsent(families=families, by=coordinator)
+        second = consent_request_reconsent(families=families, by=coordinator)
 
     assert (first.sent, first.skipped) == (2, 0)
     assert (second.sent, second.skipped, second.problems) == (0, 2, [])
@@ -912,7 +929,7 @@ def test_reconsent_a_second_time_sends_nothing_again(coordinator, django_capture
     # Only a carer whose request is no longer open is asked again: one that expired, or a carer added since.
     ConsentRequest.objects.filter(carer=dad).update(expires_at=now - DAY)
     gran = CarerFactory(family=family, relationship="grandmother")
-    third = services.consent_request_reconsent(families=families, by=coordinator)
+    third = consent_request_reconsent(families=families, by=coordinator)
     assert (third.sent, third.skipped) == (2, 1)
     asked = ConsentRequest.objects.filter(
         status=ConsentRequest.Status.PENDING, expires_at__gt=now, form_version=version
@@ -927,7 +944,7 @@ def test_reconsent_still_asks_a_carer_whose_open_request_is_on_an_older_version(
     older = request_for(child, mum, at=now - DAY)  # a renewal request, on version 1
     publish_version(requires_reconsent=True)
 
-    result = services.consent_request_reconsent(families=Family.objects.all(), by=coordinator)
+    result = consent_request_reconsent(families=Family.objects.all(), by=coordinator)
 
     assert (result.sent, result.skipped) == (1, 0)
     older.refresh_from_db()
@@ -943,13 +960,13 @@ def test_two_reconsent_clicks_at_the_same_moment_send_once():
     give(child, mum, at=now - 30 * DAY)
     publish_version(requires_reconsent=True, at=now - DAY)
     barrier = threading.Barrier(2)
-    results: list[services.ReconsentResult] = []
+    results: list[ReconsentResult] = []
     errors: list[BaseException] = []
 
     def click() -> None:
         try:
             barrier.wait()
-            results.append(services.consent_request_reconsent(families=Family.objects.all(), by=coordinator))
+            results.append(consent_request_reconsent(families=Family.objects.all(), by=coordinator))
         except BaseException as exc:  # reported below, in the test's thread
             errors.append(exc)
         finally:
@@ -972,7 +989,7 @@ def test_a_signed_in_parent_can_give_consent_and_it_answers_their_open_request(p
     ChildFactory(family=family)
     pending = request_for(child, carer)
 
-    record = services.consent_give_signed_in(
+    record = consent_give_signed_in(
         user=parent,
         child=child,
         answers=all_answers(True),
@@ -996,7 +1013,7 @@ def test_a_signed_in_parent_with_no_open_request_gives_consent_answering_none(pa
     other_child = ChildFactory(family=family)
     elsewhere = request_for(other_child, carer)
 
-    record = services.consent_give_signed_in(
+    record = consent_give_signed_in(
         user=parent,
         child=child,
         answers=all_answers(True),
@@ -1017,7 +1034,7 @@ def test_a_signed_in_parent_saying_no_to_everything_declines_the_open_request(pa
     family, child, _ = family_with_child(carers=0)
     carer = CarerFactory(family=family, email=parent.email, user=parent)
     pending = request_for(child, carer)
-    services.consent_give_signed_in(
+    consent_give_signed_in(
         user=parent,
         child=child,
         answers=all_answers(False),
@@ -1042,14 +1059,14 @@ def test_a_double_submit_when_signed_in_makes_one_record(parent, withdrawals):
         "signature_data_url": "",
         "evidence": EVIDENCE,
     }
-    first = services.consent_give_signed_in(**arguments)
-    second = services.consent_give_signed_in(**arguments)
+    first = consent_give_signed_in(**arguments)
+    second = consent_give_signed_in(**arguments)
 
     assert second.pk == first.pk
     assert ConsentRecord.objects.count() == 1
     assert len(withdrawals) == 1
     # A different answer is a new decision, not a double submit.
-    third = services.consent_give_signed_in(**{**arguments, "answers": all_answers(True)})
+    third = consent_give_signed_in(**{**arguments, "answers": all_answers(True)})
     assert third.pk != first.pk
     assert consent_allows(child=child, purpose=Purpose.PRINT)
 
@@ -1057,7 +1074,7 @@ def test_a_double_submit_when_signed_in_makes_one_record(parent, withdrawals):
 def test_a_signed_in_stranger_cannot_give_consent(stranger):
     _, child, _ = family_with_child()
     with pytest.raises(ConsentError):
-        services.consent_give_signed_in(
+        consent_give_signed_in(
             user=stranger,
             child=child,
             answers=all_answers(True),
@@ -1112,7 +1129,9 @@ def _vault_files() -> set[str]:
 def test_a_failed_signing_transaction_leaves_no_signature_in_the_vault(pending, monkeypatch):
     """The drawn signature is sealed before the record is written: if the transaction fails, it goes again."""
     before = _vault_files()
-    monkeypatch.setattr(services, "audit_record", mock.Mock(side_effect=DatabaseDown))  # a write after the seal
+    monkeypatch.setattr(
+        "consents.services.signing.audit_record", mock.Mock(side_effect=DatabaseDown)
+    )  # a write after the seal
     with pytest.raises(DatabaseDown):
         sign(pending, signature=png_data_url(80, 30))
     assert _vault_files() == before
@@ -1124,11 +1143,11 @@ def test_a_failed_signing_transaction_leaves_no_signature_in_the_vault(pending, 
 
 def test_a_failed_paper_consent_transaction_leaves_no_scan_in_the_vault(coordinator, monkeypatch):
     _, child, (carer,) = family_with_child()
-    services.form_version_current()  # published now, not inside the failing call
+    form_version_current()  # published now, not inside the failing call
     before = _vault_files()
-    monkeypatch.setattr(services, "audit_record", mock.Mock(side_effect=DatabaseDown))
+    monkeypatch.setattr("consents.services.signing.audit_record", mock.Mock(side_effect=DatabaseDown))
     with pytest.raises(DatabaseDown):
-        services.consent_record_offline(
+        consent_record_offline(
             child=child,
             carer=carer,
             answers=all_answers(True),
@@ -1141,7 +1160,7 @@ def test_a_failed_paper_consent_transaction_leaves_no_scan_in_the_vault(coordina
     assert _vault_files() == before
     assert not ConsentRecord.objects.exists()
     monkeypatch.undo()
-    record = services.consent_record_offline(
+    record = consent_record_offline(
         child=child,
         carer=carer,
         answers=all_answers(True),

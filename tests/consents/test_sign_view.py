@@ -14,9 +14,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from consents import services
 from consents.formtext import required_statements
+from consents.links import LINK_SALT, request_link_token
 from consents.models import PURPOSES, ConsentRecord, ConsentRequest
+from consents.services.evidence import Evidence
+from consents.services.signing import consent_give_signed_in
 from tests.consents.factories import family_with_child, png_data_url, request_for, sign
 
 PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148"
@@ -33,7 +35,7 @@ def consent_request(db) -> ConsentRequest:
 
 
 def _url(consent_request: ConsentRequest) -> str:
-    return reverse("consents:sign", args=[services.request_link_token(consent_request)])
+    return reverse("consents:sign", args=[request_link_token(consent_request)])
 
 
 def _answers(value: str = "yes", **overrides: str) -> dict[str, str]:
@@ -226,7 +228,7 @@ def test_a_carer_who_lost_parental_responsibility_cannot_sign(client, consent_re
 
 def _tampered(token: str) -> list[str]:
     payload, _, rest = token.partition(":")
-    other = signing.dumps({"r": 1, "n": "x"}, salt=services.LINK_SALT, compress=True)
+    other = signing.dumps({"r": 1, "n": "x"}, salt=LINK_SALT, compress=True)
     return [
         token[:-1] + ("A" if token[-1] != "A" else "B"),  # a changed signature
         ("." + payload[2:] if payload.startswith(".") else "x" + payload[1:]) + ":" + rest,  # a changed payload
@@ -238,7 +240,7 @@ def _tampered(token: str) -> list[str]:
 
 @pytest.mark.django_db
 def test_a_tampered_link_does_not_work(client, consent_request):
-    for token in _tampered(services.request_link_token(consent_request)):
+    for token in _tampered(request_link_token(consent_request)):
         url = reverse("consents:sign", args=[token])
         for response in (client.get(url), client.post(url, _filled())):
             assert response.status_code == 404, token
@@ -289,14 +291,14 @@ def test_a_used_link_shows_the_thank_you_page(client, consent_request):
 
 @pytest.mark.django_db
 def test_a_link_answered_from_the_parents_own_page_shows_it_was_answered(client, consent_request):
-    record = services.consent_give_signed_in(
+    record = consent_give_signed_in(
         user=consent_request.carer.user,
         child=consent_request.child,
         answers=dict.fromkeys(PURPOSES, True),
         typed_name="Maya Jones",
         confirmed_pr=True,
         signature_data_url="",
-        evidence=services.Evidence(ip_address="127.0.0.1", user_agent="test"),
+        evidence=Evidence(ip_address="127.0.0.1", user_agent="test"),
     )
     response = client.get(_url(consent_request))
     assert response.status_code == 200
@@ -309,7 +311,7 @@ def test_a_link_answered_from_the_parents_own_page_shows_it_was_answered(client,
 def test_it_still_shows_an_answered_link_as_answered_after_its_lifetime(client, settings):
     from django.core import signing
 
-    from consents.services import LINK_SALT
+    from consents.links import LINK_SALT
     from tests.consents import factories as cf
 
     family, child, [carer] = cf.family_with_child()

@@ -13,8 +13,10 @@ from django.core import mail
 from django.db import connection
 from django.utils import timezone
 
-from consents import services, sweeps
+from consents import sweeps
 from consents.models import ConsentRecord, ConsentRequest, Purpose
+from consents.services.families import carer_save
+from consents.services.requests import consent_request_email
 from tests.consents.factories import CarerFactory, all_answers, family_with_child, give, request_for, sign, withdraw
 
 DAY = dt.timedelta(days=1)
@@ -185,10 +187,10 @@ def test_no_renewal_for_an_expired_consent_or_a_carer_without_email_or_responsib
     give(expired_child, c1, at=_expiring_in(-1, now))
     family, no_email_child, (c2,) = family_with_child()
     give(no_email_child, c2, at=_expiring_in(20, now))
-    services.carer_save(family=family, carer=c2, by=coordinator, email="")
+    carer_save(family=family, carer=c2, by=coordinator, email="")
     family3, lost_pr_child, (c3,) = family_with_child()
     give(lost_pr_child, c3, at=_expiring_in(20, now))
-    services.carer_save(family=family3, carer=c3, by=coordinator, has_parental_responsibility=False)
+    carer_save(family=family3, carer=c3, by=coordinator, has_parental_responsibility=False)
 
     assert sweeps.request_renewals() == 0
     assert not ConsentRequest.objects.exists()
@@ -238,11 +240,11 @@ def test_two_reminder_sweeps_at_once_send_one_email_per_request():
         due.append(request_for(child, carer, at=now - 8 * DAY))
     mail.outbox.clear()  # the original requests' emails
 
-    original = services._email_request
+    original = consent_request_email
 
     def slow_email(consent_request, *, reminder):
         time.sleep(0.2)  # hold the row locks long enough for the other sweep to meet them
-        original(consent_request, reminder=reminder)
+        original(consent_request=consent_request, reminder=reminder)
 
     barrier = threading.Barrier(2)
     results: list[int] = []
@@ -257,7 +259,7 @@ def test_two_reminder_sweeps_at_once_send_one_email_per_request():
         finally:
             connection.close()
 
-    with mock.patch.object(sweeps, "_email_request", slow_email):
+    with mock.patch.object(sweeps, "consent_request_email", slow_email):
         threads = [threading.Thread(target=run) for _ in range(2)]
         for thread in threads:
             thread.start()

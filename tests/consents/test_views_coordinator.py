@@ -20,7 +20,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from consents import services
 from consents.formtext import default_closing, how_long_kept
 from consents.models import (
     PURPOSES,
@@ -33,6 +32,8 @@ from consents.models import (
     FamilyUserObjectPermission,
 )
 from consents.selectors import State, consents_for_children, families_managed_by
+from consents.services.form_versions import form_version_current
+from consents.services.signing import consent_record_offline
 from staff.models import AuditEvent
 from tests import factories
 from tests.consents.factories import (
@@ -86,7 +87,7 @@ class World:
 def world(coordinator, other_coordinator) -> World:
     family, ava, [mum] = family_with_child(coordinator)
     ben, cara = ChildFactory(family=family), ChildFactory(family=family)
-    record = services.consent_record_offline(
+    record = consent_record_offline(
         child=ava,
         carer=mum,
         answers=all_answers(),
@@ -781,7 +782,7 @@ def test_it_publishes_a_new_version_and_asks_families_on_older_ones_to_reconsent
 @pytest.mark.django_db
 def test_it_refuses_a_form_version_that_leaves_out_how_long_photos_are_kept(client, coordinator):
     client.force_login(coordinator)
-    services.form_version_current()
+    form_version_current()
     form = {
         "introduction": "Words.",
         "closing": default_closing().replace(how_long_kept(), "We keep photos for a while."),
@@ -799,7 +800,7 @@ def test_it_refuses_a_form_version_that_leaves_out_how_long_photos_are_kept(clie
 @pytest.mark.django_db
 def test_it_refuses_a_form_version_with_a_missing_purpose_text(client, coordinator):
     client.force_login(coordinator)
-    services.form_version_current()
+    form_version_current()
     form = {
         "introduction": "Words.",
         "closing": default_closing(),

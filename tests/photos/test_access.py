@@ -16,10 +16,12 @@ import pytest
 from django.conf import settings
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 
 from consents.models import Child, Family
+from photos.access import access_batch, access_photo
 from photos.models import Photo, PhotoAccess, PhotoTag, UploadBatch
 from staff.models import AuditEvent
 from tests import factories
@@ -380,3 +382,27 @@ def test_it_has_no_public_media_url_for_the_vault(client, world, coordinator):
                 response = client.get(prefix + name)
                 assert response.status_code == 404, prefix + name
     assert not PhotoAccess.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_access_helpers_give_each_persona_what_they_may_have(
+    world, coordinator, other_coordinator, photographer, other_photographer
+):
+    pid, batch = world.photo.public_id, world.photo.batch.public_id
+    assert access_batch(photographer, batch) == world.photo.batch
+    for person in (coordinator, other_coordinator, other_photographer):
+        with pytest.raises(Http404):
+            access_batch(person, batch)
+    for flags in ({}, {"retag": True}, {"manage": True}):
+        assert access_photo(coordinator, pid, **flags) == world.photo
+    for flags in ({}, {"retag": True}):
+        assert access_photo(photographer, pid, **flags) == world.photo
+    refused = [
+        (other_coordinator, {}),
+        (other_photographer, {}),
+        (other_photographer, {"retag": True}),
+        (photographer, {"manage": True}),  # their upload, but their coordinators' to manage
+    ]
+    for person, flags in refused:
+        with pytest.raises(Http404):
+            access_photo(person, pid, **flags)

@@ -16,8 +16,8 @@ from django.core.management import ManagementUtility, call_command
 from django.core.management.base import CommandError
 from PIL import Image
 
-from consents import services as consent_services
 from consents.models import ConsentRecord, Purpose
+from consents.services import signing as consent_services
 from fig_safety.vault import vault_read
 from photos.models import Photo, PhotoAccess, UploadBatch
 from photos.selectors import uses_for_photos

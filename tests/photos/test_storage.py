@@ -251,7 +251,7 @@ def vault_contents(keys, photographer):
         queue=False,
     ).photos.get()
     signed = sign(request_for(child, carer), all_answers())
-    from consents import services as consent_services
+    from consents.services import signing as consent_services
 
     scanned = consent_services.consent_record_offline(
         child=child,

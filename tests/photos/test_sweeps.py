@@ -202,6 +202,55 @@ def test_it_reminds_each_photographer_about_their_own_uploads(photographer, fami
 
 
 @pytest.mark.django_db
+def test_it_reminds_each_photographer_once_when_the_sweep_takes_several_batches(
+    photographer, family_and_child, monkeypatch
+):
+    # Each batch is claimed after the one before it committed, so it sees that batch's stamps.
+    monkeypatch.setattr(sweeps, "BATCH", 2)
+    family, child = family_and_child
+    second = factories.staff_user("photographer", email="second.photographer@example.org")
+    third = factories.staff_user("photographer", email="third.photographer@example.org")
+    now = timezone.now()
+    for person, count in ((photographer, 2), (second, 2), (third, 1)):
+        for _ in range(count):
+            ready_photo(family, [child], person, at=now - 25 * HOUR)
+
+    assert _sweep(sweeps.device_reminders, now) == 5  # three batches
+    assert sorted((m.to[0], m.subject) for m in mail.outbox) == [
+        (photographer.email, "Please delete 2 photo(s) from your device"),
+        (second.email, "Please delete 2 photo(s) from your device"),
+        (third.email, "Please delete 1 photo(s) from your device"),
+    ]
+    assert not Photo.objects.filter(device_reminder_sent_at__isnull=True).exists()
+    assert _sweep(sweeps.device_reminders, now + timedelta(minutes=15)) == 0
+    assert len(mail.outbox) == 3
+
+
+@pytest.mark.django_db
+def test_a_photographer_with_more_than_a_batch_of_photos_gets_one_reminder_a_day(
+    photographer, family_and_child, monkeypatch
+):
+    monkeypatch.setattr(sweeps, "BATCH", 2)
+    family, child = family_and_child
+    other = factories.staff_user("photographer", email="second.photographer@example.org")
+    now = timezone.now()
+    for _ in range(3):
+        ready_photo(family, [child], photographer, at=now - 25 * HOUR)
+    ready_photo(family, [child], other, at=now - 25 * HOUR)
+
+    # The first batch is two of the photographer's three; the second leaves out their third, as they
+    # were reminded a moment ago, and takes the other photographer's.
+    assert _sweep(sweeps.device_reminders, now) == 3
+    assert sorted((m.to[0], m.subject) for m in mail.outbox) == [
+        (photographer.email, "Please delete 2 photo(s) from your device"),
+        (other.email, "Please delete 1 photo(s) from your device"),
+    ]
+    assert _sweep(sweeps.device_reminders, now + 12 * HOUR) == 0
+    assert _sweep(sweeps.device_reminders, now + 24 * HOUR) == 3
+    assert sorted(m.to[0] for m in mail.outbox[2:]) == [photographer.email, other.email]
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("status", [Photo.Status.REFUSED, Photo.Status.DELETED])
 def test_it_does_not_chase_photos_that_are_not_in_the_vault(photographer, family_and_child, status):
     family, child = family_and_child
@@ -261,6 +310,25 @@ def test_a_family_with_no_coordinator_is_escalated_to_the_ceo(photographer, coor
     assert reverse("consents:family_detail", args=[family.reference]) in to_ceo.body
     assert other_family.reference in by_person[coordinator.email].subject
     assert "No coordinator" not in by_person[coordinator.email].body
+
+
+@pytest.mark.django_db
+def test_it_tells_each_family_once_when_the_sweep_takes_several_batches(
+    photographer, coordinator, family_and_child, monkeypatch
+):
+    monkeypatch.setattr(sweeps, "BATCH", 2)
+    family, child = family_and_child
+    other_family, other_child, _ = consented_child(coordinator=coordinator)
+    now = timezone.now()
+    _batch_of(family, [child], photographer, at=now - 80 * HOUR)
+    _batch_of(other_family, [other_child], photographer, files=1, at=now - 80 * HOUR)
+
+    assert _sweep(sweeps.device_escalations, now) == 3
+    assert sorted(m.subject for m in mail.outbox) == sorted(
+        f"Photos of family {f.reference} may still be on a device" for f in (family, other_family)
+    )
+    assert not Photo.objects.filter(device_escalated_at__isnull=True).exists()
+    assert _sweep(sweeps.device_escalations, now + timedelta(minutes=15)) == 0
 
 
 @pytest.mark.django_db

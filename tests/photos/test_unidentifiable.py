@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from consents.models import Purpose
 from photos.models import Photo
-from social.checks import check_photos
+from social.posts.checks import check_photos
 from staff.models import AuditEvent
 from tests import factories
 from tests.consents import factories as cf
@@ -68,7 +68,7 @@ def test_it_is_post_only(client, coordinator, photo):
 
 
 def test_an_unidentifiable_photo_is_offered_for_posts_without_face_consent(coordinator, photo):
-    from social.posts import postable_photos
+    from social.posts.selectors import postable_photos
 
     assert photo not in postable_photos()
     photo.marked_unidentifiable = True

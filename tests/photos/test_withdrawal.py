@@ -3,6 +3,7 @@ to keep, the sweep that deletes the bytes, and the audit trail that stays."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from django.conf import settings
 from django.contrib.messages import get_messages
 from django.core import mail
+from django.db import connection, transaction
 from django.test import TestCase
 from django.urls import reverse
 from django.utils import timezone
@@ -324,8 +326,8 @@ def test_it_refuses_to_keep_a_deleted_photo(world, coordinator):
 
 @pytest.mark.django_db
 def test_a_reason_recorded_after_the_sweep_listed_the_photo_still_saves_it(world, coordinator, monkeypatch):
-    # The sweep lists the due photos, then deletes them one by one under a row lock; a keep
-    # recorded in between (a coordinator acting while a long sweep runs) must still win.
+    # The sweep deletes the due photos one by one, each read again under its row lock; a keep
+    # recorded meanwhile (a coordinator acting while a long sweep runs) must still win.
     _withdraw(world.ava, world.ava_carer, [Purpose.PHOTOGRAPHED])
     due = _fresh(world.solo_ava).deletion_due_at
     real = sweeps.transaction
@@ -344,6 +346,43 @@ def test_a_reason_recorded_after_the_sweep_listed_the_photo_still_saves_it(world
     assert _fresh(world.solo_ava).status == Photo.Status.READY
     assert all(path.exists() for path in _blob_paths(world.solo_ava))
     assert _fresh(world.group).status == Photo.Status.DELETED
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_deletion_sweep_passes_over_a_photo_another_holds_and_leaves_it_for_the_next_run(world):
+    # Two sweeps at once (or a coordinator recording a reason to keep): the photo the other holds is
+    # skipped, not waited for, and whichever deletes it deletes it once.
+    assert connection.vendor == "postgresql"
+    _withdraw(world.ava, world.ava_carer, [Purpose.PHOTOGRAPHED])
+    due = _fresh(world.solo_ava).deletion_due_at
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                Photo.objects.select_for_update().get(pk=world.group.pk)
+                locked.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(timeout=30)
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '5s'")  # a sweep that waited for the lock fails, not hangs
+        assert _sweep(sweeps.delete_due, due + DAY) == 1
+    finally:
+        release.set()
+        holder.join(timeout=30)
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+    assert (_fresh(world.solo_ava).status, _fresh(world.group).status) == (Photo.Status.DELETED, Photo.Status.READY)
+    assert _sweep(sweeps.delete_due, due + DAY) == 1
+    assert _fresh(world.group).status == Photo.Status.DELETED
+    assert AuditEvent.objects.filter(action="photo.deleted").count() == 2
 
 
 # --- retention ------------------------------------------------------------------------------

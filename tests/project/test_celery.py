@@ -17,8 +17,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from fig_safety.celery import app
-from social import posts
 from social.models import Post
+from social.posts import services as posts
 from tests import factories
 from tests.processes import fresh_environment
 
@@ -42,9 +42,10 @@ def test_the_beat_schedule_lives_in_code_and_names_real_tasks():
 @pytest.mark.django_db
 def test_beat_sends_back_posts_past_their_time_every_few_minutes():
     """The policy: a post not approved before its scheduled time goes back to its author. The sweep that
-    does it (social.posts.expire_unapproved) must be on the schedule, often, and the task must run it."""
+    does it (social.posts.services.expire_unapproved, in posts_sweep with resume_publishing) must be on the
+    schedule, often, and the task must run it."""
     app.loader.import_default_modules()
-    [entry] = [e for e in app.conf.beat_schedule.values() if e["task"] == "social.tasks.expire_unapproved_posts"]
+    [entry] = [e for e in app.conf.beat_schedule.values() if e["task"] == "social.tasks.posts_sweep"]
     assert entry["task"] in app.tasks
     schedule = entry["schedule"]
     now = schedule.now()
@@ -62,7 +63,7 @@ def test_beat_sends_back_posts_past_their_time_every_few_minutes():
     )
     posts.post_submit(post=post, by=author)
     Post.objects.filter(pk=post.pk).update(scheduled_for=timezone.now() - timedelta(minutes=1))
-    assert app.tasks[entry["task"]].apply().get(disable_sync_subtasks=False) == 1
+    assert app.tasks[entry["task"]].apply().get(disable_sync_subtasks=False) == {"expired": 1, "publishing_resumed": 0}
     post.refresh_from_db()
     assert (post.status, post.review_note) == (Post.Status.CHANGES_REQUESTED, posts.EXPIRED_NOTE)
 

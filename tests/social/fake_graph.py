@@ -24,6 +24,7 @@ import json
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -50,6 +51,7 @@ class FakeGraph:
         self.problems: list[str] = []
         self.photo_ids: list[str] = []
         self.post_ids: list[str] = []
+        self.on_request: Callable[[GraphRequest], None] | None = None  # run in the server's thread before answering
         self._failures: dict[str, tuple[int, dict]] = {}
         self._sleeps: dict[str, float] = {}
         self._ids = itertools.count(1)
@@ -150,6 +152,8 @@ class FakeGraph:
         with self._lock:
             self.requests.append(request)
             self.problems += [f"{handler.command} {parsed.path}: {p}" for p in problems]
+        if self.on_request is not None:
+            self.on_request(request)
 
         delay = self._sleeps.get(request.endpoint, 0)
         if delay:

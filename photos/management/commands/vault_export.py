@@ -29,7 +29,8 @@ from staff.models import User
 from staff.services import audit_record
 
 
-def _when(value: datetime | date | None) -> str | None:
+def _iso(value: datetime | date | None) -> str | None:
+    """A time or day as the manifest records it: ISO 8601, for machines (fig_safety.times.when is for people)."""
     return value.isoformat() if value is not None else None
 
 
@@ -83,9 +84,9 @@ class Command(BaseCommand):
         problems: list[str] = []
         manifest = {
             "format": "fig-safety family export, version 1",
-            "exported_at": _when(exported_at),
+            "exported_at": _iso(exported_at),
             "exported_by": user.email if user else None,
-            "family": {"reference": the_family.reference, "created_at": _when(the_family.created_at)},
+            "family": {"reference": the_family.reference, "created_at": _iso(the_family.created_at)},
             "children": [],
             "carers": [_carer(carer) for carer in Carer.objects.filter(family=the_family).order_by("pk")],
             "consent_records": [],
@@ -99,7 +100,7 @@ class Command(BaseCommand):
                     "id": child.pk,
                     "first_name": child.first_name,
                     "last_name": child.last_name,
-                    "date_of_birth": _when(child.date_of_birth),
+                    "date_of_birth": _iso(child.date_of_birth),
                     "consent_now": positions[child.pk].states,
                 }
             )
@@ -156,9 +157,9 @@ class Command(BaseCommand):
             "file": file["path"] if file else None,
             "sha256": file["sha256"] if file else None,
             "status": photo.status,
-            "uploaded_at": _when(photo.uploaded_at),
+            "uploaded_at": _iso(photo.uploaded_at),
             "uploaded_by": photo.uploaded_by.email,
-            "taken_at": _when(photo.taken_at),
+            "taken_at": _iso(photo.taken_at),
             "width": photo.width,
             "height": photo.height,
             "upload_sha256": photo.upload_sha256,
@@ -167,19 +168,19 @@ class Command(BaseCommand):
                 {
                     "id": tag.child_id,
                     "name": f"{tag.child.first_name} {tag.child.last_name}",
-                    "tagged_at": _when(tag.tagged_at),
+                    "tagged_at": _iso(tag.tagged_at),
                 }
                 for tag in sorted(photo.tags.all(), key=lambda t: t.child_id)
             ],
             "allowed_uses_now": sorted(uses) if uses is not None else [],
-            "device_deleted_at": _when(photo.device_deleted_at),
-            "deletion_due_at": _when(photo.deletion_due_at),
-            "deleted_at": _when(photo.deleted_at),
+            "device_deleted_at": _iso(photo.device_deleted_at),
+            "deletion_due_at": _iso(photo.deletion_due_at),
+            "deleted_at": _iso(photo.deleted_at),
             "deletion_reason": photo.deletion_reason,
             "keep_reason": photo.keep_reason,
             "access_log": [
                 {
-                    "at": _when(a.at),
+                    "at": _iso(a.at),
                     "action": a.action,
                     "user": a.user.email if a.user else None,
                     "ip_address": a.ip_address,
@@ -217,7 +218,7 @@ class Command(BaseCommand):
             "method": record.method,
             "identified_by": record.identified_by,
             "answers": record.answers,
-            "signed_at": _when(record.signed_at),
+            "signed_at": _iso(record.signed_at),
             "typed_name": record.typed_name,
             "confirmed_parental_responsibility": record.confirmed_parental_responsibility,
             "form_version": record.form_version.number if record.form_version else None,

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from social.sweeps import inbox_sweep
+from social.inbox.sweeps import inbox_sweep
 
 
 class Command(BaseCommand):

@@ -1,0 +1,460 @@
+"""Reads for the inbox: the tabs, a message's history, the takedown lists and the response dashboard.
+
+Every function here runs a fixed number of queries, whatever the number of messages.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Value, When
+from django.db.models.functions import TruncWeek
+from django.utils import timezone
+
+from social.models import LONDON, InboxMessage, Takedown
+from staff.models import AuditEvent, User
+from staff.roles import Role
+
+OPEN = InboxMessage.Status.OPEN
+DONE = [status for status in InboxMessage.Status.values if status != OPEN]
+
+# The inbox tabs, in the order they are shown: (key, label).
+TABS: list[tuple[str, str]] = [
+    ("open", "Open"),
+    ("overdue", "Overdue"),
+    ("mine", "Mine"),
+    ("passed", "Passed on"),
+    ("done", "Done"),
+]
+TAB_KEYS = {key for key, _ in TABS}
+
+
+# --- the inbox -----------------------------------------------------------------------------
+
+
+def _tab_filter(tab: str, user: User, now: datetime) -> Q:
+    mine = Q(assignee=user) | Q(passed_to=user)
+    return {
+        "open": Q(status=OPEN),
+        "overdue": Q(status=OPEN, due_at__lte=now),
+        "mine": Q(status=OPEN) & mine,
+        "passed": Q(status=OPEN, passed_to__isnull=False),
+        "done": Q(status__in=DONE),  # not ~Q(status=OPEN): the status index answers IN, not NOT
+    }[tab]
+
+
+# A tab counts, and pages through, at most this many messages: beyond that it says "1,000+" and asks for
+# a search. The inbox then costs the same with a hundred messages or years of them.
+TAB_CAP = 1000
+
+
+def capped_count(messages: QuerySet[InboxMessage]) -> int:
+    """How many messages, counting no further than TAB_CAP."""
+    return messages.order_by()[:TAB_CAP].count()
+
+
+def inbox_tab_counts(user: User, now: datetime) -> dict[str, int]:
+    """How many messages each tab holds, up to TAB_CAP. One query per tab, each stopping at the cap."""
+    return {key: capped_count(InboxMessage.objects.filter(_tab_filter(key, user, now))) for key, _ in TABS}
+
+
+def inbox_messages(*, tab: str, user: User, now: datetime, search: str = "") -> QuerySet[InboxMessage]:
+    """The messages of one tab, with who holds them, ready to page through without a query per row.
+
+    Open tabs: urgent (flagged) first, then the least time left. Done: the most recently done first,
+    so a long-closed flagged message does not sit at the top for ever.
+    """
+    messages = (
+        InboxMessage.objects.filter(_tab_filter(tab, user, now))
+        .select_related("assignee", "passed_to")
+        .annotate(
+            has_open_takedown=Exists(Takedown.objects.filter(message=OuterRef("pk"), status=Takedown.Status.OPEN))
+        )
+        .defer("response_text", "closed_reason", "passed_note", "flagged_names")
+    )
+    search = search.strip()
+    if search:
+        messages = messages.filter(
+            Q(text__icontains=search) | Q(sender_name__icontains=search) | Q(sender_id__icontains=search)
+        )
+    if tab == "done":
+        return messages.order_by(F("responded_at").desc(nulls_last=True), F("closed_at").desc(nulls_last=True), "-id")
+    return messages.order_by("-urgent", "due_at", "id")
+
+
+def messages_for_staff(user: User, visible: QuerySet[InboxMessage]) -> QuerySet[InboxMessage]:
+    """The messages a member of staff was passed or that name their families: open first, soonest due."""
+    still_open = Case(When(status=OPEN, then=Value(0)), default=Value(1))
+    return visible.select_related("passed_to", "assignee").order_by(still_open, "-urgent", "due_at", "id")
+
+
+def social_administrators() -> QuerySet[User]:
+    return (
+        User.objects.filter(is_active=True, groups__name=Role.SOCIAL_ADMIN.value)
+        .distinct()
+        .order_by("full_name", "email")
+    )
+
+
+def staff_to_pass_to() -> QuerySet[User]:
+    """Active staff who can sign in to answer: anyone holding a FiG role."""
+    return (
+        User.objects.filter(is_active=True, groups__name__in=[r.value for r in Role])
+        .distinct()
+        .order_by("full_name", "email")
+    )
+
+
+# --- one message's history ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: datetime
+    what: str
+    who: str = ""
+    detail: str = ""
+
+
+_HOW = dict(Takedown.How.choices)
+
+
+def message_history(message: InboxMessage) -> list[HistoryEntry]:
+    """What happened to a message, oldest first, from its audit events and its takedowns'. Three queries."""
+    takedown_ids = [str(pk) for pk in message.takedowns.values_list("pk", flat=True)]
+    events = list(
+        AuditEvent.objects.filter(
+            Q(target_type="social.inboxmessage", target_id=str(message.pk))
+            | Q(target_type="social.takedown", target_id__in=takedown_ids)
+        )
+        .select_related("actor")
+        .order_by("occurred_at", "id")
+    )
+    # Assignments record the user's id and hand-offs their email: name them, in one query.
+    ids = {e.details.get("to") for e in events if e.action == "inbox.assigned" and e.details.get("to")}
+    emails = {e.details.get("to") for e in events if e.action == "inbox.passed_on" and e.details.get("to")}
+    people: dict[object, str] = {}
+    if ids or emails:
+        for person in User.objects.filter(Q(pk__in=ids) | Q(email__in=emails)):
+            people[person.pk] = people[person.email] = str(person)
+    received = HistoryEntry(
+        at=message.received_at,
+        what=f"Received on {message.get_platform_display()}",
+        detail=f"From {message.sender_name}" if message.sender_name else "",
+    )
+    return [received] + [_describe(event, people) for event in events]
+
+
+def _describe(event: AuditEvent, people: dict[object, str]) -> HistoryEntry:
+    who = str(event.actor) if event.actor else (event.actor_email or "")
+    details = event.details or {}
+    to = details.get("to")
+    what = {
+        "inbox.added": "Added by hand",
+        "inbox.flagged": "Flagged urgent: it names a child or carer in the consent register",
+        "inbox.assigned": f"Assigned to {people.get(to, 'someone')}" if to else "Unassigned",
+        "inbox.passed_on": f"Passed on to {people.get(to, to or 'a member of staff')}",
+        "inbox.answered": "Response recorded" + ("" if details.get("on_time", True) else ", after the deadline"),
+        "inbox.closed": "Closed as needing no reply",
+        "takedown.opened": "Takedown opened",
+        "takedown.removed": f"Removed: {_HOW.get(details.get('how', ''), 'recorded')}",
+    }.get(event.action, event.action)
+    detail = details.get("reason", "") if event.action == "inbox.closed" else ""
+    if event.action == "inbox.flagged":
+        who = ""  # the system did it
+    return HistoryEntry(at=event.occurred_at, what=what, who=who, detail=detail)
+
+
+# --- takedowns ------------------------------------------------------------------------------
+
+
+def open_takedowns() -> QuerySet[Takedown]:
+    return (
+        Takedown.objects.filter(status=Takedown.Status.OPEN)
+        .select_related("message", "post", "opened_by", "removal_requested_by")
+        .order_by("due_at", "id")
+    )
+
+
+def removed_takedowns() -> QuerySet[Takedown]:
+    return (
+        Takedown.objects.filter(status=Takedown.Status.REMOVED)
+        .select_related("message", "post", "opened_by", "removed_by")
+        .annotate(took=F("removed_at") - F("opened_at"))
+        .order_by("-removed_at", "-id")
+    )
+
+
+# --- the daily digest ------------------------------------------------------------------------
+
+# The digest lists at most this many messages in each list, and takedowns, then says how many more.
+DIGEST_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class Digest:
+    """What the daily digest reports: counts, and the first DIGEST_LIMIT of each list."""
+
+    open: int
+    overdue: int
+    urgent: int
+    overdue_messages: list[InboxMessage]  # open and past the deadline, flagged first, then the most overdue
+    due_soonest: list[InboxMessage]  # open and not yet due, flagged first, then the least time left
+    takedowns_open: int
+    takedowns: list[Takedown]  # open, the soonest due first
+
+    # The counts and the lists are separate queries, so a message answered between them could make
+    # "more" negative: never below nought.
+
+    @property
+    def not_yet_due(self) -> int:
+        return max(0, self.open - self.overdue)
+
+    @property
+    def more_overdue(self) -> int:
+        return max(0, self.overdue - len(self.overdue_messages))
+
+    @property
+    def more_due(self) -> int:
+        return max(0, self.not_yet_due - len(self.due_soonest))
+
+    @property
+    def more_takedowns(self) -> int:
+        return max(0, self.takedowns_open - len(self.takedowns))
+
+
+def inbox_digest(now: datetime, limit: int = DIGEST_LIMIT) -> Digest:
+    """The open and overdue messages and the open takedowns for the daily digest. Five queries."""
+    counts = InboxMessage.objects.filter(status=OPEN).aggregate(
+        open=Count("pk"),
+        overdue=Count("pk", filter=Q(due_at__lte=now)),
+        urgent=Count("pk", filter=Q(urgent=True)),
+    )
+    messages = (
+        InboxMessage.objects.filter(status=OPEN)
+        .select_related("assignee", "passed_to")
+        .order_by("-urgent", "due_at", "id")  # as the inbox's tabs list them
+    )
+    open_takedowns = Takedown.objects.filter(status=Takedown.Status.OPEN)
+    return Digest(
+        **counts,
+        overdue_messages=list(messages.filter(due_at__lte=now)[:limit]),
+        due_soonest=list(messages.filter(due_at__gt=now)[:limit]),
+        takedowns_open=open_takedowns.count(),
+        takedowns=list(open_takedowns.select_related("message", "post").order_by("due_at", "id")[:limit]),
+    )
+
+
+# --- the response dashboard ------------------------------------------------------------------
+
+WEEKS = 12
+
+
+def percentile(values: Sequence[timedelta], fraction: float) -> timedelta | None:
+    """The value below which `fraction` of `values` fall, interpolated as PostgreSQL's percentile_cont."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * fraction
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+@dataclass
+class WeekStats:
+    """One London week (Monday to Sunday) of messages received, and takedowns opened."""
+
+    start: date
+    received: int = 0
+    answered: int = 0
+    answered_on_time: int = 0
+    closed: int = 0
+    open_overdue: int = 0  # received this week, still open, past the deadline now
+    open_waiting: int = 0  # still open, within its week
+    response_times: list[timedelta] = field(default_factory=list, repr=False)
+    takedowns_opened: int = 0
+    takedowns_removed: int = 0
+    takedowns_on_time: int = 0
+    takedown_times: list[timedelta] = field(default_factory=list, repr=False)
+
+    @property
+    def end(self) -> date:
+        return self.start + timedelta(days=6)
+
+    @property
+    def answered_late(self) -> int:
+        return self.answered - self.answered_on_time
+
+    @property
+    def needing_reply(self) -> int:
+        """Messages whose outcome is known: answered, or overdue. Closed ones needed no reply;
+        ones still inside their week are not late yet."""
+        return self.answered + self.open_overdue
+
+    @property
+    def share_on_time(self) -> float | None:
+        return self.answered_on_time / self.needing_reply if self.needing_reply else None
+
+    @property
+    def median(self) -> timedelta | None:
+        return percentile(self.response_times, 0.5)
+
+    @property
+    def p90(self) -> timedelta | None:
+        return percentile(self.response_times, 0.9)
+
+    @property
+    def takedown_median(self) -> timedelta | None:
+        return percentile(self.takedown_times, 0.5)
+
+    @property
+    def takedown_longest(self) -> timedelta | None:
+        return max(self.takedown_times) if self.takedown_times else None
+
+
+@dataclass
+class Dashboard:
+    weeks: list[WeekStats]
+    open_now: int
+    overdue_now: int
+    urgent_open_now: int
+    takedowns_open_now: int
+    takedowns_overdue_now: int
+    takedown_hours: int
+
+    @property
+    def first_day(self) -> date:
+        return self.weeks[0].start
+
+    @property
+    def received(self) -> int:
+        return sum(w.received for w in self.weeks)
+
+    @property
+    def answered_on_time(self) -> int:
+        return sum(w.answered_on_time for w in self.weeks)
+
+    @property
+    def needing_reply(self) -> int:
+        return sum(w.needing_reply for w in self.weeks)
+
+    @property
+    def share_on_time(self) -> float | None:
+        return self.answered_on_time / self.needing_reply if self.needing_reply else None
+
+    @property
+    def median(self) -> timedelta | None:
+        return percentile([t for w in self.weeks for t in w.response_times], 0.5)
+
+    @property
+    def p90(self) -> timedelta | None:
+        return percentile([t for w in self.weeks for t in w.response_times], 0.9)
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def _week_start(moment: datetime) -> date:
+    return _monday(timezone.localtime(moment, LONDON).date())
+
+
+def response_dashboard(now: datetime | None = None, weeks: int = WEEKS) -> Dashboard:
+    """Per London week for the last `weeks` weeks (this one included), and what stands now. Five queries."""
+    now = now or timezone.now()
+    this_monday = _monday(timezone.localtime(now, LONDON).date())
+    starts = [this_monday - timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
+    by_start = {start: WeekStats(start=start) for start in starts}
+    since = timezone.make_aware(datetime.combine(starts[0], datetime.min.time()), LONDON)
+
+    # Counted by the database per London week, so the cost does not grow with the messages in Python.
+    week_of_receipt = TruncWeek("received_at", tzinfo=LONDON)
+    answered = Q(status=InboxMessage.Status.ANSWERED, responded_at__isnull=False)
+    still_open = ~answered & ~Q(status=InboxMessage.Status.CLOSED)
+    recent = InboxMessage.objects.filter(received_at__gte=since).annotate(week=week_of_receipt).order_by()
+    for row in recent.values("week").annotate(
+        received=Count("pk"),
+        answered=Count("pk", filter=answered),
+        answered_on_time=Count("pk", filter=answered & Q(responded_at__lte=F("due_at"))),
+        closed=Count("pk", filter=Q(status=InboxMessage.Status.CLOSED)),
+        open_overdue=Count("pk", filter=still_open & Q(due_at__lte=now)),
+        open_waiting=Count("pk", filter=still_open & Q(due_at__gt=now)),
+    ):
+        week = by_start.get(row.pop("week").date())
+        if week is None:  # received "in the future" by a skewed platform clock: not in any week yet
+            continue
+        for key, value in row.items():
+            setattr(week, key, value)
+    # Response times only for answered messages (a charity's few a week), for the medians.
+    for week_start, received_at, responded_at in recent.filter(answered).values_list(
+        "week", "received_at", "responded_at"
+    ):
+        week = by_start.get(week_start.date())
+        if week is not None:
+            week.response_times.append(max(responded_at - received_at, timedelta(0)))
+
+    for opened_at, due_at, status, removed_at in Takedown.objects.filter(opened_at__gte=since).values_list(
+        "opened_at", "due_at", "status", "removed_at"
+    ):
+        week = by_start.get(_week_start(opened_at))
+        if week is None:
+            continue
+        week.takedowns_opened += 1
+        if status == Takedown.Status.REMOVED and removed_at is not None:
+            week.takedowns_removed += 1
+            week.takedowns_on_time += removed_at <= due_at
+            week.takedown_times.append(removed_at - opened_at)
+
+    messages_now = InboxMessage.objects.filter(status=OPEN).aggregate(
+        open=Count("pk"), overdue=Count("pk", filter=Q(due_at__lte=now)), urgent=Count("pk", filter=Q(urgent=True))
+    )
+    takedowns_now = Takedown.objects.filter(status=Takedown.Status.OPEN).aggregate(
+        open=Count("pk"), overdue=Count("pk", filter=Q(due_at__lte=now))
+    )
+    return Dashboard(
+        weeks=[by_start[start] for start in starts],
+        open_now=messages_now["open"],
+        overdue_now=messages_now["overdue"],
+        urgent_open_now=messages_now["urgent"],
+        takedowns_open_now=takedowns_now["open"],
+        takedowns_overdue_now=takedowns_now["overdue"],
+        takedown_hours=settings.FIG_TAKEDOWN_HOURS,
+    )
+
+
+# --- the dashboard, kept until something changes ------------------------------------------------
+
+_DASHBOARD_VERSION = "social:dashboard:version"
+
+
+def dashboard_changed(**_signal) -> None:
+    """A message or takedown was saved or deleted: figures cached before now are stale.
+
+    Done at once rather than after the commit (which would queue a callback on every save). A visit
+    that works the figures out between the save and its commit keeps them for the rest of its minute
+    at most, as the key changes every minute.
+    """
+    cache.set(_DASHBOARD_VERSION, uuid.uuid4().hex, None)
+
+
+def cached_response_dashboard(now: datetime | None = None) -> Dashboard:
+    """response_dashboard to the minute, kept in the cache until a message or takedown changes.
+
+    The figures depend on the time (what is overdue, which week this is), so they are worked out for
+    the start of the current minute and kept for that minute; any save or delete of a message or
+    takedown changes the version in the key, so an answer recorded shows on the next visit.
+    """
+    now = (now or timezone.now()).replace(second=0, microsecond=0)
+    cache.add(_DASHBOARD_VERSION, uuid.uuid4().hex, None)
+    key = f"social:dashboard:{cache.get(_DASHBOARD_VERSION)}:{now:%Y%m%d%H%M}"
+    stats = cache.get(key)
+    if stats is None:
+        stats = response_dashboard(now)
+        cache.set(key, stats, 120)
+    return stats

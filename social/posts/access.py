@@ -1,0 +1,120 @@
+"""Who may see and act on which post, and on the religious and political term lists. Views call these,
+never check inline.
+
+Social media administrators (and superusers: staff.roles.is_social_admin) see every post, review,
+approve and publish; the rest of the staff see and change only their own posts. Anyone else gets 404
+for a post (they learn nothing about it); a member of staff who may see a post but not do this to it
+gets 403. Parents see only published posts showing one of their children.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404
+
+from social.models import PolicyTerm, Post
+from social.posts.selectors import posts_showing_children_of
+from social.posts.services import EDITABLE, LIVE, WITHDRAWABLE
+from staff.access import require
+from staff.models import User
+from staff.roles import Role, is_social_admin
+
+# Who may open the term lists at all; only social media administrators change them.
+TERM_READERS = (Role.SOCIAL_ADMIN, Role.CEO)
+
+
+def posts_visible_to(user: User) -> QuerySet[Post]:
+    """Every post for social media administrators; their own for everyone else on the staff."""
+    return Post.objects.all() if is_social_admin(user) else Post.objects.filter(author=user)
+
+
+def access_post(user: User, pk: int) -> Post:
+    """The post if this member of staff may see it; 404 otherwise."""
+    post = posts_visible_to(user).select_related("author", "reviewed_by", "published_by").filter(pk=pk).first()
+    if post is None:
+        raise Http404
+    return post
+
+
+def access_own_post(user: User, pk: int) -> Post:
+    """A post to change or send for review: its author only (403 for an administrator reading it)."""
+    post = access_post(user, pk)
+    require(post.author_id == user.pk)
+    return post
+
+
+class OwnPost(PermissionDenied):
+    """A social media administrator tried to review their own post: someone else must (four eyes)."""
+
+    def __init__(self, post: Post) -> None:
+        super().__init__("You wrote this post, so another social media administrator must review it.")
+        self.post = post
+
+
+def access_post_to_review(user: User, pk: int) -> Post:
+    """A post to approve or send back: social media administrators only (403), and never its author
+    (OwnPost, a 403 that carries the post so that the page can say why)."""
+    post = access_post_to_publish(user, pk)
+    if post.author_id == user.pk:
+        raise OwnPost(post)
+    return post
+
+
+def access_post_to_publish(user: User, pk: int) -> Post:
+    """A post to publish: social media administrators only (403 for the rest). An administrator may publish
+    a post of their own once someone else has approved it."""
+    post = access_post(user, pk)
+    require(is_social_admin(user))
+    return post
+
+
+def access_post_to_withdraw(user: User, pk: int) -> Post:
+    """A post to withdraw: its author, or a social media administrator."""
+    post = access_post(user, pk)
+    require(post.author_id == user.pk or is_social_admin(user))
+    return post
+
+
+def access_parent_post(user: User, pk: int) -> Post:
+    """A published post showing one of this parent's children; 404 for any other post."""
+    post = posts_showing_children_of(user).filter(pk=pk).first()
+    if post is None:
+        raise Http404
+    return post
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """What this person may do to this post now; the page shows exactly these actions."""
+
+    edit: bool = False
+    withdraw: bool = False
+    approve: bool = False
+    send_back: bool = False
+    publish: bool = False
+    own_post_waiting: bool = False  # a reviewer looking at their own submitted post
+
+    @classmethod
+    def for_user(cls, user: User, post: Post) -> Allowed:
+        author = post.author_id == user.pk
+        reviewer = is_social_admin(user)
+        return cls(
+            edit=author and post.status in EDITABLE,
+            withdraw=(author or reviewer) and post.status in WITHDRAWABLE,
+            approve=reviewer and not author and post.status == Post.Status.SUBMITTED,
+            send_back=reviewer and not author and post.status in LIVE,
+            publish=reviewer and post.status == Post.Status.APPROVED,
+            own_post_waiting=reviewer and author and post.status == Post.Status.SUBMITTED,
+        )
+
+
+def access_policy_term(user: User, pk: int) -> PolicyTerm:
+    """A term, for someone who may change the lists; 403 for readers, 404 if unknown."""
+    require(is_social_admin(user))
+    term = PolicyTerm.objects.filter(pk=pk).first()
+    if term is None:
+        raise Http404
+    return term

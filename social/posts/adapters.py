@@ -1,0 +1,153 @@
+"""Publication adapters: how an approved post reaches a platform.
+
+`manual`: an administrator posts it on the platform themselves and records the URL and time; nothing is
+called, so it is recorded at once. `facebook`: the Facebook Pages Graph API (text, and photos attached),
+when FIG_META_PAGE_ID and FIG_META_PAGE_TOKEN are configured; an adapter that `calls_out` is run by
+services.post_publish_send after the "publishing" state has committed, with no row locked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.utils import timezone
+
+from fig_safety.vault import VaultError, vault_read
+from social import graph
+from social.models import Channel, Post
+
+
+class PublishError(Exception):
+    """Publishing did not happen, or may not have: nothing is marked as published.
+
+    `may_have_succeeded`: the platform did not answer in time, so it may have published the post anyway;
+    the post must not be sent again blindly (someone checks the platform first)."""
+
+    def __init__(self, message: str, *, may_have_succeeded: bool = False) -> None:
+        super().__init__(message)
+        self.may_have_succeeded = may_have_succeeded
+
+
+@dataclass(frozen=True)
+class Published:
+    url: str
+    external_id: str
+    published_at: datetime
+
+
+class Adapter(Protocol):
+    name: str
+    label: str
+    calls_out: bool  # publishes through an outside service (after commit, in a task), not just recorded
+
+    def suits(self, post: Post) -> bool:
+        """Whether this adapter publishes where the post is meant to go."""
+        ...
+
+    def publish(self, post: Post, *, url: str = "", published_at: datetime | None = None) -> Published: ...
+
+
+class ManualAdapter:
+    name = "manual"
+    label = "I published it on the platform myself"
+    calls_out = False
+
+    def suits(self, post: Post) -> bool:
+        return True
+
+    def publish(self, post: Post, *, url: str = "", published_at: datetime | None = None) -> Published:
+        url = url.strip()
+        try:
+            # Post.published_url holds 500 characters; a longer one would fail at the database instead.
+            if len(url) > 500:
+                raise ValidationError("too long")
+            URLValidator(schemes=["http", "https"])(url)
+        except ValidationError:
+            raise PublishError("Paste the link to the published post (it starts with https://).") from None
+        when = published_at or timezone.now()
+        if timezone.is_naive(when):
+            when = timezone.make_aware(when)
+        # A few minutes' grace for a clock that runs a little ahead of ours.
+        if when > timezone.now() + timedelta(minutes=5):
+            raise PublishError("The time it was published cannot be in the future.")
+        return Published(url=url, external_id="", published_at=when)
+
+
+class FacebookPageAdapter:
+    name = "facebook"
+    label = "Publish on the Facebook Page now"
+    calls_out = True
+
+    def suits(self, post: Post) -> bool:
+        """Only a post whose author chose the Facebook Page goes there."""
+        return Channel.FACEBOOK in post.channels
+
+    def refusal(self, post: Post) -> str:
+        """Why this post cannot go to the Page ("" if it can), known before anything is sent."""
+        if not graph.page_configured():
+            return "Publishing to Facebook is not configured."
+        if not self.suits(post):
+            return (
+                "This post is not meant for the Facebook Page, so it was not published there. "
+                "Publish it where it is meant to go and record the link."
+            )
+        return ""
+
+    def publish(self, post: Post, *, url: str = "", published_at: datetime | None = None) -> Published:
+        """Upload each photo unpublished, then post the text with them attached. Call with no row locked."""
+        refusal = self.refusal(post)
+        if refusal:
+            raise PublishError(refusal)
+        try:
+            media = [self._upload_photo(photo) for photo in post.photos.all()]
+            post_id = graph.publish_on_page(post.text, media)
+        except graph.GraphError as exc:
+            raise _publish_error(exc) from exc
+        if not post_id:
+            raise PublishError("Facebook did not say it published the post.", may_have_succeeded=True)
+        return Published(url=f"https://www.facebook.com/{post_id}", external_id=post_id, published_at=timezone.now())
+
+    def _upload_photo(self, photo) -> str:
+        try:
+            data = vault_read(name=photo.original_blob, key_id=photo.original_key_id)
+        except VaultError as exc:
+            raise PublishError("A photo could not be read from the vault.") from exc
+        media_id = graph.upload_unpublished_photo(data)
+        if not media_id:
+            raise PublishError("Facebook did not accept a photo.")
+        return media_id
+
+
+def _publish_error(exc: graph.GraphError) -> PublishError:
+    """What a Graph API failure means for the post: never published, or perhaps published (a timeout)."""
+    if exc.may_have_succeeded:
+        return PublishError(
+            "Facebook did not answer in time, so FiG Safety cannot tell whether the post went out. Check the Page: "
+            "if it is there, record its link by hand; if not, publish it again.",
+            may_have_succeeded=True,
+        )
+    if exc.kind == graph.REFUSED:
+        detail = exc.detail or "unknown error"
+        said = f" ({exc.status}: {detail})" if exc.status is not None else f": {detail}"
+        return PublishError(f"Facebook refused the post{said}. Nothing was published.")
+    return PublishError(f"{exc.describe('Facebook')} Nothing was published; try again.")
+
+
+ADAPTERS: dict[str, Adapter] = {"manual": ManualAdapter(), "facebook": FacebookPageAdapter()}
+
+
+def get_adapter(name: str) -> Adapter:
+    adapter = ADAPTERS.get(name)
+    if adapter is None or (name == "facebook" and not graph.page_configured()):
+        raise PublishError("Choose how the post is published.")
+    return adapter
+
+
+def available_adapters(post: Post | None = None) -> list[Adapter]:
+    """The adapters configured here; given a post, only those that publish where it is meant to go."""
+    configured = [a for name, a in ADAPTERS.items() if name != "facebook" or graph.page_configured()]
+    return [a for a in configured if post is None or a.suits(post)]

@@ -1,0 +1,590 @@
+"""Writes for the post queue: draft, submit, review (four eyes), publish, withdraw, and the cascade
+when a consent is withdrawn. (The inbox's writes are in social/inbox/services.py.)
+
+Every transition locks the post's row, checks its current state, records who, when and why in the
+audit trail, and emails the people who act next. Publishing through a platform is two short
+transactions around the outside call, which is made in a task after commit with no row locked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+
+from consents.hooks import Withdrawal
+from consents.uses import ONLINE_PURPOSES
+from fig_safety.sweeps import claim_and_stamp
+from fig_safety.times import when
+from photos.models import Photo
+from social.inbox import services as inbox_services
+from social.models import Channel, CheckDismissal, Post, Takedown
+from social.posts.adapters import ADAPTERS, Published, PublishError, get_adapter
+from social.posts.checks import Finding, check_photos, check_text
+from social.posts.selectors import postable_photos, posts_showing_children_of
+from staff.models import User
+from staff.notifications import notify
+from staff.roles import Role, is_social_admin, is_staff_member
+from staff.selectors import emails_of
+from staff.services import audit_record
+
+CHECKLIST = {
+    "relevant": "Relevant to FiG's cause",
+    "no_religious_or_political": "No religious or political content",
+    "nothing_confidential": "Nothing confidential",
+    "no_child_identifiable": "No child identifiable or contactable",
+}
+# Posts their author may change and send for review; posts in the review queue or waiting to go out;
+# posts that can be withdrawn. A post being published cannot be withdrawn until the platform has answered.
+EDITABLE = frozenset({Post.Status.DRAFT, Post.Status.CHANGES_REQUESTED})
+LIVE = frozenset({Post.Status.SUBMITTED, Post.Status.APPROVED})
+WITHDRAWABLE = frozenset({*EDITABLE, *LIVE, Post.Status.PUBLISHED})
+EXPIRED_NOTE = "It was not approved before its scheduled time. Change the time and submit it again."
+UNCERTAIN_NOTE = (
+    "Publishing stopped part of the way through, so FiG Safety cannot tell whether the post went out. Check the "
+    "platform: if it is there, record its link by hand; if not, publish it again."
+)
+# A post being published whose task has not started within this long is queued again (the broker lost it);
+# one whose outside call began this long ago without an answer is taken to have stopped part of the way.
+# Each call gives up after FIG_GRAPH_TIMEOUT; a post makes one call per photo and one for the text.
+REQUEUE_AFTER = timedelta(minutes=2)
+CALL_GIVEN_UP_AFTER = timedelta(minutes=15)
+
+
+class PostError(Exception):
+    """The action cannot go ahead; the message is for the person doing it."""
+
+
+class PostSentBack(PostError):
+    """The action found the post could not go ahead and sent it back to its author; that change is committed."""
+
+
+def post_findings(post: Post) -> list[Finding]:
+    return [*check_text(post.text), *check_photos(post.photos.all())]
+
+
+def _link(post: Post) -> str:
+    return settings.FIG_SITE_URL + reverse("social:post", args=[post.pk])
+
+
+def _admin_emails(*, exclude: Iterable[str] = ()) -> list[str]:
+    """The social media administrators' addresses, but not `exclude`."""
+    excluded = set(exclude)
+    return [email for email in emails_of(Role.SOCIAL_ADMIN) if email not in excluded]
+
+
+def _locked(post: Post | int, allowed: Iterable[str], action: str) -> Post:
+    locked = Post.objects.select_for_update().get(pk=post if isinstance(post, int) else post.pk)
+    if locked.status not in allowed:
+        raise PostError(f"This post is {locked.get_status_display().lower()}, so it cannot be {action}.")
+    return locked
+
+
+def post_save_draft(
+    *,
+    author: User,
+    text: str,
+    channels: Iterable[str],
+    scheduled_for: datetime | None,
+    photos: Iterable[Photo],
+    post: Post | None = None,
+    request: HttpRequest | None = None,
+) -> Post:
+    """Create or change a draft. Only staff write posts; only online-consented photos can be attached."""
+    if not is_staff_member(author):
+        raise PostError("Only FiG staff write posts.")
+    channels = [c for c in dict.fromkeys(channels) if c in Channel.values]
+    if not text.strip():
+        raise PostError("Write the post.")
+    if not channels:
+        raise PostError("Choose at least one channel.")
+    if scheduled_for is not None and scheduled_for <= timezone.now():
+        raise PostError("The scheduled time must be in the future.")
+    photos = list(photos)
+    allowed = set(postable_photos().filter(pk__in=[p.pk for p in photos]).values_list("pk", flat=True))
+    if any(p.pk not in allowed for p in photos):
+        raise PostError("A chosen photo is not allowed online: every child in it needs consent to be published online.")
+    with transaction.atomic():
+        if post is None:
+            post = Post.objects.create(author=author, text=text.strip(), channels=channels, scheduled_for=scheduled_for)
+            action = "post.drafted"
+        else:
+            post = _locked(post, EDITABLE, "edited")
+            if post.author_id != author.pk:
+                raise PostError("Only the author can change this post.")
+            post.text, post.channels, post.scheduled_for = text.strip(), channels, scheduled_for
+            post.updated_at = timezone.now()
+            post.save(update_fields=["text", "channels", "scheduled_for", "updated_at"])
+            action = "post.edited"
+        post.photos.set(photos)
+        audit_record(
+            action=action,
+            actor=author,
+            target=post,
+            request=request,
+            details={"channels": channels, "photos": [p.pk for p in photos]},
+        )
+    return post
+
+
+def post_submit(*, post: Post, by: User, request: HttpRequest | None = None) -> list[Finding]:
+    """Send for review. The consent gate must pass; text findings go to the reviewer to judge."""
+    with transaction.atomic():
+        locked = _locked(post, EDITABLE, "submitted")
+        if locked.author_id != by.pk:
+            raise PostError("Only the author can submit this post.")
+        if locked.scheduled_for is not None and locked.scheduled_for <= timezone.now():
+            raise PostError("The scheduled time has passed. Choose a new time, then submit it.")
+        findings = post_findings(locked)
+        blocking = [f for f in findings if not f.dismissible]
+        if blocking:
+            raise PostError("The photo consent check fails: " + "; ".join(blocking[0].matches))
+        locked.status, locked.submitted_at, locked.updated_at = Post.Status.SUBMITTED, timezone.now(), timezone.now()
+        locked.save(update_fields=["status", "submitted_at", "updated_at"])
+        audit_record(
+            action="post.submitted",
+            actor=by,
+            target=locked,
+            request=request,
+            details={"findings": [f.check for f in findings]},
+        )
+        notify(
+            to=_admin_emails(exclude=[by.email]),
+            subject=f"A post by {by} is waiting for review",
+            template="social/posts/email/submitted.txt",
+            context={"post": locked, "link": _link(locked)},
+            separately=True,
+        )
+    return findings
+
+
+def post_approve(
+    *,
+    post: Post,
+    by: User,
+    checklist: dict[str, bool],
+    dismissals: dict[str, str],
+    request: HttpRequest | None = None,
+) -> Post:
+    """Approve, four eyes: never the author. Every checklist item confirmed; every text finding
+    dismissed with a written reason; the consent gate, checked again now, must pass."""
+    if not is_social_admin(by):
+        raise PostError("Only a social media administrator can approve posts.")
+    with transaction.atomic():
+        locked = _locked(post, {Post.Status.SUBMITTED}, "approved")
+        if locked.author_id == by.pk:
+            raise PostError("You wrote this post, so someone else must approve it.")
+        expired = _past_its_time(locked, timezone.now())
+        if expired:
+            # The sweep would send it back within minutes; an approval now must not beat it to it.
+            _expire(locked)
+        else:
+            _approve(locked, by=by, checklist=checklist, dismissals=dismissals, request=request)
+    if expired:
+        # Raised once the block has committed, so the send-back is kept (as in post_publish).
+        raise PostSentBack(
+            f"Its scheduled time, {when(locked.scheduled_for)}, passed before it was approved, so it was not "
+            "approved. It has gone back to its author to choose a new time and submit it again."
+        )
+    return locked
+
+
+def _approve(
+    locked: Post, *, by: User, checklist: dict[str, bool], dismissals: dict[str, str], request: HttpRequest | None
+) -> None:
+    """Precondition: the row is locked, the post is submitted and `by` is not its author."""
+    missing = [label for key, label in CHECKLIST.items() if not checklist.get(key)]
+    if missing:
+        raise PostError("Confirm every item of the checklist: " + "; ".join(missing) + ".")
+    findings = post_findings(locked)
+    gate = [f for f in findings if not f.dismissible]
+    if gate:
+        raise PostError("The photo consent check fails and cannot be dismissed: " + "; ".join(gate[0].matches))
+    undismissed = [f.title for f in findings if not (dismissals.get(f.check) or "").strip()]
+    if undismissed:
+        raise PostError("Give a reason for dismissing each check: " + ", ".join(undismissed) + ".")
+    for finding in findings:
+        CheckDismissal.objects.create(
+            post=locked, check_name=finding.check, reason=dismissals[finding.check].strip(), dismissed_by=by
+        )
+    locked.status, locked.reviewed_by, locked.reviewed_at = Post.Status.APPROVED, by, timezone.now()
+    locked.checklist, locked.updated_at = dict.fromkeys(CHECKLIST, True), timezone.now()
+    locked.save(update_fields=["status", "reviewed_by", "reviewed_at", "checklist", "updated_at"])
+    audit_record(
+        action="post.approved",
+        actor=by,
+        target=locked,
+        request=request,
+        details={"dismissed": {f.check: dismissals[f.check].strip() for f in findings}},
+    )
+    notify(
+        to=[locked.author.email],
+        subject="Your post is approved",
+        template="social/posts/email/approved.txt",
+        context={"post": locked, "link": _link(locked)},
+    )
+    # The other administrators act next: any of them may publish it.
+    notify(
+        to=_admin_emails(exclude=[by.email, locked.author.email]),
+        subject=f"A post by {locked.author} is approved and ready to publish",
+        template="social/posts/email/ready.txt",
+        context={"post": locked, "link": _link(locked)},
+        separately=True,
+    )
+
+
+def post_request_changes(*, post: Post, by: User, note: str, request: HttpRequest | None = None) -> Post:
+    """A reviewer sends a submitted or approved post back to its author with what to change."""
+    if not is_social_admin(by):
+        raise PostError("Only a social media administrator can send a post back.")
+    if not note.strip():
+        raise PostError("Say what needs to change.")
+    with transaction.atomic():
+        locked = _locked(post, LIVE, "sent back")
+        return _send_back(locked, by=by, note=note.strip(), request=request)
+
+
+def _send_back(locked: Post, *, by: User | None, note: str, request: HttpRequest | None = None) -> Post:
+    """Precondition: the row is locked. Back to the author with the reason."""
+    locked.status, locked.review_note, locked.reviewed_by = Post.Status.CHANGES_REQUESTED, note, by
+    locked.reviewed_at = locked.updated_at = timezone.now()
+    locked.publish_requested_at = locked.publish_started_at = None
+    locked.save(
+        update_fields=[
+            "status",
+            "review_note",
+            "reviewed_by",
+            "reviewed_at",
+            "updated_at",
+            "publish_requested_at",
+            "publish_started_at",
+        ]
+    )
+    audit_record(action="post.changes_requested", actor=by, target=locked, request=request, details={"reason": note})
+    notify(
+        to=[locked.author.email],
+        subject="Your post needs changes",
+        template="social/posts/email/changes.txt",
+        context={"post": locked, "note": note, "link": _link(locked)},
+    )
+    return locked
+
+
+# --- publishing -----------------------------------------------------------------------------------------
+
+
+def post_publish(
+    *,
+    post: Post,
+    by: User,
+    adapter_name: str,
+    url: str = "",
+    published_at: datetime | None = None,
+    request: HttpRequest | None = None,
+) -> Post:
+    """Publish an approved post through an adapter. Consents and the checks are run again first; if anything
+    changed, nothing is published and the post goes back to its author (PostError, once that has committed).
+
+    A publication by hand (no outside call) is recorded at once. An adapter that calls a platform commits the
+    post as "being published" and queues post_publish_send after commit: the call is made there, with no row
+    locked, and its outcome recorded in a second short transaction."""
+    if not is_social_admin(by):
+        raise PostError("Only a social media administrator can publish posts.")
+    try:
+        adapter = get_adapter(adapter_name)
+        # Known before anything is locked or sent: a bad link, a platform the post is not meant for.
+        recorded = None if adapter.calls_out else adapter.publish(post, url=url, published_at=published_at)
+        refusal = adapter.refusal(post) if adapter.calls_out else ""
+    except PublishError as exc:
+        raise PostError(str(exc)) from exc
+    if refusal:
+        raise PostError(refusal)
+    with transaction.atomic():
+        locked = _locked(post, {Post.Status.APPROVED}, "published")
+        refused = _recheck(locked)
+        if not refused and recorded is not None:
+            _record_published(locked, by=by, adapter=adapter.name, result=recorded, request=request)
+        elif not refused:
+            locked.status, locked.published_by, locked.adapter = Post.Status.PUBLISHING, by, adapter.name
+            locked.publish_requested_at, locked.publish_started_at = timezone.now(), None
+            locked.publish_error, locked.updated_at = "", timezone.now()
+            locked.save(
+                update_fields=[
+                    "status",
+                    "published_by",
+                    "adapter",
+                    "publish_requested_at",
+                    "publish_started_at",
+                    "publish_error",
+                    "updated_at",
+                ]
+            )
+            audit_record(
+                action="post.publishing", actor=by, target=locked, request=request, details={"adapter": adapter.name}
+            )
+            _queue_send(locked.pk)
+    if refused:
+        # Raised once the block has committed: raising inside it would roll the send-back away as well,
+        # leaving the post approved with a photo that may no longer be shown.
+        raise PostError(refused)
+    return locked
+
+
+def _queue_send(post_id: int) -> None:
+    from social.tasks import publish_post
+
+    transaction.on_commit(lambda: publish_post.delay(post_id))
+
+
+def _recheck(locked: Post) -> str:
+    """Precondition: the row is locked. The consent gate and the text checks, run again at the moment of
+    publication: if either finds something that was not dismissed at approval, the post goes back to its
+    author and this says why ("" when it may go out)."""
+    gate = [f for f in check_photos(locked.photos.all()) if not f.dismissible]
+    dismissed = set(locked.dismissals.values_list("check_name", flat=True))
+    new_findings = [f for f in check_text(locked.text) if f.check not in dismissed]
+    if gate:
+        _send_back(locked, by=None, note="Consent changed after approval: " + "; ".join(gate[0].matches))
+        return "Consent has changed since approval, so the post was not published and went back to its author."
+    if new_findings:
+        # The register or the term lists changed since approval (a new child with a name in the text, say).
+        found = "; ".join(f"{f.title} ({', '.join(f.matches)})" for f in new_findings)
+        _send_back(locked, by=None, note=f"A new check finding since approval: {found}")
+        return (
+            "The checks found something new since approval, so the post was not published and went back to its author."
+        )
+    return ""
+
+
+def post_publish_send(*, post_id: int) -> Post | None:
+    """Send a post that is being published to its platform (the publish task). Call with no transaction open.
+
+    Idempotent: a post no longer being published is left alone. The outside call is made once: its start is
+    committed first, and a post found with a call already begun (a worker that died, an answer lost) is not
+    sent again but goes back to "approved" saying so, for an administrator to check the platform."""
+    with transaction.atomic():
+        locked = Post.objects.select_for_update().filter(pk=post_id).first()
+        if locked is None or locked.status != Post.Status.PUBLISHING:
+            return locked
+        if locked.publish_started_at is not None:
+            _publish_failed(locked, UNCERTAIN_NOTE)
+            return locked
+        if _recheck(locked):
+            return locked  # sent back to its author, who has been told why
+        locked.publish_started_at = started = timezone.now()
+        locked.save(update_fields=["publish_started_at"])
+    try:
+        result = ADAPTERS[locked.adapter].publish(locked)
+    except PublishError as exc:
+        with transaction.atomic():
+            again = Post.objects.select_for_update().get(pk=post_id)
+            if again.status == Post.Status.PUBLISHING and again.publish_started_at == started:
+                _publish_failed(again, str(exc))
+            return again
+    with transaction.atomic():
+        again = Post.objects.select_for_update().select_related("author").get(pk=post_id)
+        # It is out there, whatever happened to the row meanwhile: record the truth, then take it down if a
+        # consent went while the call was under way.
+        _record_published(again, by=again.published_by or locked.published_by, adapter=locked.adapter, result=result)
+        gate = [f for f in check_photos(again.photos.all()) if not f.dismissible]
+        if gate:
+            post_open_takedown(post=again, reason="Consent was withdrawn while the post was being published.", by=None)
+    return again
+
+
+def _record_published(
+    locked: Post, *, by: User | None, adapter: str, result: Published, request: HttpRequest | None = None
+) -> None:
+    """Precondition: the row is locked. The post is out: where, when and by whom."""
+    locked.status, locked.published_by = Post.Status.PUBLISHED, by
+    locked.published_at, locked.published_url = result.published_at, result.url
+    locked.external_id, locked.adapter, locked.updated_at = result.external_id, adapter, timezone.now()
+    locked.publish_error = ""
+    locked.save(
+        update_fields=[
+            "status",
+            "published_by",
+            "published_at",
+            "published_url",
+            "external_id",
+            "adapter",
+            "publish_error",
+            "updated_at",
+        ]
+    )
+    audit_record(
+        action="post.published",
+        actor=by,
+        target=locked,
+        request=request,
+        details={"adapter": adapter, "url": result.url},
+    )
+    if by is None or locked.author_id != by.pk:
+        notify(
+            to=[locked.author.email],
+            subject="Your post is published",
+            template="social/posts/email/published.txt",
+            context={"post": locked, "link": _link(locked)},
+        )
+
+
+def _publish_failed(locked: Post, error: str) -> None:
+    """Precondition: the row is locked and the post is being published. Back to approved, saying why, and the
+    administrator who published it is told (they may have left the page)."""
+    asked_by, adapter = locked.published_by, locked.adapter
+    locked.status, locked.published_by, locked.publish_error = Post.Status.APPROVED, None, error
+    locked.publish_requested_at = locked.publish_started_at = None
+    locked.adapter, locked.updated_at = "", timezone.now()
+    locked.save(
+        update_fields=[
+            "status",
+            "published_by",
+            "adapter",
+            "publish_error",
+            "publish_requested_at",
+            "publish_started_at",
+            "updated_at",
+        ]
+    )
+    audit_record(action="post.publish_failed", target=locked, details={"adapter": adapter, "error": error})
+    if asked_by is not None:
+        notify(
+            to=[asked_by.email],
+            subject=f"Post #{locked.pk} was not published",
+            template="social/posts/email/publish_failed.txt",
+            context={"post": locked, "error": error, "link": _link(locked)},
+        )
+
+
+def resume_publishing(now: datetime | None = None) -> int:
+    """Posts stuck being published: queued again when their task never started (a broker that lost it),
+    and settled as "may have gone out" when their outside call began long ago and never answered. Beat runs
+    this with the other post sweeps; nothing is sent twice."""
+    now = now or timezone.now()
+    lost = Post.objects.filter(
+        status=Post.Status.PUBLISHING, publish_started_at__isnull=True, publish_requested_at__lte=now - REQUEUE_AFTER
+    )
+    requeued = claim_and_stamp(
+        lost, stamp="publish_requested_at", now=now, handle=lambda posts: [_queue_send(p.pk) for p in posts]
+    )
+    stopped = list(
+        Post.objects.filter(
+            status=Post.Status.PUBLISHING, publish_started_at__lte=now - CALL_GIVEN_UP_AFTER
+        ).values_list("pk", flat=True)
+    )
+    for post_id in stopped:
+        post_publish_send(post_id=post_id)  # finds the call begun and settles it; makes no call itself
+    return requeued + len(stopped)
+
+
+# --- withdrawal and takedowns ------------------------------------------------------------------------------
+
+
+def post_withdraw(*, post: Post, by: User, reason: str, request: HttpRequest | None = None) -> Post:
+    """Take a post out of the queue (its author or a reviewer). A published post also gets a takedown case."""
+    with transaction.atomic():
+        locked = _locked(post, WITHDRAWABLE, "withdrawn")
+        if locked.author_id != by.pk and not is_social_admin(by):
+            raise PostError("Only the author or a social media administrator can withdraw this post.")
+        was_published = locked.status == Post.Status.PUBLISHED
+        locked.status, locked.updated_at = Post.Status.WITHDRAWN, timezone.now()
+        locked.save(update_fields=["status", "updated_at"])
+        audit_record(action="post.withdrawn", actor=by, target=locked, request=request, details={"reason": reason})
+        if locked.author_id != by.pk:
+            notify(
+                to=[locked.author.email],
+                subject="Your post was withdrawn",
+                template="social/posts/email/withdrawn.txt",
+                context={
+                    "post": locked,
+                    "by": by,
+                    "reason": reason,
+                    "was_published": was_published,
+                    "link": _link(locked),
+                },
+            )
+        if was_published:
+            post_open_takedown(post=locked, reason=reason or "The post was withdrawn after publication.", by=by)
+    return locked
+
+
+def post_open_takedown(*, post: Post, reason: str, by: User | None, requested_by: User | None = None) -> Takedown:
+    """A takedown case for a published post (the inbox's takedowns, with their own clock); at most one open,
+    which a parent asking as well joins. The administrators are emailed when a new one opens."""
+    takedown, opened = inbox_services.takedown_open(post=post, reason=reason, by=by, requested_by=requested_by)
+    if opened:
+        takedowns = settings.FIG_SITE_URL + reverse("social:takedowns") + f"#takedown-{takedown.pk}"
+        notify(
+            to=_admin_emails(),
+            subject=f"Takedown needed for published post #{post.pk}",
+            template="social/posts/email/takedown.txt",
+            context={"post": post, "takedown": takedown, "link": takedowns, "post_link": _link(post)},
+            separately=True,
+        )
+    return takedown
+
+
+def parent_request_removal(*, post: Post, user: User, request: HttpRequest | None = None) -> Takedown:
+    """A parent asks, in one step, for a published post showing their child to come down."""
+    if not posts_showing_children_of(user).filter(pk=post.pk).exists():
+        raise PostError("You can only ask about posts that show your child.")
+    with transaction.atomic():
+        takedown = post_open_takedown(
+            post=post, reason="A parent or carer asked for this post to be removed.", by=None, requested_by=user
+        )
+        audit_record(action="post.removal_requested", actor=user, target=post, request=request)
+    return takedown
+
+
+def posts_on_consent_withdrawn(withdrawal: Withdrawal) -> None:
+    """Withdrawal handler: queued and approved posts showing the child go back to their author, and so do
+    posts waiting to be sent; published ones open a takedown case (a post whose outside call is under way is
+    checked again when the platform answers). Runs inside the withdrawal's transaction."""
+    if not withdrawal.purposes & ONLINE_PURPOSES:
+        return
+    ids = set(Post.objects.filter(photos__tags__child_id=withdrawal.child_id).values_list("pk", flat=True))
+    affected = Post.objects.filter(pk__in=ids)
+    not_sent = affected.filter(status=Post.Status.PUBLISHING, publish_started_at__isnull=True)
+    for post in (affected.filter(status__in=LIVE) | not_sent).select_related("author").select_for_update(of=("self",)):
+        _send_back(post, by=None, note="A parent or carer withdrew consent for a child in one of its photos.")
+    for post in affected.filter(status=Post.Status.PUBLISHED):
+        post_open_takedown(post=post, reason="Consent was withdrawn for a child shown in this post.", by=None)
+
+
+# --- posts past their time ---------------------------------------------------------------------------------
+
+
+def _past_its_time(post: Post, now: datetime) -> bool:
+    return post.scheduled_for is not None and post.scheduled_for <= now
+
+
+def _expire(locked: Post) -> Post:
+    """Precondition: the row is locked and the post is submitted. Its time came before an approval did:
+    back to the author, by nobody (the audit trail says FiG Safety did it)."""
+    return _send_back(locked, by=None, note=EXPIRED_NOTE)
+
+
+def expire_unapproved(now: datetime | None = None) -> int:
+    """Posts still awaiting review at their scheduled time go back to the author."""
+    now = now or timezone.now()
+    count = 0
+    with transaction.atomic():
+        for post in (
+            Post.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("author")
+            .filter(status=Post.Status.SUBMITTED, scheduled_for__lte=now)
+        ):
+            _expire(post)
+            count += 1
+    return count
+
+
+def posts_sweep(now: datetime | None = None) -> dict[str, int]:
+    """The post queue's periodic work, run by beat every five minutes."""
+    now = now or timezone.now()
+    return {"expired": expire_unapproved(now), "publishing_resumed": resume_publishing(now)}

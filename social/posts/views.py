@@ -1,0 +1,580 @@
+"""Post queue pages: staff draft with the policy checks live beside the text, a social media
+administrator other than the author approves and publishes, and parents see the published posts
+that show their child and can ask for one to come down in a single step."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
+
+from consents.access import parent_required
+from fig_safety.times import when
+from fig_safety.vault import blob_response
+from photos import services as photo_services
+from photos.models import Photo, PhotoAccess
+from social.models import Post, Takedown
+from social.posts import selectors, services, terms
+from social.posts.access import (
+    TERM_READERS,
+    Allowed,
+    OwnPost,
+    access_own_post,
+    access_parent_post,
+    access_policy_term,
+    access_post,
+    access_post_to_publish,
+    access_post_to_review,
+    access_post_to_withdraw,
+    posts_visible_to,
+)
+from social.posts.adapters import available_adapters
+from social.posts.checks import Finding, check_photos, check_text
+from social.posts.forms import (
+    MAX_TEXT,
+    ApproveForm,
+    ChangesForm,
+    PolicyTermForm,
+    PostForm,
+    PublishForm,
+    WithdrawForm,
+)
+from social.posts.services import EDITABLE
+from staff.access import require, staff_required
+from staff.roles import Role, is_social_admin
+
+PAGE_SIZE = 25
+OFFERED_PHOTOS = 60  # the newest photos offered on the form; ones already chosen are always shown too
+CHANNEL_LABELS = selectors.CHANNEL_LABELS
+
+
+def _page(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:
+    """Render a post page; the sub-navigation shows the reviewer's links to reviewers only."""
+    return render(request, template, {**context, "nav_can_review": is_social_admin(request.user)}, status=status)
+
+
+OWN_POST = "You wrote this post, so another social media administrator must review it. Nothing was changed."
+
+
+# --- the list, the form and the live checks ------------------------------------------------------
+
+
+@staff_required()
+@require_safe
+def post_list(request: HttpRequest) -> HttpResponse:
+    """Staff see their own posts; reviewers see everyone's. Optionally one status only."""
+    visible = posts_visible_to(request.user)
+    status = request.GET.get("status", "")
+    if status not in Post.Status.values:
+        status = ""
+    counts = dict(visible.order_by().values_list("status").annotate(n=Count("id")))
+    listed = visible.filter(status=status) if status else visible
+    listed = listed.select_related("author").annotate(photo_count=Count("photos")).order_by("-updated_at", "-id")
+    paginator = Paginator(listed, PAGE_SIZE)
+    paginator.count = counts.get(status, 0) if status else sum(counts.values())  # counted already, by status
+    page = paginator.get_page(request.GET.get("page"))
+    rows = [{"post": p, "channels": [CHANNEL_LABELS.get(c, c) for c in p.channels]} for p in page.object_list]
+    statuses = [(value, label, counts.get(value, 0)) for value, label in Post.Status.choices]
+    return _page(
+        request,
+        "social/posts/list.html",
+        {
+            "page": page,
+            "rows": rows,
+            "status": status,
+            "statuses": statuses,
+            "total": sum(counts.values()),
+            "everyone": is_social_admin(request.user),
+            "query": f"status={status}" if status else "",
+        },
+    )
+
+
+@staff_required()
+@require_http_methods(["GET", "POST"])
+def post_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """Write a new post or change a draft. Only its author changes it, and only before review."""
+    post = None
+    if pk is not None:
+        post = access_own_post(request.user, pk)
+        if post.status not in EDITABLE:
+            messages.info(request, f"This post is {post.get_status_display().lower()}, so it cannot be changed now.")
+            return redirect("social:post", pk=post.pk)
+    attached = list(post.photos.all()) if post else []
+    form = PostForm(request.POST if request.method == "POST" else None, initial=_initial(post, attached))
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            saved = services.post_save_draft(
+                author=request.user,
+                text=data["text"],
+                channels=data["channels"],
+                scheduled_for=data["scheduled_for"],
+                photos=list(data["photos"]),
+                post=post,
+                request=request,
+            )
+        except services.PostError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Your draft is saved. Check it below, then send it for review.")
+            return redirect("social:post", pk=saved.pk)
+    chosen = set(request.POST.getlist("photos")) if form.is_bound else {str(p.public_id) for p in attached}
+    offered = _offered_photos(chosen)
+    offered_ids = {str(p.public_id) for p in offered}
+    text = form.data.get("text", "") if form.is_bound else (post.text if post else "")
+    return _page(
+        request,
+        "social/posts/form.html",
+        {
+            "form": form,
+            "post": post,
+            "offered": [(p, str(p.public_id) in chosen) for p in offered],
+            # Photos chosen earlier that may no longer be shown online are not offered; saving leaves them off.
+            "dropped": sum(1 for p in attached if str(p.public_id) not in offered_ids),
+            "findings": check_text(text[:MAX_TEXT]) if text.strip() else [],
+            "offered_limit": OFFERED_PHOTOS,
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+def _initial(post: Post | None, attached: list[Photo]) -> dict:
+    if post is None:
+        return {}
+    return {
+        "text": post.text,
+        "channels": post.channels,
+        "scheduled_for": post.scheduled_for,
+        "photos": [p.public_id for p in attached],
+    }
+
+
+def _offered_photos(chosen: set[str]) -> list[Photo]:
+    """The newest photos that may be posted, and any chosen ones further back. Two queries plus the gate's."""
+    postable = selectors.postable_photos().select_related("family")
+    newest = list(postable.order_by("-uploaded_at", "-id")[:OFFERED_PHOTOS])
+    missing = chosen - {str(p.public_id) for p in newest}
+    older = list(postable.filter(public_id__in=[i for i in missing if _is_uuid(i)])) if missing else []
+    return newest + older
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+@staff_required()
+@require_POST
+def live_check(request: HttpRequest) -> JsonResponse:
+    """The policy checks on text being drafted and the photos chosen, as JSON for post_checks.js.
+
+    Takes a form body (text, photos) or a JSON one ({"text": ..., "photos": [...]}). Only photos
+    that may be posted are looked at; any other id is ignored, so the answer says nothing about them.
+    """
+    if request.content_type == "application/json":
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            return JsonResponse({"error": "The request was not valid JSON."}, status=400)
+        body = body if isinstance(body, dict) else {}
+        text, ids = str(body.get("text") or ""), body.get("photos") or []
+        ids = [str(i) for i in ids] if isinstance(ids, list) else []
+    else:
+        text, ids = request.POST.get("text", ""), request.POST.getlist("photos")
+    text = text[:MAX_TEXT]
+    photos = selectors.postable_photos().filter(public_id__in=[i for i in ids[:200] if _is_uuid(i)])
+    findings = [*check_text(text), *check_photos(photos)] if text.strip() or ids else []
+    response = JsonResponse({"findings": [_as_json(f) for f in findings], "summary": _summary(findings)})
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _as_json(finding: Finding) -> dict:
+    return {
+        "check": finding.check,
+        "title": finding.title,
+        "explanation": finding.explanation,
+        "matches": list(finding.matches),
+        "dismissible": finding.dismissible,
+    }
+
+
+def _summary(findings: list[Finding]) -> str:
+    if not findings:
+        return "No problems found."
+    count = len(findings)
+    return f"{count} thing{'s' if count != 1 else ''} to check."
+
+
+@staff_required()
+@require_GET  # not HEAD: every request that reads the photo writes an access-log row
+def photo_thumbnail(request: HttpRequest, public_id) -> HttpResponse:
+    """The thumbnail of a photo that may be posted, decrypted here. Any other photo is 404."""
+    photo = selectors.postable_photos().filter(public_id=public_id).first()
+    if photo is None or not photo.thumbnail_blob:
+        raise Http404
+    response = blob_response(
+        name=photo.thumbnail_blob,
+        key_id=photo.thumbnail_key_id,
+        content_type="image/jpeg",
+        filename=f"fig-post-photo-{photo.public_id}.jpg",
+    )
+    photo_services.photo_access_record(
+        photo=photo, user=request.user, action=PhotoAccess.Action.THUMBNAIL, request=request
+    )
+    return response
+
+
+# --- one post ---------------------------------------------------------------------------------------
+
+
+@staff_required()
+@require_safe
+def post_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    post = access_post(request.user, pk)
+    return _page(request, "social/posts/detail.html", _detail_context(request, post))
+
+
+def _detail_context(request: HttpRequest, post: Post, *, error: str = "", error_target: str = "", **forms) -> dict:
+    """Everything the post page shows; bound forms with errors come in through `forms`."""
+    allowed = Allowed.for_user(request.user, post)
+    findings = services.post_findings(post)
+    photos = list(post.photos.select_related("family").order_by("uploaded_at", "id"))
+    postable = set(selectors.postable_photos().filter(pk__in=[p.pk for p in photos]).values_list("pk", flat=True))
+    adapters = available_adapters(post)
+    context = {
+        "post": post,
+        "allowed": allowed,
+        "findings": findings,
+        "gate": [f for f in findings if not f.dismissible],
+        "photos": [(p, p.pk in postable) for p in photos],
+        "channels": [CHANNEL_LABELS.get(c, c) for c in post.channels],
+        "history": selectors.post_history(post),
+        "open_takedown": post.takedowns.filter(status=Takedown.Status.OPEN).first(),
+        "error": error,
+        "error_target": error_target,
+        "takedown_hours": settings.FIG_TAKEDOWN_HOURS,
+    }
+    if allowed.approve:
+        context["approve_form"] = forms.get("approve_form") or ApproveForm(findings=findings)
+    if allowed.send_back:
+        context["changes_form"] = forms.get("changes_form") or ChangesForm()
+    if allowed.publish:
+        context["publish_form"] = forms.get("publish_form") or PublishForm(adapters=adapters)
+    if allowed.withdraw:
+        context["withdraw_form"] = forms.get("withdraw_form") or WithdrawForm()
+    return context
+
+
+def _render_problem(
+    request: HttpRequest, post: Post, message: str, *, status: int = 400, target: str = "", **forms
+) -> HttpResponse:
+    post.refresh_from_db()
+    return _page(
+        request,
+        "social/posts/detail.html",
+        _detail_context(request, post, error=message, error_target=target, **forms),
+        status=status,
+    )
+
+
+@staff_required()
+@require_POST
+def post_submit(request: HttpRequest, pk: int) -> HttpResponse:
+    post = access_own_post(request.user, pk)
+    try:
+        findings = services.post_submit(post=post, by=request.user, request=request)
+    except services.PostError as exc:
+        return _render_problem(request, post, str(exc))
+    count = len(findings)
+    messages.success(
+        request,
+        "Sent for review. A social media administrator will check it and approve it "
+        "or ask for changes; you will get an email either way."
+        + (f" They will weigh the {count} check{'s' if count != 1 else ''} shown below." if count else ""),
+    )
+    return redirect("social:post", pk=post.pk)
+
+
+@staff_required(Role.SOCIAL_ADMIN)
+@require_POST
+def post_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    """Four eyes: a reviewer who is not the author, every checklist item, a reason per dismissed check."""
+    try:
+        post = access_post_to_review(request.user, pk)
+    except OwnPost as own:
+        return _render_problem(request, own.post, OWN_POST, status=403)
+    # The reason boxes follow the findings as they are now, as the service's check will.
+    form = ApproveForm(request.POST, findings=services.post_findings(post))
+    if not form.is_valid():
+        return _render_problem(
+            request,
+            post,
+            "Confirm every item of the checklist and give a reason for each check you dismiss.",
+            target="approve",
+            approve_form=form,
+        )
+    try:
+        services.post_approve(
+            post=post, by=request.user, checklist=form.checklist, dismissals=form.dismissals, request=request
+        )
+    except services.PostSentBack as exc:
+        messages.error(request, str(exc))  # the post changed: show it as it is now
+        return redirect("social:post", pk=post.pk)
+    except services.PostError as exc:
+        return _render_problem(request, post, str(exc), target="approve", approve_form=form)
+    messages.success(
+        request,
+        "Approved. The author has been told, and so have the other social media "
+        "administrators; it can be published now.",
+    )
+    return redirect("social:post", pk=post.pk)
+
+
+@staff_required(Role.SOCIAL_ADMIN)
+@require_POST
+def post_request_changes(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        post = access_post_to_review(request.user, pk)
+    except OwnPost as own:
+        return _render_problem(request, own.post, OWN_POST, status=403)
+    form = ChangesForm(request.POST)
+    if not form.is_valid():
+        return _render_problem(request, post, "Say what needs to change.", target="changes", changes_form=form)
+    try:
+        services.post_request_changes(post=post, by=request.user, note=form.cleaned_data["note"], request=request)
+    except services.PostError as exc:
+        return _render_problem(request, post, str(exc), target="changes", changes_form=form)
+    messages.success(request, "Sent back to the author with your note.")
+    return redirect("social:post", pk=post.pk)
+
+
+@staff_required(Role.SOCIAL_ADMIN)
+@require_POST
+def post_publish(request: HttpRequest, pk: int) -> HttpResponse:
+    """Through an adapter; consents are checked again first by the service."""
+    post = access_post_to_publish(request.user, pk)
+    form = PublishForm(request.POST, adapters=available_adapters(post))
+    if not form.is_valid():
+        return _render_problem(request, post, "Check how it was published.", target="publish", publish_form=form)
+    data = form.cleaned_data
+    try:
+        services.post_publish(
+            post=post,
+            by=request.user,
+            adapter_name=data["adapter"],
+            url=data.get("url") or "",
+            published_at=data.get("published_at"),
+            request=request,
+        )
+    except services.PostError as exc:
+        return _render_problem(request, post, str(exc), target="publish", publish_form=form)
+    # Publishing through a platform runs after commit: done already when the worker was quick (or eager).
+    post.refresh_from_db()
+    if post.status == Post.Status.PUBLISHED:
+        messages.success(request, "Published. Parents of the children shown can now see it in their account.")
+    elif post.status == Post.Status.PUBLISHING:
+        messages.info(request, "Sending it now. This page shows when it is out; you will get an email if it fails.")
+    elif post.publish_error:
+        return _render_problem(request, post, post.publish_error, target="publish", publish_form=form)
+    return redirect("social:post", pk=post.pk)
+
+
+@staff_required()
+@require_POST
+def post_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    post = access_post_to_withdraw(request.user, pk)
+    form = WithdrawForm(request.POST)
+    form.is_valid()  # the reason is optional and any text is fine
+    was_published = post.status == Post.Status.PUBLISHED
+    try:
+        services.post_withdraw(post=post, by=request.user, reason=form.cleaned_data.get("reason", ""), request=request)
+    except services.PostError as exc:
+        return _render_problem(request, post, str(exc), target="withdraw", withdraw_form=form)
+    if was_published:
+        messages.success(
+            request,
+            f"Withdrawn. A takedown is open: the post must come down within {settings.FIG_TAKEDOWN_HOURS} hours.",
+        )
+    else:
+        messages.success(request, "Withdrawn. It will not be published.")
+    return redirect("social:post", pk=post.pk)
+
+
+# --- the reviewer's queue ----------------------------------------------------------------------------
+
+
+@staff_required(Role.SOCIAL_ADMIN)
+@require_safe
+def review_queue(request: HttpRequest) -> HttpResponse:
+    """Posts awaiting this reviewer (never their own), oldest first, with how long each has waited."""
+    now = timezone.now()
+    waiting = selectors.awaiting_review(request.user).annotate(photo_count=Count("photos"))
+    page = Paginator(waiting, 50).get_page(request.GET.get("page"))
+    rows = [
+        {
+            "post": p,
+            "waited": waited_words(now - (p.submitted_at or p.updated_at)),
+            "channels": [CHANNEL_LABELS.get(c, c) for c in p.channels],
+            "late": p.scheduled_for is not None and p.scheduled_for - now < timedelta(hours=24),
+        }
+        for p in page.object_list
+    ]
+    return _page(request, "social/posts/review_queue.html", {"page": page, "rows": rows, "now": now})
+
+
+def waited_words(delta: timedelta) -> str:
+    """'Waiting 3 days', 'Waiting 5 hours', 'Waiting 20 minutes', 'Just sent': how long, in plain words."""
+
+    def plural(n: int, word: str) -> str:
+        return f"{n} {word}{'' if n == 1 else 's'}"
+
+    if delta >= timedelta(days=1):
+        days, rest = divmod(delta, timedelta(days=1))
+        hours = rest // timedelta(hours=1)
+        return f"Waiting {plural(days, 'day')}" + (f" {plural(hours, 'hour')}" if hours and days < 3 else "")
+    if delta >= timedelta(hours=1):
+        return f"Waiting {plural(delta // timedelta(hours=1), 'hour')}"
+    if delta >= timedelta(minutes=1):
+        return f"Waiting {plural(delta // timedelta(minutes=1), 'minute')}"
+    return "Just sent"
+
+
+# --- parents --------------------------------------------------------------------------------------------
+
+
+@parent_required
+@require_safe
+def parent_posts(request: HttpRequest) -> HttpResponse:
+    """The published posts with a photo of one of this parent's children. The photos are described,
+    never served: their bytes stay in the vault."""
+    return _page(
+        request,
+        "social/posts/parent_posts.html",
+        {
+            "cards": selectors.parent_post_cards(request.user),
+            "takedown_hours": settings.FIG_TAKEDOWN_HOURS,
+        },
+    )
+
+
+@parent_required
+@require_POST
+def parent_request_removal(request: HttpRequest, pk: int) -> HttpResponse:
+    """One step: the parent asks, FiG opens a takedown with its own clock. Asking twice changes nothing."""
+    post = access_parent_post(request.user, pk)
+    existing = post.takedowns.filter(status=Takedown.Status.OPEN).first()
+    if existing is not None and existing.requested_by_id == request.user.pk:
+        messages.info(
+            request,
+            f"You have already asked FiG to remove this post. It will be taken down by {when(existing.due_at)}.",
+        )
+        return redirect(reverse("social:parent_posts") + f"#post-{post.pk}")
+    try:
+        takedown = services.parent_request_removal(post=post, user=request.user, request=request)
+    except services.PostError as exc:
+        raise Http404 from exc
+    if existing is not None:
+        messages.success(
+            request,
+            f"FiG is already taking this post down, and your request has been added. "
+            f"It will be removed by {when(takedown.due_at)}.",
+        )
+    else:
+        messages.success(
+            request,
+            f"Thank you. FiG has been asked to remove this post and will take it down by "
+            f"{when(takedown.due_at)}. You do not need to do anything else.",
+        )
+    return redirect(reverse("social:parent_posts") + f"#post-{post.pk}")
+
+
+# --- the religious and political term lists ----------------------------------------------------------
+
+
+def _terms_page(request: HttpRequest, *, form: PolicyTermForm | None = None, status: int = 200) -> HttpResponse:
+    can_edit = is_social_admin(request.user)
+    lists = [
+        (value, label, listed, sum(1 for t in listed if t.is_active))
+        for value, label, listed in terms.policy_terms_by_category()
+    ]
+    return render(
+        request,
+        "social/posts/policy_terms.html",
+        {
+            "lists": lists,
+            "can_edit": can_edit,
+            "form": (form or PolicyTermForm()) if can_edit else None,
+            "nav_can_review": is_social_admin(request.user),
+        },
+        status=status,
+    )
+
+
+def _back_to(category: str) -> HttpResponse:
+    return redirect(reverse("social:policy_terms") + f"#{category}-terms")
+
+
+@staff_required(*TERM_READERS)
+@require_safe
+def policy_terms(request: HttpRequest) -> HttpResponse:
+    return _terms_page(request)
+
+
+@staff_required(*TERM_READERS)
+@require_POST
+def policy_term_add(request: HttpRequest) -> HttpResponse:
+    require(is_social_admin(request.user))
+    form = PolicyTermForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            term, switched_on = terms.policy_term_add(
+                category=data["category"], term=data["term"], by=request.user, request=request
+            )
+        except terms.TermError as exc:
+            form.add_error("term", str(exc))
+        else:
+            where = term.get_category_display().lower()
+            if switched_on:
+                messages.success(
+                    request,
+                    f"“{term.term}” was on the {where} list, switched off. It is switched on "
+                    "again: posts are checked for it from now on.",
+                )
+            else:
+                messages.success(
+                    request, f"“{term.term}” is added to the {where} list. Posts are checked for it from now on."
+                )
+            return _back_to(term.category)
+    return _terms_page(request, form=form, status=400)
+
+
+@staff_required(*TERM_READERS)
+@require_POST
+def policy_term_switch(request: HttpRequest, pk: int, on: bool) -> HttpResponse:
+    term = access_policy_term(request.user, pk)
+    try:
+        term = terms.policy_term_switch(term=term, on=on, by=request.user, request=request)
+    except terms.TermError as exc:
+        messages.error(request, str(exc))
+    else:
+        if on:
+            messages.success(request, f"“{term.term}” is switched on again: posts are checked for it.")
+        else:
+            messages.success(request, f"“{term.term}” is switched off: posts are no longer checked for it.")
+    return _back_to(term.category)
