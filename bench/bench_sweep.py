@@ -53,7 +53,7 @@ def _measure(now: datetime, *, due: bool, keep_not_due: int | None, repeats: int
                 if not digest:
                     from django.utils import timezone
 
-                    from social.models import LONDON
+                    from fig_safety.times import LONDON
 
                     DigestSent.objects.create(day=timezone.localtime(now, LONDON).date(), sent_at=now)
                 if not due:

@@ -1,6 +1,6 @@
 """FiG Safety settings: one file, every value a person would change read from the environment.
 
-See the configuration table in README.md. Development conveniences switch on
+See the configuration table in docs/configuration.md. Development conveniences switch on
 only with DJANGO_DEBUG=1; nothing secret has a production default.
 """
 

@@ -15,12 +15,19 @@ BATCH = 1000
 
 
 def claim_and_stamp(
-    due: QuerySet, *, stamp: str, now: datetime, handle: Callable[[list], None], batch: int = BATCH
+    due: QuerySet,
+    *,
+    stamp: str,
+    now: datetime,
+    handle: Callable[[list], None],
+    batch: int = BATCH,
+    once: bool = False,
 ) -> int:
     """Lock up to `batch` rows of `due` that no other sweep holds, set their `stamp` field to `now`, and
     `handle` them (queue their emails; notify() sends after commit), all in one transaction; repeat until
-    none are left. `due` must leave out stamped rows, or the loop would claim them again. Returns how many
-    rows were claimed."""
+    none are left, or stop after one batch with `once`. `due` must leave out stamped rows, or the loop would
+    claim them again. `handle` runs under the row locks, so it must make no network call: a caller with
+    one to make claims `once`, then calls after the commit. Returns how many rows were claimed."""
     claimed = 0
     while True:
         with transaction.atomic():
@@ -29,5 +36,5 @@ def claim_and_stamp(
                 due.model.objects.filter(pk__in=[row.pk for row in rows]).update(**{stamp: now})
                 handle(rows)
         claimed += len(rows)
-        if len(rows) < batch:
+        if once or len(rows) < batch:
             return claimed

@@ -233,6 +233,9 @@ class OutboxEmail(models.Model):
     to = models.JSONField()
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Claimed for delivery: the mail server is called after this commits, with no row locked; a claim
+    # older than notifications.CLAIM_LEASE was interrupted (a worker that died) and may be taken again.
+    claimed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=300, blank=True)
 

@@ -20,13 +20,10 @@ from staff.roles import Role, has_role, is_social_admin
 INBOX_READERS = (Role.SOCIAL_ADMIN, Role.CEO)
 
 
-def can_work_inbox(user) -> bool:
-    """Social media administrators (and superusers) assign, pass on, answer, close and remove."""
-    return is_social_admin(user)
-
-
 def can_read_inbox(user) -> bool:
-    return can_work_inbox(user) or has_role(user, Role.CEO)
+    """Social media administrators (and superusers) work the whole inbox (staff.roles.is_social_admin):
+    assign, pass on, answer, close and remove. The CEO reads it."""
+    return is_social_admin(user) or has_role(user, Role.CEO)
 
 
 def _names_a_family_of(user) -> Exists:
@@ -63,12 +60,12 @@ def access_message(user, pk: int) -> InboxMessage:
 
 def can_respond(user, message: InboxMessage) -> bool:
     """Administrators, and the member of staff the message was passed to."""
-    return can_work_inbox(user) or (message.passed_to_id is not None and message.passed_to_id == user.pk)
+    return is_social_admin(user) or (message.passed_to_id is not None and message.passed_to_id == user.pk)
 
 
 def can_open_takedown(user, message: InboxMessage) -> bool:
     """Administrators, and the coordinators of a family the message names (they hear of it first)."""
-    if can_work_inbox(user):
+    if is_social_admin(user):
         return True
     return bool(
         message.urgent
@@ -79,7 +76,7 @@ def can_open_takedown(user, message: InboxMessage) -> bool:
 
 def access_takedown(user, pk: int) -> Takedown:
     """An open or closed takedown, for the people who remove things; 403 for readers, 404 if unknown."""
-    require(can_work_inbox(user))
+    require(is_social_admin(user))
     takedown = Takedown.objects.select_related("message").filter(pk=pk).first()
     if takedown is None:
         raise Http404

@@ -17,7 +17,8 @@ from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Valu
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
-from social.models import LONDON, InboxMessage, Takedown
+from fig_safety.times import LONDON
+from social.models import InboxMessage, Takedown
 from staff.models import AuditEvent, User
 from staff.roles import Role
 

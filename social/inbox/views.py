@@ -26,7 +26,6 @@ from social.inbox.access import (
     can_open_takedown,
     can_read_inbox,
     can_respond,
-    can_work_inbox,
     messages_visible_to,
 )
 from social.inbox.charts import weekly_chart
@@ -42,6 +41,7 @@ from social.inbox.forms import (
 from social.inbox.meta import parse, signature_valid
 from social.models import InboxMessage, Takedown
 from staff.access import require, staff_required
+from staff.roles import is_social_admin
 
 
 @csrf_exempt  # Meta cannot send a CSRF token; every POST is checked by its HMAC signature instead
@@ -94,7 +94,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     paginator = Paginator(found[: selectors.TAB_CAP], PAGE_SIZE)
     paginator.count = selectors.capped_count(found) if search else counts[tab]
     page = paginator.get_page(request.GET.get("page"))
-    worker = can_work_inbox(request.user)
+    worker = is_social_admin(request.user)
     tabs = [
         (key, label, counts[key], counts[key] >= selectors.TAB_CAP)
         for key, label in selectors.TABS
@@ -133,7 +133,7 @@ def for_me(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def add_message(request: HttpRequest) -> HttpResponse:
     """A message that came by X, email, phone or another way, with when it was received."""
-    require(can_work_inbox(request.user))
+    require(is_social_admin(request.user))
     now_here = timezone.localtime(timezone.now(), LONDON).replace(second=0, microsecond=0, tzinfo=None)
     form = ManualMessageForm(request.POST or None, initial={"received_at": now_here})
     if request.method == "POST" and form.is_valid():
@@ -158,7 +158,7 @@ def _message_page(
     """The message, what happened to it, and the forms this person may use. `failed` is (name, form)
     for a form sent back with its errors."""
     user = request.user
-    worker = can_work_inbox(user)
+    worker = is_social_admin(user)
     is_open = message.status == InboxMessage.Status.OPEN
     takedowns = list(message.takedowns.select_related("opened_by", "removed_by").order_by("-opened_at", "-id"))
     open_takedown = next((t for t in takedowns if t.status == Takedown.Status.OPEN), None)
@@ -210,7 +210,7 @@ def _done(request: HttpRequest, message: InboxMessage, text: str) -> HttpRespons
 @require_POST
 def message_assign(request: HttpRequest, pk: int) -> HttpResponse:
     message = access_message(request.user, pk)
-    require(can_work_inbox(request.user))
+    require(is_social_admin(request.user))
     form = AssignForm(request.POST)
     if request.POST.get("to_me"):
         form = AssignForm({"assignee": ""})  # "Assign to me" needs no choice; superusers are not in the list
@@ -231,7 +231,7 @@ def message_assign(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def message_pass_on(request: HttpRequest, pk: int) -> HttpResponse:
     message = access_message(request.user, pk)
-    require(can_work_inbox(request.user))
+    require(is_social_admin(request.user))
     form = PassOnForm(request.POST)
     if form.is_valid():
         try:
@@ -280,7 +280,7 @@ def message_respond(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def message_close(request: HttpRequest, pk: int) -> HttpResponse:
     message = access_message(request.user, pk)
-    require(can_work_inbox(request.user))
+    require(is_social_admin(request.user))
     form = CloseForm(request.POST)
     if form.is_valid():
         try:
@@ -318,7 +318,7 @@ def message_takedown(request: HttpRequest, pk: int) -> HttpResponse:
 def _takedowns_page(
     request: HttpRequest, *, failed: tuple[int, RemovalForm] | None = None, status: int = 200
 ) -> HttpResponse:
-    worker = can_work_inbox(request.user)
+    worker = is_social_admin(request.user)
     rows = []
     for takedown in selectors.open_takedowns():
         form = None
@@ -403,6 +403,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "stats": stats,
             "chart": weekly_chart(stats.weeks),
             "weeks": list(reversed(stats.weeks)),
-            "can_work": can_work_inbox(request.user),
+            "can_work": is_social_admin(request.user),
         },
     )

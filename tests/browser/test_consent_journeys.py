@@ -22,7 +22,7 @@ from django.utils import timezone
 from playwright.sync_api import Locator, Page, expect
 
 from consents.models import PURPOSES, ConsentRecord, ConsentRequest, Purpose
-from consents.services import requests as services
+from consents.services import requests as consent_requests
 from tests import factories
 from tests.browser import journeys
 from tests.conftest import assert_accessible
@@ -103,7 +103,7 @@ def _family(coordinator=None):
 def _send_request(child, carer, mailoutbox, at: dt.datetime | None = None) -> tuple[ConsentRequest, str]:
     """A coordinator's request, through the service; returns it and the path of the emailed link."""
     with consent_factories.frozen(at):
-        consent_request = services.consent_request_send(child=child, carer=carer, by=None)
+        consent_request = consent_requests.consent_request_send(child=child, carer=carer, by=None)
     message = mailoutbox[-1]
     assert message.to == [carer.email]
     assert message.subject == f"FiG photo consent form for {child.first_name}"

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+from datetime import timedelta
+
 import pytest
 from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
+from django.utils import timezone
 
 from staff.models import OutboxEmail
-from staff.notifications import deliver_outbox, notify
+from staff.notifications import CLAIM_LEASE, deliver_outbox, notify
 
 TEMPLATE = "staff/email/breach_status.txt"
 CONTEXT = {"report": {"pk": 7}, "link": "https://x"}
@@ -114,3 +119,57 @@ def test_the_sweep_deletes_emails_sent_long_ago_and_keeps_the_rest(settings):
     assert OutboxEmail.objects.filter(subject="Old").exists()
     tasks.deliver_outbox.delay()  # the every-minute sweep
     assert sorted(OutboxEmail.objects.values_list("subject", flat=True)) == ["Recent", "Unsent"]
+
+
+@pytest.mark.django_db
+def test_a_claim_that_was_interrupted_is_sent_again_after_its_lease_and_a_fresh_one_is_not(settings):
+    """A worker that died after claiming: its emails wait for the lease, then go (at least once)."""
+    notify(to=["a@example.org"], subject="Interrupted", template=TEMPLATE, context=CONTEXT)
+    notify(to=["b@example.org"], subject="Being sent", template=TEMPLATE, context=CONTEXT)
+    now = timezone.now()
+    OutboxEmail.objects.filter(subject="Interrupted").update(claimed_at=now - CLAIM_LEASE - timedelta(seconds=1))
+    OutboxEmail.objects.filter(subject="Being sent").update(claimed_at=now - timedelta(seconds=5))
+    assert deliver_outbox() == 1
+    assert [m.subject for m in mail.outbox] == ["Interrupted"]
+    row = OutboxEmail.objects.get(subject="Interrupted")
+    assert row.sent_at is not None and row.attempts == 1
+    assert OutboxEmail.objects.get(subject="Being sent").sent_at is None  # another delivery holds it
+
+
+class LockProbingBackend(BaseEmailBackend):
+    """A mail server that, while it is being spoken to, checks from another connection that no outbox row
+    is locked (NOWAIT fails at once on a locked row)."""
+
+    seen: list[object] = []
+
+    def send_messages(self, messages) -> int:
+        def probe() -> None:
+            from django.db import connection as thread_connection
+
+            try:
+                with transaction.atomic():
+                    LockProbingBackend.seen.append(len(OutboxEmail.objects.select_for_update(nowait=True)))
+            except Exception as exc:  # noqa: BLE001 - a lock error is what the test reports
+                LockProbingBackend.seen.append(exc)
+            finally:
+                thread_connection.close()
+
+        thread = threading.Thread(target=probe)
+        thread.start()
+        thread.join(10)
+        return len(messages)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_mail_server_is_called_with_no_outbox_row_locked(settings):
+    """Invariant: no network call while a database row is locked."""
+    settings.EMAIL_BACKEND = "tests.staff.test_notifications.LockProbingBackend"
+    LockProbingBackend.seen = []
+    with transaction.atomic():
+        notify(
+            to=["a@example.org", "b@example.org"], subject="Hello", template=TEMPLATE, context=CONTEXT, separately=True
+        )
+    # The commit queued a delivery (eager): it called the server twice, with nothing locked either time.
+    assert LockProbingBackend.seen == [2, 2]
+    assert OutboxEmail.objects.filter(sent_at__isnull=False).count() == 2

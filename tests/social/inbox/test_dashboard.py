@@ -9,9 +9,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from fig_safety.times import LONDON
 from social.inbox.charts import weekly_chart
 from social.inbox.selectors import WeekStats, percentile, response_dashboard
-from social.models import LONDON, InboxMessage, Platform, Takedown, policy_due_at
+from social.models import InboxMessage, Platform, Takedown, policy_due_at
 from tests import factories
 from tests.query_counts import STAFF_REQUEST_QUERIES
 

@@ -11,10 +11,11 @@ from django.db import connection
 from django.template import Context, Template
 from django.utils import timezone
 
+from fig_safety.times import LONDON
 from social.inbox import services
 from social.inbox.meta import Incoming
 from social.inbox.services import InboxError
-from social.models import LONDON, InboxMessage, policy_due_at
+from social.models import InboxMessage, policy_due_at
 from staff.models import AuditEvent
 from tests import factories
 from tests.consents.factories import frozen

@@ -12,7 +12,8 @@ from django.db import connection
 from django.db.models.query import QuerySet
 from django.test import Client
 
-from social.models import LONDON, InboxMessage, policy_due_at
+from fig_safety.times import LONDON
+from social.models import InboxMessage, policy_due_at
 from tests import factories
 from tests.consents import factories as cf
 from tests.social import payloads as p
