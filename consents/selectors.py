@@ -1,8 +1,9 @@
 """Reads for consents, above all the one answer to "may child C be used for purpose P at time T?".
 
-Every part of the app asks `consents_for_children` (many children, a fixed number of
-queries) or `consent_allows` (one child); what a photo of several children may be used for is
-worked out from those positions in `consents.uses`. The rules:
+Every part of the app asks `consents_for_children` (many children, a fixed number of queries;
+`consent_allows` gives its answer for one child); what a photo of several children may be used
+for, and which children stop a photo being used, are worked out from those positions in
+`consents.uses`. The rules:
 
 - only carers with parental responsibility count;
 - for each such carer and purpose, their latest record that answers it is their decision;
@@ -173,15 +174,10 @@ def _combine(decisions: list[str]) -> str:
 
 
 def consent_allows(*, child: Child | int, purpose: str, at: datetime | None = None) -> bool:
-    """May this child be used for this purpose at this time? The one policy question."""
+    """May this child be used for this purpose at this time? consents_for_children's answer for one child
+    (the app asks about many children at once; this is for the shell and for reading the rules)."""
     child_id = child if isinstance(child, int) else child.pk
     return consents_for_children([child_id], at=at)[child_id].allows(purpose)
-
-
-def children_allowed(child_ids: Iterable[int], purpose: str, *, at: datetime | None = None) -> set[int]:
-    """Which of these children may be used for `purpose` (the batched form)."""
-    positions = consents_for_children(child_ids, at=at)
-    return {child_id for child_id, position in positions.items() if position.allows(purpose)}
 
 
 # --- who may see which family -------------------------------------------------

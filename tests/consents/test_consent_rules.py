@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from consents.errors import ConsentError
 from consents.models import PURPOSES, ConsentRecord, Purpose
-from consents.selectors import State, children_allowed, consent_allows, consents_for_children
+from consents.selectors import State, consent_allows, consents_for_children
 from consents.services.families import carer_save
-from consents.uses import uses_for_tagged
+from consents.uses import children_lacking, uses_for_tagged
 from tests.consents.factories import (
     CarerFactory,
     ChildFactory,
@@ -374,7 +374,7 @@ def test_online_without_face_online_is_allowed(now):
 # --- many children ------------------------------------------------------------------------------
 
 
-def test_children_allowed_lists_only_the_children_allowed_for_the_purpose(now):
+def test_children_lacking_lists_the_children_who_stop_a_photo_being_used_for_a_purpose(now):
     _, yes_child, (yes_carer,) = family_with_child()
     _, no_online, (no_online_carer,) = family_with_child()
     _, nobody, _ = family_with_child()
@@ -382,10 +382,10 @@ def test_children_allowed_lists_only_the_children_allowed_for_the_purpose(now):
     give(no_online, no_online_carer, answers=all_answers(True, online=False), at=now - DAY)
 
     ids = [yes_child.pk, no_online.pk, nobody.pk]
-    assert children_allowed(ids, Purpose.ONLINE) == {yes_child.pk}
-    assert children_allowed(ids, Purpose.PHOTOGRAPHED) == {yes_child.pk, no_online.pk}
-    assert children_allowed(ids, Purpose.PHOTOGRAPHED, at=now - 2 * DAY) == set()
-    assert children_allowed([], Purpose.PHOTOGRAPHED) == set()
+    assert children_lacking(consents_for_children(ids), [Purpose.ONLINE]) == {no_online.pk, nobody.pk}
+    assert children_lacking(consents_for_children(ids), [Purpose.PHOTOGRAPHED]) == {nobody.pk}
+    assert children_lacking(consents_for_children(ids, at=now - 2 * DAY), [Purpose.PHOTOGRAPHED]) == set(ids)
+    assert children_lacking(consents_for_children([]), [Purpose.PHOTOGRAPHED]) == set()
 
 
 def test_a_group_may_be_used_only_for_what_every_child_allows(now):
@@ -442,8 +442,6 @@ def test_consents_for_children_uses_the_same_number_of_queries_for_one_child_or_
         small = consents_for_children(one)
     with django_assert_num_queries(4):
         large = consents_for_children(fifty)
-    with django_assert_num_queries(4):
-        children_allowed(fifty, Purpose.ONLINE)
     with django_assert_num_queries(4):
         uses_for_tagged({1: fifty})
 
