@@ -1,4 +1,4 @@
-"""Run every benchmark present: seed, then bench_pages, bench_sweep, bench_photos, bench_load.
+"""Run every benchmark present: seed, then bench_pages, bench_sweep, bench_photos, bench_faces, bench_load.
 
     python -m bench.run [--scale 0.05] [--only pages,sweep]
 
@@ -20,7 +20,7 @@ import traceback
 
 from bench import common
 
-MODULES = ["bench_pages", "bench_sweep", "bench_photos", "bench_load"]
+MODULES = ["bench_pages", "bench_sweep", "bench_photos", "bench_faces", "bench_load"]
 KEY_ORDER = ["median_ms", "p95_ms", "ratio", "queries", "queries_over_floor", "n"]
 
 
@@ -55,7 +55,7 @@ def print_table(rows: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=None, help="seed scale (default FIG_BENCH_SCALE or 1)")
-    parser.add_argument("--only", default="", help="comma-separated: pages,sweep,photos,load")
+    parser.add_argument("--only", default="", help="comma-separated: pages,sweep,photos,faces,load")
     args = parser.parse_args(argv)
     scale = args.scale if args.scale is not None else common.scale()
     os.environ["FIG_BENCH_SCALE"] = str(scale)

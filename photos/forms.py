@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
 from consents.models import Child, Family
+from photos.faces import FaceBox
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -41,7 +42,14 @@ class UploadForm(forms.Form):
     no_child_identifiable = forms.BooleanField(
         required=False,
         label="No child can be identified in these photos",
-        help_text="Only tick this if no child's face or other identifying feature is visible.",
+        help_text="Only tick this if no child's face or other identifying feature is visible. FiG Safety checks "
+        "every photo for faces and refuses one in which it finds any.",
+    )
+    blur_faces = forms.BooleanField(
+        required=False,
+        label="Keep only a version with every face blurred",
+        help_text="With “no child can be identified”: the photo as taken is never kept, only a copy in which "
+        "FiG Safety has blurred every face it finds.",
     )
     files = MultipleFileField(label="Photos", required=True, error_messages={"required": "Choose at least one photo."})
 
@@ -68,6 +76,44 @@ class UploadForm(forms.Form):
 
 def _megabytes(size: int) -> str:
     return f"{size / 1_000_000:.1f}".removesuffix(".0") + " MB"
+
+
+class FaceBoxForm(forms.Form):
+    """A face the detector missed, in the photo's own pixels: drawn on the photo (the script fills these in)
+    or typed."""
+
+    x = forms.IntegerField(min_value=0, label="From the left (pixels)")
+    y = forms.IntegerField(min_value=0, label="From the top (pixels)")
+    w = forms.IntegerField(min_value=4, label="Width (pixels)")
+    h = forms.IntegerField(min_value=4, label="Height (pixels)")
+
+    def __init__(self, *args, width: int, height: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.width, self.height = width, height
+        self.fields["x"].max_value = self.fields["w"].max_value = width
+        self.fields["y"].max_value = self.fields["h"].max_value = height
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not self.errors and (data["x"] + data["w"] > self.width or data["y"] + data["h"] > self.height):
+            raise forms.ValidationError("Draw the box inside the photo.")
+        return data
+
+    @property
+    def box(self) -> FaceBox:
+        data = self.cleaned_data
+        return FaceBox(x=data["x"], y=data["y"], w=data["w"], h=data["h"], score=1.0)
+
+
+class ConfirmUnidentifiableForm(forms.Form):
+    confirmed = forms.TypedChoiceField(choices=[("yes", "yes"), ("no", "no")], coerce=lambda v: v == "yes")
+    checked = forms.BooleanField(required=False, label="I checked: no child can be recognised in the blurred version")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("confirmed") and not data.get("checked"):
+            raise forms.ValidationError("Tick “I checked: no child can be recognised”.")
+        return data
 
 
 class RetagForm(forms.Form):

@@ -47,11 +47,25 @@ class Photo(models.Model):
     )
     marked_unidentifiable = models.BooleanField(
         default=False,
-        help_text="A coordinator confirmed no child's face is recognisable (for example blurred or from behind).",
+        help_text="A coordinator checked the unidentifiable version (every face blurred) and confirmed no child "
+        "can be recognised in it.",
     )
     marked_unidentifiable_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    marked_unidentifiable_at = models.DateTimeField(null=True, blank=True)
+    # Faces: positions only (photos/faces.py), never a template, an embedding or who anyone is.
+    faces = models.JSONField(default=list, blank=True, help_text="Boxes the face detector found.")
+    drawn_faces = models.JSONField(default=list, blank=True, help_text="Boxes a coordinator drew for faces it missed.")
+    face_count = models.PositiveIntegerField(default=0, help_text="Faces found and drawn.")
+    faces_checked_at = models.DateTimeField(null=True, blank=True)
+    blurred_only = models.BooleanField(
+        default=False, help_text="Only a version with every face blurred was kept: the original was never stored."
+    )
+    unidentifiable_blob = models.CharField(max_length=200, blank=True)
+    unidentifiable_key_id = models.CharField(max_length=32, blank=True)
+    unidentifiable_thumbnail_blob = models.CharField(max_length=200, blank=True)
+    unidentifiable_thumbnail_key_id = models.CharField(max_length=32, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PROCESSING, db_index=True)
     refusal_reason = models.CharField(max_length=300, blank=True)
     upload_sha256 = models.CharField(max_length=64, db_index=True)
@@ -87,6 +101,11 @@ class Photo(models.Model):
 
     def __str__(self) -> str:
         return f"Photo {self.public_id}"
+
+    @property
+    def face_boxes(self) -> list[dict]:
+        """Every face box, found and drawn, each with where it came from."""
+        return [{**box, "drawn": False} for box in self.faces] + [{**box, "drawn": True} for box in self.drawn_faces]
 
 
 class PhotoTag(models.Model):

@@ -1,4 +1,5 @@
-"""Turn an uploaded file into a clean photo: checked by content, upright, re-encoded, thumbnailed.
+"""Turn an uploaded file into a clean photo: checked by content, upright, re-encoded, thumbnailed, and
+checked for faces, with an unidentifiable version (every face blurred) made when it has any.
 
 Nothing of the upload survives but its pixels: no EXIF, GPS, XMP, comments or
 trailing bytes. Size and pixel limits are checked before anything is decoded,
@@ -9,12 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
 from django.utils import timezone
 from PIL import Image, ImageOps
+
+from photos.faces import FaceBox, blur_faces, find_faces
 
 try:  # HEIC from iPhones; registered once, used by Image.open
     import pillow_heif
@@ -39,13 +43,16 @@ class PhotoRefused(Exception):
 
 @dataclass(frozen=True)
 class ProcessedPhoto:
-    original: bytes  # re-encoded JPEG, upright, no metadata
+    original: bytes  # re-encoded JPEG, upright, no metadata (every face blurred, when only that is kept)
     thumbnail: bytes
     width: int
     height: int
     upload_sha256: str
     taken_at: datetime | None
     source_format: str
+    faces: tuple[FaceBox, ...] = ()  # found in the upload, in the pixels of `original`
+    unidentifiable: bytes | None = None  # every face blurred (when there were faces and the original is kept)
+    unidentifiable_thumbnail: bytes | None = None
 
 
 def sniff(data: bytes) -> str | None:
@@ -61,8 +68,11 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def process_upload(data: bytes) -> ProcessedPhoto:
-    """Check and clean one upload. Raises PhotoRefused with a reason a person can act on."""
+def process_upload(data: bytes, *, blurred_only: bool = False) -> ProcessedPhoto:
+    """Check and clean one upload, and find its faces. Raises PhotoRefused with a reason a person can act on.
+
+    With `blurred_only`, the original is replaced by its unidentifiable version: no byte of the upload's
+    pixels outside that version is returned."""
     limit = settings.FIG_PHOTO_MAX_BYTES
     if len(data) > limit:
         raise PhotoRefused(f"The file is larger than {limit // 1_000_000} MB.")
@@ -96,6 +106,10 @@ def process_upload(data: bytes) -> ProcessedPhoto:
         # (UnidentifiedImageError, OSError, SyntaxError, struct.error, IndexError, pillow-heif's own...);
         # whatever it is, the file is refused with a reason rather than left stuck in processing.
         raise PhotoRefused("The file is damaged or incomplete, so it cannot be read as a photo.") from exc
+    faces = tuple(find_faces(pixels))
+    blurred = unidentifiable_image(pixels, faces) if faces else None
+    if blurred_only:
+        pixels, blurred = (blurred or pixels), None
     return ProcessedPhoto(
         original=_jpeg(pixels),
         thumbnail=_jpeg(_thumbnail(pixels), optimize=True),
@@ -104,7 +118,28 @@ def process_upload(data: bytes) -> ProcessedPhoto:
         upload_sha256=hashlib.sha256(data).hexdigest(),
         taken_at=taken_at,
         source_format=ALLOWED_FORMATS[kind],
+        faces=faces,
+        unidentifiable=_jpeg(blurred) if blurred is not None else None,
+        unidentifiable_thumbnail=_jpeg(_thumbnail(blurred), optimize=True) if blurred is not None else None,
     )
+
+
+def unidentifiable_image(image: Image.Image, boxes: Iterable[FaceBox]) -> Image.Image:
+    """`image` with every box blurred, then checked again: any face the detector still finds is blurred
+    too (a margin may have cut a face in two), so that the version that leaves the vault has none."""
+    boxes = list(boxes)
+    blurred = blur_faces(image, boxes)
+    for _ in range(2):
+        again = find_faces(blurred)
+        if not again:
+            return blurred
+        blurred = blur_faces(blurred, again)
+    return blurred
+
+
+def encode_version(image: Image.Image) -> tuple[bytes, bytes]:
+    """A full-size JPEG and its thumbnail, as the processing stores them."""
+    return _jpeg(image), _jpeg(_thumbnail(image), optimize=True)
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

@@ -6,10 +6,10 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from consents.models import Child
+from consents.models import PURPOSES, Child
 from consents.selectors import ChildConsent, consents_for_children, families_managed_by
 from consents.uses import TAG_PURPOSES, children_lacking, lacking, purposes_to_publish, uses_for_tagged
 from photos.models import Photo, PhotoTag
@@ -99,16 +99,18 @@ def can_upload_for(user) -> QuerySet:
 
 
 def uses_for_photos(photos: Iterable[Photo]) -> dict[int, frozenset[str]]:
-    """What each photo may be used for now: least permissive wins across its tagged children.
+    """What each photo may be used for now: least permissive wins across its tagged children; a photo with
+    no child tagged by untagged_uses.
 
     One query for any number of photos, the tags, plus the consent function's four
-    for the children's consent positions. A photo with no child tagged was
-    confirmed unidentifiable by its uploader and keeps every use.
+    for the children's consent positions.
     """
+    photos = list(photos)
     children_of: dict[int, set[int]] = {photo.pk: set() for photo in photos}
     for photo_id, child_id in PhotoTag.objects.filter(photo__in=list(children_of)).values_list("photo_id", "child_id"):
         children_of[photo_id].add(child_id)
-    return uses_for_tagged(children_of)
+    uses = uses_for_tagged(children_of)
+    return {photo.pk: uses[photo.pk] if children_of[photo.pk] else untagged_uses(photo) for photo in photos}
 
 
 def children_in(photos: Iterable[Photo]) -> dict[int, list[Child]]:
@@ -143,15 +145,44 @@ def photos_allowed_for(
     if positions is None:
         positions = consents_of_children_in(photos)
     blocked = children_lacking(positions, [purpose])
+    if purpose not in TAG_PURPOSES:
+        photos = photos.filter(~_untagged() | FACE_FREE | Q(marked_unidentifiable=True))
     return photos.exclude(tags__child_id__in=blocked) if blocked else photos
 
 
+# The two images of a photo that can leave the vault: as it was taken (for a photo kept only blurred, the
+# blurred image is the only one), or its unidentifiable version with every face blurred.
+ORIGINAL, UNIDENTIFIABLE = "original", "unidentifiable"
+# A photo in which no child is tagged may be used only when the software looked and found no face (the
+# uploader's "no child can be identified" is a claim, not a fact), or a coordinator confirmed the version
+# with every face blurred.
+FACE_FREE = Q(faces_checked_at__isnull=False, face_count=0, blurred_only=False)
+
+
+def _face_free(photo: Photo) -> bool:
+    return photo.faces_checked_at is not None and photo.face_count == 0 and not photo.blurred_only
+
+
+def _untagged() -> Q:
+    return ~Q(Exists(PhotoTag.objects.filter(photo_id=OuterRef("pk"))))
+
+
+def untagged_uses(photo: Photo) -> frozenset[str]:
+    """What a photo with no child tagged may be used for: everything when no face was found in it or its
+    blurred version is confirmed; otherwise only being kept, until a coordinator tags or confirms it."""
+    if _face_free(photo) or photo.marked_unidentifiable:
+        return frozenset(PURPOSES)
+    return frozenset(TAG_PURPOSES)
+
+
 def photos_allowed_online(photos: QuerySet[Photo]) -> QuerySet[Photo]:
-    """The photos in `photos` that may be published online now: every child tagged in each is consented
-    for what consents.uses.purposes_to_publish asks of that photo. Filtered in SQL, in five queries
+    """The photos in `photos` that may be published online now, as taken or as their confirmed unidentifiable
+    version: every child tagged in each is consented for what consents.uses.purposes_to_publish asks of that
+    version, and a photo with no child tagged is face-free or confirmed. Filtered in SQL, in five queries
     however many photos (the tagged children and their consent positions).
 
-    The one answer to "may this photo go online"; online_consent_problems says why not, photo by photo."""
+    The one answer to "may this photo go online"; online_versions says which image, and
+    online_consent_problems why not, photo by photo, by the same rule."""
     positions = consents_of_children_in(photos)
     allowed = Q()
     for unidentifiable in (False, True):
@@ -160,23 +191,64 @@ def photos_allowed_online(photos: QuerySet[Photo]) -> QuerySet[Photo]:
         if blocked:
             these &= ~Q(pk__in=PhotoTag.objects.filter(child_id__in=blocked).values("photo_id"))
         allowed |= these
-    return photos.filter(allowed)
+    return photos.filter(allowed & (~_untagged() | FACE_FREE | Q(marked_unidentifiable=True)))
 
 
-def online_consent_problems(photos: Iterable[Photo]) -> list[tuple[Photo, Child, frozenset[str]]]:
-    """Why each of `photos` may not be published online, as (photo, child, the purposes the child lacks),
-    by the same rule as photos_allowed_online. Empty when they all may. Five queries."""
-    photos = {photo.pk: photo for photo in photos}
-    tags = list(
-        PhotoTag.objects.filter(photo__in=list(photos)).select_related("child").order_by("photo_id", "child_id")
-    )
-    positions = consents_for_children({tag.child_id for tag in tags})
-    problems = []
+def _tagged_children(photos: dict[int, Photo]) -> tuple[dict[int, list[Child]], dict[int, ChildConsent]]:
+    children_of: dict[int, list[Child]] = {pk: [] for pk in photos}
+    tags = PhotoTag.objects.filter(photo__in=list(photos)).select_related("child").order_by("photo_id", "child_id")
     for tag in tags:
-        photo = photos[tag.photo_id]
-        missing = lacking(positions[tag.child_id], purposes_to_publish(unidentifiable=photo.marked_unidentifiable))
-        if missing:
-            problems.append((photo, tag.child, missing))
+        children_of[tag.photo_id].append(tag.child)
+    positions = consents_for_children({child.pk for children in children_of.values() for child in children})
+    return children_of, positions
+
+
+def _problems(
+    photo: Photo, children: list[Child], positions: Mapping[int, ChildConsent], version: str
+) -> list[tuple[Child | None, frozenset[str]]]:
+    """What stops `version` of `photo` going online now: (child, the purposes they lack), or (None, nothing)
+    for a photo with no child tagged that is neither face-free nor confirmed. Empty: it may go."""
+    unidentifiable = version == UNIDENTIFIABLE or photo.blurred_only
+    if unidentifiable and not photo.marked_unidentifiable:
+        return [(None, frozenset())]
+    if not children:
+        return [] if unidentifiable or _face_free(photo) else [(None, frozenset())]
+    needs = purposes_to_publish(unidentifiable=unidentifiable)
+    found = [(child, lacking(positions[child.pk], needs)) for child in children]
+    return [(child, missing) for child, missing in found if missing]
+
+
+def online_versions(photos: Iterable[Photo]) -> dict[int, str | None]:
+    """Which image of each photo may be published online now: as taken when that is allowed, else its
+    confirmed unidentifiable version when that is, else None. Five queries."""
+    photos = {photo.pk: photo for photo in photos}
+    children_of, positions = _tagged_children(photos)
+    versions: dict[int, str | None] = {}
+    for pk, photo in photos.items():
+        versions[pk] = next(
+            (v for v in (ORIGINAL, UNIDENTIFIABLE) if not _problems(photo, children_of[pk], positions, v)), None
+        )
+    return versions
+
+
+def online_consent_problems(
+    photos: Iterable[Photo], versions: Mapping[str, str] | None = None
+) -> list[tuple[Photo, Child | None, frozenset[str]]]:
+    """Why each of `photos` may not be published online, as (photo, child, the purposes the child lacks), or
+    (photo, None, nothing) for a photo with faces and no child tagged, by the same rule as
+    photos_allowed_online. `versions` (photo id as text -> ORIGINAL or UNIDENTIFIABLE, as a post records them)
+    checks those images; without it, a photo passes if either image may go. Empty when they all may."""
+    photos = {photo.pk: photo for photo in photos}
+    children_of, positions = _tagged_children(photos)
+    problems = []
+    for pk, photo in photos.items():
+        chosen = (versions or {}).get(str(pk))
+        candidates = [chosen] if chosen else [ORIGINAL, UNIDENTIFIABLE]
+        found = [_problems(photo, children_of[pk], positions, v) for v in candidates]
+        if all(found):
+            # The problems of the image a post would use: the blurred one when it is confirmed.
+            worst = found[-1] if photo.marked_unidentifiable else found[0]
+            problems.extend((photo, child, missing) for child, missing in worst)
     return problems
 
 

@@ -6,6 +6,7 @@ Celery task queued after the upload commits; the task takes the photo's id.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -14,12 +15,14 @@ from django.db import connection, transaction
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
+from PIL import Image
 
 from consents.hooks import Withdrawal
 from consents.models import Child, Family
 from consents.selectors import consents_for_children
 from consents.uses import TAG_PURPOSES, lacking
 from fig_safety.vault import VaultError, blobs_removed_on_failure, vault_delete, vault_read, vault_save
+from photos.faces import FaceBox, find_faces
 from photos.models import Photo, PhotoAccess, PhotoTag, UploadBatch
 from photos.processing import PhotoRefused, process_upload
 from staff.models import User
@@ -56,8 +59,12 @@ def photo_upload(
     by: User,
     request: HttpRequest | None = None,
     queue: bool = True,
+    blur_faces: bool = False,
 ) -> UploadBatch:
     """Accept files into the vault (encrypted at once) and queue each for processing after commit.
+
+    "No child can be identified" is the uploader's claim; processing checks it: a file in which faces are
+    found is refused, unless `blur_faces` asked for only a version with every face blurred to be kept.
 
     With `queue=False` nothing is queued: the caller runs `photo_process` for each
     photo once this has returned (vault_import does, so it needs no worker).
@@ -65,6 +72,8 @@ def photo_upload(
     children = check_taggable(family=family, children=children)
     if not children and not no_child_identifiable:
         raise UploadError("Tag the children in the photos, or confirm that no child can be identified in them.")
+    if blur_faces and children:
+        raise UploadError("Keeping only a blurred version is for photos in which no child is tagged.")
     if not files:
         raise UploadError("Choose at least one photo.")
     too_big = [i for i, data in enumerate(files, 1) if len(data) > settings.FIG_PHOTO_MAX_BYTES]
@@ -82,6 +91,7 @@ def photo_upload(
                 batch=batch,
                 uploaded_by=by,
                 no_child_identifiable=not children,
+                blurred_only=blur_faces,
                 upload_sha256=incoming.sha256,
                 upload_size=len(data),
                 incoming_blob=incoming.name,
@@ -116,7 +126,9 @@ def photo_process(*, photo_id: int) -> Photo:
             )
             if duplicate is not None:
                 raise PhotoRefused("This photo is already in the vault.")
-            result = process_upload(data)
+            result = process_upload(data, blurred_only=photo.blurred_only)
+            if result.faces and not photo.blurred_only and not photo.tags.exists():
+                raise PhotoRefused(faces_need_tags(len(result.faces)))
         except (PhotoRefused, VaultError) as problem:
             _discard_incoming(photo)
             photo.status, photo.refusal_reason = Photo.Status.REFUSED, str(problem)[:300]
@@ -128,14 +140,44 @@ def photo_process(*, photo_id: int) -> Photo:
         new_blobs.append(original.name)
         thumbnail = vault_save(result.thumbnail, folder="thumbnails")
         new_blobs.append(thumbnail.name)
+        if result.unidentifiable is not None:
+            _store_unidentifiable(photo, result.unidentifiable, result.unidentifiable_thumbnail, new_blobs)
         _discard_incoming(photo)
         photo.status = Photo.Status.READY
         photo.original_blob, photo.original_key_id = original.name, original.key_id
         photo.thumbnail_blob, photo.thumbnail_key_id = thumbnail.name, thumbnail.key_id
         photo.width, photo.height, photo.taken_at = result.width, result.height, result.taken_at
+        photo.faces = [box.as_dict() for box in result.faces]
+        photo.face_count, photo.faces_checked_at = len(result.faces), timezone.now()
         photo.save()
-        audit_record(action="photo.stored", target=photo, details={"format": result.source_format})
+        audit_record(
+            action="photo.stored",
+            target=photo,
+            details={"format": result.source_format, "faces": len(result.faces), "blurred_only": photo.blurred_only},
+        )
     return photo
+
+
+def faces_need_tags(count: int) -> str:
+    faces = "a face" if count == 1 else f"{count} faces"
+    return (
+        f"FiG Safety found {faces} in this photo, so it cannot be kept as one in which no child can be identified. "
+        "Tag the children in it, or upload it again choosing to keep only a version with every face blurred."
+    )
+
+
+def _store_unidentifiable(photo: Photo, full: bytes, thumbnail: bytes, new_blobs: list[str]) -> None:
+    """Seal a new unidentifiable version (and its thumbnail) for `photo`, replacing any earlier one once the
+    transaction commits. Precondition: the row is locked."""
+    old = [name for name in (photo.unidentifiable_blob, photo.unidentifiable_thumbnail_blob) if name]
+    stored = vault_save(full, folder="unidentifiable")
+    new_blobs.append(stored.name)
+    small = vault_save(thumbnail, folder="unidentifiable-thumbnails")
+    new_blobs.append(small.name)
+    photo.unidentifiable_blob, photo.unidentifiable_key_id = stored.name, stored.key_id
+    photo.unidentifiable_thumbnail_blob, photo.unidentifiable_thumbnail_key_id = small.name, small.key_id
+    for name in old:
+        transaction.on_commit(lambda name=name: vault_delete(name=name))
 
 
 def _lock_same_upload(sha256: str) -> None:
@@ -173,6 +215,11 @@ def photo_retag(
         raise UploadError("Tag the children in the photo, or confirm that no child can be identified in it.")
     with transaction.atomic():
         locked = Photo.objects.select_for_update().get(pk=photo.pk)
+        if not children and locked.face_count and not locked.blurred_only:
+            raise UploadError(
+                "FiG Safety found faces in this photo, so it cannot be marked as one in which no child can be "
+                "identified. Tag the children in it."
+            )
         before = sorted(locked.tags.values_list("child_id", flat=True))
         locked.tags.all().delete()
         PhotoTag.objects.bulk_create([PhotoTag(photo=locked, child=c, tagged_by=by) for c in children])
@@ -223,24 +270,104 @@ def photo_keep(*, photo: Photo, reason: str, by: User, request: HttpRequest | No
         audit_record(action="photo.kept", actor=by, target=locked, request=request, details={"reason": reason})
 
 
-def photo_mark_unidentifiable(
-    *, photo: Photo, unidentifiable: bool, by: User, request: HttpRequest | None = None
-) -> None:
-    """A coordinator confirms (or takes back) that no child's face can be recognised in the photo.
-
-    Such a photo may be published online with consent to publish alone, without
-    consent for a recognisable face.
-    """
-    with transaction.atomic():
+def photo_add_face(*, photo: Photo, box: FaceBox, by: User, request: HttpRequest | None = None) -> Photo:
+    """A coordinator draws a face the detector missed: it is blurred in the unidentifiable version (or, for
+    a photo kept only blurred, in the stored image itself), which then needs confirming again."""
+    with blobs_removed_on_failure() as new_blobs, transaction.atomic():
         locked = Photo.objects.select_for_update().get(pk=photo.pk)
-        locked.marked_unidentifiable = unidentifiable
-        locked.marked_unidentifiable_by = by if unidentifiable else None
-        locked.save(update_fields=["marked_unidentifiable", "marked_unidentifiable_by"])
+        if locked.status != Photo.Status.READY:
+            raise UploadError("This photo is not in the vault any more.")
+        if box.x + box.w > locked.width or box.y + box.h > locked.height:
+            raise UploadError("Draw the box inside the photo.")
+        locked.drawn_faces = [*locked.drawn_faces, box.as_dict()]
+        locked.face_count = len(locked.faces) + len(locked.drawn_faces)
+        _remake_unidentifiable(locked, new_blobs)
+        was_confirmed = locked.marked_unidentifiable
+        locked.marked_unidentifiable, locked.marked_unidentifiable_by, locked.marked_unidentifiable_at = (
+            False,
+            None,
+            None,
+        )
+        locked.save()
         audit_record(
-            action="photo.marked_unidentifiable" if unidentifiable else "photo.marked_identifiable",
+            action="photo.face_drawn",
             actor=by,
             target=locked,
             request=request,
+            details={"box": box.as_dict(), "confirmation_withdrawn": was_confirmed},
+        )
+    return locked
+
+
+def _remake_unidentifiable(locked: Photo, new_blobs: list[str]) -> None:
+    """Blur every box, found and drawn. A photo kept only blurred has its stored image blurred again: there is
+    no original to start from. Precondition: the row is locked."""
+    from photos.processing import encode_version, unidentifiable_image
+
+    source = vault_read(name=locked.original_blob, key_id=locked.original_key_id)
+    with Image.open(io.BytesIO(source)) as opened:
+        image = opened.convert("RGB")
+    boxes = [FaceBox.from_dict(box) for box in (*locked.faces, *locked.drawn_faces)]
+    full, thumbnail = encode_version(unidentifiable_image(image, boxes))
+    if not locked.blurred_only:
+        _store_unidentifiable(locked, full, thumbnail, new_blobs)
+        return
+    old = [locked.original_blob, locked.thumbnail_blob]
+    stored, small = vault_save(full, folder="photos"), vault_save(thumbnail, folder="thumbnails")
+    new_blobs.extend([stored.name, small.name])
+    locked.original_blob, locked.original_key_id = stored.name, stored.key_id
+    locked.thumbnail_blob, locked.thumbnail_key_id = small.name, small.key_id
+    for name in old:
+        transaction.on_commit(lambda name=name: vault_delete(name=name))
+
+
+def photo_check_faces(*, photo_id: int) -> Photo:
+    """Find the faces of a photo stored before every photo was checked for them, and make its unidentifiable
+    version. Safe to run twice: a checked photo is left alone."""
+    from photos.processing import encode_version, unidentifiable_image
+
+    with blobs_removed_on_failure() as new_blobs, transaction.atomic():
+        photo = Photo.objects.select_for_update().get(pk=photo_id)
+        if photo.status != Photo.Status.READY or photo.faces_checked_at is not None:
+            return photo
+        with Image.open(io.BytesIO(vault_read(name=photo.original_blob, key_id=photo.original_key_id))) as opened:
+            image = opened.convert("RGB")
+        faces = find_faces(image)
+        if faces:
+            full, thumbnail = encode_version(unidentifiable_image(image, faces))
+            _store_unidentifiable(photo, full, thumbnail, new_blobs)
+        photo.faces = [box.as_dict() for box in faces]
+        photo.face_count, photo.faces_checked_at = len(faces) + len(photo.drawn_faces), timezone.now()
+        photo.save()
+        audit_record(action="photo.faces_checked", target=photo, details={"faces": len(faces)})
+    return photo
+
+
+def photo_confirm_unidentifiable(
+    *, photo: Photo, confirmed: bool, by: User, request: HttpRequest | None = None
+) -> None:
+    """A coordinator confirms, having checked it, that no child can be recognised in the photo's
+    unidentifiable version (or takes that back). Only a confirmed version counts: it may then be published
+    online with consent to publish alone, without consent for a recognisable face."""
+    with transaction.atomic():
+        locked = Photo.objects.select_for_update().get(pk=photo.pk)
+        if confirmed and not (locked.unidentifiable_blob or locked.blurred_only):
+            raise UploadError(
+                "There is no version with faces blurred to confirm: FiG Safety found no face in this photo. "
+                "Draw a box over each face it missed first."
+            )
+        if locked.marked_unidentifiable == confirmed:
+            return
+        locked.marked_unidentifiable = confirmed
+        locked.marked_unidentifiable_by = by if confirmed else None
+        locked.marked_unidentifiable_at = timezone.now() if confirmed else None
+        locked.save(update_fields=["marked_unidentifiable", "marked_unidentifiable_by", "marked_unidentifiable_at"])
+        audit_record(
+            action="photo.unidentifiable_confirmed" if confirmed else "photo.unidentifiable_unconfirmed",
+            actor=by,
+            target=locked,
+            request=request,
+            details={"faces": locked.face_count, "drawn": len(locked.drawn_faces)},
         )
 
 
@@ -250,10 +377,19 @@ def photo_delete(*, photo_id: int, reason: str, by: User | None = None) -> None:
         photo = Photo.objects.select_for_update().get(pk=photo_id)
         if photo.status == Photo.Status.DELETED:
             return
-        for name in (photo.original_blob, photo.thumbnail_blob, photo.incoming_blob):
+        blobs = (
+            photo.original_blob,
+            photo.thumbnail_blob,
+            photo.incoming_blob,
+            photo.unidentifiable_blob,
+            photo.unidentifiable_thumbnail_blob,
+        )
+        for name in blobs:
             if name:
                 vault_delete(name=name)
         photo.original_blob = photo.original_key_id = photo.thumbnail_blob = photo.thumbnail_key_id = ""
+        photo.unidentifiable_blob = photo.unidentifiable_key_id = ""
+        photo.unidentifiable_thumbnail_blob = photo.unidentifiable_thumbnail_key_id = ""
         photo.incoming_blob = photo.incoming_key_id = ""
         photo.status, photo.deleted_at, photo.deletion_reason = Photo.Status.DELETED, timezone.now(), reason[:300]
         photo.save()

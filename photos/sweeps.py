@@ -18,7 +18,7 @@ from django.utils import timezone
 from consents.selectors import coordinators_of
 from fig_safety.sweeps import claim_and_stamp
 from photos.models import Photo
-from photos.services import photo_delete
+from photos.services import photo_check_faces, photo_delete
 from staff.notifications import notify
 from staff.roles import Role
 from staff.selectors import emails_of
@@ -158,6 +158,25 @@ def requeue_stuck(now: datetime | None = None) -> int:
     return len(ids)
 
 
+# Photos stored before every photo was checked for faces, checked a few at a time (each takes a second or so).
+FACE_CHECKS_PER_SWEEP = 20
+
+
+def check_faces(now: datetime | None = None, limit: int = FACE_CHECKS_PER_SWEEP) -> int:
+    """Find the faces of ready photos never checked for them (stored before the check existed), up to `limit`
+    a sweep, each in its own transaction under its row lock (skipping one another sweep holds)."""
+    unchecked = Photo.objects.filter(status=Photo.Status.READY, faces_checked_at__isnull=True).order_by("pk")
+    checked = 0
+    while checked < limit:
+        with transaction.atomic():
+            photo_id = unchecked.select_for_update(skip_locked=True).values_list("pk", flat=True).first()
+            if photo_id is None:
+                return checked
+            photo_check_faces(photo_id=photo_id)
+        checked += 1
+    return checked
+
+
 def vault_sweep(now: datetime | None = None) -> dict[str, int]:
     return {
         "device_reminders": device_reminders(now),
@@ -165,4 +184,5 @@ def vault_sweep(now: datetime | None = None) -> dict[str, int]:
         "deleted": delete_due(now),
         "retention": apply_retention(now),
         "requeued": requeue_stuck(now),
+        "faces_checked": check_faces(now),
     }

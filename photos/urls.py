@@ -17,5 +17,6 @@ urlpatterns = [
     path("<uuid:public_id>/retag/", views.retag, name="retag"),
     path("<uuid:public_id>/keep/", views.keep, name="keep"),
     path("<uuid:public_id>/unidentifiable/", views.mark_unidentifiable, name="mark_unidentifiable"),
+    path("<uuid:public_id>/faces/add/", views.add_face, name="add_face"),
     path("<uuid:public_id>/access-log/", views.access_log, name="access_log"),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import get_template
@@ -26,7 +26,14 @@ from photos.access import (
     vault_required,
 )
 from photos.display import PURPOSE_LABELS, child_filter, gallery_cards, missing_consent
-from photos.forms import GalleryFilterForm, KeepForm, RetagForm, UploadForm
+from photos.forms import (
+    ConfirmUnidentifiableForm,
+    FaceBoxForm,
+    GalleryFilterForm,
+    KeepForm,
+    RetagForm,
+    UploadForm,
+)
 from photos.models import Photo, PhotoAccess, UploadBatch
 from photos.pagination import CappedPaginator
 from photos.selectors import (
@@ -37,6 +44,7 @@ from photos.selectors import (
     consents_of_children_in,
     gallery_photos,
     photos_allowed_for,
+    untagged_uses,
     uses_for_photos,
 )
 from staff.roles import Role
@@ -70,6 +78,7 @@ def upload(request: HttpRequest) -> HttpResponse:
                 children=form.cleaned_data["children"],
                 files=[f.read() for f in form.cleaned_data["files"]],
                 no_child_identifiable=form.cleaned_data["no_child_identifiable"],
+                blur_faces=form.cleaned_data["blur_faces"],
                 by=request.user,
                 request=request,
             )
@@ -103,7 +112,9 @@ def _batch_url(batch: UploadBatch) -> str:
 def batch(request: HttpRequest, public_id) -> HttpResponse:
     """What happened to each file of an upload; the page polls batch_status while any is processing."""
     upload_batch = access_batch(request.user, public_id)
-    photos = list(upload_batch.photos.order_by("id"))
+    photos = list(upload_batch.photos.annotate(tagged=Count("tags")).order_by("id"))
+    for p in photos:
+        p.faces_summary = faces_summary(p, p.tagged) if p.status == Photo.Status.READY else ""
     if request.headers.get("Accept") == "application/json":
         return JsonResponse(
             {
@@ -113,6 +124,9 @@ def batch(request: HttpRequest, public_id) -> HttpResponse:
                         "status": p.status,
                         "label": p.get_status_display(),
                         "reason": p.refusal_reason,
+                        "face_count": p.face_count,
+                        "tagged": p.tagged,
+                        "faces": p.faces_summary,
                     }
                     for p in photos
                 ]
@@ -192,6 +206,7 @@ def gallery(request: HttpRequest) -> HttpResponse:
     page = paginator.get_page(request.GET.get("page"))
     children_of = children_in(page)
     uses = uses_for_tagged({pk: [child.pk for child in children] for pk, children in children_of.items()}, positions)
+    uses |= {photo.pk: untagged_uses(photo) for photo in page if not children_of[photo.pk]}
     badges = _badges()
     query = request.GET.copy()
     query.pop("page", None)
@@ -227,6 +242,14 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
     uses = uses_for_photos([photo])[photo.pk]
     manage = can_manage_photo(request.user, photo)
     gallery_url = reverse("photos:gallery")
+    tagged = photo.tags.count()
+    retag_form = RetagForm(
+        family=photo.family,
+        initial={"children": photo.children.all(), "no_child_identifiable": photo.no_child_identifiable},
+    )
+    if photo.face_count and not photo.blurred_only:
+        # The service refuses "no child can be identified" for a photo with faces: the box says so beforehand.
+        retag_form.fields["no_child_identifiable"].widget.attrs["aria-describedby"] = "retag-faces-hint"
     return render(
         request,
         "photos/detail.html",
@@ -239,13 +262,33 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
             "uses": [(PURPOSE_LABELS[p], p in uses) for p in PURPOSES],
             "can_manage": manage,
             "can_retag": can_retag(request.user, photo),
-            "retag_form": RetagForm(
-                family=photo.family,
-                initial={"children": photo.children.all(), "no_child_identifiable": photo.no_child_identifiable},
-            ),
+            "retag_form": retag_form,
             "keep_form": KeepForm() if manage and photo.deletion_due_at else None,
+            "faces": photo.face_boxes,
+            "tagged": tagged,
+            "faces_summary": faces_summary(photo, tagged),
+            "face_form": FaceBoxForm(width=photo.width, height=photo.height) if manage else None,
+            "confirm_form": ConfirmUnidentifiableForm() if manage else None,
         },
     )
+
+
+def faces_summary(photo: Photo, tagged: int) -> str:
+    """The faces of a photo and its tags in one sentence: "3 faces found, 2 children tagged"."""
+    drawn = len(photo.drawn_faces)
+    count = len(photo.faces) + drawn
+    if photo.faces_checked_at is None and not drawn:
+        faces = "Not checked for faces yet"
+    elif not count:
+        faces = "No face found"
+    else:
+        faces = f"{count} face{'' if count == 1 else 's'} found"
+        if drawn:
+            faces += f" ({drawn} of them drawn by a coordinator)"
+        if photo.blurred_only:
+            faces += " and blurred"
+    children = "no child" if not tagged else "1 child" if tagged == 1 else f"{tagged} children"
+    return f"{faces}, {children} tagged"
 
 
 @vault_required(*UPLOADERS)
@@ -260,6 +303,17 @@ def image(request: HttpRequest, public_id, size: str) -> HttpResponse:
         "thumbnail": (photo.thumbnail_blob, photo.thumbnail_key_id, PhotoAccess.Action.THUMBNAIL),
         "full": (photo.original_blob, photo.original_key_id, PhotoAccess.Action.VIEW),
         "download": (photo.original_blob, photo.original_key_id, PhotoAccess.Action.DOWNLOAD),
+        "unidentifiable": (photo.unidentifiable_blob, photo.unidentifiable_key_id, PhotoAccess.Action.VIEW),
+        "unidentifiable-thumbnail": (
+            photo.unidentifiable_thumbnail_blob,
+            photo.unidentifiable_thumbnail_key_id,
+            PhotoAccess.Action.THUMBNAIL,
+        ),
+        "unidentifiable-download": (
+            photo.unidentifiable_blob,
+            photo.unidentifiable_key_id,
+            PhotoAccess.Action.DOWNLOAD,
+        ),
     }.get(size, ("", "", ""))
     if not name:
         raise Http404
@@ -268,7 +322,7 @@ def image(request: HttpRequest, public_id, size: str) -> HttpResponse:
         key_id=key_id,
         content_type="image/jpeg",
         filename=f"fig-{photo.family.reference}-{photo.public_id}.jpg",
-        attachment=size == "download",
+        attachment=size.endswith("download"),
     )
     services.photo_access_record(photo=photo, user=request.user, action=action, request=request)
     return response
@@ -359,14 +413,43 @@ def deletion_queue(request: HttpRequest) -> HttpResponse:
 @vault_required(Role.COORDINATOR)
 @require_POST
 def mark_unidentifiable(request: HttpRequest, public_id) -> HttpResponse:
-    """Coordinators only: the decision that no face can be recognised is theirs to make and to answer for."""
+    """Coordinators only: having checked the version with every face blurred, they confirm no child can be
+    recognised in it (or take that back). The decision is theirs to make and to answer for."""
     photo = access_photo(request.user, public_id, manage=True)
-    unidentifiable = request.POST.get("unidentifiable") == "yes"
-    services.photo_mark_unidentifiable(photo=photo, unidentifiable=unidentifiable, by=request.user, request=request)
-    messages.success(
-        request,
-        "Marked as unidentifiable: no child's face can be recognised."
-        if unidentifiable
-        else "No longer marked as unidentifiable.",
-    )
-    return redirect("photos:detail", public_id=photo.public_id)
+    form = ConfirmUnidentifiableForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Tick “I checked: no child can be recognised” to confirm the blurred version.")
+        return redirect(reverse("photos:detail", args=[photo.public_id]) + "#unidentifiable")
+    confirmed = form.cleaned_data["confirmed"]
+    try:
+        services.photo_confirm_unidentifiable(photo=photo, confirmed=confirmed, by=request.user, request=request)
+    except services.UploadError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            "Confirmed: no child can be recognised in the blurred version. It can be published online with "
+            "consent to publish alone."
+            if confirmed
+            else "The blurred version is no longer confirmed. It will not be offered for posts until it is.",
+        )
+    return redirect(reverse("photos:detail", args=[photo.public_id]) + "#unidentifiable")
+
+
+@vault_required(Role.COORDINATOR)
+@require_POST
+def add_face(request: HttpRequest, public_id) -> HttpResponse:
+    """A coordinator draws a face the detector missed (on the photo, or by typing its position): it is
+    blurred in the unidentifiable version, which then needs confirming again."""
+    photo = access_photo(request.user, public_id, manage=True)
+    form = FaceBoxForm(request.POST, width=photo.width, height=photo.height)
+    if form.is_valid():
+        try:
+            services.photo_add_face(photo=photo, box=form.box, by=request.user, request=request)
+        except services.UploadError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "The face is added and blurred. Check the blurred version, then confirm it.")
+    else:
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    return redirect(reverse("photos:detail", args=[photo.public_id]) + "#unidentifiable")

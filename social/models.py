@@ -227,6 +227,9 @@ class Post(models.Model):
     channels = models.JSONField(default=list)
     scheduled_for = models.DateTimeField(null=True, blank=True)
     photos = models.ManyToManyField("photos.Photo", blank=True, related_name="posts")
+    # Which image of each photo goes out (photo id as text -> "original" or "unidentifiable"), fixed when the
+    # draft is saved so that the reviewer approves exactly what is published (photos.selectors.online_versions).
+    photo_versions = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)

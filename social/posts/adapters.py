@@ -103,7 +103,10 @@ class FacebookPageAdapter:
         if refusal:
             raise PublishError(refusal)
         try:
-            media = [self._upload_photo(photo) for photo in post.photos.all()]
+            media = [
+                self._upload_photo(photo, post.photo_versions.get(str(photo.pk), "original"))
+                for photo in post.photos.all()
+            ]
             post_id = graph.publish_on_page(post.text, media)
         except graph.GraphError as exc:
             raise _publish_error(exc) from exc
@@ -111,9 +114,14 @@ class FacebookPageAdapter:
             raise PublishError("Facebook did not say it published the post.", may_have_succeeded=True)
         return Published(url=f"https://www.facebook.com/{post_id}", external_id=post_id, published_at=timezone.now())
 
-    def _upload_photo(self, photo) -> str:
+    def _upload_photo(self, photo, version: str) -> str:
+        """The image of `photo` the post was approved with: as taken, or its unidentifiable version."""
+        if version == "unidentifiable":
+            name, key_id = photo.unidentifiable_blob, photo.unidentifiable_key_id
+        else:
+            name, key_id = photo.original_blob, photo.original_key_id
         try:
-            data = vault_read(name=photo.original_blob, key_id=photo.original_key_id)
+            data = vault_read(name=name, key_id=key_id)
         except VaultError as exc:
             raise PublishError("A photo could not be read from the vault.") from exc
         media_id = graph.upload_unpublished_photo(data)

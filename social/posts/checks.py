@@ -132,15 +132,18 @@ def check_text(text: str) -> list[Finding]:
     return findings
 
 
-def check_photos(photos) -> list[Finding]:
-    """The consent gate: every child tagged in every photo may be shown online now (by the one rule,
-    photos.selectors.online_consent_problems). Cannot be dismissed."""
+def check_photos(photos, versions: dict[str, str] | None = None) -> list[Finding]:
+    """The consent gate: every photo may be shown online now, as the image `versions` records for it (by the
+    one rule, photos.selectors.online_consent_problems). Cannot be dismissed."""
     from photos.selectors import online_consent_problems
 
     problems = [
         f"{child.first_name} {child.last_name}: no consent for "
         + " or ".join(Purpose(p).label.lower() for p in sorted(missing, key=PURPOSES.index))
-        for _photo, child, missing in online_consent_problems(photos)
+        if child is not None
+        else "A photo with faces in which no child is tagged: only its blurred version, once a coordinator has "
+        "checked and confirmed it, can be published"
+        for _photo, child, missing in online_consent_problems(photos, versions)
     ]
     if not problems:
         return []

@@ -22,6 +22,7 @@ from consents.uses import ONLINE_PURPOSES
 from fig_safety.sweeps import claim_and_stamp
 from fig_safety.times import when
 from photos.models import Photo
+from photos.selectors import online_versions
 from social.inbox import services as inbox_services
 from social.models import Channel, CheckDismissal, Post, Takedown
 from social.posts.adapters import ADAPTERS, Published, PublishError, get_adapter
@@ -65,7 +66,7 @@ class PostSentBack(PostError):
 
 
 def post_findings(post: Post) -> list[Finding]:
-    return [*check_text(post.text), *check_photos(post.photos.all())]
+    return [*check_text(post.text), *check_photos(post.photos.all(), versions=post.photo_versions)]
 
 
 def _link(post: Post) -> str:
@@ -106,20 +107,27 @@ def post_save_draft(
     if scheduled_for is not None and scheduled_for <= timezone.now():
         raise PostError("The scheduled time must be in the future.")
     photos = list(photos)
-    allowed = set(postable_photos().filter(pk__in=[p.pk for p in photos]).values_list("pk", flat=True))
-    if any(p.pk not in allowed for p in photos):
+    allowed = list(postable_photos().filter(pk__in=[p.pk for p in photos]))  # read now, not as the caller had them
+    if {p.pk for p in photos} - {p.pk for p in allowed}:
         raise PostError("A chosen photo is not allowed online: every child in it needs consent to be published online.")
+    versions = {str(pk): version for pk, version in online_versions(allowed).items() if version}
     with transaction.atomic():
         if post is None:
-            post = Post.objects.create(author=author, text=text.strip(), channels=channels, scheduled_for=scheduled_for)
+            post = Post.objects.create(
+                author=author,
+                text=text.strip(),
+                channels=channels,
+                scheduled_for=scheduled_for,
+                photo_versions=versions,
+            )
             action = "post.drafted"
         else:
             post = _locked(post, EDITABLE, "edited")
             if post.author_id != author.pk:
                 raise PostError("Only the author can change this post.")
             post.text, post.channels, post.scheduled_for = text.strip(), channels, scheduled_for
-            post.updated_at = timezone.now()
-            post.save(update_fields=["text", "channels", "scheduled_for", "updated_at"])
+            post.photo_versions, post.updated_at = versions, timezone.now()
+            post.save(update_fields=["text", "channels", "scheduled_for", "photo_versions", "updated_at"])
             action = "post.edited"
         post.photos.set(photos)
         audit_record(
@@ -127,7 +135,7 @@ def post_save_draft(
             actor=author,
             target=post,
             request=request,
-            details={"channels": channels, "photos": [p.pk for p in photos]},
+            details={"channels": channels, "photos": [p.pk for p in photos], "versions": versions},
         )
     return post
 
@@ -345,7 +353,7 @@ def _recheck(locked: Post) -> str:
     """Precondition: the row is locked. The consent gate and the text checks, run again at the moment of
     publication: if either finds something that was not dismissed at approval, the post goes back to its
     author and this says why ("" when it may go out)."""
-    gate = [f for f in check_photos(locked.photos.all()) if not f.dismissible]
+    gate = [f for f in check_photos(locked.photos.all(), versions=locked.photo_versions) if not f.dismissible]
     dismissed = set(locked.dismissals.values_list("check_name", flat=True))
     new_findings = [f for f in check_text(locked.text) if f.check not in dismissed]
     if gate:
@@ -391,7 +399,7 @@ def post_publish_send(*, post_id: int) -> Post | None:
         # It is out there, whatever happened to the row meanwhile: record the truth, then take it down if a
         # consent went while the call was under way.
         _record_published(again, by=again.published_by or locked.published_by, adapter=locked.adapter, result=result)
-        gate = [f for f in check_photos(again.photos.all()) if not f.dismissible]
+        gate = [f for f in check_photos(again.photos.all(), versions=again.photo_versions) if not f.dismissible]
         if gate:
             post_open_takedown(post=again, reason="Consent was withdrawn while the post was being published.", by=None)
     return again

@@ -23,6 +23,7 @@ from fig_safety.times import when
 from fig_safety.vault import blob_response
 from photos import services as photo_services
 from photos.models import Photo, PhotoAccess
+from photos.selectors import ORIGINAL, UNIDENTIFIABLE, online_versions
 from social.models import Post, Takedown
 from social.posts import selectors, services, terms
 from social.posts.access import (
@@ -227,9 +228,21 @@ def photo_thumbnail(request: HttpRequest, public_id) -> HttpResponse:
     photo = selectors.postable_photos().filter(public_id=public_id).first()
     if photo is None or not photo.thumbnail_blob:
         raise Http404
+    # The image a post would publish: the blurred one when only that may go, or when asked for and confirmed.
+    allowed = online_versions([photo])[photo.pk]
+    blurred = allowed == UNIDENTIFIABLE or (
+        request.GET.get("version") == UNIDENTIFIABLE and photo.marked_unidentifiable
+    )
+    name, key_id = (
+        (photo.unidentifiable_thumbnail_blob, photo.unidentifiable_thumbnail_key_id)
+        if blurred
+        else (photo.thumbnail_blob, photo.thumbnail_key_id)
+    )
+    if not name:
+        raise Http404
     response = blob_response(
-        name=photo.thumbnail_blob,
-        key_id=photo.thumbnail_key_id,
+        name=name,
+        key_id=key_id,
         content_type="image/jpeg",
         filename=f"fig-post-photo-{photo.public_id}.jpg",
     )
@@ -261,7 +274,7 @@ def _detail_context(request: HttpRequest, post: Post, *, error: str = "", error_
         "allowed": allowed,
         "findings": findings,
         "gate": [f for f in findings if not f.dismissible],
-        "photos": [(p, p.pk in postable) for p in photos],
+        "photos": [(p, p.pk in postable, post.photo_versions.get(str(p.pk), ORIGINAL)) for p in photos],
         "channels": [CHANNEL_LABELS.get(c, c) for c in post.channels],
         "history": selectors.post_history(post),
         "open_takedown": post.takedowns.filter(status=Takedown.Status.OPEN).first(),

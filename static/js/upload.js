@@ -22,6 +22,21 @@
     });
   }
 
+  // "Keep only a version with every face blurred" goes with "No child can be identified": it shows only
+  // while that is ticked, and is unticked when it hides. Without this file both simply show.
+  function setUpBlurChoice(form) {
+    var choice = form.querySelector("[data-blur-choice]");
+    var noChild = form.elements.no_child_identifiable;
+    var blur = form.elements.blur_faces;
+    if (!choice || !noChild || !blur) { return; }
+    function update() {
+      choice.hidden = !noChild.checked;
+      if (!noChild.checked) { blur.checked = false; }
+    }
+    noChild.addEventListener("change", update);
+    update();
+  }
+
   function chosenFiles(form) {
     var files = [];
     form.querySelectorAll("input[type=file]").forEach(function (input) {
@@ -165,6 +180,15 @@
       }
       reason.textContent = photo.reason || "";
       reason.hidden = !photo.reason;
+      var faces = row.querySelector("[data-faces]");
+      if (faces && photo.faces && !faces.querySelector("a")) {
+        var check = document.createElement("a");
+        check.href = row.getAttribute("data-detail-url") + "#unidentifiable";
+        check.textContent = "Check the faces";
+        faces.textContent = photo.faces + ". ";
+        faces.appendChild(check);
+        faces.hidden = false;
+      }
       if (photo.status === "ready" && thumb && !thumb.querySelector("img")) {
         var image = document.createElement("img");
         image.src = row.getAttribute("data-thumbnail-url");
@@ -225,7 +249,10 @@
     var picker = document.querySelector("[data-family-form]");
     if (picker) { setUpFamilyPicker(picker); }
     var form = document.querySelector("[data-upload-form]");
-    if (form) { setUpUploadForm(form); }
+    if (form) {
+      setUpBlurChoice(form);
+      setUpUploadForm(form);
+    }
     var batch = document.querySelector("[data-batch]");
     if (batch) { setUpBatch(batch); }
   });

@@ -107,6 +107,7 @@ def bulk_photos(
                 original_key_id="t1",
                 thumbnail_blob=f"thumbnails/ff/{uuid.uuid4().hex}.bin",
                 thumbnail_key_id="t1",
+                faces_checked_at=at,  # checked, and no face found: as an untagged photo must be to be used
             )
             for i in range(count)
         ]

@@ -14,6 +14,8 @@ Stable API (other test modules import it):
 - `svg()`, `pdf()`, `fits()`, `gd()`: other kinds of file, to be renamed `.jpg` by the test
 - `upload(data, name="photo.jpg", content_type="image/jpeg")` -> SimpleUploadedFile for view tests
 - `GPS`, `MARKER`, `MARKER_SIZE`, `GREY`, `TAKEN_AT`
+- `astronaut()`, `group()`, `landscape()` -> JPEG bytes of real photographs shipped in scikit-image: a
+  portrait with one face, three people side by side, and a coffee cup with nobody in it
 
 Every image has a red square (`MARKER`) in its top-left corner as stored, so a
 test can tell which way up it ended.
@@ -260,3 +262,41 @@ def gd(width: int = 64, height: int = 48) -> bytes:
 def upload(data: bytes, name: str = "photo.jpg", content_type: str = "image/jpeg") -> SimpleUploadedFile:
     """A file as a browser would send it: the name and declared type are whatever the client says."""
     return SimpleUploadedFile(name, data, content_type=content_type)
+
+
+# --- real photographs, for the face detector -------------------------------------------------------------
+
+
+def _photo_jpeg(image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=92)
+    return out.getvalue()
+
+
+def astronaut() -> bytes:
+    """A real portrait with one face: scikit-image's astronaut (Eileen Collins), 512 × 512."""
+    from PIL import Image
+    from skimage import data
+
+    return _photo_jpeg(Image.fromarray(data.astronaut()))
+
+
+def group() -> bytes:
+    """Three people side by side (the astronaut, mirrored, and darker), like a FiG group session."""
+    from PIL import Image
+    from skimage import data
+
+    one = Image.fromarray(data.astronaut())
+    canvas = Image.new("RGB", (one.width * 3, one.height), "white")
+    canvas.paste(one, (0, 0))
+    canvas.paste(one.transpose(Image.Transpose.FLIP_LEFT_RIGHT), (one.width, 0))
+    canvas.paste(one.point(lambda v: int(v * 0.8)), (2 * one.width, 0))
+    return _photo_jpeg(canvas)
+
+
+def landscape() -> bytes:
+    """A real photograph with nobody in it: scikit-image's coffee cup."""
+    from PIL import Image
+    from skimage import data
+
+    return _photo_jpeg(Image.fromarray(data.coffee()))

@@ -98,8 +98,8 @@ def test_it_imports_files_synchronously_through_the_same_checks(
     photos = list(Photo.objects.order_by("pk"))
     assert [p.status for p in photos] == ["ready", "ready"]
     lines = output.strip().splitlines()
-    assert lines[0] == f"STORED   {first}: photo {photos[0].public_id}, 240 × 320"  # stored upright
-    assert lines[1] == f"STORED   {second}: photo {photos[1].public_id}, 64 × 48"
+    assert lines[0] == f"STORED   {first}: photo {photos[0].public_id}, 240 × 320, 0 face(s) found"  # stored upright
+    assert lines[1] == f"STORED   {second}: photo {photos[1].public_id}, 64 × 48, 0 face(s) found"
     assert lines[2] == f"2 of 2 file(s) stored for family {family.reference}."
     for photo in photos:
         assert photo.uploaded_by == photographer and photo.family == family

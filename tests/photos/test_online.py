@@ -59,3 +59,25 @@ def test_the_sql_filter_and_the_explanation_agree_on_every_kind_of_photo(coordin
     assert why[(made[("online without a face", False)], online_only.pk)] == {Purpose.FACE_ONLINE}
     assert why[(made[("withdrawn", True)], withdrawn.pk)] == {Purpose.ONLINE}
     assert why[(made[("not online", False)], offline.pk)] == {Purpose.ONLINE, Purpose.FACE_ONLINE}
+
+
+def test_a_recorded_version_is_checked_as_recorded(coordinator):
+    """A post approved with the photo as taken is not waved through on its blurred version, and the other way
+    round: the gate checks the image the post will send."""
+    from photos.selectors import ORIGINAL, UNIDENTIFIABLE, online_versions
+    from photos.services import photo_confirm_unidentifiable
+    from tests.photos.images import astronaut
+
+    family, child, carer = consented_child(coordinator=coordinator)
+    photo = ready_photo(family, [child], coordinator, data=astronaut())
+    photo_confirm_unidentifiable(photo=photo, confirmed=True, by=coordinator)
+    photo.refresh_from_db()
+    assert online_versions([photo])[photo.pk] == ORIGINAL
+    assert online_consent_problems([photo], {str(photo.pk): ORIGINAL}) == []
+    assert online_consent_problems([photo], {str(photo.pk): UNIDENTIFIABLE}) == []
+
+    give(child, carer, answers=all_answers(True, face_online=False))
+    assert online_versions([photo])[photo.pk] == UNIDENTIFIABLE
+    [(_, who, missing)] = online_consent_problems([photo], {str(photo.pk): ORIGINAL})
+    assert (who, missing) == (child, {Purpose.FACE_ONLINE})
+    assert online_consent_problems([photo], {str(photo.pk): UNIDENTIFIABLE}) == []

@@ -600,11 +600,11 @@ def test_two_copies_processed_at_the_same_moment_by_two_workers_keep_one():
     real_process_upload = processing.process_upload
     first_inside, let_first_finish = threading.Event(), threading.Event()
 
-    def hold_the_first(upload: bytes):
+    def hold_the_first(upload: bytes, **options):
         if not first_inside.is_set():
             first_inside.set()
             assert let_first_finish.wait(timeout=20)
-        return real_process_upload(upload)
+        return real_process_upload(upload, **options)
 
     errors: list[BaseException] = []
 

@@ -338,7 +338,14 @@ def test_the_whole_sweep_twice_sends_everything_once(photographer, coordinator, 
     _batch_of(family, [child], photographer, at=now - 80 * HOUR)
     first = _sweep(sweeps.vault_sweep, now)
     second = _sweep(sweeps.vault_sweep, now + timedelta(minutes=15))
-    assert first == {"device_reminders": 2, "device_escalations": 2, "deleted": 0, "retention": 0, "requeued": 0}
+    assert first == {
+        "device_reminders": 2,
+        "device_escalations": 2,
+        "deleted": 0,
+        "retention": 0,
+        "requeued": 0,
+        "faces_checked": 0,
+    }
     assert second == dict.fromkeys(first, 0)
     assert sorted(m.to[0] for m in mail.outbox) == [coordinator.email, photographer.email]
 

@@ -1,4 +1,5 @@
-"""Coordinators mark a photo unidentifiable; the post consent gate then needs online consent only."""
+"""Coordinators confirm a photo's unidentifiable version (every face blurred); the post consent gate then
+needs online consent only, and a post uses that version."""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ from staff.models import AuditEvent
 from tests import factories
 from tests.consents import factories as cf
 from tests.photos.fixtures import ready_photo
+from tests.photos.images import astronaut
 
 
 @pytest.fixture
 def photo(db, coordinator):
+    """A real photograph with a face, of a child consented for online use but not a recognisable face."""
     family, child, [carer] = cf.family_with_child(coordinator=coordinator)
     cf.give(child, carer, answers=cf.all_answers(face_online=False))
-    return ready_photo(family, [child], coordinator)
+    return ready_photo(family, [child], coordinator, data=astronaut())
 
 
 def _url(photo: Photo) -> str:
@@ -28,12 +31,15 @@ def _url(photo: Photo) -> str:
 def test_it_lets_the_familys_coordinator_mark_a_photo_unidentifiable(client, coordinator, photo):
     assert check_photos([photo])[0].check == "consent"  # no consent for a recognisable face
     client.force_login(coordinator)
-    assert client.post(_url(photo), {"unidentifiable": "yes"}).status_code == 302
+    assert client.post(_url(photo), {"confirmed": "yes"}).status_code == 302  # the box is not ticked
+    photo.refresh_from_db()
+    assert not photo.marked_unidentifiable
+    assert client.post(_url(photo), {"confirmed": "yes", "checked": "on"}).status_code == 302
     photo.refresh_from_db()
     assert photo.marked_unidentifiable and photo.marked_unidentifiable_by == coordinator
     assert check_photos([photo]) == []
-    assert AuditEvent.objects.filter(action="photo.marked_unidentifiable", actor=coordinator).exists()
-    client.post(_url(photo), {"unidentifiable": "no"})
+    assert AuditEvent.objects.filter(action="photo.unidentifiable_confirmed", actor=coordinator).exists()
+    client.post(_url(photo), {"confirmed": "no"})
     photo.refresh_from_db()
     assert not photo.marked_unidentifiable
     assert check_photos([photo])
@@ -50,14 +56,14 @@ def test_online_consent_is_still_needed_for_an_unidentifiable_photo(coordinator,
 @pytest.mark.parametrize("role", ["photographer", "staff", "social_admin", "ceo"])
 def test_only_coordinators_mark_photos(client, photo, role):
     client.force_login(factories.staff_user(role))
-    assert client.post(_url(photo), {"unidentifiable": "yes"}).status_code == 404
+    assert client.post(_url(photo), {"confirmed": "yes", "checked": "on"}).status_code == 404
     photo.refresh_from_db()
     assert not photo.marked_unidentifiable
 
 
 def test_a_coordinator_of_another_family_gets_404(client, photo):
     client.force_login(factories.staff_user("coordinator"))
-    assert client.post(_url(photo), {"unidentifiable": "yes"}).status_code == 404
+    assert client.post(_url(photo), {"confirmed": "yes", "checked": "on"}).status_code == 404
     photo.refresh_from_db()
     assert not photo.marked_unidentifiable
 

@@ -264,12 +264,23 @@ def test_it_answers_a_script_in_json_with_the_batch_and_where_to_follow_it(
     photos = list(batch.photos.order_by("id"))
     assert status.json() == {
         "photos": [
-            {"id": str(photos[0].public_id), "status": "ready", "label": "Ready", "reason": ""},
+            {
+                "id": str(photos[0].public_id),
+                "status": "ready",
+                "label": "Ready",
+                "reason": "",
+                "face_count": 0,
+                "tagged": 1,
+                "faces": "No face found, 1 child tagged",
+            },
             {
                 "id": str(photos[1].public_id),
                 "status": "refused",
                 "label": "Refused",
                 "reason": "The file is damaged or incomplete, so it cannot be read as a photo.",
+                "face_count": 0,
+                "tagged": 1,
+                "faces": "",
             },
         ]
     }

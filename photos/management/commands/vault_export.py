@@ -62,6 +62,7 @@ class Command(BaseCommand):
             raise CommandError(f"{out} already exists and is not an empty folder; choose a new one.")
         try:
             (out / "photos").mkdir(parents=True, mode=0o700, exist_ok=True)
+            (out / "unidentifiable").mkdir(mode=0o700, exist_ok=True)
             (out / "consents").mkdir(mode=0o700, exist_ok=True)
             out.chmod(0o700)
         except OSError as exc:
@@ -115,7 +116,7 @@ class Command(BaseCommand):
         photos = list(
             Photo.objects.filter(family=the_family)
             .exclude(status=Photo.Status.REFUSED)
-            .select_related("uploaded_by")
+            .select_related("uploaded_by", "marked_unidentifiable_by")
             .prefetch_related(
                 "tags__child",
                 Prefetch("accesses", queryset=PhotoAccess.objects.select_related("user").order_by("at", "pk")),
@@ -142,7 +143,7 @@ class Command(BaseCommand):
             raise CommandError(f"The export is incomplete: {len(problems)} file(s) could not be read from the vault.")
 
     def _photo(self, photo: Photo, uses: frozenset[str] | None, out: Path, problems: list[str]) -> dict[str, Any]:
-        file = None
+        file = blurred = None
         if photo.status == Photo.Status.READY:
             file = self._write(
                 out,
@@ -152,10 +153,30 @@ class Command(BaseCommand):
                 problems,
                 f"photo {photo.public_id}",
             )
+            if photo.unidentifiable_blob:
+                blurred = self._write(
+                    out,
+                    f"unidentifiable/{photo.public_id}.jpg",
+                    photo.unidentifiable_blob,
+                    photo.unidentifiable_key_id,
+                    problems,
+                    f"photo {photo.public_id} unidentifiable version",
+                )
         return {
             "id": str(photo.public_id),
             "file": file["path"] if file else None,
             "sha256": file["sha256"] if file else None,
+            "faces_found": len(photo.faces),
+            "faces_drawn": len(photo.drawn_faces),
+            "face_boxes": photo.face_boxes,
+            "faces_checked_at": _iso(photo.faces_checked_at),
+            "blurred_only": photo.blurred_only,
+            "unidentifiable_file": blurred["path"] if blurred else None,
+            "unidentifiable_sha256": blurred["sha256"] if blurred else None,
+            "unidentifiable_confirmed_by": (
+                photo.marked_unidentifiable_by.email if photo.marked_unidentifiable_by else None
+            ),
+            "unidentifiable_confirmed_at": _iso(photo.marked_unidentifiable_at),
             "status": photo.status,
             "uploaded_at": _iso(photo.uploaded_at),
             "uploaded_by": photo.uploaded_by.email,

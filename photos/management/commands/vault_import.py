@@ -39,7 +39,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-child-identifiable",
             action="store_true",
-            help="No child can be identified in these photos (needed when no --child is given).",
+            help="No child can be identified in these photos (needed when no --child is given). A photo in "
+            "which faces are found is refused, unless --blur-faces is given too.",
+        )
+        parser.add_argument(
+            "--blur-faces",
+            action="store_true",
+            help="With --no-child-identifiable: keep only a version with every face found blurred; the original "
+            "bytes are never kept.",
         )
         parser.add_argument(
             "--taken-by",
@@ -56,8 +63,13 @@ class Command(BaseCommand):
         child: list[str],
         no_child_identifiable: bool,
         taken_by: str,
+        blur_faces: bool = False,
         **options,
     ) -> None:
+        if blur_faces and not no_child_identifiable:
+            raise CommandError(
+                "--blur-faces goes with --no-child-identifiable (for photos in which no child is tagged)."
+            )
         the_family = Family.objects.filter(reference__iexact=family.strip()).first()
         if the_family is None:
             raise CommandError(f"There is no family with the reference {family!r}.")
@@ -87,6 +99,7 @@ class Command(BaseCommand):
                     children=children,
                     files=[data for _path, data in accepted],
                     no_child_identifiable=no_child_identifiable,
+                    blur_faces=blur_faces,
                     by=user,
                     queue=False,
                 )
@@ -98,7 +111,10 @@ class Command(BaseCommand):
             ):
                 photo = photo_process(photo_id=photo_id)
                 if photo.status == Photo.Status.READY:
-                    self.stdout.write(f"STORED   {path}: photo {photo.public_id}, {photo.width} × {photo.height}")
+                    faces = f", {photo.face_count} face(s) found" + (", blurred" if photo.blurred_only else "")
+                    self.stdout.write(
+                        f"STORED   {path}: photo {photo.public_id}, {photo.width} × {photo.height}{faces}"
+                    )
                 else:
                     refused += 1
                     self.stdout.write(f"REFUSED  {path}: {photo.refusal_reason}")
