@@ -6,9 +6,11 @@ type, click, and wait for the next page.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Iterable
+from pathlib import Path
 
 from django.core.mail import EmailMessage
 from playwright.sync_api import ConsoleMessage, Page, expect
@@ -16,6 +18,14 @@ from playwright.sync_api import ConsoleMessage, Page, expect
 from tests import factories
 
 _LOGIN_CODE = re.compile(r"^\s*([A-Z0-9]{3,}(?:-[A-Z0-9]{3,})*)\s*$", re.MULTILINE)
+
+
+def screenshot(page: Page, name: str) -> None:
+    """A full-page screenshot named `name`.png in FIG_SCREENSHOT_DIR, when that is set (to look at the pages)."""
+    folder = os.environ.get("FIG_SCREENSHOT_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
 def watch_console(page: Page) -> list[str]:

@@ -12,9 +12,7 @@ to keep screenshots of the pages.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -69,10 +67,7 @@ def _heading(page: Page) -> Locator:
 
 
 def _screenshot(page: Page, name: str) -> None:
-    folder = os.environ.get("FIG_SCREENSHOT_DIR")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+    journeys.screenshot(page, f"{name}")
 
 
 def _check_page(page: Page, name: str, width: int | None = 390) -> None:

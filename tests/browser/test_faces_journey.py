@@ -10,9 +10,7 @@ which must not scroll sideways at 390px. Set FIG_SCREENSHOT_DIR to keep screensh
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -40,10 +38,7 @@ def _heading(page: Page):
 
 
 def _screenshot(page: Page, name: str) -> None:
-    folder = os.environ.get("FIG_SCREENSHOT_DIR")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"faces-{name}.png"), full_page=True)
+    journeys.screenshot(page, f"faces-{name}")
 
 
 def _no_axe_violations(page: Page) -> None:

@@ -10,7 +10,6 @@ time its status page opens. Set FIG_SCREENSHOT_DIR to keep screenshots of the pa
 from __future__ import annotations
 
 import io
-import os
 import re
 from pathlib import Path
 
@@ -49,10 +48,7 @@ def _heading(page: Page):
 
 
 def _screenshot(page: Page, name: str) -> None:
-    folder = os.environ.get("FIG_SCREENSHOT_DIR")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"vault-{name}.png"), full_page=True)
+    journeys.screenshot(page, f"vault-{name}")
 
 
 def _check_page(page: Page, name: str, width: int | None = None) -> None:

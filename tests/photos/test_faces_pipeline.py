@@ -42,7 +42,7 @@ from tests import factories
 from tests.consents.factories import all_answers, family_with_child, give
 from tests.photos.fixtures import ready_photo, vault_files
 from tests.photos.images import astronaut, group, landscape
-from tests.social.fake_graph import FakeGraph
+from tests.social.fake_graph import FakeGraph, page_graph
 
 pytestmark = pytest.mark.django_db
 
@@ -242,11 +242,7 @@ def test_a_child_consented_to_a_recognisable_face_is_published_as_taken(family, 
 
 @pytest.fixture
 def graph(settings) -> Iterator[FakeGraph]:
-    with FakeGraph(page_id="1234567890", token="page-token-for-tests") as fake:
-        settings.FIG_GRAPH_API_URL = fake.base_url
-        settings.FIG_META_PAGE_ID = fake.page_id
-        settings.FIG_META_PAGE_TOKEN = fake.token
-        settings.FIG_GRAPH_TIMEOUT = 5
+    with page_graph(settings) as fake:
         yield fake
 
 

@@ -24,7 +24,8 @@ import json
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -264,3 +265,14 @@ def _answer(handler: BaseHTTPRequestHandler, status: int, answer: dict) -> None:
         handler.wfile.write(payload)
     except (BrokenPipeError, ConnectionResetError):
         pass  # the client gave up waiting (the timeout test)
+
+
+@contextmanager
+def page_graph(settings) -> Iterator[FakeGraph]:
+    """The fake Graph API with FiG Safety configured to publish to its Page (pytest-django's `settings`)."""
+    with FakeGraph(page_id="1234567890", token="page-token-for-tests") as fake:
+        settings.FIG_GRAPH_API_URL = fake.base_url
+        settings.FIG_META_PAGE_ID = fake.page_id
+        settings.FIG_META_PAGE_TOKEN = fake.token
+        settings.FIG_GRAPH_TIMEOUT = 5
+        yield fake

@@ -27,7 +27,7 @@ from staff.models import AuditEvent, User
 from tests import factories
 from tests.consents import factories as cf
 from tests.photos.fixtures import ready_photo
-from tests.social.fake_graph import FakeGraph
+from tests.social.fake_graph import page_graph
 
 TEXT = "What a wonderful summer picnic! Thank you to all our volunteers."
 LINK = "https://www.facebook.com/fig/posts/123"
@@ -46,11 +46,7 @@ def admin(db) -> User:
 @pytest.fixture
 def graph(settings):
     """The fake Graph API, with the adapter configured to use it."""
-    with FakeGraph(page_id="1234567890", token="page-token-for-tests") as fake:
-        settings.FIG_GRAPH_API_URL = fake.base_url
-        settings.FIG_META_PAGE_ID = fake.page_id
-        settings.FIG_META_PAGE_TOKEN = fake.token
-        settings.FIG_GRAPH_TIMEOUT = 5
+    with page_graph(settings) as fake:
         yield fake
 
 
