@@ -97,3 +97,20 @@ def _url_for_each(name: str, *args: str) -> Callable[[uuid.UUID], str]:
     marker = uuid.UUID(int=0)
     before, after = reverse(name, args=[marker, *args]).split(str(marker))
     return lambda public_id: f"{before}{public_id}{after}"
+
+
+def faces_summary(photo: Photo, tagged: int) -> str:
+    """The faces of a photo and its tags in one sentence: "3 faces found, 2 children tagged"."""
+    drawn, count = len(photo.drawn_faces), photo.face_count
+    if photo.faces_checked_at is None and not drawn:
+        faces = "Not checked for faces yet"
+    elif not count:
+        faces = "No face found"
+    else:
+        faces = f"{count} face{'' if count == 1 else 's'} found"
+        if drawn:
+            faces += f" ({drawn} of them drawn by a coordinator)"
+        if photo.blurred_only:
+            faces += " and blurred"
+    children = "no child" if not tagged else "1 child" if tagged == 1 else f"{tagged} children"
+    return f"{faces}, {children} tagged"

@@ -25,7 +25,7 @@ from photos.access import (
     own_unconfirmed_photos,
     vault_required,
 )
-from photos.display import PURPOSE_LABELS, child_filter, gallery_cards, missing_consent
+from photos.display import PURPOSE_LABELS, child_filter, faces_summary, gallery_cards, missing_consent
 from photos.forms import (
     ConfirmUnidentifiableForm,
     FaceBoxForm,
@@ -271,24 +271,6 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
             "confirm_form": ConfirmUnidentifiableForm() if manage else None,
         },
     )
-
-
-def faces_summary(photo: Photo, tagged: int) -> str:
-    """The faces of a photo and its tags in one sentence: "3 faces found, 2 children tagged"."""
-    drawn = len(photo.drawn_faces)
-    count = len(photo.faces) + drawn
-    if photo.faces_checked_at is None and not drawn:
-        faces = "Not checked for faces yet"
-    elif not count:
-        faces = "No face found"
-    else:
-        faces = f"{count} face{'' if count == 1 else 's'} found"
-        if drawn:
-            faces += f" ({drawn} of them drawn by a coordinator)"
-        if photo.blurred_only:
-            faces += " and blurred"
-    children = "no child" if not tagged else "1 child" if tagged == 1 else f"{tagged} children"
-    return f"{faces}, {children} tagged"
 
 
 @vault_required(*UPLOADERS)

@@ -17,6 +17,7 @@ from django.core.validators import URLValidator
 from django.utils import timezone
 
 from fig_safety.vault import VaultError, vault_read
+from photos.selectors import ORIGINAL, UNIDENTIFIABLE
 from social import graph
 from social.models import Channel, Post
 
@@ -104,7 +105,7 @@ class FacebookPageAdapter:
             raise PublishError(refusal)
         try:
             media = [
-                self._upload_photo(photo, post.photo_versions.get(str(photo.pk), "original"))
+                self._upload_photo(photo, post.photo_versions.get(str(photo.pk), ORIGINAL))
                 for photo in post.photos.all()
             ]
             post_id = graph.publish_on_page(post.text, media)
@@ -116,7 +117,7 @@ class FacebookPageAdapter:
 
     def _upload_photo(self, photo, version: str) -> str:
         """The image of `photo` the post was approved with: as taken, or its unidentifiable version."""
-        if version == "unidentifiable":
+        if version == UNIDENTIFIABLE:
             name, key_id = photo.unidentifiable_blob, photo.unidentifiable_key_id
         else:
             name, key_id = photo.original_blob, photo.original_key_id
