@@ -6,6 +6,8 @@ The rendered text is what the carer is shown and what the signed record keeps
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 from django.conf import settings
 
 from consents.models import PURPOSES, Child, ConsentFormVersion, Purpose
@@ -16,12 +18,9 @@ DEFAULT_INTRODUCTION = (
     "says yes. Please answer each question separately. You can say yes to some and no to others, "
     "and saying no will never change the help your family gets from FiG."
 )
-DEFAULT_PURPOSE_TEXTS = {
+_PURPOSE_TEXTS = {
     Purpose.PHOTOGRAPHED: "FiG staff may take photos of your child at FiG groups and during home visits.",
-    Purpose.STORED: (
-        "FiG may keep the photos in its secure, encrypted photo store. Only your family's Family Service "
-        "Coordinators can see them."
-    ),
+    Purpose.STORED: "FiG may keep the photos in its secure, encrypted photo store.",
     Purpose.TRAINING: "FiG may use the photos when training its own staff and volunteers. They are not shared outside FiG.",
     Purpose.PRINT: "FiG may use the photos in printed leaflets, posters and reports about FiG's work.",
     Purpose.ONLINE: "FiG may publish the photos on FiG's website and FiG's social media pages (for example Facebook and Instagram).",
@@ -30,6 +29,57 @@ DEFAULT_PURPOSE_TEXTS = {
         "publish photos where your child cannot be identified, for example from behind or blurred."
     ),
 }
+
+
+# Who sees the photos, word for word what the code does (issue 13, point 5; docs/security.md): the vault
+# (photos.selectors.photos_visible_to, photos.access.access_photo_image) and the small copies offered for
+# posts (social.posts.access.access_post_photo). A current version that does not say this gets a warning on
+# the form-versions page (who_sees_problems). The fix-tags window follows FIG_PHOTO_FIX_TAGS_HOURS.
+def who_sees_stored() -> str:
+    hours = settings.FIG_PHOTO_FIX_TAGS_HOURS
+    return (
+        "Only your family's Family Service Coordinators can see them (and, for a photo that also shows "
+        "children from other families, those families' coordinators). The member of staff who took a photo "
+        f"can see a smaller copy of it, but not download it, for {hours} hour{'' if hours == 1 else 's'} "
+        "after they upload it, to say who is in it."
+    )
+
+
+WHO_SEES_ONLINE = (
+    "Before a photo is published, the FiG staff and volunteers who write FiG's posts and the social media "
+    "administrators who approve them see a small copy of it, with every face blurred where your answers "
+    "ask for that."
+)
+
+
+def who_sees_statements() -> dict[str, str]:
+    """Purpose -> the sentence its explanation must contain, as the code now works."""
+    return {Purpose.STORED: who_sees_stored(), Purpose.ONLINE: WHO_SEES_ONLINE}
+
+
+def default_purpose_texts() -> dict[str, str]:
+    """The default explanation of each purpose, with who sees the photos (as the settings now say)."""
+    says = who_sees_statements()
+    return {purpose: f"{text} {says[purpose]}" if purpose in says else text for purpose, text in _PURPOSE_TEXTS.items()}
+
+
+class _DefaultPurposeTexts(Mapping):
+    """default_purpose_texts(), read each time it is used rather than once at import: like default_closing,
+    it follows the settings (the fix-tags window), also in tests that change them."""
+
+    def __getitem__(self, purpose: str) -> str:
+        return default_purpose_texts()[purpose]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_PURPOSE_TEXTS)
+
+    def __len__(self) -> int:
+        return len(_PURPOSE_TEXTS)
+
+
+DEFAULT_PURPOSE_TEXTS: Mapping[str, str] = _DefaultPurposeTexts()
+
+
 # What every version must tell parents (issue 3, point 3), word for word: names and contact details
 # are never published, how long photos are kept, and how to withdraw. A version that leaves one
 # out cannot be published (`missing_statements`). How long photos are kept and how long answers
@@ -72,6 +122,26 @@ def default_closing() -> str:
 def _comparable(text: str) -> str:
     # Line breaks, spacing, capitals and curly apostrophes may differ; the words may not.
     return " ".join(text.replace("\u2019", "'").split()).casefold()
+
+
+def who_sees_problems(purpose_texts: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(purpose label, the sentence it must contain) for each explanation in `purpose_texts` (a version's)
+    that does not say who sees the photos as the code now works; empty when they all do."""
+    return [
+        (Purpose(purpose).label, sentence)
+        for purpose, sentence in who_sees_statements().items()
+        if _comparable(sentence) not in _comparable(purpose_texts.get(purpose, ""))
+    ]
+
+
+def with_who_sees(purpose_texts: Mapping[str, str]) -> dict[str, str]:
+    """`purpose_texts` (a version's) with the sentence about who sees the photos added to each explanation
+    that does not say it yet: what a new version starts from, so nobody has to type it."""
+    texts = dict(purpose_texts)
+    for purpose, sentence in who_sees_statements().items():
+        if _comparable(sentence) not in _comparable(texts.get(purpose, "")):
+            texts[purpose] = f"{texts.get(purpose, '')} {sentence}".strip()
+    return texts
 
 
 def missing_statements(closing: str) -> list[str]:

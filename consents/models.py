@@ -243,3 +243,32 @@ class ConsentRecord(AppendOnlyModel):
     @staticmethod
     def digest(text: str) -> str:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class LapseNotice(models.Model):
+    """One step taken, once, as a child's consent to be photographed and kept runs out without renewal.
+
+    A row of its own rather than stamps on ConsentRecord, which is append-only (signed evidence is never
+    rewritten). The unique constraint is what makes each step happen once: a sweep run twice, or two at
+    once, inserts the row once and only the one that inserted it acts. A renewal moves the lapse to a
+    new date, so nothing more is due for the old one.
+    """
+
+    class Step(models.TextChoices):
+        NOTICE_30 = "notice_30", "Coordinators told 30 days before"
+        NOTICE_7 = "notice_7", "Coordinators told 7 days before"
+        LAPSED = "lapsed", "Lapsed: photos queued for deletion"
+
+    child = models.ForeignKey(Child, on_delete=models.PROTECT, related_name="lapse_notices")
+    lapses_at = models.DateTimeField(help_text="When the child's consent to be photographed and kept runs out.")
+    step = models.CharField(max_length=12, choices=Step.choices)
+    done_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-lapses_at", "child_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["child", "lapses_at", "step"], name="consents_lapse_notice_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_step_display()} for {self.child_id} ({self.lapses_at:%Y-%m-%d})"

@@ -1,15 +1,17 @@
-"""The consent register: every visible child against every purpose, read a page at a time."""
+"""The consent register: every visible child against every purpose, read a page at a time; and the
+consents running out soon, listed on the register and on a coordinator's home page."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from consents.models import PURPOSES, Child, ConsentRecord, ConsentRequest, Family
-from consents.selectors import ChildConsent, State, consents_for_children
+from consents.selectors import ChildConsent, State, consent_valid_for, consents_for_children
 
 _OPEN_STATES = {State.NONE, State.EXPIRED, State.OUTDATED}
 # The id breaks ties (two children in a family with the same name), so that pages never overlap.
@@ -153,3 +155,69 @@ def _request_status(status: str | None, expires_at: datetime | None) -> str:
 def register_rows(families: QuerySet[Family], *, family: str = "", purpose: str = "", state: str = "") -> Register:
     """The register's rows for these families: page them with Paginator, or export `all_rows()`."""
     return Register(families, family=family, purpose=purpose, state=state)
+
+
+# The register and a coordinator's home page list the consents running out within this many days.
+LAPSING_DAYS = 30
+
+
+@dataclass(frozen=True)
+class LapsingConsent:
+    """A child's consent for some purposes that runs out soon, all on the same day."""
+
+    child_id: int
+    family_reference: str
+    child_name: str
+    purposes: list[str]  # in PURPOSES' order
+    lapses_at: datetime
+    asked: bool  # a request to the family (a renewal, or any request) is waiting for an answer
+
+
+def consents_lapsing(families: QuerySet[Family], *, now: datetime | None = None) -> list[LapsingConsent]:
+    """Consents of children in `families` still current at `now` (default now) that run out within
+    LAPSING_DAYS, soonest first: one row per child and day.
+
+    Five queries whatever the number of rows (one when nothing runs out): the children with a yes
+    running out in the window, give or take a day (months differ in length), with their family and
+    whether a request is open; their consent positions (four), which decide exactly.
+    """
+    now = now or timezone.now()
+    horizon = now + timedelta(days=LAPSING_DAYS)
+    validity = consent_valid_for()
+    yes_running_out = ConsentRecord.objects.filter(
+        child=OuterRef("pk"),
+        kind=ConsentRecord.Kind.GIVEN,
+        carer__has_parental_responsibility=True,
+        signed_at__gt=now - validity - timedelta(days=1),
+        signed_at__lte=horizon - validity + timedelta(days=1),
+    )
+    open_request = ConsentRequest.objects.filter(
+        child=OuterRef("pk"), status=ConsentRequest.Status.PENDING, expires_at__gt=now
+    )
+    found = list(
+        Child.objects.filter(Exists(yes_running_out), family__in=families)
+        .annotate(asked=Exists(open_request))
+        .order_by()
+        .values("pk", "family__reference", "first_name", "last_name", "asked")
+    )
+    positions = consents_for_children([child["pk"] for child in found], at=now)
+    rows = []
+    for child in found:
+        position = positions[child["pk"]]
+        by_day: dict[datetime, list[str]] = defaultdict(list)
+        for purpose in PURPOSES:
+            expires_at = position.expires_at.get(purpose)
+            if position.allows(purpose) and expires_at is not None and now < expires_at <= horizon:
+                by_day[expires_at].append(purpose)
+        rows.extend(
+            LapsingConsent(
+                child_id=child["pk"],
+                family_reference=child["family__reference"],
+                child_name=f"{child['first_name']} {child['last_name']}",
+                purposes=purposes,
+                lapses_at=lapses_at,
+                asked=child["asked"],
+            )
+            for lapses_at, purposes in by_day.items()
+        )
+    return sorted(rows, key=lambda row: (row.lapses_at, row.family_reference, row.child_name, row.child_id))

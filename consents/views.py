@@ -39,7 +39,7 @@ from consents.forms import (
     StaffWithdrawForm,
     WithdrawForm,
 )
-from consents.formtext import missing_statements
+from consents.formtext import missing_statements, who_sees_problems, with_who_sees
 from consents.models import PURPOSES, Carer, Child, ConsentFormVersion, ConsentRecord, ConsentRequest, Purpose
 from consents.selectors import (
     STATE_LABELS,
@@ -53,7 +53,8 @@ from consents.selectors import (
     request_from_token_any,
     review_from_token,
 )
-from consents.selectors_register import RegisterRow, register_rows
+from consents.selectors_certificate import certificate_later
+from consents.selectors_register import RegisterRow, consents_lapsing, register_rows
 from consents.services.evidence import evidence_from
 from consents.services.families import (
     carer_save,
@@ -73,6 +74,7 @@ from consents.services.requests import (
 from consents.services.signing import consent_give_signed_in, consent_record_offline, consent_sign
 from consents.services.withdrawal import consent_withdraw
 from fig_safety.vault import blob_response
+from social.posts.selectors import online_holds_for_child
 from staff.access import staff_required
 from staff.roles import Role
 from staff.services import audit_record
@@ -115,6 +117,7 @@ def register(request: HttpRequest) -> HttpResponse:
             "total": page.paginator.count,
             "purposes": purposes,
             "can_bulk": is_coordinator(request.user),
+            "lapsing": consents_lapsing(families_visible_to(request.user)),
         },
     )
 
@@ -397,15 +400,9 @@ def withdraw_for_carer(request: HttpRequest, reference: str, child_id: int) -> H
 @staff_required(*OVERSIGHT_ROLES)
 @require_safe
 def certificate(request: HttpRequest, record_id: int) -> HttpResponse:
+    """The signed record with its evidence, each answer beside what became of it since, and when this was produced."""
     record = access_record(request.user, record_id)
-    return render(
-        request,
-        "consents/certificate.html",
-        {
-            "record": record,
-            "answers": [(PURPOSE_LABELS[p], record.answers.get(p)) for p in PURPOSES if p in record.answers],
-        },
-    )
+    return render(request, "consents/certificate.html", {"record": record, "later": certificate_later(record)})
 
 
 @staff_required(*OVERSIGHT_ROLES)
@@ -439,6 +436,8 @@ def form_versions(request: HttpRequest) -> HttpResponse:
             "can_publish": is_coordinator(request.user),
             # The settings changed since it was published (how long photos are kept, say): it no longer says what we do.
             "out_of_date": missing_statements(current.closing),
+            # It does not say exactly who sees the photos as the application now works (issue 13, point 5).
+            "who_sees_out_of_date": who_sees_problems(current.purpose_texts),
         },
     )
 
@@ -450,7 +449,11 @@ def form_version_new(request: HttpRequest) -> HttpResponse:
     initial = {
         "introduction": current.introduction,
         "closing": current.closing,
-        **{f"text_{p}": current.purpose_texts.get(p, "") for p in PURPOSES},
+        # Starting from the current words, with who sees the photos said as the code now works (formtext).
+        **{
+            f"text_{p}": text
+            for p, text in with_who_sees({p: current.purpose_texts.get(p, "") for p in PURPOSES}).items()
+        },
     }
     form = FormVersionForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -636,6 +639,7 @@ def my_child(request: HttpRequest, child_id: int) -> HttpResponse:
         {
             **_child_consent_context(child),
             "withdraw_url": reverse("consents:my_child_withdraw", args=[child.pk]),
+            "online_holds": online_holds_for_child(child),
         },
     )
 

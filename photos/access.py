@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterable
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from consents.access import can_change_family
+from consents.selectors import families_managed_by
 from photos.models import Photo, UploadBatch
-from photos.selectors import photos_visible_to
+from photos.selectors import in_families, photos_visible_to
 from staff.access import staff_required
-from staff.roles import Role
+from staff.roles import Role, has_role
 
 
 def vault_required(*roles: Role) -> Callable:
@@ -38,8 +38,36 @@ def access_photo(user, public_id, *, manage: bool = False, retag: bool = False) 
 
 
 def can_manage_photo(user, photo: Photo) -> bool:
-    """Coordinators of the photo's family manage it (access log, keep reasons, tags)."""
-    return can_change_family(user, photo.family)
+    """Coordinators of a family the photo belongs to manage it (access log, keep reasons, tags): for a
+    group photo, the coordinators of every tagged child's family (photos.selectors.in_families)."""
+    if not has_role(user, Role.COORDINATOR):
+        return False
+    return Photo.objects.filter(pk=photo.pk).filter(in_families(families_managed_by(user))).exists()
+
+
+# The image sizes the photo page asks for. An uploader who sees a photo only because they took it (the
+# fix-tags window) gets the thumbnails as they are, the full-size images as a screen-size preview
+# (photos.preview), and no download: the consent form says they "see (not download)" their own photos.
+FULL_SIZES = frozenset({"full", "unidentifiable"})
+DOWNLOADS = frozenset({"download", "unidentifiable-download"})
+
+
+def sees_only_as_uploader(user, photo: Photo) -> bool:
+    """True when this person sees the photo only because they uploaded it: not one of the coordinators who
+    manage it. Call only with a photo from access_photo (visible to them): anyone who sees a photo they did
+    not upload sees it as a coordinator of one of its families."""
+    return photo.uploaded_by_id == user.pk and not can_manage_photo(user, photo)
+
+
+def access_photo_image(user, public_id, size: str) -> tuple[Photo, bool]:
+    """The photo whose `size` image this person asks for, and whether they get only a screen-size preview
+    of it. A download by someone who sees the photo only as its uploader is 404, as in access_photo."""
+    photo = access_photo(user, public_id)
+    if not sees_only_as_uploader(user, photo):
+        return photo, False
+    if size in DOWNLOADS:
+        raise Http404
+    return photo, size in FULL_SIZES
 
 
 def can_retag(user, photo: Photo) -> bool:

@@ -25,9 +25,12 @@ def photo_day(photo: Photo) -> date:
     return template_localtime(photo.taken_at or photo.uploaded_at).date()
 
 
-def photo_alt(children: Iterable[Child], day: str) -> str:
-    """A photo described for screen readers and as its title: the `children` in it, and `day` (j F Y)."""
+def photo_alt(children: Iterable[Child], day: str, others: int = 0) -> str:
+    """A photo described for screen readers and as its title: the `children` in it, and `day` (j F Y);
+    `others` children of families whose names this reader is not told are counted, not named."""
     names = [str(child) for child in children]
+    if others:
+        names.append("a child from another family" if others == 1 else f"{others} children from other families")
     if not names:
         return f"Photo in which no child can be identified, {day}"
     if len(names) == 1:
@@ -49,10 +52,14 @@ def gallery_cards(
     children_of: Mapping[int, list[Child]],
     uses: Mapping[int, frozenset[str]],
     badges: Mapping[str, str],
+    *,
+    unnamed_of: Mapping[int, list[Child]] | None = None,
+    families_of: Mapping[int, list] | None = None,
 ) -> list[dict[str, Any]]:
     """What each gallery card shows: the photo, its links and description (`children_of`: the children in
-    each photo, each linked to the gallery of their photos), and its allowed uses (labels, codes and the
-    `badges` for them, in the consent form's order)."""
+    each photo the reader is told the names of, each linked to the gallery of their photos; `unnamed_of`:
+    all of them, when some are only counted), the families it belongs to (`families_of`, else its own),
+    and its allowed uses (labels, codes and the `badges` for them, in the consent form's order)."""
     detail_url = _url_for_each("photos:detail")
     thumbnail_url = _url_for_each("photos:image", "thumbnail")
     gallery_url = reverse("photos:gallery")
@@ -64,15 +71,18 @@ def gallery_cards(
             days[day] = (date_filter(day, "j M Y"), date_filter(day, "j F Y"))
         short_day, long_day = days[day]
         codes = [code for code in PURPOSES if code in uses[photo.pk]]
+        others = len(unnamed_of[photo.pk]) - len(children_of[photo.pk]) if unnamed_of else 0
         cards.append(
             {
                 "photo": photo,
                 "url": detail_url(photo.public_id),
                 "thumbnail_url": thumbnail_url(photo.public_id),
-                "alt": photo_alt(children_of[photo.pk], long_day),
+                "alt": photo_alt(children_of[photo.pk], long_day, others=others),
+                "others": others,
+                "families": families_of[photo.pk] if families_of else [photo.family],
                 "day": short_day,
                 "children": [
-                    (str(child), f"{gallery_url}?{child_filter(photo.family.reference, child.pk)}")
+                    (str(child), f"{gallery_url}?{child_filter(child.family.reference, child.pk)}")
                     for child in children_of[photo.pk]
                 ],
                 "use_codes": codes,

@@ -52,6 +52,15 @@ class UploadForm(forms.Form):
         "FiG Safety has blurred every face it finds.",
     )
     files = MultipleFileField(label="Photos", required=True, error_messages={"required": "Choose at least one photo."})
+    taken_at = forms.DateTimeField(
+        required=False,
+        label="When were they taken? (only if the camera's clock is wrong)",
+        help_text="Leave this empty to use the date the camera recorded. What you give here is recorded with "
+        "your name, and the photos are checked against the consent in force then.",
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%d/%m/%Y %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        error_messages={"invalid": "Give the date and time the photos were taken, for example 3 June 2026 at 14:30."},
+    )
 
     def __init__(self, *args, families, children=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -125,9 +134,13 @@ class RetagForm(forms.Form):
     )
     no_child_identifiable = forms.BooleanField(required=False, label="No child can be identified in this photo")
 
-    def __init__(self, *args, family: Family, **kwargs) -> None:
+    def __init__(self, *args, children, **kwargs) -> None:
+        """`children`: those this person may tag in the photo (photos.views.retag_choices), with their
+        families; each is named with their family's reference when they come from more than one family."""
         super().__init__(*args, **kwargs)
-        self.fields["children"].queryset = family.children.all()
+        self.fields["children"].queryset = children
+        if len({child.family_id for child in children}) > 1:
+            self.fields["children"].label_from_instance = lambda child: f"{child} ({child.family.reference})"
 
 
 class KeepForm(forms.Form):

@@ -19,6 +19,8 @@ class UploadBatch(models.Model):
     family = models.ForeignKey(Family, on_delete=models.PROTECT, related_name="upload_batches")
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="upload_batches")
     created_at = models.DateTimeField(default=timezone.now)
+    # Set once, when the upload is recorded in the breach register as a possible breach (photos/sweeps.py).
+    device_breach_reported_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -71,7 +73,20 @@ class Photo(models.Model):
     upload_sha256 = models.CharField(max_length=64, db_index=True)
     upload_size = models.PositiveBigIntegerField(default=0)
     duplicate_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    taken_at = models.DateTimeField(null=True, blank=True, help_text="From the camera, when it said.")
+    taken_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When it was taken: from the camera, or stated by the uploader (taken_at_source).",
+    )
+    taken_at_source = models.CharField(
+        max_length=8,
+        blank=True,
+        default="",
+        choices=[("camera", "From the camera"), ("stated", "Stated by the uploader")],
+    )
+    taken_at_stated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     width = models.PositiveIntegerField(default=0)
     height = models.PositiveIntegerField(default=0)
     incoming_blob = models.CharField(max_length=200, blank=True)
@@ -81,6 +96,9 @@ class Photo(models.Model):
     thumbnail_blob = models.CharField(max_length=200, blank=True)
     thumbnail_key_id = models.CharField(max_length=32, blank=True)
     device_deleted_at = models.DateTimeField(null=True, blank=True)
+    # When the photographer should have confirmed deleting it from the device: its upload plus
+    # FIG_DEVICE_REMINDER_HOURS, fixed at upload so a changed setting does not move the deadlines already set.
+    device_deletion_due_at = models.DateTimeField(null=True, blank=True)
     device_reminder_sent_at = models.DateTimeField(null=True, blank=True)
     device_escalated_at = models.DateTimeField(null=True, blank=True)
     deletion_due_at = models.DateTimeField(null=True, blank=True, db_index=True)

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from consents.models import PURPOSES, Child
+from consents.models import PURPOSES, Child, Family
 from consents.selectors import ChildConsent, consents_for_children, families_managed_by
 from consents.uses import TAG_PURPOSES, children_lacking, lacking, purposes_to_publish, uses_for_tagged
 from photos.models import Photo, PhotoTag
@@ -18,8 +18,38 @@ from staff.roles import Role, has_role
 LIVE = [Photo.Status.PROCESSING, Photo.Status.READY]
 
 
+def in_families(families) -> Q:
+    """The photos that belong to any of `families` (a queryset of families, or of their ids), as a filter.
+
+    A photo with children tagged belongs to the family of each tagged child, and to no other: a group photo
+    of children of three families belongs to those three. A photo with no child tagged (no child can be
+    identified in it) belongs to the family it was uploaded for.
+    """
+    tagged_here = PhotoTag.objects.filter(photo=OuterRef("pk"), child__family__in=families)
+    tagged = PhotoTag.objects.filter(photo=OuterRef("pk"))
+    return Q(Exists(tagged_here)) | (Q(family__in=families) & ~Q(Exists(tagged)))
+
+
+def families_of_photos(photos: Iterable[Photo]) -> dict[int, list[Family]]:
+    """The families each photo belongs to (in_families), in reference order, in two queries."""
+
+    photos = list(photos)
+    ids: dict[int, set[int]] = {photo.pk: set() for photo in photos}
+    for photo_id, family_id in PhotoTag.objects.filter(photo__in=list(ids)).values_list("photo_id", "child__family_id"):
+        ids[photo_id].add(family_id)
+    for photo in photos:
+        if not ids[photo.pk]:
+            ids[photo.pk].add(photo.family_id)
+    families = Family.objects.in_bulk({family_id for found in ids.values() for family_id in found})
+    return {
+        photo_id: sorted((families[f] for f in found), key=lambda family: family.reference)
+        for photo_id, found in ids.items()
+    }
+
+
 def photos_visible_to(user) -> QuerySet[Photo]:
-    """Photos this person may see: their families' (coordinators), or their own fresh uploads.
+    """Photos this person may see: those of their families (coordinators; in_families, so a group photo is
+    seen by the coordinators of every tagged child's family), or their own fresh uploads.
 
     Filtered in SQL: coordinators through the family assignment, photographers by
     uploader and time. Everyone else sees nothing.
@@ -28,7 +58,7 @@ def photos_visible_to(user) -> QuerySet[Photo]:
         return Photo.objects.none()
     condition = Q(pk__in=[])
     if has_role(user, Role.COORDINATOR):
-        condition |= Q(family__in=families_managed_by(user))
+        condition |= in_families(families_managed_by(user))
     condition |= Q(uploaded_by=user, uploaded_at__gte=_fresh_since())
     return Photo.objects.filter(condition, status__in=LIVE)
 
@@ -53,7 +83,9 @@ def children_in_gallery(user, *, family: str = "") -> list[Child] | None:
     if not getattr(user, "is_authenticated", False):
         return []
     own_uploads = Photo.objects.filter(uploaded_by=user, uploaded_at__gte=_fresh_since(), status__in=LIVE)
-    condition = Q(family__in=own_uploads.values("family_id"))
+    condition = Q(family__in=own_uploads.values("family_id")) | Q(
+        pk__in=PhotoTag.objects.filter(photo__in=own_uploads).values("child_id")
+    )
     if has_role(user, Role.COORDINATOR):
         condition |= Q(family__in=families_managed_by(user))
     children = Child.objects.filter(condition).select_related("family")
@@ -73,7 +105,7 @@ def gallery_photos(
     """
     photos = photos_visible_to(user).filter(status=Photo.Status.READY)
     if family.strip():
-        photos = photos.filter(family__reference__iexact=family.strip())
+        photos = photos.filter(in_families(Family.objects.filter(reference__iexact=family.strip())))
     if child:
         photos = photos.filter(tags__child_id=child)
     if taken_from:
@@ -119,7 +151,11 @@ def children_in(photos: Iterable[Photo]) -> dict[int, list[Child]]:
     For lists of photos: cheaper than prefetching `children`, which builds a related manager per photo.
     """
     children_of: dict[int, list[Child]] = {photo.pk: [] for photo in photos}
-    tagged = Child.objects.filter(photo_tags__photo__in=list(children_of)).annotate(tagged_in=F("photo_tags__photo"))
+    tagged = (
+        Child.objects.filter(photo_tags__photo__in=list(children_of))
+        .select_related("family")
+        .annotate(tagged_in=F("photo_tags__photo"))
+    )
     for child in tagged:
         children_of[child.tagged_in].append(child)
     return children_of
@@ -252,12 +288,19 @@ def online_consent_problems(
     return problems
 
 
-def children_who_can_be_photographed(family) -> tuple[list[Child], list[tuple[Child, frozenset[str]]]]:
-    """(may be tagged, may not) for the upload form: tagging needs consent to be photographed and kept.
+def children_who_can_be_photographed(families) -> tuple[list[Child], list[tuple[Child, frozenset[str]]]]:
+    """(may be tagged, may not) for the upload form, the children of `families` (a family, or several for
+    a group photo) by family then name: tagging needs consent to be photographed and kept.
 
     Each child who may not comes with the purposes they lack consent for (photographed, stored or both).
     """
-    children = list(family.children.all())
+    if isinstance(families, Family):
+        families = [families]
+    children = list(
+        Child.objects.filter(family__in=list(families))
+        .select_related("family")
+        .order_by("family__reference", "first_name", "last_name", "pk")
+    )
     positions = consents_for_children([c.pk for c in children])
     allowed, refused = [], []
     for child in children:

@@ -7,8 +7,10 @@ Celery task queued after the upload commits; the task takes the photo's id.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
-from datetime import timedelta
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -18,13 +20,15 @@ from django.utils import timezone
 from PIL import Image
 
 from consents.hooks import Withdrawal
-from consents.models import Child, Family
-from consents.selectors import consents_for_children
+from consents.models import Child, Family, Purpose
+from consents.selectors import consents_for_children, families_managed_by
 from consents.uses import TAG_PURPOSES, lacking
+from fig_safety.times import when
 from fig_safety.vault import VaultError, blobs_removed_on_failure, vault_delete, vault_read, vault_save
 from photos.faces import FaceBox, find_faces
 from photos.models import Photo, PhotoAccess, PhotoTag, UploadBatch
 from photos.processing import PhotoRefused, process_upload
+from photos.selectors import can_upload_for
 from staff.models import User
 from staff.notifications import notify
 from staff.services import audit_record, client_ip
@@ -34,12 +38,14 @@ class UploadError(Exception):
     """The upload cannot go ahead; the message is for the person uploading."""
 
 
-def check_taggable(*, family: Family, children: Iterable[Child]) -> list[Child]:
-    """The children, if every one is in the family and may be photographed and kept now."""
+def check_taggable(*, by: User, children: Iterable[Child]) -> list[Child]:
+    """The children, if every one is in a family `by` may upload photos for (can_upload_for: any family for
+    a photographer, their own for a coordinator) and may be photographed and kept now. A group photo may
+    tag children of several families."""
     children = list(dict.fromkeys(children))  # the same child named twice is one tag
-    strangers = [c for c in children if c.family_id != family.pk]
-    if strangers:
-        raise UploadError("A tagged child is not in this family.")
+    families = {c.family_id for c in children}
+    if families and can_upload_for(by).filter(pk__in=families).count() != len(families):
+        raise UploadError("A tagged child is not in a family you may upload photos for.")
     positions = consents_for_children([c.pk for c in children])
     missing = [c for c in children if lacking(positions[c.pk], TAG_PURPOSES)]
     if missing:
@@ -48,6 +54,28 @@ def check_taggable(*, family: Family, children: Iterable[Child]) -> list[Child]:
             f"No current consent for {names} to be photographed and kept in the vault, so they cannot be tagged."
         )
     return children
+
+
+# A camera clock a few minutes fast is not "the future"; a date later than this after the upload is wrong.
+CLOCK_SLACK = timedelta(minutes=10)
+
+
+def taken_without_consent(children: Iterable[Child], moment: datetime, *, photos: str = "This photo was") -> str:
+    """Why a photo of `children` taken at `moment` may not be kept, or "" if it may: every child must have had
+    consent to be photographed then (given before, and not withdrawn at the time)."""
+    children = list(children)
+    positions = consents_for_children([c.pk for c in children], at=moment)
+    missing = [c for c in children if lacking(positions[c.pk], [Purpose.PHOTOGRAPHED])]
+    if not missing:
+        return ""
+    names = " and ".join(f"{c.first_name} {c.last_name}" for c in missing)
+    return (
+        f"{photos} taken on {when(moment, year=True)}, when there was no consent for {names} to be "
+        "photographed (it had not been given yet, or had been withdrawn)."
+    )
+
+
+WRONG_CLOCK = "If the camera's clock was wrong, upload it again giving the real date and time."
 
 
 def photo_upload(
@@ -60,22 +88,35 @@ def photo_upload(
     request: HttpRequest | None = None,
     queue: bool = True,
     blur_faces: bool = False,
+    taken_at: datetime | None = None,
 ) -> UploadBatch:
     """Accept files into the vault (encrypted at once) and queue each for processing after commit.
 
     "No child can be identified" is the uploader's claim; processing checks it: a file in which faces are
     found is refused, unless `blur_faces` asked for only a version with every face blurred to be kept.
 
+    `taken_at`: when the photos were really taken, stated by the uploader because the camera's clock was
+    wrong (audited with who stated it); it replaces the camera's date. A photo taken when a tagged child had
+    no consent to be photographed is refused (here for a stated date, in processing for the camera's).
+
     With `queue=False` nothing is queued: the caller runs `photo_process` for each
     photo once this has returned (vault_import does, so it needs no worker).
     """
-    children = check_taggable(family=family, children=children)
+    if not can_upload_for(by).filter(pk=family.pk).exists():
+        raise UploadError(f"You may not upload photos for family {family.reference}.")
+    children = check_taggable(by=by, children=children)
     if not children and not no_child_identifiable:
         raise UploadError("Tag the children in the photos, or confirm that no child can be identified in them.")
     if blur_faces and children:
         raise UploadError("Keeping only a blurred version is for photos in which no child is tagged.")
     if not files:
         raise UploadError("Choose at least one photo.")
+    if taken_at is not None:
+        if taken_at > timezone.now() + CLOCK_SLACK:
+            raise UploadError("The date and time the photos were taken cannot be in the future.")
+        problem = taken_without_consent(children, taken_at, photos="These photos were")
+        if problem:
+            raise UploadError(f"{problem} Nothing was uploaded.")
     too_big = [i for i, data in enumerate(files, 1) if len(data) > settings.FIG_PHOTO_MAX_BYTES]
     if too_big:
         raise UploadError(f"File {too_big[0]} is larger than {settings.FIG_PHOTO_MAX_BYTES // 1_000_000} MB.")
@@ -90,12 +131,16 @@ def photo_upload(
                 family=family,
                 batch=batch,
                 uploaded_by=by,
+                device_deletion_due_at=batch.created_at + timedelta(hours=settings.FIG_DEVICE_REMINDER_HOURS),
                 no_child_identifiable=not children,
                 blurred_only=blur_faces,
                 upload_sha256=incoming.sha256,
                 upload_size=len(data),
                 incoming_blob=incoming.name,
                 incoming_key_id=incoming.key_id,
+                taken_at=taken_at,
+                taken_at_source="stated" if taken_at else "",
+                taken_at_stated_by=by if taken_at else None,
             )
             PhotoTag.objects.bulk_create([PhotoTag(photo=photo, child=c, tagged_by=by) for c in children])
             if queue:
@@ -105,8 +150,21 @@ def photo_upload(
             actor=by,
             target=family,
             request=request,
-            details={"batch": str(batch.public_id), "files": len(files), "children": [c.pk for c in children]},
+            details={
+                "batch": str(batch.public_id),
+                "files": len(files),
+                "children": [c.pk for c in children],
+                **({"taken_at_stated": taken_at.isoformat()} if taken_at else {}),
+            },
         )
+        if taken_at:
+            audit_record(
+                action="photo.taken_at_stated",
+                actor=by,
+                target=batch,
+                request=request,
+                details={"taken_at": taken_at.isoformat(), "files": len(files)},
+            )
     return batch
 
 
@@ -127,6 +185,18 @@ def photo_process(*, photo_id: int) -> Photo:
             if duplicate is not None:
                 raise PhotoRefused("This photo is already in the vault.")
             result = process_upload(data, blurred_only=photo.blurred_only)
+            if photo.taken_at_source != "stated":
+                # The camera's date, unless it is later than the upload (a clock set wrong): then the upload's.
+                camera = result.taken_at
+                if camera is not None and camera > photo.uploaded_at + CLOCK_SLACK:
+                    camera = None
+                photo.taken_at, photo.taken_at_source = camera, "camera" if camera else ""
+            # With no date, the upload time counts: photo_upload checked every child's consent then.
+            problem = photo.taken_at and taken_without_consent(
+                Child.objects.filter(photo_tags__photo=photo), photo.taken_at
+            )
+            if problem:
+                raise PhotoRefused(f"{problem} It was not kept. {WRONG_CLOCK}")
             if result.faces and not photo.blurred_only and not photo.tags.exists():
                 raise PhotoRefused(faces_need_tags(len(result.faces)))
         except (PhotoRefused, VaultError) as problem:
@@ -146,7 +216,7 @@ def photo_process(*, photo_id: int) -> Photo:
         photo.status = Photo.Status.READY
         photo.original_blob, photo.original_key_id = original.name, original.key_id
         photo.thumbnail_blob, photo.thumbnail_key_id = thumbnail.name, thumbnail.key_id
-        photo.width, photo.height, photo.taken_at = result.width, result.height, result.taken_at
+        photo.width, photo.height = result.width, result.height
         photo.faces = [box.as_dict() for box in result.faces]
         photo.face_count, photo.faces_checked_at = len(result.faces), timezone.now()
         photo.save()
@@ -210,27 +280,40 @@ def photo_retag(
     by: User,
     request: HttpRequest | None = None,
 ) -> None:
-    children = check_taggable(family=photo.family, children=children)
-    if not children and not no_child_identifiable:
-        raise UploadError("Tag the children in the photo, or confirm that no child can be identified in it.")
+    """Set the children tagged in the photo, as far as `by` may: the tags of children in families they may
+    upload for become `children`; tags of other families' children (a coordinator fixing a group photo that
+    also shows children of families they do not coordinate) stay as they are, so nobody can take a child of
+    another family out of a photo and with it that child's consent rules."""
+    children = check_taggable(by=by, children=children)
     with transaction.atomic():
         locked = Photo.objects.select_for_update().get(pk=photo.pk)
-        if not children and locked.face_count and not locked.blurred_only:
+        before = sorted(locked.tags.values_list("child_id", flat=True))
+        others = list(locked.tags.exclude(child__family__in=can_upload_for(by)).values_list("child_id", flat=True))
+        after = sorted({c.pk for c in children} | set(others))
+        problem = taken_without_consent(
+            [c for c in children if c.pk not in before], locked.taken_at or locked.uploaded_at
+        )
+        if problem:
+            raise UploadError(f"{problem} They cannot be tagged in it.")
+        if not after and not no_child_identifiable:
+            raise UploadError("Tag the children in the photo, or confirm that no child can be identified in it.")
+        if not after and locked.face_count and not locked.blurred_only:
             raise UploadError(
                 "FiG Safety found faces in this photo, so it cannot be marked as one in which no child can be "
                 "identified. Tag the children in it."
             )
-        before = sorted(locked.tags.values_list("child_id", flat=True))
-        locked.tags.all().delete()
-        PhotoTag.objects.bulk_create([PhotoTag(photo=locked, child=c, tagged_by=by) for c in children])
-        locked.no_child_identifiable = not children
+        locked.tags.exclude(child_id__in=others).delete()
+        PhotoTag.objects.bulk_create(
+            [PhotoTag(photo=locked, child=c, tagged_by=by) for c in children if c.pk not in others]
+        )
+        locked.no_child_identifiable = not after
         locked.save(update_fields=["no_child_identifiable"])
         audit_record(
             action="photo.retagged",
             actor=by,
             target=locked,
             request=request,
-            details={"before": before, "after": sorted(c.pk for c in children)},
+            details={"before": before, "after": after},
         )
 
 
@@ -265,6 +348,19 @@ def photo_keep(*, photo: Photo, reason: str, by: User, request: HttpRequest | No
             raise UploadError("This photo has already been deleted.")
         if locked.deletion_due_at is None:
             raise UploadError("This photo is not waiting to be deleted, so there is nothing to keep it from.")
+        # The reason answers the withdrawal of the children who may no longer be photographed or kept: in a
+        # group photo, only a coordinator of each of their families may give it, not one of another family.
+        tagged = list(Child.objects.filter(photo_tags__photo=locked).select_related("family"))
+        positions = consents_for_children([c.pk for c in tagged])
+        theirs = {c.family for c in tagged if lacking(positions[c.pk], TAG_PURPOSES)}
+        managed = set(families_managed_by(by).filter(pk__in=[f.pk for f in theirs]).values_list("pk", flat=True))
+        strangers = sorted(f.reference for f in theirs if f.pk not in managed)
+        if strangers:
+            raise UploadError(
+                "Only a coordinator of family "
+                + " and ".join(strangers)
+                + " can record a reason to keep this photo: the consent it was queued for is theirs."
+            )
         locked.keep_reason, locked.keep_recorded_by, locked.deletion_due_at = reason, by, None
         locked.save(update_fields=["keep_reason", "keep_recorded_by", "deletion_due_at"])
         audit_record(action="photo.kept", actor=by, target=locked, request=request, details={"reason": reason})
@@ -416,50 +512,83 @@ def photos_on_consent_withdrawn(withdrawal: Withdrawal) -> None:
     """
     if not withdrawal.purposes & set(TAG_PURPOSES):
         return
-    due = timezone.now() + timedelta(days=settings.FIG_WITHDRAWN_PHOTO_GRACE_DAYS)
+    photos_queue_for_deletion(
+        child_id=withdrawal.child_id,
+        reason="Consent to be photographed or kept was withdrawn.",
+        requeued_reason="Consent to be photographed or kept was withdrawn again after this photo was kept. "
+        "The reason recorded then answered the earlier withdrawal, not this one.",
+        newly_lost=lambda: _newly_withdrawn(withdrawal),
+        cause={"withdrawal": withdrawal.record_id},
+        email_template="photos/email/deletion_queued.txt",
+    )
+
+
+@dataclass(frozen=True)
+class Queued:
+    """What photos_queue_for_deletion queued: every photo, those of them kept before, and when they go."""
+
+    photos: list[int]
+    requeued_after_keep: list[int]
+    due: datetime
+
+
+def photos_queue_for_deletion(
+    *,
+    child_id: int,
+    reason: str,
+    requeued_reason: str,
+    newly_lost: Callable[[], bool],
+    cause: dict[str, Any],
+    email_template: str | None,
+    now: datetime | None = None,
+) -> Queued:
+    """The one way a child's loss of consent to be photographed or kept (a withdrawal, a lapse) reaches the
+    vault: the child's photos not already queued are queued for deletion FIG_WITHDRAWN_PHOTO_GRACE_DAYS
+    after `now` (default now), with `reason`. Photos already queued keep their date.
+
+    A kept photo (a lawful reason recorded) is queued again, with `requeued_reason`, only if
+    `newly_lost()` says this takes away consent the child had just before (asked only when there is a
+    kept photo); its reason stays in the audit trail. Records photo.deletion_queued with `cause` in its
+    details, and emails the family's coordinators with `email_template` (None: the caller tells them).
+    Precondition: inside the transaction that records the loss.
+    """
+    due = (now or timezone.now()) + timedelta(days=settings.FIG_WITHDRAWN_PHOTO_GRACE_DAYS)
     not_queued = Photo.objects.filter(
-        tags__child_id=withdrawal.child_id,
+        tags__child_id=child_id,
         status__in=[Photo.Status.PROCESSING, Photo.Status.READY],
         deletion_due_at__isnull=True,
     )
     ids, kept = [], []
     for photo_id, keep_reason in not_queued.values_list("pk", "keep_reason"):
         (kept if keep_reason else ids).append(photo_id)
-    if kept and not _newly_withdrawn(withdrawal):
+    if kept and not newly_lost():
         kept = []
     if not ids and not kept:
-        return
-    Photo.objects.filter(pk__in=ids, deletion_due_at__isnull=True).update(
-        deletion_due_at=due, deletion_reason="Consent to be photographed or kept was withdrawn."
-    )
+        return Queued([], [], due)
+    Photo.objects.filter(pk__in=ids, deletion_due_at__isnull=True).update(deletion_due_at=due, deletion_reason=reason)
     Photo.objects.filter(pk__in=kept, deletion_due_at__isnull=True).update(
-        deletion_due_at=due,
-        keep_reason="",
-        keep_recorded_by=None,
-        deletion_reason="Consent to be photographed or kept was withdrawn again after this photo was kept. "
-        "The reason recorded then answered the earlier withdrawal, not this one.",
+        deletion_due_at=due, keep_reason="", keep_recorded_by=None, deletion_reason=requeued_reason
     )
     audit_record(
         action="photo.deletion_queued",
-        details={
-            "photos": ids + kept,
-            "requeued_after_keep": kept,
-            "child": withdrawal.child_id,
-            "withdrawal": withdrawal.record_id,
-        },
+        details={"photos": ids + kept, "requeued_after_keep": kept, "child": child_id, **cause},
     )
-    family = Child.objects.select_related("family").get(pk=withdrawal.child_id).family
+    queued = Queued(ids + kept, kept, due)
+    if email_template is None:
+        return queued
+    family = Child.objects.select_related("family").get(pk=child_id).family
     from consents.selectors import coordinators_of
 
     notify(
         to=list(coordinators_of(family).values_list("email", flat=True)),
         subject=f"Photos queued for deletion in family {family.reference}",
-        template="photos/email/deletion_queued.txt",
+        template=email_template,
         context={
             "family": family,
-            "count": len(ids) + len(kept),
+            "count": len(queued.photos),
             "kept": len(kept),
             "due": due,
             "link": settings.FIG_SITE_URL + reverse("photos:deletion_queue"),
         },
     )
+    return queued

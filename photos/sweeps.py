@@ -1,4 +1,5 @@
-"""Periodic vault work: device-deletion reminders, the deletion queue, retention, stuck uploads.
+"""Periodic vault work: device deletion in stages (reminders, escalation, possible breach), the deletion
+queue, retention, stuck uploads.
 
 Reads deadline columns from the database, claims due rows under a row lock
 (skip_locked) and stamps them, so a sweep run twice sends nothing twice.
@@ -6,22 +7,32 @@ Reads deadline columns from the database, claims due rows under a row lock
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from consents.models import Family
 from consents.selectors import coordinators_of
 from fig_safety.sweeps import claim_and_stamp
-from photos.models import Photo
+from fig_safety.times import LONDON, when
+from photos.models import Photo, UploadBatch
+from photos.selectors import families_of_photos
 from photos.services import photo_check_faces, photo_delete
+from staff.models import User
 from staff.notifications import notify
 from staff.roles import Role
 from staff.selectors import emails_of
+from staff.services import NoCEO, breach_report_record_found
+
+log = logging.getLogger(__name__)
 
 # Rows claimed in one transaction; a sweep takes batch after batch until nothing is due (claim_and_stamp).
 BATCH = 500
@@ -29,15 +40,11 @@ LIVE = [Photo.Status.PROCESSING, Photo.Status.READY]
 
 
 def device_reminders(now: datetime | None = None) -> int:
-    """A daily reminder to the photographer while a photo's device deletion is unconfirmed after 24 hours."""
+    """A daily reminder to the photographer while a photo's device deletion is unconfirmed past its due time."""
     now = now or timezone.now()
     due = (
         Photo.objects.select_related("uploaded_by")
-        .filter(
-            status__in=LIVE,
-            device_deleted_at__isnull=True,
-            uploaded_at__lte=now - timedelta(hours=settings.FIG_DEVICE_REMINDER_HOURS),
-        )
+        .filter(status__in=LIVE, device_deleted_at__isnull=True, device_deletion_due_at__lte=now)
         .filter(Q(device_reminder_sent_at__isnull=True) | Q(device_reminder_sent_at__lte=now - timedelta(hours=24)))
         # One reminder a day per person: photos uploaded at other times of day wait for the next one. Each
         # batch is read after the one before it committed, so this leaves out the people it reminded too:
@@ -67,25 +74,29 @@ def device_reminders(now: datetime | None = None) -> int:
 
 
 def device_escalations(now: datetime | None = None) -> int:
-    """Tell the family's coordinators, once, about photos unconfirmed after 72 hours."""
+    """Tell the coordinators of every family a photo belongs to (in_families), once, about photos unconfirmed
+    after FIG_DEVICE_ESCALATE_HOURS: one message a family."""
     now = now or timezone.now()
     due = (
-        Photo.objects.select_related("family", "uploaded_by")
+        Photo.objects.select_related("uploaded_by")
         .filter(
             status__in=LIVE,
             device_deleted_at__isnull=True,
             device_escalated_at__isnull=True,
             uploaded_at__lte=now - timedelta(hours=settings.FIG_DEVICE_ESCALATE_HOURS),
         )
-        # Taken family by family, so only the last family of a full batch is told in two messages.
+        # Taken family by family (the family uploaded for), so only the last family of a full batch is told in
+        # two messages. A group photo is told to each of its families, in the batch that claims it.
         .order_by("family_id", "pk")
     )
 
     def escalate(photos: list[Photo]) -> None:
+        families = families_of_photos(photos)
         by_family = defaultdict(list)
         for photo in photos:
-            by_family[photo.family].append(photo)
-        for family, theirs in by_family.items():
+            for family in families[photo.pk]:
+                by_family[family].append(photo)
+        for family, theirs in sorted(by_family.items(), key=lambda item: item[0].reference):
             coordinators = list(coordinators_of(family).values_list("email", flat=True))
             # A family nobody coordinates: the CEO is told, so the escalation is not stamped as sent to nobody.
             to = coordinators or emails_of(Role.CEO)
@@ -109,6 +120,120 @@ def device_escalations(now: datetime | None = None) -> int:
             )
 
     return claim_and_stamp(due, stamp="device_escalated_at", now=now, handle=escalate, batch=BATCH)
+
+
+@dataclass(frozen=True)
+class OverdueUpload:
+    """One upload in a possible-breach report: its photos still unconfirmed and the families they belong to."""
+
+    batch: UploadBatch
+    photos: list[Photo]
+    families: list[Family]
+
+
+def device_breaches(now: datetime | None = None) -> int:
+    """Record each upload with photos still unconfirmed FIG_DEVICE_BREACH_DAYS after it was made in the breach
+    register as a possible breach, and tell the CEO: once an upload (stamped on the upload), in one report per
+    photographer a sweep. Returns how many uploads were reported.
+
+    With no active CEO nothing is recorded or stamped (nobody could read the report): the uploads wait, and
+    are reported by the first sweep after a CEO is appointed.
+    """
+    now = now or timezone.now()
+    if not emails_of(Role.CEO):
+        log.warning("No active CEO: possible breaches (photos not deleted from a device) are not recorded.")
+        return 0
+    overdue = Photo.objects.filter(
+        status__in=LIVE,
+        device_deleted_at__isnull=True,
+        uploaded_at__lte=now - timedelta(days=settings.FIG_DEVICE_BREACH_DAYS),
+    )
+    due = (
+        UploadBatch.objects.select_related("uploaded_by")
+        .filter(Exists(overdue.filter(batch=OuterRef("pk"))), device_breach_reported_at__isnull=True)
+        # Taken photographer by photographer, so only the last one of a full batch gets two reports.
+        .order_by("uploaded_by_id", "created_at", "pk")
+    )
+
+    def report(batches: list[UploadBatch]) -> None:
+        photos = list(overdue.filter(batch__in=batches).order_by("pk"))
+        families = families_of_photos(photos)
+        by_batch = defaultdict(list)
+        for photo in photos:
+            by_batch[photo.batch_id].append(photo)
+        by_person = defaultdict(list)
+        for batch in batches:
+            theirs = by_batch[batch.pk]
+            if theirs:  # all confirmed since the batch was claimed: nothing to report
+                found = {family for photo in theirs for family in families[photo.pk]}
+                by_person[batch.uploaded_by].append(
+                    OverdueUpload(batch, theirs, sorted(found, key=lambda family: family.reference))
+                )
+        for person, uploads in by_person.items():
+            _report_possible_breach(person=person, uploads=uploads)
+
+    try:
+        return claim_and_stamp(due, stamp="device_breach_reported_at", now=now, handle=report, batch=BATCH)
+    except NoCEO:  # the last CEO left since the check above: that batch rolled back and waits, as above
+        log.warning("No active CEO: possible breaches (photos not deleted from a device) are not recorded.")
+        return 0
+
+
+def _report_possible_breach(*, person: User, uploads: list[OverdueUpload]) -> None:
+    """One report in the breach register for one photographer's overdue uploads, and an email to the CEO that
+    leaves the details (and every name) out, as a person's breach report does."""
+    count = sum(len(upload.photos) for upload in uploads)
+    references = sorted({family.reference for upload in uploads for family in upload.families})
+    due = min(photo.device_deletion_due_at or photo.uploaded_at for upload in uploads for photo in upload.photos)
+    description = render_to_string(
+        "photos/device_breach_description.txt",
+        {
+            "person": person,
+            "uploads": [
+                {
+                    "when": when(upload.batch.created_at, year=True),
+                    "count": len(upload.photos),
+                    "families": [family.reference for family in upload.families],
+                    "reminded": _latest(photo.device_reminder_sent_at for photo in upload.photos),
+                    "escalated": _latest(photo.device_escalated_at for photo in upload.photos),
+                }
+                for upload in uploads
+            ],
+            "count": count,
+            "days": settings.FIG_DEVICE_BREACH_DAYS,
+        },
+    ).strip()
+    report = breach_report_record_found(
+        occurred_on=timezone.localtime(due, LONDON).date(),
+        where="On the phone or camera that took the photos",
+        description=description,
+        people_involved=f"{person} ({person.email}), who took and uploaded the photos",
+        details={
+            "kind": "photos.device_not_deleted",
+            "photographer": person.pk,
+            "uploads": [str(upload.batch.public_id) for upload in uploads],
+            "photos": [photo.pk for upload in uploads for photo in upload.photos],
+            "families": references,
+        },
+    )
+    notify(
+        to=emails_of(Role.CEO),
+        subject=f"Possible breach #{report.pk}: photos not confirmed deleted from a device",
+        template="photos/email/device_breach.txt",
+        context={
+            "report": report,
+            "count": count,
+            "uploads": len(uploads),
+            "days": settings.FIG_DEVICE_BREACH_DAYS,
+            "link": settings.FIG_SITE_URL + reverse("staff:breach_detail", args=[report.pk]),
+        },
+        separately=True,
+    )
+
+
+def _latest(moments) -> str:
+    stamped = [moment for moment in moments if moment is not None]
+    return when(max(stamped), year=True) if stamped else ""
 
 
 def delete_due(now: datetime | None = None) -> int:
@@ -181,6 +306,7 @@ def vault_sweep(now: datetime | None = None) -> dict[str, int]:
     return {
         "device_reminders": device_reminders(now),
         "device_escalations": device_escalations(now),
+        "device_breaches": device_breaches(now),
         "deleted": delete_due(now),
         "retention": apply_retention(now),
         "requeued": requeue_stuck(now),

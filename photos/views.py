@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import date as date_filter
 from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from consents.models import PURPOSES
+from consents.models import PURPOSES, Child
 from consents.selectors import families_managed_by
 from consents.uses import uses_for_tagged
 from fig_safety.vault import blob_response
@@ -20,12 +22,21 @@ from photos import services
 from photos.access import (
     access_batch,
     access_photo,
+    access_photo_image,
     can_manage_photo,
     can_retag,
     own_unconfirmed_photos,
     vault_required,
 )
-from photos.display import PURPOSE_LABELS, child_filter, faces_summary, gallery_cards, missing_consent
+from photos.display import (
+    PURPOSE_LABELS,
+    child_filter,
+    faces_summary,
+    gallery_cards,
+    missing_consent,
+    photo_alt,
+    photo_day,
+)
 from photos.forms import (
     ConfirmUnidentifiableForm,
     FaceBoxForm,
@@ -36,18 +47,21 @@ from photos.forms import (
 )
 from photos.models import Photo, PhotoAccess, UploadBatch
 from photos.pagination import CappedPaginator
+from photos.preview import PreviewError, screen_preview
 from photos.selectors import (
     can_upload_for,
     children_in,
     children_in_gallery,
     children_who_can_be_photographed,
     consents_of_children_in,
+    families_of_photos,
     gallery_photos,
+    in_families,
     photos_allowed_for,
     untagged_uses,
     uses_for_photos,
 )
-from staff.roles import Role
+from staff.roles import Role, has_role
 
 UPLOADERS = (Role.PHOTOGRAPHER, Role.COORDINATOR)
 PAGE_SIZE = 48
@@ -59,15 +73,19 @@ GALLERY_COUNT_CAP = 1000
 @require_http_methods(["GET", "POST"])
 def upload(request: HttpRequest) -> HttpResponse:
     families = can_upload_for(request.user)
-    family = families.filter(reference=request.POST.get("family") or request.GET.get("family") or "").first()
-    taggable, not_taggable = children_who_can_be_photographed(family) if family else ([], [])
-    # Every child of the family passes the form, so that the service refuses one without consent by
-    # name (a clear message, not "not one of the available choices"); only the taggable are offered.
+    data = request.POST if request.method == "POST" else request.GET
+    family = families.filter(reference=data.get("family") or "").first()
+    # A group session: children of other families may be in the same photos ("also", one or more references).
+    also = _other_families(families, family, data.getlist("also"), data.get("add_family", ""))
+    chosen = [family, *also] if family else []
+    taggable, not_taggable = children_who_can_be_photographed(chosen) if family else ([], [])
+    # Every child of the chosen families passes the form, so that the service refuses one without consent
+    # by name (a clear message, not "not one of the available choices"); only the taggable are offered.
     form = UploadForm(
         request.POST or None,
         request.FILES or None,
         families=families,
-        children=family.children.all() if family else None,
+        children=Child.objects.filter(family__in=chosen) if family else None,
         initial={"family": family},
     )
     form.fields["children"].widget.choices = [(c.pk, str(c)) for c in taggable]
@@ -79,6 +97,7 @@ def upload(request: HttpRequest) -> HttpResponse:
                 files=[f.read() for f in form.cleaned_data["files"]],
                 no_child_identifiable=form.cleaned_data["no_child_identifiable"],
                 blur_faces=form.cleaned_data["blur_faces"],
+                taken_at=form.cleaned_data["taken_at"],
                 by=request.user,
                 request=request,
             )
@@ -96,11 +115,61 @@ def upload(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "family": family,
+            "also": also,
+            "addable": [f for f in form.fields["family"].queryset if f not in chosen] if family else [],
             "taggable": taggable,
+            "groups": _checkboxes_by_family(form["children"], taggable, chosen),
             "not_taggable": [(child, missing_consent(missing)) for child, missing in not_taggable],
         },
         status=400 if form.errors else 200,
     )
+
+
+def _checkboxes_by_family(field, taggable: list[Child], families: list) -> list[tuple]:
+    """(family, its children's checkboxes) for each of `families` with a child who may be tagged."""
+    family_of = {child.pk: child.family_id for child in taggable}
+    boxes: dict[int, list] = {}
+    for box in field:
+        boxes.setdefault(family_of.get(int(str(box.data["value"]))), []).append(box)
+    return [(family, boxes[family.pk]) for family in families if family.pk in boxes]
+
+
+def _families_named_to(user, photo: Photo) -> set[int]:
+    """The families whose tagged children this person sees by name on a photo: all of them for its uploader
+    (they tagged them), only their own families for a coordinator. A coordinator of one family in a group
+    photo is told that a child of another family is in it, not who."""
+    if photo.uploaded_by_id == user.pk:
+        return {child.family_id for child in photo.children.all()}
+    return set(families_managed_by(user).values_list("pk", flat=True)) if has_role(user, Role.COORDINATOR) else set()
+
+
+def retag_choices(user, photo: Photo, also: list) -> tuple[QuerySet[Child], list]:
+    """(the children this person may tag in the photo, the other families they could add): children of the
+    photo's families, the family it was uploaded for and the `also` families, as far as they may upload for
+    them (photos.services.photo_retag keeps the tags of other families' children)."""
+    allowed = can_upload_for(user)
+    families = {family.pk for family in families_of_photos([photo])[photo.pk]} | {photo.family_id}
+    families |= {family.pk for family in also}
+    children = (
+        Child.objects.filter(family__in=allowed.filter(pk__in=families))
+        .select_related("family")
+        .order_by("family__reference", "first_name", "last_name", "pk")
+    )
+    addable = (
+        list(allowed.exclude(pk__in=families).order_by("reference"))
+        if photo.uploaded_by_id == user.pk or has_role(user, Role.COORDINATOR)
+        else []
+    )
+    return children, addable
+
+
+def _other_families(families: QuerySet, family, references: list[str], added: str) -> list:
+    """The other families of a group session, from `references` (and one just `added`), among those this
+    person may upload for, without the main `family` or repeats, in reference order."""
+    wanted = {r.strip().upper() for r in [*references, added] if r.strip()}
+    if family is None or not wanted:
+        return []
+    return list(families.filter(reference__in=wanted).exclude(pk=family.pk).order_by("reference"))
 
 
 def _batch_url(batch: UploadBatch) -> str:
@@ -148,7 +217,8 @@ def batch(request: HttpRequest, public_id) -> HttpResponse:
 @vault_required(*UPLOADERS)
 @require_safe
 def my_uploads(request: HttpRequest) -> HttpResponse:
-    """The photographer's uploads still waiting for the device-deletion confirmation."""
+    """The photographer's uploads still waiting for the device-deletion confirmation, oldest (most overdue)
+    first."""
     photos = (
         Photo.objects.filter(
             uploaded_by=request.user,
@@ -158,7 +228,20 @@ def my_uploads(request: HttpRequest) -> HttpResponse:
         .select_related("family", "batch")
         .order_by("batch__created_at", "id")
     )
-    return render(request, "photos/my_uploads.html", {"photos": photos})
+    return render(
+        request,
+        "photos/my_uploads.html",
+        {"photos": photos, "now": timezone.now(), "stages": _device_deletion_stages()},
+    )
+
+
+def _device_deletion_stages() -> dict[str, int]:
+    """When each stage of the device-deletion follow-up comes (photos/sweeps.py), for the pages that say so."""
+    return {
+        "reminder_hours": settings.FIG_DEVICE_REMINDER_HOURS,
+        "escalate_hours": settings.FIG_DEVICE_ESCALATE_HOURS,
+        "breach_days": settings.FIG_DEVICE_BREACH_DAYS,
+    }
 
 
 @vault_required(*UPLOADERS)
@@ -207,6 +290,18 @@ def gallery(request: HttpRequest) -> HttpResponse:
     children_of = children_in(page)
     uses = uses_for_tagged({pk: [child.pk for child in children] for pk, children in children_of.items()}, positions)
     uses |= {photo.pk: untagged_uses(photo) for photo in page if not children_of[photo.pk]}
+    # A coordinator sees the names of their own families' children only; a group photo's other children are
+    # counted on its card. Its uploader sees every name (they tagged them).
+    own = set(families_managed_by(request.user).values_list("pk", flat=True))
+    named_of = {
+        photo.pk: [c for c in children_of[photo.pk] if c.family_id in own or photo.uploaded_by_id == request.user.pk]
+        for photo in page
+    }
+    # The families each photo belongs to (photos.selectors.in_families), from what is read already.
+    families_of = {
+        photo.pk: sorted({c.family for c in children_of[photo.pk]} or {photo.family}, key=lambda f: f.reference)
+        for photo in page
+    }
     badges = _badges()
     query = request.GET.copy()
     query.pop("page", None)
@@ -216,7 +311,7 @@ def gallery(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": page,
-            "cards": gallery_cards(page, children_of, uses, badges),
+            "cards": gallery_cards(page, named_of, uses, badges, unnamed_of=children_of, families_of=families_of),
             "query": query.urlencode(),
             "use_key": [(badges[code], PURPOSE_LABELS[code]) for code in PURPOSES],
         },
@@ -242,10 +337,14 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
     uses = uses_for_photos([photo])[photo.pk]
     manage = can_manage_photo(request.user, photo)
     gallery_url = reverse("photos:gallery")
-    tagged = photo.tags.count()
+    tagged_children = list(photo.children.select_related("family"))
+    tagged = len(tagged_children)
+    named_families = _families_named_to(request.user, photo)
+    also = _other_families(can_upload_for(request.user), photo.family, request.GET.getlist("also"), "")
+    choices, addable = retag_choices(request.user, photo, also)
     retag_form = RetagForm(
-        family=photo.family,
-        initial={"children": photo.children.all(), "no_child_identifiable": photo.no_child_identifiable},
+        children=choices,
+        initial={"children": tagged_children, "no_child_identifiable": photo.no_child_identifiable},
     )
     if photo.face_count and not photo.blurred_only:
         # The service refuses "no child can be identified" for a photo with faces: the box says so beforehand.
@@ -256,9 +355,19 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
         {
             "photo": photo,
             "children": [
-                (child, f"{gallery_url}?{child_filter(photo.family.reference, child.pk)}")
-                for child in photo.children.all()
+                (child, f"{gallery_url}?{child_filter(child.family.reference, child.pk)}")
+                for child in tagged_children
+                if child.family_id in named_families
             ],
+            "unnamed_children": sum(1 for child in tagged_children if child.family_id not in named_families),
+            "alt": photo_alt(
+                [child for child in tagged_children if child.family_id in named_families],
+                date_filter(photo_day(photo), "j F Y"),
+                others=sum(1 for child in tagged_children if child.family_id not in named_families),
+            ),
+            "families": families_of_photos([photo])[photo.pk],
+            "also": also,
+            "addable": addable,
             "uses": [(PURPOSE_LABELS[p], p in uses) for p in PURPOSES],
             "can_manage": manage,
             "can_retag": can_retag(request.user, photo),
@@ -275,10 +384,13 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
 
 @vault_required(*UPLOADERS)
 def image(request: HttpRequest, public_id, size: str) -> HttpResponse:
-    """The photo's bytes, decrypted here and nowhere else. Every request writes an access-log row."""
+    """The photo's bytes, decrypted here and nowhere else. Every request writes an access-log row.
+
+    The photo's coordinators get every size; its uploader, while fixing its tags, a screen-size preview
+    in place of the full size and no download (photos.access.access_photo_image)."""
     if request.method != "GET":
         return HttpResponse(status=405, headers={"Allow": "GET"})
-    photo = access_photo(request.user, public_id)
+    photo, preview = access_photo_image(request.user, public_id, size)
     if photo.status != Photo.Status.READY:
         raise Http404
     name, key_id, action = {
@@ -306,6 +418,11 @@ def image(request: HttpRequest, public_id, size: str) -> HttpResponse:
         filename=f"fig-{photo.family.reference}-{photo.public_id}.jpg",
         attachment=size.endswith("download"),
     )
+    if preview:
+        try:
+            response.content = screen_preview(response.content)
+        except PreviewError as exc:
+            raise Http404 from exc
     services.photo_access_record(photo=photo, user=request.user, action=action, request=request)
     return response
 
@@ -314,7 +431,8 @@ def image(request: HttpRequest, public_id, size: str) -> HttpResponse:
 @require_POST
 def retag(request: HttpRequest, public_id) -> HttpResponse:
     photo = access_photo(request.user, public_id, retag=True)
-    form = RetagForm(request.POST, family=photo.family)
+    also = _other_families(can_upload_for(request.user), photo.family, request.POST.getlist("also"), "")
+    form = RetagForm(request.POST, children=retag_choices(request.user, photo, also)[0])
     if form.is_valid():
         try:
             services.photo_retag(
@@ -329,7 +447,7 @@ def retag(request: HttpRequest, public_id) -> HttpResponse:
         else:
             messages.success(request, "The tags are saved.")
     else:
-        messages.error(request, "Choose children from this family.")
+        messages.error(request, "Choose children from the families shown.")
     return redirect("photos:detail", public_id=photo.public_id)
 
 
@@ -362,18 +480,27 @@ def access_log(request: HttpRequest, public_id) -> HttpResponse:
 @vault_required(Role.COORDINATOR)
 @require_safe
 def unconfirmed(request: HttpRequest) -> HttpResponse:
-    """Uploads of the coordinator's families not yet confirmed deleted from the device."""
+    """Photos of the coordinator's families (in_families: a group photo is on the list of every tagged child's
+    family) not yet confirmed deleted from the device, oldest (most overdue) first, each with its families."""
     photos = (
         Photo.objects.filter(
-            family__in=families_managed_by(request.user),
+            in_families(families_managed_by(request.user)),
             device_deleted_at__isnull=True,
             status__in=[Photo.Status.PROCESSING, Photo.Status.READY],
         )
-        .select_related("family", "uploaded_by")
-        .order_by("uploaded_at")
+        .select_related("uploaded_by", "batch")
+        .order_by("uploaded_at", "id")
     )
     page = Paginator(photos, 100).get_page(request.GET.get("page"))
-    return render(request, "photos/unconfirmed.html", {"page": page, "now": timezone.now()})
+    page.object_list = list(page.object_list)
+    families = families_of_photos(page.object_list)
+    for photo in page.object_list:
+        photo.families = families[photo.pk]
+    return render(
+        request,
+        "photos/unconfirmed.html",
+        {"page": page, "now": timezone.now(), "stages": _device_deletion_stages()},
+    )
 
 
 @vault_required(Role.COORDINATOR)

@@ -281,3 +281,38 @@ class CheckDismissal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.check_name} dismissed on {self.post_id}"
+
+
+class PhotoOnlineHold(models.Model):
+    """A parent's removal request that sticks: FiG does not use this photo online (nor a blurred version or
+    a copy of it) while the hold is active, until a parent with parental responsibility for the child lifts it
+    on their consent page. A lifted hold is kept, with who lifted it and when; asking again makes a new one."""
+
+    photo = models.ForeignKey("photos.Photo", on_delete=models.PROTECT, related_name="online_holds")
+    child = models.ForeignKey("consents.Child", on_delete=models.PROTECT, related_name="online_holds")
+    post = models.ForeignKey(
+        Post, on_delete=models.PROTECT, related_name="photo_holds", help_text="The post the parent asked about."
+    )
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["photo", "child"],
+                condition=models.Q(lifted_at__isnull=True),
+                name="one_active_online_hold_per_photo_and_child",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Online hold on {self.photo_id} for {self.child_id}"
+
+    @property
+    def active(self) -> bool:
+        return self.lifted_at is None

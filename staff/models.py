@@ -163,7 +163,10 @@ class BreachReport(models.Model):
         INVESTIGATING = "investigating", "Being investigated"
         CLOSED = "closed", "Closed"
 
-    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="breach_reports")
+    # None for a possible breach FiG Safety found by itself (staff.services.breach_report_record_found).
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="breach_reports"
+    )
     occurred_on = models.DateField("when it happened")
     where = models.CharField(
         "where it happened",

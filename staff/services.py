@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
 from allauth.account.forms import default_token_generator
@@ -207,6 +208,32 @@ def breach_report_create(*, reporter: User, request: HttpRequest | None = None, 
     return report
 
 
+class NoCEO(Exception):
+    """There is no active CEO to route a breach report to."""
+
+
+def breach_report_record_found(
+    *, occurred_on: date, where: str, description: str, people_involved: str = "", details: dict[str, Any]
+) -> BreachReport:
+    """Record a possible breach that FiG Safety found by itself (a sweep), not one a person reported: it has
+    no reporter (its pages say "FiG Safety, found automatically"), only the CEO sees it, and the audit event
+    has no actor. Raises NoCEO when there is no active CEO to deal with it (nothing is recorded: the caller
+    tries again later). Sends no email: the caller says what was found.
+    Precondition: inside the caller's transaction.
+    """
+    if not User.objects.filter(is_active=True, groups__name=Role.CEO.value).exists():
+        raise NoCEO
+    report = BreachReport.objects.create(
+        reporter=None,
+        occurred_on=occurred_on,
+        where=where,
+        description=description,
+        people_involved=people_involved,
+    )
+    audit_record(action="breach.found", target=report, details=details)
+    return report
+
+
 def breach_report_update(
     *, report_id: int, status: str, outcome: str, by: User, request: HttpRequest | None = None
 ) -> BreachReport:
@@ -225,7 +252,7 @@ def breach_report_update(
             request=request,
             details={"from": before, "to": {"status": report.status, "outcome": report.outcome}},
         )
-        if report.status != before["status"]:
+        if report.status != before["status"] and report.reporter is not None:
             notify(
                 to=[report.reporter.email],
                 subject=f"Your breach report #{report.pk} is now: {report.get_status_display().lower()}",

@@ -11,6 +11,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from consents.selectors import families_managed_by
+from consents.selectors_register import consents_lapsing
 from staff import services
 from staff.access import access_breach_report, can_manage_breaches, can_publish_policy, staff_required
 from staff.forms import BreachOutcomeForm, BreachReportForm, PolicyPublishForm, VirtualVisitForm
@@ -44,6 +46,8 @@ def home(request: HttpRequest) -> HttpResponse:
         if version is not None:
             register = acknowledgement_register(version)
             context["ack_outstanding"] = sum(1 for row in register if row.acknowledged_at is None)
+    if Role.COORDINATOR.value in roles:
+        context["lapsing"] = consents_lapsing(families_managed_by(user))  # their own families only
     return render(request, "staff/home.html", context)
 
 
@@ -155,7 +159,11 @@ def breach_update(request: HttpRequest, pk: int) -> HttpResponse:
         by=request.user,
         request=request,
     )
-    messages.success(request, "The report is updated and the reporter has been told of any change of status.")
+    messages.success(
+        request,
+        "The report is updated"
+        + (" and the reporter has been told of any change of status." if report.reporter_id else "."),
+    )
     return redirect("staff:breach_detail", pk=report.pk)
 
 

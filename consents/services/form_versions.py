@@ -6,19 +6,21 @@ from django.db import transaction
 from django.utils import timezone
 
 from consents.errors import ConsentError
-from consents.formtext import DEFAULT_INTRODUCTION, DEFAULT_PURPOSE_TEXTS, closing_problem, default_closing
+from consents.formtext import DEFAULT_INTRODUCTION, closing_problem, default_closing, default_purpose_texts
 from consents.models import PURPOSES, ConsentFormVersion
 from staff.models import User
 from staff.services import audit_record
 
 
 def form_version_current() -> ConsentFormVersion:
-    """The newest version; the first one is created from the default words if none exists."""
+    """The newest version; the first one is created from the default words if none exists. A version is never
+    changed: when the defaults change (who sees the photos, how long they are kept), the form-versions page
+    warns that the current version is out of date, and a coordinator publishes a new one."""
     version = ConsentFormVersion.objects.order_by("-number").first()
     if version is None:
         version = form_version_publish(
             introduction=DEFAULT_INTRODUCTION,
-            purpose_texts={str(k): v for k, v in DEFAULT_PURPOSE_TEXTS.items()},
+            purpose_texts={str(k): v for k, v in default_purpose_texts().items()},
             closing=default_closing(),
             requires_reconsent=False,
             by=None,

@@ -4,7 +4,12 @@ never check inline.
 Social media administrators (and superusers: staff.roles.is_social_admin) see every post, review,
 approve and publish; the rest of the staff see and change only their own posts. Anyone else gets 404
 for a post (they learn nothing about it); a member of staff who may see a post but not do this to it
-gets 403. Parents see only published posts showing one of their children.
+gets 403. Parents see only published posts showing one of their children, and the holds on their
+children's photos.
+
+The small copies of the photos offered for posts (the thumbnail view) are for the people who write posts
+(the "Staff or volunteer" role) and the social media administrators who approve them, and only while
+a photo may go online: what the consent form tells parents (consents.formtext.WHO_SEES_ONLINE).
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
 
-from social.models import PolicyTerm, Post
-from social.posts.selectors import posts_showing_children_of
+from consents.selectors import children_of_parent
+from photos.models import Photo
+from social.models import PhotoOnlineHold, PolicyTerm, Post
+from social.posts.selectors import can_see_post_photos, postable_photos, posts_showing_children_of
 from social.posts.services import EDITABLE, LIVE, WITHDRAWABLE
 from staff.access import require
 from staff.models import User
@@ -78,12 +85,32 @@ def access_post_to_withdraw(user: User, pk: int) -> Post:
     return post
 
 
+def access_post_photo(user: User, public_id) -> Photo:
+    """A photo that may be published online now (postable_photos), for someone who may see the photos
+    offered for posts: 403 for the rest of the staff, before anything about the photo is looked up; 404 for
+    a photo that may not go online (or does not exist)."""
+    require(can_see_post_photos(user))
+    photo = postable_photos().filter(public_id=public_id).first()
+    if photo is None:
+        raise Http404
+    return photo
+
+
 def access_parent_post(user: User, pk: int) -> Post:
     """A published post showing one of this parent's children; 404 for any other post."""
     post = posts_showing_children_of(user).filter(pk=pk).first()
     if post is None:
         raise Http404
     return post
+
+
+def access_parent_hold(user: User, pk: int) -> PhotoOnlineHold:
+    """A hold on a photo of one of this parent's children (they hold parental responsibility for the child),
+    active or lifted; 404 for any other, including another child tagged in the same photo."""
+    hold = PhotoOnlineHold.objects.filter(pk=pk, child__in=children_of_parent(user)).select_related("child").first()
+    if hold is None:
+        raise Http404
+    return hold
 
 
 @dataclass(frozen=True)

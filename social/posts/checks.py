@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.utils import timezone
 
 from consents.models import PURPOSES, Purpose
 from consents.names import find_register_names
@@ -19,7 +20,7 @@ from consents.names import find_register_names
 
 @dataclass(frozen=True)
 class Finding:
-    check: str  # religious, political, names, contact, consent
+    check: str  # religious, political, names, contact, consent, removal
     title: str
     explanation: str
     matches: tuple[str, ...] = field(default_factory=tuple)
@@ -32,6 +33,7 @@ CHECK_TITLES = {
     "names": "Names from the consent register",
     "contact": "Contact details",
     "consent": "Photo consent",
+    "removal": "A parent asked FiG not to use a photo online",
 }
 
 _PHONE_CANDIDATE = re.compile(r"(?<![\w+])(?:\+|00)?[\d(][\d\s().-]{8,18}\d(?!\w)")
@@ -133,10 +135,12 @@ def check_text(text: str) -> list[Finding]:
 
 
 def check_photos(photos, versions: dict[str, str] | None = None) -> list[Finding]:
-    """The consent gate: every photo may be shown online now, as the image `versions` records for it (by the
-    one rule, photos.selectors.online_consent_problems). Cannot be dismissed."""
+    """The photo gate, which cannot be dismissed: no photo that a parent asked FiG not to use online (check_holds),
+    and every photo may be shown online now, as the image `versions` records for it (by the one rule,
+    photos.selectors.online_consent_problems). A hold comes first: it stays until the parent says otherwise."""
     from photos.selectors import online_consent_problems
 
+    photos = list(photos)
     problems = [
         f"{child.first_name} {child.last_name}: no consent for "
         + " or ".join(Purpose(p).label.lower() for p in sorted(missing, key=PURPOSES.index))
@@ -145,14 +149,47 @@ def check_photos(photos, versions: dict[str, str] | None = None) -> list[Finding
         "checked and confirmed it, can be published"
         for _photo, child, missing in online_consent_problems(photos, versions)
     ]
-    if not problems:
+    findings = check_holds(photos)
+    if problems:
+        findings.append(
+            Finding(
+                "consent",
+                CHECK_TITLES["consent"],
+                "A photo of a child can only be published with a parent's or carer's written consent. Remove the photo, or wait for consent.",
+                tuple(problems),
+                dismissible=False,
+            )
+        )
+    return findings
+
+
+def photo_words(photo) -> str:
+    """How staff pages name a photo (as templates/social/posts/_photo_text.html begins): its family and day."""
+    from fig_safety.times import LONDON
+
+    taken = timezone.localtime(photo.taken_at or photo.uploaded_at, LONDON)
+    return f"Photo from family {photo.family.reference}, {taken.day} {taken:%B %Y}"
+
+
+def check_holds(photos) -> list[Finding]:
+    """Photos a parent asked FiG not to use online, or copies of them (social.posts.selectors.held_photos),
+    named by their family and day: never which child or whose parent asked. One query; none for no photos."""
+    from social.posts.selectors import held_photos
+
+    ids = [photo.pk for photo in photos]
+    if not ids:
+        return []
+    held = held_photos().filter(pk__in=ids).select_related("family").order_by("uploaded_at", "id")
+    names = tuple(photo_words(photo) for photo in held)
+    if not names:
         return []
     return [
         Finding(
-            "consent",
-            CHECK_TITLES["consent"],
-            "A photo of a child can only be published with a parent's or carer's written consent. Remove the photo, or wait for consent.",
-            tuple(problems),
+            "removal",
+            CHECK_TITLES["removal"],
+            "A parent or carer of a child in this photo asked FiG to take down a post that used it. FiG does not use "
+            "the photo online again, blurred or not, until they say otherwise. Take the photo off the post.",
+            names,
             dismissible=False,
         )
     ]

@@ -63,7 +63,8 @@ class PostForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         label="Photos",
         error_messages={
-            "invalid_choice": "A chosen photo can no longer be used online. Choose again.",
+            "invalid_choice": "A chosen photo can no longer be used online: consent for it changed, or a parent or "
+            "carer asked FiG not to use it. Choose again.",
             "invalid_pk_value": "Choose photos from the list.",
         },
     )

@@ -1,27 +1,70 @@
-"""Reads for the post queue: the photos a post may use, the review queue, a post's history, and the
-published posts a parent sees."""
+"""Reads for the post queue: the photos a post may use, the review queue, a post's history, the
+published posts a parent sees, and the photos parents asked FiG not to use online."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
+from consents.models import Child
 from consents.selectors import children_of_parent
 from fig_safety.times import when
 from photos.models import Photo, PhotoTag
 from photos.selectors import photos_allowed_online
-from social.models import Channel, Post, Takedown
+from social.models import Channel, PhotoOnlineHold, Post, Takedown
 from social.posts.checks import CHECK_TITLES
 from staff.models import AuditEvent
+from staff.roles import Role, has_role, is_social_admin
 
 CHANNEL_LABELS = dict(Channel.choices)
 
 
+# Who sees the small copies of photos that may be posted, and so who may attach photos to a post: the people
+# who write posts (the "Staff or volunteer" role) and the social media administrators who approve them.
+# Photographers, coordinators and the CEO have no part in writing or approving posts (a coordinator sees
+# their families' photos in the vault instead). Volunteers hold the "Staff or volunteer" role, so they are in:
+# the application cannot tell them from staff (docs/security.md says why, and what FiG decides instead).
+POST_PHOTO_VIEWERS = (Role.STAFF, Role.SOCIAL_ADMIN)
+
+
+def can_see_post_photos(user) -> bool:
+    """People who write posts and the social media administrators (and superusers) who approve them."""
+    return is_social_admin(user) or has_role(user, *POST_PHOTO_VIEWERS)
+
+
 def postable_photos() -> QuerySet[Photo]:
-    """The photos that may be offered for a post: ready, and allowed online now (photos_allowed_online)."""
-    return photos_allowed_online(Photo.objects.filter(status=Photo.Status.READY))
+    """The photos that may be offered for a post: ready, allowed online now (photos_allowed_online), and not
+    held back because a parent asked FiG not to use them online (held_photos)."""
+    ready = Photo.objects.filter(status=Photo.Status.READY).exclude(pk__in=held_photos().values("pk"))
+    return photos_allowed_online(ready)
+
+
+def active_holds() -> QuerySet[PhotoOnlineHold]:
+    return PhotoOnlineHold.objects.filter(lifted_at__isnull=True)
+
+
+def held_photos() -> QuerySet[Photo]:
+    """The photos FiG may not use online because a parent asked (an active PhotoOnlineHold), whichever image
+    of them (as taken or blurred), and every copy of them: the same file uploaded again (its SHA-256), or a
+    photo recorded as a duplicate of one, either way. Their tags do not matter: taking a child's tag off a
+    photo does not lift a hold. One query, as a subquery wherever it is used."""
+    held_ids = active_holds().values("photo_id")
+    held = Photo.objects.filter(pk__in=held_ids)
+    return Photo.objects.filter(
+        Q(pk__in=held_ids)
+        | Q(duplicate_of__in=held_ids)
+        | Q(pk__in=held.filter(duplicate_of__isnull=False).values("duplicate_of_id"))
+        | Q(duplicate_of__in=held.filter(duplicate_of__isnull=False).values("duplicate_of_id"))
+        | Q(upload_sha256__in=held.exclude(upload_sha256="").values("upload_sha256"))
+    )
+
+
+def online_holds_for_child(child: Child) -> list[PhotoOnlineHold]:
+    """The active holds on photos of this child, oldest request first, with the post each was asked about:
+    what the child's consent page lists for a parent to allow again. One query."""
+    return list(active_holds().filter(child=child).select_related("post").order_by("requested_at", "id"))
 
 
 def posts_showing_children_of(user) -> QuerySet[Post]:
@@ -117,11 +160,14 @@ class ParentPost:
     children: list[str]  # the parent's own children shown in it, first names
     photos_of_child: int
     takedown: Takedown | None
+    # Their children whose photos in it FiG holds back from online use, each with how many photos.
+    held: list[tuple[Child, int]] = field(default_factory=list)
 
 
 def parent_post_cards(user, limit: int = 100) -> list[ParentPost]:
     """The published posts with a photo of one of this parent's children, newest first, each with only the
-    parent's own children named in it and its newest takedown. Five queries however many posts."""
+    parent's own children named in it, its newest takedown, and which of those children's photos in it FiG
+    holds back from online use at the parent's request. Six queries however many posts."""
     found = list(posts_showing_children_of(user)[:limit])
     ids = [p.pk for p in found]
     # Which of the parent's own children each photo shows (two plain queries, no joins to get wrong).
@@ -137,10 +183,17 @@ def parent_post_cards(user, limit: int = 100) -> list[ParentPost]:
     latest: dict[int, Takedown] = {}
     for takedown in Takedown.objects.filter(post__in=ids).order_by("opened_at", "id"):
         latest[takedown.post_id] = takedown  # the newest case for each post
+    held: dict[int, dict[Child, int]] = {}
+    holds = active_holds().filter(post__in=ids, child__in=children_of_parent(user)).select_related("child")
+    for hold in holds.order_by("child__first_name", "child_id"):
+        counts = held.setdefault(hold.post_id, {})
+        counts[hold.child] = counts.get(hold.child, 0) + 1
     cards = []
     for post in found:
         theirs = [names_in[i] for i in photos_of.get(post.pk, []) if i in names_in]
         names = sorted({name for names in theirs for name in names})
         channels = [CHANNEL_LABELS.get(c, c) for c in post.channels]
-        cards.append(ParentPost(post, channels, names, len(theirs), latest.get(post.pk)))
+        cards.append(
+            ParentPost(post, channels, names, len(theirs), latest.get(post.pk), list(held.get(post.pk, {}).items()))
+        )
     return cards

@@ -18,16 +18,23 @@ from django.urls import reverse
 from django.utils import timezone
 
 from consents.hooks import Withdrawal
+from consents.selectors import children_of_parent
 from consents.uses import ONLINE_PURPOSES
 from fig_safety.sweeps import claim_and_stamp
 from fig_safety.times import when
-from photos.models import Photo
+from photos.models import Photo, PhotoTag
 from photos.selectors import online_versions
 from social.inbox import services as inbox_services
-from social.models import Channel, CheckDismissal, Post, Takedown
+from social.models import Channel, CheckDismissal, PhotoOnlineHold, Post, Takedown
 from social.posts.adapters import ADAPTERS, Published, PublishError, get_adapter
 from social.posts.checks import Finding, check_photos, check_text
-from social.posts.selectors import postable_photos, posts_showing_children_of
+from social.posts.selectors import (
+    active_holds,
+    can_see_post_photos,
+    held_photos,
+    postable_photos,
+    posts_showing_children_of,
+)
 from staff.models import User
 from staff.notifications import notify
 from staff.roles import Role, is_social_admin, is_staff_member
@@ -63,6 +70,16 @@ class PostError(Exception):
 
 class PostSentBack(PostError):
     """The action found the post could not go ahead and sent it back to its author; that change is committed."""
+
+
+# Why the photo gate stops a post, by its first finding: a parent's removal request (check "removal"), which
+# stays until the parent says otherwise, or consent. {found} names the photos (never which child, nor who asked).
+HELD = "A parent or carer asked FiG not to use a photo in this post online"
+
+
+def _gate_says(gate: list[Finding], *, held: str, consent: str) -> str:
+    first = gate[0]
+    return (held if first.check == "removal" else consent).format(found="; ".join(first.matches))
 
 
 def post_findings(post: Post) -> list[Finding]:
@@ -107,6 +124,15 @@ def post_save_draft(
     if scheduled_for is not None and scheduled_for <= timezone.now():
         raise PostError("The scheduled time must be in the future.")
     photos = list(photos)
+    if photos and not can_see_post_photos(author):
+        raise PostError(
+            "Only the staff who write FiG's posts and the social media administrators can attach photos. "
+            "Save the post without photos, or ask one of them to add them."
+        )
+    if held_photos().filter(pk__in=[p.pk for p in photos]).exists():
+        raise PostError(
+            "A chosen photo cannot be used online: a parent or carer asked FiG not to use it. Choose another photo."
+        )
     allowed = list(postable_photos().filter(pk__in=[p.pk for p in photos]))  # read now, not as the caller had them
     if {p.pk for p in photos} - {p.pk for p in allowed}:
         raise PostError("A chosen photo is not allowed online: every child in it needs consent to be published online.")
@@ -151,7 +177,13 @@ def post_submit(*, post: Post, by: User, request: HttpRequest | None = None) -> 
         findings = post_findings(locked)
         blocking = [f for f in findings if not f.dismissible]
         if blocking:
-            raise PostError("The photo consent check fails: " + "; ".join(blocking[0].matches))
+            raise PostError(
+                _gate_says(
+                    blocking,
+                    held=HELD + ", so it cannot be sent for review. Take the photo off the post: {found}.",
+                    consent="The photo consent check fails: {found}",
+                )
+            )
         locked.status, locked.submitted_at, locked.updated_at = Post.Status.SUBMITTED, timezone.now(), timezone.now()
         locked.save(update_fields=["status", "submitted_at", "updated_at"])
         audit_record(
@@ -212,7 +244,13 @@ def _approve(
     findings = post_findings(locked)
     gate = [f for f in findings if not f.dismissible]
     if gate:
-        raise PostError("The photo consent check fails and cannot be dismissed: " + "; ".join(gate[0].matches))
+        raise PostError(
+            _gate_says(
+                gate,
+                held=HELD + ", so it cannot be approved: {found}. Send it back so the photo comes off.",
+                consent="The photo consent check fails and cannot be dismissed: {found}",
+            )
+        )
     undismissed = [f.title for f in findings if not (dismissals.get(f.check) or "").strip()]
     if undismissed:
         raise PostError("Give a reason for dismissing each check: " + ", ".join(undismissed) + ".")
@@ -357,8 +395,17 @@ def _recheck(locked: Post) -> str:
     dismissed = set(locked.dismissals.values_list("check_name", flat=True))
     new_findings = [f for f in check_text(locked.text) if f.check not in dismissed]
     if gate:
-        _send_back(locked, by=None, note="Consent changed after approval: " + "; ".join(gate[0].matches))
-        return "Consent has changed since approval, so the post was not published and went back to its author."
+        note = _gate_says(
+            gate,
+            held=HELD + " after it was approved. Take the photo off the post: {found}.",
+            consent="Consent changed after approval: {found}",
+        )
+        _send_back(locked, by=None, note=note)
+        return _gate_says(
+            gate,
+            held=HELD + " ({found}), so the post was not published and went back to its author.",
+            consent="Consent has changed since approval, so the post was not published and went back to its author.",
+        )
     if new_findings:
         # The register or the term lists changed since approval (a new child with a name in the text, say).
         found = "; ".join(f"{f.title} ({', '.join(f.matches)})" for f in new_findings)
@@ -401,7 +448,12 @@ def post_publish_send(*, post_id: int) -> Post | None:
         _record_published(again, by=again.published_by or locked.published_by, adapter=locked.adapter, result=result)
         gate = [f for f in check_photos(again.photos.all(), versions=again.photo_versions) if not f.dismissible]
         if gate:
-            post_open_takedown(post=again, reason="Consent was withdrawn while the post was being published.", by=None)
+            reason = _gate_says(
+                gate,
+                held=HELD + " while the post was being published: {found}.",
+                consent="Consent was withdrawn while the post was being published.",
+            )
+            post_open_takedown(post=again, reason=reason, by=None)
     return again
 
 
@@ -538,15 +590,72 @@ def post_open_takedown(*, post: Post, reason: str, by: User | None, requested_by
 
 
 def parent_request_removal(*, post: Post, user: User, request: HttpRequest | None = None) -> Takedown:
-    """A parent asks, in one step, for a published post showing their child to come down."""
+    """A parent asks, in one step, for a published post showing their child to come down. The request sticks:
+    each photo in it of one of their children is held back from online use for that child (PhotoOnlineHold)
+    until a parent of the child allows it again. Asking again changes nothing, except to hold again a photo
+    they had allowed meanwhile."""
     if not posts_showing_children_of(user).filter(pk=post.pk).exists():
         raise PostError("You can only ask about posts that show your child.")
     with transaction.atomic():
+        Post.objects.select_for_update().filter(pk=post.pk).exists()  # two presses at once: one after the other
+        asked_before = post.takedowns.filter(status=Takedown.Status.OPEN, requested_by=user).exists()
         takedown = post_open_takedown(
             post=post, reason="A parent or carer asked for this post to be removed.", by=None, requested_by=user
         )
-        audit_record(action="post.removal_requested", actor=user, target=post, request=request)
+        held = _hold_photos(post=post, user=user)
+        if held or not asked_before:
+            audit_record(
+                action="post.removal_requested",
+                actor=user,
+                target=post,
+                request=request,
+                details={"photos_held": sorted({photo_id for photo_id, _child_id in held})},
+            )
     return takedown
+
+
+def _hold_photos(*, post: Post, user: User) -> list[tuple[int, int]]:
+    """Hold back each photo of `post` for each of this parent's children tagged in it, unless already held;
+    returns the (photo, child) pairs held now. Two holds at once for one pair (two posts with the photo, asked
+    about together) make one: the database keeps one active hold per photo and child."""
+    pairs = set(
+        PhotoTag.objects.filter(photo__in=post.photos.values("pk"), child__in=children_of_parent(user)).values_list(
+            "photo_id", "child_id"
+        )
+    )
+    already = set(
+        active_holds()
+        .filter(photo_id__in={p for p, _ in pairs}, child_id__in={c for _, c in pairs})
+        .values_list("photo_id", "child_id")
+    )
+    new = sorted(pairs - already)
+    PhotoOnlineHold.objects.bulk_create(
+        [PhotoOnlineHold(photo_id=p, child_id=c, post=post, requested_by=user) for p, c in new],
+        ignore_conflicts=True,
+    )
+    return new
+
+
+def photo_hold_lift(*, hold: PhotoOnlineHold, by: User, request: HttpRequest | None = None) -> bool:
+    """A parent or carer with parental responsibility for the child allows FiG to use the photo online for
+    them again (the photo still needs consent, and no other child's hold). True when lifted now; False when
+    it already was (a double submit), which changes nothing."""
+    if not children_of_parent(by).filter(pk=hold.child_id).exists():
+        raise PostError("Only a parent or carer with parental responsibility for this child can allow this.")
+    with transaction.atomic():
+        locked = PhotoOnlineHold.objects.select_for_update().get(pk=hold.pk)
+        if locked.lifted_at is not None:
+            return False
+        locked.lifted_at, locked.lifted_by = timezone.now(), by
+        locked.save(update_fields=["lifted_at", "lifted_by"])
+        audit_record(
+            action="photo.online_hold_lifted",
+            actor=by,
+            target=locked,
+            request=request,
+            details={"photo": locked.photo_id, "child": locked.child_id, "post": locked.post_id},
+        )
+    return True
 
 
 def posts_on_consent_withdrawn(withdrawal: Withdrawal) -> None:

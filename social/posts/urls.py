@@ -23,4 +23,5 @@ urlpatterns = [
     path("policy-terms/<int:pk>/on/", views.policy_term_switch, {"on": True}, name="policy_term_on"),
     path("my-child/posts/", views.parent_posts, name="parent_posts"),
     path("my-child/posts/<int:pk>/remove/", views.parent_request_removal, name="parent_request_removal"),
+    path("my-child/photo-holds/<int:pk>/allow/", views.parent_hold_lift, name="parent_hold_lift"),
 ]

@@ -31,12 +31,15 @@ from social.posts.access import (
     Allowed,
     OwnPost,
     access_own_post,
+    access_parent_hold,
     access_parent_post,
     access_policy_term,
     access_post,
+    access_post_photo,
     access_post_to_publish,
     access_post_to_review,
     access_post_to_withdraw,
+    can_see_post_photos,
     posts_visible_to,
 )
 from social.posts.adapters import available_adapters
@@ -131,7 +134,8 @@ def post_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             messages.success(request, "Your draft is saved. Check it below, then send it for review.")
             return redirect("social:post", pk=saved.pk)
     chosen = set(request.POST.getlist("photos")) if form.is_bound else {str(p.public_id) for p in attached}
-    offered = _offered_photos(chosen)
+    may_attach = can_see_post_photos(request.user)
+    offered = _offered_photos(chosen) if may_attach else []
     offered_ids = {str(p.public_id) for p in offered}
     text = form.data.get("text", "") if form.is_bound else (post.text if post else "")
     return _page(
@@ -145,6 +149,7 @@ def post_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             "dropped": sum(1 for p in attached if str(p.public_id) not in offered_ids),
             "findings": check_text(text[:MAX_TEXT]) if text.strip() else [],
             "offered_limit": OFFERED_PHOTOS,
+            "may_attach": may_attach,
         },
         status=400 if form.errors else 200,
     )
@@ -224,9 +229,11 @@ def _summary(findings: list[Finding]) -> str:
 @staff_required()
 @require_GET  # not HEAD: every request that reads the photo writes an access-log row
 def photo_thumbnail(request: HttpRequest, public_id) -> HttpResponse:
-    """The thumbnail of a photo that may be posted, decrypted here. Any other photo is 404."""
-    photo = selectors.postable_photos().filter(public_id=public_id).first()
-    if photo is None or not photo.thumbnail_blob:
+    """The thumbnail (480 pixels at most, never the full size) of a photo that may be posted, as it would be
+    published, decrypted here. For the people who write and approve posts only (access_post_photo: 403 for
+    the rest of the staff); any other photo is 404."""
+    photo = access_post_photo(request.user, public_id)
+    if not photo.thumbnail_blob:
         raise Http404
     # The image a post would publish: the blurred one when only that may go, or when asked for and confirmed.
     allowed = online_versions([photo])[photo.pk]
@@ -488,20 +495,20 @@ def parent_posts(request: HttpRequest) -> HttpResponse:
 @parent_required
 @require_POST
 def parent_request_removal(request: HttpRequest, pk: int) -> HttpResponse:
-    """One step: the parent asks, FiG opens a takedown with its own clock. Asking twice changes nothing."""
+    """One step: the parent asks, FiG opens a takedown with its own clock and stops using the photos of their
+    child in it online. Asking twice changes nothing (the service holds again only a photo allowed meanwhile)."""
     post = access_parent_post(request.user, pk)
     existing = post.takedowns.filter(status=Takedown.Status.OPEN).first()
+    try:
+        takedown = services.parent_request_removal(post=post, user=request.user, request=request)
+    except services.PostError as exc:
+        raise Http404 from exc
     if existing is not None and existing.requested_by_id == request.user.pk:
         messages.info(
             request,
             f"You have already asked FiG to remove this post. It will be taken down by {when(existing.due_at)}.",
         )
-        return redirect(reverse("social:parent_posts") + f"#post-{post.pk}")
-    try:
-        takedown = services.parent_request_removal(post=post, user=request.user, request=request)
-    except services.PostError as exc:
-        raise Http404 from exc
-    if existing is not None:
+    elif existing is not None:
         messages.success(
             request,
             f"FiG is already taking this post down, and your request has been added. "
@@ -514,6 +521,27 @@ def parent_request_removal(request: HttpRequest, pk: int) -> HttpResponse:
             f"{when(takedown.due_at)}. You do not need to do anything else.",
         )
     return redirect(reverse("social:parent_posts") + f"#post-{post.pk}")
+
+
+@parent_required
+@require_POST
+def parent_hold_lift(request: HttpRequest, pk: int) -> HttpResponse:
+    """A parent allows FiG to use a photo of their child online again, from the child's consent page.
+    A second press changes nothing."""
+    hold = access_parent_hold(request.user, pk)
+    try:
+        lifted = services.photo_hold_lift(hold=hold, by=request.user, request=request)
+    except services.PostError as exc:
+        raise Http404 from exc
+    name = hold.child.first_name
+    if lifted:
+        messages.success(
+            request,
+            f"Done. FiG may use this photo of {name} online again, if your photo consent allows it.",
+        )
+    else:
+        messages.info(request, f"You have already allowed FiG to use this photo of {name} online again.")
+    return redirect(reverse("consents:my_child", args=[hold.child_id]))
 
 
 # --- the religious and political term lists ----------------------------------------------------------

@@ -35,7 +35,14 @@ def test_the_scheduled_name_is_a_registered_task(registered):
 @pytest.mark.django_db
 def test_the_task_runs_every_part_of_the_sweep(registered, monkeypatch):
     ran = []
-    for part in ("expire_requests", "send_request_reminders", "request_renewals"):
+    parts = ("expire_requests", "send_request_reminders", "request_renewals", "send_lapse_notices", "act_on_lapses")
+    for part in parts:
         monkeypatch.setattr(sweeps, part, lambda now=None, part=part: ran.append(part) or 0)
-    assert app.tasks[SWEEP].apply().get() == {"expired": 0, "reminded": 0, "renewals": 0}
-    assert ran == ["expire_requests", "send_request_reminders", "request_renewals"]
+    assert app.tasks[SWEEP].apply().get() == {
+        "expired": 0,
+        "reminded": 0,
+        "renewals": 0,
+        "lapse_notices": 0,
+        "lapsed": 0,
+    }
+    assert ran == list(parts)

@@ -117,9 +117,17 @@ def test_a_sweep_runs_everything_once(now, django_capture_on_commit_callbacks):
     give(renew_child, renew_carer, at=now - relativedelta(months=12) + 10 * DAY)
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert sweeps.consent_sweep() == {"expired": 1, "reminded": 1, "renewals": 1}
-        assert sweeps.consent_sweep() == {"expired": 0, "reminded": 0, "renewals": 0}
-    assert len(mail.outbox) == 2  # one reminder, one renewal request
+        assert sweeps.consent_sweep() == {
+            "expired": 1,
+            "reminded": 1,
+            "renewals": 1,
+            "lapse_notices": 1,
+            "lapsed": 0,
+        }
+        assert sweeps.consent_sweep() == dict.fromkeys(
+            ["expired", "reminded", "renewals", "lapse_notices", "lapsed"], 0
+        )
+    assert len(mail.outbox) == 2  # one reminder, one renewal request (no coordinator to tell of the lapse)
 
 
 # --- renewals ---------------------------------------------------------------------------------------

@@ -47,16 +47,17 @@ def unique_jpeg(width: int = 64, height: int = 48) -> bytes:
 
 
 def consented_child(
-    family: Family | None = None, coordinator: User | None = None, **answers: bool
+    family: Family | None = None, coordinator: User | None = None, at: datetime | None = None, **answers: bool
 ) -> tuple[Family, Child, Carer]:
-    """A child whose carer (with parental responsibility) consented to everything, unless told otherwise."""
+    """A child whose carer (with parental responsibility) consented to everything, unless told otherwise,
+    now or `at` (a photo taken before then is refused)."""
     if family is None:
         family, child, [carer] = family_with_child(coordinator)
     else:
         child = ChildFactory(family=family)
         carer = family.carers.filter(has_parental_responsibility=True).first()
         assert carer is not None, "the family needs a carer with parental responsibility"
-    give(child, carer, all_answers(**answers))
+    give(child, carer, all_answers(**answers), at=at)
     return family, child, carer
 
 
@@ -75,7 +76,9 @@ def ready_photo(
     photo = photo_process(photo_id=batch.photos.get().pk)
     assert photo.status == Photo.Status.READY, photo.refusal_reason
     if at is not None:
-        Photo.objects.filter(pk=photo.pk).update(uploaded_at=at)
+        Photo.objects.filter(pk=photo.pk).update(
+            uploaded_at=at, device_deletion_due_at=at + timedelta(hours=settings.FIG_DEVICE_REMINDER_HOURS)
+        )
         UploadBatch.objects.filter(pk=batch.pk).update(created_at=at)
         photo.refresh_from_db()
     return photo
@@ -103,6 +106,7 @@ def bulk_photos(
                 width=64,
                 height=48,
                 device_deleted_at=at,
+                device_deletion_due_at=at - timedelta(seconds=i) + timedelta(hours=settings.FIG_DEVICE_REMINDER_HOURS),
                 original_blob=f"photos/ff/{uuid.uuid4().hex}.bin",
                 original_key_id="t1",
                 thumbnail_blob=f"thumbnails/ff/{uuid.uuid4().hex}.bin",

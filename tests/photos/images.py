@@ -28,6 +28,8 @@ import random
 import struct
 import zipfile
 import zlib
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import ExifTags, Image, PngImagePlugin
@@ -84,6 +86,13 @@ def _exif(*, gps: bool = False, orientation: int | None = None, taken_at: str | 
     if taken_at is not None:
         exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = taken_at
     return exif
+
+
+def an_hour_ago() -> tuple[datetime, str]:
+    """A moment an hour ago, to the second, and the same as a camera writes it (EXIF, on London's clock): a
+    photo taken after a consent given in the test, which a photo taken before it would not be."""
+    moment = datetime.now(ZoneInfo("Europe/London")).replace(microsecond=0) - timedelta(hours=1)
+    return moment, moment.strftime("%Y:%m:%d %H:%M:%S")
 
 
 def jpeg(

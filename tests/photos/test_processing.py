@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from unittest import mock
 from urllib.parse import urlsplit, urlunsplit
@@ -37,7 +37,7 @@ from photos.processing import THUMBNAIL_SIZE, PhotoRefused, process_upload
 from photos.services import UploadError, photo_process, photo_upload
 from staff.models import AuditEvent
 from tests import factories
-from tests.consents.factories import ChildFactory, all_answers, family_with_child, give, withdraw
+from tests.consents.factories import ChildFactory, all_answers, assign, family_with_child, give, withdraw
 from tests.photos import images
 from tests.photos.fixtures import consented_child, vault_files
 from tests.services import SERVICES
@@ -410,24 +410,23 @@ def upload_and_process(
     return list(batch.photos.order_by("pk"))
 
 
-def test_an_accepted_upload_is_processed_at_commit_and_stored(
-    django_capture_on_commit_callbacks, family_child, photographer
-):
-    family, child = family_child
+def test_an_accepted_upload_is_processed_at_commit_and_stored(django_capture_on_commit_callbacks, photographer):
+    family, child, _carer = consented_child(at=timezone.now() - timedelta(hours=2))
+    taken_at, camera_says = images.an_hour_ago()
     before = vault_files()
 
     [photo] = upload_and_process(
         django_capture_on_commit_callbacks,
         family=family,
         children=[child],
-        files=[images.jpeg(taken_at=images.TAKEN_AT)],
+        files=[images.jpeg(taken_at=camera_says)],
         by=photographer,
     )
 
     assert photo.status == Photo.Status.READY
     assert photo.refusal_reason == ""
     assert photo.original_blob and photo.thumbnail_blob and not photo.incoming_blob
-    assert photo.taken_at == timezone.make_aware(datetime(2024, 5, 17, 10, 30))
+    assert (photo.taken_at, photo.taken_at_source) == (taken_at, "camera")
     assert (photo.width, photo.height) == (64, 48)
     new = vault_files() - before
     assert len(new) == 2  # original and thumbnail; the incoming copy is gone
@@ -741,18 +740,30 @@ def test_one_child_without_consent_stops_the_whole_upload_and_names_only_them(ph
     assert_nothing_stored(before)
 
 
-def test_a_child_of_another_family_cannot_be_tagged(photographer):
+def test_a_coordinator_cannot_tag_a_child_of_a_family_they_do_not_coordinate(coordinator):
     family, _child, _carer = consented_child()
     _other_family, stranger_child, _ = consented_child()
+    assign(coordinator, family)
     before = vault_files()
 
-    with pytest.raises(UploadError, match="not in this family"):
+    with pytest.raises(UploadError, match="not in a family you may upload photos for"):
         photo_upload(
             family=family,
             children=[stranger_child],
             files=[images.jpeg()],
             no_child_identifiable=False,
-            by=photographer,
+            by=coordinator,
+        )
+    assert_nothing_stored(before)
+
+
+def test_a_coordinator_cannot_upload_for_a_family_they_do_not_coordinate(coordinator):
+    family, child, _carer = consented_child()
+    before = vault_files()
+
+    with pytest.raises(UploadError, match=f"You may not upload photos for family {family.reference}"):
+        photo_upload(
+            family=family, children=[child], files=[images.jpeg()], no_child_identifiable=False, by=coordinator
         )
     assert_nothing_stored(before)
 

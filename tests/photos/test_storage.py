@@ -12,6 +12,7 @@ import re
 import stat
 import urllib.request
 import uuid
+from datetime import timedelta
 from io import StringIO
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from django.conf import settings as django_settings
 from django.core.files.storage import storages
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
 from consents.models import ConsentRecord
@@ -167,9 +169,9 @@ def bucket_objects(client) -> dict[str, bytes]:
 
 
 def test_the_s3_vault_stores_sealed_privately_named_objects(s3_vault, photographer, django_capture_on_commit_callbacks):
-    family, child, _carer = consented_child()
+    family, child, _carer = consented_child(at=timezone.now() - timedelta(hours=2))
     local_before = vault_files()
-    data = images.jpeg(200, 150, exif_gps=True, taken_at=images.TAKEN_AT)
+    data = images.jpeg(200, 150, exif_gps=True, taken_at=images.an_hour_ago()[1])
 
     with django_capture_on_commit_callbacks(execute=True):
         batch = photo_upload(

@@ -341,6 +341,7 @@ def test_the_whole_sweep_twice_sends_everything_once(photographer, coordinator, 
     assert first == {
         "device_reminders": 2,
         "device_escalations": 2,
+        "device_breaches": 0,
         "deleted": 0,
         "retention": 0,
         "requeued": 0,
@@ -403,8 +404,9 @@ def test_the_unconfirmed_list_needs_a_fixed_number_of_queries(
     Photo.objects.filter(pk__in=[p.pk for p in photos]).update(device_deleted_at=None)
     client.force_login(coordinator)
     client.get(UNCONFIRMED)  # the first request creates the usersession row
-    # + the page count; the page of photos with their families and photographers.
-    with django_assert_num_queries(STAFF_REQUEST_QUERIES + 2):
+    # + the page count; the page of photos with their photographers and uploads; their tags' families
+    # and those families (photos.selectors.families_of_photos).
+    with django_assert_num_queries(STAFF_REQUEST_QUERIES + 4):
         response = client.get(UNCONFIRMED)
     assert len(response.context["page"].object_list) == count
 

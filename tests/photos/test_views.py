@@ -446,7 +446,7 @@ def test_it_will_not_retag_to_nobody_or_to_another_familys_child(client, coordin
     assert response.status_code == 302
     assert list(photo.children.all()) == [ava]
     assert _messages(response)[-1] in {
-        "Choose children from this family.",
+        "Choose children from the families shown.",
         "Tag the children in the photo, or confirm that no child can be identified in it.",
     }
 

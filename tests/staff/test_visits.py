@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from staff.models import AuditEvent, VirtualVisit
 from tests import factories
@@ -229,8 +230,8 @@ def test_it_lists_every_visit_for_the_ceo_newest_first(client, ceo, member_of_st
     client.force_login(ceo)
     response = client.get(reverse("staff:visit_list"))
     assert list(response.context["page"]) == [newer, older]
-    assert str(member_of_staff).encode() in response.content
-    assert str(other_member_of_staff).encode() in response.content
+    assert escape(str(member_of_staff)).encode() in response.content
+    assert escape(str(other_member_of_staff)).encode() in response.content
 
 
 @pytest.mark.django_db

@@ -24,7 +24,7 @@ from consents.models import Carer, Child, ConsentRecord, Family
 from consents.selectors import consents_for_children
 from fig_safety.vault import VaultError, vault_read
 from photos.models import Photo, PhotoAccess
-from photos.selectors import uses_for_photos
+from photos.selectors import in_families, uses_for_photos
 from staff.models import User
 from staff.services import audit_record
 
@@ -69,7 +69,9 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot create {out}: {exc.strerror or exc}") from exc
 
         exported_at = timezone.now()
-        ready = list(Photo.objects.filter(family=the_family, status=Photo.Status.READY).values_list("pk", flat=True))
+        # A group photo belongs to the family of every child tagged in it (in_families): each family's export has it.
+        theirs = in_families([the_family.pk])
+        ready = list(Photo.objects.filter(theirs, status=Photo.Status.READY).values_list("pk", flat=True))
         with transaction.atomic():
             # Recorded before any byte is read: an export that fails half-way has still looked.
             PhotoAccess.objects.bulk_create(
@@ -114,7 +116,7 @@ class Command(BaseCommand):
             manifest["consent_records"].append(self._consent(record, out, problems))
 
         photos = list(
-            Photo.objects.filter(family=the_family)
+            Photo.objects.filter(theirs)
             .exclude(status=Photo.Status.REFUSED)
             .select_related("uploaded_by", "marked_unidentifiable_by")
             .prefetch_related(
@@ -125,7 +127,7 @@ class Command(BaseCommand):
         )
         uses = uses_for_photos([p for p in photos if p.status == Photo.Status.READY])
         for photo in photos:
-            manifest["photos"].append(self._photo(photo, uses.get(photo.pk), out, problems))
+            manifest["photos"].append(self._photo(photo, uses.get(photo.pk), out, problems, the_family))
 
         manifest["problems"] = problems
         manifest_path = out / "manifest.json"
@@ -142,7 +144,9 @@ class Command(BaseCommand):
                 self.stderr.write(problem)
             raise CommandError(f"The export is incomplete: {len(problems)} file(s) could not be read from the vault.")
 
-    def _photo(self, photo: Photo, uses: frozenset[str] | None, out: Path, problems: list[str]) -> dict[str, Any]:
+    def _photo(
+        self, photo: Photo, uses: frozenset[str] | None, out: Path, problems: list[str], family: Family
+    ) -> dict[str, Any]:
         file = blurred = None
         if photo.status == Photo.Status.READY:
             file = self._write(
@@ -185,6 +189,7 @@ class Command(BaseCommand):
             "height": photo.height,
             "upload_sha256": photo.upload_sha256,
             "no_child_identifiable": photo.no_child_identifiable,
+            # This family's children by name; a group photo's children of other families only counted.
             "tagged_children": [
                 {
                     "id": tag.child_id,
@@ -192,7 +197,9 @@ class Command(BaseCommand):
                     "tagged_at": _iso(tag.tagged_at),
                 }
                 for tag in sorted(photo.tags.all(), key=lambda t: t.child_id)
+                if tag.child.family_id == family.pk
             ],
+            "children_of_other_families": sum(1 for tag in photo.tags.all() if tag.child.family_id != family.pk),
             "allowed_uses_now": sorted(uses) if uses is not None else [],
             "device_deleted_at": _iso(photo.device_deleted_at),
             "deletion_due_at": _iso(photo.deletion_due_at),

@@ -6,14 +6,17 @@ each is processed at once. One result line per file; exits non-zero if any was r
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Value
 from django.db.models.functions import Concat
+from django.utils import timezone
 
 from consents.models import Child, Family
+from fig_safety.times import LONDON
 from photos.models import Photo
 from photos.selectors import can_upload_for
 from photos.services import UploadError, photo_process, photo_upload
@@ -22,8 +25,9 @@ from staff.models import User
 
 class Command(BaseCommand):
     help = (
-        "Import photo files for one family, tagged with its children, through the same consent checks and "
-        'processing as the web upload. A child is given by id or by full name, e.g. --child "Ava Demo".'
+        "Import photo files for one family, tagged with the children in them (of any families: a group photo), "
+        "through the same consent checks and processing as the web upload. A child is given by id or by full "
+        'name, e.g. --child "Ava Demo".'
     )
 
     def add_arguments(self, parser) -> None:
@@ -34,7 +38,8 @@ class Command(BaseCommand):
             action="append",
             default=[],
             metavar="CHILD",
-            help="A child in the photos, by id or full name. Repeat for each child.",
+            help="A child in the photos, by id or full name (unique among the families you may upload for), of "
+            "this family or another one (a group photo). Repeat for each child.",
         )
         parser.add_argument(
             "--no-child-identifiable",
@@ -47,6 +52,12 @@ class Command(BaseCommand):
             action="store_true",
             help="With --no-child-identifiable: keep only a version with every face found blurred; the original "
             "bytes are never kept.",
+        )
+        parser.add_argument(
+            "--taken-at",
+            metavar="DATE",
+            help='When the photos were really taken, if the camera\'s clock was wrong: "2026-06-03 14:30" (UK time). '
+            "Recorded with who stated it; the photos are checked against the consent in force then.",
         )
         parser.add_argument(
             "--taken-by",
@@ -64,12 +75,14 @@ class Command(BaseCommand):
         no_child_identifiable: bool,
         taken_by: str,
         blur_faces: bool = False,
+        taken_at: str | None = None,
         **options,
     ) -> None:
         if blur_faces and not no_child_identifiable:
             raise CommandError(
                 "--blur-faces goes with --no-child-identifiable (for photos in which no child is tagged)."
             )
+        stated = self._taken_at(taken_at) if taken_at else None
         the_family = Family.objects.filter(reference__iexact=family.strip()).first()
         if the_family is None:
             raise CommandError(f"There is no family with the reference {family!r}.")
@@ -81,7 +94,7 @@ class Command(BaseCommand):
                 f"{user.email} may not upload photos for family {the_family.reference}: "
                 "only photographers and the family's coordinators may."
             )
-        children = [self._child(the_family, given) for given in child]
+        children = [self._child(can_upload_for(user), given) for given in child]
         contents = [self._read(path) for path in files]
 
         accepted = [(path, data) for path, data in zip(files, contents, strict=True) if data is not None]
@@ -100,6 +113,7 @@ class Command(BaseCommand):
                     files=[data for _path, data in accepted],
                     no_child_identifiable=no_child_identifiable,
                     blur_faces=blur_faces,
+                    taken_at=stated,
                     by=user,
                     queue=False,
                 )
@@ -125,28 +139,38 @@ class Command(BaseCommand):
         self.stdout.write(summary)
 
     @staticmethod
-    def _child(family: Family, given: str) -> Child:
+    def _child(families, given: str) -> Child:
+        """A child of any family in `families` (those the uploader may upload for): a group photo may show
+        children of several families. By id, or by full name (any case) where exactly one child has it."""
         given = given.strip()
-        in_family = Child.objects.filter(family=family)
+        children = Child.objects.filter(family__in=families).select_related("family")
         if given.isdigit():
-            found = in_family.filter(pk=int(given)).first()
+            found = children.filter(pk=int(given)).first()
             if found is None:
-                raise CommandError(f"There is no child with id {given} in family {family.reference}.")
+                raise CommandError(f"There is no child with id {given} in a family you may upload photos for.")
             return found
         full_name = " ".join(given.split())
         matches = list(
-            in_family.annotate(full_name=Concat("first_name", Value(" "), "last_name")).filter(
+            children.annotate(full_name=Concat("first_name", Value(" "), "last_name")).filter(
                 full_name__iexact=full_name
             )
         )
         if not matches:
-            raise CommandError(f"There is no child called {given!r} in family {family.reference}.")
+            raise CommandError(f"There is no child called {given!r} in a family you may upload photos for.")
         if len(matches) > 1:
-            ids = ", ".join(str(c.pk) for c in matches)
-            raise CommandError(
-                f"More than one child in family {family.reference} is called {given!r}: use the id ({ids})."
-            )
+            found = ", ".join(f"{c.pk} in family {c.family.reference}" for c in matches)
+            raise CommandError(f"More than one child is called {given!r}: use the id ({found}).")
         return matches[0]
+
+    @staticmethod
+    def _taken_at(given: str) -> datetime:
+        """A date and time on London's clock, "2026-06-03 14:30" (or with a T, or with seconds)."""
+        for pattern in ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"):
+            try:
+                return timezone.make_aware(datetime.strptime(given.strip(), pattern), LONDON)
+            except ValueError:
+                continue
+        raise CommandError(f'--taken-at needs a date and time, like "2026-06-03 14:30", not {given!r}.')
 
     @staticmethod
     def _read(path: Path) -> bytes | None:
