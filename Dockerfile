@@ -27,12 +27,17 @@ COPY . .
 # only for this one command (no secret is baked into the image; FIG_STORAGE
 # and DATABASE_URL fall back to local/SQLite, which collectstatic never uses).
 # The web service collects again at start; staticfiles/ is the app user's so it can.
-# var/ is recreated empty: the app's scratch folder (beat keeps its schedule there).
+# var/ is recreated empty: the app's scratch folder (beat keeps its schedule there). The post checks' name
+# lists are built into it once, here (about 15 s and 1 GB, from the installed names-dataset package), so no
+# web process ever builds them (social/posts/checks/name_lists.py).
 RUN DJANGO_SECRET_KEY=build-only EMAIL_URL=consolemail:// \
         python manage.py collectstatic --noinput \
     && chown -R fig:fig /app/staticfiles \
     && rm -rf /app/var \
-    && install -d -o fig -g fig -m 0700 /app/var
+    && install -d -o fig -g fig -m 0700 /app/var \
+    && DJANGO_SECRET_KEY=build-only EMAIL_URL=consolemail:// \
+        python manage.py shell -c "from social.posts.checks.name_lists import name_lists; name_lists()" \
+    && chown -R fig:fig /app/var
 
 USER fig
 

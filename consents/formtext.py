@@ -35,6 +35,17 @@ _PURPOSE_TEXTS = {
 # (photos.selectors.photos_visible_to, photos.access.access_photo_image) and the small copies offered for
 # posts (social.posts.access.access_post_photo). A current version that does not say this gets a warning on
 # the form-versions page (who_sees_problems). The fix-tags window follows FIG_PHOTO_FIX_TAGS_HOURS.
+# The words that tell parents a group photo is seen by the other families' coordinators too: a child whose
+# parent signed a form without them is not tagged in a photo with children of other families
+# (photos.services.check_group_words), so nobody is bound by words they never saw.
+GROUP_PHOTOS = "for a photo that also shows children from other families, those families' coordinators"
+
+
+def says_group_photos(text: str) -> bool:
+    """Whether a signed form's text told the parent that group photos are shared with other families' coordinators."""
+    return _comparable(GROUP_PHOTOS) in _comparable(text)
+
+
 def who_sees_stored() -> str:
     hours = settings.FIG_PHOTO_FIX_TAGS_HOURS
     return (
@@ -46,7 +57,7 @@ def who_sees_stored() -> str:
 
 
 WHO_SEES_ONLINE = (
-    "Before a photo is published, the FiG staff and volunteers who write FiG's posts and the social media "
+    "Before a photo is published, the FiG staff chosen to write FiG's posts and the social media "
     "administrators who approve them see a small copy of it, with every face blurred where your answers "
     "ask for that."
 )

@@ -49,21 +49,48 @@ def _carer_first_name(full_name: str) -> str:
     return words[0] if words else ""
 
 
-def find_register_names(text: str) -> list[NameMatch]:
-    """Every register name found in `text`, one match per family and name. Two queries."""
+@dataclass(frozen=True)
+class RegisterMention:
+    """Where a register name is written in a text, for the post checks (social/posts/checks/people.py)."""
+
+    family_id: int
+    name: str  # as in the register: a full name, or the first name when only that was found
+    who: str  # "child" or "carer"
+    full: bool  # the full name was found, not a first name alone
+    words: str  # as written in the text: "tyler hughes", "Sam's"
+    child_ids: tuple[int, ...]  # the child; for a carer, every child of the family
+
+
+def register_mentions(text: str) -> list[RegisterMention]:
+    """Every register name found in `text`, one a family and name, by the rule above. Two queries."""
     if not text or not text.strip():
         return []
-    people = [
-        (family_id, f"{first} {last}", first, "child")
-        for family_id, first, last in Child.objects.values_list("family_id", "first_name", "last_name")
-    ] + [
-        (family_id, full, _carer_first_name(full), "carer")
-        for family_id, full in Carer.objects.values_list("family_id", "full_name")
-    ]
-    found: dict[tuple[int, str], NameMatch] = {}
-    for family_id, full, first, who in people:
-        if full.strip() and re.search(_word(full), text, re.IGNORECASE):
-            found.setdefault((family_id, full), NameMatch(family_id, full, who))
-        elif len(first) >= 2 and re.search(_word(first, capital=True), text):
-            found.setdefault((family_id, first), NameMatch(family_id, first, who))
+    children: dict[int, list[int]] = {}
+    people = []
+    for child_id, family_id, first, last in Child.objects.order_by().values_list(
+        "pk", "family_id", "first_name", "last_name"
+    ):
+        children.setdefault(family_id, []).append(child_id)
+        people.append((family_id, f"{first} {last}", first, "child", (child_id,)))
+    for family_id, full in Carer.objects.order_by().values_list("family_id", "full_name"):
+        people.append((family_id, full, _carer_first_name(full), "carer", None))
+    found: dict[tuple[int, str], RegisterMention] = {}
+    for family_id, full, first, who, child_ids in people:
+        child_ids = child_ids or tuple(sorted(children.get(family_id, ())))
+        if full.strip() and (hit := re.search(_word(full), text, re.IGNORECASE)):
+            found.setdefault((family_id, full), RegisterMention(family_id, full, who, True, hit[0], child_ids))
+        elif len(first) >= 2 and (hit := re.search(_word(first, capital=True), text)):
+            key = (family_id, first)
+            if key in found:  # a family with two people of one first name: either may be meant
+                same = found[key]
+                found[key] = RegisterMention(
+                    family_id, first, same.who, False, same.words, tuple(sorted({*same.child_ids, *child_ids}))
+                )
+            else:
+                found[key] = RegisterMention(family_id, first, who, False, hit[0], child_ids)
     return sorted(found.values(), key=lambda m: (m.family_id, m.name))
+
+
+def find_register_names(text: str) -> list[NameMatch]:
+    """Every register name found in `text`, one match per family and name. Two queries."""
+    return [NameMatch(m.family_id, m.name, m.who) for m in register_mentions(text)]

@@ -329,3 +329,28 @@ def review_from_token(token: str) -> tuple[Carer, Child]:
     ):
         raise LinkProblem("invalid")
     return carer, child
+
+
+def children_without_group_photo_words(child_ids: Iterable[int]) -> set[int]:
+    """The children for whom a carer with parental responsibility said yes to keeping photos on a form whose
+    words did not say that a group photo is seen by the other families' coordinators too
+    (consents.formtext.GROUP_PHOTOS): their latest such yes, in the text they were shown. One query."""
+    from consents.formtext import says_group_photos
+
+    latest: dict[tuple[int, int], tuple[dict, str]] = {}
+    for child_id, carer_id, answers, text in (
+        ConsentRecord.objects.filter(
+            child_id__in=list(child_ids),
+            kind=ConsentRecord.Kind.GIVEN,
+            carer__has_parental_responsibility=True,
+        )
+        .order_by("signed_at", "pk")
+        .values_list("child_id", "carer_id", "answers", "text_shown")
+    ):
+        if Purpose.STORED in answers:
+            latest[(child_id, carer_id)] = (answers, text)
+    return {
+        child_id
+        for (child_id, _carer), (answers, text) in latest.items()
+        if answers.get(Purpose.STORED) and not says_group_photos(text)
+    }

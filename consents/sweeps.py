@@ -27,6 +27,8 @@ from consents.uses import TAG_PURPOSES, lacking
 from fig_safety.sweeps import claim_and_stamp
 from fig_safety.times import LONDON
 from staff.notifications import Email, notify_all
+from staff.roles import Role
+from staff.selectors import emails_of
 from staff.services import audit_record
 
 BATCH = 200
@@ -40,6 +42,12 @@ def lapse_lookback() -> timedelta:
     (FIG_PHOTO_RETENTION_DAYS; older ones are deleted anyway), so that a sweep stopped for weeks, or lapses
     from before this step existed, still leave no photo of a child without consent in the vault."""
     return timedelta(days=settings.FIG_PHOTO_RETENTION_DAYS)
+
+
+def _coordinators_or_ceo(family) -> list[str]:
+    """Who is told about a family's consent: its coordinators, or the CEO when nobody coordinates it (so a
+    notice is never recorded as sent to no one)."""
+    return list(coordinators_of(family).values_list("email", flat=True)) or emails_of(Role.CEO)
 
 
 def expire_requests(now: datetime | None = None) -> int:
@@ -186,7 +194,7 @@ def send_lapse_notices(now: datetime | None = None) -> int:
         child = children[child_id]
         days = (timezone.localtime(lapses_at, LONDON).date() - timezone.localtime(now, LONDON).date()).days
         email = Email(
-            to=list(coordinators_of(child.family).values_list("email", flat=True)),
+            to=_coordinators_or_ceo(child.family),
             subject=f"Photo consent runs out in {days} day{'s' if days != 1 else ''} in family {child.family.reference}",
             template="consents/email/lapse_notice.txt",
             context={
@@ -299,7 +307,7 @@ def _act_on_lapse(child_id: int, lapsed_at: datetime, now: datetime) -> bool:
             notify_all(
                 [
                     Email(
-                        to=list(coordinators_of(child.family).values_list("email", flat=True)),
+                        to=_coordinators_or_ceo(child.family),
                         subject=f"Photo consent has run out in family {child.family.reference}",
                         template="consents/email/lapsed.txt",
                         context={

@@ -63,6 +63,20 @@ def photos_visible_to(user) -> QuerySet[Photo]:
     return Photo.objects.filter(condition, status__in=LIVE)
 
 
+def fixing_tags(user, photo: Photo) -> bool:
+    """Whether this person is the photo's uploader within the fix-tags window: they tagged its children and
+    may still fix any tag; afterwards only its families' coordinators may, each for their own families."""
+    return photo.uploaded_by_id == getattr(user, "pk", None) and photo.uploaded_at >= _fresh_since()
+
+
+def tag_families(user, photo: Photo) -> QuerySet[Family]:
+    """The families whose children this person may tag in (or untag from) the photo: any they may upload
+    for while fixing its tags as its uploader; afterwards, the families they coordinate."""
+    if fixing_tags(user, photo):
+        return can_upload_for(user)
+    return families_managed_by(user) if has_role(user, Role.COORDINATOR) else Family.objects.none()
+
+
 def _fresh_since() -> datetime:
     """Uploads since then are still their photographer's to see and fix (the fix-tags window)."""
     return timezone.now() - timedelta(hours=settings.FIG_PHOTO_FIX_TAGS_HOURS)

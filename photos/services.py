@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -21,14 +22,14 @@ from PIL import Image
 
 from consents.hooks import Withdrawal
 from consents.models import Child, Family, Purpose
-from consents.selectors import consents_for_children, families_managed_by
+from consents.selectors import children_without_group_photo_words, consents_for_children, families_managed_by
 from consents.uses import TAG_PURPOSES, lacking
 from fig_safety.times import when
 from fig_safety.vault import VaultError, blobs_removed_on_failure, vault_delete, vault_read, vault_save
 from photos.faces import FaceBox, find_faces
 from photos.models import Photo, PhotoAccess, PhotoTag, UploadBatch
 from photos.processing import PhotoRefused, process_upload
-from photos.selectors import can_upload_for
+from photos.selectors import can_upload_for, tag_families
 from staff.models import User
 from staff.notifications import notify
 from staff.services import audit_record, client_ip
@@ -38,13 +39,14 @@ class UploadError(Exception):
     """The upload cannot go ahead; the message is for the person uploading."""
 
 
-def check_taggable(*, by: User, children: Iterable[Child]) -> list[Child]:
+def check_taggable(*, by: User, children: Iterable[Child], families: QuerySet[Family] | None = None) -> list[Child]:
     """The children, if every one is in a family `by` may upload photos for (can_upload_for: any family for
     a photographer, their own for a coordinator) and may be photographed and kept now. A group photo may
     tag children of several families."""
     children = list(dict.fromkeys(children))  # the same child named twice is one tag
-    families = {c.family_id for c in children}
-    if families and can_upload_for(by).filter(pk__in=families).count() != len(families):
+    allowed = can_upload_for(by) if families is None else families
+    wanted = {c.family_id for c in children}
+    if wanted and allowed.filter(pk__in=wanted).count() != len(wanted):
         raise UploadError("A tagged child is not in a family you may upload photos for.")
     positions = consents_for_children([c.pk for c in children])
     missing = [c for c in children if lacking(positions[c.pk], TAG_PURPOSES)]
@@ -54,6 +56,22 @@ def check_taggable(*, by: User, children: Iterable[Child]) -> list[Child]:
             f"No current consent for {names} to be photographed and kept in the vault, so they cannot be tagged."
         )
     return children
+
+
+def check_group_words(children: Iterable[Child]) -> None:
+    """A photo of children of several families is seen by each family's coordinators: every child's parents
+    must have signed a form that says so (consents.formtext.GROUP_PHOTOS). UploadError naming who has not."""
+    children = list(children)
+    if len({c.family_id for c in children}) < 2:
+        return
+    missing = children_without_group_photo_words(c.pk for c in children)
+    if missing:
+        names = " and ".join(f"{c.first_name} {c.last_name}" for c in children if c.pk in missing)
+        raise UploadError(
+            f"The consent form signed for {names} says that only their own family's coordinators see their "
+            "photos, so they cannot be tagged in a photo with children of other families. Ask their parent or "
+            "carer to sign the current form first."
+        )
 
 
 # A camera clock a few minutes fast is not "the future"; a date later than this after the upload is wrong.
@@ -105,6 +123,7 @@ def photo_upload(
     if not can_upload_for(by).filter(pk=family.pk).exists():
         raise UploadError(f"You may not upload photos for family {family.reference}.")
     children = check_taggable(by=by, children=children)
+    check_group_words(children)
     if not children and not no_child_identifiable:
         raise UploadError("Tag the children in the photos, or confirm that no child can be identified in them.")
     if blur_faces and children:
@@ -280,16 +299,19 @@ def photo_retag(
     by: User,
     request: HttpRequest | None = None,
 ) -> None:
-    """Set the children tagged in the photo, as far as `by` may: the tags of children in families they may
-    upload for become `children`; tags of other families' children (a coordinator fixing a group photo that
+    """Set the children tagged in the photo, as far as `by` may (photos.selectors.tag_families: its uploader
+    while fixing its tags, then each coordinator for their own families): the tags of children in those
+    families become `children`; tags of other families' children (a coordinator fixing a group photo that
     also shows children of families they do not coordinate) stay as they are, so nobody can take a child of
     another family out of a photo and with it that child's consent rules."""
-    children = check_taggable(by=by, children=children)
+    editable = tag_families(by, photo)
+    children = check_taggable(by=by, children=children, families=editable)
     with transaction.atomic():
         locked = Photo.objects.select_for_update().get(pk=photo.pk)
         before = sorted(locked.tags.values_list("child_id", flat=True))
-        others = list(locked.tags.exclude(child__family__in=can_upload_for(by)).values_list("child_id", flat=True))
+        others = list(locked.tags.exclude(child__family__in=editable).values_list("child_id", flat=True))
         after = sorted({c.pk for c in children} | set(others))
+        check_group_words(Child.objects.filter(pk__in=after))
         problem = taken_without_consent(
             [c for c in children if c.pk not in before], locked.taken_at or locked.uploaded_at
         )
@@ -350,17 +372,12 @@ def photo_keep(*, photo: Photo, reason: str, by: User, request: HttpRequest | No
             raise UploadError("This photo is not waiting to be deleted, so there is nothing to keep it from.")
         # The reason answers the withdrawal of the children who may no longer be photographed or kept: in a
         # group photo, only a coordinator of each of their families may give it, not one of another family.
-        tagged = list(Child.objects.filter(photo_tags__photo=locked).select_related("family"))
-        positions = consents_for_children([c.pk for c in tagged])
-        theirs = {c.family for c in tagged if lacking(positions[c.pk], TAG_PURPOSES)}
-        managed = set(families_managed_by(by).filter(pk__in=[f.pk for f in theirs]).values_list("pk", flat=True))
-        strangers = sorted(f.reference for f in theirs if f.pk not in managed)
-        if strangers:
-            raise UploadError(
-                "Only a coordinator of family "
-                + " and ".join(strangers)
-                + " can record a reason to keep this photo: the consent it was queued for is theirs."
-            )
+        _require_coordinator_of(
+            locked,
+            by,
+            lacking_consent_for=TAG_PURPOSES,
+            to="record a reason to keep this photo: the consent it was queued for is theirs",
+        )
         locked.keep_reason, locked.keep_recorded_by, locked.deletion_due_at = reason, by, None
         locked.save(update_fields=["keep_reason", "keep_recorded_by", "deletion_due_at"])
         audit_record(action="photo.kept", actor=by, target=locked, request=request, details={"reason": reason})
@@ -452,6 +469,15 @@ def photo_confirm_unidentifiable(
                 "There is no version with faces blurred to confirm: FiG Safety found no face in this photo. "
                 "Draw a box over each face it missed first."
             )
+        if confirmed:
+            # It decides whether the children whose parents agreed to photos online, but not to a
+            # recognisable face, may be published in it.
+            _require_coordinator_of(
+                locked,
+                by,
+                lacking_consent_for=[Purpose.FACE_ONLINE],
+                to="confirm the blurred version: it decides whether their child's photo may go online",
+            )
         if locked.marked_unidentifiable == confirmed:
             return
         locked.marked_unidentifiable = confirmed
@@ -465,6 +491,19 @@ def photo_confirm_unidentifiable(
             request=request,
             details={"faces": locked.face_count, "drawn": len(locked.drawn_faces)},
         )
+
+
+def _require_coordinator_of(photo: Photo, by: User, *, lacking_consent_for: Iterable[str], to: str) -> None:
+    """A decision that answers for the tagged children lacking consent for `lacking_consent_for` (for an
+    untagged photo, for the family it was uploaded for): in a group photo, only a coordinator of each of their
+    families may make it, not one of another family. UploadError saying whose it is otherwise."""
+    tagged = list(Child.objects.filter(photo_tags__photo=photo).select_related("family"))
+    positions = consents_for_children([c.pk for c in tagged])
+    theirs = {c.family for c in tagged if lacking(positions[c.pk], lacking_consent_for)} if tagged else {photo.family}
+    managed = set(families_managed_by(by).filter(pk__in=[f.pk for f in theirs]).values_list("pk", flat=True))
+    strangers = sorted(f.reference for f in theirs if f.pk not in managed)
+    if strangers:
+        raise UploadError(f"Only a coordinator of family {' and '.join(strangers)} can {to}.")
 
 
 def photo_delete(*, photo_id: int, reason: str, by: User | None = None) -> None:

@@ -55,9 +55,11 @@ from photos.selectors import (
     children_who_can_be_photographed,
     consents_of_children_in,
     families_of_photos,
+    fixing_tags,
     gallery_photos,
     in_families,
     photos_allowed_for,
+    tag_families,
     untagged_uses,
     uses_for_photos,
 )
@@ -138,7 +140,7 @@ def _families_named_to(user, photo: Photo) -> set[int]:
     """The families whose tagged children this person sees by name on a photo: all of them for its uploader
     (they tagged them), only their own families for a coordinator. A coordinator of one family in a group
     photo is told that a child of another family is in it, not who."""
-    if photo.uploaded_by_id == user.pk:
+    if fixing_tags(user, photo):
         return {child.family_id for child in photo.children.all()}
     return set(families_managed_by(user).values_list("pk", flat=True)) if has_role(user, Role.COORDINATOR) else set()
 
@@ -147,7 +149,7 @@ def retag_choices(user, photo: Photo, also: list) -> tuple[QuerySet[Child], list
     """(the children this person may tag in the photo, the other families they could add): children of the
     photo's families, the family it was uploaded for and the `also` families, as far as they may upload for
     them (photos.services.photo_retag keeps the tags of other families' children)."""
-    allowed = can_upload_for(user)
+    allowed = tag_families(user, photo)
     families = {family.pk for family in families_of_photos([photo])[photo.pk]} | {photo.family_id}
     families |= {family.pk for family in also}
     children = (
@@ -294,7 +296,7 @@ def gallery(request: HttpRequest) -> HttpResponse:
     # counted on its card. Its uploader sees every name (they tagged them).
     own = set(families_managed_by(request.user).values_list("pk", flat=True))
     named_of = {
-        photo.pk: [c for c in children_of[photo.pk] if c.family_id in own or photo.uploaded_by_id == request.user.pk]
+        photo.pk: [c for c in children_of[photo.pk] if c.family_id in own or fixing_tags(request.user, photo)]
         for photo in page
     }
     # The families each photo belongs to (photos.selectors.in_families), from what is read already.
@@ -340,7 +342,7 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
     tagged_children = list(photo.children.select_related("family"))
     tagged = len(tagged_children)
     named_families = _families_named_to(request.user, photo)
-    also = _other_families(can_upload_for(request.user), photo.family, request.GET.getlist("also"), "")
+    also = _other_families(tag_families(request.user, photo), photo.family, request.GET.getlist("also"), "")
     choices, addable = retag_choices(request.user, photo, also)
     retag_form = RetagForm(
         children=choices,
@@ -431,7 +433,7 @@ def image(request: HttpRequest, public_id, size: str) -> HttpResponse:
 @require_POST
 def retag(request: HttpRequest, public_id) -> HttpResponse:
     photo = access_photo(request.user, public_id, retag=True)
-    also = _other_families(can_upload_for(request.user), photo.family, request.POST.getlist("also"), "")
+    also = _other_families(tag_families(request.user, photo), photo.family, request.POST.getlist("also"), "")
     form = RetagForm(request.POST, children=retag_choices(request.user, photo, also)[0])
     if form.is_valid():
         try:
@@ -506,17 +508,23 @@ def unconfirmed(request: HttpRequest) -> HttpResponse:
 @vault_required(Role.COORDINATOR)
 @require_safe
 def deletion_queue(request: HttpRequest) -> HttpResponse:
+    # Every photo of the coordinator's families, a group photo under each of them (in_families).
     photos = (
         Photo.objects.filter(
-            family__in=families_managed_by(request.user),
+            in_families(families_managed_by(request.user)),
             deletion_due_at__isnull=False,
             status__in=[Photo.Status.PROCESSING, Photo.Status.READY],
         )
         .select_related("family")
-        .order_by("deletion_due_at")
+        .order_by("deletion_due_at", "pk")
     )
     page = Paginator(photos, 100).get_page(request.GET.get("page"))
-    return render(request, "photos/deletion_queue.html", {"page": page})
+    families = families_of_photos(page)
+    return render(
+        request,
+        "photos/deletion_queue.html",
+        {"page": page, "rows": [(photo, families[photo.pk]) for photo in page]},
+    )
 
 
 @vault_required(Role.COORDINATOR)

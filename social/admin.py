@@ -34,6 +34,6 @@ class DigestSentAdmin(ReadOnlyAdmin):
 
 @admin.register(PolicyTerm)
 class PolicyTermAdmin(ReadOnlyAdmin):
-    list_display = ["term", "category", "is_active"]
-    list_filter = ["category", "is_active"]
+    list_display = ["term", "category", "kind", "is_active"]
+    list_filter = ["category", "kind", "is_active"]
     search_fields = ["term"]

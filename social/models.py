@@ -181,14 +181,22 @@ class DigestSent(models.Model):
 
 
 class PolicyTerm(models.Model):
-    """A word or phrase that suggests religious or political content; administrators edit the list."""
+    """A word or phrase on the religious or political list; administrators edit the lists. What each kind
+    does to a post is social/posts/checks/terms.py."""
 
     class Category(models.TextChoices):
         RELIGIOUS = "religious", "Religious"
         POLITICAL = "political", "Political"
 
+    class Kind(models.TextChoices):
+        TERM = "term", "Term"  # found wherever it is (outside an exception)
+        NEEDS_CONTEXT = "needs_context", "Term that needs context"  # found only near a context word or a term
+        CONTEXT = "context", "Context word"  # never found on its own: makes a term that needs context count
+        EXCEPTION = "exception", "Exception"  # hides the terms inside it, where it occurs
+
     category = models.CharField(max_length=10, choices=Category.choices)
     term = models.CharField(max_length=100)
+    kind = models.CharField(max_length=13, choices=Kind.choices, default=Kind.TERM)
     is_active = models.BooleanField(default=True)
 
     class Meta:

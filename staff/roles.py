@@ -12,6 +12,7 @@ class Role(StrEnum):
     COORDINATOR = "coordinator"
     PHOTOGRAPHER = "photographer"
     STAFF = "staff"
+    POST_WRITER = "post_writer"
     SOCIAL_ADMIN = "social_admin"
     CEO = "ceo"
 
@@ -24,6 +25,7 @@ ROLE_LABELS: dict[Role, str] = {
     Role.COORDINATOR: "Family Service Coordinator",
     Role.PHOTOGRAPHER: "Photographer",
     Role.STAFF: "Staff or volunteer",
+    Role.POST_WRITER: "Post writer",
     Role.SOCIAL_ADMIN: "Social media administrator",
     Role.CEO: "CEO",
 }

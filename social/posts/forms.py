@@ -190,9 +190,21 @@ class PolicyTermForm(forms.Form):
         label="Word or phrase",
         max_length=200,
         strip=True,
-        help_text="Posts are checked for it as a whole word, in any case: “pray” is found in “We pray”, "
-        "not in “spray”.",
+        help_text="Posts are checked for it as whole words with their word forms, in any case: “pray” is found "
+        "in “We are praying”, not in “spray”.",
         error_messages={"required": "Enter a word or a short phrase.", "max_length": "Keep it under 100 characters."},
+    )
+    kind = forms.ChoiceField(
+        label="What it does",
+        choices=[
+            (PolicyTerm.Kind.TERM, "A term: found wherever it is"),
+            (PolicyTerm.Kind.NEEDS_CONTEXT, "A term that needs context: found only near a context word or a term"),
+            (PolicyTerm.Kind.CONTEXT, "A context word: never found on its own, makes a term that needs context count"),
+            (PolicyTerm.Kind.EXCEPTION, "An exception: hides the terms inside it, where it is, such as “church hall”"),
+        ],
+        initial=PolicyTerm.Kind.TERM,
+        required=False,  # a term, unless the administrator chooses otherwise
+        widget=forms.RadioSelect,
     )
 
     def clean_term(self) -> str:
@@ -200,3 +212,6 @@ class PolicyTermForm(forms.Form):
             return clean_term(self.cleaned_data["term"])
         except TermError as exc:
             raise forms.ValidationError(str(exc)) from None
+
+    def clean_kind(self) -> str:
+        return self.cleaned_data.get("kind") or PolicyTerm.Kind.TERM

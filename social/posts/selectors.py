@@ -21,12 +21,13 @@ from staff.roles import Role, has_role, is_social_admin
 CHANNEL_LABELS = dict(Channel.choices)
 
 
-# Who sees the small copies of photos that may be posted, and so who may attach photos to a post: the people
-# who write posts (the "Staff or volunteer" role) and the social media administrators who approve them.
-# Photographers, coordinators and the CEO have no part in writing or approving posts (a coordinator sees
-# their families' photos in the vault instead). Volunteers hold the "Staff or volunteer" role, so they are in:
-# the application cannot tell them from staff (docs/security.md says why, and what FiG decides instead).
-POST_PHOTO_VIEWERS = (Role.STAFF, Role.SOCIAL_ADMIN)
+# Who sees the small copies of photos that may be posted, and so who may attach photos to a post: the staff
+# chosen to write FiG's posts (the "Post writer" role) and the social media administrators who
+# approve them. Anyone else on the staff, volunteers included (they hold only "Staff or volunteer"), may write
+# posts without photos. Photographers, coordinators and the CEO have no part in writing or approving posts (a
+# coordinator sees their families' photos in the vault instead). consents.formtext.WHO_SEES_ONLINE tells
+# parents this; docs/security.md says why.
+POST_PHOTO_VIEWERS = (Role.POST_WRITER, Role.SOCIAL_ADMIN)
 
 
 def can_see_post_photos(user) -> bool:

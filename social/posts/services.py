@@ -77,9 +77,17 @@ class PostSentBack(PostError):
 HELD = "A parent or carer asked FiG not to use a photo in this post online"
 
 
-def _gate_says(gate: list[Finding], *, held: str, consent: str) -> str:
+def _gate_says(gate: list[Finding], *, held: str, consent: str, text: str) -> str:
+    """Why a finding that cannot be dismissed stops the post, in the words for its kind: `held` for a parent's
+    hold on a photo, `consent` for the photo consent gate, `text` for one in the text (a child named whose
+    family has not agreed to online use, a family's contact details): "{title}", "{why}" and "{found}"."""
     first = gate[0]
-    return (held if first.check == "removal" else consent).format(found="; ".join(first.matches))
+    found = "; ".join(first.matches)
+    if first.check == "removal":
+        return held.format(found=found)
+    if first.check == "consent":
+        return consent.format(found=found)
+    return text.format(title=first.title, why=first.explanation, found=found or "see the checks")
 
 
 def post_findings(post: Post) -> list[Finding]:
@@ -182,6 +190,7 @@ def post_submit(*, post: Post, by: User, request: HttpRequest | None = None) -> 
                     blocking,
                     held=HELD + ", so it cannot be sent for review. Take the photo off the post: {found}.",
                     consent="The photo consent check fails: {found}",
+                    text="It cannot be sent for review: {title} ({found}). {why} Change the text first.",
                 )
             )
         locked.status, locked.submitted_at, locked.updated_at = Post.Status.SUBMITTED, timezone.now(), timezone.now()
@@ -249,6 +258,7 @@ def _approve(
                 gate,
                 held=HELD + ", so it cannot be approved: {found}. Send it back so the photo comes off.",
                 consent="The photo consent check fails and cannot be dismissed: {found}",
+                text="{title} ({found}) cannot be dismissed: {why} Send it back so the text is changed.",
             )
         )
     undismissed = [f.title for f in findings if not (dismissals.get(f.check) or "").strip()]
@@ -391,20 +401,26 @@ def _recheck(locked: Post) -> str:
     """Precondition: the row is locked. The consent gate and the text checks, run again at the moment of
     publication: if either finds something that was not dismissed at approval, the post goes back to its
     author and this says why ("" when it may go out)."""
-    gate = [f for f in check_photos(locked.photos.all(), versions=locked.photo_versions) if not f.dismissible]
+    # A finding that cannot be dismissed stops it whatever was dismissed at approval: a child named in the text
+    # whose family withdrew online consent since is no longer covered by the reason given then.
+    text_findings = check_text(locked.text)
+    photo_findings = check_photos(locked.photos.all(), versions=locked.photo_versions)
+    gate = [f for f in [*photo_findings, *text_findings] if not f.dismissible]
     dismissed = set(locked.dismissals.values_list("check_name", flat=True))
-    new_findings = [f for f in check_text(locked.text) if f.check not in dismissed]
+    new_findings = [f for f in text_findings if f.dismissible and f.check not in dismissed]
     if gate:
         note = _gate_says(
             gate,
             held=HELD + " after it was approved. Take the photo off the post: {found}.",
             consent="Consent changed after approval: {found}",
+            text="Since approval, the text has something that cannot be dismissed: {title} ({found}). {why}",
         )
         _send_back(locked, by=None, note=note)
         return _gate_says(
             gate,
             held=HELD + " ({found}), so the post was not published and went back to its author.",
             consent="Consent has changed since approval, so the post was not published and went back to its author.",
+            text="{title} cannot be dismissed, so the post was not published and went back to its author.",
         )
     if new_findings:
         # The register or the term lists changed since approval (a new child with a name in the text, say).
@@ -452,6 +468,7 @@ def post_publish_send(*, post_id: int) -> Post | None:
                 gate,
                 held=HELD + " while the post was being published: {found}.",
                 consent="Consent was withdrawn while the post was being published.",
+                text="{title} while the post was being published: {found}.",
             )
             post_open_takedown(post=again, reason=reason, by=None)
     return again
@@ -603,6 +620,16 @@ def parent_request_removal(*, post: Post, user: User, request: HttpRequest | Non
             post=post, reason="A parent or carer asked for this post to be removed.", by=None, requested_by=user
         )
         held = _hold_photos(post=post, user=user)
+        # The photo may no longer be used online for that child anywhere: every other live post with it (or
+        # a copy of it) comes down too, each with its own takedown.
+        others = Post.objects.filter(status=Post.Status.PUBLISHED, photos__in=held_photos()).exclude(pk=post.pk)
+        for other in others.distinct().order_by("pk"):
+            post_open_takedown(
+                post=other,
+                reason="A parent or carer asked FiG not to use a photo in this post online (they asked for another "
+                "post with it to be removed).",
+                by=None,
+            )
         if held or not asked_before:
             audit_record(
                 action="post.removal_requested",

@@ -18,8 +18,30 @@ from staff.services import audit_record
 
 MAX_WORDS = 6
 # Letters or digits at both ends, with spaces, hyphens and apostrophes between: the checks match a
-# term as whole words (checks.term_matches), which means nothing for a term that ends in "!" or "+".
+# term as whole words (social/posts/checks/terms.py), which means nothing for a term that ends in "!" or "+".
 _TERM_SHAPE = re.compile(r"[^\W_](?:[\w'’ -]*[^\W_])?")
+
+
+# What a change means for posts, as the page says it, for each kind of row: the end of a sentence.
+KIND_EFFECTS = {
+    PolicyTerm.Kind.TERM: ". Posts are checked for it from now on.",
+    PolicyTerm.Kind.NEEDS_CONTEXT: " as a term that needs context. From now on it is found in posts near a context "
+    "word or a term of the same list.",
+    PolicyTerm.Kind.CONTEXT: " as a context word. From now on it makes terms that need context near it count.",
+    PolicyTerm.Kind.EXCEPTION: " as an exception. From now on it hides the terms inside it, where a post has it.",
+}
+KIND_SWITCHED_ON = {  # without the full stop: the page may add "from now on"
+    PolicyTerm.Kind.TERM: ": posts are checked for it",
+    PolicyTerm.Kind.NEEDS_CONTEXT: ": posts are checked for it near a context word or a term",
+    PolicyTerm.Kind.CONTEXT: ": it makes terms that need context near it count",
+    PolicyTerm.Kind.EXCEPTION: ": it hides the terms inside it, where a post has it",
+}
+KIND_SWITCHED_OFF = {
+    PolicyTerm.Kind.TERM: ": posts are no longer checked for it.",
+    PolicyTerm.Kind.NEEDS_CONTEXT: ": posts are no longer checked for it.",
+    PolicyTerm.Kind.CONTEXT: ": it no longer makes terms near it count.",
+    PolicyTerm.Kind.EXCEPTION: ": the terms inside it are found again.",
+}
 
 
 class TermError(Exception):
@@ -43,7 +65,7 @@ def clean_term(text: str) -> str:
 
 
 def policy_terms_by_category() -> list[tuple[str, str, list[PolicyTerm]]]:
-    """(category, label, its terms A to Z), for each category. One query."""
+    """(category, label, its rows of every kind A to Z), for each category. One query."""
     grouped: dict[str, list[PolicyTerm]] = {value: [] for value in PolicyTerm.Category.values}
     for term in PolicyTerm.objects.order_by("category", "term", "id"):
         grouped[term.category].append(term)
@@ -57,17 +79,21 @@ def policy_term_add(
     category: str,
     term: str,
     by: User,
+    kind: str = PolicyTerm.Kind.TERM,
     request: HttpRequest | None = None,
 ) -> tuple[PolicyTerm, bool]:
-    """Add a term to a list, or switch it back on if it is there switched off. Returns (term, switched back on).
+    """Add a term, a term that needs context, a context word or an exception to a list, or switch it back
+    on, as that kind, if it is there switched off. Returns (the row, switched back on).
 
     Terms match in any case, so "Pray" is the same term as "pray": one already checked, on either
-    list, is refused.
+    list and of any kind, is refused.
     """
     if not is_social_admin(by):
         raise TermError("Only a social media administrator can change the term lists.")
     if category not in PolicyTerm.Category.values:
         raise TermError("Choose the list: religious or political.")
+    if kind not in PolicyTerm.Kind.values:
+        raise TermError("Choose what it does: a term, a term that needs context, a context word or an exception.")
     term = clean_term(term)
     label = PolicyTerm.Category(category).label.lower()
     with transaction.atomic():
@@ -77,10 +103,11 @@ def policy_term_add(
             raise TermError(f"“{checked.term}” is already on the {checked.get_category_display().lower()} list.")
         switched_off = next((t for t in same if t.category == category), None)
         if switched_off is not None:
-            return _switch(switched_off, on=True, by=by, request=request), True
+            # It comes back as what the administrator chose now, which may differ from what it was.
+            return _switch(switched_off, on=True, by=by, request=request, kind=kind), True
         try:
             with transaction.atomic():  # a savepoint: a double submit that got past the check above lands here
-                added = PolicyTerm.objects.create(category=category, term=term)
+                added = PolicyTerm.objects.create(category=category, term=term, kind=kind)
         except IntegrityError:
             raise TermError(f"“{term}” is already on the {label} list.") from None
         audit_record(
@@ -88,7 +115,7 @@ def policy_term_add(
             actor=by,
             target=added,
             request=request,
-            details={"category": category, "term": term},
+            details={"category": category, "term": term, "kind": kind},
         )
     return added, False
 
@@ -111,15 +138,22 @@ def policy_term_switch(*, term: PolicyTerm, on: bool, by: User, request: HttpReq
             raise taken from None
 
 
-def _switch(locked: PolicyTerm, *, on: bool, by: User, request: HttpRequest | None) -> PolicyTerm:
+def _switch(
+    locked: PolicyTerm, *, on: bool, by: User, request: HttpRequest | None, kind: str | None = None
+) -> PolicyTerm:
     """Precondition: the row is locked."""
+    details = {"category": locked.category, "term": locked.term}
+    if kind is not None and kind != locked.kind:
+        details["kind_before"] = locked.kind
+        locked.kind = kind
+    details["kind"] = locked.kind
     locked.is_active = on
-    locked.save(update_fields=["is_active"])
+    locked.save(update_fields=["is_active", "kind"])
     audit_record(
         action="policy_term.switched_on" if on else "policy_term.switched_off",
         actor=by,
         target=locked,
         request=request,
-        details={"category": locked.category, "term": locked.term},
+        details=details,
     )
     return locked

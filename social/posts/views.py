@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
 from consents.access import parent_required
+from fig_safety import ratelimit
 from fig_safety.times import when
 from fig_safety.vault import blob_response
 from photos import services as photo_services
@@ -44,6 +45,7 @@ from social.posts.access import (
 )
 from social.posts.adapters import available_adapters
 from social.posts.checks import Finding, check_photos, check_text
+from social.posts.checks.terms import CONTEXT_WINDOW
 from social.posts.forms import (
     MAX_TEXT,
     ApproveForm,
@@ -56,6 +58,7 @@ from social.posts.forms import (
 from social.posts.services import EDITABLE
 from staff.access import require, staff_required
 from staff.roles import Role, is_social_admin
+from staff.services import audit_record
 
 PAGE_SIZE = 25
 OFFERED_PHOTOS = 60  # the newest photos offered on the form; ones already chosen are always shown too
@@ -190,7 +193,20 @@ def live_check(request: HttpRequest) -> JsonResponse:
 
     Takes a form body (text, photos) or a JSON one ({"text": ..., "photos": [...]}). Only photos
     that may be posted are looked at; any other id is ignored, so the answer says nothing about them.
+
+    The register check would let anyone on the staff confirm which names belong to families FiG works with,
+    so the check is rate-limited per person (FIG_LIVE_CHECK_RATES: 429 past it), a check that finds register
+    names writes an audit row, and the names finding never echoes more than a few names (checks.people).
     """
+    if not ratelimit.allow(f"live-check:{request.user.pk}", settings.FIG_LIVE_CHECK_RATES):
+        response = JsonResponse(
+            {
+                "error": "Too many checks in a short time. Wait a minute, then carry on: the checks run again when you save."
+            },
+            status=429,
+        )
+        response["Retry-After"] = "60"
+        return response
     if request.content_type == "application/json":
         try:
             body = json.loads(request.body or b"{}")
@@ -204,6 +220,14 @@ def live_check(request: HttpRequest) -> JsonResponse:
     text = text[:MAX_TEXT]
     photos = selectors.postable_photos().filter(public_id__in=[i for i in ids[:200] if _is_uuid(i)])
     findings = [*check_text(text), *check_photos(photos)] if text.strip() or ids else []
+    named = [f for f in findings if f.check == "names"]
+    if named:
+        audit_record(
+            action="post.live_check_names",
+            actor=request.user,
+            request=request,
+            details={"names_shown": sum(len(f.matches) for f in named), "text_length": len(text)},
+        )
     response = JsonResponse({"findings": [_as_json(f) for f in findings], "summary": _summary(findings)})
     response["Cache-Control"] = "private, no-store"
     return response
@@ -560,6 +584,7 @@ def _terms_page(request: HttpRequest, *, form: PolicyTermForm | None = None, sta
             "lists": lists,
             "can_edit": can_edit,
             "form": (form or PolicyTermForm()) if can_edit else None,
+            "context_window": CONTEXT_WINDOW,
             "nav_can_review": is_social_admin(request.user),
         },
         status=status,
@@ -585,7 +610,7 @@ def policy_term_add(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             term, switched_on = terms.policy_term_add(
-                category=data["category"], term=data["term"], by=request.user, request=request
+                category=data["category"], term=data["term"], kind=data["kind"], by=request.user, request=request
             )
         except terms.TermError as exc:
             form.add_error("term", str(exc))
@@ -595,12 +620,10 @@ def policy_term_add(request: HttpRequest) -> HttpResponse:
                 messages.success(
                     request,
                     f"“{term.term}” was on the {where} list, switched off. It is switched on "
-                    "again: posts are checked for it from now on.",
+                    f"again{terms.KIND_SWITCHED_ON[term.kind]} from now on.",
                 )
             else:
-                messages.success(
-                    request, f"“{term.term}” is added to the {where} list. Posts are checked for it from now on."
-                )
+                messages.success(request, f"“{term.term}” is added to the {where} list{terms.KIND_EFFECTS[term.kind]}")
             return _back_to(term.category)
     return _terms_page(request, form=form, status=400)
 
@@ -615,7 +638,7 @@ def policy_term_switch(request: HttpRequest, pk: int, on: bool) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         if on:
-            messages.success(request, f"“{term.term}” is switched on again: posts are checked for it.")
+            messages.success(request, f"“{term.term}” is switched on again{terms.KIND_SWITCHED_ON[term.kind]}.")
         else:
-            messages.success(request, f"“{term.term}” is switched off: posts are no longer checked for it.")
+            messages.success(request, f"“{term.term}” is switched off{terms.KIND_SWITCHED_OFF[term.kind]}")
     return _back_to(term.category)

@@ -72,6 +72,10 @@
         headers: { "X-CSRFToken": token.value, Accept: "application/json" },
       })
         .then(function (response) {
+          if (response.status === 429) {
+            // Too many checks in a short time: say so, in the server's words, rather than "could not run".
+            return response.json().then(function (answer) { return { summary: answer.error, findings: [] }; });
+          }
           if (!response.ok) throw new Error("status " + response.status);
           return response.json();
         })

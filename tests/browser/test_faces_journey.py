@@ -78,7 +78,7 @@ def test_a_group_photo_is_checked_for_faces_blurred_confirmed_and_posted_blurred
     factories.PolicyVersionFactory()
     photographer = factories.staff_user("photographer", email="pip@example.org", full_name="Pip Snap")
     coordinator = factories.staff_user("coordinator", email="cam@example.org", full_name="Cam Reid")
-    writer = factories.staff_user("staff", email="sam@example.org", full_name="Sam Writer")
+    writer = factories.staff_user("staff", "post_writer", email="sam@example.org", full_name="Sam Writer")
     family = consent_factories.FamilyFactory()
     mother = consent_factories.CarerFactory(family=family, full_name="Mo Demo", email="mo@example.org")
     for name in ("Ava", "Ben"):

@@ -53,7 +53,7 @@ def _sign_out(page: Page) -> None:
 
 def test_a_post_goes_from_draft_to_published_and_the_parent_asks_for_its_removal(desktop_page, phone_page, mailoutbox):
     factories.PolicyVersionFactory()
-    writer = factories.staff_user("staff", email="sam@example.org", full_name="Sam Writer")
+    writer = factories.staff_user("staff", "post_writer", email="sam@example.org", full_name="Sam Writer")
     reviewer = factories.staff_user("social_admin", email="rae@example.org", full_name="Rae Reviewer")
     photographer = factories.staff_user("photographer", email="pip@example.org", full_name="Pip Snap")
     family = consent_factories.FamilyFactory()
@@ -89,7 +89,7 @@ def test_a_post_goes_from_draft_to_published_and_the_parent_asks_for_its_removal
     # The warning shows beside the text while typing, before anything is saved.
     expect(checks.get_by_role("heading", name="Contact details")).to_be_visible()
     expect(checks.locator("mark")).to_have_text(["07700 900123"])
-    expect(checks).to_contain_text("could make someone contactable")
+    expect(checks).to_contain_text("could make a child or family contactable")
     assert not Post.objects.exists()
 
     choice = page.get_by_role("checkbox", name=re.compile(rf"^Photo from family {family.reference}"))
@@ -190,6 +190,7 @@ def test_without_javascript_the_checks_show_after_saving(browser_instance, live_
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
     factories.PolicyVersionFactory()
+    # A member of staff who is not a post writer: they write text-only posts and are offered no photos.
     writer = factories.staff_user("staff", email="sam@example.org", full_name="Sam Writer")
     context = browser_instance.new_context(
         viewport={"width": 1280, "height": 900}, java_script_enabled=False, base_url=live_server.url
@@ -199,6 +200,9 @@ def test_without_javascript_the_checks_show_after_saving(browser_instance, live_
         page.set_default_timeout(15_000)
         journeys.staff_sign_in(page, writer)
         page.goto("/social/posts/new/")
+        expect(
+            page.get_by_text("Only the staff who write FiG's posts and the social media administrators")
+        ).to_be_visible()
         page.get_by_label("What the post says").fill(TEXT)
         page.get_by_role("checkbox", name="FiG website").check()
         page.get_by_role("button", name="Save the draft").click()

@@ -42,7 +42,7 @@ def _check_page(page: Page, name: str) -> None:
 
 def test_a_parent_asks_for_removal_on_her_phone_then_allows_the_photo_again(phone_page, mailoutbox):
     factories.PolicyVersionFactory()
-    writer = factories.staff_user("staff", email="sam@example.org", full_name="Sam Writer")
+    writer = factories.staff_user("staff", "post_writer", email="sam@example.org", full_name="Sam Writer")
     reviewer = factories.staff_user("social_admin", email="rae@example.org", full_name="Rae Reviewer")
     photographer = factories.staff_user("photographer", email="pip@example.org", full_name="Pip Snap")
     family = consent_factories.FamilyFactory()

@@ -371,3 +371,16 @@ def test_two_sweeps_at_once_act_once(step):
     assert sorted(results) == [0, 1]
     assert LapseNotice.objects.count() == 1
     assert len([m for m in mail.outbox if m.to == [coordinator.email]]) == 1
+
+
+@pytest.mark.django_db
+def test_a_family_nobody_coordinates_has_its_lapse_told_to_the_ceo(ceo):
+    """Nobody coordinates the family: the CEO hears of the notices and of the lapse, not nobody (audit D3)."""
+    signed_at = _signed_for_expiry_in(20)
+    _, ava, [carer] = family_with_child()
+    record = give(ava, carer, at=signed_at)
+    expires = record.signed_at + relativedelta(months=12)
+    mail.outbox.clear()
+    assert _run(sweeps.send_lapse_notices, timezone.now()) == 1
+    assert _run(sweeps.act_on_lapses, expires + HOUR) == 1
+    assert [m.to for m in mail.outbox] == [[ceo.email], [ceo.email]]

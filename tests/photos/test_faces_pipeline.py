@@ -251,7 +251,7 @@ def test_a_post_using_the_unidentifiable_version_publishes_the_blurred_bytes(
 ):
     photo = _upload(family, [online_without_face], coordinator, astronaut())
     photo_confirm_unidentifiable(photo=photo, confirmed=True, by=coordinator)
-    author = factories.staff_user("staff", email="author@example.org")
+    author = factories.staff_user("staff", "post_writer", email="author@example.org")
     admin = factories.staff_user("social_admin", email="admin@example.org")
     post = posts.post_save_draft(
         author=author, text="Our summer trip!", channels=["facebook"], scheduled_for=None, photos=[photo]
@@ -279,7 +279,7 @@ def test_a_post_approved_with_the_original_goes_back_if_the_face_consent_goes(fa
     give(child, carer)
     photo = _upload(family, [child], coordinator, astronaut())
     photo_confirm_unidentifiable(photo=photo, confirmed=True, by=coordinator)
-    author = factories.staff_user("staff", email="author@example.org")
+    author = factories.staff_user("staff", "post_writer", email="author@example.org")
     admin = factories.staff_user("social_admin", email="admin@example.org")
     post = posts.post_save_draft(author=author, text="Hello", channels=["website"], scheduled_for=None, photos=[photo])
     assert post.photo_versions == {str(photo.pk): ORIGINAL}

@@ -5,18 +5,21 @@ consent allows, and each family's withdrawal, export and coordinators' view foll
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from io import StringIO
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from consents.models import Purpose
 from photos.models import Photo, PhotoTag
 from photos.selectors import families_of_photos, gallery_photos, in_families, photos_visible_to, uses_for_photos
-from photos.services import UploadError, photo_keep, photo_retag
+from photos.services import UploadError, photo_confirm_unidentifiable, photo_keep, photo_retag
 from tests import factories
-from tests.consents.factories import withdraw
+from tests.consents.factories import assign, withdraw
 from tests.photos import images
 from tests.photos.fixtures import consented_child, ready_photo, unique_jpeg
 
@@ -53,6 +56,10 @@ def group(photographer, coordinators):
         "b": (family_b, cara, carer_b),
         "c": family_c,
     }
+
+
+def _export(reference: str, by: str, out) -> None:
+    call_command("vault_export", "--family", reference, "--out", str(out), "--by", by, stdout=StringIO())
 
 
 def test_a_group_photo_belongs_to_the_family_of_each_tagged_child(group):
@@ -222,16 +229,7 @@ def test_each_familys_export_includes_it_naming_only_its_own_children(group, coo
         ("b", coordinators[1], group["b"][1], group["a"][1]),
     ):
         out = tmp_path / key
-        call_command(
-            "vault_export",
-            "--family",
-            group[key][0].reference,
-            "--out",
-            str(out),
-            "--by",
-            coordinator.email,
-            stdout=StringIO(),
-        )
+        _export(group[key][0].reference, coordinator.email, out)
         manifest = json.loads((out / "manifest.json").read_text())
         [exported] = manifest["photos"]
         assert exported["id"] == str(photo.public_id)
@@ -239,16 +237,7 @@ def test_each_familys_export_includes_it_naming_only_its_own_children(group, coo
         assert exported["children_of_other_families"] == 1
         assert other.first_name not in (out / "manifest.json").read_text()
     out = tmp_path / "c"
-    call_command(
-        "vault_export",
-        "--family",
-        group["c"].reference,
-        "--out",
-        str(out),
-        "--by",
-        coordinators[2].email,
-        stdout=StringIO(),
-    )
+    _export(group["c"].reference, coordinators[2].email, out)
     assert json.loads((out / "manifest.json").read_text())["photos"] == []
 
 
@@ -334,3 +323,123 @@ def test_vault_import_by_a_coordinator_refuses_a_child_of_a_family_they_do_not_c
             stdout=StringIO(),
         )
     assert not Photo.objects.exists()
+
+
+def test_each_coordinator_finds_a_queued_group_photo_in_their_deletion_queue(client, group, coordinators, photographer):
+    """A photo is on the deletion queue of every family it belongs to, and of no other (audit G1)."""
+    photo = group["photo"]
+    family_a, _, _ = group["a"]
+    _, cara, carer_b = group["b"]
+    only_cara = ready_photo(family_a, [cara], photographer)  # uploaded "for" A, but only B's child is in it
+    withdraw(cara, carer_b, [Purpose.STORED])
+    coord_a, coord_b, coord_c = coordinators
+    for coordinator, expected in ((coord_a, [photo]), (coord_b, [photo, only_cara]), (coord_c, [])):
+        client.force_login(coordinator)
+        response = client.get(reverse("photos:deletion_queue"))
+        assert sorted(p.pk for p, _families in response.context["rows"]) == sorted(p.pk for p in expected)
+    client.force_login(coord_b)
+    body = client.get(reverse("photos:deletion_queue")).content.decode()
+    assert f"{family_a.reference}, {group['b'][0].reference}" in body or (
+        f"{group['b'][0].reference}, {family_a.reference}" in body
+    )
+
+
+def test_a_coordinator_who_is_also_a_photographer_cannot_untag_another_familys_child(group):
+    """Photographer rights reach every family only while fixing their own fresh upload (audit G2)."""
+    photo = group["photo"]
+    both = factories.staff_user("coordinator", "photographer", email="both@example.org")
+    assign(both, group["a"][0])
+    _, ava, _ = group["a"]
+    _, cara, _ = group["b"]
+    photo_retag(photo=photo, children=[ava], no_child_identifiable=False, by=both)
+    assert set(photo.tags.values_list("child_id", flat=True)) == {ava.pk, cara.pk}
+    _, stranger, _ = consented_child()
+    with pytest.raises(UploadError, match="not in a family you may upload photos for"):
+        photo_retag(photo=photo, children=[ava, stranger], no_child_identifiable=False, by=both)
+
+
+def test_the_uploader_sees_other_families_names_only_while_fixing_the_tags(client, group, photographer):
+    """After the fix-tags window its uploader, if they see it at all (a coordinator of one family), sees only
+    their own family's children by name (audit G3)."""
+    photo = group["photo"]
+    assign(photographer, group["a"][0])
+    photographer.groups.add(Group.objects.get_or_create(name="coordinator")[0])
+    client.force_login(photographer)
+    assert "Cara Bravo" in client.get(reverse("photos:detail", args=[photo.public_id])).content.decode()
+    Photo.objects.filter(pk=photo.pk).update(uploaded_at=timezone.now() - timedelta(days=3))
+    client.logout()
+    photographer = type(photographer).objects.get(pk=photographer.pk)
+    client.force_login(photographer)
+    page = client.get(reverse("photos:detail", args=[photo.public_id])).content.decode()
+    assert "Ava Alpha" in page and "Cara" not in page
+    assert "Cara" not in client.get(reverse("photos:gallery")).content.decode()
+
+
+def test_another_familys_keep_reason_is_not_in_a_familys_export(group, coordinators, tmp_path):
+    """Free text a coordinator of family B wrote may name B's child: family A's export leaves it out (audit G5)."""
+    photo = group["photo"]
+    _, cara, carer_b = group["b"]
+    withdraw(cara, carer_b, [Purpose.STORED])
+    photo_keep(photo=photo, reason="Needed for Cara Bravo's safeguarding record.", by=coordinators[1])
+    for key, coordinator, shown in (("a", coordinators[0], False), ("b", coordinators[1], True)):
+        out = tmp_path / key
+        _export(group[key][0].reference, coordinator.email, out)
+        text = (out / "manifest.json").read_text()
+        assert ("Cara Bravo" in text) is shown
+        [exported] = json.loads(text)["photos"]
+        assert exported["keep_reason"] == (
+            "Needed for Cara Bravo's safeguarding record."
+            if shown
+            else "Recorded by a coordinator of another family in this group photo."
+        )
+
+
+def test_only_a_coordinator_of_the_child_without_face_consent_may_confirm_the_blurred_version(group, coordinators):
+    """Cara's parent said no to a recognisable face online: confirming the blurred version decides whether her
+    photo may go online, so it is for her family's coordinators, not Ava's (audit D4)."""
+    photo = group["photo"]
+    Photo.objects.filter(pk=photo.pk).update(unidentifiable_blob="x", unidentifiable_key_id="k")
+    photo.refresh_from_db()
+    with pytest.raises(UploadError, match=f"Only a coordinator of family {group['b'][0].reference} can confirm"):
+        photo_confirm_unidentifiable(photo=photo, confirmed=True, by=coordinators[0])
+    assert not Photo.objects.get(pk=photo.pk).marked_unidentifiable
+    photo_confirm_unidentifiable(photo=photo, confirmed=True, by=coordinators[1])
+    assert Photo.objects.get(pk=photo.pk).marked_unidentifiable
+
+
+def test_a_child_whose_parent_signed_the_old_words_is_not_tagged_with_other_families(photographer, coordinators):
+    """The old form said only the family's own coordinators see its photos: a parent who signed it is not bound
+    by the new words about group photos (audit G7). Alone in a photo, their child is tagged as before."""
+    from consents.formtext import default_closing, default_purpose_texts
+    from consents.services.form_versions import form_version_current, form_version_publish
+
+    form_version_current()
+    old_words = default_purpose_texts()
+    old_words[Purpose.STORED] = (
+        "FiG may keep the photos in its secure, encrypted photo store. Only your family's Family Service "
+        "Coordinators can see them."
+    )
+    form_version_publish(
+        introduction="Photos at FiG.",
+        purpose_texts=old_words,
+        closing=default_closing(),
+        requires_reconsent=False,
+        by=None,
+    )
+    family_a, ava, _ = consented_child(coordinator=coordinators[0])  # signs the old words
+    form_version_publish(
+        introduction="Photos at FiG.",
+        purpose_texts=default_purpose_texts(),
+        closing=default_closing(),
+        requires_reconsent=False,
+        by=None,
+    )
+    family_b, cara, _ = consented_child(coordinator=coordinators[1])  # signs the current words
+    with pytest.raises(UploadError, match=f"signed for {ava.first_name} {ava.last_name} says that only their own"):
+        ready_photo(family_a, [ava, cara], photographer)
+    assert not Photo.objects.exists()
+    alone = ready_photo(family_a, [ava], photographer)
+    with pytest.raises(UploadError, match="cannot be tagged in a photo with children of other families"):
+        photo_retag(photo=alone, children=[ava, cara], no_child_identifiable=False, by=photographer)
+    assert list(alone.tags.values_list("child_id", flat=True)) == [ava.pk]
+    assert ready_photo(family_b, [cara], photographer).status == Photo.Status.READY

@@ -74,7 +74,7 @@ def world(db) -> World:
         "other_photographer": factories.staff_user("photographer", email="other.photographer@example.org"),
         "coordinator": coordinator,
         "other_coordinator": other_coordinator,
-        "writer": factories.staff_user("staff", email="writer@example.org"),
+        "writer": factories.staff_user("staff", "post_writer", email="writer@example.org"),
         "social_admin": factories.staff_user("social_admin", email="admin@example.org"),
         "ceo": factories.staff_user("ceo", email="ceo@example.org"),
     }
@@ -214,6 +214,9 @@ def test_the_default_words_say_who_sees_the_photos(settings):
     )
     assert texts[Purpose.ONLINE].endswith(WHO_SEES_ONLINE)
     assert "small copy" in WHO_SEES_ONLINE and "approve" in WHO_SEES_ONLINE
+    # Volunteers do not see them: only the staff given the "Post writer" role (and the
+    # administrators), as social.posts.selectors.POST_PHOTO_VIEWERS says.
+    assert "chosen to write FiG's posts" in WHO_SEES_ONLINE and "volunteer" not in WHO_SEES_ONLINE
     assert dict(DEFAULT_PURPOSE_TEXTS) == texts
 
 
@@ -293,6 +296,33 @@ def test_the_form_page_warns_when_the_fix_tags_window_changes(client, coordinato
     page = client.get(reverse("consents:form_versions")).content.decode()
     assert "Version 1 does not say exactly who sees the photos" in page
     assert "for 48 hours after they upload it" in page
+
+
+# What the first issue-13 version said about the small copies: staff and volunteers alike, before volunteers
+# were kept out by the "post_writer" role.
+VOLUNTEERS_TOO = (
+    "Before a photo is published, the FiG staff and volunteers who write FiG's posts and the social media "
+    "administrators who approve them see a small copy of it, with every face blurred where your answers "
+    "ask for that."
+)
+
+
+@pytest.mark.django_db
+def test_the_form_page_warns_when_the_current_version_still_says_volunteers_see_the_photos(client, coordinator):
+    texts = {str(k): v for k, v in default_purpose_texts().items()}
+    texts[Purpose.ONLINE] = texts[Purpose.ONLINE].replace(WHO_SEES_ONLINE, VOLUNTEERS_TOO)
+    assert [label for label, _ in who_sees_problems(texts)] == [Purpose.ONLINE.label]
+    version = form_version_publish(
+        introduction="What parents signed.",
+        purpose_texts=texts,
+        closing=default_closing(),
+        requires_reconsent=False,
+        by=None,
+    )
+    client.force_login(coordinator)
+    page = client.get(reverse("consents:form_versions")).content.decode()
+    assert f"Version {version.number} does not say exactly who sees the photos" in page
+    assert escape(WHO_SEES_ONLINE) in page
 
 
 def test_it_compares_words_not_spacing_or_capitals():

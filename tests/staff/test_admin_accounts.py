@@ -99,3 +99,25 @@ def test_it_does_not_let_anyone_delete_accounts_or_audit_rows_in_the_admin(clien
 def test_it_keeps_staff_without_the_admin_flag_out_of_the_admin(client, member_of_staff):
     client.force_login(member_of_staff)
     assert client.get("/admin/").status_code in {302, 403}
+
+
+def test_it_offers_the_post_writer_role_and_shows_it_once_given(client, administrator):
+    """Seeing the photos offered for posts takes the "Post writer" role (issue 13, point 5):
+    the admin offers it beside "Staff or volunteer", gives it with an audit row, and lists it."""
+    user = factories.staff_user("staff", email="volunteer@example.org")
+    change_url = reverse("admin:staff_user_change", args=[user.pk])
+    form = client.get(change_url).content.decode()
+    assert 'value="post_writer"' in form and "Post writer" in form
+
+    response = client.post(
+        change_url,
+        {"email": user.email, "full_name": user.full_name, "is_active": "on", "roles": ["staff", "post_writer"]},
+    )
+    assert response.status_code == 302
+    assert {g.name for g in user.groups.all()} == {"staff", "post_writer"}
+    event = AuditEvent.objects.get(action="account.roles_changed", target_id=str(user.pk))
+    assert event.details == {"added": ["post_writer"], "removed": []}
+    assert "post_writer, staff" in client.get(reverse("admin:staff_user_changelist")).content.decode()
+
+    client.force_login(user)
+    assert "Staff or volunteer, Post writer" in client.get("/").content.decode()

@@ -58,10 +58,10 @@ def _snapshot() -> dict[str, int]:
 def test_it_seeds_one_demo_account_per_role(policy_file):
     output = _seed()
 
-    for email, name, role, secret in DEMO_ACCOUNTS:
+    for email, name, roles, secret in DEMO_ACCOUNTS:
         user = User.objects.get(email=email)
         assert user.full_name == name
-        assert user_roles(user) == {role.value}
+        assert user_roles(user) == {role.value for role in roles}
         assert user.check_password(DEMO_PASSWORD)
         totp = Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP)
         assert decrypt(totp.data["secret"]) == secret
@@ -85,10 +85,10 @@ def test_it_seeds_the_same_data_when_run_again(policy_file):
     _seed()
 
     assert _snapshot() == before
-    for email, _, role, _ in DEMO_ACCOUNTS:
+    for email, _, roles, _ in DEMO_ACCOUNTS:
         user = User.objects.get(email=email)
         assert Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).count() == 1
-        assert user_roles(user) == {role.value}
+        assert user_roles(user) == {role.value for role in roles}
     assert not User.objects.get(email=PARENT_EMAIL).has_usable_password()
 
 

@@ -16,10 +16,18 @@ def test_the_migration_creates_one_group_per_role():
         "coordinator",
         "photographer",
         "staff",
+        "post_writer",
         "social_admin",
         "ceo",
     }
-    assert {role.value for role in Role} == {"coordinator", "photographer", "staff", "social_admin", "ceo"}
+    assert {role.value for role in Role} == {
+        "coordinator",
+        "photographer",
+        "staff",
+        "post_writer",
+        "social_admin",
+        "ceo",
+    }
 
 
 @pytest.mark.django_db

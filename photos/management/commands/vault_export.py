@@ -21,7 +21,7 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from consents.models import Carer, Child, ConsentRecord, Family
-from consents.selectors import consents_for_children
+from consents.selectors import consents_for_children, coordinators_of
 from fig_safety.vault import VaultError, vault_read
 from photos.models import Photo, PhotoAccess
 from photos.selectors import in_families, uses_for_photos
@@ -126,8 +126,9 @@ class Command(BaseCommand):
             .order_by("uploaded_at", "pk")
         )
         uses = uses_for_photos([p for p in photos if p.status == Photo.Status.READY])
+        coordinators = set(coordinators_of(the_family).values_list("pk", flat=True))
         for photo in photos:
-            manifest["photos"].append(self._photo(photo, uses.get(photo.pk), out, problems, the_family))
+            manifest["photos"].append(self._photo(photo, uses.get(photo.pk), out, problems, the_family, coordinators))
 
         manifest["problems"] = problems
         manifest_path = out / "manifest.json"
@@ -145,7 +146,13 @@ class Command(BaseCommand):
             raise CommandError(f"The export is incomplete: {len(problems)} file(s) could not be read from the vault.")
 
     def _photo(
-        self, photo: Photo, uses: frozenset[str] | None, out: Path, problems: list[str], family: Family
+        self,
+        photo: Photo,
+        uses: frozenset[str] | None,
+        out: Path,
+        problems: list[str],
+        family: Family,
+        coordinators: set[int],
     ) -> dict[str, Any]:
         file = blurred = None
         if photo.status == Photo.Status.READY:
@@ -205,7 +212,10 @@ class Command(BaseCommand):
             "deletion_due_at": _iso(photo.deletion_due_at),
             "deleted_at": _iso(photo.deleted_at),
             "deletion_reason": photo.deletion_reason,
-            "keep_reason": photo.keep_reason,
+            # Free text another family's coordinator wrote about a group photo may name their child: not here.
+            "keep_reason": photo.keep_reason
+            if not photo.keep_reason or photo.keep_recorded_by_id in coordinators
+            else "Recorded by a coordinator of another family in this group photo.",
             "access_log": [
                 {
                     "at": _iso(a.at),

@@ -10,10 +10,10 @@ says it cannot be; the photo gate cannot.
 from __future__ import annotations
 
 from social.posts.checks.base import CHECK_TITLES, Finding
-from social.posts.checks.contact import contact_details, uk_phone_numbers
-from social.posts.checks.people import find_register_names
+from social.posts.checks.contact import contact_details, contact_findings, uk_phone_numbers
+from social.posts.checks.people import people_findings
 from social.posts.checks.photos import check_holds, check_photos, photo_words
-from social.posts.checks.terms import term_matches
+from social.posts.checks.terms import term_findings, term_matches
 
 __all__ = [
     "CHECK_TITLES",
@@ -23,6 +23,7 @@ __all__ = [
     "check_text",
     "contact_details",
     "photo_words",
+    "term_findings",
     "term_matches",
     "uk_phone_numbers",
 ]
@@ -30,37 +31,7 @@ __all__ = [
 
 def check_text(text: str) -> list[Finding]:
     """Every text check on a post. Two queries for the terms and the register names."""
-    from social.models import PolicyTerm
-
-    findings: list[Finding] = []
-    terms: dict[str, list[str]] = {"religious": [], "political": []}
-    for category, term in PolicyTerm.objects.filter(is_active=True).values_list("category", "term"):
-        terms[category].append(term)
-    for category, explanation in (
-        ("religious", "FiG's status updates must not contain religious content."),
-        ("political", "FiG's status updates must not contain political content."),
-    ):
-        hits = term_matches(text, terms[category])
-        if hits:
-            findings.append(Finding(category, CHECK_TITLES[category], explanation, tuple(hits)))
-    names = find_register_names(text)
-    if names:
-        findings.append(
-            Finding(
-                "names",
-                CHECK_TITLES["names"],
-                "These match a child or carer FiG works with. Children must not be identifiable from what FiG shares.",
-                tuple(sorted({m.name for m in names})),
-            )
-        )
-    contacts = contact_details(text)
-    if contacts:
-        findings.append(
-            Finding(
-                "contact",
-                CHECK_TITLES["contact"],
-                "Phone numbers, email addresses, addresses, postcodes and personal profiles could make someone contactable.",
-                tuple(contacts),
-            )
-        )
+    findings: list[Finding] = [*term_findings(text)]
+    findings += people_findings(text)  # names from the register, and anything else that identifies a child
+    findings.extend(contact_findings(text))
     return findings

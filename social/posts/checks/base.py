@@ -18,6 +18,7 @@ CHECK_TITLES = {
     "religious": "Religious content",
     "political": "Political content",
     "names": "Names from the consent register",
+    "identifying": "A child could be identified",
     "contact": "Contact details",
     "consent": "Photo consent",
     "removal": "A parent asked FiG not to use a photo online",

@@ -21,11 +21,12 @@ from staff.roles import Role
 DEMO_PASSWORD = "fig-demo-password"
 # Fixed, published secrets: these accounts exist only for demonstration.
 DEMO_ACCOUNTS = [
-    ("coordinator@example.org", "Corinne Coordinator", Role.COORDINATOR, "FIGDEMOCOORDINATORJBSWY3DPEHPK3P"),
-    ("photographer@example.org", "Pat Photographer", Role.PHOTOGRAPHER, "FIGDEMOPHOTOGRAPHERJBSWY3DPEHPK3"),
-    ("staff@example.org", "Sam Staff", Role.STAFF, "FIGDEMOSTAFFMEMBERJBSWY3DPEHPK3P"),
-    ("socialadmin@example.org", "Sol Socialadmin", Role.SOCIAL_ADMIN, "FIGDEMOSOCIALADMINJBSWY3DPEHPK3P"),
-    ("ceo@example.org", "Chris Ceo", Role.CEO, "FIGDEMOCHIEFEXECUTIVEJBSWY3DPEHP"),
+    ("coordinator@example.org", "Corinne Coordinator", [Role.COORDINATOR], "FIGDEMOCOORDINATORJBSWY3DPEHPK3P"),
+    ("photographer@example.org", "Pat Photographer", [Role.PHOTOGRAPHER], "FIGDEMOPHOTOGRAPHERJBSWY3DPEHPK3"),
+    # A member of staff chosen to write posts: they see and attach the photos that may go online.
+    ("staff@example.org", "Sam Staff", [Role.STAFF, Role.POST_WRITER], "FIGDEMOSTAFFMEMBERJBSWY3DPEHPK3P"),
+    ("socialadmin@example.org", "Sol Socialadmin", [Role.SOCIAL_ADMIN], "FIGDEMOSOCIALADMINJBSWY3DPEHPK3P"),
+    ("ceo@example.org", "Chris Ceo", [Role.CEO], "FIGDEMOCHIEFEXECUTIVEJBSWY3DPEHP"),
 ]
 PARENT_EMAIL = "parent@example.org"
 PLATFORMS = [
@@ -40,19 +41,20 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args, **options) -> None:
         lines = ["Demo accounts (password for staff: %s):" % DEMO_PASSWORD]
-        for email, name, role, secret in DEMO_ACCOUNTS:
+        for email, name, roles, secret in DEMO_ACCOUNTS:
             user = User.objects.filter(email=email).first()
             if user is None:
                 user = services.staff_user_create(
-                    email=email, full_name=name, roles=[role], by=None, send_invitation=False
+                    email=email, full_name=name, roles=roles, by=None, send_invitation=False
                 )
             else:
-                services.user_set_roles(user=user, roles=[role], by=None)
+                services.user_set_roles(user=user, roles=roles, by=None)
             if not user.check_password(DEMO_PASSWORD):
                 user.set_password(DEMO_PASSWORD)
                 user.save(update_fields=["password"])
             _ensure_totp(user, secret)
-            lines.append(f"  {role.label:<28} {email:<28} TOTP secret {secret}")
+            label = ", ".join(role.label for role in roles)
+            lines.append(f"  {label:<28} {email:<28} TOTP secret {secret}")
         services.parent_user_get_or_create(email=PARENT_EMAIL, full_name="Priya Parent")
         lines.append(f"  {'Parent / carer':<28} {PARENT_EMAIL:<28} sign in with an emailed code (see the console)")
 

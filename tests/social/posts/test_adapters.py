@@ -35,7 +35,7 @@ LINK = "https://www.facebook.com/fig/posts/123"
 
 @pytest.fixture
 def author(db) -> User:
-    return factories.staff_user("staff", email="author@example.org")
+    return factories.staff_user("staff", "post_writer", email="author@example.org")
 
 
 @pytest.fixture
@@ -316,7 +316,7 @@ def test_consent_withdrawn_before_the_send_sends_it_back_and_sends_nothing(autho
 @pytest.mark.django_db(transaction=True)
 def test_consent_withdrawn_while_the_call_is_under_way_opens_a_takedown(graph):
     """The call cannot be stopped once begun: the post is recorded as published and a takedown opens."""
-    author = factories.staff_user("staff", email="author@example.org")
+    author = factories.staff_user("staff", "post_writer", email="author@example.org")
     admin = factories.staff_user("social_admin", email="admin@example.org")
     coordinator = factories.staff_user("coordinator")
     family, child, [carer] = cf.family_with_child(coordinator=coordinator)
@@ -368,7 +368,7 @@ def test_no_row_is_locked_while_facebook_is_called(graph):
     """Invariant: no network call while a database row is locked. While Facebook is answering, another
     connection can lock the post at once (NOWAIT) and sees the send recorded as begun."""
     assert connection.vendor == "postgresql"
-    author = factories.staff_user("staff", email="author@example.org")
+    author = factories.staff_user("staff", "post_writer", email="author@example.org")
     admin = factories.staff_user("social_admin", email="admin@example.org")
     post = _approved(author, admin)
     seen: list[object] = []

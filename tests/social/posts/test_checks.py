@@ -92,7 +92,7 @@ def test_it_does_not_flag_figs_own_public_contacts(settings):
     [
         ("We will pray for you", "religious", "pray"),
         ("Happy Diwali!", "religious", "Diwali"),
-        ("Vote for change", "political", "vote for"),
+        ("Vote for change at the general election", "political", "Vote for"),  # "vote for" needs context
         ("The Prime Minister visited", "political", "Prime Minister"),
     ],
 )
@@ -105,8 +105,8 @@ def test_it_finds_religious_and_political_terms_as_whole_words(text, category, t
     ("text", "term"),
     [
         ("Spray painting at group", "pray"),
-        ("Spraying a prayerful mantis", "praying"),
-        ("The MPG of the minibus", "MP"),
+        ("Spraying a prayerful mantis", "pray"),
+        ("Amendments to the rota", "Amen"),  # "MP" needs context now, so it cannot show this alone
         ("Our campaign for more volunteers", "campaign against"),
         ("Electioneering aside", "election"),
         ("Labourers mended the fence", "Labour"),
@@ -126,7 +126,7 @@ def test_administrators_edit_the_term_lists():
     PolicyTerm.objects.filter(term="pray").update(is_active=False)
     assert "religious" not in _checks("We will pray for you")
     PolicyTerm.objects.create(category=PolicyTerm.Category.POLITICAL, term="council tax")
-    assert _checks("Council Tax is going up")["political"] == ("council tax",)
+    assert _checks("Council Tax is going up")["political"] == ("Council Tax",)  # as the post has it
 
 
 @pytest.mark.django_db
@@ -136,7 +136,7 @@ def test_it_finds_names_from_the_consent_register_but_not_inside_words():
     child.save()
     assert "names" not in _checks("See you the same day, samphire for tea")
     assert _checks("Sam loved the painting")["names"] == ("Sam",)
-    assert _checks("well done sam okafor")["names"] == ("Sam Okafor",)
+    assert _checks("well done sam okafor")["names"] == ("sam okafor",)  # as the post has it
     assert _checks(f"thanks to {carer.full_name}")["names"]
 
 

@@ -193,11 +193,11 @@ def test_an_added_term_is_audited_and_found_in_posts_from_then_on(client, social
     assert (event.actor, event.target_id, event.details) == (
         social_admin,
         str(term.pk),
-        {"category": "political", "term": "council tax"},
+        {"category": "political", "term": "council tax", "kind": "term"},
     )
 
     client.force_login(member_of_staff)  # drafting: the live check beside the text
-    assert _live_check(client, "Council Tax is going up in April")["political"] == ["council tax"]
+    assert _live_check(client, "Council Tax is going up in April")["political"] == ["Council Tax"]  # as written
     assert "political" not in _live_check(client, "The council taxi rank")  # whole words only
     draft = client.post(reverse("social:post_new"), {"text": "Council tax is going up.", "channels": ["website"]})
     post_page = client.get(draft["Location"]).content.decode()
@@ -240,7 +240,11 @@ def test_adding_a_switched_off_term_switches_it_back_on(client, social_admin, pr
     assert PolicyTerm.objects.count() == count
     pray.refresh_from_db()
     assert pray.is_active is True
-    assert AuditEvent.objects.get(action="policy_term.switched_on").details == {"category": "religious", "term": "pray"}
+    assert AuditEvent.objects.get(action="policy_term.switched_on").details == {
+        "category": "religious",
+        "term": "pray",
+        "kind": "term",
+    }
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,7 @@ class Group:
 
 @pytest.fixture
 def author(db) -> User:
-    return factories.staff_user("staff", email="author@example.org")
+    return factories.staff_user("staff", "post_writer", email="author@example.org")
 
 
 @pytest.fixture
@@ -366,3 +366,18 @@ def test_asking_again_after_allowing_it_holds_it_again(author, admin, group):
     assert _active() == [(group.photo.pk, group.ava.pk)] and PhotoOnlineHold.objects.count() == 2
     assert AuditEvent.objects.filter(action="post.removal_requested").count() == 2
     assert group.photo not in postable_photos()
+
+
+@pytest.mark.django_db
+def test_other_live_posts_with_the_photo_come_down_too(author, admin, group, coordinator):
+    """The photo may no longer be used online for that child anywhere: a second published post with it gets its
+    own takedown; a published post without it does not (audit D1)."""
+    first = _published(author, admin, [group.photo])
+    second = _published(author, admin, [group.photo])
+    unrelated = _published(author, admin, [ready_photo(group.family_a, [group.ava], coordinator)])
+    posts.parent_request_removal(post=first, user=group.ava_mother)
+    open_for = set(Takedown.objects.filter(status=Takedown.Status.OPEN).values_list("post_id", flat=True))
+    assert open_for == {first.pk, second.pk}
+    assert unrelated.pk not in open_for
+    posts.parent_request_removal(post=first, user=group.ava_mother)  # asking again opens nothing more
+    assert Takedown.objects.count() == 2

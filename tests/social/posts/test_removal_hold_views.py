@@ -46,7 +46,7 @@ class World:
 
 @pytest.fixture
 def author(db) -> User:
-    return factories.staff_user("staff", email="author@example.org")
+    return factories.staff_user("staff", "post_writer", email="author@example.org")
 
 
 @pytest.fixture

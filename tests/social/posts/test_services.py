@@ -45,7 +45,7 @@ class Pictured:
 
 @pytest.fixture
 def author(db) -> User:
-    return factories.staff_user("staff", email="author@example.org")
+    return factories.staff_user("staff", "post_writer", email="author@example.org")
 
 
 @pytest.fixture
@@ -616,7 +616,7 @@ def test_a_post_can_only_be_approved_once(author, admin, other_admin):
 @pytest.mark.django_db(transaction=True)
 def test_two_approvers_at_once_on_postgresql_make_one_approval():
     assert connection.vendor == "postgresql"
-    author = factories.staff_user("staff", email="author@example.org")
+    author = factories.staff_user("staff", "post_writer", email="author@example.org")
     first, second = (factories.staff_user("social_admin") for _ in range(2))
     post = _submitted(author)
     barrier = threading.Barrier(2)
@@ -835,7 +835,7 @@ def test_a_second_withdrawal_does_not_open_a_second_takedown(queue, pictured):
 @pytest.mark.django_db(transaction=True)
 def test_two_withdrawals_at_once_on_postgresql_open_one_takedown():
     assert connection.vendor == "postgresql"
-    author = factories.staff_user("staff", email="author@example.org")
+    author = factories.staff_user("staff", "post_writer", email="author@example.org")
     admin = factories.staff_user("social_admin", email="admin@example.org")
     coordinator = factories.staff_user("coordinator", email="coordinator@example.org")
     family, ava, [carer] = cf.family_with_child(coordinator=coordinator)

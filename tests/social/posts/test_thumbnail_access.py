@@ -1,11 +1,11 @@
-"""Who sees the small copy of a photo offered for posts (issue 13, point 5): the people who write posts and
-the social media administrators who approve them, only while the photo may go online, only as the version
-that would be published, and never larger than the 480-pixel thumbnail. The rest of the staff get 403 and
-leave no access-log row; anonymous people are sent to sign in.
+"""Who sees the small copy of a photo offered for posts (issue 13, point 5): the staff chosen to write posts
+(the "post_writer" role) and the social media administrators who approve them, only while the photo may go
+online, only as the version that would be published, and never larger than the 480-pixel thumbnail. The rest
+of the staff, volunteers included, get 403 and leave no access-log row; anonymous people are sent to sign in.
 
-Personas: anonymous, a parent of the family, a volunteer, a photographer (the photo's own uploader), the
-family's coordinator, a coordinator of another family, a member of staff who writes posts, a social media
-administrator, the CEO, and a superuser.
+Personas: anonymous, a parent of the family, a volunteer, a member of staff who does not write posts, a
+photographer (the photo's own uploader), the family's coordinator, a coordinator of another family, a member
+of staff who writes posts, a social media administrator, the CEO, and a superuser.
 """
 
 from __future__ import annotations
@@ -55,10 +55,11 @@ def world(db) -> World:
     people = {
         "parent": factories.parent_user(email=carer.email),
         "volunteer": factories.staff_user("staff", email="volunteer@example.org"),
+        "staff": factories.staff_user("staff", email="staff@example.org"),
         "photographer": photographer,
         "coordinator": coordinator,
         "other_coordinator": other_coordinator,
-        "writer": factories.staff_user("staff", email="writer@example.org"),
+        "post_writer": factories.staff_user("staff", "post_writer", email="writer@example.org"),
         "social_admin": factories.staff_user("social_admin", email="admin@example.org"),
         "ceo": factories.staff_user("ceo", email="ceo@example.org"),
         "superuser": factories.staff_user("staff", email="root@example.org", is_superuser=True, is_staff=True),
@@ -71,15 +72,17 @@ def _url(photo: Photo, version: str = "") -> str:
     return f"{url}?version={version}" if version else url
 
 
-# The rule, persona by persona. A volunteer holds the "Staff or volunteer" role, as a member of staff who
-# writes posts does: the application cannot tell them apart (docs/security.md, "Who sees children's photos").
+# The rule, persona by persona. Volunteers and the rest of the staff hold only the "Staff or volunteer" role:
+# they may write posts, without photos. Seeing the photos takes the "Post writer" role
+# (docs/security.md, "Who sees children's photos").
 MATRIX = {
     "parent": 403,
-    "volunteer": 200,
+    "volunteer": 403,
+    "staff": 403,
     "photographer": 403,
     "coordinator": 403,  # sees the photo in the vault, not here: coordinators neither write nor approve posts
     "other_coordinator": 403,
-    "writer": 200,
+    "post_writer": 200,
     "social_admin": 200,
     "ceo": 403,
     "superuser": 200,
@@ -129,7 +132,7 @@ def test_it_refuses_before_saying_whether_a_photo_may_go_online(client, world, p
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("persona", ["writer", "social_admin"])
+@pytest.mark.parametrize("persona", ["post_writer", "social_admin"])
 @pytest.mark.parametrize("version", ["", "original", "unidentifiable"])
 def test_it_serves_only_the_blurred_version_when_only_that_may_go_online(client, world, persona, version):
     client.force_login(world.people[persona])
@@ -143,7 +146,7 @@ def test_it_serves_only_the_blurred_version_when_only_that_may_go_online(client,
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("persona", ["writer", "social_admin"])
+@pytest.mark.parametrize("persona", ["post_writer", "social_admin"])
 def test_it_stops_serving_the_thumbnail_once_online_consent_is_withdrawn(client, world, persona):
     child = world.photo.children.get()
     withdraw(child, child.family.carers.get(), [Purpose.ONLINE])
@@ -167,7 +170,7 @@ def test_it_has_no_full_size(client, world):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("role", ["coordinator", "photographer", "ceo"])
+@pytest.mark.parametrize("role", ["staff", "coordinator", "photographer", "ceo"])
 def test_staff_who_may_not_see_post_photos_are_not_offered_them_and_cannot_attach_them(client, role):
     """The drafting page shows nobody a thumbnail they would be refused, and a forged POST attaching a photo
     is refused by the service with nothing saved."""
@@ -183,3 +186,48 @@ def test_staff_who_may_not_see_post_photos_are_not_offered_them_and_cannot_attac
     with pytest.raises(PostError, match="Only the staff who write FiG's posts"):
         post_save_draft(author=user, text="Our summer fair", channels=["website"], scheduled_for=None, photos=[photo])
     assert not Post.objects.exists() and Photo.objects.filter(pk=photo.pk).exists()
+
+
+@pytest.mark.django_db
+def test_staff_who_may_not_see_post_photos_still_write_posts_without_them(client):
+    user = factories.staff_user("staff", email="volunteer@example.org")
+    client.force_login(user)
+    response = client.post(
+        reverse("social:post_new"), {"text": "Our summer fair is on Saturday", "channels": ["website"]}
+    )
+    post = Post.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse("social:post", args=[post.pk])
+    assert post.author == user and not post.photos.exists()
+
+
+@pytest.mark.django_db
+def test_a_forged_post_attaching_a_photo_is_refused_on_the_page_with_nothing_saved(client):
+    user = factories.staff_user("staff", email="volunteer@example.org")
+    photographer = factories.staff_user("photographer", email="snap@example.org")
+    family, child, _ = consented_child()
+    photo = ready_photo(family, [child], photographer)
+    client.force_login(user)
+    response = client.post(
+        reverse("social:post_new"),
+        {"text": "Our summer fair", "channels": ["website"], "photos": [str(photo.public_id)]},
+    )
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "Only the staff who write FiG&#x27;s posts" in body and str(photo.public_id) not in body
+    assert not Post.objects.exists() and not PhotoAccess.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("roles", [("staff", "post_writer"), ("post_writer",), ("social_admin",)])
+def test_post_writers_and_social_media_administrators_are_offered_photos_and_attach_them(client, roles):
+    user = factories.staff_user(*roles, email="writer@example.org")
+    photographer = factories.staff_user("photographer", email="snap@example.org")
+    family, child, _ = consented_child()
+    photo = ready_photo(family, [child], photographer)
+    client.force_login(user)
+    page = client.get(reverse("social:post_new"))
+    assert str(photo.public_id) in page.content.decode()
+    post = post_save_draft(
+        author=user, text="Our summer fair", channels=["website"], scheduled_for=None, photos=[photo]
+    )
+    assert list(post.photos.all()) == [photo]

@@ -41,7 +41,7 @@ ALL_TICKED = dict.fromkeys(posts.CHECKLIST, True)
 
 @pytest.fixture
 def author(db):
-    return factories.staff_user("staff", email="author@example.org", full_name="Alex Author")
+    return factories.staff_user("staff", "post_writer", email="author@example.org", full_name="Alex Author")
 
 
 @pytest.fixture
