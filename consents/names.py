@@ -4,10 +4,18 @@ Used to flag incoming comments that identify a family, and to warn on drafted
 posts. Whole words only ("Sam" is not in "same" or "Samuel"), though a possessive
 counts ("Sam's mum"); a full name matches in any case, a first name on its own
 only when written with a capital, as names are ("Sam", "SAM", not "sam").
+
+The post checks (`register_mentions(text, spellings=True)`) also take the other ways a post writes a
+full name: surname first ("Hughes, Tyler"), initials or middle names between ("Tyler J. Hughes",
+"Tyler James Hughes") and a possessive ending in an apostrophe ("Tyler Hughes' mum"); and they get
+every place a first name is written, in any case, with the family's surnames, for
+social/posts/checks/people.py to decide whether what is said around it narrows it to one child. The
+inbox (`find_register_names`) keeps the rule above.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -35,11 +43,30 @@ def _part(part: str, *, capital: bool) -> str:
     return _literal(part)
 
 
-def _word(name: str, *, capital: bool = False) -> str:
-    """The name as whole words, optionally followed by a possessive 's."""
+def _word(name: str, *, capital: bool = False, apostrophe: bool = False) -> str:
+    """The name as whole words, optionally followed by a possessive 's (`apostrophe`: or a bare ', "Hughes' mum")."""
     parts = r"\s+".join(_part(part, capital=capital) for part in name.split())
     # A hyphen joining another word ("Sam-Louise") makes a different name; a dash after it ("Sam- well done") does not.
-    return r"(?<![\w'’-])" + parts + r"(?:['’]s)?(?![\w'’]|-\w)"
+    return r"(?<![\w'’-])" + parts + (r"(?:['’]s?)?" if apostrophe else r"(?:['’]s)?") + r"(?![\w'’]|-\w)"
+
+
+# Between a first name and a surname: up to two initials ("J", "J.") or capitalised middle names ("James").
+_MIDDLE = r"(?:\s+(?-i:[A-Z]\.?(?![\w'’])|[A-Z][a-z'’]+(?:-[A-Z][a-z'’]+)?)){0,2}"
+
+
+def _full_spellings(first: str, last: str) -> str:
+    """A full name as posts write it, in any case: "Tyler Hughes", "Tyler J. Hughes", "Tyler James Hughes",
+    "Hughes, Tyler", "Hughes Tyler", each with a possessive ("Tyler Hughes' mum")."""
+    first_words = r"\s+".join(_literal(part) for part in first.split())
+    last_words = r"\s+".join(_literal(part) for part in last.split())
+    either = rf"(?:{first_words}{_MIDDLE}\s+{last_words}|{last_words}(?:\s*,\s*|\s+){first_words})"
+    return r"(?<![\w'’-])" + either + r"(?:['’]s?)?(?![\w'’]|-\w)"
+
+
+def _surname(full_name: str) -> str:
+    """A carer's surname, the last word of the name ("Mrs Hughes" -> "Hughes"); none for a single word."""
+    words = full_name.split()
+    return words[-1] if len(words) >= 2 else ""
 
 
 def _carer_first_name(full_name: str) -> str:
@@ -59,35 +86,71 @@ class RegisterMention:
     full: bool  # the full name was found, not a first name alone
     words: str  # as written in the text: "tyler hughes", "Sam's"
     child_ids: tuple[int, ...]  # the child; for a carer, every child of the family
+    # With spellings=True, for a first name alone: every (start, end) where it is written, in any case;
+    # whether one of those is written with a capital; and the surnames of the family (the child's, its carers').
+    spans: tuple[tuple[int, int], ...] = ()
+    capital: bool = True
+    surnames: tuple[str, ...] = ()
 
 
-def register_mentions(text: str) -> list[RegisterMention]:
-    """Every register name found in `text`, one a family and name, by the rule above. Two queries."""
+def register_mentions(text: str, *, spellings: bool = False) -> list[RegisterMention]:
+    """Every register name found in `text`, one a family and name, by the rule above. Two queries.
+
+    `spellings`: the post checks' rule (see the module's docstring). A first name written only in lower case
+    is then returned too, with capital=False: the caller decides whether what is said around it counts."""
     if not text or not text.strip():
         return []
     children: dict[int, list[int]] = {}
+    surnames: dict[int, list[str]] = {}
     people = []
     for child_id, family_id, first, last in Child.objects.order_by().values_list(
         "pk", "family_id", "first_name", "last_name"
     ):
         children.setdefault(family_id, []).append(child_id)
-        people.append((family_id, f"{first} {last}", first, "child", (child_id,)))
+        surnames.setdefault(family_id, []).append(last.strip())
+        people.append((family_id, f"{first} {last}", first, last, "child", (child_id,)))
     for family_id, full in Carer.objects.order_by().values_list("family_id", "full_name"):
-        people.append((family_id, full, _carer_first_name(full), "carer", None))
+        first = _carer_first_name(full)
+        surnames.setdefault(family_id, []).append(_surname(full))
+        people.append((family_id, full, first, _surname(full) if first else "", "carer", None))
     found: dict[tuple[int, str], RegisterMention] = {}
-    for family_id, full, first, who, child_ids in people:
+    for family_id, full, first, last, who, child_ids in people:
         child_ids = child_ids or tuple(sorted(children.get(family_id, ())))
-        if full.strip() and (hit := re.search(_word(full), text, re.IGNORECASE)):
+        if spellings and first.strip() and last.strip():
+            full_pattern = _full_spellings(first, last)
+        else:
+            full_pattern = _word(full) if full.strip() else ""
+        if full_pattern and (hit := re.search(full_pattern, text, re.IGNORECASE)):
             found.setdefault((family_id, full), RegisterMention(family_id, full, who, True, hit[0], child_ids))
-        elif len(first) >= 2 and (hit := re.search(_word(first, capital=True), text)):
-            key = (family_id, first)
-            if key in found:  # a family with two people of one first name: either may be meant
-                same = found[key]
-                found[key] = RegisterMention(
-                    family_id, first, same.who, False, same.words, tuple(sorted({*same.child_ids, *child_ids}))
-                )
-            else:
-                found[key] = RegisterMention(family_id, first, who, False, hit[0], child_ids)
+            continue
+        if len(first) < 2:
+            continue
+        if spellings:
+            hits = list(re.finditer(_word(first, apostrophe=True), text, re.IGNORECASE))
+            capital = [hit for hit in hits if hit[0][:1].isupper()]
+            if not hits:
+                continue
+            mention = RegisterMention(
+                family_id,
+                first,
+                who,
+                False,
+                (capital or hits)[0][0],
+                child_ids,
+                tuple(hit.span() for hit in hits),
+                bool(capital),
+                tuple(dict.fromkeys(name for name in surnames.get(family_id, ()) if len(name) >= 2)),
+            )
+        elif hit := re.search(_word(first, capital=True), text):
+            mention = RegisterMention(family_id, first, who, False, hit[0], child_ids)
+        else:
+            continue
+        key = (family_id, first)
+        if key in found:  # a family with two people of one first name: either may be meant
+            same = found[key]
+            found[key] = dataclasses.replace(same, child_ids=tuple(sorted({*same.child_ids, *child_ids})))
+        else:
+            found[key] = mention
     return sorted(found.values(), key=lambda m: (m.family_id, m.name))
 
 

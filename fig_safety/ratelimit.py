@@ -14,6 +14,11 @@ from django.core.exceptions import ImproperlyConfigured
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+class Unavailable(Exception):
+    """The cache that keeps the counts cannot be reached (Redis down): nobody can be counted, so the caller
+    decides whether to refuse (a safeguard) or go on."""
+
+
 def parse_rates(rates: str) -> list[tuple[int, int]]:
     """[(how many, in how many seconds)] from "20/m,300/h"; ImproperlyConfigured for anything else."""
     parsed = []
@@ -27,18 +32,25 @@ def parse_rates(rates: str) -> list[tuple[int, int]]:
 
 def allow(key: str, rates: str) -> bool:
     """Count one use of `key` against every rate in `rates`; False once any of them is used up (the use is
-    still counted, so a caller hammering on stays refused until the window turns)."""
+    still counted, so a caller hammering on stays refused until the window turns). Unavailable when the
+    cache cannot be reached."""
     allowed = True
     now = time.time()
     for limit, seconds in parse_rates(rates):
         window_key = f"rate:{key}:{seconds}:{int(now // seconds)}"
-        if cache.add(window_key, 1, timeout=seconds + 5):
-            count = 1
-        else:
-            try:
-                count = cache.incr(window_key)
-            except ValueError:  # expired between add and incr
-                cache.set(window_key, 1, timeout=seconds + 5)
-                count = 1
+        try:
+            count = _count(window_key, seconds)
+        except Exception as exc:  # whatever the cache backend raises when its server is away
+            raise Unavailable(str(exc)) from exc
         allowed = allowed and count <= limit
     return allowed
+
+
+def _count(window_key: str, seconds: int) -> int:
+    if cache.add(window_key, 1, timeout=seconds + 5):
+        return 1
+    try:
+        return cache.incr(window_key)
+    except ValueError:  # expired between add and incr
+        cache.set(window_key, 1, timeout=seconds + 5)
+        return 1

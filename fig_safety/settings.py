@@ -348,7 +348,7 @@ FIG_TAKEDOWN_HOURS = env_int("FIG_TAKEDOWN_HOURS", 24, minimum=1)
 # FiG's own public phone numbers, emails and handles: the contact check does not flag these.
 FIG_PUBLIC_CONTACTS = env_list("FIG_PUBLIC_CONTACTS", [])
 # The live policy check while drafting a post, per person (fig_safety/ratelimit.py): "20/m,300/h".
-FIG_LIVE_CHECK_RATES = env_str("FIG_LIVE_CHECK_RATES", "30/m,600/h")
+FIG_LIVE_CHECK_RATES = env_str("FIG_LIVE_CHECK_RATES", "30/m,600/h,2000/d")
 
 FIG_POLICY_FILE = env_str("FIG_POLICY_FILE", str(BASE_DIR.parent / "shared" / "policy" / "esafety-policy.txt"))
 

@@ -28,6 +28,7 @@ from social.inbox import services as inbox_services
 from social.models import Channel, CheckDismissal, PhotoOnlineHold, Post, Takedown
 from social.posts.adapters import ADAPTERS, Published, PublishError, get_adapter
 from social.posts.checks import Finding, check_photos, check_text
+from social.posts.probing import audit_register_findings
 from social.posts.selectors import (
     active_holds,
     can_see_post_photos,
@@ -170,6 +171,10 @@ def post_save_draft(
             target=post,
             request=request,
             details={"channels": channels, "photos": [p.pk for p in photos], "versions": versions},
+        )
+        # The draft's page shows its findings: saving text is another way to ask the register (probing.py).
+        audit_register_findings(
+            author, post.text, check_text(post.text), where="draft_saved", request=request, target=post
         )
     return post
 

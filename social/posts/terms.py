@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 
 from social.models import PolicyTerm
+from social.posts.checks.terms import active_rules, exception_would_hide
 from staff.models import User
 from staff.roles import is_social_admin
 from staff.services import audit_record
@@ -101,6 +102,8 @@ def policy_term_add(
         checked = next((t for t in same if t.is_active), None)
         if checked is not None:
             raise TermError(f"“{checked.term}” is already on the {checked.get_category_display().lower()} list.")
+        if kind == PolicyTerm.Kind.EXCEPTION:
+            _refuse_an_exception_that_hides_a_whole_term(category, term)
         switched_off = next((t for t in same if t.category == category), None)
         if switched_off is not None:
             # It comes back as what the administrator chose now, which may differ from what it was.
@@ -131,11 +134,35 @@ def policy_term_switch(*, term: PolicyTerm, on: bool, by: User, request: HttpReq
         taken = TermError(f"“{locked.term}” is already checked on another list.")
         if on and PolicyTerm.objects.filter(term__iexact=locked.term, is_active=True).exists():
             raise taken
+        if on and locked.kind == PolicyTerm.Kind.EXCEPTION:
+            _refuse_an_exception_that_hides_a_whole_term(locked.category, locked.term)
         try:
             with transaction.atomic():  # the database has the last word (one_checked_policy_term)
                 return _switch(locked, on=on, by=by, request=request)
         except IntegrityError:
             raise taken from None
+
+
+def _refuse_an_exception_that_hides_a_whole_term(category: str, exception: str) -> None:
+    """TermError when every word of the exception is a switched-on term of its list, or a form of one: an
+    exception "praying" would hide "pray", "Pray" and "praying" everywhere, switching the term off while the
+    page still shows it on. An exception is a longer phrase around a term, such as "church hall"."""
+    hidden = exception_would_hide(category, exception, [rule for rule in active_rules() if rule.category == category])
+    if not hidden:
+        return
+    label = PolicyTerm.Category(category).label.lower()
+    one = len(hidden) == 1
+    named = _and([f"“{term}”" for term in hidden])
+    raise TermError(
+        f"“{exception}” would hide the {label} {'term' if one else 'terms'} {named} wherever {'it is' if one else 'they are'}, "
+        f"as if {'it were' if one else 'they were'} switched off. An exception must have at least one word more "
+        f"than the terms it hides, such as “church hall” around “church”. To stop checking for {named}, switch "
+        f"{'it' if one else 'them'} off instead."
+    )
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _switch(

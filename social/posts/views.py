@@ -19,14 +19,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
 from consents.access import parent_required
-from fig_safety import ratelimit
 from fig_safety.times import when
 from fig_safety.vault import blob_response
 from photos import services as photo_services
 from photos.models import Photo, PhotoAccess
 from photos.selectors import ORIGINAL, UNIDENTIFIABLE, online_versions
 from social.models import Post, Takedown
-from social.posts import selectors, services, terms
+from social.posts import probing, selectors, services, terms
 from social.posts.access import (
     TERM_READERS,
     Allowed,
@@ -44,7 +43,7 @@ from social.posts.access import (
     posts_visible_to,
 )
 from social.posts.adapters import available_adapters
-from social.posts.checks import Finding, check_photos, check_text
+from social.posts.checks import Finding, check_photos
 from social.posts.checks.terms import CONTEXT_WINDOW
 from social.posts.forms import (
     MAX_TEXT,
@@ -58,7 +57,6 @@ from social.posts.forms import (
 from social.posts.services import EDITABLE
 from staff.access import require, staff_required
 from staff.roles import Role, is_social_admin
-from staff.services import audit_record
 
 PAGE_SIZE = 25
 OFFERED_PHOTOS = 60  # the newest photos offered on the form; ones already chosen are always shown too
@@ -150,12 +148,23 @@ def post_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             "offered": [(p, str(p.public_id) in chosen) for p in offered],
             # Photos chosen earlier that may no longer be shown online are not offered; saving leaves them off.
             "dropped": sum(1 for p in attached if str(p.public_id) not in offered_ids),
-            "findings": check_text(text[:MAX_TEXT]) if text.strip() else [],
+            **_draft_findings(request, text[:MAX_TEXT]),
             "offered_limit": OFFERED_PHOTOS,
             "may_attach": may_attach,
         },
         status=400 if form.errors else 200,
     )
+
+
+def _draft_findings(request: HttpRequest, text: str) -> dict:
+    """The checks on the text the form shows again, through the same rate and audit as the live check
+    (social/posts/probing.py): the page is another way to ask the register questions."""
+    if not text.strip():
+        return {"findings": []}
+    try:
+        return {"findings": probing.checked_text(request.user, text, where="draft_form", request=request)}
+    except probing.ChecksPaused as exc:
+        return {"findings": [], "checks_paused": str(exc)}
 
 
 def _initial(post: Post | None, attached: list[Photo]) -> dict:
@@ -198,15 +207,6 @@ def live_check(request: HttpRequest) -> JsonResponse:
     so the check is rate-limited per person (FIG_LIVE_CHECK_RATES: 429 past it), a check that finds register
     names writes an audit row, and the names finding never echoes more than a few names (checks.people).
     """
-    if not ratelimit.allow(f"live-check:{request.user.pk}", settings.FIG_LIVE_CHECK_RATES):
-        response = JsonResponse(
-            {
-                "error": "Too many checks in a short time. Wait a minute, then carry on: the checks run again when you save."
-            },
-            status=429,
-        )
-        response["Retry-After"] = "60"
-        return response
     if request.content_type == "application/json":
         try:
             body = json.loads(request.body or b"{}")
@@ -219,15 +219,13 @@ def live_check(request: HttpRequest) -> JsonResponse:
         text, ids = request.POST.get("text", ""), request.POST.getlist("photos")
     text = text[:MAX_TEXT]
     photos = selectors.postable_photos().filter(public_id__in=[i for i in ids[:200] if _is_uuid(i)])
-    findings = [*check_text(text), *check_photos(photos)] if text.strip() or ids else []
-    named = [f for f in findings if f.check == "names"]
-    if named:
-        audit_record(
-            action="post.live_check_names",
-            actor=request.user,
-            request=request,
-            details={"names_shown": sum(len(f.matches) for f in named), "text_length": len(text)},
-        )
+    try:
+        findings = probing.checked_text(request.user, text, where="live_check", request=request) if text.strip() else []
+    except probing.ChecksPaused as exc:
+        response = JsonResponse({"error": str(exc)}, status=429 if str(exc) == probing.TOO_MANY else 503)
+        response["Retry-After"] = "60"
+        return response
+    findings += check_photos(photos) if ids else []
     response = JsonResponse({"findings": [_as_json(f) for f in findings], "summary": _summary(findings)})
     response["Cache-Control"] = "private, no-store"
     return response

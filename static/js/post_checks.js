@@ -72,8 +72,8 @@
         headers: { "X-CSRFToken": token.value, Accept: "application/json" },
       })
         .then(function (response) {
-          if (response.status === 429) {
-            // Too many checks in a short time: say so, in the server's words, rather than "could not run".
+          if (response.status === 429 || response.status === 503) {
+            // Too many checks in a short time, or the checks paused: say so in the server's words.
             return response.json().then(function (answer) { return { summary: answer.error, findings: [] }; });
           }
           if (!response.ok) throw new Error("status " + response.status);

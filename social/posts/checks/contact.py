@@ -1,7 +1,10 @@
 """Contactable: phone numbers, email addresses, UK postcodes, street addresses, profile links and handles.
 
 Phone numbers are found by `phonenumbers` (Google's libphonenumber) in any usual form (+44, 0044, "(0)",
-spaces, dots, dashes), so dates, times, prices, years and reference numbers are not taken for them. A street
+spaces, dots, dashes, even between every digit), so dates, times, prices, years and reference numbers are not
+taken for them; a number written with the letter O for zero ("077OO 9OO123") is read with each O as a 0. An
+email address is found as written ("jo@example.org") or written out to hide it ("jo.hughes at example dot org",
+"jo.hughes(at)example.org", "jo.hughes @ example.org"), and compared without its +tag, in any case. A street
 address needs a house number: "12 Acacia Avenue" and "Flat 3, 14 Park Road" are addresses, "the church hall on
 Park Road" is not. A postcode may be written in any case, with or without its space ("LS11 5AB", "ls115ab"); an
 outward code alone ("LS11") is an area, not an address, and is not flagged.
@@ -51,6 +54,22 @@ _PHONE_KINDS = {
 }
 
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# An email address written out so that a machine would not take it: "jo at example dot org", "jo(at)example.org",
+# "jo @ example.org". The "at" and "dot" as words or in brackets; "@" with a space beside it.
+_AT = r"(?:\s*[(\[{<]\s*at\s*[)\]}>]\s*|\s+@\s*|\s*@\s+|\s+at\s+)"
+_DOT = r"(?:\s*[(\[{<]\s*dot\s*[)\]}>]\s*|\s+dot\s+|\.)"
+_WRITTEN_EMAIL = re.compile(
+    r"(?<![\w.+@-])(?P<local>[^\W_][\w.+-]*)(?P<at>" + _AT + r")(?P<domain>[^\W_][\w-]*(?:" + _DOT + r"[^\W_][\w-]*)+)"
+    r"(?![\w-]|\.[^\W_])",
+    re.IGNORECASE,
+)
+_EMAIL_CUE = re.compile(r"\b(?:e-?mail|mail|contact|write to|message)\b[^.!?]*$", re.IGNORECASE)
+_DOT_WRITTEN = re.compile(r"\s*[(\[{<]\s*dot\s*[)\]}>]\s*|\s+dot\s+", re.IGNORECASE)
+# The last part of a written-out address must be one of these, so "lunch @ 12.30" and "tea at St.James" are not.
+_TOP_LEVEL = {
+    "com", "org", "net", "uk", "gov", "edu", "ac", "co", "io", "info", "biz", "me", "us", "ca", "au", "nz", "ie",
+    "eu", "de", "fr", "es", "it", "nl", "sch", "nhs", "scot", "wales", "cymru", "london", "app", "dev", "online",
+}  # fmt: skip
 
 # Every UK postcode area; the outward code is the area, a district digit and an optional digit or letter.
 _AREAS = (
@@ -154,16 +173,66 @@ def _phone_why(number: phonenumbers.PhoneNumber, written: str) -> str:
     return f"‘{written}’ is a phone number outside the UK ({country or '+' + str(number.country_code)})"
 
 
+def _email_key(address: str) -> str:
+    """An address in one form: lower case, without a +tag ("Jo.Hughes+FiG@Example.org" is jo.hughes@example.org,
+    the same inbox)."""
+    local, _, domain = address.lower().rpartition("@")
+    return f"email:{local.split('+', 1)[0] or local}@{domain}"
+
+
+def _written_emails(text: str) -> list[ContactMatch]:
+    """Email addresses written out to hide them ("jo.hughes at example dot org", "jo.hughes(at)example.org",
+    "jo.hughes @ example.org"), each with the address it stands for."""
+    found = []
+    for m in _WRITTEN_EMAIL.finditer(text):
+        labels = [label for piece in _DOT_WRITTEN.split(m.group("domain")) for label in piece.split(".")]
+        if labels[-1].lower() not in _TOP_LEVEL:
+            continue
+        # "at" as a bare word is everyday English ("see us at leeds.gov.uk", "look at this dot com"): it counts
+        # with a name that looks like the start of an address ("jo.hughes", "jo_h", "jo22"), or with "dot"
+        # written out after "email" or the like ("email jo at example dot org").
+        if m.group("at").strip().lower() == "at" and not re.search(r"[._+\d]", m.group("local")):
+            cued = _EMAIL_CUE.search(text[max(0, m.start() - 30) : m.start()])
+            if not (cued and _DOT_WRITTEN.search(m.group("domain"))):
+                continue
+        address = f"{m.group('local')}@{'.'.join(labels)}"
+        found.append(
+            ContactMatch(
+                m.group(0), m.start(), m.end(), "email",
+                f"‘{m.group(0)}’ is an email address written out ({address.lower()})",
+                frozenset({_email_key(address)}),
+            )
+        )  # fmt: skip
+    return found
+
+
+_NATIONAL = phonenumbers.PhoneNumberFormat.NATIONAL
+
+
 def _e164(number: phonenumbers.PhoneNumber) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+# A word of only zeros and the letter O ("077OO", "9OO123", "O"): read with each O as a 0 for phone numbers.
+_O_FOR_ZERO = re.compile(r"(?<![^\W_])[0-9Oo]*[Oo][0-9Oo]*(?![^\W_])")
+
+
 def phone_matches(text: str) -> list[ContactMatch]:
     """Every phone number in `text`, UK or not, that libphonenumber holds valid (or is one of Ofcom's drama
-    numbers), but not a number written as a reference ("Registered charity 01234 567890")."""
+    numbers), but not a number written as a reference ("Registered charity 01234 567890"). A number written
+    with the letter O for zero ("077OO 9OO123") counts too, when it has at least six real digits."""
     found: dict[int, ContactMatch] = {}
+    _phone_scan(text, text, found)
+    zeros = _O_FOR_ZERO.sub(lambda m: re.sub("[Oo]", "0", m.group()), text)  # the same length: spans carry over
+    if zeros != text:
+        _phone_scan(zeros, text, found, with_letters=True)
+    return [found[start] for start in sorted(found)]
+
+
+def _phone_scan(read: str, text: str, found: dict[int, ContactMatch], with_letters: bool = False) -> None:
+    """Add the phone numbers libphonenumber finds in `read` to `found`, as `text` (the same length) has them."""
     for leniency in (Leniency.VALID, Leniency.POSSIBLE):
-        for match in PhoneNumberMatcher(text, "GB", leniency=leniency):
+        for match in PhoneNumberMatcher(read, "GB", leniency=leniency):
             e164 = _e164(match.number)
             if leniency == Leniency.POSSIBLE and not _DRAMA.fullmatch(e164):
                 continue
@@ -171,11 +240,13 @@ def phone_matches(text: str) -> list[ContactMatch]:
                 continue
             if any(match.start < other.end and other.start < match.end for other in found.values()):
                 continue
-            written = match.raw_string
-            found[match.start] = ContactMatch(
-                written, match.start, match.end, "phone", _phone_why(match.number, written), frozenset({f"tel:{e164}"})
-            )
-    return [found[start] for start in sorted(found)]
+            written = text[match.start : match.end]
+            if with_letters and (not re.search("[Oo]", written) or len(re.findall(r"\d", written)) < 6):
+                continue
+            why = _phone_why(match.number, written)
+            if with_letters:
+                why += f", written with the letter O for 0 ({phonenumbers.format_number(match.number, _NATIONAL)})"
+            found[match.start] = ContactMatch(written, match.start, match.end, "phone", why, frozenset({f"tel:{e164}"}))
 
 
 def uk_phone_numbers(text: str) -> list[str]:
@@ -215,9 +286,10 @@ def _candidates(text: str) -> list[ContactMatch]:
     found: list[ContactMatch] = [_profile_match(m) for m in _PROFILE.finditer(text)]
     found += [
         ContactMatch(m.group(0), m.start(), m.end(), "email", f"‘{m.group(0)}’ is an email address",
-                     frozenset({f"email:{m.group(0).lower()}"}))
+                     frozenset({_email_key(m.group(0))}))
         for m in _EMAIL.finditer(text)
     ]  # fmt: skip
+    found += _written_emails(text)
     found += phone_matches(text)
     found += [
         ContactMatch(m.group(0), m.start(), m.end(), "postcode", f"‘{m.group(0)}’ is a UK postcode",
@@ -290,6 +362,14 @@ def _digits(field: str):
     return expression
 
 
+def _same_inbox(field: str, email: str) -> Q:
+    """The register's addresses that are `email` (already without a +tag), with or without a +tag of their own."""
+    local, _, domain = email.rpartition("@")
+    return Q(**{f"{field}__iexact": email}) | Q(
+        **{f"{field}__istartswith": f"{local}+", f"{field}__iendswith": f"@{domain}"}
+    )
+
+
 def family_contact_keys(matches: list[ContactMatch]) -> set[str]:
     """The keys of `matches` that are a carer's phone number or email address in the consent register.
     One query whatever the size of the register (none when no phone or email was found): the register's
@@ -303,7 +383,7 @@ def family_contact_keys(matches: list[ContactMatch]) -> set[str]:
     wanted = reduce(
         operator.or_,
         [Q(phone_digits__endswith=str(phonenumbers.parse(phone).national_number)) for phone in phones]
-        + [Q(email__iexact=email) | Q(user__email__iexact=email) for email in emails],
+        + [_same_inbox("email", email) | _same_inbox("user__email", email) for email in emails],
     )
     found: set[str] = set()
     rows = (
@@ -312,7 +392,7 @@ def family_contact_keys(matches: list[ContactMatch]) -> set[str]:
         .values_list("phone", "email", "user__email")
     )
     for phone, email, user_email in rows:
-        found |= {f"email:{address.lower()}" for address in (email, user_email) if address}
+        found |= {_email_key(address) for address in (email, user_email) if address}
         if phone:
             with contextlib.suppress(phonenumbers.NumberParseException):
                 found.add(f"tel:{_e164(phonenumbers.parse(phone, 'GB'))}")

@@ -2,10 +2,14 @@
 shares. Two findings:
 
 - "names": names from the consent register, the strongest signal (consents.names: a full name in any case,
-  a first name written with a capital). It cannot be dismissed when it names a child whose consent does not
-  allow online use: by the child's full name, by a carer's full name (which names the family, so every
-  child of it), or by the child's first name with something that narrows it to one child (an age, a year
-  group, a school or a class, as below). A first name on its own stays dismissible: it does not identify
+  either way round and with initials or middle names between, "Hughes, Tyler", "Tyler J. Hughes", "Tyler
+  Hughes' mum"; a first name written with a capital). It cannot be dismissed when it names a child whose
+  consent does not allow online use: by the child's full name, by a carer's full name (which names the
+  family, so every child of it), or by the child's first name, wherever it is written, with something that
+  narrows it to one child: the surname's initial ("Tyler H."), or in the same sentence a surname of the
+  family ("Tyler, Mrs Hughes' son") or an age, a year group, a school or a class (as below). A first name
+  written in lower case counts only with the initial, or an age, a year group, a school or a class right
+  beside it ("well done tyler in year 2"). A first name on its own stays dismissible: it does not identify
   a child, and blocking every post that says "Sam" would stop posts about staff called Sam. A text with
   more than MAX_ECHOED register names gets one finding that names none of them, so the live check cannot
   be used to confirm who is in the register from a list of names.
@@ -14,18 +18,23 @@ shares. Two findings:
   that what it says about a name tells nothing about who FiG works with:
   a first name with a surname ("Tyler Hughes"), with an age ("Maisie, 6", "aged 6", "6-year-old Maisie"),
   with a year group ("Year 3", "Reception", "P2") or with a school, nursery or class named next to it
-  ("Maisie from Oakfield Primary School", "Maisie in Hedgehog Class"); a family surname with a place
-  ("the Hussain family from Beeston").
+  ("Maisie from Oakfield Primary School", "Maisie in Hedgehog Class"), or with a capitalised word after it
+  the data does not know as a surname and one of those beside them ("Maisie Norland at Oakfield Primary");
+  a family surname with a place ("the Hussain family from Beeston", "the Mahmoods who have just moved to
+  Gipton").
+
+check_text (social/posts/checks/__init__.py) hands these checks the text normalised (NFKC, no format
+characters, Cyrillic and Greek look-alikes made Latin), so "Ty\u200bler" and "Tуler" are "Tyler" here.
 
 What keeps innocent posts quiet: names count when capitalised (in lower case only a common full name with
 an age, a year group, a school or a class beside it: "harry smith year 2"); words that are also names
 ("Summer fair", "Hope to see you", "Will you come?", "the Grace Room") count only with an age or a year
 group right after them, or as a first name in the middle of a sentence followed by a surname; a name
-followed by a place or event word is the name of a place or event ("Park Road", "Rose Hill Primary"); a
-name after a title or a job ("Councillor Jane Smith", "our CEO Sarah Brown"), a few well-known names
-("John Lewis", "Harry Potter") and the full names of FiG staff are not children's; a first name alone is
-never a finding (an adult's first name does not identify a child, and FiG thanks its staff and volunteers
-by first name all the time); and a first name at the start of a sentence counts only if it is common in
+followed by a place or event word is the name of a place or event ("Park Road", "Rose Hill Primary"), unless
+written as a possessive ("Tyler Hughes' team"); a name after a title or a job ("Councillor Jane Smith",
+"our CEO Sarah Brown"), a few well-known names ("John Lewis", "Harry Potter") and the full names of FiG
+staff are not children's; a first name alone is never a finding (an adult's first name does not identify a
+child, and FiG thanks its staff and volunteers by first name all the time); and a first name at the start of a sentence counts only if it is common in
 the UK or Ireland. Any other adult's full name, a carer's included, is reported like a child's: a name
 does not tell an adult from a child, and a carer's full name identifies the family. The approver dismisses
 it with a reason when it is an adult's.
@@ -149,9 +158,12 @@ _RIGHT_AFTER = re.compile(
     r"\s*,?\s*(?:\(\s*\d{1,2}\s*\)|aged?\s+" + _NUMBER + r"\b|\(\s*(?:Year\s?\d|Y\d|Reception|P[1-7]))",
     re.IGNORECASE,
 )
+_SPELLED_YEAR = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen)"
+# Year 2, Yr 2, Y2, Y 2, year-2, Year Two (not "this year one of us"), Reception, Nursery, P2.
 _YEAR_GROUP = re.compile(
-    r"\b(?:[Yy]ear\s?(?:1[0-3]|[1-9])|Y(?:1[0-3]|[1-9])|Reception(?:\s+[Cc]lass)?|P[1-7]|[Nn]ursery\s+[Cc]lass"
-    r"|[Tt]oddler\s+[Rr]oom|[Bb]aby\s+[Rr]oom)\b"
+    r"\b(?:(?:[Yy]ear|YEAR|[Yy]rs?|YR|Y)[\s.-]?(?:1[0-3]|[1-9])"
+    r"|(?:[Yy]ear|YEAR)[\s-](?i:" + _SPELLED_YEAR + r")(?!\s+of\b)"
+    r"|Reception(?:\s+[Cc]lass)?|Nursery|P[1-7]|[Nn]ursery\s+[Cc]lass|[Tt]oddler\s+[Rr]oom|[Bb]aby\s+[Rr]oom)\b"
 )
 _CAP = r"(?:[A-Z][\w'’.-]*|of|the|and|&|C\s+of\s+E|CE|RC)"
 _SCHOOL = re.compile(
@@ -170,10 +182,16 @@ _SENTENCE_END = re.compile(r"[.!?…]+[\"'’”)]*\s+|\n+|:\s+")
 _FAMILY = re.compile(
     r"\b[Tt]he\s+(?P<surname>[A-Z][A-Za-z'’-]+)\s+"  # the Hussain family, the Okafor kids
     r"(?:[Ff]amily|kids|children|twins|triplets|girls|boys|brothers|sisters|household|clan)\b"
-    r"|\b[Tt]he\s+(?P<plural>[A-Z][A-Za-z'’-]+?)(?:es|s)\b(?=\s+(?:from|of)\b)"  # the Smiths from
+    # the Smiths from, the Mahmoods who have just moved to
+    r"|\b[Tt]he\s+(?P<plural>[A-Z][A-Za-z'’-]+?)(?:es|s)\b(?=,?\s+(?:from|of|who|living|moving|moved|have|has)\b)"
 )
+_MOVED = r"(?:(?:have|has|'ve|’ve)\s+)?(?:(?:just|recently|now)\s+)?(?:moved|moving|relocated)\s+(?:in)?to"
 _PLACE = re.compile(
-    r"^(?:\s*,)?\s+(?:who\s+lives?\s+(?:in|on|at)|living\s+(?:in|on|at)|who\s+are\s+from|from|of|in|near|on)\s+"
+    r"^(?:\s*,)?\s+(?:who\s+lives?\s+(?:in|on|at)|living\s+(?:in|on|at)|who\s+are\s+from|who\s+"
+    + _MOVED
+    + r"|"
+    + _MOVED
+    + r"|from|of|in|near|on)\s+"
     r"(?P<place>[A-Z][a-z'’-]+(?:[\s-]+(?:[A-Z][a-z'’-]+|upon|on|le|under|in(?=-)))*)"
 )
 _MEMBER = re.compile(r"^\s*,?\s*(?:baby|little|son|daughter|brother|sister)\s+([A-Z][a-z'’-]+)")
@@ -203,11 +221,12 @@ class _Token:
     start: int
     end: int
     strict: bool  # at the start of a sentence, or in one written In Title Case: the capital says nothing
+    headline: bool = False  # in a sentence written In Title Case
 
 
 def _bare(word: str) -> str:
-    """The word without a possessive: "Maisie's" -> "Maisie"."""
-    return re.sub(r"['’]s$", "", word)
+    """The word without a possessive: "Maisie's" -> "Maisie", "Hughes'" -> "Hughes"."""
+    return re.sub(r"['’]s?$", "", word)
 
 
 def _key(word: str) -> str:
@@ -227,7 +246,7 @@ def _tokens(text: str) -> list[_Token]:
         end = starts[i + 1] if i + 1 < len(starts) else len(text)
         found = list(_TOKEN.finditer(text, begin, end))
         headline = len(found) >= 4 and sum(1 for m in found if _capitalised(m[0])) >= 0.6 * len(found)
-        tokens += [_Token(m[0], m.start(), m.end(), n == 0 or headline) for n, m in enumerate(found)]
+        tokens += [_Token(m[0], m.start(), m.end(), n == 0 or headline, headline) for n, m in enumerate(found)]
     return tokens
 
 
@@ -284,11 +303,12 @@ def _glue(gap: str) -> bool:
 
 
 def _contexts(text: str) -> list[tuple[int, int, str]]:
-    """The ages, year groups, schools and classes in the text, as (start, end, words)."""
-    found = []
+    """The ages, year groups, schools and classes in the text, as (start, end, words); none inside another
+    ("Nursery" in "Little Acorns Nursery")."""
+    found = set()
     for pattern in (_AGE, _YEAR_GROUP, _SCHOOL, _CLASS):
-        found += [(m.start(), m.end(), m[0].strip()) for m in pattern.finditer(text)]
-    return sorted(set(found))
+        found |= {(m.start(), m.end(), m[0].strip()) for m in pattern.finditer(text)}
+    return sorted(c for c in found if not any(o != c and o[0] <= c[0] and c[1] <= o[1] for o in found))
 
 
 def _beside(text: str, start: int, end: int, contexts: list[tuple[int, int, str]]) -> tuple[str, ...]:
@@ -342,6 +362,8 @@ def _full_names(text: str, tokens: list[_Token], contexts, places, staff_names) 
                 break
             j += 1
         if last is None:
+            last = _unknown_surname(text, tokens, i, contexts)
+        if last is None:
             i += 1
             continue
         start, end = token.start, tokens[last].end
@@ -361,6 +383,32 @@ def _full_names(text: str, tokens: list[_Token], contexts, places, staff_names) 
         found.append((i, last, start, end))
         i = last + 1
     return found
+
+
+def _unknown_surname(text: str, tokens: list[_Token], i: int, contexts) -> int | None:
+    """A surname the data does not have: the capitalised word after a first name, when an age, a year group, a
+    school or a class is said with the two ("Maisie Norland at Oakfield Primary"). In a sentence written In Title
+    Case only with a small word after it ("Maisie Loves Oakfield Primary" has none), and never after a first
+    name that is also a word ("Summer Scheme at Oakfield Primary")."""
+    token = tokens[i]
+    if i + 1 >= len(tokens) or not _first_name(token.text, strict=token.strict):
+        return None
+    word = tokens[i + 1]
+    after = tokens[i + 2] if i + 2 < len(tokens) else None
+    if token.headline and (after is None or after.text[:1].isupper()):  # "Maisie Loves Oakfield Primary"
+        return None
+    key = _key(word.text).lower()
+    if (
+        text[token.end : word.start] not in (" ", "\u00a0")
+        or not word.text[:1].isupper()
+        or not word.text[1:].replace("-", "").replace("'", "").replace("’", "").islower()
+        or len(key) < 3
+        or any(key in words for words in (PLACE_WORDS, WORD_NAMES, _NOT_PLACES, _GLUE, ADULT_WORDS))
+        or _first_name(word.text, strict=False, words_too=True)
+        or not _beside(text, token.start, word.start + len(_bare(word.text)), contexts)
+    ):
+        return None
+    return i + 1
 
 
 def identifying_items(text: str, *, staff_names: frozenset[str] = frozenset()) -> list[Item]:
@@ -459,10 +507,49 @@ def identifying_finding(text: str) -> Finding | None:
 # --- the register ------------------------------------------------------------------------------------------
 
 
+# A full stop that ends no sentence: after a title or an initial ("Mrs. Hughes", "Tyler H. won").
+_ABBREVIATION = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Mx|Dr|St|Rev|Revd|Prof)|(?<![\w'’])[A-Z])$")
+
+
+def _sentence(text: str, start: int, end: int) -> tuple[int, int]:
+    """Where the sentence with text[start:end] in it starts and ends."""
+    begin, finish = 0, len(text)
+    for m in _SENTENCE_END.finditer(text):
+        if m[0].startswith(".") and _ABBREVIATION.search(text[max(0, m.start() - 8) : m.start()]):
+            continue
+        if m.end() <= start:
+            begin = m.end()
+        elif m.start() >= end:
+            finish = m.start()
+            break
+    return begin, finish
+
+
+def _said_in(word: str, text: str) -> bool:
+    """The surname `word` written with a capital in `text`, a possessive included ("Mrs Hughes' son")."""
+    letters = [re.escape(ch) if ch not in "'’" else "['’]" for ch in word]
+    pattern = r"(?<![\w'’-])" + letters[0].upper() + "(?i:" + "".join(letters[1:]) + r")(?:['’]s?)?(?![\w'’]|-\w)"
+    return re.search(pattern, text) is not None
+
+
 def _narrowed(text: str, mention: RegisterMention, contexts) -> bool:
-    """A register child's first name said with an age, a year group, a school or a class."""
-    for m in re.finditer(r"(?<![\w'’-])" + re.escape(mention.words) + r"(?![\w'’])", text):
-        if _age_after(text, m.end()) or _beside(text, m.start(), m.end(), contexts):
+    """A register child's first name, anywhere it is written, said with their surname's initial ("Tyler H."),
+    or in the same sentence as a surname of their family ("Tyler, Mrs Hughes' son") or an age, a year group,
+    a school or a class. Written in lower case ("tyler"), only with the initial, or an age, a year group, a
+    school or a class right beside it ("well done tyler in year 2")."""
+    initials = {surname[0].upper() for surname in mention.surnames if surname[:1].isalpha()}
+    for start, end in mention.spans:
+        end = start + len(_bare(text[start:end]))
+        initial = re.match(r"\s+([A-Z])(?:\.|(?![\w'’]))", text[end:])
+        if (initial and initial[1] in initials) or _age_after(text, end) or _beside(text, start, end, contexts):
+            return True
+        if not text[start].isupper():
+            continue
+        begin, finish = _sentence(text, start, end)
+        sentence = text[begin:start] + " " * (end - start) + text[end:finish]
+        if any(_said_in(surname, sentence) for surname in mention.surnames):
+            return True
+        if any(begin <= c_start and c_end <= finish for c_start, c_end, _ in contexts):
             return True
     return False
 
@@ -474,11 +561,16 @@ def register_finding(text: str) -> Finding | None:
     from consents.models import Purpose
     from consents.selectors import consents_for_children
 
-    mentions = register_mentions(text)
+    contexts = _contexts(text)
+    mentions = []
+    narrowing = []
+    for m in register_mentions(text, spellings=True):
+        narrowed = m.full or (m.who == "child" and _narrowed(text, m, contexts))
+        if m.full or m.capital or narrowed:  # a first name only in lower case counts when narrowed
+            mentions.append(m)
+            narrowing += [m] if narrowed else []
     if not mentions:
         return None
-    contexts = _contexts(text)
-    narrowing = [m for m in mentions if m.full or (m.who == "child" and _narrowed(text, m, contexts))]
     positions = consents_for_children({child_id for m in narrowing for child_id in m.child_ids})
     refused = {child_id for child_id, position in positions.items() if not position.allows(Purpose.ONLINE)}
     blocking = any(refused.intersection(m.child_ids) for m in narrowing)

@@ -9,7 +9,9 @@ The rules, as the term lists page explains them to administrators:
   A term written with a capital letter is a name ("Labour", "Tory"): it finds itself, its plural and its
   possessive ("Tories", "Labour's"), never "laboured". A phrase matches across any spaces or hyphens.
 - An exception ("church hall", "Temple Street") hides the terms of its list that lie inside it, where it
-  occurs: "church" in "the church hall" is not found, "church service" in the same post still is.
+  occurs: "church" in "the church hall" is not found, "church service" in the same post still is. It must
+  be a longer phrase around them: where every word of it is a term of its list ("praying" over "pray"), it
+  hides nothing, and the term lists refuse it (social/posts/terms.py).
 - A term that needs context ("vote", "party", "councillors") counts only when a context word ("shame
   on", "cuts") or a term of the same list is within CONTEXT_WINDOW words of it.
 - A context word is never found on its own.
@@ -227,10 +229,12 @@ def find_terms(text: str, rules: Iterable[Rule]) -> list[TermFound]:
     for rule in rules:
         hits.setdefault(rule.kind, []).extend(_find(text, words, index, rule))
 
+    # An exception hides only as a longer phrase around terms: one whose every word is a term of its list (an
+    # exception "praying" over the term "pray") would switch the term off, so it hides nothing.
+    exceptions = [e for e in hits[EXCEPTION] if not _covered(e, [*hits[TERM], *hits[NEEDS_CONTEXT], *hits[CONTEXT]])]
+
     def hidden(hit: Hit) -> bool:
-        return any(
-            hit.within(exception) and exception.rule.category == hit.rule.category for exception in hits[EXCEPTION]
-        )
+        return any(hit.within(exception) and exception.rule.category == hit.rule.category for exception in exceptions)
 
     anchors = [hit for hit in [*hits[TERM], *hits[CONTEXT]] if not hidden(hit)]
     anchors = [a for a in anchors if not any(a is not b and a.within(b) and a.text != b.text for b in anchors)]
@@ -255,6 +259,33 @@ def find_terms(text: str, rules: Iterable[Rule]) -> list[TermFound]:
         kept.append(hit)
         found.append(TermFound(hit.rule.category, hit.text, hit.rule.term, context))
     return found
+
+
+def _covered(exception: Hit, hits: Iterable[Hit]) -> list[Hit]:
+    """The hits of the exception's list inside it, when together they cover every word of it; [] otherwise."""
+    inside = [hit for hit in hits if hit.rule.category == exception.rule.category and hit.within(exception)]
+    covered = {position for hit in inside for position in range(hit.first, hit.last + 1)}
+    return inside if len(covered) == exception.last - exception.first + 1 else []
+
+
+def exception_would_hide(category: str, exception: str, rules: Iterable[Rule]) -> list[str]:
+    """The terms (of any kind but an exception) of `category` that `exception` would hide wherever they are:
+    those found inside it when together they are every word of it ("praying" over "pray", "God's" over
+    "God"), each named once by the longest term there. [] for an exception with a word more than the terms
+    inside it ("church hall" over "church")."""
+    words = _words(exception)
+    index = _index(words)
+    whole = Hit(Rule(category, EXCEPTION, exception), 0, len(words) - 1, 0, len(exception), exception)
+    hits = [
+        hit
+        for rule in rules
+        if rule.category == category and rule.kind != EXCEPTION
+        for hit in _find(exception, words, index, rule)
+    ]
+    inside = _covered(whole, hits) if words else []
+    # Named by the longest: "thoughts and prayers", not "prayer" as well.
+    widest = [a for a in inside if not any(a.within(b) and (a.first, a.last) != (b.first, b.last) for b in inside)]
+    return list(dict.fromkeys(hit.rule.term for hit in widest))
 
 
 def active_rules() -> list[Rule]:

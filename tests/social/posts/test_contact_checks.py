@@ -301,3 +301,126 @@ def test_a_carers_phone_number_blocks_approval_whatever_the_reason_given(carer, 
         posts.post_approve(post=post, by=admin, checklist=dict.fromkeys(CHECKLIST, True), dismissals={"contact": "ok"})
     post.refresh_from_db()
     assert post.status == post.Status.SUBMITTED
+
+
+# Hidden contact details (audit gap D) ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "number", "e164"),
+    [
+        ("text 077OO 9OO123 tonight", "077OO 9OO123", "+447700900123"),
+        ("ring O77OO 9OO 123", "O77OO 9OO 123", "+447700900123"),
+        ("ring o7911 123 456", "o7911 123 456", "+447911123456"),
+        ("call 0113 496 OOOO", "0113 496 OOOO", "+441134960000"),
+        ("+44 77OO 9OO123", "+44 77OO 9OO123", "+447700900123"),
+        ("0 7 7 O O 9 O O 1 2 3", "0 7 7 O O 9 O O 1 2 3", "+447700900123"),
+        # A space, dot or dash between every digit.
+        ("call 0 7 7 0 0 9 0 0 1 2 3 now", "0 7 7 0 0 9 0 0 1 2 3", "+447700900123"),
+        ("0.7.7.0.0.9.0.0.1.2.3", "0.7.7.0.0.9.0.0.1.2.3", "+447700900123"),
+        ("ring 0 7 9 1 1 1 2 3 4 5 6", "0 7 9 1 1 1 2 3 4 5 6", "+447911123456"),
+        ("0-1-1-3-4-9-6-0-0-0-0", "0-1-1-3-4-9-6-0-0-0-0", "+441134960000"),
+        ("0. 7. 9. 1. 1. 1. 2. 3. 4. 5. 6", "0. 7. 9. 1. 1. 1. 2. 3. 4. 5. 6", "+447911123456"),
+    ],
+)
+def test_it_finds_a_phone_number_written_with_o_for_zero_or_spaced_out(text, number, e164):
+    [match] = contact_matches(text)
+    assert (match.text, match.kind, match.keys) == (number, "phone", frozenset({f"tel:{e164}"}))
+    assert number in text  # what the draft page highlights is a part of the text
+    assert uk_phone_numbers(text) == [number]
+
+
+def test_a_number_with_o_for_zero_says_what_it_stands_for():
+    [match] = contact_matches("text 077OO 9OO123")
+    assert match.why == "‘077OO 9OO123’ is a UK mobile number, written with the letter O for 0 (07700 900123)"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ooo what a day! Oo la la.",
+        "We arrived at 9.30 o clock",
+        "Scores: 0 o 0 at half time",
+        "It's 5 o'clock somewhere",
+        "Oooo 2024 was our best year",
+        "Registered charity O1234 567890",  # a reference, with or without letters
+        "see us at leeds.gov.uk",  # "at" as a word, before a web address
+        "lunch @ 12.30",
+        "Meet @ St.James",
+        "Look at this dot com",
+        "Email us. Look at this dot com",  # the cue is in another sentence
+        "We had a party at the office. Great fun",
+    ],
+)
+def test_hidden_contact_details_leave_ordinary_text_alone(text):
+    assert contact_details(text) == [], text
+
+
+@pytest.mark.parametrize(
+    ("text", "written", "address"),
+    [
+        ("Email jo.hughes at example dot org for lifts", "jo.hughes at example dot org", "jo.hughes@example.org"),
+        ("Write to jo.hughes @ example.org.", "jo.hughes @ example.org", "jo.hughes@example.org"),
+        ("jo.hughes(at)example.org", "jo.hughes(at)example.org", "jo.hughes@example.org"),
+        ("jo [at] example [dot] co [dot] uk.", "jo [at] example [dot] co [dot] uk", "jo@example.co.uk"),
+        ("Jo.Hughes AT Example DOT org", "Jo.Hughes AT Example DOT org", "jo.hughes@example.org"),
+        ("email jo at example dot org", "jo at example dot org", "jo@example.org"),
+        ("jo.hughes @example.org", "jo.hughes @example.org", "jo.hughes@example.org"),  # not a handle
+    ],
+)
+@pytest.mark.django_db
+def test_it_finds_an_email_address_written_out_as_a_dismissible_finding(text, written, address):
+    [match] = contact_matches(text)
+    assert (match.text, match.kind, match.keys) == (written, "email", frozenset({f"email:{address}"}))
+    assert written in text
+    assert match.why == f"‘{written}’ is an email address written out ({address})"
+    [finding] = contact_findings(text)
+    assert finding.dismissible and finding.matches == (written,)
+
+
+@pytest.fixture
+def jo(db):
+    _, _, [jo] = cf.family_with_child()
+    jo.phone, jo.email = "07700 900 456", "jo.hughes@example.org"
+    jo.save()
+    return jo
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "written",
+    [
+        "jo.hughes+fig@example.org",
+        "Jo.Hughes+FiG@Example.ORG",
+        "jo.hughes at example dot org",
+        "jo.hughes @ example.org",
+        "jo.hughes(at)example.org",
+        "jo.hughes+fig(at)example.org",
+        "077OO 9OO456",
+        "0 7 7 0 0 9 0 0 4 5 6",
+        "0.7.7.0.0.9.0.0.4.5.6",
+    ],
+)
+def test_a_carers_contact_details_tagged_written_out_or_spaced_cannot_be_dismissed(jo, written):
+    [finding] = contact_findings(f"For lifts: {written} tonight")
+    assert not finding.dismissible and finding.matches == (written,)
+    assert "of a family FiG works with" in finding.explanation
+
+
+@pytest.mark.django_db
+def test_a_carers_own_tagged_address_matches_the_plain_one_in_a_post(jo):
+    jo.email = "Jo.Hughes+FiG@example.org"
+    jo.save()
+    jo.user = factories.parent_user(email="sam.home+lists@example.net")
+    jo.save()
+    for text in ("Email jo.hughes@example.org", "Email jo.hughes+other@example.org", "Email sam.home@example.net"):
+        [finding] = contact_findings(text)
+        assert not finding.dismissible, text
+
+
+@pytest.mark.django_db
+def test_an_address_like_a_carers_on_another_domain_or_name_stays_dismissible(jo):
+    findings = contact_findings("Email jo.hughes+fig@example.net, jo.hughesy+fig@example.org or jo@example.org")
+    assert [(f.dismissible, f.matches) for f in findings] == [
+        (True, ("jo.hughes+fig@example.net", "jo.hughesy+fig@example.org", "jo@example.org"))
+    ]

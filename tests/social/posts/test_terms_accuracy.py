@@ -12,7 +12,7 @@ import pytest
 
 from social.models import PolicyTerm
 from social.posts.checks import check_text
-from social.posts.checks.terms import CONTEXT_WINDOW, Rule, find_terms, term_findings
+from social.posts.checks.terms import CONTEXT_WINDOW, Rule, exception_would_hide, find_terms, term_findings
 
 pytestmark = pytest.mark.django_db
 
@@ -128,6 +128,27 @@ def test_an_exception_hides_a_term_only_where_it_occurs():
 def test_an_exception_hides_terms_of_its_own_list_only():
     PolicyTerm.objects.create(category="political", kind="term", term="hall")
     assert _found("We meet in the church hall") == {"political": ("hall",)}
+
+
+def test_an_exception_with_no_word_beyond_the_terms_inside_it_hides_nothing():
+    # Rows from before the lists refused them (social/posts/terms.py), or an exception added before its term.
+    PolicyTerm.objects.create(category="religious", kind="exception", term="prays")
+    PolicyTerm.objects.create(category="political", kind="exception", term="Tory party")
+    assert _found("Pray for us. We are praying. PRAYING!") == {"religious": ("Pray", "praying", "PRAYING")}
+    assert _found("Shame on the Tory party") == {"political": ("Tory", "party")}
+    # A longer exception around the same term still hides it, where it is.
+    PolicyTerm.objects.create(category="religious", kind="exception", term="praying for rain")
+    assert _found("We are praying for rain. Pray for us.") == {"religious": ("Pray",)}
+
+
+def test_which_terms_an_exception_would_hide_everywhere():
+    rules = _rules()
+    assert [r.term for r in rules if r.kind == "exception" and exception_would_hide(r.category, r.term, rules)] == []
+    assert exception_would_hide("religious", "praying", rules) == ["pray"]
+    assert exception_would_hide("religious", "church services", rules) == ["church service"]
+    assert exception_would_hide("political", "Tory party", rules) == ["Tory", "party"]
+    assert exception_would_hide("religious", "church hall", rules) == []
+    assert exception_would_hide("religious", "Labour", rules) == []  # a term of the other list
 
 
 def test_a_switched_off_exception_no_longer_hides():

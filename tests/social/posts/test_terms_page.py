@@ -13,7 +13,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from social.models import PolicyTerm
-from social.posts.terms import TermError, policy_term_add
+from social.posts.terms import TermError, policy_term_add, policy_term_switch
 from staff.models import AuditEvent, User
 from tests import factories
 
@@ -226,3 +226,96 @@ def test_the_service_refuses_an_unknown_kind(social_admin):
     with pytest.raises(TermError, match="Choose what it does"):
         policy_term_add(category="religious", term="church car park", kind="sometimes", by=social_admin)
     assert not PolicyTerm.objects.filter(term="church car park").exists()
+
+
+# --- an exception cannot switch a term off (audit gap G) ----------------------------------------------------
+
+PRAYING = {"category": "religious", "term": "praying", "kind": "exception"}
+
+
+@pytest.mark.parametrize(
+    ("exception", "hidden"),
+    [
+        ("prayed", "the religious term “pray”"),  # a word form of a term
+        ("PRAYING", "the religious term “pray”"),  # switched off as a term in 0010: not switched on as an exception
+        ("God's", "the religious term “God”"),
+        ("Churches", "the religious term “church”"),
+        ("Thoughts and Prayer", "the religious term “thoughts and prayers”"),  # named by the longest term
+    ],
+)
+def test_the_service_refuses_an_exception_that_is_a_term_or_its_word_form(social_admin, exception, hidden):
+    before = snapshot()
+    with pytest.raises(TermError) as refused:
+        policy_term_add(category="religious", term=exception, kind="exception", by=social_admin)
+    assert f"“{exception}” would hide {hidden} wherever it is, as if it were switched off." in str(refused.value)
+    assert "An exception must have at least one word more than the terms it hides" in str(refused.value)
+    assert snapshot() == before
+
+
+def test_the_service_names_every_term_an_exception_would_hide(social_admin):
+    with pytest.raises(TermError, match="would hide the political terms “Tory” and “party” wherever they are"):
+        policy_term_add(category="political", term="Tory party", kind="exception", by=social_admin)
+    assert not PolicyTerm.objects.filter(term="Tory party").exists()
+
+
+def test_the_service_takes_an_exception_with_a_word_more_or_of_another_lists_terms(social_admin):
+    added, _ = policy_term_add(category="religious", term="praying for rain", kind="exception", by=social_admin)
+    assert (added.kind, added.is_active) == ("exception", True)
+    # "Labour" and "party" are political terms: a religious exception of them alone hides nothing of them.
+    added, _ = policy_term_add(category="religious", term="Labour party", kind="exception", by=social_admin)
+    assert added.kind == "exception"
+    assert list(
+        AuditEvent.objects.filter(action="policy_term.added").order_by("pk").values_list("details__term", flat=True)
+    ) == [
+        "praying for rain",
+        "Labour party",
+    ]
+
+
+def test_the_page_refuses_an_exception_that_hides_a_term_everywhere_and_changes_nothing(
+    client, social_admin, member_of_staff
+):
+    client.force_login(social_admin)
+    before = snapshot()
+    response = client.post(ADD, PRAYING)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "There is a problem" in html and "Nothing was changed." in html
+    assert "“praying” would hide the religious term “pray” wherever it is, as if it were switched off." in html
+    assert "To stop checking for “pray”, switch it off instead." in html
+    assert snapshot() == before
+    client.force_login(member_of_staff)
+    assert _live_check(client, "Pray for us: we are praying.")["religious"]["matches"] == ["Pray", "praying"]
+
+
+def test_the_page_takes_a_longer_exception_audited(client, social_admin, member_of_staff):
+    client.force_login(social_admin)
+    response = client.post(ADD, {**PRAYING, "term": "praying for rain"})
+    assert response.status_code == 302
+    row = PolicyTerm.objects.get(term="praying for rain")
+    [event] = AuditEvent.objects.filter(action="policy_term.added")
+    assert (event.target_id, event.details) == (
+        str(row.pk),
+        {"category": "religious", "term": "praying for rain", "kind": "exception"},
+    )
+    client.force_login(member_of_staff)
+    assert "religious" not in _live_check(client, "We are praying for rain for the allotment.")
+    assert _live_check(client, "We are praying for you.")["religious"]["matches"] == ["praying"]
+
+
+def test_switching_on_an_exception_that_would_hide_a_term_everywhere_is_refused(client, social_admin):
+    # A row from before the rule, switched off: switching it on again is refused, on the page and in the service.
+    row = PolicyTerm.objects.create(category="religious", term="prays", kind="exception", is_active=False)
+    client.force_login(social_admin)
+    before = snapshot()
+    response = client.post(reverse("social:policy_term_on", args=[row.pk]))
+    assert response.status_code == 302
+    assert _messages(response) == [
+        "“prays” would hide the religious term “pray” wherever it is, as if it were switched off. An exception "
+        "must have at least one word more than the terms it hides, such as “church hall” around “church”. To stop "
+        "checking for “pray”, switch it off instead."
+    ]
+    assert snapshot() == before
+    with pytest.raises(TermError, match="would hide the religious term “pray”"):
+        policy_term_switch(term=row, on=True, by=social_admin)
+    assert snapshot() == before
