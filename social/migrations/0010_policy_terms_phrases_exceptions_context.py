@@ -79,6 +79,10 @@ ADDED = {
             "church community hall",
             "mosque hall",
             "mosque community hall",
+            "chapel hall",
+            "gurdwara hall",
+            "synagogue hall",
+            "temple hall",
             # Place names.
             "Church Street",
             "Church Road",
@@ -108,6 +112,9 @@ ADDED = {
             "polling day",
             "go to the polls",
             "this government",
+            # The usual short forms, as written in a hurry: "this govt doesnt care".
+            "this govt",
+            "this gov't",
             "Home Secretary",
             "Education Secretary",
             "Health Secretary",
@@ -134,6 +141,15 @@ ADDED = {
             "councillor",
             "Cllr",
             "government",
+            # Short forms of the words above: "the govt", "Govt". "gov" alone is left out: it is the start of
+            # every gov.uk address FiG gives.
+            "govt",
+            "gov't",
+            # A party named by its short name alone ("Reform want to scrap…", "the Greens"): the word is also
+            # everyday English ("school reform", "eat your greens"), so it counts only near political words.
+            # "Reform UK", "Green Party", "Labour" and "Tory" are terms on their own.
+            "Reform",
+            "the Greens",
             "strike",
         ],
         CONTEXT: [
@@ -156,15 +172,32 @@ ADDED = {
             "Westminster",
             "Downing Street",
             "minister",
+            # What is said of a party or a government that wants to take something away.
+            "scrap funding",
+            "funding cut",
+            "get away with it",
         ],
         EXCEPTION: [
-            # Giving birth.
+            # Giving birth: labour as antenatal classes, midwives and maternity units write it. Only phrases
+            # that are about a birth ("vote for Labour" is not hidden by any of them, so no "for labour").
             "in labour",
             "into labour",
             "until labour",
             "during labour",
             "early labour",
+            "active labour",
+            "premature labour",
+            "induced labour",
+            "induction of labour",
+            "signs of labour",
+            "stages of labour",
+            "prepare for labour",
+            "labour and birth",
+            "labour and delivery",
+            "birth and labour",
+            "labour pains",
             "labour ward",
+            "labour suite",
             # A building to visit.
             "Houses of Parliament",
             # A party that is a party. Only matters near a context word: "party" needs context.

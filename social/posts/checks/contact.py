@@ -15,6 +15,13 @@ FiG's own pages covers the pages under it ("facebook.com/FiGCharity/posts/1") an
 
 Contact details of a family FiG works with (a carer's phone number or email address in the consent register)
 give a finding that cannot be dismissed; any other contact details give one that can, with a written reason.
+
+Another organisation's public helpline ("Parentline North is there for parents 24/7 on 020 7946 0321") is not
+flagged: signposting families to help is part of FiG's work, and a public line makes no child contactable. It
+is an organisation's line when the number is not a mobile, a helpline word ("helpline", "advice line", "24/7",
+"freephone", "lines open") is in its sentence, and so is an organisation's name (a capitalised word that is no
+first name), while no first name is: "ring Sharon's advice line on …" stays a finding. A carer's number from
+the register is a family's whatever words are around it, and still cannot be dismissed.
 """
 
 from __future__ import annotations
@@ -341,6 +348,45 @@ def _is_own(match: ContactMatch, own_keys: set[str], own_links: list[str]) -> bo
     return link is not None and any(link.startswith(own + "/") or link.startswith(own + "?") for own in own_links)
 
 
+_HELPLINE_WORDS = re.compile(
+    r"\b(?:help\s?lines?|advice\s?lines?|support\s?lines?|parent\s?lines?|phone\s?lines?|free\s?phone|"
+    r"free\s+to\s+call|call\s+free|24/7|24\s*hours?|24\s*hrs?|lines?\s+(?:are\s+)?open)(?!\w)",
+    re.IGNORECASE,
+)
+_SENTENCE = re.compile(r"[^.!?\n]*(?:[.!?]+(?=\s|$)|\n|$)")
+_CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
+_MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.PERSONAL_NUMBER, PhoneNumberType.PAGER}
+
+
+def _organisation_line(text: str, match: ContactMatch) -> bool:
+    """A phone number that is an organisation's public helpline (see the module's docstring)."""
+    if match.kind != "phone":
+        return False
+    number = phonenumbers.parse(next(key for key in match.keys if key.startswith("tel:")).removeprefix("tel:"))
+    if phonenumbers.number_type(number) in _MOBILE_TYPES or (
+        _DRAMA.fullmatch(_e164(number)) and number.national_number // 10**9 == 7
+    ):
+        return False  # a mobile is a person's
+    sentence = next(
+        (m[0] for m in _SENTENCE.finditer(text) if m.start() <= match.start and match.end <= m.end() and m[0]), ""
+    )
+    if not _HELPLINE_WORDS.search(sentence):
+        return False
+    from simplemma import is_known
+
+    from social.posts.checks.name_lists import name_lists
+
+    first_names = name_lists().first
+    words = [m for m in _CAPITALISED.finditer(sentence) if not _HELPLINE_WORDS.fullmatch(m[0])]
+    if any(re.sub(r"['’]s?$", "", m[0]) in name_lists().home_first for m in words):
+        return False  # a person's line: "ring Sharon's advice line"
+    return any(
+        m[0] not in first_names
+        and (m.start() > len(sentence) - len(sentence.lstrip()) or not is_known(m[0].lower(), lang="en"))
+        for m in words
+    )
+
+
 def contact_matches(text: str) -> list[ContactMatch]:
     """Every contact detail in `text` that is not one of FiG's own public contacts."""
     if not text or not text.strip():
@@ -413,7 +459,7 @@ def contact_findings(text: str) -> list[Finding]:
         return []
     family = family_contact_keys(matches)
     theirs = [m for m in matches if m.keys & family]
-    others = [m for m in matches if not m.keys & family]
+    others = [m for m in matches if not m.keys & family and not _organisation_line(text, m)]
     findings = []
     if theirs:
         findings.append(

@@ -108,7 +108,7 @@ ADULT_WORDS = _words(
     """
     mr mrs ms miss mx dr doctor prof professor rev revd reverend sir dame lord
     lady cllr councillor councilor mayor mp msp mep minister baroness baron prince princess king queen
-    captain officer pc sergeant inspector coach chef nurse midwife saint st ceo chair chairman chairwoman
+    captain officer pc sgt sergeant insp inspector supt det hon coach chef nurse midwife saint st ceo chair chairman chairwoman
     chairperson trustee trustees volunteer volunteers manager coordinator co-ordinator worker director
     founder patron author illustrator writer teacher headteacher head principal sponsor donor speaker
     guest singer artist photographer ambassador colleague colleagues staff president secretary treasurer
@@ -116,6 +116,12 @@ ADULT_WORDS = _words(
     vicar imam rabbi priest canon bishop
     """
 )
+# Titles: an adult's, before a name ("Cllr Ann Baxter", "Dr. Patel", "Sgt Lee Hall"). A title is never the
+# first name of a full name, whatever the names data says (it has "Cllr" and "Sgt" as first names, from people
+# who typed their title there), and the name after it is an adult's.
+TITLES = _words("mr mrs ms miss mx dr prof rev revd sir dame lord lady cllr councillor pc sgt insp supt det hon")
+# A title written with a full stop ("Dr. Ann Baxter") ends no sentence.
+_TITLE_STOP = re.compile(r"\b(?:" + "|".join(sorted(TITLES)) + r")\.\s*$", re.IGNORECASE)
 # Well-known full names that are not children's: shops, characters, authors FiG's posts mention.
 FAMOUS = frozenset(
     name.strip()
@@ -172,6 +178,19 @@ _SCHOOL = re.compile(
     r"|Day\s+Nursery|Children'?s\s+Centre|Kindergarten|Playgroup|Pre-?school)\b"
     r"(?:\s+(?:School|Academy|and\s+Nursery|&\s+Nursery|Nursery))?"
 )
+# A school or nursery named in lower case, as posts typed in a hurry are ("busy bees nursery", "oakfield
+# primary"): one to three lower-case words before the kind of school. The words that say which school are what
+# is left after the small words and the words that say only what kind it is ("the local primary school", "forest
+# school", "secondary school" name none).
+_SCHOOL_LOWER = re.compile(
+    r"\b((?:[a-z][a-z'’-]*\s+){1,3})"
+    r"(?:primary|infants?|juniors?|nursery|academy|school|pre-?school|kindergarten|playgroup)\b(?:\s+school\b)?"
+)
+_NOT_SCHOOL_NAMES = _words(
+    "local secondary high new big little old same nearby village special forest summer holiday home sunday state "
+    "private primary infant infants junior juniors nursery baby toddler day his her their my your its every each "
+    "any that this next last first"
+)
 _CLASS = re.compile(
     r"\b[A-Z][a-z]+\s+[Cc]lass\b|\b[Cc]lass\s+(?:[A-Z][a-z]+|\d{1,2}[A-Z]?)\b|\b\d[A-Z]{1,2}\b(?=\s+class)"
 )
@@ -183,7 +202,7 @@ _FAMILY = re.compile(
     r"\b[Tt]he\s+(?P<surname>[A-Z][A-Za-z'’-]+)\s+"  # the Hussain family, the Okafor kids
     r"(?:[Ff]amily|kids|children|twins|triplets|girls|boys|brothers|sisters|household|clan)\b"
     # the Smiths from, the Mahmoods who have just moved to
-    r"|\b[Tt]he\s+(?P<plural>[A-Z][A-Za-z'’-]+?)(?:es|s)\b(?=,?\s+(?:from|of|who|living|moving|moved|have|has)\b)"
+    r"|\b[Tt]he\s+(?P<plural>[A-Z][A-Za-z'’-]+?)(?:es|s)\b(?=,?\s+(?:from|of|who|living|moving|moved|have|has|are|were|will)\b)"
 )
 _MOVED = r"(?:(?:have|has|'ve|’ve)\s+)?(?:(?:just|recently|now)\s+)?(?:moved|moving|relocated)\s+(?:in)?to"
 _PLACE = re.compile(
@@ -289,9 +308,15 @@ def _middle_name(word: str) -> bool:
 def _after_adult(text: str, start: int) -> bool:
     """A title or job just before: "Councillor Jane Smith", "our CEO Sarah Brown", "volunteer Sam"."""
     before = [w.rstrip(".") for w in _lower_words(text[max(0, start - 40) : start])[-2:]]
-    if _SENTENCE_END.search(text[max(0, start - 3) : start]):
+    if _SENTENCE_END.search(text[max(0, start - 3) : start]) and not _TITLE_STOP.search(
+        text[max(0, start - 8) : start]
+    ):
         return False
     return bool(before) and (before[-1] in ADULT_WORDS or (len(before) == 2 and before[0] in ADULT_WORDS))
+
+
+def _title(word: str) -> bool:
+    return _bare(word).rstrip(".").lower() in TITLES
 
 
 def _glue(gap: str) -> bool:
@@ -305,10 +330,25 @@ def _glue(gap: str) -> bool:
 def _contexts(text: str) -> list[tuple[int, int, str]]:
     """The ages, year groups, schools and classes in the text, as (start, end, words); none inside another
     ("Nursery" in "Little Acorns Nursery")."""
-    found = set()
+    found = set(_lower_schools(text))
     for pattern in (_AGE, _YEAR_GROUP, _SCHOOL, _CLASS):
         found |= {(m.start(), m.end(), m[0].strip()) for m in pattern.finditer(text)}
     return sorted(c for c in found if not any(o != c and o[0] <= c[0] and c[1] <= o[1] for o in found))
+
+
+def _lower_schools(text: str) -> list[tuple[int, int, str]]:
+    """Schools and nurseries named in lower case (_SCHOOL_LOWER): the words right before the kind of school that
+    name it, back to the first small word or word of kind ("oliver at oakfield primary" -> "oakfield primary")."""
+    found = []
+    for m in _SCHOOL_LOWER.finditer(text):
+        start = None
+        for word in reversed(list(re.finditer(r"[a-z][a-z'’-]*", m[1]))):
+            if word[0] in _GLUE or word[0] in _NOT_SCHOOL_NAMES:
+                break
+            start = m.start() + word.start()
+        if start is not None:  # a word names the school
+            found.append((start, m.end(), text[start : m.end()]))
+    return found
 
 
 def _beside(text: str, start: int, end: int, contexts: list[tuple[int, int, str]]) -> tuple[str, ...]:
@@ -351,7 +391,11 @@ def _full_names(text: str, tokens: list[_Token], contexts, places, staff_names) 
         token = tokens[i]
         lower = not _capitalised(token.text)
         strict = token.strict or lower
-        if not _first_name(token.text, strict=strict, words_too=True, lower=lower) or _after_adult(text, token.start):
+        if (
+            _title(token.text)
+            or not _first_name(token.text, strict=strict, words_too=True, lower=lower)
+            or _after_adult(text, token.start)
+        ):
             i += 1
             continue
         j, last = i + 1, None
@@ -421,6 +465,7 @@ def identifying_items(text: str, *, staff_names: frozenset[str] = frozenset()) -
     contexts = _contexts(text)
     # Schools and classes are named after people and words: "Rose Hill Primary" has no child in it.
     places = [(m.start(), m.end(), m[0]) for pattern in (_SCHOOL, _CLASS) for m in pattern.finditer(text)]
+    places += _lower_schools(text)
     items: list[Item] = []
     used: set[int] = set()
 
@@ -433,12 +478,21 @@ def identifying_items(text: str, *, staff_names: frozenset[str] = frozenset()) -
         used.update(range(first, last + 1))
 
     for n, token in enumerate(tokens):
-        if n in used or not _capitalised(token.text) or _inside(token.start, token.end, places):
+        if n in used or _title(token.text) or _inside(token.start, token.end, places):
             continue
         word = _bare(token.text)
         age = _age_after(text, token.start + len(word))
         said = _beside(text, token.start, token.end, contexts)
         if not (age or said) or _after_adult(text, token.start):
+            continue
+        if not _capitalised(token.text):
+            # A first name in lower case ("little noah from busy bees nursery"), as the register reads one: only
+            # a name common at home that is no English word, with an age, a year group, a school or a class
+            # said after it. Before it, the words are what it is ("10th birthday bash": "bash" is a name too).
+            said = _beside(text, token.end, token.end, [c for c in contexts if c[0] >= token.end])
+            if (age or said) and _first_name(word, strict=True, lower=True):
+                why = _quoted(said) if said else f"the age ‘{age}’"
+                items.append(Item(word, token.start, f"with {why}", said))
             continue
         # A word that is also a name is one with an age or a year group right after it: "Summer, aged 6",
         # "Summer (6)", "Summer, 6,", "Grace (Year 1)" (not "Happy 6th birthday").
@@ -466,8 +520,20 @@ def identifying_items(text: str, *, staff_names: frozenset[str] = frozenset()) -
             items.append(Item(m[0], m.start(), f"with {_quoted(said)}", said))
         elif member:
             items.append(Item(m[0], m.start(), f"with the first name ‘{member[1]}’", (member[1],)))
+        elif home := _home(text, m.start(), m.end()):
+            items.append(Item(m[0], m.start(), f"with the address ‘{home}’", (home,)))
 
     return sorted(items, key=lambda item: item.start)
+
+
+def _home(text: str, start: int, end: int) -> str | None:
+    """A street address or postcode in the same sentence as a family's surname: where the family lives, said
+    further on ("The Patels are hosting it at their house, 27 Cherry Tree Drive"). FiG's own address is not."""
+    from social.posts.checks.contact import contact_matches
+
+    begin, finish = _sentence(text, start, end)
+    found = [m.text for m in contact_matches(text[end:finish]) if m.kind in ("address", "postcode")]
+    return found[0] if found else None
 
 
 def _staff_names() -> frozenset[str]:

@@ -15,6 +15,12 @@ The rules, as the term lists page explains them to administrators:
 - A term that needs context ("vote", "party", "councillors") counts only when a context word ("shame
   on", "cuts") or a term of the same list is within CONTEXT_WINDOW words of it.
 - A context word is never found on its own.
+- A place of worship named as a venue is an address, not religious content, like "church hall": a venue
+  word and "at", "of" or "in" just before the building's name ("the community hall at Harehills mosque", "the
+  room at St Mark's church"). An exception cannot say this (the building's name between is any name), so the
+  rule is the code's (PLACES_OF_WORSHIP, VENUE_WORDS); "a nativity play at church" is still found. A venue
+  right after the building ("church hall", "the mosque's community hall") is left to the exceptions, which
+  administrators can switch off.
 """
 
 from __future__ import annotations
@@ -42,6 +48,22 @@ EXCEPTION = "exception"
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _PHRASE_GAP = re.compile(r"[\s\-‐‑–]+")
 _POSSESSIVE = re.compile(r"['’]s$")
+
+# A place of worship named as where a group meets says where, not what is believed: "the community hall at
+# Harehills mosque" is a venue as "the church hall" is (an exception), whatever the building is called. The
+# exceptions list "church hall" and the like; this covers every name a building may have between "hall at" and it.
+PLACES_OF_WORSHIP = frozenset(
+    {"church", "mosque", "masjid", "synagogue", "temple", "gurdwara", "mandir", "chapel", "cathedral", "abbey"}
+)
+VENUE_WORDS = frozenset(
+    {
+        "hall", "halls", "room", "rooms", "centre", "center", "cafe", "café", "kitchen", "hut", "annexe", "annex",
+        "building", "lounge", "basement", "car", "grounds", "garden", "gardens", "playground", "field", "nursery",
+        "hub",
+    }
+)  # fmt: skip
+_VENUE_BEFORE = frozenset({"at", "of", "in", "inside", "behind", "beside"})
+_MAX_NAME_WORDS = 4  # "the hall at St Mark's and St John's church": the building's name between
 
 EXPLANATIONS = {
     "religious": "FiG's status updates must not contain religious content.",
@@ -234,7 +256,9 @@ def find_terms(text: str, rules: Iterable[Rule]) -> list[TermFound]:
     exceptions = [e for e in hits[EXCEPTION] if not _covered(e, [*hits[TERM], *hits[NEEDS_CONTEXT], *hits[CONTEXT]])]
 
     def hidden(hit: Hit) -> bool:
-        return any(hit.within(exception) and exception.rule.category == hit.rule.category for exception in exceptions)
+        return _venue(text, words, hit) or any(
+            hit.within(exception) and exception.rule.category == hit.rule.category for exception in exceptions
+        )
 
     anchors = [hit for hit in [*hits[TERM], *hits[CONTEXT]] if not hidden(hit)]
     anchors = [a for a in anchors if not any(a is not b and a.within(b) and a.text != b.text for b in anchors)]
@@ -259,6 +283,25 @@ def find_terms(text: str, rules: Iterable[Rule]) -> list[TermFound]:
         kept.append(hit)
         found.append(TermFound(hit.rule.category, hit.text, hit.rule.term, context))
     return found
+
+
+def _venue(text: str, words: list[_Word], hit: Hit) -> bool:
+    """A religious term that is a place of worship named as a venue (see PLACES_OF_WORSHIP): a venue word and
+    "at", "of" or "in" before the building's name."""
+    if hit.rule.category != "religious" or hit.first != hit.last or not words[hit.first].lemmas & PLACES_OF_WORSHIP:
+        return False
+
+    def joined(a: int, b: int) -> bool:  # words a and b (a < b) are in one sentence, nothing but words between
+        return not re.search(r"[.!?;:\n]", text[words[a].end : words[b].start])
+
+    # Back over the building's name ("Harehills", "St Mark's", "the") to "at", then the venue word before it.
+    i = hit.first - 1
+    while i >= 0 and hit.first - i <= _MAX_NAME_WORDS and words[i].norm not in _VENUE_BEFORE:
+        word = text[words[i].start : words[i].end]
+        if not (word[:1].isupper() or words[i].norm in {"the", "and", "st", "saint"}):
+            return False
+        i -= 1
+    return i >= 1 and words[i].norm in _VENUE_BEFORE and words[i - 1].norm in VENUE_WORDS and joined(i - 1, hit.first)
 
 
 def _covered(exception: Hit, hits: Iterable[Hit]) -> list[Hit]:

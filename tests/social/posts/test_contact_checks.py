@@ -424,3 +424,41 @@ def test_an_address_like_a_carers_on_another_domain_or_name_stays_dismissible(jo
     assert [(f.dismissible, f.matches) for f in findings] == [
         (True, ("jo.hughes+fig@example.net", "jo.hughesy+fig@example.org", "jo@example.org"))
     ]
+
+
+# Other organisations' helplines ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Parentline North is there for parents 24/7 on 020 7946 0321. You don't have to cope alone.",
+        "Call the Leeds Domestic Violence Service helpline free on 0113 496 0555",
+        "Struggling? Talk to Samaritans, free to call on 116 123",
+    ],
+)
+@pytest.mark.django_db
+def test_an_organisations_public_helpline_is_not_flagged(text):
+    assert contact_findings(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sharon runs a 24/7 advice line from home on 0113 496 0742",  # a person's line
+        "Parentline North is there 24/7 on 07700 900462",  # a mobile is a person's
+        "Ashfield Tenants Group is on 020 7946 0321",  # no helpline words
+    ],
+)
+@pytest.mark.django_db
+def test_a_number_that_may_be_a_persons_is_still_flagged(text):
+    [finding] = contact_findings(text)
+    assert finding.dismissible
+
+
+@pytest.mark.django_db
+def test_a_carers_number_called_a_helpline_still_cannot_be_dismissed(carer):
+    carer.phone = "0113 496 0742"
+    carer.save()
+    [finding] = contact_findings("Parentline North is there for parents 24/7 on 0113 496 0742")
+    assert not finding.dismissible

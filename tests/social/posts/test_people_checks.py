@@ -292,3 +292,63 @@ def test_a_missing_file_is_built_in_another_process_and_read(tmp_path, monkeypat
         assert len(calls) == 1
     finally:
         name_lists_module.name_lists.cache_clear()
+
+
+# --- the held-out set's lessons ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Cllr Ann Baxter officially opened the new playground this morning",
+        "Thanks to Councillor Ann Baxter for visiting",
+        "Dr. Priya Shah gave a talk on sleep",
+        "Mrs Jane Smith and Mr Tom Ellery judged the cakes",
+        "Sgt Lee Hall and PC Amy Walsh came to the fun day",
+        "Rev Sarah Brown, Prof Alan Moore and Dame Judi Dench sent their best",
+    ],
+)
+def test_a_title_marks_an_adult_before_a_full_name(text):
+    assert _finding(text, "identifying") is None
+
+
+def test_a_title_does_not_hide_a_childs_name_later_on():
+    finding = _finding("Cllr Ann Baxter gave Tyler Hughes, aged 6, his prize", "identifying")
+    assert finding and "Tyler Hughes" in finding.matches and "Ann Baxter" not in " ".join(finding.matches)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("little noah from busy bees nursery in horsforth loved the bubbles today", "noah"),
+        ("well done ella in year 2", "ella"),
+        ("huge well done to oliver at oakfield primary school", "oliver"),
+    ],
+)
+def test_a_lower_case_first_name_with_a_school_nursery_or_year_group_is_found(text, name):
+    finding = _finding(text, "identifying")
+    assert finding and name in finding.matches
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "see you all at FiG's 10th birthday bash on Saturday!",
+        "everyone from oakfield primary had a great time",
+        "noah loved forest school today",
+    ],
+)
+def test_lower_case_words_before_a_school_or_an_age_are_not_names(text):
+    assert _finding(text, "identifying") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The Patels are hosting the playdate at their house, 27 Cherry Tree Drive, LS8 3JQ",
+        "The Smith family are at 4 Elm Grove this afternoon",
+    ],
+)
+def test_a_family_surname_with_their_address_later_in_the_sentence_is_found(text):
+    finding = _finding(text, "identifying")
+    assert finding and "with the address" in finding.explanation

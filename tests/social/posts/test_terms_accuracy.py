@@ -241,3 +241,67 @@ def test_on_the_labelled_set_every_religious_and_political_post_is_found_and_no_
 
 def _rules() -> list[Rule]:
     return [Rule(*row) for row in PolicyTerm.objects.filter(is_active=True).values_list("category", "kind", "term")]
+
+
+# --- the held-out set's lessons (each a cause, not a sentence) ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Stay & play is in the community hall at Harehills mosque this week",
+        "We meet in the room at St Mark's church on Tuesdays",
+        "Holiday club moves to the gurdwara hall for a fortnight",
+        "Lunch is in the synagogue hall this week",
+        "The hall of the Methodist chapel is ours on Thursdays",
+    ],
+)
+def test_a_place_of_worship_named_as_a_venue_is_not_religious(text):
+    assert "religious" not in _found(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the kids loved the nativity play at church this morning",
+        "Families are invited to the mosque for Friday worship",
+        "The church hall is free; the church service starts at ten",
+    ],
+)
+def test_a_place_of_worship_that_is_not_a_venue_is_still_found(text):
+    assert "religious" in _found(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Antenatal class: preparing for labour and birth, with midwife Gill",
+        "Ask the midwife about the signs of labour",
+        "A tour of the labour suite at St James's",
+        "Labour and delivery: what to pack in your hospital bag",
+    ],
+)
+def test_labour_in_the_sense_of_giving_birth_is_not_political(text):
+    assert "political" not in _found(text)
+
+
+def test_labour_the_party_is_still_found_beside_birth_words():
+    assert _found("Vote for Labour, the only party for families")["political"]
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("Reform want to scrap funding for family hubs. Don't let them get away with it.", "Reform"),
+        ("universal credit is failing familys and this govt doesnt care", "this govt"),
+        ("The govt has failed our families again", "govt"),
+        ("Our MP's vote to cut funding was shameful", "MP's"),
+    ],
+)
+def test_a_party_named_alone_and_short_forms_are_political(text, said):
+    assert said in _found(text).get("political", ())
+
+
+@pytest.mark.parametrize("text", ["School reform starts in September", "Apply for the grant on gov.uk"])
+def test_short_names_without_political_words_near_them_are_not(text):
+    assert "political" not in _found(text)
