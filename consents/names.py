@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from consents.models import Carer, Child
 
@@ -61,6 +62,13 @@ def _full_spellings(first: str, last: str) -> str:
     last_words = r"\s+".join(_literal(part) for part in last.split())
     either = rf"(?:{first_words}{_MIDDLE}\s+{last_words}|{last_words}(?:\s*,\s*|\s+){first_words})"
     return r"(?<![\w'’-])" + either + r"(?:['’]s?)?(?![\w'’]|-\w)"
+
+
+@lru_cache(maxsize=8192)
+def _compiled(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    """A name's pattern, compiled once: the register has more names than `re` keeps compiled (512), and the
+    post checks look for every one of them on each live check."""
+    return re.compile(pattern, flags)
 
 
 def _surname(full_name: str) -> str:
@@ -120,13 +128,13 @@ def register_mentions(text: str, *, spellings: bool = False) -> list[RegisterMen
             full_pattern = _full_spellings(first, last)
         else:
             full_pattern = _word(full) if full.strip() else ""
-        if full_pattern and (hit := re.search(full_pattern, text, re.IGNORECASE)):
+        if full_pattern and (hit := _compiled(full_pattern, re.IGNORECASE).search(text)):
             found.setdefault((family_id, full), RegisterMention(family_id, full, who, True, hit[0], child_ids))
             continue
         if len(first) < 2:
             continue
         if spellings:
-            hits = list(re.finditer(_word(first, apostrophe=True), text, re.IGNORECASE))
+            hits = list(_compiled(_word(first, apostrophe=True), re.IGNORECASE).finditer(text))
             capital = [hit for hit in hits if hit[0][:1].isupper()]
             if not hits:
                 continue
@@ -141,7 +149,7 @@ def register_mentions(text: str, *, spellings: bool = False) -> list[RegisterMen
                 bool(capital),
                 tuple(dict.fromkeys(name for name in surnames.get(family_id, ()) if len(name) >= 2)),
             )
-        elif hit := re.search(_word(first, capital=True), text):
+        elif hit := _compiled(_word(first, capital=True)).search(text):
             mention = RegisterMention(family_id, first, who, False, hit[0], child_ids)
         else:
             continue

@@ -136,33 +136,30 @@ def _checkboxes_by_family(field, taggable: list[Child], families: list) -> list[
     return [(family, boxes[family.pk]) for family in families if family.pk in boxes]
 
 
-def _families_named_to(user, photo: Photo) -> set[int]:
-    """The families whose tagged children this person sees by name on a photo: all of them for its uploader
-    (they tagged them), only their own families for a coordinator. A coordinator of one family in a group
-    photo is told that a child of another family is in it, not who."""
-    if fixing_tags(user, photo):
-        return {child.family_id for child in photo.children.all()}
+def _own_families(user) -> set[int]:
+    """The families this person coordinates (none for anyone else): whose children they see by name."""
     return set(families_managed_by(user).values_list("pk", flat=True)) if has_role(user, Role.COORDINATOR) else set()
 
 
-def retag_choices(user, photo: Photo, also: list) -> tuple[QuerySet[Child], list]:
+def _named(user, photo: Photo, children: list[Child], own: set[int]) -> list[Child]:
+    """The tagged `children` this person is told the names of: every one for the photo's uploader while fixing
+    its tags (they tagged them), otherwise those of the families they coordinate (`own`). A coordinator of one
+    family in a group photo is told that a child of another family is in it, not who."""
+    return list(children) if fixing_tags(user, photo) else [c for c in children if c.family_id in own]
+
+
+def retag_choices(user, photo: Photo, families: list, also: list) -> tuple[QuerySet[Child], list]:
     """(the children this person may tag in the photo, the other families they could add): children of the
-    photo's families, the family it was uploaded for and the `also` families, as far as they may upload for
-    them (photos.services.photo_retag keeps the tags of other families' children)."""
+    photo's `families`, the family it was uploaded for and the `also` families, as far as they may tag in them
+    (photos.selectors.tag_families; photos.services.photo_retag keeps the tags of other families' children)."""
     allowed = tag_families(user, photo)
-    families = {family.pk for family in families_of_photos([photo])[photo.pk]} | {photo.family_id}
-    families |= {family.pk for family in also}
+    shown = {family.pk for family in [*families, *also]} | {photo.family_id}
     children = (
-        Child.objects.filter(family__in=allowed.filter(pk__in=families))
+        Child.objects.filter(family__in=allowed.filter(pk__in=shown))
         .select_related("family")
         .order_by("family__reference", "first_name", "last_name", "pk")
     )
-    addable = (
-        list(allowed.exclude(pk__in=families).order_by("reference"))
-        if photo.uploaded_by_id == user.pk or has_role(user, Role.COORDINATOR)
-        else []
-    )
-    return children, addable
+    return children, list(allowed.exclude(pk__in=shown).order_by("reference"))
 
 
 def _other_families(families: QuerySet, family, references: list[str], added: str) -> list:
@@ -294,11 +291,8 @@ def gallery(request: HttpRequest) -> HttpResponse:
     uses |= {photo.pk: untagged_uses(photo) for photo in page if not children_of[photo.pk]}
     # A coordinator sees the names of their own families' children only; a group photo's other children are
     # counted on its card. Its uploader sees every name (they tagged them).
-    own = set(families_managed_by(request.user).values_list("pk", flat=True))
-    named_of = {
-        photo.pk: [c for c in children_of[photo.pk] if c.family_id in own or fixing_tags(request.user, photo)]
-        for photo in page
-    }
+    own = _own_families(request.user)
+    named_of = {photo.pk: _named(request.user, photo, children_of[photo.pk], own) for photo in page}
     # The families each photo belongs to (photos.selectors.in_families), from what is read already.
     families_of = {
         photo.pk: sorted({c.family for c in children_of[photo.pk]} or {photo.family}, key=lambda f: f.reference)
@@ -341,9 +335,11 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
     gallery_url = reverse("photos:gallery")
     tagged_children = list(photo.children.select_related("family"))
     tagged = len(tagged_children)
-    named_families = _families_named_to(request.user, photo)
+    named = _named(request.user, photo, tagged_children, _own_families(request.user))
+    unnamed = tagged - len(named)
+    families = families_of_photos([photo])[photo.pk]
     also = _other_families(tag_families(request.user, photo), photo.family, request.GET.getlist("also"), "")
-    choices, addable = retag_choices(request.user, photo, also)
+    choices, addable = retag_choices(request.user, photo, families, also)
     retag_form = RetagForm(
         children=choices,
         initial={"children": tagged_children, "no_child_identifiable": photo.no_child_identifiable},
@@ -356,18 +352,10 @@ def detail(request: HttpRequest, public_id) -> HttpResponse:
         "photos/detail.html",
         {
             "photo": photo,
-            "children": [
-                (child, f"{gallery_url}?{child_filter(child.family.reference, child.pk)}")
-                for child in tagged_children
-                if child.family_id in named_families
-            ],
-            "unnamed_children": sum(1 for child in tagged_children if child.family_id not in named_families),
-            "alt": photo_alt(
-                [child for child in tagged_children if child.family_id in named_families],
-                date_filter(photo_day(photo), "j F Y"),
-                others=sum(1 for child in tagged_children if child.family_id not in named_families),
-            ),
-            "families": families_of_photos([photo])[photo.pk],
+            "children": [(child, f"{gallery_url}?{child_filter(child.family.reference, child.pk)}") for child in named],
+            "unnamed_children": unnamed,
+            "alt": photo_alt(named, date_filter(photo_day(photo), "j F Y"), others=unnamed),
+            "families": families,
             "also": also,
             "addable": addable,
             "uses": [(PURPOSE_LABELS[p], p in uses) for p in PURPOSES],
@@ -434,7 +422,8 @@ def image(request: HttpRequest, public_id, size: str) -> HttpResponse:
 def retag(request: HttpRequest, public_id) -> HttpResponse:
     photo = access_photo(request.user, public_id, retag=True)
     also = _other_families(tag_families(request.user, photo), photo.family, request.POST.getlist("also"), "")
-    form = RetagForm(request.POST, children=retag_choices(request.user, photo, also)[0])
+    families = families_of_photos([photo])[photo.pk]
+    form = RetagForm(request.POST, children=retag_choices(request.user, photo, families, also)[0])
     if form.is_valid():
         try:
             services.photo_retag(
@@ -519,12 +508,11 @@ def deletion_queue(request: HttpRequest) -> HttpResponse:
         .order_by("deletion_due_at", "pk")
     )
     page = Paginator(photos, 100).get_page(request.GET.get("page"))
-    families = families_of_photos(page)
-    return render(
-        request,
-        "photos/deletion_queue.html",
-        {"page": page, "rows": [(photo, families[photo.pk]) for photo in page]},
-    )
+    page.object_list = list(page.object_list)
+    families = families_of_photos(page.object_list)
+    for photo in page.object_list:
+        photo.families = families[photo.pk]
+    return render(request, "photos/deletion_queue.html", {"page": page})
 
 
 @vault_required(Role.COORDINATOR)

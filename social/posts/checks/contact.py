@@ -30,7 +30,7 @@ import contextlib
 import operator
 import re
 from dataclasses import dataclass
-from functools import reduce
+from functools import lru_cache, reduce
 
 import phonenumbers
 from django.conf import settings
@@ -171,7 +171,7 @@ class ContactMatch:
 
 def _phone_why(number: phonenumbers.PhoneNumber, written: str) -> str:
     if number.country_code == 44:
-        if _DRAMA.fullmatch(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)):
+        if _DRAMA.fullmatch(_e164(number)):
             kind = "mobile number" if number.national_number // 10**9 == 7 else "landline number"
         else:
             kind = _PHONE_KINDS.get(phonenumbers.number_type(number), "phone number")
@@ -327,10 +327,16 @@ def _candidates(text: str) -> list[ContactMatch]:
     return sorted(kept, key=lambda m: m.start)
 
 
-def _own_keys() -> tuple[set[str], list[str]]:
+def _own_keys() -> tuple[frozenset[str], tuple[str, ...]]:
     """FiG's public contacts read with the same rules as a post: their keys, and their links."""
+    return _keys_of(tuple(settings.FIG_PUBLIC_CONTACTS))
+
+
+@lru_cache(maxsize=8)
+def _keys_of(contacts: tuple[str, ...]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """_own_keys, read once for each setting rather than on every check."""
     keys: set[str] = set()
-    for value in settings.FIG_PUBLIC_CONTACTS:
+    for value in contacts:
         value = value.strip()
         found = _candidates(value)
         if not found and re.fullmatch(r"[\d\s()+.-]+", value):  # a number the matcher would not take alone
@@ -338,10 +344,10 @@ def _own_keys() -> tuple[set[str], list[str]]:
                 keys.add(f"tel:{_e164(phonenumbers.parse(value, 'GB'))}")
         for match in found:
             keys |= match.keys
-    return keys, [key.removeprefix("link:") for key in keys if key.startswith("link:")]
+    return frozenset(keys), tuple(key.removeprefix("link:") for key in keys if key.startswith("link:"))
 
 
-def _is_own(match: ContactMatch, own_keys: set[str], own_links: list[str]) -> bool:
+def _is_own(match: ContactMatch, own_keys: frozenset[str], own_links: tuple[str, ...]) -> bool:
     if match.keys & own_keys:
         return True
     link = next((key.removeprefix("link:") for key in match.keys if key.startswith("link:")), None)

@@ -43,8 +43,9 @@ it with a reason when it is an adult's.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cache
 
 from consents.names import RegisterMention, find_register_names, register_mentions
 from social.posts.checks.base import CHECK_TITLES, Finding
@@ -243,9 +244,12 @@ class _Token:
     headline: bool = False  # in a sentence written In Title Case
 
 
+_POSSESSIVE = re.compile(r"['’]s?$")
+
+
 def _bare(word: str) -> str:
     """The word without a possessive: "Maisie's" -> "Maisie", "Hughes'" -> "Hughes"."""
-    return re.sub(r"['’]s?$", "", word)
+    return _POSSESSIVE.sub("", word)
 
 
 def _key(word: str) -> str:
@@ -420,7 +424,8 @@ def _full_names(text: str, tokens: list[_Token], contexts, places, staff_names) 
             or (after is not None and text[end : after.start] in (" ", "\u00a0") and after.text.lower() in PLACE_WORDS)
             or _AFTER_ADULT.match(text[end:])
             or _inside(start, end, places)
-            or " ".join(words.lower().split()) in staff_names | FAMOUS
+            or (name := " ".join(words.lower().split())) in FAMOUS
+            or name in staff_names()  # read only for a full name that would be reported
         ):
             i = last + 1 if not lower else i + 1  # "Robin Hood Way", "Jane Smith MP", a member of staff
             continue
@@ -455,10 +460,11 @@ def _unknown_surname(text: str, tokens: list[_Token], i: int, contexts) -> int |
     return i + 1
 
 
-def identifying_items(text: str, *, staff_names: frozenset[str] = frozenset()) -> list[Item]:
+def identifying_items(text: str, *, staff_names: Callable[[], frozenset[str]] = frozenset) -> list[Item]:
     """What in `text` could identify a child, whoever the child is: the register plays no part.
 
-    `staff_names`: the full names of FiG staff in lower case, which are adults' and not reported."""
+    `staff_names`: gives the full names of FiG staff in lower case, which are adults' and not reported; called
+    only when a full name is found."""
     if not text or not text.strip():
         return []
     tokens = _tokens(text)
@@ -553,9 +559,7 @@ def _staff_names() -> frozenset[str]:
 
 def identifying_finding(text: str) -> Finding | None:
     """The "identifying" finding: each thing found and why. No query unless a full name is found."""
-    items = identifying_items(text)
-    if any(item.why.startswith("is a first name and surname") for item in items):
-        items = identifying_items(text, staff_names=_staff_names())
+    items = identifying_items(text, staff_names=cache(_staff_names))
     if not items:
         return None
     matches = tuple(dict.fromkeys(words for item in items for words in (item.words, *item.context) if words in text))
@@ -575,6 +579,8 @@ def identifying_finding(text: str) -> Finding | None:
 
 # A full stop that ends no sentence: after a title or an initial ("Mrs. Hughes", "Tyler H. won").
 _ABBREVIATION = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Mx|Dr|St|Rev|Revd|Prof)|(?<![\w'’])[A-Z])$")
+# An initial after a first name: "Tyler H." (the surname's), "Tyler H won".
+_INITIAL = re.compile(r"\s+([A-Z])(?:\.|(?![\w'’]))")
 
 
 def _sentence(text: str, start: int, end: int) -> tuple[int, int]:
@@ -606,7 +612,7 @@ def _narrowed(text: str, mention: RegisterMention, contexts) -> bool:
     initials = {surname[0].upper() for surname in mention.surnames if surname[:1].isalpha()}
     for start, end in mention.spans:
         end = start + len(_bare(text[start:end]))
-        initial = re.match(r"\s+([A-Z])(?:\.|(?![\w'’]))", text[end:])
+        initial = _INITIAL.match(text, end)
         if (initial and initial[1] in initials) or _age_after(text, end) or _beside(text, start, end, contexts):
             return True
         if not text[start].isupper():

@@ -63,6 +63,7 @@ VENUE_WORDS = frozenset(
     }
 )  # fmt: skip
 _VENUE_BEFORE = frozenset({"at", "of", "in", "inside", "behind", "beside"})
+_CLAUSE_END = re.compile(r"[.!?;:\n]")  # the end of a sentence or clause (_venue)
 _MAX_NAME_WORDS = 4  # "the hall at St Mark's and St John's church": the building's name between
 
 EXPLANATIONS = {
@@ -211,6 +212,12 @@ class _TermWord:
         return self.lemma in word.lemmas
 
 
+@lru_cache(maxsize=20000)
+def _term_words(term: str) -> tuple[_TermWord, ...]:
+    """The words of a term, each lemmatised once: every check reads every term of the lists."""
+    return tuple(_TermWord.of(w.group()) for w in _WORD.finditer(term))
+
+
 def _index(words: list[_Word]) -> dict[str, list[int]]:
     """Where each norm and lemma stands in the text, so a term is looked for only where its first word is."""
     index: dict[str, list[int]] = {}
@@ -222,7 +229,7 @@ def _index(words: list[_Word]) -> dict[str, list[int]]:
 
 def _find(text: str, words: list[_Word], index: dict[str, list[int]], rule: Rule) -> list[Hit]:
     """Every place the rule's words stand one after another in the text, with only spaces or hyphens between."""
-    wanted = [_TermWord.of(w.group()) for w in _WORD.finditer(rule.term)]
+    wanted = _term_words(rule.term)
     if not wanted:
         return []
     hits = []
@@ -292,7 +299,7 @@ def _venue(text: str, words: list[_Word], hit: Hit) -> bool:
         return False
 
     def joined(a: int, b: int) -> bool:  # words a and b (a < b) are in one sentence, nothing but words between
-        return not re.search(r"[.!?;:\n]", text[words[a].end : words[b].start])
+        return not _CLAUSE_END.search(text[words[a].end : words[b].start])
 
     # Back over the building's name ("Harehills", "St Mark's", "the") to "at", then the venue word before it.
     i = hit.first - 1
