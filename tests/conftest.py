@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from celery._state import _set_task_join_will_block
 from django.core.cache import cache
@@ -203,3 +205,8 @@ def assert_accessible(page) -> None:
         page.url,
         "\n".join(f"- {v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}" for v in bad),
     )
+
+
+def says(body: str, word: str) -> bool:
+    """Whether a page shows `word` on its own, not inside a random token: a CSRF token may hold "Ava"."""
+    return re.search(rf"(?<![A-Za-z0-9]){re.escape(word)}(?![A-Za-z0-9])", body) is not None

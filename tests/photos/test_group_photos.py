@@ -19,6 +19,7 @@ from photos.models import Photo, PhotoTag
 from photos.selectors import families_of_photos, gallery_photos, in_families, photos_visible_to, uses_for_photos
 from photos.services import UploadError, photo_confirm_unidentifiable, photo_keep, photo_retag
 from tests import factories
+from tests.conftest import says
 from tests.consents.factories import assign, withdraw
 from tests.photos import images
 from tests.photos.fixtures import consented_child, ready_photo, unique_jpeg
@@ -164,14 +165,14 @@ def test_each_coordinator_sees_only_their_own_familys_child_by_name(client, grou
     coord_a, coord_b, _ = coordinators
     client.force_login(coord_a)
     page = client.get(reverse("photos:detail", args=[photo.public_id])).content.decode()
-    assert "Ava Alpha" in page and "Cara" not in page and "A child from another family" in page
+    assert "Ava Alpha" in page and not says(page, "Cara") and "A child from another family" in page
     gallery = client.get(reverse("photos:gallery")).content.decode()
-    assert "Ava Alpha" in gallery and "Cara" not in gallery and "a child from another family" in gallery
+    assert "Ava Alpha" in gallery and not says(gallery, "Cara") and "a child from another family" in gallery
     client.force_login(coord_b)
     page = client.get(reverse("photos:detail", args=[photo.public_id])).content.decode()
-    assert "Cara Bravo" in page and "Ava" not in page
+    assert "Cara Bravo" in page and not says(page, "Ava")
     gallery = client.get(reverse("photos:gallery")).content.decode()
-    assert "Cara Bravo" in gallery and "Ava" not in gallery
+    assert "Cara Bravo" in gallery and not says(gallery, "Ava")
 
 
 def test_its_photographer_sees_every_name_while_fixing_tags(client, group, photographer):
@@ -371,8 +372,8 @@ def test_the_uploader_sees_other_families_names_only_while_fixing_the_tags(clien
     photographer = type(photographer).objects.get(pk=photographer.pk)
     client.force_login(photographer)
     page = client.get(reverse("photos:detail", args=[photo.public_id])).content.decode()
-    assert "Ava Alpha" in page and "Cara" not in page
-    assert "Cara" not in client.get(reverse("photos:gallery")).content.decode()
+    assert "Ava Alpha" in page and not says(page, "Cara")
+    assert not says(client.get(reverse("photos:gallery")).content.decode(), "Cara")
 
 
 def test_another_familys_keep_reason_is_not_in_a_familys_export(group, coordinators, tmp_path):
