@@ -180,6 +180,16 @@ def consent_allows(*, child: Child | int, purpose: str, at: datetime | None = No
     return consents_for_children([child_id], at=at)[child_id].allows(purpose)
 
 
+def families_without_online_consent(families: Iterable[Family]) -> list[Family]:
+    """Those of `families` with a child whose photos or details may not go online now (no consent, refused,
+    withdrawn, lapsed): the families a public comment must not name. Five queries."""
+    families = list(families)
+    children = dict(Child.objects.filter(family__in=families).values_list("pk", "family_id"))
+    consents = consents_for_children(children)
+    unagreed = {family_id for child_id, family_id in children.items() if not consents[child_id].allows(Purpose.ONLINE)}
+    return [family for family in families if family.pk in unagreed]
+
+
 # --- who may see which family -------------------------------------------------
 
 

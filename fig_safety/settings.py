@@ -343,6 +343,12 @@ FIG_META_PAGE_TOKEN = env_str("FIG_META_PAGE_TOKEN", "") or ""
 FIG_META_PAGE_ID = env_str("FIG_META_PAGE_ID", "") or ""
 FIG_GRAPH_API_URL = env_str("FIG_GRAPH_API_URL", "https://graph.facebook.com/v21.0") or ""
 FIG_GRAPH_TIMEOUT = env_int("FIG_GRAPH_TIMEOUT", 10, minimum=1)
+# Hosts (and their subdomains) that message attachments are fetched from over https; nothing else is fetched.
+FIG_META_CDN_HOSTS = env_list("FIG_META_CDN_HOSTS", ["fbcdn.net", "fbsbx.com", "cdninstagram.com", "facebook.com"])
+# The largest attachment (photo, file, audio, video) kept from a message, in bytes; larger ones are noted, not kept.
+FIG_INBOX_ATTACHMENT_MAX_BYTES = env_int("FIG_INBOX_ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024, minimum=1024)
+# A webhook delivery with more events than this is stored and ingested by a task, not in the request.
+FIG_WEBHOOK_INLINE_EVENTS = env_int("FIG_WEBHOOK_INLINE_EVENTS", 50, minimum=1)
 FIG_INBOX_REMIND_DAYS_LEFT = env_int("FIG_INBOX_REMIND_DAYS_LEFT", 2, minimum=1)
 FIG_TAKEDOWN_HOURS = env_int("FIG_TAKEDOWN_HOURS", 24, minimum=1)
 # FiG's own public phone numbers, emails and handles: the contact check does not flag these.

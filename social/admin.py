@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from social.models import DigestSent, InboxMessage, PolicyTerm, Takedown
+from social.models import Conversation, DigestSent, PolicyTerm, Takedown
 from staff.admin import ReadOnlyAdmin
 
 
-@admin.register(InboxMessage)
+@admin.register(Conversation)
 class InboxMessageAdmin(ReadOnlyAdmin):
     list_display = ["pk", "platform", "kind", "sender_name", "received_at", "due_at", "status", "urgent"]
     list_filter = ["status", "platform", "kind", "urgent"]

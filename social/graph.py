@@ -1,12 +1,15 @@
-"""The one client for Meta's Graph API (Facebook Page and Instagram): publishing a post on the Page, and
-hiding and deleting comments. Used only when it is configured (FIG_META_PAGE_TOKEN, and FIG_META_PAGE_ID
-to publish). Nothing here touches the database: callers make these calls with no row locked.
+"""The one client for Meta's Graph API (Facebook Page and Instagram): publishing a post on the Page,
+hiding and deleting comments, replying in place from the inbox, and fetching a message's attachment. Used
+only when it is configured (FIG_META_PAGE_TOKEN, and FIG_META_PAGE_ID to publish or send messages).
+Nothing here touches the database: callers make these calls with no row locked.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import secrets
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -140,3 +143,127 @@ def publish_on_page(message: str, media_ids: list[str]) -> str:
     for index, media_id in enumerate(media_ids):
         fields[f"attached_media[{index}]"] = json.dumps({"media_fbid": media_id})
     return str(call("POST", f"{settings.FIG_META_PAGE_ID}/feed", fields).get("id") or "")
+
+
+# --- replying in place from the inbox ------------------------------------------------------------------------
+# Messages to Facebook (PSID) and Instagram (IGSID) people both go through the Page's Send API,
+# POST /{page-id}/messages with the Page token: Meta documents Instagram messaging for an Instagram
+# professional account linked to a Page ("Instagram API with Facebook Login") on that same endpoint. The
+# other route, POST /{ig-user-id}/messages on graph.instagram.com, needs an Instagram user token from
+# Instagram Login: a second token and host that FiG Safety does not hold, for nothing this needs.
+
+
+def send_message(recipient_id: str, text: str, *, human_agent: bool = False) -> str:
+    """A text message to a person who wrote to the Page (a Facebook PSID or an Instagram IGSID); Meta's
+    message id ("" if it gave none). Inside the 24-hour window it is a RESPONSE; `human_agent` sends it
+    with the HUMAN_AGENT tag, which Meta allows for a person's reply up to 7 days after their message."""
+    return _send({"id": recipient_id}, text, human_agent=human_agent)
+
+
+def private_reply(comment_id: str, text: str) -> str:
+    """One private message to whoever wrote this Facebook or Instagram comment (Meta allows one per comment,
+    within 7 days of it); Meta's message id ("" if it gave none)."""
+    return _send({"comment_id": comment_id}, text, human_agent=False)
+
+
+def reply_to_comment(comment_id: str, text: str, *, platform: str) -> str:
+    """A public reply under a comment, as the Page; the new comment's id ("" if Meta gave none).
+    A Facebook comment takes replies on its /comments edge, an Instagram comment on /replies."""
+    edges = {"facebook": "comments", "instagram": "replies"}
+    if platform not in edges:
+        raise ValueError(f"no comment replies on {platform!r}")
+    answer = call("POST", f"{urllib.parse.quote(comment_id, safe='')}/{edges[platform]}", {"message": text})
+    return str(answer.get("id") or "")
+
+
+def _send(recipient: dict[str, str], text: str, *, human_agent: bool) -> str:
+    # The Send API takes recipient and message as JSON objects; as form fields they are JSON strings
+    # (Meta's own curl examples post them with -d), which keeps every call here the same form POST.
+    fields = {"recipient": json.dumps(recipient), "message": json.dumps({"text": text})}
+    if human_agent:
+        fields |= {"messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"}
+    else:
+        fields["messaging_type"] = "RESPONSE"
+    # With a Page token "me" is the Page itself, so a token without FIG_META_PAGE_ID can still answer.
+    page = urllib.parse.quote(settings.FIG_META_PAGE_ID, safe="") or "me"
+    return str(call("POST", f"{page}/messages", fields).get("message_id") or "")
+
+
+# --- attachments on messages ----------------------------------------------------------------------------------
+
+_ATTACHMENT_REDIRECTS = 3  # Meta's lookaside.fbsbx.com links send you on to a CDN host once
+
+
+def fetch_attachment(url: str, *, max_bytes: int) -> tuple[bytes, str]:
+    """The bytes and content type behind an attachment URL from a webhook (Meta's signed, expiring CDN
+    links). Only https addresses on FIG_META_CDN_HOSTS are fetched, and redirects only to those; no
+    token is sent, as the link itself is the permission. Raises GraphError: REFUSED with "not a Meta
+    address" or "too large" (nothing past `max_bytes` is read), or as `call` does for the rest."""
+    if not _is_meta_address(url):
+        raise GraphError(REFUSED, "not a Meta address")
+    opener = urllib.request.build_opener(_MetaOnlyRedirects)
+    request = urllib.request.Request(url, method="GET")  # noqa: S310 - scheme and host checked above
+    deadline = time.monotonic() + settings.FIG_GRAPH_TIMEOUT
+    try:
+        with opener.open(request, timeout=settings.FIG_GRAPH_TIMEOUT) as response:
+            declared = response.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                raise GraphError(REFUSED, "too large")
+            data = _read_capped(response, max_bytes, deadline)
+            content_type = response.headers.get_content_type() if response.headers.get("Content-Type") else ""
+    except urllib.error.HTTPError as exc:
+        raise GraphError(REFUSED, _error_message(exc), status=exc.code) from exc
+    except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
+        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+        if isinstance(reason, TimeoutError):
+            raise GraphError(TIMEOUT) from exc
+        raise GraphError(UNREACHABLE) from exc
+    return data, content_type or "application/octet-stream"
+
+
+def _read_capped(response: http.client.HTTPResponse, max_bytes: int, deadline: float) -> bytes:
+    # Read in pieces: a missing or false Content-Length must not let a file past the cap into memory, and a
+    # server that trickles must not hold the caller past the timeout (the socket's only covers each read).
+    chunks, size = [], 0
+    while chunk := response.read(min(65536, max_bytes + 1 - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > max_bytes:
+            raise GraphError(REFUSED, "too large")
+        if time.monotonic() > deadline:
+            raise GraphError(TIMEOUT)
+    return b"".join(chunks)
+
+
+def _is_meta_address(url: str) -> bool:
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return False
+    host = (parts.hostname or "").lower()
+    if not host or parts.username is not None or parts.password is not None:
+        return False
+    if parts.scheme == "https" and port in (None, 443):
+        hosts = {h.strip().lower().strip(".") for h in settings.FIG_META_CDN_HOSTS if h.strip().strip(".")}
+        return any(host == h or host.endswith("." + h) for h in hosts)
+    # The tests' fake Graph API serves attachments on its own loopback address: allow exactly that origin,
+    # and only while the Graph API itself is configured there, so production never fetches plain http.
+    api = urllib.parse.urlsplit(settings.FIG_GRAPH_API_URL)
+    return (
+        api.scheme == "http"
+        and api.hostname == "127.0.0.1"
+        and (parts.scheme, host, port) == (api.scheme, api.hostname, api.port)
+    )
+
+
+class _MetaOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only to another Meta address, and only a few times."""
+
+    max_redirections = _ATTACHMENT_REDIRECTS
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # urllib's hook, its own signature
+        if not _is_meta_address(newurl):
+            fp.close()
+            raise GraphError(REFUSED, "not a Meta address")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)

@@ -37,10 +37,21 @@ class Platform(models.TextChoices):
     OTHER = "other", "Other"
 
 
-class InboxMessage(models.Model):
+class Conversation(models.Model):
+    """Everything one person sent FiG on one platform, and FiG's replies: their private messages (with button
+    presses and story replies), or their comments on one post, or one post on the Page, mention or review.
+
+    The policy's one-week clock runs from the oldest message not yet answered (`received_at`, `due_at`); a
+    reply from FiG, wherever it was sent from, answers everything before it. The lists, the sweep's reminders
+    and escalations and the dashboard count conversations.
+    """
+
     class Kind(models.TextChoices):
         MESSAGE = "message", "Private message"
         COMMENT = "comment", "Public comment"
+        VISITOR_POST = "visitor_post", "Post on the Page"
+        MENTION = "mention", "Mention"
+        REVIEW = "review", "Review"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
@@ -48,13 +59,20 @@ class InboxMessage(models.Model):
         CLOSED = "closed", "Closed, no reply needed"
 
     platform = models.CharField(max_length=12, choices=Platform.choices)
-    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.MESSAGE)
-    platform_id = models.CharField(max_length=200, null=True, blank=True, help_text="The platform's own id.")
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.MESSAGE)
+    thread = models.CharField(
+        max_length=450,
+        null=True,
+        blank=True,
+        help_text="What makes messages one conversation (social.inbox.threads); none for ones typed in.",
+    )
     sender_id = models.CharField(max_length=200, blank=True)
     sender_name = models.CharField(max_length=200, blank=True)
-    text = models.TextField(blank=True)
+    text = models.TextField(blank=True, help_text="The person's latest message, for the lists and search.")
     permalink = models.URLField(max_length=500, blank=True)
-    received_at = models.DateTimeField(help_text="The platform's own timestamp.")
+    received_at = models.DateTimeField(
+        help_text="When the oldest message not yet answered came (the platform's own time): the clock runs from here."
+    )
     due_at = models.DateTimeField(db_index=True)
     stored_at = models.DateTimeField(default=timezone.now)
     added_by = models.ForeignKey(
@@ -91,11 +109,20 @@ class InboxMessage(models.Model):
     flagged_at = models.DateTimeField(null=True, blank=True)
     reminder_sent_at = models.DateTimeField(null=True, blank=True)
     escalated_at = models.DateTimeField(null=True, blank=True)
+    # Who opened the reply box last, and when: the page warns a second person for a few minutes.
+    replying_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    replying_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["due_at", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["platform", "platform_id"], name="one_message_per_platform_id"),
+            models.UniqueConstraint(
+                fields=["platform", "thread"],
+                condition=models.Q(thread__isnull=False),
+                name="one_conversation_per_thread",
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "due_at"]),
@@ -116,6 +143,180 @@ class InboxMessage(models.Model):
         return self.responded_at or self.closed_at
 
 
+class Message(models.Model):
+    """One thing in a conversation: what the person sent, or a reply from FiG (sent from here, sent from
+    Meta's own tools and seen as an echo, or made elsewhere and recorded here)."""
+
+    class Event(models.TextChoices):
+        MESSAGE = "message", "Message"
+        COMMENT = "comment", "Comment"
+        VISITOR_POST = "visitor_post", "Post on the Page"
+        MENTION = "mention", "Mention of FiG"
+        POSTBACK = "postback", "Button pressed"
+        STORY_REPLY = "story_reply", "Reply to FiG's story"
+        STORY_MENTION = "story_mention", "Mention in their story"
+        REVIEW = "review", "Review"
+        REPLY = "reply", "Reply sent from FiG Safety"
+        ECHO = "echo", "Reply sent from Meta's own tools"
+        RECORDED = "recorded", "Reply made elsewhere, recorded here"
+
+    class SendAs(models.TextChoices):
+        MESSAGE = "message", "Message"
+        HUMAN_AGENT = "human_agent", "Message, with Meta's human agent tag"
+        PUBLIC_REPLY = "public_reply", "Public reply to the comment"
+        PRIVATE_REPLY = "private_reply", "Private message to the comment's author"
+
+    class Sending(models.TextChoices):
+        QUEUED = "queued", "Waiting to send"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Not sent"
+        UNCERTAIN = "uncertain", "Not known whether it was sent"
+
+    class Removed(models.TextChoices):
+        UNSENT = "unsent", "Unsent by the person"
+        REMOVED = "removed", "Removed from the platform"
+        HIDDEN = "hidden", "Hidden on the platform"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    platform = models.CharField(max_length=12, choices=Platform.choices)
+    platform_id = models.CharField(max_length=200, null=True, blank=True, help_text="The platform's own id.")
+    event = models.CharField(max_length=15, choices=Event.choices)
+    from_fig = models.BooleanField(default=False)
+    text = models.TextField(blank=True)
+    at = models.DateTimeField(help_text="The platform's own time; for a reply from here, when it was sent.")
+    stored_at = models.DateTimeField(default=timezone.now)
+    parent_id = models.CharField(max_length=200, blank=True, help_text="A comment's post or media.")
+    reply_to = models.CharField(max_length=200, blank=True, help_text="The message or comment it answers.")
+    permalink = models.URLField(max_length=500, blank=True)
+    story_link = models.CharField(max_length=500, blank=True)
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    # [{"type", "title", "url" (Meta's, expires), "blob", "key_id", "content_type", "size", "error"}]
+    attachments = models.JSONField(default=list, blank=True)
+    attachments_fetched_at = models.DateTimeField(null=True, blank=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    earlier_texts = models.JSONField(default=list, blank=True, help_text="Texts before each edit, oldest first.")
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_how = models.CharField(max_length=10, choices=Removed.choices, blank=True)
+    urgent = models.BooleanField(default=False)
+    flagged_names = models.JSONField(default=list, blank=True)
+    flagged_at = models.DateTimeField(null=True, blank=True)
+    # A reply from FiG: who wrote it, how it goes, and where its sending stands (social.inbox.replies).
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    link = models.URLField(max_length=500, blank=True, help_text="Where a reply made elsewhere can be seen.")
+    send_as = models.CharField(max_length=15, choices=SendAs.choices, blank=True)
+    sending = models.CharField(max_length=10, choices=Sending.choices, blank=True, db_index=True)
+    send_error = models.TextField(blank=True)
+    send_requested_at = models.DateTimeField(null=True, blank=True)
+    send_started_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["platform", "platform_id"],
+                condition=models.Q(platform_id__isnull=False),
+                name="one_message_per_platform_id",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["conversation", "at", "id"]),
+            # The sweep's search for messages whose flagging task was lost stays small.
+            models.Index(fields=["stored_at"], condition=models.Q(flagged_at__isnull=True), name="inbox_unflagged"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_event_display()} #{self.pk}"
+
+    @property
+    def is_private(self) -> bool:
+        """Sent to FiG alone (a message, a button pressed, a story reply or mention), not shown in public."""
+        return self.event in PRIVATE_EVENTS
+
+
+PRIVATE_EVENTS = {
+    Message.Event.MESSAGE,
+    Message.Event.POSTBACK,
+    Message.Event.STORY_REPLY,
+    Message.Event.STORY_MENTION,
+}
+
+
+class PassOn(models.Model):
+    """Every time a conversation was passed to someone, with the note: the latest is also on the conversation."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="pass_ons")
+    to = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    note = models.TextField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"Passed on #{self.pk}"
+
+
+class ConversationNote(models.Model):
+    """A note for FiG's staff on a conversation. Never sent to anyone."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="notes")
+    text = models.TextField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"Note #{self.pk}"
+
+
+class SavedReply(models.Model):
+    """A reply the social media administrators approved, to insert and adapt. {first_name} becomes the
+    person's first name. Changed only through social.inbox.saved_replies, which audits each change."""
+
+    title = models.CharField(max_length=100)
+    text = models.TextField()
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["title", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("title"), condition=models.Q(is_active=True), name="one_active_saved_reply_per_title"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class WebhookDelivery(models.Model):
+    """A Meta webhook delivery, stored as it came before anything is read from it, so that nothing is lost
+    when ingesting it takes long or fails part of the way. Ingested once (social.inbox.ingest)."""
+
+    body = models.BinaryField()
+    received_at = models.DateTimeField(default=timezone.now)
+    queued_at = models.DateTimeField(default=timezone.now)
+    ingest_started_at = models.DateTimeField(null=True, blank=True)
+    ingested_at = models.DateTimeField(null=True, blank=True)
+    events = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["queued_at"], condition=models.Q(ingested_at__isnull=True), name="webhook_waiting"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Webhook delivery #{self.pk}"
+
+
 class Takedown(models.Model):
     """A request to remove something identifying from FiG's social media, on its own short clock."""
 
@@ -128,8 +329,17 @@ class Takedown(models.Model):
         HIDDEN = "hidden", "Hidden through the Graph API"
         DELETED = "deleted", "Deleted through the Graph API"
         BY_HAND = "by_hand", "Removed by hand on the platform"
+        ON_PLATFORM = "platform", "Removed or hidden on the platform (Meta reported it)"
 
-    message = models.ForeignKey(InboxMessage, null=True, blank=True, on_delete=models.PROTECT, related_name="takedowns")
+    message = models.ForeignKey(Conversation, null=True, blank=True, on_delete=models.PROTECT, related_name="takedowns")
+    item = models.ForeignKey(
+        Message,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="takedowns",
+        help_text="The comment or post in the conversation that must come down.",
+    )
     post = models.ForeignKey("Post", null=True, blank=True, on_delete=models.PROTECT, related_name="takedowns")
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

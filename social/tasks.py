@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from social.inbox.attachments import attachments_fetch
+from social.inbox.ingest import delivery_ingest
+from social.inbox.replies import reply_send
 from social.inbox.services import message_flag, takedown_remove_send
 from social.inbox.sweeps import inbox_sweep as _inbox_sweep
 from social.posts.services import post_publish_send
@@ -13,6 +16,25 @@ from social.posts.services import posts_sweep as _posts_sweep
 @shared_task(name="social.tasks.flag_message")
 def flag_message(message_id: int) -> bool:
     return message_flag(message_id=message_id).urgent
+
+
+@shared_task(name="social.tasks.send_reply")
+def send_reply(message_id: int) -> str:
+    """Send a reply written in FiG Safety through the Graph API, once (replies.reply_send)."""
+    reply = reply_send(message_id=message_id)
+    return reply.sending if reply else "gone"
+
+
+@shared_task(name="social.tasks.fetch_attachments")
+def fetch_attachments(message_id: int) -> int:
+    """Keep a message's attachments in the vault before Meta's links expire (attachments.attachments_fetch)."""
+    return attachments_fetch(message_id=message_id)
+
+
+@shared_task(name="social.tasks.ingest_delivery")
+def ingest_delivery(delivery_id: int) -> int:
+    """Ingest a large webhook delivery stored as it came (ingest.delivery_ingest)."""
+    return delivery_ingest(delivery_id=delivery_id)
 
 
 @shared_task(name="social.tasks.inbox_sweep")

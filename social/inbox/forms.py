@@ -8,7 +8,7 @@ from django import forms
 from django.utils import timezone
 
 from social.inbox.selectors import social_administrators, staff_to_pass_to
-from social.models import InboxMessage, Platform, Takedown
+from social.models import Conversation, Platform, Takedown
 from staff.models import User
 
 # Messages from Meta arrive through the webhook; these are the ways FiG hears of the rest.
@@ -32,8 +32,8 @@ class ManualMessageForm(forms.Form):
     platform = forms.ChoiceField(label="Where it came in", choices=OTHER_PLATFORMS, widget=forms.RadioSelect)
     kind = forms.ChoiceField(
         label="Was it private or public?",
-        choices=InboxMessage.Kind.choices,
-        initial=InboxMessage.Kind.MESSAGE,
+        choices=Conversation.Kind.choices,
+        initial=Conversation.Kind.MESSAGE,
         widget=forms.RadioSelect,
     )
     sender_name = forms.CharField(

@@ -18,12 +18,12 @@ from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from fig_safety.times import LONDON
-from social.models import InboxMessage, Takedown
+from social.models import Conversation, Takedown
 from staff.models import AuditEvent, User
 from staff.roles import Role
 
-OPEN = InboxMessage.Status.OPEN
-DONE = [status for status in InboxMessage.Status.values if status != OPEN]
+OPEN = Conversation.Status.OPEN
+DONE = [status for status in Conversation.Status.values if status != OPEN]
 
 # The inbox tabs, in the order they are shown: (key, label).
 TABS: list[tuple[str, str]] = [
@@ -55,24 +55,24 @@ def _tab_filter(tab: str, user: User, now: datetime) -> Q:
 TAB_CAP = 1000
 
 
-def capped_count(messages: QuerySet[InboxMessage]) -> int:
+def capped_count(messages: QuerySet[Conversation]) -> int:
     """How many messages, counting no further than TAB_CAP."""
     return messages.order_by()[:TAB_CAP].count()
 
 
 def inbox_tab_counts(user: User, now: datetime) -> dict[str, int]:
     """How many messages each tab holds, up to TAB_CAP. One query per tab, each stopping at the cap."""
-    return {key: capped_count(InboxMessage.objects.filter(_tab_filter(key, user, now))) for key, _ in TABS}
+    return {key: capped_count(Conversation.objects.filter(_tab_filter(key, user, now))) for key, _ in TABS}
 
 
-def inbox_messages(*, tab: str, user: User, now: datetime, search: str = "") -> QuerySet[InboxMessage]:
+def inbox_messages(*, tab: str, user: User, now: datetime, search: str = "") -> QuerySet[Conversation]:
     """The messages of one tab, with who holds them, ready to page through without a query per row.
 
     Open tabs: urgent (flagged) first, then the least time left. Done: the most recently done first,
     so a long-closed flagged message does not sit at the top for ever.
     """
     messages = (
-        InboxMessage.objects.filter(_tab_filter(tab, user, now))
+        Conversation.objects.filter(_tab_filter(tab, user, now))
         .select_related("assignee", "passed_to")
         .annotate(
             has_open_takedown=Exists(Takedown.objects.filter(message=OuterRef("pk"), status=Takedown.Status.OPEN))
@@ -89,7 +89,7 @@ def inbox_messages(*, tab: str, user: User, now: datetime, search: str = "") -> 
     return messages.order_by("-urgent", "due_at", "id")
 
 
-def messages_for_staff(user: User, visible: QuerySet[InboxMessage]) -> QuerySet[InboxMessage]:
+def messages_for_staff(user: User, visible: QuerySet[Conversation]) -> QuerySet[Conversation]:
     """The messages a member of staff was passed or that name their families: open first, soonest due."""
     still_open = Case(When(status=OPEN, then=Value(0)), default=Value(1))
     return visible.select_related("passed_to", "assignee").order_by(still_open, "-urgent", "due_at", "id")
@@ -124,14 +124,16 @@ class HistoryEntry:
 
 
 _HOW = dict(Takedown.How.choices)
+# Audit events about a conversation: those recorded before conversations were named so carry the old name.
+CONVERSATION_TARGETS = ["social.conversation", "social.inboxmessage"]
 
 
-def message_history(message: InboxMessage) -> list[HistoryEntry]:
+def message_history(message: Conversation) -> list[HistoryEntry]:
     """What happened to a message, oldest first, from its audit events and its takedowns'. Three queries."""
     takedown_ids = [str(pk) for pk in message.takedowns.values_list("pk", flat=True)]
     events = list(
         AuditEvent.objects.filter(
-            Q(target_type="social.inboxmessage", target_id=str(message.pk))
+            Q(target_type__in=CONVERSATION_TARGETS, target_id=str(message.pk))
             | Q(target_type="social.takedown", target_id__in=takedown_ids)
         )
         .select_related("actor")
@@ -205,8 +207,8 @@ class Digest:
     open: int
     overdue: int
     urgent: int
-    overdue_messages: list[InboxMessage]  # open and past the deadline, flagged first, then the most overdue
-    due_soonest: list[InboxMessage]  # open and not yet due, flagged first, then the least time left
+    overdue_messages: list[Conversation]  # open and past the deadline, flagged first, then the most overdue
+    due_soonest: list[Conversation]  # open and not yet due, flagged first, then the least time left
     takedowns_open: int
     takedowns: list[Takedown]  # open, the soonest due first
 
@@ -232,13 +234,13 @@ class Digest:
 
 def inbox_digest(now: datetime, limit: int = DIGEST_LIMIT) -> Digest:
     """The open and overdue messages and the open takedowns for the daily digest. Five queries."""
-    counts = InboxMessage.objects.filter(status=OPEN).aggregate(
+    counts = Conversation.objects.filter(status=OPEN).aggregate(
         open=Count("pk"),
         overdue=Count("pk", filter=Q(due_at__lte=now)),
         urgent=Count("pk", filter=Q(urgent=True)),
     )
     messages = (
-        InboxMessage.objects.filter(status=OPEN)
+        Conversation.objects.filter(status=OPEN)
         .select_related("assignee", "passed_to")
         .order_by("-urgent", "due_at", "id")  # as the inbox's tabs list them
     )
@@ -376,14 +378,14 @@ def response_dashboard(now: datetime | None = None, weeks: int = WEEKS) -> Dashb
 
     # Counted by the database per London week, so the cost does not grow with the messages in Python.
     week_of_receipt = TruncWeek("received_at", tzinfo=LONDON)
-    answered = Q(status=InboxMessage.Status.ANSWERED, responded_at__isnull=False)
-    still_open = ~answered & ~Q(status=InboxMessage.Status.CLOSED)
-    recent = InboxMessage.objects.filter(received_at__gte=since).annotate(week=week_of_receipt).order_by()
+    answered = Q(status=Conversation.Status.ANSWERED, responded_at__isnull=False)
+    still_open = ~answered & ~Q(status=Conversation.Status.CLOSED)
+    recent = Conversation.objects.filter(received_at__gte=since).annotate(week=week_of_receipt).order_by()
     for row in recent.values("week").annotate(
         received=Count("pk"),
         answered=Count("pk", filter=answered),
         answered_on_time=Count("pk", filter=answered & Q(responded_at__lte=F("due_at"))),
-        closed=Count("pk", filter=Q(status=InboxMessage.Status.CLOSED)),
+        closed=Count("pk", filter=Q(status=Conversation.Status.CLOSED)),
         open_overdue=Count("pk", filter=still_open & Q(due_at__lte=now)),
         open_waiting=Count("pk", filter=still_open & Q(due_at__gt=now)),
     ):
@@ -412,7 +414,7 @@ def response_dashboard(now: datetime | None = None, weeks: int = WEEKS) -> Dashb
             week.takedowns_on_time += removed_at <= due_at
             week.takedown_times.append(removed_at - opened_at)
 
-    messages_now = InboxMessage.objects.filter(status=OPEN).aggregate(
+    messages_now = Conversation.objects.filter(status=OPEN).aggregate(
         open=Count("pk"), overdue=Count("pk", filter=Q(due_at__lte=now)), urgent=Count("pk", filter=Q(urgent=True))
     )
     takedowns_now = Takedown.objects.filter(status=Takedown.Status.OPEN).aggregate(

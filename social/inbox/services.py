@@ -6,6 +6,7 @@ write an audit event in the same transaction; notifications go after commit.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -16,13 +17,15 @@ from django.utils import timezone
 
 from consents.models import Family
 from consents.names import find_register_names
-from consents.selectors import coordinators_of
+from consents.selectors import coordinators_of, families_without_online_consent
 from fig_safety.sweeps import claim_and_stamp
 from social import graph
-from social.inbox.meta import Incoming
-from social.models import InboxMessage, Platform, Post, Takedown, policy_due_at
+from social.inbox.meta import Event
+from social.models import Conversation, ConversationNote, Message, PassOn, Platform, Post, Takedown, policy_due_at
 from staff.models import User
 from staff.notifications import notify
+from staff.roles import Role
+from staff.selectors import emails_of
 from staff.services import audit_record
 
 # A Graph API removal whose task has not started within this long is queued again (the broker lost it);
@@ -35,37 +38,229 @@ class InboxError(Exception):
     """The action cannot go ahead; the message is for the person doing it."""
 
 
-def _link(message: InboxMessage) -> str:
+def _link(message: Conversation) -> str:
     return settings.FIG_SITE_URL + reverse("social:message", args=[message.pk])
 
 
-def message_ingest(incoming: Incoming) -> tuple[InboxMessage, bool]:
-    """Store one incoming message or comment once, whatever the number of redeliveries."""
-    defaults = {
-        "kind": incoming.kind,
-        "sender_id": incoming.sender_id[:200],
-        "sender_name": incoming.sender_name[:200],
-        "text": incoming.text,
-        "permalink": incoming.permalink[:500],
-        "received_at": incoming.received_at,
-        "due_at": policy_due_at(incoming.received_at),
-    }
+# --- what comes in ------------------------------------------------------------------------------
+
+# Which conversation an event belongs to: the person's private messages (with their button presses and
+# story replies) on one platform; their comments on one post; each post on the Page, mention and review.
+_PRIVATE = {"message", "postback", "story_reply", "story_mention"}
+_KIND_OF = {
+    "comment": Conversation.Kind.COMMENT,
+    "visitor_post": Conversation.Kind.VISITOR_POST,
+    "mention": Conversation.Kind.MENTION,
+    "review": Conversation.Kind.REVIEW,
+}
+
+
+def thread_of(event: Event) -> tuple[str, str]:
+    """(thread key, conversation kind) of an event. Keys are made of ids only, never of names."""
+    if event.kind in _PRIVATE:
+        return f"dm:{event.person_id}", Conversation.Kind.MESSAGE
+    if event.kind == "comment":
+        parent = event.parent_id or f"comment-{event.platform_id}"
+        return f"comments:{parent}:{event.person_id}", Conversation.Kind.COMMENT
+    return f"{event.kind}:{event.platform_id}", _KIND_OF.get(event.kind, Conversation.Kind.MESSAGE)
+
+
+def event_ingest(event: Event) -> Message | None:
+    """Store one webhook event once, whatever the number of redeliveries: a new message (or FiG's own reply,
+    seen as an echo) joins its conversation; an edit, removal or hiding changes the message it is about.
+    Returns the message stored or changed; None when there was nothing to do."""
     try:
         with transaction.atomic():
-            message, created = InboxMessage.objects.get_or_create(
-                platform=incoming.platform, platform_id=incoming.platform_id, defaults=defaults
-            )
-    except IntegrityError:  # a redelivery racing the first delivery
-        return InboxMessage.objects.get(platform=incoming.platform, platform_id=incoming.platform_id), False
-    if created:
+            if event.action == "add":
+                return _add(event)
+            return _change(event)
+    except IntegrityError:  # a redelivery racing the first delivery: the first one stored it
+        return Message.objects.filter(platform=event.platform, platform_id=event.platform_id).first()
+
+
+def _conversation_for(event: Event) -> Conversation:
+    """The event's conversation, created if new, locked. Precondition: inside a transaction."""
+    thread, kind = thread_of(event)
+    conversation = Conversation.objects.select_for_update().filter(platform=event.platform, thread=thread).first()
+    if conversation is not None:
+        if not event.from_fig and event.person_name and not conversation.sender_name:
+            conversation.sender_name = event.person_name[:200]
+            conversation.save(update_fields=["sender_name"])
+        return conversation
+    return Conversation.objects.create(
+        platform=event.platform,
+        kind=kind,
+        thread=thread,
+        sender_id=event.person_id[:200],
+        sender_name="" if event.from_fig else event.person_name[:200],
+        text="" if event.from_fig else event.text,
+        permalink=event.permalink[:500],
+        received_at=event.at,
+        due_at=policy_due_at(event.at),
+        # A conversation that begins with FiG's own words (a post FiG commented on first) waits for nobody.
+        status=Conversation.Status.ANSWERED if event.from_fig else Conversation.Status.OPEN,
+        responded_at=event.at if event.from_fig else None,
+    )
+
+
+def _add(event: Event) -> Message | None:
+    existing = Message.objects.filter(platform=event.platform, platform_id=event.platform_id).first()
+    if existing is not None:
+        return None  # a redelivery, or the echo of a reply sent from here
+    conversation = _conversation_for(event)
+    message = Message.objects.create(
+        conversation=conversation,
+        platform=event.platform,
+        platform_id=event.platform_id,
+        event=Message.Event.ECHO if event.from_fig else event.kind,
+        from_fig=event.from_fig,
+        text=event.text,
+        at=event.at,
+        parent_id=event.parent_id[:200],
+        reply_to=event.reply_to[:200],
+        permalink=event.permalink[:500],
+        story_link=event.story_link[:500],
+        rating=event.rating,
+        attachments=[{"type": a.type, "title": a.title, "url": a.url} for a in event.attachments],
+        flagged_at=timezone.now() if event.from_fig else None,  # FiG's own words are not checked for names
+    )
+    if event.from_fig:
+        conversation_answered(conversation, at=event.at, by=None)
+        audit_record(action="inbox.echo", target=conversation, details={"message": message.pk})
+    else:
+        conversation_received(conversation, message)
         _queue_flagging(message)
-    return message, created
+        if message.attachments:
+            _queue_attachments(message)
+    return message
 
 
-def _queue_flagging(message: InboxMessage) -> None:
+def _change(event: Event) -> Message | None:
+    """An edit, removal, hiding or unhiding of a message already stored (or, for an edit of one never seen,
+    the message as it now is)."""
+    message = (
+        Message.objects.select_for_update(of=("self",))
+        .select_related("conversation")
+        .filter(platform=event.platform, platform_id=event.platform_id)
+        .first()
+    )
+    if message is None:
+        return _add(dataclasses.replace(event, action="add")) if event.action == "edit" else None
+    now = timezone.now()
+    if event.action == "edit":
+        if event.text == message.text:
+            return None
+        message.earlier_texts = [*message.earlier_texts, {"text": message.text, "until": event.at.isoformat()}]
+        message.text, message.edited_at = event.text, event.at
+        message.flagged_at = None  # checked for names again
+        message.save(update_fields=["earlier_texts", "text", "edited_at", "flagged_at"])
+        Conversation.objects.filter(pk=message.conversation_id, text=message.earlier_texts[-1]["text"]).update(
+            text=event.text
+        )
+        audit_record(action="inbox.edited", target=message.conversation, details={"message": message.pk})
+        if not message.from_fig:
+            _queue_flagging(message)
+        return message
+    if event.action == "unhide":
+        if message.removed_how != Message.Removed.HIDDEN:
+            return None
+        message.removed_at, message.removed_how = None, ""
+        message.save(update_fields=["removed_at", "removed_how"])
+        audit_record(action="inbox.unhidden", target=message.conversation, details={"message": message.pk})
+        return message
+    how = {"remove": Message.Removed.REMOVED, "hide": Message.Removed.HIDDEN}[event.action]
+    if message.is_private:
+        how = Message.Removed.UNSENT if event.action == "remove" else how
+    if message.removed_how == how:
+        return None
+    message.removed_at, message.removed_how = event.at or now, how
+    message.save(update_fields=["removed_at", "removed_how"])
+    audit_record(action="inbox.removed", target=message.conversation, details={"message": message.pk, "how": how})
+    for takedown in Takedown.objects.select_for_update().filter(item=message, status=Takedown.Status.OPEN):
+        takedown.status, takedown.how = Takedown.Status.REMOVED, Takedown.How.ON_PLATFORM
+        takedown.removed_at, takedown.removal_requested_how = now, ""
+        takedown.notes = (takedown.notes + "\n" if takedown.notes else "") + f"Meta reported it {how}."
+        takedown.save(update_fields=["status", "how", "removed_at", "removal_requested_how", "notes"])
+        audit_record(action="takedown.removed", target=takedown, details={"how": Takedown.How.ON_PLATFORM})
+    return message
+
+
+def conversation_received(conversation: Conversation, message: Message) -> None:
+    """A message from the person: the clock starts if nothing was waiting, or goes back to this message if it
+    is older than the oldest waiting (a late delivery). One sent before FiG's last reply was answered by it.
+    Precondition: the conversation is locked."""
+    fields = ["text"]
+    if message.at >= conversation.received_at or conversation.status != Conversation.Status.OPEN:
+        conversation.text = message.text
+    if conversation.status == Conversation.Status.OPEN:
+        if message.at < conversation.received_at:
+            conversation.received_at, conversation.due_at = message.at, policy_due_at(message.at)
+            fields += ["received_at", "due_at"]
+    elif conversation.done_at is None or message.at > conversation.done_at:
+        conversation.status = Conversation.Status.OPEN
+        conversation.received_at, conversation.due_at = message.at, policy_due_at(message.at)
+        conversation.reminder_sent_at = conversation.escalated_at = None
+        conversation.closed_at, conversation.closed_by, conversation.closed_reason = None, None, ""
+        fields += [
+            "status",
+            "received_at",
+            "due_at",
+            "reminder_sent_at",
+            "escalated_at",
+            "closed_at",
+            "closed_by",
+            "closed_reason",
+        ]
+        audit_record(action="inbox.reopened", target=conversation, details={"message": message.pk})
+    conversation.save(update_fields=fields)
+
+
+def conversation_answered(conversation: Conversation, *, at: datetime, by: User | None) -> None:
+    """A reply from FiG at `at` answers every message before it: the conversation is answered, or its clock
+    moves to the oldest message after the reply. Precondition: the conversation is locked."""
+    if conversation.status != Conversation.Status.OPEN:
+        if conversation.status == Conversation.Status.ANSWERED and (
+            conversation.responded_at is None or at > conversation.responded_at
+        ):
+            conversation.responded_at, conversation.responded_by = at, by
+            conversation.save(update_fields=["responded_at", "responded_by"])
+        return
+    if at < conversation.received_at:
+        return  # older than anything waiting: a late echo of an earlier reply
+    later = (
+        conversation.messages.filter(from_fig=False, at__gt=at)
+        .order_by("at", "id")
+        .values_list("at", flat=True)
+        .first()
+    )
+    conversation.responded_at, conversation.responded_by = at, by
+    if later is None:
+        conversation.status = Conversation.Status.ANSWERED
+        conversation.save(update_fields=["status", "responded_at", "responded_by"])
+        audit_record(
+            action="inbox.answered",
+            actor=by,
+            target=conversation,
+            details={"on_time": at <= conversation.due_at},
+        )
+        return
+    conversation.received_at, conversation.due_at = later, policy_due_at(later)
+    conversation.reminder_sent_at = conversation.escalated_at = None
+    conversation.save(
+        update_fields=["responded_at", "responded_by", "received_at", "due_at", "reminder_sent_at", "escalated_at"]
+    )
+
+
+def _queue_flagging(message: Message) -> None:
     from social.tasks import flag_message
 
     transaction.on_commit(lambda: flag_message.delay(message.pk))
+
+
+def _queue_attachments(message: Message) -> None:
+    from social.tasks import fetch_attachments
+
+    transaction.on_commit(lambda: fetch_attachments.delay(message.pk))
 
 
 def message_add_manual(
@@ -77,11 +272,11 @@ def message_add_manual(
     received_at: datetime,
     by: User,
     request: HttpRequest | None = None,
-) -> InboxMessage:
+) -> Conversation:
     if received_at > timezone.now() + timedelta(minutes=5):
         raise InboxError("The time received cannot be in the future.")
     with transaction.atomic():
-        message = InboxMessage.objects.create(
+        conversation = Conversation.objects.create(
             platform=platform,
             kind=kind,
             sender_name=sender_name,
@@ -90,50 +285,111 @@ def message_add_manual(
             due_at=policy_due_at(received_at),
             added_by=by,
         )
-        audit_record(action="inbox.added", actor=by, target=message, request=request, details={"platform": platform})
+        message = Message.objects.create(
+            conversation=conversation,
+            platform=platform,
+            event=Message.Event.COMMENT if kind == Conversation.Kind.COMMENT else Message.Event.MESSAGE,
+            text=text,
+            at=received_at,
+        )
+        audit_record(
+            action="inbox.added", actor=by, target=conversation, request=request, details={"platform": platform}
+        )
         _queue_flagging(message)
-    return message
+    return conversation
 
 
-def message_flag(*, message_id: int) -> InboxMessage:
-    """Flag a message urgent when it names a child or carer in the consent register; tell their coordinators."""
+def message_flag(*, message_id: int) -> Message:
+    """Check one message for names in the consent register (again after an edit). A match flags it and its
+    conversation urgent and tells the families' coordinators and the social media administrators (and the
+    CEO when a family has no coordinator); a public comment or post naming a family that did not agree to
+    online use is hidden on the platform at once, where the Graph API allows, under a takedown of its own."""
     with transaction.atomic():
-        message = InboxMessage.objects.select_for_update().get(pk=message_id)
+        message = Message.objects.select_for_update(of=("self",)).select_related("conversation").get(pk=message_id)
         if message.flagged_at is not None:
             return message
+        conversation = Conversation.objects.select_for_update().get(pk=message.conversation_id)
         matches = find_register_names(message.text)
-        message.flagged_at = timezone.now()
-        message.urgent = bool(matches)
-        message.flagged_names = sorted({m.name for m in matches})
+        names = sorted({m.name for m in matches})
+        message.flagged_at, message.flagged_names = timezone.now(), names
+        message.urgent = message.urgent or bool(matches)
         message.save(update_fields=["flagged_at", "urgent", "flagged_names"])
-        families = list(Family.objects.filter(pk__in={m.family_id for m in matches}))
-        message.flagged_families.set(families)
-        if matches:
-            audit_record(
-                action="inbox.flagged",
-                target=message,
-                details={"families": [f.reference for f in families], "names": len(message.flagged_names)},
-            )
-            for family in families:
-                notify(
-                    to=list(coordinators_of(family).values_list("email", flat=True)),
-                    subject=f"Urgent: a {message.get_kind_display().lower()} may identify family {family.reference}",
-                    template="social/inbox/email/flagged.txt",
-                    context={"message": message, "family": family, "link": _link(message)},
-                    separately=True,
-                )
+        if not matches:
+            return message
+        new_names = sorted(set(names) - set(conversation.flagged_names))
+        conversation.urgent = True
+        conversation.flagged_names = sorted({*conversation.flagged_names, *names})
+        conversation.flagged_at = conversation.flagged_at or message.flagged_at
+        conversation.save(update_fields=["urgent", "flagged_names", "flagged_at"])
+        families = list(Family.objects.filter(pk__in={m.family_id for m in matches}).order_by("reference"))
+        known = set(conversation.flagged_families.values_list("pk", flat=True))
+        conversation.flagged_families.add(*families)
+        audit_record(
+            action="inbox.flagged",
+            target=conversation,
+            details={"families": [f.reference for f in families], "names": len(names), "message": message.pk},
+        )
+        unagreed = families_without_online_consent(families)
+        takedown = _hide_at_once(message, unagreed) if unagreed else None
+        if new_names or any(f.pk not in known for f in families):
+            _tell_about_flag(conversation, message, families, takedown)
     return message
 
 
-def _locked_open(message: InboxMessage) -> InboxMessage:
-    locked = InboxMessage.objects.select_for_update().get(pk=message.pk)
-    if locked.status != InboxMessage.Status.OPEN:
+def _tell_about_flag(
+    conversation: Conversation, message: Message, families: list[Family], takedown: Takedown | None
+) -> None:
+    """Each family's coordinators (the CEO when it has none), and the social media administrators."""
+    admins = emails_of(Role.SOCIAL_ADMIN)
+    context = {"message": conversation, "item": message, "takedown": takedown, "link": _link(conversation)}
+    for family in families:
+        coordinators = list(coordinators_of(family).values_list("email", flat=True))
+        to = coordinators or emails_of(Role.CEO)
+        notify(
+            to=sorted({*to, *admins}),
+            subject=f"Urgent: a {conversation.get_kind_display().lower()} may identify family {family.reference}",
+            template="social/inbox/email/flagged.txt",
+            context={**context, "family": family, "no_coordinator": not coordinators},
+            separately=True,
+        )
+
+
+PUBLIC_EVENTS = {Message.Event.COMMENT, Message.Event.VISITOR_POST, Message.Event.MENTION, Message.Event.REVIEW}
+
+
+def _hide_at_once(message: Message, families: list[Family]) -> Takedown | None:
+    """A public item naming a family that did not agree to online use: a takedown on its own clock, and the
+    item hidden through the Graph API after commit where that can be done (hiding can be undone).
+    Precondition: inside the flagging transaction."""
+    if message.event not in PUBLIC_EVENTS or message.removed_at is not None:
+        return None
+    if message.takedowns.filter(status=Takedown.Status.OPEN).exists():
+        return None
+    references = ", ".join(f.reference for f in families)
+    takedown = Takedown.objects.create(
+        message=message.conversation,
+        item=message,
+        reason=f"It names family {references}, who did not agree to photos or details online.",
+        due_at=timezone.now() + timedelta(hours=settings.FIG_TAKEDOWN_HOURS),
+    )
+    audit_record(action="takedown.opened", target=takedown, details={"message": message.conversation_id, "auto": True})
+    if graph_removal_possible(takedown):
+        takedown.removal_requested_how, takedown.removal_requested_at = Takedown.How.HIDDEN, timezone.now()
+        takedown.save(update_fields=["removal_requested_how", "removal_requested_at"])
+        audit_record(action="takedown.removal_requested", target=takedown, details={"how": Takedown.How.HIDDEN})
+        transaction.on_commit(lambda: _queue_removal(takedown.pk))
+    return takedown
+
+
+def _locked_open(message: Conversation) -> Conversation:
+    locked = Conversation.objects.select_for_update().get(pk=message.pk)
+    if locked.status != Conversation.Status.OPEN:
         raise InboxError("This message is already done.")
     return locked
 
 
 def message_assign(
-    *, message: InboxMessage, assignee: User | None, by: User, request: HttpRequest | None = None
+    *, message: Conversation, assignee: User | None, by: User, request: HttpRequest | None = None
 ) -> None:
     with transaction.atomic():
         locked = _locked_open(message)
@@ -157,50 +413,91 @@ def message_assign(
 
 
 def message_pass_on(
-    *, message: InboxMessage, to: User, note: str, by: User, request: HttpRequest | None = None
+    *, message: Conversation, to: User, note: str, by: User, request: HttpRequest | None = None
 ) -> None:
-    """Hand a message to a member of staff who can answer it. The policy deadline still applies."""
+    """Hand a conversation to a member of staff who can answer it. The policy deadline still applies. Every
+    hand-off is kept with its note; the conversation shows the latest."""
     if not note.strip():
         raise InboxError("Add a note saying what you need from them.")
     with transaction.atomic():
         locked = _locked_open(message)
-        locked.passed_to, locked.passed_note, locked.passed_at = to, note.strip(), timezone.now()
+        passed = PassOn.objects.create(conversation=locked, to=to, note=note.strip(), by=by)
+        locked.passed_to, locked.passed_note, locked.passed_at = to, passed.note, passed.at
         locked.save(update_fields=["passed_to", "passed_note", "passed_at"])
         audit_record(action="inbox.passed_on", actor=by, target=locked, request=request, details={"to": to.email})
         notify(
             to=[to.email],
-            subject="A social media message has been passed to you",
+            subject="A social media conversation has been passed to you",
             template="social/inbox/email/passed_on.txt",
             context={"message": locked, "note": locked.passed_note, "by": by, "link": _link(locked)},
         )
 
 
 def message_respond(
-    *, message: InboxMessage, text: str, link: str, by: User, request: HttpRequest | None = None
-) -> None:
+    *, message: Conversation, text: str, link: str, by: User, request: HttpRequest | None = None
+) -> Message:
+    """Record a reply FiG made somewhere else (by phone, email, or on the platform when it could not be
+    sent from here). It answers every message received before now."""
     if not text.strip():
         raise InboxError("Write what FiG replied.")
     with transaction.atomic():
         locked = _locked_open(message)
-        locked.status = InboxMessage.Status.ANSWERED
-        locked.response_text, locked.response_link = text.strip(), link.strip()
-        locked.responded_by, locked.responded_at = by, timezone.now()
-        locked.save(update_fields=["status", "response_text", "response_link", "responded_by", "responded_at"])
-        audit_record(
-            action="inbox.answered",
-            actor=by,
-            target=locked,
-            request=request,
-            details={"on_time": locked.responded_at <= locked.due_at},
+        reply = Message.objects.create(
+            conversation=locked,
+            platform=locked.platform,
+            event=Message.Event.RECORDED,
+            from_fig=True,
+            text=text.strip(),
+            link=link.strip(),
+            at=timezone.now(),
+            by=by,
+            flagged_at=timezone.now(),
         )
+        locked.response_text, locked.response_link = reply.text, reply.link
+        locked.save(update_fields=["response_text", "response_link"])
+        conversation_answered(locked, at=reply.at, by=by)
+    return reply
 
 
-def message_close(*, message: InboxMessage, reason: str, by: User, request: HttpRequest | None = None) -> None:
+def note_add(
+    *, conversation: Conversation, text: str, by: User, request: HttpRequest | None = None
+) -> ConversationNote:
+    """A note for staff on the conversation; never sent."""
+    if not text.strip():
+        raise InboxError("Write the note.")
+    with transaction.atomic():
+        note = ConversationNote.objects.create(conversation=conversation, text=text.strip()[:5000], by=by)
+        audit_record(action="inbox.noted", actor=by, target=conversation, request=request, details={"note": note.pk})
+    return note
+
+
+# Someone who opened the reply box this recently is taken to be writing a reply still.
+REPLYING_FOR = timedelta(minutes=5)
+
+
+def replying_start(*, conversation: Conversation, by: User) -> None:
+    """Mark that `by` is writing a reply now, so that a second person opening the page is warned."""
+    Conversation.objects.filter(pk=conversation.pk).update(replying_by=by, replying_at=timezone.now())
+
+
+def someone_else_replying(conversation: Conversation, user: User, now: datetime) -> User | None:
+    """Who else started replying within REPLYING_FOR, if anyone (the conversation read with replying_by)."""
+    if (
+        conversation.replying_by_id
+        and conversation.replying_by_id != user.pk
+        and conversation.replying_at
+        and conversation.replying_at > now - REPLYING_FOR
+    ):
+        return conversation.replying_by
+    return None
+
+
+def message_close(*, message: Conversation, reason: str, by: User, request: HttpRequest | None = None) -> None:
     if not reason.strip():
         raise InboxError("Say why this message needs no reply.")
     with transaction.atomic():
         locked = _locked_open(message)
-        locked.status, locked.closed_reason = InboxMessage.Status.CLOSED, reason.strip()
+        locked.status, locked.closed_reason = Conversation.Status.CLOSED, reason.strip()
         locked.closed_by, locked.closed_at = by, timezone.now()
         locked.save(update_fields=["status", "closed_reason", "closed_by", "closed_at"])
         audit_record(
@@ -215,7 +512,7 @@ def takedown_open(
     *,
     reason: str,
     by: User | None,
-    message: InboxMessage | None = None,
+    message: Conversation | None = None,
     post: Post | None = None,
     requested_by: User | None = None,
     request: HttpRequest | None = None,
@@ -228,7 +525,7 @@ def takedown_open(
         raise InboxError("Say why it must come down.")
     with transaction.atomic():
         if message is not None:
-            InboxMessage.objects.select_for_update().filter(pk=message.pk).exists()
+            Conversation.objects.select_for_update().filter(pk=message.pk).exists()
             if message.takedowns.filter(status=Takedown.Status.OPEN).exists():
                 raise InboxError("A takedown is already open for this message.")
         if post is not None:
@@ -242,6 +539,7 @@ def takedown_open(
                 return existing, False
         takedown = Takedown.objects.create(
             message=message,
+            item=_public_item(message) if message is not None else None,
             post=post,
             requested_by=requested_by,
             reason=reason.strip(),
@@ -258,6 +556,15 @@ def takedown_open(
     return takedown, True
 
 
+def _public_item(conversation: Conversation) -> Message | None:
+    """What a takedown of a conversation is about: the person's latest public item still up in it."""
+    return (
+        conversation.messages.filter(from_fig=False, event__in=PUBLIC_EVENTS, removed_at__isnull=True)
+        .order_by("-at", "-id")
+        .first()
+    )
+
+
 GRAPH_REMOVALS = {Takedown.How.HIDDEN, Takedown.How.DELETED}
 UNCERTAIN_REMOVAL = (
     "The Graph API call stopped part of the way through, so FiG Safety cannot tell whether the comment was "
@@ -267,13 +574,13 @@ UNCERTAIN_REMOVAL = (
 
 def graph_removal_possible(takedown: Takedown) -> bool:
     """Hide and delete go through the Graph API only for a Facebook or Instagram comment Meta gave an id for."""
-    message = takedown.message
+    item = takedown.item
     return bool(
         graph.graph_configured()
-        and message is not None
-        and message.kind == InboxMessage.Kind.COMMENT
-        and message.platform in {Platform.FACEBOOK, Platform.INSTAGRAM}
-        and message.platform_id
+        and item is not None
+        and item.event == Message.Event.COMMENT
+        and item.platform in {Platform.FACEBOOK, Platform.INSTAGRAM}
+        and item.platform_id
     )
 
 
@@ -291,7 +598,7 @@ def takedown_record_removal(
         raise InboxError("Choose how it was removed.")
     with transaction.atomic():
         # of=self: PostgreSQL refuses FOR UPDATE on the nullable side of the LEFT JOIN to the message.
-        locked = Takedown.objects.select_for_update(of=("self",)).select_related("message").get(pk=takedown.pk)
+        locked = Takedown.objects.select_for_update(of=("self",)).select_related("item").get(pk=takedown.pk)
         if locked.status != Takedown.Status.OPEN:
             raise InboxError("This takedown is already closed.")
         if locked.removal_requested_how:
@@ -330,9 +637,7 @@ def takedown_remove_send(*, takedown_id: int) -> Takedown | None:
     open. Idempotent: a takedown that is closed or no longer waiting is left alone, and one whose call began
     before and never answered is not called again but handed back to the administrators to check."""
     with transaction.atomic():
-        locked = (
-            Takedown.objects.select_for_update(of=("self",)).select_related("message").filter(pk=takedown_id).first()
-        )
+        locked = Takedown.objects.select_for_update(of=("self",)).select_related("item").filter(pk=takedown_id).first()
         if locked is None or locked.status != Takedown.Status.OPEN or not locked.removal_requested_how:
             return locked
         if locked.removal_started_at is not None:
@@ -340,12 +645,12 @@ def takedown_remove_send(*, takedown_id: int) -> Takedown | None:
             return locked
         locked.removal_started_at = started = timezone.now()
         locked.save(update_fields=["removal_started_at"])
-    message, how = locked.message, locked.removal_requested_how
+    item, how = locked.item, locked.removal_requested_how
     try:
         if how == Takedown.How.HIDDEN:
-            graph.hide_comment(message.platform_id, platform=message.platform)
+            graph.hide_comment(item.platform_id, platform=item.platform)
         else:
-            graph.delete_comment(message.platform_id)
+            graph.delete_comment(item.platform_id)
     except graph.GraphError as exc:
         with transaction.atomic():
             again = Takedown.objects.select_for_update(of=("self",)).get(pk=takedown_id)

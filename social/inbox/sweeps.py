@@ -19,9 +19,11 @@ from django.utils import timezone
 
 from fig_safety.sweeps import claim_and_stamp
 from fig_safety.times import LONDON, when
+from social.inbox.ingest import resume_deliveries
+from social.inbox.replies import resume_replies
 from social.inbox.selectors import inbox_digest
 from social.inbox.services import resume_removals
-from social.models import DigestSent, InboxMessage, Takedown
+from social.models import Conversation, DigestSent, Message, Takedown
 from social.templatetags.social_tags import time_left
 from staff.notifications import Email, notify, notify_all
 from staff.roles import Role
@@ -35,8 +37,8 @@ def send_reminders(now: datetime) -> int:
     """When FIG_INBOX_REMIND_DAYS_LEFT days remain: the assignee, or every social administrator; and the
     member of staff it was passed on to, who is the one expected to answer it."""
     due = (
-        InboxMessage.objects.filter(
-            status=InboxMessage.Status.OPEN,
+        Conversation.objects.filter(
+            status=Conversation.Status.OPEN,
             reminder_sent_at__isnull=True,
             due_at__lte=now + timedelta(days=settings.FIG_INBOX_REMIND_DAYS_LEFT),
         )
@@ -44,13 +46,13 @@ def send_reminders(now: datetime) -> int:
         .order_by("due_at", "id")
     )
 
-    def recipients(message: InboxMessage, admins: list[str]) -> list[str]:
+    def recipients(message: Conversation, admins: list[str]) -> list[str]:
         to = [message.assignee.email] if message.assignee else list(admins)
         if message.passed_to and message.passed_to.email not in to:
             to.append(message.passed_to.email)
         return to
 
-    def remind(messages: list[InboxMessage]) -> None:
+    def remind(messages: list[Conversation]) -> None:
         admins = emails_of(Role.SOCIAL_ADMIN)
         notify_all(
             Email(
@@ -71,11 +73,11 @@ def send_reminders(now: datetime) -> int:
 
 def send_escalations(now: datetime) -> int:
     """Overdue: the social administrators and the CEO, once per message (one email per batch)."""
-    due = InboxMessage.objects.filter(
-        status=InboxMessage.Status.OPEN, escalated_at__isnull=True, due_at__lte=now
+    due = Conversation.objects.filter(
+        status=Conversation.Status.OPEN, escalated_at__isnull=True, due_at__lte=now
     ).order_by("due_at", "id")
 
-    def escalate(messages: list[InboxMessage]) -> None:
+    def escalate(messages: list[Conversation]) -> None:
         notify(
             to=emails_of(Role.SOCIAL_ADMIN, Role.CEO),
             subject=f"{len(messages)} social media message{'s are' if len(messages) != 1 else ' is'} past the one-week deadline",
@@ -114,14 +116,14 @@ def _due(due_at: datetime, now: datetime, *, verb: str = "due") -> str:
     return f"{verb} {when(due_at)} ({left[0].lower()}{left[1:]})"
 
 
-def _what(message: InboxMessage) -> str:
+def _what(message: Conversation) -> str:
     sender = message.sender_name or message.sender_id
     return f"{message.get_platform_display()} {message.get_kind_display().lower()}" + (
         f" from {sender}" if sender else ""
     )
 
 
-def _message_line(message: InboxMessage, now: datetime) -> DigestLine:
+def _message_line(message: Conversation, now: datetime) -> DigestLine:
     notes = []
     if message.urgent:
         notes.append("Flagged: it may identify a family.")
@@ -215,9 +217,30 @@ def escalate_takedowns(now: datetime) -> int:
     return claim_and_stamp(due, stamp="last_escalated_at", now=now, handle=escalate, batch=BATCH)
 
 
+# A message not checked for names this long after it was stored lost its flagging task: the sweep checks it.
+FLAG_LOST_AFTER = timedelta(minutes=3)
+
+
+def flag_lost(now: datetime) -> int:
+    """Messages whose flagging task was lost (a broker restart, a worker killed) are checked now."""
+    from social.inbox.services import message_flag
+
+    waiting = list(
+        Message.objects.filter(flagged_at__isnull=True, stored_at__lte=now - FLAG_LOST_AFTER)
+        .order_by("stored_at", "id")
+        .values_list("pk", flat=True)[:BATCH]
+    )
+    for message_id in waiting:
+        message_flag(message_id=message_id)
+    return len(waiting)
+
+
 def inbox_sweep(now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     return {
+        "deliveries_resumed": resume_deliveries(now),
+        "flags_recovered": flag_lost(now),
+        "replies_resumed": resume_replies(now),
         "reminders": send_reminders(now),
         "escalations": send_escalations(now),
         "digest": send_digest(now),
