@@ -37,14 +37,14 @@ def _measure(now: datetime, *, due: bool, keep_not_due: int | None, repeats: int
     from django.test.utils import CaptureQueriesContext
 
     from social.inbox.sweeps import inbox_sweep
-    from social.models import InboxMessage
+    from social.models import Conversation
 
     seconds, queries, outcome = [], 0, {}
     for _i in range(repeats):
         try:
             with transaction.atomic():
                 # Stamps left by an earlier run outside this benchmark (the rollback undoes this run's own).
-                InboxMessage.objects.filter(Q(reminder_sent_at__isnull=False) | Q(escalated_at__isnull=False)).update(
+                Conversation.objects.filter(Q(reminder_sent_at__isnull=False) | Q(escalated_at__isnull=False)).update(
                     reminder_sent_at=None, escalated_at=None
                 )
                 from social.models import DigestSent
@@ -57,16 +57,16 @@ def _measure(now: datetime, *, due: bool, keep_not_due: int | None, repeats: int
 
                     DigestSent.objects.create(day=timezone.localtime(now, LONDON).date(), sent_at=now)
                 if not due:
-                    InboxMessage.objects.filter(due_at__lte=now).update(status=InboxMessage.Status.CLOSED)
+                    Conversation.objects.filter(due_at__lte=now).update(status=Conversation.Status.CLOSED)
                 if keep_not_due is not None:
-                    keep = InboxMessage.objects.filter(due_at__gt=now).order_by("pk").values("pk")[:keep_not_due]
-                    InboxMessage.objects.filter(due_at__gt=now).exclude(pk__in=keep).update(
-                        status=InboxMessage.Status.CLOSED
+                    keep = Conversation.objects.filter(due_at__gt=now).order_by("pk").values("pk")[:keep_not_due]
+                    Conversation.objects.filter(due_at__gt=now).exclude(pk__in=keep).update(
+                        status=Conversation.Status.CLOSED
                     )
                 with connection.cursor() as cur:
-                    cur.execute("ANALYZE social_inboxmessage")
-                open_due = InboxMessage.objects.filter(status="open", due_at__lte=now).count()
-                open_not_due = InboxMessage.objects.filter(status="open", due_at__gt=now).count()
+                    cur.execute("ANALYZE social_conversation")
+                open_due = Conversation.objects.filter(status="open", due_at__lte=now).count()
+                open_not_due = Conversation.objects.filter(status="open", due_at__gt=now).count()
                 with CaptureQueriesContext(connection) as captured, common.Timer() as t:
                     outcome = inbox_sweep(now)
                 seconds.append(t.seconds)
@@ -76,7 +76,7 @@ def _measure(now: datetime, *, due: bool, keep_not_due: int | None, repeats: int
             pass
     # The rolled-back runs leave dead row versions behind (the closing and the stamps): rewrite the table
     # so the next case, and the next benchmark, scan what the seed made and nothing more.
-    common.vacuum(full=("social_inboxmessage",))
+    common.vacuum(full=("social_conversation",))
     return {
         "open_due": open_due,
         "open_not_due": open_not_due,

@@ -3,9 +3,10 @@
     python -m bench.seed [--scale 0.1] [--force]
 
 At scale 1: 2,000 families, 5,000 children, their carers and signed consents,
-20,000 photos with tags, 1,000 posts and 100,000 open inbox messages of which
-1,000 are due. Idempotent: a marker table (bench_seed) records the scale; the
-same scale again does nothing, another scale drops and recreates fig_bench.
+20,000 photos with tags, 1,000 posts and 100,000 open inbox conversations (one
+message each) of which 1,000 are due. Idempotent: a marker table (bench_seed)
+records the scale and the seed's version; the same again does nothing, another
+scale or an older seed drops and recreates fig_bench.
 
 Photo bytes: 20 distinct small JPEGs (an original and a thumbnail each) are
 sealed into the vault once, and every Photo row points at one of those 20
@@ -75,6 +76,11 @@ LAST = [
 ]
 
 
+# Raised when what the seed makes changes, so that a database seeded before is seeded again.
+# 2: the inbox is conversations, each holding its message (issue 15).
+SEED_VERSION = 2
+
+
 def counts(scale: float) -> dict[str, int]:
     def n(full: int) -> int:
         return max(1, int(round(full * scale)))
@@ -123,7 +129,7 @@ def seeded_info() -> dict:
 def ensure(scale: float, *, force: bool = False, quiet: bool = False) -> dict:
     common.setup()
     info = _marker()
-    if info is not None and info.get("scale") == scale and not force:
+    if info is not None and info.get("scale") == scale and info.get("version") == SEED_VERSION and not force:
         if not quiet:
             print(f"bench.seed: already seeded at scale {scale}; nothing to do.", file=sys.stderr)
         return info
@@ -133,6 +139,7 @@ def ensure(scale: float, *, force: bool = False, quiet: bool = False) -> dict:
         _marker()
     start = time.perf_counter()
     info = _seed(scale)
+    info["version"] = SEED_VERSION
     info["seed_seconds"] = round(time.perf_counter() - start, 1)
     _write_marker(info)
     if not quiet:
@@ -195,7 +202,7 @@ def _seed(scale: float) -> dict:
     )
     from fig_safety.vault import vault_save
     from photos.models import Photo, PhotoTag, UploadBatch
-    from social.models import InboxMessage, Post
+    from social.models import Conversation, Message, Post
     from staff.models import PolicyVersion
     from staff.roles import Role
 
@@ -399,35 +406,60 @@ def _seed(scale: float) -> dict:
             batch_size=5000,
         )
 
-    # Inbox: all open. `due` are overdue (inside the sweep window); the rest fall due 3-7 days from `now`,
-    # outside the reminder window (FIG_INBOX_REMIND_DAYS_LEFT days).
+    # Inbox: all open, each conversation holding the one message from the person that opened it, already
+    # checked for names (an unchecked one would be checked by every sweep). `due` are overdue (inside the
+    # sweep window); the rest fall due 3-7 days from `now`, outside the reminder window
+    # (FIG_INBOX_REMIND_DAYS_LEFT days).
     platforms = ["facebook", "messenger", "instagram", "x"]
+    text = "Hello, what time does Saturday's group start?"
+
+    def store(rows: list[Conversation]) -> None:
+        conversations = Conversation.objects.bulk_create(rows)  # PostgreSQL returns their ids
+        Message.objects.bulk_create(
+            [
+                Message(
+                    conversation=c,
+                    platform=c.platform,
+                    platform_id=f"bench-{c.sender_id}",
+                    event=c.kind,
+                    text=c.text,
+                    at=c.received_at,
+                    stored_at=c.stored_at,
+                    flagged_at=c.stored_at,
+                )
+                for c in conversations
+            ]
+        )
+
     rows = []
     for i in range(n["messages"]):
         if i < n["due"]:
             due = now - timedelta(hours=rng.randint(1, 72))
         else:
             due = now + timedelta(days=3, minutes=rng.randint(0, 4 * 24 * 60))
+        kind = "comment" if i % 3 == 0 else "message"
         rows.append(
-            InboxMessage(
+            Conversation(
                 platform=platforms[i % 4],
-                kind="comment" if i % 3 == 0 else "message",
-                platform_id=f"bench-{i}",
-                sender_id=f"s{i % 5000}",
+                kind=kind,
+                # Keys as social.inbox.services.thread_of makes them: one person's messages, or their
+                # comments on one post.
+                thread=f"comments:post-{i % 1000}:{i}" if kind == "comment" else f"dm:{i}",
+                sender_id=str(i),
                 sender_name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
-                text="Hello, what time does Saturday's group start?",
+                text=text,
                 received_at=due - timedelta(days=7),
                 due_at=due,
                 stored_at=due - timedelta(days=7),
-                status=InboxMessage.Status.OPEN,
+                status=Conversation.Status.OPEN,
             )
         )
         if len(rows) >= 10000:
-            InboxMessage.objects.bulk_create(rows)
+            store(rows)
             rows = []
     if rows:
-        InboxMessage.objects.bulk_create(rows)
-    due_ids = list(InboxMessage.objects.filter(due_at__lte=now).values_list("pk", flat=True))
+        store(rows)
+    due_ids = list(Conversation.objects.filter(due_at__lte=now).values_list("pk", flat=True))
 
     from django.db import connection
 

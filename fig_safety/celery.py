@@ -24,8 +24,9 @@ app.conf.beat_schedule = {
         "schedule": 60.0,
     },
     "posts": {
+        # Every minute: a scheduled post goes out within a minute of its time.
         "task": "social.tasks.posts_sweep",
-        "schedule": crontab(minute="*/5"),
+        "schedule": 60.0,
     },
     "inbox": {
         "task": "social.tasks.inbox_sweep",

@@ -341,13 +341,43 @@ FIG_META_VERIFY_TOKEN = env_str("FIG_META_VERIFY_TOKEN", "") or ""
 FIG_META_APP_SECRET = env_str("FIG_META_APP_SECRET", "") or ""
 FIG_META_PAGE_TOKEN = env_str("FIG_META_PAGE_TOKEN", "") or ""
 FIG_META_PAGE_ID = env_str("FIG_META_PAGE_ID", "") or ""
+# The Instagram professional account linked to the Page: its id, to publish there with the Page token.
+FIG_INSTAGRAM_ACCOUNT_ID = env_str("FIG_INSTAGRAM_ACCOUNT_ID", "") or ""
 FIG_GRAPH_API_URL = env_str("FIG_GRAPH_API_URL", "https://graph.facebook.com/v21.0") or ""
 FIG_GRAPH_TIMEOUT = env_int("FIG_GRAPH_TIMEOUT", 10, minimum=1)
 # Hosts (and their subdomains) that message attachments are fetched from over https; nothing else is fetched.
 FIG_META_CDN_HOSTS = env_list("FIG_META_CDN_HOSTS", ["fbcdn.net", "fbsbx.com", "cdninstagram.com", "facebook.com"])
+# X (optional): FiG's own account, through OAuth 1.0a user context (social/x.py). All four, or none.
+FIG_X_API_KEY = env_str("FIG_X_API_KEY", "") or ""
+FIG_X_API_SECRET = env_str("FIG_X_API_SECRET", "") or ""
+FIG_X_ACCESS_TOKEN = env_str("FIG_X_ACCESS_TOKEN", "") or ""
+FIG_X_ACCESS_SECRET = env_str("FIG_X_ACCESS_SECRET", "") or ""
+_x_missing = [
+    name
+    for name, value in [
+        ("FIG_X_API_KEY", FIG_X_API_KEY),
+        ("FIG_X_API_SECRET", FIG_X_API_SECRET),
+        ("FIG_X_ACCESS_TOKEN", FIG_X_ACCESS_TOKEN),
+        ("FIG_X_ACCESS_SECRET", FIG_X_ACCESS_SECRET),
+    ]
+    if not value
+]
+if 0 < len(_x_missing) < 4:  # some but not all: a deployment mistake, not a choice to leave X out
+    raise ImproperlyConfigured(f"X needs all four credentials; {', '.join(_x_missing)} not set.")
+# The v2 media upload is on the same host as the rest, so there is no separate upload address.
+# Must be https (plain http only on loopback, for the tests' fake X); checked where it is used.
+FIG_X_API_URL = env_str("FIG_X_API_URL", "https://api.x.com") or ""
+FIG_X_TIMEOUT = env_int("FIG_X_TIMEOUT", 10, minimum=1)
+# How long a single-use address for a platform to fetch a post's photo (Instagram) stays valid.
+FIG_PUBLISH_IMAGE_LINK_MINUTES = env_int("FIG_PUBLISH_IMAGE_LINK_MINUTES", 15, minimum=1)
+# A scheduled post is sent by the beat up to this long after its time; later than that it is shown as overdue
+# and waits for an administrator, rather than going out late without anyone deciding so.
+FIG_PUBLISH_LATE_MINUTES = env_int("FIG_PUBLISH_LATE_MINUTES", 60, minimum=5)
 # The largest attachment (photo, file, audio, video) kept from a message, in bytes; larger ones are noted, not kept.
 FIG_INBOX_ATTACHMENT_MAX_BYTES = env_int("FIG_INBOX_ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024, minimum=1024)
 # A webhook delivery with more events than this is stored and ingested by a task, not in the request.
+# The largest Meta webhook delivery accepted, in bytes (Django's own 2.5 MB cap on request bodies does not apply).
+FIG_WEBHOOK_MAX_BYTES = env_int("FIG_WEBHOOK_MAX_BYTES", 50 * 1024 * 1024, minimum=1024 * 1024)
 FIG_WEBHOOK_INLINE_EVENTS = env_int("FIG_WEBHOOK_INLINE_EVENTS", 50, minimum=1)
 FIG_INBOX_REMIND_DAYS_LEFT = env_int("FIG_INBOX_REMIND_DAYS_LEFT", 2, minimum=1)
 FIG_TAKEDOWN_HOURS = env_int("FIG_TAKEDOWN_HOURS", 24, minimum=1)
@@ -366,6 +396,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("FIG_LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # At DEBUG these print X's consumer key and access token (in the OAuth signature base string, which
+        # the redacting filter cannot see into): never lower than INFO.
+        "oauthlib": {"level": "INFO"},
+        "requests_oauthlib": {"level": "INFO"},
         # Django's own default handler for "django" (debug only) would print request errors unredacted:
         # drop it, so they reach the root's redacting handler like everything else.
         "django": {"handlers": [], "level": "INFO", "propagate": True},

@@ -147,6 +147,7 @@ class PhotoAccess(AppendOnlyModel):
         VIEW = "view", "Viewed"
         DOWNLOAD = "download", "Downloaded"
         EXPORT = "export", "Exported"
+        PUBLICATION = "publication", "Fetched by a platform to publish a post"
 
     photo = models.ForeignKey(Photo, on_delete=models.PROTECT, related_name="accesses")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")

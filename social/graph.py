@@ -1,6 +1,7 @@
-"""The one client for Meta's Graph API (Facebook Page and Instagram): publishing a post on the Page,
-hiding and deleting comments, replying in place from the inbox, and fetching a message's attachment. Used
-only when it is configured (FIG_META_PAGE_TOKEN, and FIG_META_PAGE_ID to publish or send messages).
+"""The one client for Meta's Graph API (Facebook Page and Instagram): publishing and deleting a post on
+the Page, publishing on Instagram, hiding and deleting comments, replying in place from the inbox, and
+fetching a message's attachment. Used only when it is configured (FIG_META_PAGE_TOKEN, FIG_META_PAGE_ID to
+publish on the Page or send messages, FIG_INSTAGRAM_ACCOUNT_ID to publish on Instagram).
 Nothing here touches the database: callers make these calls with no row locked.
 """
 
@@ -59,11 +60,16 @@ def page_configured() -> bool:
 def call(
     method: str, path: str, fields: dict[str, str] | None = None, files: dict[str, tuple[str, bytes, str]] | None = None
 ) -> dict:
-    """One Graph API request with the page token: a POST (form fields, or multipart with `files`) or a
-    DELETE. Returns the answer; raises GraphError for any refusal, timeout or unreadable answer."""
+    """One Graph API request with the page token: a POST (form fields, or multipart with `files`), or a GET
+    or DELETE (fields and token in the query string). Returns the answer; raises GraphError for any refusal,
+    timeout or unreadable answer."""
+    if method not in {"GET", "POST", "DELETE"} or (files and method != "POST"):
+        raise ValueError(f"no {method} request{' with files' if files else ''} in the Graph API client")
     url = f"{settings.FIG_GRAPH_API_URL.rstrip('/')}/{path.lstrip('/')}"
     fields = {**(fields or {}), "access_token": settings.FIG_META_PAGE_TOKEN}
-    if method == "DELETE":  # a DELETE body has no defined meaning (RFC 9110): the Graph API reads the query string
+    if method in {"GET", "DELETE"}:
+        # Neither has a body with a defined meaning (RFC 9110): Meta documents both with the fields and the
+        # token in the query string (GET /{node}?fields=...&access_token=...), and reads them from there.
         request = urllib.request.Request(f"{url}?{urllib.parse.urlencode(fields)}", method=method)  # noqa: S310
     elif files:
         body, content_type = _multipart(fields, files)
@@ -101,7 +107,23 @@ def _multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes, str]])
 
 
 def _describe(error: object) -> str:
-    return str(error.get("message") or "unknown error")[:200] if isinstance(error, dict) else "unknown error"
+    if not isinstance(error, dict):
+        return "unknown error"
+    # Meta words some refusals for people in error_user_title ("Media download has failed."), where its
+    # message alone misleads ("Only photo or video can be accepted as media type."). Its error_user_msg is
+    # left out: it can repeat the address given, a signed link to a photo.
+    title, message = (str(error.get(key) or "").strip() for key in ("error_user_title", "message"))
+    if title and message:
+        message = f"{title}{' ' if title[-1] in '.!?' else ': '}{message}"
+    return (message or title)[:200] or "unknown error"
+
+
+def _required(answer: dict, key: str) -> str:
+    """`key` from a successful answer; an answer without it is unreadable (UNREACHABLE), not a refusal."""
+    value = answer.get(key)
+    if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
+        raise GraphError(UNREACHABLE, f"no {key} in the answer")
+    return str(value)
 
 
 def _error_message(exc: urllib.error.HTTPError) -> str:
@@ -143,6 +165,85 @@ def publish_on_page(message: str, media_ids: list[str]) -> str:
     for index, media_id in enumerate(media_ids):
         fields[f"attached_media[{index}]"] = json.dumps({"media_fbid": media_id})
     return str(call("POST", f"{settings.FIG_META_PAGE_ID}/feed", fields).get("id") or "")
+
+
+def delete_page_post(post_id: str) -> None:
+    """Delete a post from the Page's feed (DELETE /{page-id}_{post-id}, Meta answers {"success": true}).
+    Only such an id, of a post on FIG_META_PAGE_ID, is taken: the same request would delete a comment, or
+    anything else the token may delete, so a wrong id must not reach Meta."""
+    page, _, number = post_id.partition("_")
+    if (
+        not settings.FIG_META_PAGE_ID
+        or page != settings.FIG_META_PAGE_ID
+        or not (number.isascii() and number.isdigit())
+    ):
+        raise ValueError(f"{post_id!r} is not a post on the Page")
+    answer = call("DELETE", urllib.parse.quote(post_id, safe=""))
+    if answer.get("success") is not True:
+        raise GraphError(UNREACHABLE, "no success in the answer")
+
+
+# --- publishing on Instagram ------------------------------------------------------------------------------------
+# Instagram takes a post in steps, on the professional account linked to the Page (FIG_INSTAGRAM_ACCOUNT_ID),
+# with the Page token: a container for each photo, which Instagram makes by fetching the photo itself from a
+# public address (JPEG only); for several photos, a carousel container naming those; the container's status,
+# until it is FINISHED; then publishing it, once; then the new media's permalink.
+# Meta has no API to delete Instagram media: a published Instagram post can only be removed in the app.
+
+CONTAINER_STATUSES = ("FINISHED", "IN_PROGRESS", "ERROR", "EXPIRED", "PUBLISHED")
+CAROUSEL_ITEMS = range(2, 11)  # a carousel holds 2 to 10 photos
+
+
+def instagram_configured() -> bool:
+    return bool(settings.FIG_INSTAGRAM_ACCOUNT_ID and settings.FIG_META_PAGE_TOKEN)
+
+
+def instagram_create_container(image_url: str, caption: str = "", *, carousel_item: bool = False) -> str:
+    """A container for one photo, which Instagram fetches from `image_url` (a JPEG at a public address) before
+    it answers; the container's id. A carousel item has no caption: the carousel holds it."""
+    if carousel_item and caption:
+        raise ValueError("a carousel item has no caption of its own: give it to the carousel")
+    fields = {"image_url": image_url}
+    if caption:
+        fields["caption"] = caption
+    if carousel_item:
+        fields["is_carousel_item"] = "true"
+    return _required(_instagram("media", fields), "id")
+
+
+def instagram_create_carousel(children: list[str], caption: str) -> str:
+    """A carousel container holding these carousel-item containers, in this order; its id."""
+    if len(children) not in CAROUSEL_ITEMS:
+        raise ValueError(f"a carousel holds 2 to 10 photos, not {len(children)}")
+    fields = {"media_type": "CAROUSEL", "children": ",".join(children)}
+    if caption:
+        fields["caption"] = caption
+    return _required(_instagram("media", fields), "id")
+
+
+def instagram_container_status(container_id: str) -> str:
+    """One of CONTAINER_STATUSES: FINISHED (ready to publish), IN_PROGRESS, ERROR, EXPIRED (not published
+    within 24 hours) or PUBLISHED."""
+    answer = call("GET", urllib.parse.quote(container_id, safe=""), {"fields": "status_code"})
+    return _required(answer, "status_code")
+
+
+def instagram_publish(container_id: str) -> str:
+    """Publish a FINISHED container; the new media's id. Meta publishes a container once only, and refuses a
+    container not yet FINISHED. After a timeout or an unreadable answer the post may be up: the container's
+    status (PUBLISHED or not) says so, where trying again would only be refused."""
+    return _required(_instagram("media_publish", {"creation_id": container_id}), "id")
+
+
+def instagram_permalink(media_id: str) -> str:
+    """The address of published media on instagram.com."""
+    return _required(call("GET", urllib.parse.quote(media_id, safe=""), {"fields": "permalink"}), "permalink")
+
+
+def _instagram(edge: str, fields: dict[str, str]) -> dict:
+    if not settings.FIG_INSTAGRAM_ACCOUNT_ID:
+        raise ValueError("FIG_INSTAGRAM_ACCOUNT_ID is not set: check instagram_configured() first")
+    return call("POST", f"{urllib.parse.quote(settings.FIG_INSTAGRAM_ACCOUNT_ID, safe='')}/{edge}", fields)
 
 
 # --- replying in place from the inbox ------------------------------------------------------------------------

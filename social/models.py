@@ -426,6 +426,7 @@ class Channel(models.TextChoices):
     INSTAGRAM = "instagram", "Instagram"
     X = "x", "X (Twitter)"
     WEBSITE = "website", "FiG website"
+    LINKEDIN = "linkedin", "LinkedIn"
 
 
 class Post(models.Model):
@@ -437,7 +438,9 @@ class Post(models.Model):
         CHANGES_REQUESTED = "changes_requested", "Changes requested"
         APPROVED = "approved", "Approved"
         PUBLISHING = "publishing", "Being published"
+        PARTLY_PUBLISHED = "partly_published", "Partly published"
         PUBLISHED = "published", "Published"
+        TAKEN_DOWN = "taken_down", "Taken down"
         WITHDRAWN = "withdrawn", "Withdrawn"
 
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="posts")
@@ -483,6 +486,78 @@ class Post(models.Model):
     def channel_labels(self) -> list[str]:
         labels = dict(Channel.choices)
         return [labels.get(channel, channel) for channel in self.channels]
+
+
+class PostChannel(models.Model):
+    """One channel a post goes to, with its own state: a post is published only when every channel is sent
+    or recorded (social.posts.channels). A channel whose adapter is configured is sent by FiG Safety;
+    any other is published by hand and its link recorded."""
+
+    class State(models.TextChoices):
+        WAITING = "waiting", "Waiting to be published"
+        SCHEDULED = "scheduled", "Scheduled"
+        SENDING = "sending", "Being sent"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        RECORDED = "recorded", "Recorded by hand"
+        TAKEN_DOWN = "taken_down", "Taken down"
+        CANCELLED = "cancelled", "Cancelled"
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    by_hand = models.BooleanField(default=False, help_text="Published by a person, who records the link.")
+    state = models.CharField(max_length=12, choices=State.choices, default=State.WAITING, db_index=True)
+    url = models.URLField(max_length=500, blank=True)
+    external_id = models.CharField(
+        max_length=200, blank=True, help_text="The platform's id, kept as soon as it answers."
+    )
+    # Ids the platform gave part of the way (uploaded media, an Instagram container): a retry reuses them.
+    progress = models.JSONField(default=dict, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    error = models.TextField(blank=True)
+    send_requested_at = models.DateTimeField(null=True, blank=True)
+    send_started_at = models.DateTimeField(null=True, blank=True)
+    # Taking it down: through the platform's API where it allows, else by hand and recorded.
+    takedown_requested_at = models.DateTimeField(null=True, blank=True)
+    takedown_started_at = models.DateTimeField(null=True, blank=True)
+    takedown_error = models.TextField(blank=True)
+    taken_down_at = models.DateTimeField(null=True, blank=True)
+    taken_down_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    taken_down_how = models.CharField(max_length=10, blank=True)  # "api" or "by_hand"
+
+    class Meta:
+        ordering = ["post", "id"]
+        constraints = [models.UniqueConstraint(fields=["post", "channel"], name="one_delivery_per_post_channel")]
+        indexes = [models.Index(fields=["state", "send_requested_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} for post #{self.post_id}"
+
+    @property
+    def is_out(self) -> bool:
+        return self.state in {self.State.SENT, self.State.RECORDED}
+
+
+class PublishImageLink(models.Model):
+    """A single-use, short-lived address that serves exactly one approved image of one post to the platform
+    that fetches it (Instagram fetches the photo from a URL). Only a hash of its token is kept."""
+
+    delivery = models.ForeignKey(PostChannel, on_delete=models.CASCADE, related_name="image_links")
+    photo = models.ForeignKey("photos.Photo", on_delete=models.PROTECT, related_name="+")
+    version = models.CharField(max_length=15)  # photos.selectors.ORIGINAL or UNIDENTIFIABLE
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_from = models.GenericIPAddressField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Image link #{self.pk}"
 
 
 class CheckDismissal(models.Model):

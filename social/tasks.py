@@ -9,13 +9,28 @@ from social.inbox.ingest import delivery_ingest
 from social.inbox.replies import reply_send
 from social.inbox.services import message_flag, takedown_remove_send
 from social.inbox.sweeps import inbox_sweep as _inbox_sweep
-from social.posts.services import post_publish_send
+from social.models import Message
+from social.posts.channels import delivery_delete, delivery_send
 from social.posts.services import posts_sweep as _posts_sweep
 
 
 @shared_task(name="social.tasks.flag_message")
 def flag_message(message_id: int) -> bool:
     return message_flag(message_id=message_id).urgent
+
+
+@shared_task(name="social.tasks.flag_messages")
+def flag_messages(message_ids: list[int]) -> int:
+    """Check a chunk of a large webhook delivery for names, message by message (services.message_flag);
+    returns how many were urgent. One gone meanwhile is passed over; one left unchecked by a failure is
+    checked by the sweep (sweeps.flag_lost)."""
+    urgent = 0
+    for message_id in message_ids:
+        try:
+            urgent += message_flag(message_id=message_id).urgent
+        except Message.DoesNotExist:
+            continue
+    return urgent
 
 
 @shared_task(name="social.tasks.send_reply")
@@ -47,11 +62,18 @@ def posts_sweep() -> dict[str, int]:
     return _posts_sweep()
 
 
-@shared_task(name="social.tasks.publish_post")
-def publish_post(post_id: int) -> str:
-    """Send a post being published to its platform, once (services.post_publish_send)."""
-    post = post_publish_send(post_id=post_id)
-    return post.status if post else "gone"
+@shared_task(name="social.tasks.send_post_channel")
+def send_post_channel(delivery_id: int) -> str:
+    """Send one channel of a post to its platform, once (channels.delivery_send)."""
+    delivery = delivery_send(delivery_id=delivery_id)
+    return delivery.state if delivery else "gone"
+
+
+@shared_task(name="social.tasks.delete_post_channel")
+def delete_post_channel(delivery_id: int) -> str:
+    """Delete one channel's post through its platform's API, once (channels.delivery_delete)."""
+    delivery = delivery_delete(delivery_id=delivery_id)
+    return delivery.state if delivery else "gone"
 
 
 @shared_task(name="social.tasks.remove_through_graph")

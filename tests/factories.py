@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 import factory
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
+from social.models import Conversation, Message, policy_due_at
 from staff.models import ApprovedPlatform, BreachReport, PolicyAcknowledgement, PolicyVersion, User
 
 PASSWORD = "correct-horse-battery-staple"
@@ -87,6 +92,42 @@ class BreachReportFactory(factory.django.DjangoModelFactory):
     occurred_on = factory.Faker("past_date")
     where = "A private Facebook post"
     description = "A colleague posted about a home visit."
+
+
+def make_conversation(
+    text: str = "When is the next family day?",
+    *,
+    platform: str = "messenger",
+    kind: str = "message",
+    received_at: datetime | None = None,
+    platform_id: str | None = None,
+    flagged_at: datetime | None = None,
+    **fields: Any,
+) -> Conversation:
+    """A conversation holding one message from the person, as ingesting or typing it in leaves it.
+
+    `fields` go to the conversation (status, assignee, sender_name, urgent, flagged_names, due_at, ...);
+    its message is of the conversation's kind ("comment" for a comment), with `platform_id`, and
+    `flagged_at` once it was checked for names (None: not yet checked), carrying the conversation's
+    urgent flag and names.
+    """
+    received_at = received_at or timezone.now()
+    fields.setdefault("due_at", policy_due_at(received_at))
+    conversation = Conversation.objects.create(
+        platform=platform, kind=kind, text=text, received_at=received_at, **fields
+    )
+    Message.objects.create(
+        conversation=conversation,
+        platform=platform,
+        platform_id=platform_id,
+        event=kind,  # each kind of conversation begins with the event of the same name
+        text=text,
+        at=received_at,
+        flagged_at=flagged_at,
+        urgent=conversation.urgent,
+        flagged_names=conversation.flagged_names,
+    )
+    return conversation
 
 
 __all__ = ["Authenticator", "PASSWORD"]

@@ -49,7 +49,7 @@ def access_message(user, pk: int) -> Conversation:
     """The message with the people on it, if this user may see it; 404 otherwise."""
     message = (
         messages_visible_to(user)
-        .select_related("assignee", "passed_to", "responded_by", "closed_by", "added_by")
+        .select_related("assignee", "passed_to", "responded_by", "closed_by", "added_by", "replying_by")
         .filter(pk=pk)
         .first()
     )

@@ -1,4 +1,5 @@
-"""Forms for the inbox: adding a message received another way, the message page's actions, removals."""
+"""Forms for the inbox: adding a message received another way, the conversation page's actions (replying,
+notes, recording a reply made elsewhere), removals, and the saved replies."""
 
 from __future__ import annotations
 
@@ -26,6 +27,16 @@ def _text(label: str, *, rows: int = 4, help_text: str = "", missing: str = "") 
         widget=forms.Textarea(attrs={"rows": rows}),
         error_messages={"required": missing} if missing else {},
     )
+
+
+class _OwnIds(forms.Form):
+    """The conversation page holds several forms with a "text" or a "reason": each form's ids are its own."""
+
+    id_prefix = ""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("auto_id", f"{self.id_prefix}_%s")
+        super().__init__(*args, **kwargs)
 
 
 class ManualMessageForm(forms.Form):
@@ -79,7 +90,8 @@ class AssignForm(forms.Form):
         self.fields["assignee"].queryset = social_administrators()
 
 
-class PassOnForm(forms.Form):
+class PassOnForm(_OwnIds):
+    id_prefix = "pass"
     to = forms.ModelChoiceField(
         queryset=User.objects.none(),
         label="Member of staff",
@@ -98,7 +110,8 @@ class PassOnForm(forms.Form):
         self.fields["to"].queryset = staff_to_pass_to()
 
 
-class RespondForm(forms.Form):
+class RespondForm(_OwnIds):
+    id_prefix = "respond"
     text = _text("What FiG replied", rows=4, missing="Write what FiG replied.")
     link = forms.URLField(
         label="Link to the reply (optional)",
@@ -110,7 +123,8 @@ class RespondForm(forms.Form):
     )
 
 
-class CloseForm(forms.Form):
+class CloseForm(_OwnIds):
+    id_prefix = "close"
     reason = _text(
         "Why it needs no reply",
         rows=3,
@@ -119,7 +133,8 @@ class CloseForm(forms.Form):
     )
 
 
-class TakedownForm(forms.Form):
+class TakedownForm(_OwnIds):
+    id_prefix = "takedown"
     reason = _text(
         "Why it must come down",
         rows=3,
@@ -149,3 +164,76 @@ class RemovalForm(forms.Form):
         self.fields["how"].choices = choices
         if len(choices) == 1:
             self.fields["how"].initial = choices[0][0]
+
+
+class ReplyForm(_OwnIds):
+    """A reply sent from here: the ways Meta allows now (social.inbox.replies.reply_options), the text, and,
+    when the checks found a name or contact details, the writer's word that it names only the person written to.
+    The saved-reply picker beside it is drawn by the template (each option carries its text for the script)."""
+
+    id_prefix = "reply"
+    send_as = forms.ChoiceField(
+        label="How to send it",
+        choices=(),
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose how to send it.", "invalid_choice": "Choose how to send it."},
+    )
+    text = forms.CharField(
+        label="Your reply",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 6, "data-reply-text": ""}),
+        error_messages={
+            "required": "Write the reply.",
+            "max_length": "Meta takes replies of up to 2,000 characters: make it shorter.",
+        },
+    )
+
+    def __init__(self, *args, ways: list[tuple[str, str]], names_check: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["send_as"]
+        field.choices = ways
+        if len(ways) == 1:
+            field.widget = forms.HiddenInput()
+            field.initial = ways[0][0]
+        if names_check:
+            self.fields["names_checked"] = forms.BooleanField(
+                label="I have checked it: it names only the person I am writing to",
+                required=False,
+                help_text="Tick this for a private message only. A public reply must not name anyone.",
+            )
+
+
+class NoteForm(_OwnIds):
+    id_prefix = "note"
+    text = _text(
+        "Note",
+        rows=3,
+        help_text="Seen by FiG's staff only; never sent.",
+        missing="Write the note.",
+    )
+
+
+class SavedReplyForm(forms.Form):
+    title = forms.CharField(
+        label="Title",
+        max_length=100,
+        help_text="What staff choose from the list, such as “Opening times”.",
+        error_messages={
+            "required": "Give the saved reply a title.",
+            "max_length": "Keep the title under 100 characters.",
+        },
+    )
+    text = forms.CharField(
+        label="Reply",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=(
+            "Write {first_name} where the person’s first name should go: it becomes their first name as "
+            "Facebook or Instagram gave it, or “there” when it gave none (“Hello {first_name},” becomes "
+            "“Hello Sam,” or “Hello there,”)."
+        ),
+        error_messages={
+            "required": "Write the reply.",
+            "max_length": "Meta takes replies of up to 2,000 characters: make it shorter.",
+        },
+    )

@@ -146,6 +146,8 @@ def reply_queue(
     if len(text) > 2000:
         raise InboxError("Meta takes replies of up to 2,000 characters: make it shorter.")
     now = timezone.now()
+    if conversation.status == Conversation.Status.CLOSED:
+        raise InboxError("This conversation is closed as needing no reply.")
     options = reply_options(conversation, now)
     if send_as not in dict(options.ways):
         raise InboxError(options.why_not or "That way of replying is not available for this conversation now.")

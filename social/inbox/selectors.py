@@ -165,6 +165,20 @@ def _describe(event: AuditEvent, people: dict[object, str]) -> HistoryEntry:
         "inbox.passed_on": f"Passed on to {people.get(to, to or 'a member of staff')}",
         "inbox.answered": "Response recorded" + ("" if details.get("on_time", True) else ", after the deadline"),
         "inbox.closed": "Closed as needing no reply",
+        "inbox.reopened": "Opened again: they wrote again",
+        "inbox.echo": "Replied from Meta's own tools",
+        "inbox.reply_queued": "Reply written and queued to send",
+        "inbox.reply_sent": "Reply sent",
+        "inbox.reply_failed": "A reply was not sent"
+        if details.get("state") == "failed"
+        else "A reply may not have been sent",
+        "inbox.noted": "Note added",
+        "inbox.edited": "They edited a message",
+        "inbox.removed": "A message was "
+        + {"unsent": "unsent", "hidden": "hidden", "removed": "removed"}.get(details.get("how", ""), "removed"),
+        "inbox.unhidden": "A hidden comment was shown again",
+        "takedown.removal_requested": "Asked Meta to remove it",
+        "takedown.removal_failed": "Meta did not remove it",
         "takedown.opened": "Takedown opened",
         "takedown.removed": f"Removed: {_HOW.get(details.get('how', ''), 'recorded')}",
     }.get(event.action, event.action)

@@ -69,13 +69,17 @@ def event_ingest(event: Event) -> Message | None:
     """Store one webhook event once, whatever the number of redeliveries: a new message (or FiG's own reply,
     seen as an echo) joins its conversation; an edit, removal or hiding changes the message it is about.
     Returns the message stored or changed; None when there was nothing to do."""
-    try:
-        with transaction.atomic():
-            if event.action == "add":
-                return _add(event)
-            return _change(event)
-    except IntegrityError:  # a redelivery racing the first delivery: the first one stored it
-        return Message.objects.filter(platform=event.platform, platform_id=event.platform_id).first()
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                return _add(event) if event.action == "add" else _change(event)
+        except IntegrityError:
+            # Either a redelivery racing the first delivery (the first one stored the message), or another
+            # message of a new conversation racing this one to create it: then try again, and it joins.
+            stored = Message.objects.filter(platform=event.platform, platform_id=event.platform_id).first()
+            if stored is not None or attempt == 2:
+                return None
+    return None
 
 
 def _conversation_for(event: Event) -> Conversation:
@@ -103,11 +107,33 @@ def _conversation_for(event: Event) -> Conversation:
     )
 
 
+def _answered_in_public(event: Event) -> Conversation | None:
+    """The conversation a comment FiG made from Meta's own tools answers: the one holding the comment or post
+    it replies to (Meta does not say whose comment it was, only which). Locked; None when FiG was not
+    answering anyone here (a comment on its own post, its own post)."""
+    if not event.reply_to and not event.parent_id:
+        return None
+    answered = (
+        Message.objects.filter(
+            platform=event.platform, from_fig=False, platform_id__in={event.reply_to, event.parent_id} - {""}
+        )
+        .order_by("-at")
+        .values_list("conversation_id", flat=True)
+        .first()
+    )
+    return Conversation.objects.select_for_update().filter(pk=answered).first() if answered else None
+
+
 def _add(event: Event) -> Message | None:
     existing = Message.objects.filter(platform=event.platform, platform_id=event.platform_id).first()
     if existing is not None:
         return None  # a redelivery, or the echo of a reply sent from here
-    conversation = _conversation_for(event)
+    if event.from_fig and event.kind not in _PRIVATE:
+        conversation = _answered_in_public(event)
+        if conversation is None:
+            return None  # FiG's own post, or a comment that answers nobody in the inbox
+    else:
+        conversation = _conversation_for(event)
     message = Message.objects.create(
         conversation=conversation,
         platform=event.platform,
@@ -193,7 +219,8 @@ def conversation_received(conversation: Conversation, message: Message) -> None:
     if message.at >= conversation.received_at or conversation.status != Conversation.Status.OPEN:
         conversation.text = message.text
     if conversation.status == Conversation.Status.OPEN:
-        if message.at < conversation.received_at:
+        answered_before = conversation.responded_at is not None and message.at <= conversation.responded_at
+        if message.at < conversation.received_at and not answered_before:
             conversation.received_at, conversation.due_at = message.at, policy_due_at(message.at)
             fields += ["received_at", "due_at"]
     elif conversation.done_at is None or message.at > conversation.done_at:
@@ -537,6 +564,14 @@ def takedown_open(
                     existing.save(update_fields=["requested_by"])
                     audit_record(action="takedown.requested", actor=requested_by, target=existing, request=request)
                 return existing, False
+            if (
+                post.status == Post.Status.TAKEN_DOWN
+                or not post.deliveries.filter(state__in=["sent", "recorded"]).exists()
+            ):
+                # Already down everywhere (or never out): a later withdrawal or request reopens nothing.
+                done = post.takedowns.order_by("-opened_at", "-id").first()
+                if done is not None:
+                    return done, False
         takedown = Takedown.objects.create(
             message=message,
             item=_public_item(message) if message is not None else None,
@@ -673,6 +708,35 @@ def _record_removed(locked: Takedown, *, how: str, by: User | None, request: Htt
         update_fields=["status", "how", "notes", "removed_at", "removed_by", "removal_requested_how", "removal_error"]
     )
     audit_record(action="takedown.removed", actor=by, target=locked, request=request, details={"how": how})
+    if locked.post_id is not None:
+        from social.posts.channels import post_taken_down_by_hand
+
+        post = Post.objects.select_for_update().get(pk=locked.post_id)
+        post_taken_down_by_hand(post, by=by)
+        _tell_parent_taken_down(locked, post)
+
+
+def takedowns_close_for_post(post: Post, *, how: str, by: User | None) -> None:
+    """Every channel of the post is down: its open takedown is done (the parent who asked is told).
+    Precondition: the post row is locked."""
+    for takedown in Takedown.objects.select_for_update().filter(post=post, status=Takedown.Status.OPEN):
+        takedown.status = Takedown.Status.REMOVED
+        takedown.how = Takedown.How.DELETED if how == "api" else Takedown.How.BY_HAND
+        takedown.removed_at, takedown.removed_by = timezone.now(), by
+        takedown.save(update_fields=["status", "how", "removed_at", "removed_by"])
+        audit_record(action="takedown.removed", actor=by, target=takedown, details={"how": takedown.how})
+        _tell_parent_taken_down(takedown, post)
+
+
+def _tell_parent_taken_down(takedown: Takedown, post: Post) -> None:
+    if takedown.requested_by_id is None:
+        return
+    notify(
+        to=[takedown.requested_by.email],
+        subject="The post you asked about has been taken down",
+        template="social/posts/email/taken_down.txt",
+        context={"post": post, "takedown": takedown, "link": settings.FIG_SITE_URL + reverse("social:parent_posts")},
+    )
 
 
 def _removal_failed(locked: Takedown, error: str) -> None:

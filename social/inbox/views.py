@@ -1,47 +1,61 @@
-"""Social media views: the Meta webhook, the inbox and its message pages, takedowns and the response dashboard."""
+"""Social media views: the Meta webhook, the inbox and its conversation pages (the thread, replying, notes,
+attachments), takedowns and the response dashboard. The saved replies' pages are in views_saved.py."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+import mimetypes
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urlencode, urlsplit
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
 from consents.selectors import families_managed_by
 from fig_safety.times import LONDON, when
+from fig_safety.vault import blob_response
 from social import graph
-from social.inbox import selectors, services
+from social.inbox import replies, selectors, services
 from social.inbox.access import (
     INBOX_READERS,
+    access_item,
     access_message,
     access_takedown,
+    can_note,
     can_open_takedown,
     can_read_inbox,
     can_respond,
     messages_visible_to,
 )
+from social.inbox.attachments import INLINE_TYPES, KEPT_TYPES
 from social.inbox.charts import weekly_chart
 from social.inbox.forms import (
     AssignForm,
     CloseForm,
     ManualMessageForm,
+    NoteForm,
     PassOnForm,
     RemovalForm,
+    ReplyForm,
     RespondForm,
     TakedownForm,
 )
 from social.inbox.ingest import delivery_receive
-from social.inbox.meta import signature_valid
-from social.models import Conversation, Takedown
+from social.inbox.meta import PERMALINK_HOSTS, signature_valid
+from social.inbox.saved_replies import active_saved_replies
+from social.models import Conversation, Message, Takedown
 from staff.access import require, staff_required
 from staff.roles import is_social_admin
+from staff.services import audit_record
 
 
 @csrf_exempt  # Meta cannot send a CSRF token; every POST is checked by its HMAC signature instead
@@ -56,7 +70,11 @@ def meta_webhook(request: HttpRequest) -> HttpResponse:
         ):
             return HttpResponse(request.GET.get("hub.challenge", ""), content_type="text/plain")
         return HttpResponseForbidden("Verification failed.")
-    body = request.body
+    # Read directly rather than through request.body, which Django caps at DATA_UPLOAD_MAX_MEMORY_SIZE
+    # (2.5 MB): Meta batches up to thousands of events, and a refused delivery is retried and then dropped.
+    body = request.read(settings.FIG_WEBHOOK_MAX_BYTES + 1)
+    if len(body) > settings.FIG_WEBHOOK_MAX_BYTES:
+        return HttpResponse("Too large.", status=413, content_type="text/plain")
     if not signature_valid(body, request.headers.get("X-Hub-Signature-256"), settings.FIG_META_APP_SECRET):
         return HttpResponseForbidden("Bad signature.")
     try:
@@ -146,39 +164,323 @@ def add_message(request: HttpRequest) -> HttpResponse:
     )
 
 
-# --- one message -------------------------------------------------------------------------------
+# --- one conversation --------------------------------------------------------------------------
+
+# What the page calls each kind of attachment Meta sends.
+ATTACHMENT_NAMES = {
+    "image": "Photo",
+    "animated_image": "Animated image",
+    "sticker": "Sticker",
+    "video": "Video",
+    "audio": "Audio",
+    "file": "File",
+    "story_mention": "Story",
+    "share": "Shared link",
+    "location": "Location",
+    "template": "Message with buttons",
+    "fallback": "Link",
+}
+# A story's media lives on Meta's content networks rather than on the public sites (as in social.inbox.meta).
+STORY_HOST_SUFFIXES = ("facebook.com", "fb.com", "instagram.com", "fbcdn.net", "fbsbx.com", "cdninstagram.com")
+_MAY_PUT_BACK = {Message.Sending.FAILED, Message.Sending.UNCERTAIN}
+
+
+def _https_link(url: str, allowed: Callable[[str], bool] = lambda host: True) -> str:
+    """The address if the page may show it as a link: https, with no user or odd port, on a host `allowed`
+    accepts; otherwise "" (the template escapes what it shows either way)."""
+    try:
+        parts = urlsplit(url or "")
+        port = parts.port
+    except ValueError:
+        return ""
+    if parts.scheme != "https" or not parts.hostname or "@" in parts.netloc or port not in (None, 443):
+        return ""
+    return url if allowed(parts.hostname) else ""
+
+
+def _on_meta_site(host: str) -> bool:
+    return host in PERMALINK_HOSTS
+
+
+def _on_meta_host(host: str) -> bool:
+    return any(host == suffix or host.endswith(f".{suffix}") for suffix in STORY_HOST_SUFFIXES)
+
+
+@dataclass(frozen=True)
+class ShownAttachment:
+    """One attachment as the page shows it: kept (a link to the access-checked view), or why it is not."""
+
+    name: str
+    title: str = ""
+    url: str = ""
+    inline: bool = False
+    size: int | None = None
+    why_not: str = ""
+
+
+@dataclass(frozen=True)
+class ThreadItem:
+    """One message of the thread as the page shows it. `pk` is None for a conversation's own text, shown as
+    its message when it has none (typed in, or kept from before conversations had messages)."""
+
+    pk: int | None
+    from_fig: bool
+    who: str
+    at: datetime
+    at_text: str
+    what: str
+    text: str
+    by: str = ""
+    permalink: str = ""
+    story_link: str = ""
+    stars: str = ""
+    rating: int | None = None
+    edited_text: str = ""
+    earlier: tuple[tuple[str, str], ...] = ()
+    removed: str = ""
+    flagged_names: tuple[str, ...] = ()
+    attachments: tuple[ShownAttachment, ...] = ()
+    link: str = ""
+    link_text: str = ""
+    sending: str = ""
+    sending_label: str = ""
+    send_error: str = ""
+    can_try_again: bool = False
+    can_put_back: bool = False
+
+
+def _attachments(item: Message) -> tuple[ShownAttachment, ...]:
+    shown = []
+    for index, attachment in enumerate(item.attachments or []):
+        if not isinstance(attachment, dict):
+            continue
+        kind = str(attachment.get("type") or "")
+        name = ATTACHMENT_NAMES.get(kind, "Attachment")
+        title = str(attachment.get("title") or "")
+        if attachment.get("blob"):
+            shown.append(
+                ShownAttachment(
+                    name=name,
+                    title=title,
+                    url=reverse("social:attachment", args=[item.conversation_id, item.pk, index]),
+                    inline=attachment.get("content_type") in INLINE_TYPES,
+                    size=attachment.get("size"),
+                )
+            )
+            continue
+        if attachment.get("error"):
+            why = f"Not kept: {attachment['error']}"
+        elif kind not in KEPT_TYPES:
+            why = "Nothing to keep: Meta sends no file for this."
+        elif item.attachments_fetched_at is None:
+            why = "Not fetched from Meta yet."
+        else:
+            why = "Not kept: Meta gave no link to it."
+        shown.append(ShownAttachment(name=name, title=title, why_not=why))
+    return tuple(shown)
+
+
+def _earlier(item: Message) -> tuple[tuple[str, str], ...]:
+    """The texts before each edit, oldest first, with when each was replaced."""
+    earlier = []
+    for entry in item.earlier_texts or []:
+        if not isinstance(entry, dict):
+            continue
+        try:
+            until = when(datetime.fromisoformat(entry.get("until") or ""), year=True)
+        except (TypeError, ValueError):
+            until = ""
+        earlier.append((str(entry.get("text") or ""), until))
+    return tuple(earlier)
+
+
+def _thread_item(conversation: Conversation, item: Message, *, responder: bool) -> ThreadItem:
+    common = {
+        "pk": item.pk,
+        "from_fig": item.from_fig,
+        "at": item.at,
+        "at_text": when(item.at, year=True),
+        "text": item.text,
+        "permalink": _https_link(item.permalink, _on_meta_site),
+        "edited_text": f"Edited {when(item.edited_at, year=True)}" if item.edited_at else "",
+        "earlier": _earlier(item),
+        "removed": item.get_removed_how_display() if item.removed_how else "",
+        "attachments": _attachments(item),
+    }
+    if not item.from_fig:
+        rating = item.rating if item.rating and 1 <= item.rating <= 5 else None
+        return ThreadItem(
+            **common,
+            who=conversation.sender_name or "Unknown sender",
+            what=item.get_event_display(),
+            story_link=_https_link(item.story_link, _on_meta_host),
+            rating=rating,
+            stars="★" * rating + "☆" * (5 - rating) if rating else "",
+            flagged_names=tuple(item.flagged_names or ()),
+        )
+    by = str(item.by) if item.by_id else ""
+    if item.event == Message.Event.ECHO:
+        what = "Sent from Meta’s own tools"
+    elif item.event == Message.Event.RECORDED:
+        what = "Made elsewhere, recorded here"
+    else:
+        what = f"Sent from FiG Safety: {item.get_send_as_display()}" if item.send_as else "Sent from FiG Safety"
+    sent_here = item.event == Message.Event.REPLY
+    return ThreadItem(
+        **common,
+        who="FiG",
+        by=by,
+        what=what,
+        link=_https_link(item.link),
+        link_text=item.link if item.link and not _https_link(item.link) else "",
+        sending=item.sending if sent_here else "",
+        sending_label=item.get_sending_display() if sent_here and item.sending else "",
+        send_error=item.send_error if sent_here else "",
+        can_try_again=responder and sent_here and item.sending == Message.Sending.FAILED,
+        can_put_back=responder and sent_here and item.sending in _MAY_PUT_BACK,
+    )
+
+
+def _thread(conversation: Conversation, items: list[Message], *, responder: bool) -> list[ThreadItem]:
+    """Every message of the conversation in order, the person's and FiG's. No queries: `items` come with `by`."""
+    thread = [_thread_item(conversation, item, responder=responder) for item in items]
+    if conversation.text and not any(not item.from_fig for item in items):
+        thread.insert(
+            0,
+            ThreadItem(
+                pk=None,
+                from_fig=False,
+                who=conversation.sender_name or "Unknown sender",
+                at=conversation.received_at,
+                at_text=when(conversation.received_at, year=True),
+                what=conversation.get_kind_display(),
+                text=conversation.text,
+            ),
+        )
+    if conversation.response_text and not any(item.from_fig for item in items):
+        at = conversation.responded_at or conversation.received_at
+        thread.append(
+            ThreadItem(
+                pk=None,
+                from_fig=True,
+                who="FiG",
+                by=str(conversation.responded_by) if conversation.responded_by_id else "",
+                at=at,
+                at_text=when(at, year=True),
+                what="Made elsewhere, recorded here",
+                text=conversation.response_text,
+                link=_https_link(conversation.response_link),
+            )
+        )
+    return thread
+
+
+@dataclass(frozen=True)
+class ReplyOffer:
+    """The reply box: how a reply can go now (or why it cannot), the form, and the saved replies as
+    (id, title, text with this person's name filled in)."""
+
+    options: replies.ReplyOptions
+    form: ReplyForm | None = None
+    saved: list[tuple[int, str, str]] = field(default_factory=list)
+    only_way: str = ""
+    error: str = ""
+    saved_error: str = ""
+
+
+def _names_check(text: str, ways: list[tuple[str, str]]) -> bool:
+    """Whether to offer the "it names only them" box: the checks found something, and a private way exists
+    (a public reply that names anyone is refused whatever is ticked)."""
+    private = any(way != Message.SendAs.PUBLIC_REPLY for way, _ in ways)
+    return bool(private and text.strip() and replies.reply_findings(text))
+
+
+def _reply_offer(
+    conversation: Conversation, now: datetime, *, form: ReplyForm | None, text: str, error: str, saved_error: str
+) -> ReplyOffer:
+    options = replies.reply_options(conversation, now)
+    if not options.ways:
+        return ReplyOffer(options=options, error=error)
+    if form is None:
+        form = ReplyForm(initial={"text": text}, ways=options.ways, names_check=_names_check(text, options.ways))
+    saved = [(s.pk, s.title, replies.personalise(s.text, conversation)) for s in active_saved_replies()]
+    only_way = options.ways[0][1] if len(options.ways) == 1 else ""
+    return ReplyOffer(options=options, form=form, saved=saved, only_way=only_way, error=error, saved_error=saved_error)
+
+
+def _ago(since: timedelta) -> str:
+    minutes = int(since.total_seconds() // 60)
+    if minutes < 1:
+        return "less than a minute ago"
+    return f"{minutes} minute{'' if minutes == 1 else 's'} ago"
 
 
 def _message_page(
-    request: HttpRequest, message: Conversation, *, failed: tuple[str, forms.Form] | None = None, status: int = 200
+    request: HttpRequest,
+    message: Conversation,
+    *,
+    failed: tuple[str, forms.Form] | None = None,
+    status: int = 200,
+    reply_form: ReplyForm | None = None,
+    reply_text: str = "",
+    reply_error: str = "",
+    saved_error: str = "",
 ) -> HttpResponse:
-    """The message, what happened to it, and the forms this person may use. `failed` is (name, form)
-    for a form sent back with its errors."""
+    """The conversation, what happened to it, and the forms this person may use. `failed` is (name, form)
+    for a form sent back with its errors; `reply_form` a reply form to show as it is (a saved reply inserted);
+    `reply_text` text to put in the reply box, `reply_error` why it could not be sent, and `saved_error` what
+    was wrong with the saved reply asked for."""
     user = request.user
+    now = timezone.now()
     worker = is_social_admin(user)
+    responder = can_respond(user, message)
     is_open = message.status == Conversation.Status.OPEN
+    items = list(message.messages.select_related("by").order_by("at", "id"))
     takedowns = list(message.takedowns.select_related("opened_by", "removed_by").order_by("-opened_at", "-id"))
     open_takedown = next((t for t in takedowns if t.status == Takedown.Status.OPEN), None)
+    failed_reply = failed[1] if failed and failed[0] == "reply_form" else None
+    reply = None
+    if responder and message.status != Conversation.Status.CLOSED:
+        reply = _reply_offer(
+            message,
+            now,
+            form=failed_reply or reply_form,
+            text=reply_text,
+            error=reply_error,
+            saved_error=saved_error,
+        )
+    record_initial = {"text": reply_text} if reply is not None and reply.form is None and reply_text else None
     offered: dict[str, forms.Form | None] = {
         "assign_form": AssignForm(initial={"assignee": message.assignee_id}) if worker and is_open else None,
         "pass_form": PassOnForm(initial={"to": message.passed_to_id}) if worker and is_open else None,
-        "respond_form": RespondForm() if is_open and can_respond(user, message) else None,
+        "respond_form": RespondForm(initial=record_initial) if is_open and responder else None,
         "close_form": CloseForm() if worker and is_open else None,
         "takedown_form": TakedownForm() if open_takedown is None and can_open_takedown(user, message) else None,
+        "note_form": NoteForm() if can_note(user, message) else None,
     }
-    if failed is not None:
+    if failed is not None and failed_reply is None:
         offered[failed[0]] = failed[1]
     families = message.flagged_families.all()
     if not can_read_inbox(user):
         families = families.filter(pk__in=families_managed_by(user).values("pk"))
+    replying = services.someone_else_replying(message, user, now) if responder else None
     return render(
         request,
         "social/inbox/message.html",
         {
             "message": message,
-            "now": timezone.now(),
+            "now": now,
             "can_work": worker,
             "can_read_inbox": can_read_inbox(user),
+            "thread": _thread(message, items, responder=responder),
+            "permalink": _https_link(message.permalink, _on_meta_site),
+            "due_text": when(message.due_at, year=True),
+            "done_text": when(message.done_at, year=True) if message.done_at else "",
+            "reply": reply,
+            "replying": replying,
+            "replying_since": _ago(now - message.replying_at) if replying else "",
+            "pass_ons": list(message.pass_ons.select_related("to", "by")),
+            "notes": list(message.notes.select_related("by")),
             "takedowns": takedowns,
             "open_takedown": open_takedown,
             "families": list(families),
@@ -195,12 +497,158 @@ def _message_page(
 @staff_required()
 @require_safe
 def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return _message_page(request, access_message(request.user, pk))
+    """The conversation. `?put_back=<reply id>` puts a reply that was not sent back in the reply box."""
+    message = access_message(request.user, pk)
+    text = ""
+    put_back = request.GET.get("put_back", "")
+    if put_back.isdigit() and can_respond(request.user, message):
+        text = (
+            message.messages.filter(pk=int(put_back), event=Message.Event.REPLY, sending__in=_MAY_PUT_BACK)
+            .values_list("text", flat=True)
+            .first()
+            or ""
+        )
+    return _message_page(request, message, reply_text=text)
 
 
 def _done(request: HttpRequest, message: Conversation, text: str) -> HttpResponse:
     messages.success(request, text)
     return redirect("social:message", pk=message.pk)
+
+
+@staff_required()
+@require_POST
+def message_reply(request: HttpRequest, pk: int) -> HttpResponse:
+    """Send a reply from here: kept and queued, sent through the Graph API after commit."""
+    message = access_message(request.user, pk)
+    require(can_respond(request.user, message))
+    options = replies.reply_options(message, timezone.now())
+    text = request.POST.get("text", "")
+    if not options.ways:
+        # The window closed while they wrote: say why, and keep the text for recording a reply made elsewhere.
+        return _message_page(request, message, reply_text=text, reply_error=options.why_not, status=400)
+    form = ReplyForm(request.POST, ways=options.ways, names_check=_names_check(text, options.ways))
+    if form.is_valid():
+        try:
+            replies.reply_queue(
+                conversation=message,
+                text=form.cleaned_data["text"],
+                send_as=form.cleaned_data["send_as"],
+                names_checked=form.cleaned_data.get("names_checked", False),
+                by=request.user,
+                request=request,
+            )
+        except services.InboxError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return _done(request, message, "Your reply is being sent.")
+    return _message_page(request, message, failed=("reply_form", form), status=400)
+
+
+@staff_required()
+@require_POST
+def reply_insert(request: HttpRequest, pk: int) -> HttpResponse:
+    """The Insert button without the script: the page again, with the saved reply (their name filled in)
+    after what was typed. Opening the reply box this way counts as starting to reply."""
+    message = access_message(request.user, pk)
+    require(can_respond(request.user, message))
+    options = replies.reply_options(message, timezone.now())
+    typed = request.POST.get("text", "")
+    chosen = request.POST.get("saved", "")
+    saved = active_saved_replies().filter(pk=int(chosen)).first() if chosen.isdigit() else None
+    if not options.ways:
+        return _message_page(request, message, reply_text=typed, reply_error=options.why_not, status=400)
+    send_as = request.POST.get("send_as", "")
+    initial = {"send_as": send_as} if send_as in dict(options.ways) else {}
+    if saved is None:
+        form = ReplyForm(initial={**initial, "text": typed}, ways=options.ways)
+        return _message_page(
+            request, message, reply_form=form, saved_error="Choose a saved reply to insert.", status=400
+        )
+    personal = replies.personalise(saved.text, message)
+    text = f"{typed.rstrip()}\n\n{personal}" if typed.strip() else personal
+    services.replying_start(conversation=message, by=request.user)
+    form = ReplyForm(initial={**initial, "text": text}, ways=options.ways, names_check=_names_check(text, options.ways))
+    return _message_page(request, message, reply_form=form)
+
+
+@staff_required()
+@require_POST
+def reply_again(request: HttpRequest, pk: int, message_id: int) -> HttpResponse:
+    """Send a reply that failed again, as it was."""
+    message, reply = access_item(request.user, pk, message_id)
+    require(can_respond(request.user, message))
+    if reply.event != Message.Event.REPLY:
+        raise Http404
+    try:
+        replies.reply_try_again(reply=reply, by=request.user, request=request)
+    except services.InboxError as exc:
+        messages.error(request, str(exc))
+        return redirect("social:message", pk=message.pk)
+    return _done(request, message, "Your reply is being sent again.")
+
+
+@staff_required()
+@require_POST
+def message_replying(request: HttpRequest, pk: int) -> HttpResponse:
+    """The reply box got the focus (the page's script says so): a colleague opening it now is warned."""
+    message = access_message(request.user, pk)
+    require(can_respond(request.user, message))
+    services.replying_start(conversation=message, by=request.user)
+    return HttpResponse(status=204)
+
+
+@staff_required()
+@require_POST
+def message_note(request: HttpRequest, pk: int) -> HttpResponse:
+    message = access_message(request.user, pk)
+    require(can_note(request.user, message))
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        try:
+            services.note_add(conversation=message, text=form.cleaned_data["text"], by=request.user, request=request)
+        except services.InboxError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return _done(request, message, "Your note is added.")
+    return _message_page(request, message, failed=("note_form", form), status=400)
+
+
+@staff_required()
+@require_GET  # not HEAD: every request that reads an attachment writes an audit row
+def message_attachment(request: HttpRequest, pk: int, message_id: int, index: int) -> HttpResponse:
+    """An attachment someone sent, decrypted here for the people who may see the conversation: a photo in
+    the page, anything else as a download. Each view is audited."""
+    message, item = access_item(request.user, pk, message_id)
+    attachments = item.attachments or []
+    attachment = attachments[index] if index < len(attachments) else None
+    if not isinstance(attachment, dict) or not attachment.get("blob"):
+        raise Http404
+    content_type = attachment.get("content_type") or ""
+    inline = content_type in INLINE_TYPES
+    extension = _extension(content_type)
+    response = blob_response(
+        name=attachment["blob"],
+        key_id=attachment.get("key_id") or "",
+        # Anything not shown in the page is a plain download: never rendered by the browser, whatever Meta said.
+        content_type=content_type if inline else "application/octet-stream",
+        filename=f"fig-inbox-{item.pk}-{index + 1}{extension}",
+        attachment=not inline,
+    )
+    audit_record(
+        action="inbox.attachment_viewed",
+        actor=request.user,
+        target=item,
+        request=request,
+        details={"conversation": message.pk, "index": index, "download": not inline},
+    )
+    return response
+
+
+def _extension(content_type: str) -> str:
+    """A file name ending for a download, from its type: letters and digits only."""
+    guessed = mimetypes.guess_extension(content_type.split(";")[0].strip()) or ""
+    return guessed if guessed[1:].isalnum() else ""
 
 
 @staff_required()

@@ -68,10 +68,16 @@ def online_holds_for_child(child: Child) -> list[PhotoOnlineHold]:
     return list(active_holds().filter(child=child).select_related("post").order_by("requested_at", "id"))
 
 
+# Posts that are, or were, out on at least one channel.
+LIVE_ONLINE = [Post.Status.PUBLISHING, Post.Status.PARTLY_PUBLISHED, Post.Status.PUBLISHED]
+WENT_OUT = [*LIVE_ONLINE, Post.Status.TAKEN_DOWN]
+
+
 def posts_showing_children_of(user) -> QuerySet[Post]:
-    """Published posts with a photo of one of this parent's children (they hold parental responsibility)."""
+    """Posts that went out with a photo of one of this parent's children (they hold parental responsibility),
+    partly or taken down included: the parent sees the truth per channel."""
     return (
-        Post.objects.filter(status=Post.Status.PUBLISHED, photos__tags__child__in=children_of_parent(user))
+        Post.objects.filter(status__in=WENT_OUT, photos__tags__child__in=children_of_parent(user))
         .distinct()
         .order_by("-published_at")
     )

@@ -9,7 +9,7 @@ transactions around the outside call, which is made in a task after commit with 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
@@ -20,16 +20,16 @@ from django.utils import timezone
 from consents.hooks import Withdrawal
 from consents.selectors import children_of_parent
 from consents.uses import ONLINE_PURPOSES
-from fig_safety.sweeps import claim_and_stamp
 from fig_safety.times import when
 from photos.models import Photo, PhotoTag
 from photos.selectors import online_versions
 from social.inbox import services as inbox_services
 from social.models import Channel, CheckDismissal, PhotoOnlineHold, Post, Takedown
-from social.posts.adapters import ADAPTERS, Published, PublishError, get_adapter
+from social.posts import channels
 from social.posts.checks import Finding, check_photos, check_text
 from social.posts.probing import audit_register_findings
 from social.posts.selectors import (
+    LIVE_ONLINE,
     active_holds,
     can_see_post_photos,
     held_photos,
@@ -52,17 +52,10 @@ CHECKLIST = {
 # posts that can be withdrawn. A post being published cannot be withdrawn until the platform has answered.
 EDITABLE = frozenset({Post.Status.DRAFT, Post.Status.CHANGES_REQUESTED})
 LIVE = frozenset({Post.Status.SUBMITTED, Post.Status.APPROVED})
-WITHDRAWABLE = frozenset({*EDITABLE, *LIVE, Post.Status.PUBLISHED})
-EXPIRED_NOTE = "It was not approved before its scheduled time. Change the time and submit it again."
-UNCERTAIN_NOTE = (
-    "Publishing stopped part of the way through, so FiG Safety cannot tell whether the post went out. Check the "
-    "platform: if it is there, record its link by hand; if not, publish it again."
+WITHDRAWABLE = frozenset(
+    {*EDITABLE, *LIVE, Post.Status.PUBLISHING, Post.Status.PARTLY_PUBLISHED, Post.Status.PUBLISHED}
 )
-# A post being published whose task has not started within this long is queued again (the broker lost it);
-# one whose outside call began this long ago without an answer is taken to have stopped part of the way.
-# Each call gives up after FIG_GRAPH_TIMEOUT; a post makes one call per photo and one for the text.
-REQUEUE_AFTER = timedelta(minutes=2)
-CALL_GIVEN_UP_AFTER = timedelta(minutes=15)
+EXPIRED_NOTE = "It was not approved before its scheduled time. Change the time and submit it again."
 
 
 class PostError(Exception):
@@ -276,6 +269,7 @@ def _approve(
     locked.status, locked.reviewed_by, locked.reviewed_at = Post.Status.APPROVED, by, timezone.now()
     locked.checklist, locked.updated_at = dict.fromkeys(CHECKLIST, True), timezone.now()
     locked.save(update_fields=["status", "reviewed_by", "reviewed_at", "checklist", "updated_at"])
+    channels.deliveries_create(locked)
     audit_record(
         action="post.approved",
         actor=by,
@@ -326,6 +320,7 @@ def _send_back(locked: Post, *, by: User | None, note: str, request: HttpRequest
             "publish_started_at",
         ]
     )
+    channels.deliveries_cancel(locked)
     audit_record(action="post.changes_requested", actor=by, target=locked, request=request, details={"reason": note})
     notify(
         to=[locked.author.email],
@@ -348,58 +343,28 @@ def post_publish(
     published_at: datetime | None = None,
     request: HttpRequest | None = None,
 ) -> Post:
-    """Publish an approved post through an adapter. Consents and the checks are run again first; if anything
-    changed, nothing is published and the post goes back to its author (PostError, once that has committed).
-
-    A publication by hand (no outside call) is recorded at once. An adapter that calls a platform commits the
-    post as "being published" and queues post_publish_send after commit: the call is made there, with no row
-    locked, and its outcome recorded in a second short transaction."""
+    """Publish an approved post now: "manual" records the one channel still to publish by hand with its link
+    (a post for several channels records each on its own, channels.delivery_record); any other sends every
+    channel FiG Safety can send, now, whatever the post's time (channels.post_send_now). Consents and the
+    checks are run again first; if anything changed, nothing goes out and the post goes back to its author
+    (PostError, once that has committed)."""
     if not is_social_admin(by):
         raise PostError("Only a social media administrator can publish posts.")
-    try:
-        adapter = get_adapter(adapter_name)
-        # Known before anything is locked or sent: a bad link, a platform the post is not meant for.
-        recorded = None if adapter.calls_out else adapter.publish(post, url=url, published_at=published_at)
-        refusal = adapter.refusal(post) if adapter.calls_out else ""
-    except PublishError as exc:
-        raise PostError(str(exc)) from exc
-    if refusal:
-        raise PostError(refusal)
-    with transaction.atomic():
-        locked = _locked(post, {Post.Status.APPROVED}, "published")
-        refused = _recheck(locked)
-        if not refused and recorded is not None:
-            _record_published(locked, by=by, adapter=adapter.name, result=recorded, request=request)
-        elif not refused:
-            locked.status, locked.published_by, locked.adapter = Post.Status.PUBLISHING, by, adapter.name
-            locked.publish_requested_at, locked.publish_started_at = timezone.now(), None
-            locked.publish_error, locked.updated_at = "", timezone.now()
-            locked.save(
-                update_fields=[
-                    "status",
-                    "published_by",
-                    "adapter",
-                    "publish_requested_at",
-                    "publish_started_at",
-                    "publish_error",
-                    "updated_at",
-                ]
-            )
-            audit_record(
-                action="post.publishing", actor=by, target=locked, request=request, details={"adapter": adapter.name}
-            )
-            _queue_send(locked.pk)
-    if refused:
-        # Raised once the block has committed: raising inside it would roll the send-back away as well,
-        # leaving the post approved with a photo that may no longer be shown.
-        raise PostError(refused)
-    return locked
-
-
-def _queue_send(post_id: int) -> None:
-    from social.tasks import publish_post
-
-    transaction.on_commit(lambda: publish_post.delay(post_id))
+    if adapter_name == "manual":
+        left = list(post.deliveries.exclude(state__in=[*channels.OUT, *channels.DOWN_OR_NEVER]))
+        if len(left) != 1:
+            raise PostError("Record the link for each channel on its own.")
+        try:
+            channels.delivery_record(delivery=left[0], url=url, by=by, published_at=published_at, request=request)
+        except channels.ChannelError as exc:
+            raise PostError(str(exc)) from exc
+    else:
+        sendable = post.deliveries.filter(by_hand=False, state__in=channels.NOT_YET)
+        if not sendable.exists():
+            raise PostError("Nothing in this post can be sent from here: publish it by hand and record each link.")
+        channels.post_send_now(post=post, by=by, request=request)
+    post.refresh_from_db()
+    return post
 
 
 def _recheck(locked: Post) -> str:
@@ -437,143 +402,18 @@ def _recheck(locked: Post) -> str:
     return ""
 
 
-def post_publish_send(*, post_id: int) -> Post | None:
-    """Send a post that is being published to its platform (the publish task). Call with no transaction open.
-
-    Idempotent: a post no longer being published is left alone. The outside call is made once: its start is
-    committed first, and a post found with a call already begun (a worker that died, an answer lost) is not
-    sent again but goes back to "approved" saying so, for an administrator to check the platform."""
-    with transaction.atomic():
-        locked = Post.objects.select_for_update().filter(pk=post_id).first()
-        if locked is None or locked.status != Post.Status.PUBLISHING:
-            return locked
-        if locked.publish_started_at is not None:
-            _publish_failed(locked, UNCERTAIN_NOTE)
-            return locked
-        if _recheck(locked):
-            return locked  # sent back to its author, who has been told why
-        locked.publish_started_at = started = timezone.now()
-        locked.save(update_fields=["publish_started_at"])
-    try:
-        result = ADAPTERS[locked.adapter].publish(locked)
-    except PublishError as exc:
-        with transaction.atomic():
-            again = Post.objects.select_for_update().get(pk=post_id)
-            if again.status == Post.Status.PUBLISHING and again.publish_started_at == started:
-                _publish_failed(again, str(exc))
-            return again
-    with transaction.atomic():
-        again = Post.objects.select_for_update().select_related("author").get(pk=post_id)
-        # It is out there, whatever happened to the row meanwhile: record the truth, then take it down if a
-        # consent went while the call was under way.
-        _record_published(again, by=again.published_by or locked.published_by, adapter=locked.adapter, result=result)
-        gate = [f for f in check_photos(again.photos.all(), versions=again.photo_versions) if not f.dismissible]
-        if gate:
-            reason = _gate_says(
-                gate,
-                held=HELD + " while the post was being published: {found}.",
-                consent="Consent was withdrawn while the post was being published.",
-                text="{title} while the post was being published: {found}.",
-            )
-            post_open_takedown(post=again, reason=reason, by=None)
-    return again
-
-
-def _record_published(
-    locked: Post, *, by: User | None, adapter: str, result: Published, request: HttpRequest | None = None
-) -> None:
-    """Precondition: the row is locked. The post is out: where, when and by whom."""
-    locked.status, locked.published_by = Post.Status.PUBLISHED, by
-    locked.published_at, locked.published_url = result.published_at, result.url
-    locked.external_id, locked.adapter, locked.updated_at = result.external_id, adapter, timezone.now()
-    locked.publish_error = ""
-    locked.save(
-        update_fields=[
-            "status",
-            "published_by",
-            "published_at",
-            "published_url",
-            "external_id",
-            "adapter",
-            "publish_error",
-            "updated_at",
-        ]
-    )
-    audit_record(
-        action="post.published",
-        actor=by,
-        target=locked,
-        request=request,
-        details={"adapter": adapter, "url": result.url},
-    )
-    if by is None or locked.author_id != by.pk:
-        notify(
-            to=[locked.author.email],
-            subject="Your post is published",
-            template="social/posts/email/published.txt",
-            context={"post": locked, "link": _link(locked)},
-        )
-
-
-def _publish_failed(locked: Post, error: str) -> None:
-    """Precondition: the row is locked and the post is being published. Back to approved, saying why, and the
-    administrator who published it is told (they may have left the page)."""
-    asked_by, adapter = locked.published_by, locked.adapter
-    locked.status, locked.published_by, locked.publish_error = Post.Status.APPROVED, None, error
-    locked.publish_requested_at = locked.publish_started_at = None
-    locked.adapter, locked.updated_at = "", timezone.now()
-    locked.save(
-        update_fields=[
-            "status",
-            "published_by",
-            "adapter",
-            "publish_error",
-            "publish_requested_at",
-            "publish_started_at",
-            "updated_at",
-        ]
-    )
-    audit_record(action="post.publish_failed", target=locked, details={"adapter": adapter, "error": error})
-    if asked_by is not None:
-        notify(
-            to=[asked_by.email],
-            subject=f"Post #{locked.pk} was not published",
-            template="social/posts/email/publish_failed.txt",
-            context={"post": locked, "error": error, "link": _link(locked)},
-        )
-
-
-def resume_publishing(now: datetime | None = None) -> int:
-    """Posts stuck being published: queued again when their task never started (a broker that lost it),
-    and settled as "may have gone out" when their outside call began long ago and never answered. Beat runs
-    this with the other post sweeps; nothing is sent twice."""
-    now = now or timezone.now()
-    lost = Post.objects.filter(
-        status=Post.Status.PUBLISHING, publish_started_at__isnull=True, publish_requested_at__lte=now - REQUEUE_AFTER
-    )
-    requeued = claim_and_stamp(
-        lost, stamp="publish_requested_at", now=now, handle=lambda posts: [_queue_send(p.pk) for p in posts]
-    )
-    stopped = list(
-        Post.objects.filter(
-            status=Post.Status.PUBLISHING, publish_started_at__lte=now - CALL_GIVEN_UP_AFTER
-        ).values_list("pk", flat=True)
-    )
-    for post_id in stopped:
-        post_publish_send(post_id=post_id)  # finds the call begun and settles it; makes no call itself
-    return requeued + len(stopped)
-
-
 # --- withdrawal and takedowns ------------------------------------------------------------------------------
 
 
 def post_withdraw(*, post: Post, by: User, reason: str, request: HttpRequest | None = None) -> Post:
-    """Take a post out of the queue (its author or a reviewer). A published post also gets a takedown case."""
+    """Take a post out of the queue (its author or a reviewer): every channel not out yet is cancelled, and
+    a post out on any channel also gets a takedown case."""
     with transaction.atomic():
         locked = _locked(post, WITHDRAWABLE, "withdrawn")
         if locked.author_id != by.pk and not is_social_admin(by):
             raise PostError("Only the author or a social media administrator can withdraw this post.")
-        was_published = locked.status == Post.Status.PUBLISHED
+        channels.deliveries_cancel(locked)
+        was_published = locked.deliveries.filter(state__in=channels.OUT).exists()
         locked.status, locked.updated_at = Post.Status.WITHDRAWN, timezone.now()
         locked.save(update_fields=["status", "updated_at"])
         audit_record(action="post.withdrawn", actor=by, target=locked, request=request, details={"reason": reason})
@@ -600,6 +440,8 @@ def post_open_takedown(*, post: Post, reason: str, by: User | None, requested_by
     which a parent asking as well joins. The administrators are emailed when a new one opens."""
     takedown, opened = inbox_services.takedown_open(post=post, reason=reason, by=by, requested_by=requested_by)
     if opened:
+        with transaction.atomic():
+            channels.takedown_start(Post.objects.select_for_update().get(pk=post.pk))
         takedowns = settings.FIG_SITE_URL + reverse("social:takedowns") + f"#takedown-{takedown.pk}"
         notify(
             to=_admin_emails(),
@@ -627,7 +469,7 @@ def parent_request_removal(*, post: Post, user: User, request: HttpRequest | Non
         held = _hold_photos(post=post, user=user)
         # The photo may no longer be used online for that child anywhere: every other live post with it (or
         # a copy of it) comes down too, each with its own takedown.
-        others = Post.objects.filter(status=Post.Status.PUBLISHED, photos__in=held_photos()).exclude(pk=post.pk)
+        others = Post.objects.filter(status__in=LIVE_ONLINE, photos__in=held_photos()).exclude(pk=post.pk)
         for other in others.distinct().order_by("pk"):
             post_open_takedown(
                 post=other,
@@ -698,10 +540,15 @@ def posts_on_consent_withdrawn(withdrawal: Withdrawal) -> None:
         return
     ids = set(Post.objects.filter(photos__tags__child_id=withdrawal.child_id).values_list("pk", flat=True))
     affected = Post.objects.filter(pk__in=ids)
-    not_sent = affected.filter(status=Post.Status.PUBLISHING, publish_started_at__isnull=True)
+    # Channels queued but not yet called go back with the post; one whose call began is checked again when
+    # the platform answers (channels._sent opens a takedown then).
+    not_sent = affected.filter(status=Post.Status.PUBLISHING).exclude(deliveries__send_started_at__isnull=False)
     for post in (affected.filter(status__in=LIVE) | not_sent).select_related("author").select_for_update(of=("self",)):
         _send_back(post, by=None, note="A parent or carer withdrew consent for a child in one of its photos.")
-    for post in affected.filter(status=Post.Status.PUBLISHED):
+    for post in affected.filter(status__in=LIVE_ONLINE).exclude(pk__in=not_sent.values("pk")):
+        with transaction.atomic():
+            locked = Post.objects.select_for_update().get(pk=post.pk)
+            channels.deliveries_cancel(locked)
         post_open_takedown(post=post, reason="Consent was withdrawn for a child shown in this post.", by=None)
 
 
@@ -734,6 +581,10 @@ def expire_unapproved(now: datetime | None = None) -> int:
 
 
 def posts_sweep(now: datetime | None = None) -> dict[str, int]:
-    """The post queue's periodic work, run by beat every five minutes."""
+    """The post queue's periodic work, run by beat every minute: scheduled posts go out on time."""
     now = now or timezone.now()
-    return {"expired": expire_unapproved(now), "publishing_resumed": resume_publishing(now)}
+    return {
+        "expired": expire_unapproved(now),
+        "sent_at_their_time": channels.send_due(now),
+        "sending_resumed": channels.resume_sending(now),
+    }

@@ -18,7 +18,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from social.models import InboxMessage, Platform, Takedown, policy_due_at
+from social.models import Conversation, Platform, Takedown
 from tests import factories
 from tests.browser import journeys
 from tests.conftest import assert_accessible
@@ -39,17 +39,13 @@ def _check_page(page: Page, name: str) -> None:
         page.screenshot(path=str(Path(folder) / f"inbox-{name}.png"), full_page=True)
 
 
-def _message(text: str, sender: str, received_ago: timedelta, **fields) -> InboxMessage:
+def _message(text: str, sender: str, received_ago: timedelta, **fields) -> Conversation:
+    """A conversation holding one comment (or message), already checked for names."""
     received_at = timezone.now() - received_ago
     fields.setdefault("platform", Platform.FACEBOOK)
-    fields.setdefault("kind", InboxMessage.Kind.COMMENT)
-    return InboxMessage.objects.create(
-        text=text,
-        sender_name=sender,
-        received_at=received_at,
-        due_at=policy_due_at(received_at),
-        flagged_at=received_at,
-        **fields,
+    fields.setdefault("kind", Conversation.Kind.COMMENT)
+    return factories.make_conversation(
+        text, sender_name=sender, received_at=received_at, flagged_at=received_at, **fields
     )
 
 
@@ -65,7 +61,7 @@ def test_an_administrator_assigns_and_passes_on_and_the_staff_member_answers(
         "Sam Parent",
         timedelta(days=1, hours=3),
         platform=Platform.MESSENGER,
-        kind=InboxMessage.Kind.MESSAGE,
+        kind=Conversation.Kind.MESSAGE,
     )
     flagged = _message(
         "So lovely to see Ava Demo at the picnic!",
@@ -80,6 +76,7 @@ def test_an_administrator_assigns_and_passes_on_and_the_staff_member_answers(
     _message("Are you open at Christmas?", "Lee", timedelta(days=9))  # overdue
     Takedown.objects.create(
         message=flagged,
+        item=flagged.messages.get(),
         reason="Names Ava, whose family did not agree to be identifiable.",
         due_at=timezone.now() + timedelta(hours=19),
     )
@@ -118,7 +115,7 @@ def test_an_administrator_assigns_and_passes_on_and_the_staff_member_answers(
     expect(page.get_by_role("status")).to_contain_text("Passed on to Hal Helper")
     expect(page.get_by_text("Passed on to Hal Helper").last).to_be_visible()
     art_club.refresh_from_db()
-    assert art_club.passed_to == helper and art_club.status == InboxMessage.Status.OPEN
+    assert art_club.passed_to == helper and art_club.status == Conversation.Status.OPEN
 
     # The pages she has not opened yet: takedowns and adding a message that came by phone.
     page.get_by_role("navigation", name="Social media").get_by_role("link", name="Takedowns").click()
@@ -135,7 +132,7 @@ def test_an_administrator_assigns_and_passes_on_and_the_staff_member_answers(
     page.get_by_label("When it was received").fill(received.strftime("%Y-%m-%dT%H:%M"))
     page.get_by_role("button", name="Add to the inbox").click()
     expect(page.get_by_role("status")).to_contain_text("Added. A reply is due by")
-    added = InboxMessage.objects.get(platform=Platform.PHONE)
+    added = Conversation.objects.get(platform=Platform.PHONE)
     assert added.received_at == received.replace(second=0, microsecond=0)
 
     # Hal, on his own laptop, finds the message passed to him and records the response.
@@ -160,7 +157,7 @@ def test_an_administrator_assigns_and_passes_on_and_the_staff_member_answers(
     finally:
         context.close()
     art_club.refresh_from_db()
-    assert (art_club.status, art_club.responded_by) == (InboxMessage.Status.ANSWERED, helper)
+    assert (art_club.status, art_club.responded_by) == (Conversation.Status.ANSWERED, helper)
 
     # Back with the administrator: the dashboard counts it as answered within the week.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Social inbox").click()

@@ -297,3 +297,53 @@ def test_a_message_whose_flagging_task_was_lost_is_flagged_by_the_sweep(sam):
     message.refresh_from_db()
     assert message.urgent and message.conversation.urgent
     assert flag_lost(timezone.now() + timedelta(minutes=5)) == 0
+
+
+def test_a_comment_reply_fig_made_from_metas_tools_answers_the_commenters_conversation():
+    ingest(comment("c1", NOW), comment("c2", NOW + HOUR, person="user-10"))
+    fig_reply = Event(
+        platform="facebook",
+        kind="comment",
+        action="add",
+        platform_id="c-fig",
+        person_id="",  # Meta says only which comment FiG answered, not whose
+        person_name="",
+        text="Thank you!",
+        at=NOW + 2 * HOUR,
+        from_fig=True,
+        parent_id="page_post-1",
+        reply_to="c1",
+    )
+    ingest(fig_reply)
+    answered = Conversation.objects.get(thread="comments:page_post-1:user-9")
+    waiting = Conversation.objects.get(thread="comments:page_post-1:user-10")
+    assert answered.status == Conversation.Status.ANSWERED and answered.responded_at == NOW + 2 * HOUR
+    assert waiting.status == Conversation.Status.OPEN
+    assert answered.messages.filter(from_fig=True, event=Message.Event.ECHO).count() == 1
+
+
+def test_figs_own_posts_and_comments_answering_nobody_make_no_conversation():
+    own_post = Event(
+        platform="facebook",
+        kind="visitor_post",
+        action="add",
+        platform_id="page_post-3",
+        person_id="",
+        person_name="",
+        text="Our summer fair is on Saturday",
+        at=NOW,
+        from_fig=True,
+    )
+    own_comment = dataclasses.replace(own_post, kind="comment", platform_id="c-own", parent_id="page_post-3")
+    assert ingest(own_post, own_comment) == [None, None]
+    assert not Conversation.objects.exists() and not Message.objects.exists()
+
+
+def test_a_late_message_answered_by_the_last_reply_does_not_move_the_clock_back():
+    ingest(dm("m1", NOW))
+    ingest(dataclasses.replace(dm("echo-1", NOW + 2 * HOUR), from_fig=True))
+    ingest(dm("m3", NOW + 3 * HOUR))
+    ingest(dm("m-late", NOW + HOUR))  # written before FiG's reply, delivered after the next message
+    conversation = Conversation.objects.get()
+    assert conversation.status == Conversation.Status.OPEN
+    assert conversation.received_at == NOW + 3 * HOUR

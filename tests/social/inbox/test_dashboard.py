@@ -12,7 +12,7 @@ from django.utils import timezone
 from fig_safety.times import LONDON
 from social.inbox.charts import weekly_chart
 from social.inbox.selectors import WeekStats, percentile, response_dashboard
-from social.models import InboxMessage, Platform, Takedown, policy_due_at
+from social.models import Conversation, Platform, Takedown, policy_due_at
 from tests import factories
 from tests.query_counts import STAFF_REQUEST_QUERIES
 
@@ -24,13 +24,13 @@ DAY = timedelta(days=1)
 
 def message(
     received_at: datetime, *, answered_after: timedelta | None = None, closed: bool = False, urgent: bool = False
-) -> InboxMessage:
+) -> Conversation:
     fields = {}
     if answered_after is not None:
         fields = {"status": "answered", "responded_at": received_at + answered_after, "response_text": "Thanks"}
     elif closed:
         fields = {"status": "closed", "closed_at": received_at + H, "closed_reason": "Spam"}
-    return InboxMessage.objects.create(
+    return Conversation.objects.create(
         platform=Platform.MESSENGER,
         text="Hello",
         received_at=received_at,
@@ -133,11 +133,10 @@ def test_percentiles_interpolate(values, fraction, expected):
 @pytest.mark.django_db
 @pytest.mark.parametrize("count", [10, 1000])
 def test_the_statistics_take_five_queries_whatever_the_number_of_messages(django_assert_num_queries, count):
-    InboxMessage.objects.bulk_create(
+    Conversation.objects.bulk_create(
         [
-            InboxMessage(
+            Conversation(
                 platform=Platform.X,
-                platform_id=f"x-{n}",
                 text="Hi",
                 received_at=NOW - n * H,
                 due_at=policy_due_at(NOW - n * H),
@@ -301,11 +300,10 @@ def test_the_page_takes_the_same_number_of_queries_for_10_and_1000_messages(
 ):
     now = datetime.now(UTC).replace(second=30)
     monkeypatch.setattr(timezone, "now", lambda: now)  # every request below in the same minute
-    InboxMessage.objects.bulk_create(
+    Conversation.objects.bulk_create(
         [
-            InboxMessage(
+            Conversation(
                 platform=Platform.EMAIL,
-                platform_id=f"e-{n}",
                 text="Hi",
                 received_at=now - n * 10 * H,
                 due_at=policy_due_at(now - n * 10 * H),
@@ -342,6 +340,6 @@ def test_the_figures_change_as_soon_as_a_message_is_answered_or_the_minute_turns
     assert figures() == (1, 1)
 
     with django_capture_on_commit_callbacks(execute=True):
-        late.status, late.responded_at = InboxMessage.Status.ANSWERED, now
+        late.status, late.responded_at = Conversation.Status.ANSWERED, now
         late.save()
     assert figures() == (0, 0)  # the same minute, but the answer shows at once

@@ -24,7 +24,7 @@ from django.utils import timezone
 from social import graph
 from social.inbox import services
 from social.inbox.services import InboxError
-from social.models import InboxMessage, Takedown, policy_due_at
+from social.models import Conversation, Takedown
 from staff.models import AuditEvent
 from tests import factories
 from tests.consents.factories import frozen
@@ -142,20 +142,15 @@ def admin(db):
     return factories.staff_user("social_admin", email="admin@example.org")
 
 
-def _message(platform: str = "facebook", kind: str = "comment", platform_id: str | None = "104_555") -> InboxMessage:
-    now = timezone.now()
-    return InboxMessage.objects.create(
-        platform=platform,
-        kind=kind,
-        platform_id=platform_id,
-        text="That's the Okafor family in the photo",
-        received_at=now,
-        due_at=policy_due_at(now),
+def _message(platform: str = "facebook", kind: str = "comment", platform_id: str | None = "104_555") -> Conversation:
+    """A conversation holding one item from the person: a comment with Meta's id, unless told otherwise."""
+    return factories.make_conversation(
+        "That's the Okafor family in the photo", platform=platform, kind=kind, platform_id=platform_id
     )
 
 
 @pytest.fixture
-def comment(db) -> InboxMessage:
+def comment(db) -> Conversation:
     return _message()
 
 
@@ -181,6 +176,7 @@ def test_a_takedown_is_due_within_the_configured_hours(comment, admin, settings)
         takedown, opened = services.takedown_open(message=comment, reason=" Identifies a child ", by=admin)
     assert takedown.due_at == now + timedelta(hours=6)
     assert (takedown.status, takedown.reason, takedown.opened_by) == (Takedown.Status.OPEN, "Identifies a child", admin)
+    assert takedown.item == comment.messages.get()  # the comment that must come down
     [event] = AuditEvent.objects.filter(action="takedown.opened")
     assert event.details == {"message": comment.pk, "post": None}
 
@@ -208,7 +204,7 @@ def test_two_administrators_opening_a_takedown_at_once_on_postgresql_open_one():
     def open_one(who) -> None:
         try:
             barrier.wait()
-            services.takedown_open(message=InboxMessage.objects.get(pk=comment.pk), reason="Names a child", by=who)
+            services.takedown_open(message=Conversation.objects.get(pk=comment.pk), reason="Names a child", by=who)
         except InboxError as exc:
             refused.append(str(exc))
         except BaseException as exc:  # reported below, in the test's thread

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from consents.names import find_register_names
 from social.inbox import services
-from social.models import InboxMessage, policy_due_at
+from social.models import Conversation, Message
 from staff.models import AuditEvent
 from tests import factories
 from tests.consents import factories as cf
@@ -41,16 +41,14 @@ def _names(text: str) -> list[str]:
     return [m.name for m in find_register_names(text)]
 
 
-def _message(text: str) -> InboxMessage:
-    now = timezone.now()
-    return InboxMessage.objects.create(
-        platform="facebook",
-        kind="comment",
-        platform_id=f"c_{hash(text)}",
-        text=text,
-        received_at=now,
-        due_at=policy_due_at(now),
-    )
+def _message(text: str) -> Conversation:
+    """A comment conversation whose one comment has not been checked for names yet."""
+    return factories.make_conversation(text, platform="facebook", kind="comment", platform_id=f"c_{hash(text)}")
+
+
+def _flag(conversation: Conversation) -> Message:
+    """Check the conversation's one message for names, as the flagging task does."""
+    return services.message_flag(message_id=conversation.messages.get().pk)
 
 
 # --- find_register_names ------------------------------------------------------------------------
@@ -160,10 +158,12 @@ def test_a_comment_naming_a_child_is_flagged_urgent_for_that_family_and_its_coor
     message = _message("Lovely to see Sam Okafor at the picnic")
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.message_flag(message_id=message.pk)
+        item = _flag(message)
 
+    item.refresh_from_db()
+    assert item.urgent and item.flagged_at is not None and item.flagged_names == ["Sam Okafor"]
     message.refresh_from_db()
-    assert message.urgent and message.flagged_at is not None
+    assert message.urgent and message.flagged_at == item.flagged_at
     assert message.flagged_names == ["Sam Okafor"]
     assert list(message.flagged_families.all()) == [sam.family]
     assert [m.to for m in mail.outbox] == [[coordinator.email]]
@@ -171,12 +171,13 @@ def test_a_comment_naming_a_child_is_flagged_urgent_for_that_family_and_its_coor
     assert "Sam" not in mail.outbox[0].body  # the email points to the message; it does not repeat the name
     event = AuditEvent.objects.get(action="inbox.flagged")
     assert event.target_id == str(message.pk) and event.details["families"] == [sam.family.reference]
+    assert event.details["message"] == item.pk
 
 
 def test_a_comment_naming_a_carer_is_flagged_too(sam, coordinator, django_capture_on_commit_callbacks):
     message = _message("Grace always brings cake")
     with django_capture_on_commit_callbacks(execute=True):
-        services.message_flag(message_id=message.pk)
+        _flag(message)
     message.refresh_from_db()
     assert message.urgent and message.flagged_names == ["Grace"]
     assert list(message.flagged_families.all()) == [sam.family]
@@ -186,9 +187,11 @@ def test_a_message_saying_the_same_thing_is_not_flagged_for_sam(sam, django_capt
     mail.outbox.clear()
     message = _message("Same time next week? sam's bike is still here")
     with django_capture_on_commit_callbacks(execute=True):
-        services.message_flag(message_id=message.pk)
+        item = _flag(message)
+    item.refresh_from_db()
+    assert not item.urgent and item.flagged_at is not None and item.flagged_names == []  # looked at, and clean
     message.refresh_from_db()
-    assert not message.urgent and message.flagged_at is not None  # looked at, and clean
+    assert not message.urgent and message.flagged_at is None  # the conversation was never flagged
     assert message.flagged_names == [] and not message.flagged_families.exists()
     assert mail.outbox == []
     assert not AuditEvent.objects.filter(action="inbox.flagged").exists()
@@ -198,13 +201,13 @@ def test_flagging_twice_changes_nothing(sam, coordinator, django_capture_on_comm
     mail.outbox.clear()
     message = _message("Sam is in the photo")
     with django_capture_on_commit_callbacks(execute=True):
-        services.message_flag(message_id=message.pk)
+        _flag(message)
     message.refresh_from_db()
     first = (message.flagged_at, message.urgent, message.flagged_names, list(message.flagged_families.all()))
     sam.family.children.update(first_name="Someone")  # even if the register changed in between
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        services.message_flag(message_id=message.pk)
+        _flag(message)
     message.refresh_from_db()
     assert (message.flagged_at, message.urgent, message.flagged_names, list(message.flagged_families.all())) == first
     assert callbacks == [] and len(mail.outbox) == 1
@@ -224,3 +227,4 @@ def test_a_message_added_by_hand_is_flagged_after_commit(sam, coordinator, djang
         )
     message.refresh_from_db()
     assert message.urgent and message.flagged_names == ["Sam"]
+    assert message.messages.get().flagged_names == ["Sam"]  # its message, checked after commit

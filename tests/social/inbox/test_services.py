@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from fig_safety.times import LONDON
 from social.inbox import services
-from social.inbox.meta import Incoming
+from social.inbox.meta import Event
 from social.inbox.services import InboxError
-from social.models import InboxMessage, policy_due_at
+from social.models import Conversation, Message, policy_due_at
 from staff.models import AuditEvent
 from tests import factories
 from tests.consents.factories import frozen
@@ -40,16 +40,8 @@ def other_admin(db):
     return factories.staff_user("social_admin", email="other-admin@example.org")
 
 
-def _message(received_at: datetime | None = None, **fields) -> InboxMessage:
-    received_at = received_at or timezone.now() - HOUR
-    return InboxMessage.objects.create(
-        platform=fields.pop("platform", "messenger"),
-        platform_id=fields.pop("platform_id", None),
-        text=fields.pop("text", "When is the next family day?"),
-        received_at=received_at,
-        due_at=policy_due_at(received_at),
-        **fields,
-    )
+def _message(received_at: datetime | None = None, **fields) -> Conversation:
+    return factories.make_conversation(received_at=received_at or timezone.now() - HOUR, **fields)
 
 
 @pytest.fixture
@@ -109,22 +101,24 @@ def test_the_deadline_is_shown_on_londons_clock(settings):
 
 def test_an_ingested_message_is_due_a_week_after_the_platforms_own_time():
     sent = datetime(2026, 10, 20, 9, 0, tzinfo=UTC)
-    incoming = Incoming(
+    event = Event(
         platform="messenger",
         kind="message",
+        action="add",
         platform_id="m_1",
-        sender_id="1",
-        sender_name="",
+        person_id="1",
+        person_name="",
         text="hi",
-        received_at=sent,
+        at=sent,
     )
-    message, created = services.message_ingest(incoming)
-    assert created and message.received_at == sent
-    assert message.due_at == datetime(2026, 10, 27, 10, 0, tzinfo=UTC)
+    message = services.event_ingest(event)
+    assert message is not None and (message.platform_id, message.at, message.text) == ("m_1", sent, "hi")
+    conversation = message.conversation
+    assert conversation.received_at == sent and conversation.status == Conversation.Status.OPEN
+    assert conversation.due_at == datetime(2026, 10, 27, 10, 0, tzinfo=UTC)
 
-    again, created_again = services.message_ingest(incoming)
-    assert again.pk == message.pk and not created_again
-    assert InboxMessage.objects.count() == 1
+    assert services.event_ingest(event) is None  # a redelivery: nothing new
+    assert Conversation.objects.count() == 1 and Message.objects.count() == 1
 
 
 # --- messages received another way ------------------------------------------------------------
@@ -142,7 +136,14 @@ def test_an_administrator_adds_a_phone_message_with_the_time_it_came_in(admin):
     )
     assert (message.platform, message.added_by, message.received_at) == ("phone", admin, received)
     assert message.due_at == policy_due_at(received)
-    assert message.platform_id is None
+    assert message.thread is None  # typed in: no platform thread for a later message to join
+    [item] = message.messages.all()
+    assert (item.platform_id, item.event, item.text, item.at) == (
+        None,
+        "message",
+        "Rang about the summer trip",
+        received,
+    )
     [event] = _audit("inbox.added")
     assert event.actor == admin and event.target_id == str(message.pk)
 
@@ -152,7 +153,7 @@ def test_two_messages_added_by_hand_are_two_messages(admin):
         services.message_add_manual(
             platform="email", kind="message", sender_name="", text="hi", received_at=timezone.now(), by=admin
         )
-    assert InboxMessage.objects.count() == 2
+    assert Conversation.objects.count() == 2
 
 
 @pytest.mark.parametrize("ahead", [timedelta(hours=1), timedelta(days=3)])
@@ -161,7 +162,7 @@ def test_a_time_received_in_the_future_is_refused(admin, ahead):
         services.message_add_manual(
             platform="x", kind="comment", sender_name="", text="hi", received_at=timezone.now() + ahead, by=admin
         )
-    assert not InboxMessage.objects.exists()
+    assert not Conversation.objects.exists()
     assert not AuditEvent.objects.exists()
 
 
@@ -174,7 +175,7 @@ def test_a_time_a_minute_ahead_is_accepted_as_a_clock_running_fast(admin):
         received_at=timezone.now() + timedelta(minutes=1),
         by=admin,
     )
-    assert InboxMessage.objects.count() == 1
+    assert Conversation.objects.count() == 1
 
 
 # --- assign ------------------------------------------------------------------------------------
@@ -220,7 +221,7 @@ def test_passing_on_records_the_note_tells_the_person_and_keeps_the_deadline(
     message.refresh_from_db()
     assert message.passed_to == member_of_staff and message.passed_at is not None
     assert message.passed_note == "You ran the trip; can you reply?"
-    assert message.due_at == due and message.status == InboxMessage.Status.OPEN
+    assert message.due_at == due and message.status == Conversation.Status.OPEN
     [email] = mail.outbox
     assert email.to == [member_of_staff.email] and "You ran the trip; can you reply?" in email.body
     [event] = _audit("inbox.passed_on")
@@ -244,9 +245,17 @@ def test_recording_a_response_makes_the_message_done_on_time(message, member_of_
         message=message, text=" Replied with the dates. ", link="https://facebook.com/fig/1", by=member_of_staff
     )
     message.refresh_from_db()
-    assert message.status == InboxMessage.Status.ANSWERED
+    assert message.status == Conversation.Status.ANSWERED
     assert (message.response_text, message.response_link) == ("Replied with the dates.", "https://facebook.com/fig/1")
     assert message.responded_by == member_of_staff and message.done_at == message.responded_at
+    reply = message.messages.get(from_fig=True)  # the reply is in the conversation, after the question
+    assert (reply.event, reply.text, reply.link, reply.by) == (
+        Message.Event.RECORDED,
+        "Replied with the dates.",
+        "https://facebook.com/fig/1",
+        member_of_staff,
+    )
+    assert reply.at == message.responded_at
     [event] = _audit("inbox.answered")
     assert event.actor == member_of_staff and event.details == {"on_time": True}
 
@@ -269,13 +278,13 @@ def test_a_response_needs_text(message, admin):
     with pytest.raises(InboxError):
         services.message_respond(message=message, text="  ", link="https://facebook.com/x", by=admin)
     message.refresh_from_db()
-    assert message.status == InboxMessage.Status.OPEN and not _audit("inbox.answered")
+    assert message.status == Conversation.Status.OPEN and not _audit("inbox.answered")
 
 
 def test_closing_with_a_reason_makes_the_message_done(message, admin):
     services.message_close(message=message, reason="Spam advert", by=admin)
     message.refresh_from_db()
-    assert message.status == InboxMessage.Status.CLOSED
+    assert message.status == Conversation.Status.CLOSED
     assert (message.closed_reason, message.closed_by) == ("Spam advert", admin)
     assert message.done_at == message.closed_at is not None
     [event] = _audit("inbox.closed")
@@ -287,7 +296,7 @@ def test_closing_needs_a_reason(message, admin, reason):
     with pytest.raises(InboxError, match="why"):
         services.message_close(message=message, reason=reason, by=admin)
     message.refresh_from_db()
-    assert message.status == InboxMessage.Status.OPEN and not _audit("inbox.closed")
+    assert message.status == Conversation.Status.OPEN and not _audit("inbox.closed")
 
 
 # --- nothing changes a done message ------------------------------------------------------------
@@ -317,15 +326,15 @@ def test_every_action_on_a_done_message_is_refused_and_changes_nothing(
     message, admin, other_admin, finish, action, django_capture_on_commit_callbacks
 ):
     finish(message, admin)
-    before = InboxMessage.objects.values().get(pk=message.pk)
+    before = Conversation.objects.values().get(pk=message.pk)
     events = AuditEvent.objects.count()
-    stale = InboxMessage.objects.get(pk=message.pk)  # what a form opened before it was done would hold
-    stale.status = InboxMessage.Status.OPEN
+    stale = Conversation.objects.get(pk=message.pk)  # what a form opened before it was done would hold
+    stale.status = Conversation.Status.OPEN
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(InboxError, match="done"):
         action(stale, admin, other_admin)
 
-    assert InboxMessage.objects.values().get(pk=message.pk) == before
+    assert Conversation.objects.values().get(pk=message.pk) == before
     assert AuditEvent.objects.count() == events
     assert callbacks == [] and mail.outbox == []
 
@@ -345,7 +354,7 @@ def test_two_administrators_responding_at_once_on_postgresql_make_one_response()
         try:
             barrier.wait()
             services.message_respond(
-                message=InboxMessage.objects.get(pk=message.pk), text=f"Reply from {who.pk}", link="", by=who
+                message=Conversation.objects.get(pk=message.pk), text=f"Reply from {who.pk}", link="", by=who
             )
             done.append(who.pk)
         except InboxError as exc:

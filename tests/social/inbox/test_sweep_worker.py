@@ -27,7 +27,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from fig_safety.times import LONDON, when
-from social.models import DigestSent, InboxMessage, Platform, policy_due_at
+from social.models import Conversation, DigestSent, Platform, policy_due_at
 from tests import factories
 from tests.processes import fresh_environment
 from tests.services import SERVICES
@@ -120,15 +120,15 @@ def test_a_real_worker_runs_the_sweep_and_after_a_redis_flushall_sends_nothing_m
     now = timezone.now()  # the worker reads the real clock
     admin, other_admin = (factories.staff_user("social_admin", email=f"admin{n}@example.org") for n in (1, 2))
     ceo = factories.staff_user("ceo", email="ceo@example.org")
-    soon = InboxMessage.objects.create(
+    soon = Conversation.objects.create(
         platform=Platform.MESSENGER,
         received_at=now - timedelta(days=6),
         assignee=admin,
         due_at=policy_due_at(now - timedelta(days=6)),
     )
-    late = InboxMessage.objects.create(
+    late = Conversation.objects.create(
         platform=Platform.FACEBOOK,
-        kind=InboxMessage.Kind.COMMENT,
+        kind=Conversation.Kind.COMMENT,
         received_at=now - timedelta(days=8),
         due_at=policy_due_at(now - timedelta(days=8)),
     )
@@ -143,6 +143,9 @@ def test_a_real_worker_runs_the_sweep_and_after_a_redis_flushall_sends_nothing_m
     ):
         counts = _sweep_through(client)
         assert counts == {
+            "deliveries_resumed": 0,
+            "flags_recovered": 0,
+            "replies_resumed": 0,
             "reminders": 2,
             "escalations": 1,
             "digest": 0,
@@ -158,6 +161,9 @@ def test_a_real_worker_runs_the_sweep_and_after_a_redis_flushall_sends_nothing_m
         assert store.flushall()
         assert store.dbsize() == 0
         assert _sweep_through(client) == {
+            "deliveries_resumed": 0,
+            "flags_recovered": 0,
+            "replies_resumed": 0,
             "reminders": 0,
             "escalations": 0,
             "digest": 0,

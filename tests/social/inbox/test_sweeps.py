@@ -31,7 +31,7 @@ from fig_safety.times import LONDON, when
 from social import tasks
 from social.inbox import sweeps
 from social.inbox.services import takedown_record_removal
-from social.models import DigestSent, InboxMessage, Platform, Takedown, policy_due_at
+from social.models import Conversation, DigestSent, Platform, Takedown, policy_due_at
 from staff.models import User
 from staff.notifications import deliver_outbox
 from tests import factories
@@ -43,7 +43,16 @@ REMINDER = re.compile(r"^Reply due by ")
 ESCALATION = re.compile(r"^(\d+) social media messages? (?:is|are) past the one-week deadline$")
 DIGEST = re.compile(r"^Social media inbox, ")
 TAKEDOWN = re.compile(r"^(\d+) takedowns? still open( and overdue)?$")
-NOTHING = {"reminders": 0, "escalations": 0, "digest": 0, "takedown_escalations": 0, "removals_resumed": 0}
+NOTHING = {
+    "deliveries_resumed": 0,
+    "flags_recovered": 0,
+    "replies_resumed": 0,
+    "reminders": 0,
+    "escalations": 0,
+    "digest": 0,
+    "takedown_escalations": 0,
+    "removals_resumed": 0,
+}
 
 
 @pytest.fixture
@@ -51,16 +60,16 @@ def admins(db) -> list[User]:
     return [factories.staff_user("social_admin", email=f"admin{n}@example.org") for n in (1, 2)]
 
 
-def _message(due_in: timedelta, *, now: datetime = NOW, **fields) -> InboxMessage:
+def _message(due_in: timedelta, *, now: datetime = NOW, **fields) -> Conversation:
     """An open message received (on the platform's clock) a week before it falls due."""
     received_at = now + due_in - timedelta(days=7)
     fields = {
         "platform": Platform.FACEBOOK,
-        "kind": InboxMessage.Kind.MESSAGE,
-        "status": InboxMessage.Status.OPEN,
+        "kind": Conversation.Kind.MESSAGE,
+        "status": Conversation.Status.OPEN,
         **fields,
     }
-    message = InboxMessage.objects.create(received_at=received_at, due_at=policy_due_at(received_at), **fields)
+    message = Conversation.objects.create(received_at=received_at, due_at=policy_due_at(received_at), **fields)
     assert message.due_at == now + due_in  # no clock change in the week, so the policy week is 168 hours
     return message
 
@@ -161,7 +170,7 @@ def test_the_reminder_window_follows_the_setting(settings, admins):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("status", [InboxMessage.Status.ANSWERED, InboxMessage.Status.CLOSED])
+@pytest.mark.parametrize("status", [Conversation.Status.ANSWERED, Conversation.Status.CLOSED])
 def test_it_neither_reminds_nor_escalates_a_message_that_is_done(admins, ceo, status):
     soon = _message(DAY, status=status, assignee=admins[0])
     late = _message(-DAY, status=status)
@@ -249,12 +258,14 @@ def test_the_sweep_takes_the_same_number_of_queries_however_many_are_due(admins,
         _message(-HOUR - n * MINUTE, assignee=admins[n % 2])
         _message(DAY + n * MINUTE)
     sweeps.send_digest(NOW)  # today's digest has gone: the sweep below only checks that
+    # Webhook deliveries to resume: the claim of those never started, and of those stopped. Messages whose
+    # flagging was lost: one select. Replies to resume: the claim, and those whose call stopped.
     # Reminders: claim, stamp, the administrators' addresses, one insert of emails. Escalations: the same.
     # The digest: its row exists already (the insert fails). Takedowns: the claim. Graph API removals to
-    # resume: the claim, and those whose call stopped. Each of the five transactions is a savepoint pair
+    # resume: the claim, and those whose call stopped. Each of the eight transactions is a savepoint pair
     # here, inside the test's transaction.
     with django_assert_num_queries(
-        (4 + 2) + (4 + 2) + (1 + 3) + (1 + 2) + (1 + 2 + 1)
+        (1 + 2) + (1 + 2) + 1 + (1 + 2 + 1) + (4 + 2) + (4 + 2) + (1 + 3) + (1 + 2) + (1 + 2 + 1)
     ):  # the failed insert is rolled back too
         counts = sweeps.inbox_sweep(NOW)
     assert (counts["reminders"], counts["escalations"]) == (2 * due, due)
@@ -268,12 +279,12 @@ def test_it_sends_the_digest_once_a_london_day_from_eight(admins, ceo):
     flagged = _message(  # due at 07:00, so overdue by the 08:00 digest
         -3 * HOUR,
         urgent=True,
-        kind=InboxMessage.Kind.COMMENT,
+        kind=Conversation.Kind.COMMENT,
         sender_name="Jo O'Brien",
         text="Please take down the photo of Sam at the picnic,\nhis dad and I never agreed to it being online at all.",
     )
     asked = _message(3 * DAY, sender_id="17841400000000", text="When is the next family day?", assignee=admins[0])
-    _message(-DAY, status=InboxMessage.Status.ANSWERED, sender_name="Answered Already", text="Thank you!")
+    _message(-DAY, status=Conversation.Status.ANSWERED, sender_name="Answered Already", text="Thank you!")
     takedown = _takedown(HOUR, message=flagged, reason="Names a child & his school")
 
     def digests_at(day: int, hour: int, minute: int) -> int:
@@ -338,7 +349,7 @@ def test_the_digest_lists_twenty_of_each_in_a_fixed_number_of_queries(admins, dj
         _message(DAY + n * HOUR, sender_name=f"Waiting {n}")
         _takedown(HOUR + n * HOUR)
     _message(-MINUTE, urgent=True, sender_name="Flagged")  # the least overdue, but listed first
-    _message(-HOUR, status=InboxMessage.Status.CLOSED, sender_name="Closed")
+    _message(-HOUR, status=Conversation.Status.CLOSED, sender_name="Closed")
 
     # The stamp (a savepoint pair around its insert); open messages counted; the overdue ones; the ones
     # not yet due; open takedowns counted; the first of them with their messages and posts; the
@@ -410,7 +421,7 @@ def test_an_overdue_takedown_goes_to_the_ceo_too(admins, ceo, member_of_staff):
 
 @pytest.mark.django_db
 def test_a_removed_or_cancelled_takedown_is_not_escalated(admins, ceo):
-    removed = _takedown(-HOUR, message=_message(DAY, kind=InboxMessage.Kind.COMMENT))
+    removed = _takedown(-HOUR, message=_message(DAY, kind=Conversation.Kind.COMMENT))
     _takedown(-HOUR, status=Takedown.Status.CANCELLED)
     assert _sweep()["takedown_escalations"] == 1
     sent = len(_sent(TAKEDOWN))
@@ -438,20 +449,23 @@ def test_the_command_runs_the_sweep_once_and_prints_the_counts(admins):
         call_command("inbox_sweep", stdout=out)
 
     sweep.assert_called_once_with()
-    assert out.getvalue() == "reminders: 2, escalations: 1, digest: 1, takedown escalations: 0, removals resumed: 0\n"
+    assert out.getvalue() == (
+        "deliveries resumed: 0, flags recovered: 0, replies resumed: 0, "
+        "reminders: 2, escalations: 1, digest: 1, takedown escalations: 0, removals resumed: 0\n"
+    )
     assert [(m.reminder_sent_at, m.escalated_at) for m in _reload(soon, late)] == [(NOW, None), (NOW, NOW)]
     assert len(_sent(REMINDER)) == 1 + len(admins)
 
     out = StringIO()
     with mock.patch.object(timezone, "now", return_value=NOW + MINUTE), TestCase.captureOnCommitCallbacks(execute=True):
         call_command("inbox_sweep", stdout=out)
-    assert out.getvalue() == "reminders: 0, escalations: 0, digest: 0, takedown escalations: 0, removals resumed: 0\n"
+    assert out.getvalue() == ", ".join(f"{key.replace('_', ' ')}: 0" for key in NOTHING) + "\n"
 
 
 @pytest.mark.django_db
 def test_the_task_runs_the_same_sweep(admins):
     received_at = timezone.now() - 8 * DAY  # the task reads the real clock
-    late = InboxMessage.objects.create(platform=Platform.X, received_at=received_at, due_at=policy_due_at(received_at))
+    late = Conversation.objects.create(platform=Platform.X, received_at=received_at, due_at=policy_due_at(received_at))
     with TestCase.captureOnCommitCallbacks(execute=True):
         result = tasks.inbox_sweep.delay().get()
     assert (result["reminders"], result["escalations"]) == (1, 1)
@@ -483,7 +497,7 @@ def test_after_a_redis_flushall_a_second_sweep_sends_nothing_more(celery_on_priv
     _takedown(3 * HOUR)
     cache.set("probe", "kept in Redis")
 
-    assert _sweep() == {"reminders": 2, "escalations": 1, "digest": 1, "takedown_escalations": 1, "removals_resumed": 0}
+    assert _sweep() == NOTHING | {"reminders": 2, "escalations": 1, "digest": 1, "takedown_escalations": 1}
     stamps = [(m.reminder_sent_at, m.escalated_at) for m in _reload(soon, late)]
     assert mail.outbox == []  # queued for a worker, and there is none
     assert store.llen("celery") == 4  # one delivery task each for reminders, escalations, digest, takedowns

@@ -22,7 +22,8 @@ from django.utils import timezone
 
 from consents.models import Family
 from social import graph
-from social.models import InboxMessage, Platform, PolicyTerm, Takedown, policy_due_at
+from social.inbox import services
+from social.models import Conversation, Message, Platform, PolicyTerm, Takedown, policy_due_at
 from social.templatetags.social_tags import duration, time_left
 from staff.models import AuditEvent, User
 from tests import factories
@@ -41,16 +42,15 @@ def make_message(
     sender_name: str = "Jo Public",
     families: tuple[Family, ...] = (),
     **fields,
-) -> InboxMessage:
-    """A stored message as the webhook would leave it (flagging already done)."""
+) -> Conversation:
+    """A conversation holding one comment (or message), as the webhook would leave it (flagging already done)."""
     received_at = received_at or NOW - DAY
     fields.setdefault("platform", Platform.FACEBOOK)
-    fields.setdefault("kind", InboxMessage.Kind.COMMENT)
-    fields.setdefault("due_at", policy_due_at(received_at))
+    fields.setdefault("kind", Conversation.Kind.COMMENT)
     fields.setdefault("platform_id", f"m-{next(_ids)}")
-    message = InboxMessage.objects.create(
+    message = factories.make_conversation(
+        text,
         sender_name=sender_name,
-        text=text,
         received_at=received_at,
         flagged_at=received_at,
         urgent=bool(families),
@@ -59,6 +59,11 @@ def make_message(
     )
     message.flagged_families.set(families)
     return message
+
+
+def open_takedown(message: Conversation, by: User, reason: str = "Names a child") -> Takedown:
+    """A takedown of the conversation's latest public item, opened as the message page does."""
+    return services.takedown_open(message=message, reason=reason, by=by)[0]
 
 
 def _messages(response) -> list[str]:
@@ -87,7 +92,7 @@ def other_coordinator(db):
 @dataclass
 class World:
     family: Family
-    message: InboxMessage  # flagged (names the family), passed to the helper
+    message: Conversation  # flagged (names the family), passed to the helper
     takedown: Takedown  # open, for another comment
 
 
@@ -97,12 +102,14 @@ def world(social_admin, helper, coordinator, other_coordinator) -> World:
     assign(coordinator, family)
     assign(other_coordinator, FamilyFactory())
     message = make_message(families=(family,), text="Lovely to see Ava Demo at the picnic!")
-    InboxMessage.objects.filter(pk=message.pk).update(
+    Conversation.objects.filter(pk=message.pk).update(
         passed_to=helper, passed_note="Can you answer this?", passed_at=NOW
     )
     message.refresh_from_db()
     other = make_message(text="Another comment that must come down")
-    takedown = Takedown.objects.create(message=other, reason="Names a child", due_at=NOW + DAY)
+    takedown = Takedown.objects.create(
+        message=other, item=other.messages.get(), reason="Names a child", due_at=NOW + DAY
+    )
     return World(family, message, takedown)
 
 
@@ -224,10 +231,11 @@ URL_NAMES = [
 def _snapshot() -> dict:
     return {
         "messages": list(
-            InboxMessage.objects.order_by("pk").values(
+            Conversation.objects.order_by("pk").values(
                 "status", "assignee", "passed_to", "passed_note", "response_text", "closed_reason"
             )
         ),
+        "items": list(Message.objects.order_by("pk").values("conversation", "event", "text")),
         "takedowns": list(Takedown.objects.order_by("pk").values("status", "how")),
         "audit": AuditEvent.objects.filter(
             Q(action__startswith="inbox.") | Q(action__startswith="takedown.") | Q(action__startswith="policy_term.")
@@ -504,10 +512,9 @@ def _bulk_messages(count: int, *, assignee: User, helper: User) -> None:
     for n in range(count):
         received_at = NOW - timedelta(minutes=7 * n)
         rows.append(
-            InboxMessage(
+            Conversation(
                 platform=Platform.FACEBOOK,
-                kind=InboxMessage.Kind.COMMENT,
-                platform_id=f"bulk-{n}",
+                kind=Conversation.Kind.COMMENT,
                 sender_name=f"Sender {n}",
                 text=f"Bulk message {n}",
                 received_at=received_at,
@@ -519,7 +526,7 @@ def _bulk_messages(count: int, *, assignee: User, helper: User) -> None:
                 responded_at=NOW if n % 5 == 0 else None,
             )
         )
-    InboxMessage.objects.bulk_create(rows, batch_size=2000)
+    Conversation.objects.bulk_create(rows, batch_size=2000)
 
 
 @pytest.mark.django_db
@@ -536,7 +543,7 @@ def test_the_inbox_needs_the_same_number_of_queries_for_10_and_10000_messages(
     client, social_admin, helper, django_assert_num_queries, count, params, page_count
 ):
     _bulk_messages(count, assignee=social_admin, helper=helper)
-    Takedown.objects.create(message=InboxMessage.objects.first(), reason="x", due_at=NOW + DAY)
+    Takedown.objects.create(message=Conversation.objects.first(), reason="x", due_at=NOW + DAY)
     client.force_login(social_admin)
     client.get(reverse("social:inbox"))  # the first request creates the usersession row
     # + the five tab counts (each stops at TAB_CAP); the page of messages with their assignee and
@@ -671,6 +678,8 @@ def test_the_member_of_staff_sees_only_what_was_passed_to_them_and_records_the_r
         "https://facebook.com/fig/posts/1",
     )
     assert mine.responded_by == helper and mine.responded_at is not None
+    [reply] = mine.messages.filter(from_fig=True)  # the reply made elsewhere, kept in the conversation
+    assert (reply.event, reply.text, reply.by) == (Message.Event.RECORDED, "The next group is on Tuesday.", helper)
     page = client.get(reverse("social:message", args=[mine.pk])).content.decode()
     assert "Answered on time" in page and "Response recorded" in page
     assert client.post(reverse("social:respond", args=[not_mine.pk]), {"text": "x"}).status_code == 404
@@ -746,7 +755,7 @@ def _add(client, **overrides):
 def test_it_adds_a_message_received_by_phone_in_london_time(client, social_admin):
     client.force_login(social_admin)
     response = _add(client)
-    message = InboxMessage.objects.get()
+    message = Conversation.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse("social:message", args=[message.pk])
     # 09:15 on 20 October 2025 in London is 08:15 UTC (BST); due 09:15 GMT on the 27th, after the change.
@@ -766,7 +775,7 @@ def test_the_add_form_offers_only_the_other_ways_and_now_as_the_time(client, soc
     assert 'type="datetime-local"' in response.content.decode()
     refused = _add(client, platform="facebook")
     assert refused.status_code == 400
-    assert not InboxMessage.objects.exists()
+    assert not Conversation.objects.exists()
 
 
 @pytest.mark.django_db
@@ -784,7 +793,7 @@ def test_a_bad_time_received_changes_nothing(client, social_admin, received_at, 
     response = _add(client, received_at=received_at)
     assert response.status_code == 400
     assert error in response.content.decode()
-    assert not InboxMessage.objects.exists()
+    assert not Conversation.objects.exists()
 
 
 # --- takedowns ----------------------------------------------------------------------------------
@@ -834,7 +843,7 @@ def test_a_coordinator_does_not_see_unflagged_messages(client, coordinator):
 @pytest.mark.django_db
 def test_it_records_a_removal_by_hand_and_lists_how_long_it_took(client, social_admin):
     message = make_message()
-    takedown = Takedown.objects.create(message=message, reason="Names a child", due_at=NOW + DAY)
+    takedown = open_takedown(message, social_admin)
     Takedown.objects.filter(pk=takedown.pk).update(opened_at=timezone.now() - timedelta(hours=3, minutes=5))
     client.force_login(social_admin)
     page = client.get(reverse("social:takedowns")).content.decode()
@@ -858,7 +867,7 @@ def test_hide_through_the_graph_api_when_configured(client, social_admin, settin
     """The request commits first; the call is made after commit (a task), then the takedown is removed."""
     settings.FIG_META_PAGE_TOKEN = "page-token"
     message = make_message(platform_id="123_456")
-    takedown = Takedown.objects.create(message=message, reason="Names a child", due_at=NOW + DAY)
+    takedown = open_takedown(message, social_admin)
     client.force_login(social_admin)
     assert "Hide it now through Meta" in client.get(reverse("social:takedowns")).content.decode()
     with (
@@ -883,7 +892,7 @@ def test_a_graph_api_error_is_shown_and_nothing_is_marked_removed(
 ):
     settings.FIG_META_PAGE_TOKEN = "page-token"
     message = make_message(platform_id="123_456")
-    takedown = Takedown.objects.create(message=message, reason="Names a child", due_at=NOW + DAY)
+    takedown = open_takedown(message, social_admin)
     client.force_login(social_admin)
     with (
         mock.patch.object(graph, "call", side_effect=graph.GraphError(graph.REFUSED, status=400)),
@@ -904,7 +913,7 @@ def test_a_graph_api_error_is_shown_and_nothing_is_marked_removed(
 @pytest.mark.django_db
 def test_without_the_graph_api_hide_is_refused(client, social_admin):
     message = make_message(platform_id="123_456")
-    takedown = Takedown.objects.create(message=message, reason="Names a child", due_at=NOW + DAY)
+    takedown = open_takedown(message, social_admin)
     client.force_login(social_admin)
     before = _snapshot()
     response = client.post(reverse("social:takedown_remove", args=[takedown.pk]), {"how": "hidden"})
