@@ -765,7 +765,8 @@ def _takedowns_page(
 ) -> HttpResponse:
     worker = is_social_admin(request.user)
     rows = []
-    for takedown in selectors.open_takedowns():
+    # A post's takedown lists each channel: deleted through its API, or to remove by hand and record.
+    for takedown in selectors.open_takedowns().prefetch_related("post__deliveries"):
         form = None
         if worker:
             form = (

@@ -22,7 +22,9 @@ from django.http import Http404
 
 from consents.selectors import children_of_parent
 from photos.models import Photo
-from social.models import PhotoOnlineHold, PolicyTerm, Post
+from photos.selectors import ORIGINAL
+from social.models import PhotoOnlineHold, PolicyTerm, Post, PostChannel
+from social.posts.channels import PUBLISHABLE
 from social.posts.selectors import can_see_post_photos, postable_photos, posts_showing_children_of
 from social.posts.services import EDITABLE, LIVE, WITHDRAWABLE
 from staff.access import require
@@ -78,6 +80,31 @@ def access_post_to_publish(user: User, pk: int) -> Post:
     return post
 
 
+def access_post_channel(user: User, pk: int, channel: str) -> PostChannel:
+    """One channel of a post, to record it as published or taken down by hand: social media administrators
+    only (403 for the rest of the staff), 404 for a channel the post does not go to."""
+    post = access_post_to_publish(user, pk)
+    delivery = PostChannel.objects.filter(post=post, channel=channel).first()
+    if delivery is None:
+        raise Http404
+    delivery.post = post  # the one already read, with its author
+    return delivery
+
+
+def access_post_photo_to_publish(user: User, pk: int, public_id) -> tuple[Post, Photo, str]:
+    """A photo of an approved post still to go out somewhere, with the image it was approved with (ORIGINAL or
+    UNIDENTIFIABLE), for an administrator publishing it by hand: 403 for the rest of the staff; 404 for a photo
+    not in the post, or a post not waiting to be published (a draft's photos are not downloaded from here, nor a
+    published or withdrawn post's)."""
+    post = access_post_to_publish(user, pk)
+    if post.status not in PUBLISHABLE:
+        raise Http404
+    photo = post.photos.select_related("family").filter(public_id=public_id).first()
+    if photo is None:
+        raise Http404
+    return post, photo, post.photo_versions.get(str(photo.pk), ORIGINAL)
+
+
 def access_post_to_withdraw(user: User, pk: int) -> Post:
     """A post to withdraw: its author, or a social media administrator."""
     post = access_post(user, pk)
@@ -121,7 +148,7 @@ class Allowed:
     withdraw: bool = False
     approve: bool = False
     send_back: bool = False
-    publish: bool = False
+    publish: bool = False  # send it now, record a channel published by hand
     own_post_waiting: bool = False  # a reviewer looking at their own submitted post
 
     @classmethod
@@ -133,7 +160,7 @@ class Allowed:
             withdraw=(author or reviewer) and post.status in WITHDRAWABLE,
             approve=reviewer and not author and post.status == Post.Status.SUBMITTED,
             send_back=reviewer and not author and post.status in LIVE,
-            publish=reviewer and post.status == Post.Status.APPROVED,
+            publish=reviewer and post.status in PUBLISHABLE,
             own_post_waiting=reviewer and author and post.status == Post.Status.SUBMITTED,
         )
 

@@ -1,9 +1,9 @@
-"""Publication adapters: how an approved post reaches a platform.
+"""How an approved post reaches each platform (social.posts.channels decides when).
 
-`manual`: an administrator posts it on the platform themselves and records the URL and time; nothing is
-called, so it is recorded at once. `facebook`: the Facebook Pages Graph API (text, and photos attached),
-when FIG_META_PAGE_ID and FIG_META_PAGE_TOKEN are configured; an adapter that `calls_out` is run by
-services.post_publish_send after the "publishing" state has committed, with no row locked.
+A sender per channel FiG Safety can publish to itself (`SENDERS`: the Facebook Page and Instagram through the
+Graph API, X through its API), used where it is configured (`sender_for`); any other channel is published by
+an administrator, who records its link and time (`ManualAdapter`, which only checks them). `approved_image`
+reads the exact image of a photo a post was approved with.
 """
 
 from __future__ import annotations
@@ -42,18 +42,6 @@ class Published:
     published_at: datetime
 
 
-class Adapter(Protocol):
-    name: str
-    label: str
-    calls_out: bool  # publishes through an outside service (after commit, in a task), not just recorded
-
-    def suits(self, post: Post) -> bool:
-        """Whether this adapter publishes where the post is meant to go."""
-        ...
-
-    def publish(self, post: Post, *, url: str = "", published_at: datetime | None = None) -> Published: ...
-
-
 class ManualAdapter:
     name = "manual"
     label = "I published it on the platform myself"
@@ -78,59 +66,6 @@ class ManualAdapter:
         if when > timezone.now() + timedelta(minutes=5):
             raise PublishError("The time it was published cannot be in the future.")
         return Published(url=url, external_id="", published_at=when)
-
-
-class FacebookPageAdapter:
-    name = "facebook"
-    label = "Publish on the Facebook Page now"
-    calls_out = True
-
-    def suits(self, post: Post) -> bool:
-        """Only a post whose author chose the Facebook Page goes there."""
-        return Channel.FACEBOOK in post.channels
-
-    def refusal(self, post: Post) -> str:
-        """Why this post cannot go to the Page ("" if it can), known before anything is sent."""
-        if not graph.page_configured():
-            return "Publishing to Facebook is not configured."
-        if not self.suits(post):
-            return (
-                "This post is not meant for the Facebook Page, so it was not published there. "
-                "Publish it where it is meant to go and record the link."
-            )
-        return ""
-
-    def publish(self, post: Post, *, url: str = "", published_at: datetime | None = None) -> Published:
-        """Upload each photo unpublished, then post the text with them attached. Call with no row locked."""
-        refusal = self.refusal(post)
-        if refusal:
-            raise PublishError(refusal)
-        try:
-            media = [
-                self._upload_photo(photo, post.photo_versions.get(str(photo.pk), ORIGINAL))
-                for photo in post.photos.all()
-            ]
-            post_id = graph.publish_on_page(post.text, media)
-        except graph.GraphError as exc:
-            raise _publish_error(exc) from exc
-        if not post_id:
-            raise PublishError("Facebook did not say it published the post.", may_have_succeeded=True)
-        return Published(url=f"https://www.facebook.com/{post_id}", external_id=post_id, published_at=timezone.now())
-
-    def _upload_photo(self, photo, version: str) -> str:
-        """The image of `photo` the post was approved with: as taken, or its unidentifiable version."""
-        if version == UNIDENTIFIABLE:
-            name, key_id = photo.unidentifiable_blob, photo.unidentifiable_key_id
-        else:
-            name, key_id = photo.original_blob, photo.original_key_id
-        try:
-            data = vault_read(name=name, key_id=key_id)
-        except VaultError as exc:
-            raise PublishError("A photo could not be read from the vault.") from exc
-        media_id = graph.upload_unpublished_photo(data)
-        if not media_id:
-            raise PublishError("Facebook did not accept a photo.")
-        return media_id
 
 
 def _publish_error(exc: graph.GraphError | x.XError, *, who: str = "Facebook") -> PublishError:
@@ -274,6 +209,13 @@ class InstagramSender:
                 status = graph.instagram_container_status(container)
             if status == "PUBLISHED" and progress.get("media_id"):
                 media_id = progress["media_id"]
+            elif status == "PUBLISHED":
+                # Published by the earlier call, whose answer (the post's id) was lost: it is out, once.
+                raise PublishError(
+                    "It is already on Instagram (the earlier attempt published it), but Instagram did not give "
+                    "its address. Find the post on Instagram and record its link.",
+                    may_have_succeeded=True,
+                )
             elif status != "FINISHED":
                 raise PublishError(f"Instagram could not prepare the photos (status {status}). Nothing was published.")
             else:
@@ -336,19 +278,3 @@ def sender_for(channel: str) -> ChannelSender | None:
     """The sender of a channel when it is configured here; None when the channel is published by hand."""
     sender = SENDERS.get(channel)
     return sender if sender is not None and sender.configured() else None
-
-
-ADAPTERS: dict[str, Adapter] = {"manual": ManualAdapter(), "facebook": FacebookPageAdapter()}
-
-
-def get_adapter(name: str) -> Adapter:
-    adapter = ADAPTERS.get(name)
-    if adapter is None or (name == "facebook" and not graph.page_configured()):
-        raise PublishError("Choose how the post is published.")
-    return adapter
-
-
-def available_adapters(post: Post | None = None) -> list[Adapter]:
-    """The adapters configured here; given a post, only those that publish where it is meant to go."""
-    configured = [a for name, a in ADAPTERS.items() if name != "facebook" or graph.page_configured()]
-    return [a for a in configured if post is None or a.suits(post)]

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -64,9 +64,15 @@ def deliveries_create(locked: Post) -> None:
 
 def deliveries_cancel(locked: Post) -> int:
     """Withdrawn or sent back: every channel not out yet is cancelled, so nothing scheduled goes out."""
-    return locked.deliveries.filter(state__in=NOT_YET | {State.SENDING}, send_started_at__isnull=True).update(
+    not_out = Q(state__in=NOT_YET) & ~Q(progress__contains={"uncertain": True})
+    return locked.deliveries.filter(not_out | Q(state=State.SENDING, send_started_at__isnull=True)).update(
         state=State.CANCELLED, send_requested_at=None
     )
+
+
+def possibly_out() -> Q:
+    """Channels that are out, or may be: sent, recorded, or a call that began and never answered."""
+    return Q(state__in=OUT) | Q(state=State.FAILED, progress__contains={"uncertain": True})
 
 
 # --- the post follows its channels --------------------------------------------------------------------------
@@ -180,7 +186,7 @@ def post_send_now(*, post: Post, by: User, request: HttpRequest | None = None, r
         if not refused:
             due = locked.deliveries.filter(by_hand=False, state__in=NOT_YET, external_id="")
             if not resend_uncertain:
-                due = due.exclude(progress__uncertain=True)
+                due = due.exclude(progress__contains={"uncertain": True})
             queued = _queue(due, by=by, now=timezone.now())
             if queued:
                 audit_record(
@@ -470,7 +476,7 @@ def delivery_taken_down_by_hand(*, delivery: PostChannel, by: User, request: Htt
     with transaction.atomic():
         post = Post.objects.select_for_update().get(pk=delivery.post_id)
         row = PostChannel.objects.select_for_update().get(pk=delivery.pk)
-        if row.state not in OUT:
+        if not post.deliveries.filter(possibly_out(), pk=row.pk).exists():
             raise ChannelError(f"{row.get_channel_display()} is {row.get_state_display().lower()}, not published.")
         _down(row, post, how="by_hand", by=by, request=request)
     return row
@@ -479,7 +485,7 @@ def delivery_taken_down_by_hand(*, delivery: PostChannel, by: User, request: Htt
 def post_taken_down_by_hand(locked: Post, *, by: User | None) -> None:
     """The takedown was recorded as done by hand: every channel still out is down. Precondition: the post row
     is locked."""
-    for row in locked.deliveries.select_for_update().filter(state__in=OUT):
+    for row in locked.deliveries.select_for_update().filter(possibly_out()):
         _down(row, locked, how="by_hand", by=by, close=False)
     if locked.status not in {Post.Status.WITHDRAWN}:
         settle(locked, by=by)
@@ -511,9 +517,9 @@ def _down(
         request=request,
         details={"channel": row.channel, "how": how},
     )
-    if close and not post.deliveries.filter(state__in=OUT).exists():
+    if post.status != Post.Status.WITHDRAWN:
+        settle(post, by=by)
+    if close and not post.deliveries.filter(possibly_out()).exists():
         from social.inbox.services import takedowns_close_for_post
 
-        if post.status != Post.Status.WITHDRAWN:
-            settle(post, by=by)
         takedowns_close_for_post(post, how=how, by=by)

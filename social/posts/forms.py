@@ -1,5 +1,5 @@
-"""Forms for the post queue: drafting, approving with the checklist, sending back, publishing, withdrawing,
-and adding to the religious and political term lists."""
+"""Forms for the post queue: drafting, approving with the checklist, sending back, recording a channel
+published by hand, sending again, withdrawing, and adding to the religious and political term lists."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from django import forms
 from django.utils import timezone
 
 from social.models import Channel, PolicyTerm
-from social.posts.adapters import Adapter
 from social.posts.checks import Finding
 from social.posts.selectors import postable_photos
 from social.posts.services import CHECKLIST
@@ -135,37 +134,40 @@ class ChangesForm(forms.Form):
     )
 
 
-class PublishForm(forms.Form):
-    adapter = forms.ChoiceField(
-        label="How it is published",
-        widget=forms.RadioSelect,
-        error_messages={"required": "Choose how the post is published."},
-    )
+class RecordForm(forms.Form):
+    """One channel published by hand: where it is, and when it went out. Prefixed with its channel, so that each
+    channel's form on the post page has its own field ids."""
+
     url = forms.URLField(
-        label="Link to the published post",
-        required=False,
+        label="Link to the post on the platform",
         max_length=500,
         assume_scheme="https",
-        help_text="Copy it from the platform after you publish, starting https://",
-        error_messages={"invalid": "Enter the full link, starting https://"},
+        help_text="Copy it from the platform once it is out, starting https://",
+        error_messages={
+            "required": "Paste the link to the post on the platform.",
+            "invalid": "Enter the full link, starting https://",
+            "max_length": "That link is too long: copy the post's own link, without anything added to it.",
+        },
     )
-    published_at = _london_input("When you published it", required=False, help_text="UK time. Leave empty for now.")
+    published_at = _london_input(
+        "When it went out (optional)", required=False, help_text="UK time. Leave empty for now."
+    )
 
-    def __init__(self, *args, adapters: list[Adapter], **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["adapter"].choices = [(a.name, a.label) for a in adapters]
-        if len(adapters) == 1:
-            self.fields["adapter"].initial = adapters[0].name
+    def clean_published_at(self):
+        when = self.cleaned_data["published_at"]
+        # A few minutes' grace for a clock that runs a little ahead of ours (as adapters.ManualAdapter).
+        if when is not None and when > timezone.now() + timedelta(minutes=5):
+            raise forms.ValidationError("The time it went out cannot be in the future.")
+        return when
 
-    def clean(self):
-        data = super().clean()
-        if data.get("adapter") == "manual":
-            if not data.get("url") and "url" not in self.errors:
-                self.add_error("url", "Paste the link to the published post.")
-            when = data.get("published_at")
-            if when is not None and when > timezone.now() + timedelta(minutes=5):
-                self.add_error("published_at", "The time it was published cannot be in the future.")
-        return data
+
+class ResendForm(forms.Form):
+    """Sending again a channel whose earlier call may have gone out: only once someone has looked."""
+
+    checked = forms.BooleanField(
+        label="I have looked on the platform, and the post is not there",
+        error_messages={"required": "Look on the platform first: if the post is there, record its link instead."},
+    )
 
 
 class WithdrawForm(forms.Form):

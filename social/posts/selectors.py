@@ -1,19 +1,23 @@
-"""Reads for the post queue: the photos a post may use, the review queue, a post's history, the
-published posts a parent sees, and the photos parents asked FiG not to use online."""
+"""Reads for the post queue: the photos a post may use, the review queue, a post's history, each post's
+channels and what will be posted on each, the published posts a parent sees, and the photos parents asked FiG
+not to use online."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Min, Q, QuerySet
 
 from consents.models import Child
 from consents.selectors import children_of_parent
 from fig_safety.times import when
 from photos.models import Photo, PhotoTag
-from photos.selectors import photos_allowed_online
-from social.models import Channel, PhotoOnlineHold, Post, Takedown
+from photos.selectors import ORIGINAL, photos_allowed_online
+from social import graph, x
+from social.models import Channel, PhotoOnlineHold, Post, PostChannel, Takedown
+from social.posts.adapters import XSender, sender_for
 from social.posts.checks import CHECK_TITLES
 from staff.models import AuditEvent
 from staff.roles import Role, has_role, is_social_admin
@@ -93,6 +97,107 @@ def awaiting_review(user) -> QuerySet[Post]:
     )
 
 
+def first_photos(post_ids: Iterable[int]) -> dict[int, Photo]:
+    """The first photo (the oldest upload) of each post, for a thumbnail in a list. One query: whether each may
+    still go online is left to the thumbnail view, which serves none that may not (asking here would cost the
+    five queries of photos_allowed_online on every page, for posts that passed the gate when sent for review
+    and go back to their author when a consent is withdrawn)."""
+    first: dict[int, Photo] = {}
+    through = Post.photos.through.objects.filter(post_id__in=list(post_ids))
+    for row in through.select_related("photo").order_by("post_id", "photo__uploaded_at", "photo_id"):
+        first.setdefault(row.post_id, row.photo)
+    return first
+
+
+def findings_when_submitted(post_ids: Iterable[int]) -> dict[int, int]:
+    """How many policy checks found something in each post when it was last sent for review (its audit row
+    says which). A post waiting for review cannot change, so this is what the reviewer will weigh, short of a
+    change to the register or the term lists since; the post's page runs the checks again. One query, where
+    running the checks for every row would cost a few queries a post."""
+    ids = {str(pk): pk for pk in post_ids}
+    found: dict[int, int] = {}
+    events = AuditEvent.objects.filter(target_type="social.post", target_id__in=list(ids), action="post.submitted")
+    for target_id, details in events.order_by("occurred_at", "id").values_list("target_id", "details"):
+        found[ids[target_id]] = len((details or {}).get("findings") or [])  # the latest submission wins
+    return found
+
+
+# --- each post's channels -------------------------------------------------------------------------------
+
+
+def deliveries_by_post(post_ids: Iterable[int]) -> dict[int, list[PostChannel]]:
+    """Each post's channels with their own state, in the order the author chose them. One query."""
+    found: dict[int, list[PostChannel]] = {}
+    for row in PostChannel.objects.filter(post_id__in=list(post_ids)).order_by("post_id", "id"):
+        found.setdefault(row.post_id, []).append(row)
+    return found
+
+
+# How long a post each channel takes, in characters; X counts its own way (social.x.x_length), and FiG's
+# website takes any length. Instagram takes 1 to 10 photos in a post, X at most 4.
+CHARACTER_LIMITS: dict[str, int | None] = {
+    Channel.FACEBOOK: 63_206,
+    Channel.INSTAGRAM: 2_200,
+    Channel.X: x.X_LIMIT,
+    Channel.LINKEDIN: 3_000,
+    Channel.WEBSITE: None,
+}
+INSTAGRAM_PHOTOS = graph.CAROUSEL_ITEMS[-1]
+X_PHOTOS = XSender.MAX_PHOTOS
+
+
+@dataclass(frozen=True)
+class ChannelPreview:
+    """What will be posted on one channel: the text, its length as the channel counts it against its limit,
+    the exact image of each photo, and what stops it going there as it is."""
+
+    channel: str
+    label: str
+    length: int
+    limit: int | None
+    photos: list[tuple[Photo, str]]  # each photo with the image approved: ORIGINAL or UNIDENTIFIABLE
+    problems: list[str]
+    by_hand: bool  # FiG Safety has no adapter for it here: an administrator publishes it and records the link
+
+    @property
+    def over(self) -> int:
+        """How many characters too long (0 when it fits)."""
+        return max(0, self.length - self.limit) if self.limit is not None else 0
+
+    @property
+    def counted_the_x_way(self) -> bool:
+        return self.channel == Channel.X
+
+
+def channel_previews(post: Post, photos: list[Photo]) -> list[ChannelPreview]:
+    """A preview for each channel of the post, in the author's order. No queries: `photos` are the post's."""
+    chosen = [(photo, post.photo_versions.get(str(photo.pk), ORIGINAL)) for photo in photos]
+    previews = []
+    for channel in post.channels:
+        label = CHANNEL_LABELS.get(channel, channel)
+        length = x.x_length(post.text) if channel == Channel.X else len(post.text)
+        limit = CHARACTER_LIMITS.get(channel)
+        problems = []
+        if limit is not None and length > limit:
+            counted = " as X counts them" if channel == Channel.X else ""
+            problems.append(
+                f"Too long for {label}: {length:,} characters{counted}, {length - limit:,} over its limit of "
+                f"{limit:,}. Shorten the text, or take {label} off the post."
+            )
+        if channel == Channel.INSTAGRAM and not chosen:
+            problems.append("Instagram needs a photo: this post has none. Add one, or take Instagram off the post.")
+        elif channel == Channel.INSTAGRAM and len(chosen) > INSTAGRAM_PHOTOS:
+            problems.append(
+                f"Instagram takes at most {INSTAGRAM_PHOTOS} photos in one post; this post has {len(chosen)}."
+            )
+        if channel == Channel.X and len(chosen) > X_PHOTOS:
+            problems.append(f"X takes at most {X_PHOTOS} photos in one post; this post has {len(chosen)}.")
+        previews.append(
+            ChannelPreview(channel, label, length, limit, chosen, problems, by_hand=sender_for(channel) is None)
+        )
+    return previews
+
+
 @dataclass
 class HistoryEntry:
     when: datetime
@@ -112,6 +217,12 @@ HISTORY_WORDS = {
     "post.published": "Published it",
     "post.withdrawn": "Withdrew it",
     "post.removal_requested": "Asked FiG to remove it",
+    "post.send_now": "Asked for it to be sent now",
+    "post.sent_at_its_time": "Sent it at its time",
+    "post.channel_sent": "Sent it",
+    "post.channel_recorded": "Recorded it as published by hand",
+    "post.channel_failed": "Could not send it",
+    "post.channel_taken_down": "Took it down",
 }
 AUTOMATIC = "FiG Safety, automatically"
 
@@ -130,8 +241,8 @@ def post_history(post: Post) -> list[HistoryEntry]:
             HistoryEntry(
                 when=event.occurred_at,
                 who=who,
-                what=HISTORY_WORDS.get(event.action, event.action),
-                why=str(details.get("reason") or ""),
+                what=HISTORY_WORDS.get(event.action, event.action) + _where(event.action, details),
+                why=str(details.get("reason") or details.get("error") or ""),
                 link=str(details.get("url") or ""),
                 dismissed=[
                     (CHECK_TITLES.get(check, check), reason)
@@ -160,6 +271,20 @@ def post_history(post: Post) -> list[HistoryEntry]:
     return sorted(entries, key=lambda e: e.when)
 
 
+CHANNEL_ACTIONS = {"post.send_now", "post.sent_at_its_time"}
+
+
+def _where(action: str, details: dict) -> str:
+    """ " on X (Twitter)", or " (Facebook Page, Instagram)": the channels a channel's audit row names."""
+    if not (action.startswith("post.channel_") or action in CHANNEL_ACTIONS):
+        return ""
+    if details.get("channel"):
+        return f" on {CHANNEL_LABELS.get(details['channel'], details['channel'])}"
+    if details.get("channels") and isinstance(details["channels"], list):
+        return " (" + ", ".join(CHANNEL_LABELS.get(c, c) for c in details["channels"]) + ")"
+    return ""
+
+
 @dataclass
 class ParentPost:
     post: Post
@@ -169,14 +294,33 @@ class ParentPost:
     takedown: Takedown | None
     # Their children whose photos in it FiG holds back from online use, each with how many photos.
     held: list[tuple[Child, int]] = field(default_factory=list)
+    # Each channel it went out on, and whether it is still there or was taken down (never one not yet out).
+    deliveries: list[PostChannel] = field(default_factory=list)
+    first_out: datetime | None = None  # when it first went out anywhere
+
+    @property
+    def still_up(self) -> bool:
+        return any(d.is_out for d in self.deliveries)
+
+
+# What a parent sees of a channel: out there, or taken down. A channel not out yet is not theirs to worry about.
+PARENT_STATES = {PostChannel.State.SENT, PostChannel.State.RECORDED, PostChannel.State.TAKEN_DOWN}
 
 
 def parent_post_cards(user, limit: int = 100) -> list[ParentPost]:
-    """The published posts with a photo of one of this parent's children, newest first, each with only the
-    parent's own children named in it, its newest takedown, and which of those children's photos in it FiG
-    holds back from online use at the parent's request. Six queries however many posts."""
-    found = list(posts_showing_children_of(user)[:limit])
+    """The posts that went out with a photo of one of this parent's children, the one out first most recently
+    first, each with only the parent's own children named in it, each channel it went out on (still there or
+    taken down, with the date), its newest takedown, and which of those children's photos in it FiG holds back
+    from online use at the parent's request. Seven queries however many posts."""
+    found = list(
+        posts_showing_children_of(user)
+        .annotate(first_out=Min("deliveries__sent_at"))
+        .order_by(F("first_out").desc(nulls_last=True), "-pk")[:limit]
+    )
     ids = [p.pk for p in found]
+    went_out = {
+        post_id: [d for d in rows if d.state in PARENT_STATES] for post_id, rows in deliveries_by_post(ids).items()
+    }
     # Which of the parent's own children each photo shows (two plain queries, no joins to get wrong).
     photos_of: dict[int, list[int]] = {}
     for post_id, photo_id in Post.photos.through.objects.filter(post_id__in=ids).values_list("post_id", "photo_id"):
@@ -201,6 +345,15 @@ def parent_post_cards(user, limit: int = 100) -> list[ParentPost]:
         names = sorted({name for names in theirs for name in names})
         channels = [CHANNEL_LABELS.get(c, c) for c in post.channels]
         cards.append(
-            ParentPost(post, channels, names, len(theirs), latest.get(post.pk), list(held.get(post.pk, {}).items()))
+            ParentPost(
+                post,
+                channels,
+                names,
+                len(theirs),
+                latest.get(post.pk),
+                list(held.get(post.pk, {}).items()),
+                deliveries=went_out.get(post.pk, []),
+                first_out=post.first_out or post.published_at,
+            )
         )
     return cards

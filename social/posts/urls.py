@@ -1,4 +1,5 @@
-"""URLs of the post queue, its term lists and the parents' page of posts, in the social namespace (social/urls.py)."""
+"""URLs of the post queue, its term lists, the parents' page of posts and the single-use photo addresses for
+the platforms, in the social namespace (social/urls.py)."""
 
 from django.urls import path
 
@@ -15,6 +16,13 @@ urlpatterns = [
     path("posts/<int:pk>/approve/", views.post_approve, name="post_approve"),
     path("posts/<int:pk>/changes/", views.post_request_changes, name="post_changes"),
     path("posts/<int:pk>/publish/", views.post_publish, name="post_publish"),
+    path("posts/<int:pk>/channels/<str:channel>/record/", views.post_channel_record, name="post_channel_record"),
+    path(
+        "posts/<int:pk>/channels/<str:channel>/taken-down/",
+        views.post_channel_taken_down,
+        name="post_channel_taken_down",
+    ),
+    path("posts/<int:pk>/photos/<uuid:public_id>/download/", views.post_photo_download, name="post_photo_download"),
     path("posts/<int:pk>/withdraw/", views.post_withdraw, name="post_withdraw"),
     path("posts/photos/<uuid:public_id>/thumbnail/", views.photo_thumbnail, name="post_photo_thumbnail"),
     path("policy-terms/", views.policy_terms, name="policy_terms"),
@@ -24,4 +32,6 @@ urlpatterns = [
     path("my-child/posts/", views.parent_posts, name="parent_posts"),
     path("my-child/posts/<int:pk>/remove/", views.parent_request_removal, name="parent_request_removal"),
     path("my-child/photo-holds/<int:pk>/allow/", views.parent_hold_lift, name="parent_hold_lift"),
+    # For the platforms that fetch a post's photo themselves: no sign-in, single-use (image_links).
+    path("publish/image/<str:token>/", views.publish_image, name="publish_image"),
 ]

@@ -1,6 +1,8 @@
 """Post queue pages: staff draft with the policy checks live beside the text, a social media
-administrator other than the author approves and publishes, and parents see the published posts
-that show their child and can ask for one to come down in a single step."""
+administrator other than the author approves, having seen what will go out on each channel, then sends
+it or publishes it by hand channel by channel; parents see the posts that show their child, per channel,
+and can ask for one to come down in a single step. Also the single-use address a platform fetches a
+post's photo from (publish_image)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotFound, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -24,8 +26,8 @@ from fig_safety.vault import blob_response
 from photos import services as photo_services
 from photos.models import Photo, PhotoAccess
 from photos.selectors import ORIGINAL, UNIDENTIFIABLE, online_versions
-from social.models import Post, Takedown
-from social.posts import probing, selectors, services, terms
+from social.models import Post, PostChannel, Takedown
+from social.posts import channels, image_links, probing, selectors, services, terms
 from social.posts.access import (
     TERM_READERS,
     Allowed,
@@ -35,15 +37,17 @@ from social.posts.access import (
     access_parent_post,
     access_policy_term,
     access_post,
+    access_post_channel,
     access_post_photo,
+    access_post_photo_to_publish,
     access_post_to_publish,
     access_post_to_review,
     access_post_to_withdraw,
     can_see_post_photos,
     posts_visible_to,
 )
-from social.posts.adapters import available_adapters
-from social.posts.checks import Finding, check_photos
+from social.posts.adapters import PublishError, approved_image
+from social.posts.checks import CHECK_TITLES, Finding, check_photos
 from social.posts.checks.terms import CONTEXT_WINDOW
 from social.posts.forms import (
     MAX_TEXT,
@@ -51,16 +55,20 @@ from social.posts.forms import (
     ChangesForm,
     PolicyTermForm,
     PostForm,
-    PublishForm,
+    RecordForm,
+    ResendForm,
     WithdrawForm,
 )
 from social.posts.services import EDITABLE
 from staff.access import require, staff_required
 from staff.roles import Role, is_social_admin
+from staff.services import client_ip
 
 PAGE_SIZE = 25
 OFFERED_PHOTOS = 60  # the newest photos offered on the form; ones already chosen are always shown too
 CHANNEL_LABELS = selectors.CHANNEL_LABELS
+# Posts whose scheduled time still matters: the list shows it.
+NOT_OUT_YET = [Post.Status.DRAFT, Post.Status.SUBMITTED, Post.Status.CHANGES_REQUESTED, Post.Status.APPROVED]
 
 
 def _page(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:
@@ -88,7 +96,17 @@ def post_list(request: HttpRequest) -> HttpResponse:
     paginator = Paginator(listed, PAGE_SIZE)
     paginator.count = counts.get(status, 0) if status else sum(counts.values())  # counted already, by status
     page = paginator.get_page(request.GET.get("page"))
-    rows = [{"post": p, "channels": [CHANNEL_LABELS.get(c, c) for c in p.channels]} for p in page.object_list]
+    deliveries = selectors.deliveries_by_post(p.pk for p in page.object_list)
+    now = timezone.now()
+    rows = [
+        {
+            "post": p,
+            "channels": [CHANNEL_LABELS.get(c, c) for c in p.channels],
+            "deliveries": deliveries.get(p.pk, []),
+            "overdue": p.status in channels.PUBLISHABLE and channels.overdue(p, deliveries.get(p.pk, []), now),
+        }
+        for p in page.object_list
+    ]
     statuses = [(value, label, counts.get(value, 0)) for value, label in Post.Status.choices]
     return _page(
         request,
@@ -101,6 +119,7 @@ def post_list(request: HttpRequest) -> HttpResponse:
             "total": sum(counts.values()),
             "everyone": is_social_admin(request.user),
             "query": f"status={status}" if status else "",
+            "not_out_yet": NOT_OUT_YET,
         },
     )
 
@@ -292,21 +311,36 @@ def post_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _detail_context(request: HttpRequest, post: Post, *, error: str = "", error_target: str = "", **forms) -> dict:
-    """Everything the post page shows; bound forms with errors come in through `forms`."""
+    """Everything the post page shows; bound forms with errors come in through `forms` (`record_forms` by
+    channel)."""
     allowed = Allowed.for_user(request.user, post)
     findings = services.post_findings(post)
     photos = list(post.photos.select_related("family").order_by("uploaded_at", "id"))
     postable = set(selectors.postable_photos().filter(pk__in=[p.pk for p in photos]).values_list("pk", flat=True))
-    adapters = available_adapters(post)
+    deliveries = list(post.deliveries.select_related("done_by", "taken_down_by"))
+    dismissals = {d.check_name: d for d in post.dismissals.select_related("dismissed_by")}
+    open_takedown = post.takedowns.filter(status=Takedown.Status.OPEN).first()
+    previews = selectors.channel_previews(post, photos)
     context = {
         "post": post,
         "allowed": allowed,
         "findings": findings,
+        "finding_rows": [(f, dismissals.get(f.check)) for f in findings],  # with how each was dismissed, if it was
         "gate": [f for f in findings if not f.dismissible],
+        # Checks dismissed at approval that find nothing now: still part of what was approved.
+        "dismissed_before": [
+            (CHECK_TITLES.get(d.check_name, d.check_name), d)
+            for d in dismissals.values()
+            if d.check_name not in {f.check for f in findings}
+        ],
         "photos": [(p, p.pk in postable, post.photo_versions.get(str(p.pk), ORIGINAL)) for p in photos],
+        "postable": postable,
         "channels": [CHANNEL_LABELS.get(c, c) for c in post.channels],
+        "previews": previews,
+        "deliveries": deliveries,
+        "overdue": post.status in channels.PUBLISHABLE and channels.overdue(post, deliveries, timezone.now()),
         "history": selectors.post_history(post),
-        "open_takedown": post.takedowns.filter(status=Takedown.Status.OPEN).first(),
+        "open_takedown": open_takedown,
         "error": error,
         "error_target": error_target,
         "takedown_hours": settings.FIG_TAKEDOWN_HOURS,
@@ -315,11 +349,44 @@ def _detail_context(request: HttpRequest, post: Post, *, error: str = "", error_
         context["approve_form"] = forms.get("approve_form") or ApproveForm(findings=findings)
     if allowed.send_back:
         context["changes_form"] = forms.get("changes_form") or ChangesForm()
-    if allowed.publish:
-        context["publish_form"] = forms.get("publish_form") or PublishForm(adapters=adapters)
+    # Nothing more goes out while a takedown is open: the post is coming down.
+    if allowed.publish and open_takedown is None:
+        context["publishing"] = _publishing(deliveries, previews, forms)
     if allowed.withdraw:
         context["withdraw_form"] = forms.get("withdraw_form") or WithdrawForm()
     return context
+
+
+def _uncertain(delivery: PostChannel) -> bool:
+    return bool(delivery.progress.get("uncertain")) and delivery.state == PostChannel.State.FAILED
+
+
+def _sendable(delivery: PostChannel) -> bool:
+    """A channel FiG Safety sends, not out yet and not being sent (channels.post_send_now's choice)."""
+    return not delivery.by_hand and delivery.state in channels.NOT_YET and not delivery.external_id
+
+
+def _publishing(deliveries: list[PostChannel], previews: list, forms: dict) -> dict:
+    """What an administrator can do to get the post out: send the channels FiG Safety sends; send again, once
+    they have looked, those whose last call may have gone out; and publish by hand the others (and any that
+    failed), recording each link."""
+    problems = {p.channel: p.problems for p in previews}
+    record_forms = forms.get("record_forms") or {}
+    by_hand = [
+        (d, record_forms.get(d.channel) or RecordForm(prefix=d.channel), problems.get(d.channel, []))
+        for d in deliveries
+        if d.state in channels.NOT_YET and (d.by_hand or d.state == PostChannel.State.FAILED)
+    ]
+    uncertain = [d for d in deliveries if _sendable(d) and _uncertain(d)]
+    send = [d for d in deliveries if _sendable(d) and not _uncertain(d)]
+    return {
+        "send": send,
+        "send_names": _labels(send) if send else "",
+        "uncertain": uncertain,
+        "uncertain_names": _labels(uncertain) if uncertain else "",
+        "resend_form": (forms.get("resend_form") or ResendForm()) if uncertain else None,
+        "by_hand": by_hand,
+    }
 
 
 def _render_problem(
@@ -405,35 +472,182 @@ def post_request_changes(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("social:post", pk=post.pk)
 
 
+# --- getting it out, channel by channel -----------------------------------------------------------------
+
+
+def _labels(deliveries: list[PostChannel]) -> str:
+    names = [d.get_channel_display() for d in deliveries]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 @staff_required(Role.SOCIAL_ADMIN)
 @require_POST
 def post_publish(request: HttpRequest, pk: int) -> HttpResponse:
-    """Through an adapter; consents are checked again first by the service."""
+    """Send now: every channel FiG Safety sends that is not out yet, whatever the post's time. With
+    `resend_uncertain`, also those whose last call may have gone out, once the administrator says they looked.
+    Consents and the checks are run again first; if anything changed, nothing goes out."""
     post = access_post_to_publish(request.user, pk)
-    form = PublishForm(request.POST, adapters=available_adapters(post))
-    if not form.is_valid():
-        return _render_problem(request, post, "Check how it was published.", target="publish", publish_form=form)
-    data = form.cleaned_data
+    resend = request.POST.get("resend_uncertain") == "1"
+    if resend:
+        form = ResendForm(request.POST)
+        if not form.is_valid():
+            return _render_problem(request, post, form.errors["checked"][0], target="resend", resend_form=form)
+    else:
+        waiting = [d for d in post.deliveries.all() if _sendable(d)]
+        unsure = [d for d in waiting if _uncertain(d)]
+        if waiting and len(unsure) == len(waiting):
+            return _render_problem(
+                request,
+                post,
+                f"Nothing was sent: it may already be on {_labels(unsure)}. Look there, then record its link, "
+                "or send it again below.",
+                target="resend",
+            )
     try:
-        services.post_publish(
-            post=post,
+        if resend:
+            channels.post_send_now(post=post, by=request.user, request=request, resend_uncertain=True)
+        else:
+            services.post_publish(post=post, by=request.user, adapter_name="send", request=request)
+    except services.PostError as exc:
+        return _render_problem(request, post, str(exc), target="send")
+    _say_where_it_is(request, post)
+    return redirect("social:post", pk=post.pk)
+
+
+def _say_where_it_is(request: HttpRequest, post: Post) -> None:
+    """After sending: sending runs after commit, so it is done already when the worker was quick (or eager)."""
+    post.refresh_from_db()
+    deliveries = list(post.deliveries.all())
+    failed = [d for d in deliveries if d.state == PostChannel.State.FAILED]
+    if post.status == Post.Status.PUBLISHED:
+        messages.success(
+            request, "Published everywhere. Parents of the children shown can now see it in their account."
+        )
+    elif failed:
+        messages.error(request, f"It did not go out on {_labels(failed)}: the channels below say why.")
+    elif any(d.state == PostChannel.State.SENDING for d in deliveries):
+        messages.info(
+            request,
+            "Sending it now. This page shows each channel as it goes out; you will get an email if one fails.",
+        )
+    else:
+        messages.success(request, "Sent. Publish the channels left by hand below, and record the link of each.")
+
+
+@staff_required(Role.SOCIAL_ADMIN)
+@require_POST
+def post_channel_record(request: HttpRequest, pk: int, channel: str) -> HttpResponse:
+    """One channel published by hand (or found to be out after an uncertain send): its link and time. Consent
+    is checked again first."""
+    delivery = access_post_channel(request.user, pk, channel)
+    post = delivery.post
+    form = RecordForm(request.POST, prefix=channel)
+    target = f"record-{channel}"
+    if not form.is_valid():
+        return _render_problem(
+            request,
+            post,
+            f"Check the link for {delivery.get_channel_display()}.",
+            target=target,
+            record_forms={channel: form},
+        )
+    try:
+        channels.delivery_record(
+            delivery=delivery,
+            url=form.cleaned_data["url"],
+            published_at=form.cleaned_data["published_at"],
             by=request.user,
-            adapter_name=data["adapter"],
-            url=data.get("url") or "",
-            published_at=data.get("published_at"),
             request=request,
         )
+    except channels.ChannelError as exc:
+        return _render_problem(request, post, str(exc), target=target, record_forms={channel: form})
     except services.PostError as exc:
-        return _render_problem(request, post, str(exc), target="publish", publish_form=form)
-    # Publishing through a platform runs after commit: done already when the worker was quick (or eager).
+        # Consent or the checks changed: nothing was recorded, and the post went back to its author.
+        messages.error(request, str(exc))
+        return redirect("social:post", pk=post.pk)
     post.refresh_from_db()
+    label = delivery.get_channel_display()
     if post.status == Post.Status.PUBLISHED:
-        messages.success(request, "Published. Parents of the children shown can now see it in their account.")
-    elif post.status == Post.Status.PUBLISHING:
-        messages.info(request, "Sending it now. This page shows when it is out; you will get an email if it fails.")
-    elif post.publish_error:
-        return _render_problem(request, post, post.publish_error, target="publish", publish_form=form)
-    return redirect("social:post", pk=post.pk)
+        messages.success(
+            request,
+            f"Recorded on {label}. It is out on every channel now, so it is published: parents of the children "
+            "shown can see it in their account.",
+        )
+    else:
+        messages.success(request, f"Recorded on {label}.")
+    return redirect(reverse("social:post", args=[post.pk]) + "#channels")
+
+
+@staff_required(Role.SOCIAL_ADMIN)
+@require_POST
+def post_channel_taken_down(request: HttpRequest, pk: int, channel: str) -> HttpResponse:
+    """Someone removed the post from this channel by hand (from the takedowns page). When no channel is left
+    up, the post is taken down and its takedown closed."""
+    delivery = access_post_channel(request.user, pk, channel)
+    label = delivery.get_channel_display()
+    open_takedown = delivery.post.takedowns.filter(status=Takedown.Status.OPEN).first()
+    try:
+        channels.delivery_taken_down_by_hand(delivery=delivery, by=request.user, request=request)
+    except channels.ChannelError as exc:
+        messages.error(request, str(exc))
+    else:
+        post = Post.objects.get(pk=delivery.post_id)
+        if post.status == Post.Status.TAKEN_DOWN:
+            messages.success(request, f"Recorded as removed from {label}. It is down everywhere now.")
+        else:
+            messages.success(request, f"Recorded as removed from {label}.")
+    if open_takedown is not None:
+        return redirect(reverse("social:takedowns") + f"#takedown-{open_takedown.pk}")
+    return redirect(reverse("social:post", args=[delivery.post_id]) + "#channels")
+
+
+@staff_required(Role.SOCIAL_ADMIN)
+@require_GET  # not HEAD: every request that reads the photo writes an access-log row
+def post_photo_download(request: HttpRequest, pk: int, public_id) -> HttpResponse:
+    """The full-size image of a photo exactly as the post was approved with it (as taken, or blurred), to
+    publish it by hand. Only while the post is waiting to go out somewhere, and only while the photo may still
+    be shown online as that image; every download is logged against the photo."""
+    post, photo, version = access_post_photo_to_publish(request.user, pk, public_id)
+    if [f for f in check_photos([photo], versions={str(photo.pk): version}) if not f.dismissible]:
+        messages.error(
+            request,
+            "That photo may no longer be published as it was approved, so it was not downloaded. Send the post "
+            "back to its author.",
+        )
+        return redirect(reverse("social:post", args=[post.pk]) + "#channels")
+    try:
+        data = approved_image(photo, version)
+    except PublishError as exc:
+        raise Http404 from exc
+    response = HttpResponse(data, content_type="image/jpeg")
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    blurred = "-blurred" if version == UNIDENTIFIABLE else ""
+    response["Content-Disposition"] = f'attachment; filename="fig-post-{post.pk}-{photo.public_id}{blurred}.jpg"'
+    photo_services.photo_access_record(
+        photo=photo, user=request.user, action=PhotoAccess.Action.DOWNLOAD, request=request
+    )
+    return response
+
+
+@require_GET
+def publish_image(request: HttpRequest, token: str) -> HttpResponse:
+    """The image behind a single-use address made for a platform that fetches a post's photo itself
+    (Instagram): no sign-in, once, before it expires (social.posts.image_links). Anything else is a bare 404
+    that says nothing about the token. Nothing here reads or sets a cookie."""
+    try:
+        data = image_links.image_link_use(token, ip=client_ip(request))
+    except PublishError:  # the vault could not be read: the platform's fetch fails, and the send with it
+        data = None
+    if data is None:
+        response = HttpResponseNotFound("Not found.", content_type="text/plain; charset=utf-8")
+    else:
+        response = HttpResponse(data, content_type="image/jpeg")
+    response["Cache-Control"] = "no-store"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 @staff_required()
@@ -463,16 +677,22 @@ def post_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required(Role.SOCIAL_ADMIN)
 @require_safe
 def review_queue(request: HttpRequest) -> HttpResponse:
-    """Posts awaiting this reviewer (never their own), oldest first, with how long each has waited."""
+    """Posts awaiting this reviewer (never their own), oldest first, with how long each has waited, a thumbnail
+    of the first photo and how many checks found something."""
     now = timezone.now()
     waiting = selectors.awaiting_review(request.user).annotate(photo_count=Count("photos"))
     page = Paginator(waiting, 50).get_page(request.GET.get("page"))
+    ids = [p.pk for p in page.object_list]
+    thumbnails, findings = selectors.first_photos(ids), selectors.findings_when_submitted(ids)
     rows = [
         {
             "post": p,
             "waited": waited_words(now - (p.submitted_at or p.updated_at)),
             "channels": [CHANNEL_LABELS.get(c, c) for c in p.channels],
             "late": p.scheduled_for is not None and p.scheduled_for - now < timedelta(hours=24),
+            "thumbnail": thumbnails.get(p.pk),
+            "version": p.photo_versions.get(str(thumbnails[p.pk].pk), ORIGINAL) if p.pk in thumbnails else "",
+            "findings": findings.get(p.pk, 0),
         }
         for p in page.object_list
     ]

@@ -1,6 +1,8 @@
-"""Publication adapters: the manual one, and the Facebook Page one against a fake Graph API on loopback.
+"""Publishing a post's channels: recorded by hand (the manual adapter's link checks), and sent to the Facebook
+Page by its sender against a fake Graph API on loopback, through "Send now" (services.post_publish with any
+adapter but "manual", which is channels.post_send_now).
 
-Whatever goes wrong on the way to the platform, nothing is marked as published; the call is made after
+Whatever goes wrong on the way to the platform, the channel is not marked as out; the call is made after
 commit with no row locked, and a call that may have reached Facebook is never made again blindly.
 """
 
@@ -19,9 +21,10 @@ from django.utils import timezone
 
 from consents.models import Purpose
 from fig_safety.vault import vault_read
-from social.models import Post, Takedown
+from social.models import Post, PostChannel, Takedown
+from social.posts import channels
 from social.posts import services as posts
-from social.posts.adapters import PublishError, available_adapters, get_adapter
+from social.posts.adapters import FacebookSender, sender_for
 from social.posts.services import CHECKLIST, PostError
 from staff.models import AuditEvent, User
 from tests import factories
@@ -31,6 +34,8 @@ from tests.social.fake_graph import page_graph
 
 TEXT = "What a wonderful summer picnic! Thank you to all our volunteers."
 LINK = "https://www.facebook.com/fig/posts/123"
+S, C = Post.Status, PostChannel.State
+NOTHING_TO_SEND = "Nothing in this post can be sent from here: publish it by hand and record each link."
 
 
 @pytest.fixture
@@ -45,8 +50,15 @@ def admin(db) -> User:
 
 @pytest.fixture
 def graph(settings):
-    """The fake Graph API, with the adapter configured to use it."""
+    """The fake Graph API, with FiG Safety configured to send to its Page (and to Instagram)."""
     with page_graph(settings) as fake:
+        yield fake
+
+
+@pytest.fixture
+def page_only(settings):
+    """The fake Graph API with the Page configured and Instagram not."""
+    with page_graph(settings, instagram=False) as fake:
         yield fake
 
 
@@ -68,33 +80,39 @@ def _approved(author: User, admin: User, photos=(), channels=("facebook",)) -> P
     return posts.post_approve(post=post, by=admin, checklist=dict.fromkeys(CHECKLIST, True), dismissals={})
 
 
+def _facebook(post: Post) -> PostChannel:
+    return PostChannel.objects.get(post=post, channel="facebook")
+
+
 def _assert_still_approved(post: Post) -> None:
+    """Nothing out on any channel, and nothing said to be."""
     post = Post.objects.get(pk=post.pk)
-    assert post.status == Post.Status.APPROVED
-    assert (post.published_at, post.published_by, post.published_url, post.external_id, post.adapter) == (
-        None,
-        None,
-        "",
-        "",
-        "",
-    )
-    assert not AuditEvent.objects.filter(action="post.published").exists()
+    assert post.status == S.APPROVED
+    assert (post.published_at, post.published_by, post.published_url) == (None, None, "")
+    for delivery in post.deliveries.all():
+        assert delivery.state in {C.WAITING, C.FAILED}, delivery.state
+        assert (delivery.url, delivery.external_id, delivery.sent_at) == ("", "", None)
+    assert not AuditEvent.objects.filter(
+        action__in=["post.published", "post.channel_sent", "post.channel_recorded"]
+    ).exists()
 
 
-# --- manual -------------------------------------------------------------------------------------------------
+# --- by hand ------------------------------------------------------------------------------------------------
 
 
 def test_it_records_a_post_published_by_hand(author, admin):
     post = _approved(author, admin)
+    assert (_facebook(post).by_hand, _facebook(post).state) == (True, C.WAITING)  # no Page configured here
     when = timezone.now() - timedelta(hours=2)
     posts.post_publish(post=post, by=admin, adapter_name="manual", url=f"  {LINK}  ", published_at=when)
     post.refresh_from_db()
-    assert (post.status, post.published_url, post.published_at, post.external_id, post.adapter, post.published_by) == (
-        Post.Status.PUBLISHED,
+    assert (post.status, post.published_url, post.published_at, post.published_by) == (S.PUBLISHED, LINK, when, admin)
+    delivery = _facebook(post)
+    assert (delivery.state, delivery.url, delivery.sent_at, delivery.external_id, delivery.done_by) == (
+        C.RECORDED,
         LINK,
         when,
         "",
-        "manual",
         admin,
     )
 
@@ -133,16 +151,18 @@ def test_the_manual_adapter_takes_now_when_no_time_is_given(author, admin):
     posts.post_publish(post=post, by=admin, adapter_name="manual", url=LINK)
     post.refresh_from_db()
     assert before <= post.published_at <= timezone.now()
+    assert _facebook(post).sent_at == post.published_at
 
 
 # --- Facebook Page, against the fake Graph API --------------------------------------------------------------
-# post_publish commits "being published" and queues the task after commit; these tests run the on-commit
-# callbacks, as a worker (or eager Celery) would.
+# Send now commits the channel as "being sent" and queues its task after commit; these tests run the on-commit
+# callbacks, as a worker (or eager Celery) would. The posts are approved with the Page configured, so their
+# Facebook channel is sent by FiG Safety.
 
 
 @pytest.fixture
 def publish(django_capture_on_commit_callbacks) -> Callable[..., Post]:
-    """Publish to the Page as the post page does, run what is queued after commit, and re-read the post."""
+    """Send now, as the post page does, run what is queued after commit, and re-read the post."""
 
     def publish(post: Post, by: User) -> Post:
         with django_capture_on_commit_callbacks(execute=True):
@@ -161,19 +181,29 @@ def test_it_publishes_a_text_post_on_the_facebook_page(author, admin, graph, pub
     assert request.fields == {"message": TEXT, "access_token": "page-token-for-tests"}
 
     [post_id] = graph.post_ids
-    assert (post.status, post.external_id, post.published_url, post.adapter, post.published_by) == (
-        Post.Status.PUBLISHED,
+    delivery = _facebook(post)
+    assert (delivery.state, delivery.by_hand, delivery.external_id, delivery.url, delivery.done_by) == (
+        C.SENT,
+        False,
         post_id,
         f"https://www.facebook.com/{post_id}",
-        "facebook",
         admin,
     )
-    assert post.published_at is not None and post.publish_error == ""
-    assert AuditEvent.objects.get(action="post.published").details == {
-        "adapter": "facebook",
+    assert delivery.sent_at is not None and delivery.error == ""
+    assert (post.status, post.published_url, post.published_by, post.published_at) == (
+        S.PUBLISHED,
+        f"https://www.facebook.com/{post_id}",
+        admin,
+        delivery.sent_at,
+    )
+    assert AuditEvent.objects.get(action="post.channel_sent").details == {
+        "channel": "facebook",
         "url": f"https://www.facebook.com/{post_id}",
+        "id": post_id,
     }
-    assert AuditEvent.objects.get(action="post.publishing").actor == admin
+    assert AuditEvent.objects.get(action="post.published").details == {"channels": ["facebook"]}
+    send_now = AuditEvent.objects.get(action="post.send_now")
+    assert (send_now.actor, send_now.details) == (admin, {"channels": ["facebook"]})
 
 
 def test_nothing_is_sent_before_the_request_commits(author, admin, graph):
@@ -182,8 +212,14 @@ def test_nothing_is_sent_before_the_request_commits(author, admin, graph):
     # Still inside the test's transaction: the send is queued for after commit.
     assert graph.requests == []
     post.refresh_from_db()
-    assert (post.status, post.published_by, post.publish_started_at) == (Post.Status.PUBLISHING, admin, None)
-    assert post.publish_requested_at is not None
+    delivery = _facebook(post)
+    assert (post.status, delivery.state, delivery.done_by, delivery.send_started_at) == (
+        S.PUBLISHING,
+        C.SENDING,
+        admin,
+        None,
+    )
+    assert delivery.send_requested_at is not None
 
 
 def test_it_uploads_each_photo_unpublished_then_posts_with_them_attached(author, admin, graph, photos, publish):
@@ -206,19 +242,21 @@ def test_it_uploads_each_photo_unpublished_then_posts_with_them_attached(author,
     assert feed.fields["message"] == TEXT and feed.fields["access_token"] == "page-token-for-tests"
     attached = {json.loads(feed.fields[f"attached_media[{i}]"])["media_fbid"] for i in range(2)}
     assert attached == set(graph.photo_ids) and len(graph.photo_ids) == 2
-    assert post.status == Post.Status.PUBLISHED and post.external_id == graph.post_ids[0]
+    assert post.status == S.PUBLISHED and _facebook(post).external_id == graph.post_ids[0]
+    assert _facebook(post).progress == {"media": graph.photo_ids}  # kept as each upload answered
 
 
 def _failed(post: Post) -> str:
-    """Nothing is marked as published, the post is approved again, and the publisher is told why."""
+    """Nothing is marked as out, the post is approved again, its channel failed, and the sender is told why."""
     _assert_still_approved(post)
-    post = Post.objects.get(pk=post.pk)
-    assert (post.publish_requested_at, post.publish_started_at) == (None, None)
-    event = AuditEvent.objects.get(action="post.publish_failed", target_id=str(post.pk))
-    assert event.details["error"] == post.publish_error
-    [email] = [m for m in mail.outbox if m.subject == f"Post #{post.pk} was not published"]
-    assert email.to == ["admin@example.org"] and post.publish_error in email.body
-    return post.publish_error
+    delivery = _facebook(post)
+    assert (delivery.state, delivery.send_requested_at) == (C.FAILED, None)
+    assert delivery.error
+    event = AuditEvent.objects.get(action="post.channel_failed", target_id=str(post.pk))
+    assert event.details["error"] == delivery.error and event.details["channel"] == "facebook"
+    [email] = [m for m in mail.outbox if m.subject == f"Post #{post.pk} was not published on Facebook Page"]
+    assert email.to == ["admin@example.org"] and delivery.error in email.body
+    return delivery.error
 
 
 @pytest.mark.parametrize("endpoint", ["feed", "photos"])
@@ -228,6 +266,7 @@ def test_an_api_error_publishes_nothing(author, admin, graph, photos, endpoint, 
     error = _failed(post)
     assert error.startswith("Facebook refused the post (400: (#200) The user hasn't authorized")
     assert error.endswith("Nothing was published.")
+    assert not _facebook(post).progress.get("uncertain")
     assert graph.problems == []
     if endpoint == "photos":
         assert graph.to("feed") == []  # it stops at the first refusal
@@ -248,7 +287,11 @@ def test_a_timeout_is_not_taken_for_nothing_published(author, admin, graph, sett
     assert time.monotonic() - started < 1.9  # it gave up at the timeout, not when the fake answered
     assert len(graph.to("feed")) == 1
     error = _failed(post)
-    assert "cannot tell whether the post went out" in error and "Check the Page" in error
+    assert "cannot tell whether the post went out" in error and "Check Facebook" in error
+    assert _facebook(post).progress.get("uncertain") is True
+    # Send now leaves it alone: only someone who has looked sends it again (resend_uncertain).
+    assert channels.post_send_now(post=post, by=admin) == 0
+    assert len(graph.to("feed")) == 1
 
 
 def test_the_fake_graph_refuses_a_wrong_token(author, admin, graph, settings, publish):
@@ -271,7 +314,8 @@ def test_a_failed_post_can_be_published_again(author, admin, graph, publish):
     _failed(post)
     graph._failures.clear()
     post = publish(post, admin)
-    assert post.status == Post.Status.PUBLISHED and post.publish_error == ""
+    assert post.status == S.PUBLISHED
+    assert (_facebook(post).state, _facebook(post).error) == (C.SENT, "")
     assert len(graph.to("feed")) == 2 and len(graph.post_ids) == 1
 
 
@@ -280,42 +324,48 @@ def test_a_send_that_began_and_never_answered_is_not_made_again(
 ):
     """A worker that died during the call: Facebook may have the post, so it is handed back, not resent."""
     post = _approved(author, admin)
-    Post.objects.filter(pk=post.pk).update(
-        status=Post.Status.PUBLISHING,
-        published_by=admin,
-        adapter="facebook",
-        publish_requested_at=timezone.now() - timedelta(minutes=20),
-        publish_started_at=timezone.now() - timedelta(minutes=20),
+    Post.objects.filter(pk=post.pk).update(status=S.PUBLISHING)
+    PostChannel.objects.filter(post=post).update(
+        state=C.SENDING,
+        done_by=admin,
+        send_requested_at=timezone.now() - timedelta(minutes=20),
+        send_started_at=timezone.now() - timedelta(minutes=20),
     )
     with django_capture_on_commit_callbacks(execute=True):
-        posts.post_publish_send(post_id=post.pk)
+        channels.delivery_send(delivery_id=_facebook(post).pk)
     assert graph.requests == []
-    assert _failed(post) == posts.UNCERTAIN_NOTE
+    assert _failed(post) == channels.UNCERTAIN.format(channel="Facebook Page")
+    assert _facebook(post).progress == {"uncertain": True}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert channels.post_send_now(post=post, by=admin) == 0  # not until someone has looked
+    assert graph.requests == []
 
 
-def test_the_task_leaves_a_post_that_is_not_being_published_alone(author, admin, graph):
+def test_the_task_leaves_a_channel_that_is_not_being_sent_alone(author, admin, graph):
     post = _approved(author, admin)
-    posts.post_publish_send(post_id=post.pk)
-    assert posts.post_publish_send(post_id=999_999) is None
+    assert channels.delivery_send(delivery_id=_facebook(post).pk).state == C.WAITING
+    assert channels.delivery_send(delivery_id=999_999) is None
     assert graph.requests == []
-    assert Post.objects.get(pk=post.pk).status == Post.Status.APPROVED
+    assert Post.objects.get(pk=post.pk).status == S.APPROVED and _facebook(post).state == C.WAITING
 
 
 def test_consent_withdrawn_before_the_send_sends_it_back_and_sends_nothing(author, admin, graph, photos):
     post = _approved(author, admin, photos=photos[:1])
     posts.post_publish(post=post, by=admin, adapter_name="facebook")  # queued, not yet sent
+    assert _facebook(post).state == C.SENDING
     [child] = photos[0].children.all()
     cf.withdraw(child, child.family.carers.get(), [Purpose.ONLINE])
-    posts.post_publish_send(post_id=post.pk)
+    channels.delivery_send(delivery_id=_facebook(post).pk)  # the task, as the worker runs it
     post.refresh_from_db()
-    assert post.status == Post.Status.CHANGES_REQUESTED and "withdrew consent" in post.review_note
+    assert post.status == S.CHANGES_REQUESTED and "withdrew consent" in post.review_note
+    assert _facebook(post).state == C.CANCELLED
     assert graph.requests == []
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_consent_withdrawn_while_the_call_is_under_way_opens_a_takedown(graph):
-    """The call cannot be stopped once begun: the post is recorded as published and a takedown opens."""
+    """The call cannot be stopped once begun: the channel is recorded as sent and a takedown opens."""
     author = factories.staff_user("staff", "post_writer", email="author@example.org")
     admin = factories.staff_user("social_admin", email="admin@example.org")
     coordinator = factories.staff_user("coordinator")
@@ -335,9 +385,11 @@ def test_consent_withdrawn_while_the_call_is_under_way_opens_a_takedown(graph):
     graph.on_request = withdraw_during_the_call
     posts.post_publish(post=post, by=admin, adapter_name="facebook")  # commits, then the eager task sends it
     post = Post.objects.get(pk=post.pk)
-    assert post.status == Post.Status.PUBLISHED and post.external_id == graph.post_ids[0]
+    assert post.status == S.PUBLISHED
+    assert (_facebook(post).state, _facebook(post).external_id) == (C.SENT, graph.post_ids[0])
     [takedown] = post.takedowns.all()
-    assert takedown.status == Takedown.Status.OPEN and "while the post was being published" in takedown.reason
+    # Opened by the withdrawal itself, the post being published then (selectors.LIVE_ONLINE).
+    assert takedown.status == Takedown.Status.OPEN and "Consent was withdrawn" in takedown.reason
 
 
 def test_the_sweep_queues_a_lost_send_again_and_settles_a_stopped_one(
@@ -345,28 +397,31 @@ def test_the_sweep_queues_a_lost_send_again_and_settles_a_stopped_one(
 ):
     now = timezone.now()
     lost, stopped, fresh = (_approved(author, admin) for _ in range(3))
-    publishing = {"status": Post.Status.PUBLISHING, "published_by": admin, "adapter": "facebook"}
-    Post.objects.filter(pk=lost.pk).update(**publishing, publish_requested_at=now - timedelta(minutes=3))
-    Post.objects.filter(pk=stopped.pk).update(
-        **publishing,
-        publish_requested_at=now - timedelta(hours=1),
-        publish_started_at=now - posts.CALL_GIVEN_UP_AFTER - timedelta(seconds=1),
+    Post.objects.filter(pk__in=[lost.pk, stopped.pk, fresh.pk]).update(status=S.PUBLISHING)
+    sending = {"state": C.SENDING, "done_by": admin}
+    PostChannel.objects.filter(post=lost).update(**sending, send_requested_at=now - timedelta(minutes=3))
+    PostChannel.objects.filter(post=stopped).update(
+        **sending,
+        send_requested_at=now - timedelta(hours=1),
+        send_started_at=now - channels.CALL_GIVEN_UP_AFTER - timedelta(seconds=1),
     )
-    Post.objects.filter(pk=fresh.pk).update(**publishing, publish_requested_at=now)
+    PostChannel.objects.filter(post=fresh).update(**sending, send_requested_at=now)
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert posts.resume_publishing(now) == 2
+        assert posts.posts_sweep(now)["sending_resumed"] == 2
     assert len(graph.to("feed")) == 1  # the lost one only: the stopped one is not sent again
-    assert Post.objects.get(pk=lost.pk).status == Post.Status.PUBLISHED
-    assert Post.objects.get(pk=stopped.pk).publish_error == posts.UNCERTAIN_NOTE
-    assert Post.objects.get(pk=fresh.pk).status == Post.Status.PUBLISHING  # its task may yet run
+    assert Post.objects.get(pk=lost.pk).status == S.PUBLISHED and _facebook(lost).state == C.SENT
+    assert _facebook(stopped).error == channels.UNCERTAIN.format(channel="Facebook Page")
+    assert _facebook(stopped).state == C.FAILED and Post.objects.get(pk=stopped.pk).status == S.APPROVED
+    assert Post.objects.get(pk=fresh.pk).status == S.PUBLISHING  # its task may yet run
+    assert _facebook(fresh).state == C.SENDING
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_no_row_is_locked_while_facebook_is_called(graph):
     """Invariant: no network call while a database row is locked. While Facebook is answering, another
-    connection can lock the post at once (NOWAIT) and sees the send recorded as begun."""
+    connection can lock the post and its channel at once (NOWAIT) and sees the send recorded as begun."""
     assert connection.vendor == "postgresql"
     author = factories.staff_user("staff", "post_writer", email="author@example.org")
     admin = factories.staff_user("social_admin", email="admin@example.org")
@@ -379,7 +434,8 @@ def test_no_row_is_locked_while_facebook_is_called(graph):
         try:
             with transaction.atomic():
                 row = Post.objects.select_for_update(nowait=True).get(pk=post.pk)
-                seen.append((row.status, row.publish_started_at is not None))
+                delivery = PostChannel.objects.select_for_update(nowait=True).get(post=post)
+                seen.append((row.status, delivery.state, delivery.send_started_at is not None))
         except Exception as exc:  # noqa: BLE001 - any failure to lock is what the test reports
             seen.append(exc)
         finally:
@@ -387,65 +443,76 @@ def test_no_row_is_locked_while_facebook_is_called(graph):
 
     graph.on_request = try_lock
     posts.post_publish(post=post, by=admin, adapter_name="facebook")  # commits, then the eager task sends it
-    assert seen == [(Post.Status.PUBLISHING, True)]
-    assert Post.objects.get(pk=post.pk).status == Post.Status.PUBLISHED
+    assert seen == [(S.PUBLISHING, C.SENDING, True)]
+    assert Post.objects.get(pk=post.pk).status == S.PUBLISHED
 
 
-# --- which adapters are offered -----------------------------------------------------------------------------
+# --- which channels FiG Safety sends --------------------------------------------------------------------------
+# A channel is sent by FiG Safety when its sender is configured at approval; any other is published by hand.
 
 
 @pytest.mark.parametrize("missing", ["FIG_META_PAGE_ID", "FIG_META_PAGE_TOKEN"])
 def test_facebook_is_neither_offered_nor_usable_when_not_configured(author, admin, graph, settings, missing):
     setattr(settings, missing, "")
-    assert [a.name for a in available_adapters()] == ["manual"]
-    with pytest.raises(PublishError):
-        get_adapter("facebook")
+    assert sender_for("facebook") is None
     post = _approved(author, admin)
-    with pytest.raises(PostError, match="Choose how the post is published"):
+    assert _facebook(post).by_hand
+    with pytest.raises(PostError, match=NOTHING_TO_SEND):
         posts.post_publish(post=post, by=admin, adapter_name="facebook")
     _assert_still_approved(post)
     assert graph.requests == []
 
 
-def test_facebook_is_offered_when_configured(graph):
-    assert [a.name for a in available_adapters()] == ["manual", "facebook"]
-    assert get_adapter("facebook").name == "facebook"
+def test_facebook_is_offered_when_configured(author, admin, graph):
+    assert isinstance(sender_for("facebook"), FacebookSender)
+    assert not _facebook(_approved(author, admin)).by_hand
 
 
-@pytest.mark.parametrize("channels", [["website"], ["instagram", "x"]])
-def test_facebook_is_neither_offered_nor_used_for_a_post_not_meant_for_the_page(author, admin, graph, channels):
-    post = _approved(author, admin, channels=channels)
-    assert [a.name for a in available_adapters(post)] == ["manual"]
-    with pytest.raises(PostError, match="This post is not meant for the Facebook Page, so it was not published there"):
+@pytest.mark.parametrize("chosen", [["website"], ["instagram", "x"]])
+def test_facebook_is_neither_offered_nor_used_for_a_post_not_meant_for_the_page(author, admin, page_only, chosen):
+    post = _approved(author, admin, channels=chosen)
+    assert [(d.channel, d.by_hand) for d in post.deliveries.all()] == [(c, True) for c in chosen]
+    with pytest.raises(PostError, match=NOTHING_TO_SEND):
         posts.post_publish(post=post, by=admin, adapter_name="facebook")
-    assert graph.requests == []  # not a byte went to Facebook
+    assert page_only.requests == []  # not a byte went to Facebook
     _assert_still_approved(post)
 
 
 def test_facebook_is_offered_for_a_post_meant_for_the_page_among_others(author, admin, graph, publish):
     post = _approved(author, admin, channels=["website", "facebook"])
-    assert [a.name for a in available_adapters(post)] == ["manual", "facebook"]
+    assert {d.channel: d.by_hand for d in post.deliveries.all()} == {"website": True, "facebook": False}
     post = publish(post, admin)
     assert graph.problems == [] and len(graph.to("feed")) == 1
-    assert post.status == Post.Status.PUBLISHED
+    # Out on the Page; the website is published by hand, and the post is published once it is recorded.
+    assert post.status == S.PARTLY_PUBLISHED
+    website = post.deliveries.get(channel="website")
+    assert (_facebook(post).state, website.state) == (C.SENT, C.WAITING)
+    channels.delivery_record(delivery=website, url="https://www.fig.org.uk/news/picnic", by=admin)
+    assert Post.objects.get(pk=post.pk).status == S.PUBLISHED
+    assert len(graph.to("feed")) == 1
 
 
-def test_the_post_page_offers_facebook_only_for_a_post_meant_for_the_page(client, author, admin, graph):
+def test_the_post_page_offers_to_send_only_a_post_meant_for_the_page(client, author, admin, graph):
     for_page, elsewhere = _approved(author, admin), _approved(author, admin, channels=["website"])
     client.force_login(admin)
-    assert "Publish on the Facebook Page now" in client.get(reverse("social:post", args=[for_page.pk])).content.decode()
+    page = client.get(reverse("social:post", args=[for_page.pk])).content.decode()
+    assert "Send now to Facebook Page" in page and "Publish on Facebook Page by hand" not in page
     page = client.get(reverse("social:post", args=[elsewhere.pk])).content.decode()
-    assert "Publish on the Facebook Page now" not in page and "I published it on the platform myself" in page
-    response = client.post(reverse("social:post_publish", args=[elsewhere.pk]), {"adapter": "facebook"})
-    assert response.status_code == 400
+    assert "Send now" not in page and "Publish on FiG website by hand" in page
+    response = client.post(reverse("social:post_publish", args=[elsewhere.pk]))
+    assert response.status_code == 400 and NOTHING_TO_SEND in response.content.decode()
     assert graph.requests == []
     _assert_still_approved(elsewhere)
 
 
-def test_an_unknown_adapter_is_refused(author, admin):
-    with pytest.raises(PublishError):
-        get_adapter("myspace")
-    post = _approved(author, admin)
-    with pytest.raises(PostError, match="Choose how the post is published"):
+def test_a_channel_without_a_sender_is_published_by_hand_whatever_is_configured(author, admin, graph):
+    """Only Facebook, Instagram and X have senders: the website and LinkedIn are always published by hand,
+    and so is any name FiG Safety does not know."""
+    for channel in ("website", "linkedin", "myspace"):
+        assert sender_for(channel) is None
+    post = _approved(author, admin, channels=["website", "linkedin"])
+    assert [(d.channel, d.by_hand) for d in post.deliveries.all()] == [("website", True), ("linkedin", True)]
+    with pytest.raises(PostError, match=NOTHING_TO_SEND):
         posts.post_publish(post=post, by=admin, adapter_name="myspace")
     _assert_still_approved(post)
+    assert graph.requests == []
