@@ -202,7 +202,7 @@ def _seed(scale: float) -> dict:
     )
     from fig_safety.vault import vault_save
     from photos.models import Photo, PhotoTag, UploadBatch
-    from social.models import Conversation, Message, Post
+    from social.models import Conversation, Message, Post, PostChannel
     from staff.models import PolicyVersion
     from staff.roles import Role
 
@@ -393,9 +393,29 @@ def _seed(scale: float) -> dict:
                     if status in (Post.Status.APPROVED, Post.Status.PUBLISHED)
                     else None,
                     published_at=created + timedelta(days=1) if status == Post.Status.PUBLISHED else None,
+                    published_by=users["social_admin2"] if status == Post.Status.PUBLISHED else None,
                 )
             )
         posts = Post.objects.bulk_create(posts, batch_size=2000)
+        # Each approved or published post's channels, as approval makes them: nothing is configured to send them
+        # in the bench, so each is published by hand (waiting, or recorded with its link).
+        PostChannel.objects.bulk_create(
+            [
+                PostChannel(
+                    post=p,
+                    channel=channel,
+                    by_hand=True,
+                    state=PostChannel.State.RECORDED if p.published_at else PostChannel.State.WAITING,
+                    url=f"https://www.example.org/{channel}/posts/{p.pk}" if p.published_at else "",
+                    sent_at=p.published_at,
+                    done_by=p.published_by,
+                )
+                for p in posts
+                if p.status in (Post.Status.APPROVED, Post.Status.PUBLISHED)
+                for channel in p.channels
+            ],
+            batch_size=2000,
+        )
         through = Post.photos.through
         through.objects.bulk_create(
             [

@@ -24,9 +24,10 @@ _SECRET_PAIR = re.compile(
 
 # The path segment after one of these is a single-use token: allauth's password
 # (invitation) and email links, and the consent links sent to carers (to sign, and
-# to review or withdraw). tests/project/test_access_logs.py checks every URL with a
+# to review or withdraw), and the single-use address a platform fetches a post's photo
+# from (publish/image). tests/project/test_access_logs.py checks every URL with a
 # token in it is covered.
-_TOKEN_PATH = re.compile(r"(/(?:key|confirm-email|sign|review)/)[^/\s?#\"']+")
+_TOKEN_PATH = re.compile(r"(/(?:key|confirm-email|sign|review|image)/)[^/\s?#\"']+")
 
 
 def redact(text: str) -> str:

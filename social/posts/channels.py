@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -73,6 +73,13 @@ def deliveries_cancel(locked: Post) -> int:
 def possibly_out() -> Q:
     """Channels that are out, or may be: sent, recorded, or a call that began and never answered."""
     return Q(state__in=OUT) | Q(state=State.FAILED, progress__contains={"uncertain": True})
+
+
+def may_be_online() -> Exists:
+    """For filtering posts: a channel out, or that may be (a call under way or never answered). A post only
+    queued is not: the send checks consent again and sends it back."""
+    live = possibly_out() | Q(state=State.SENDING, send_started_at__isnull=False)
+    return Exists(PostChannel.objects.filter(live, post=OuterRef("pk")))
 
 
 # --- the post follows its channels --------------------------------------------------------------------------
@@ -283,6 +290,8 @@ def _sent(delivery_id: int, result) -> PostChannel:
         )
         if post.status in PUBLISHABLE:
             settle(post, by=row.done_by)
+        if post.takedowns.filter(status="open").exists():  # asked to come down while the call was under way
+            takedown_start(post)
         gate = [f for f in check_photos(post.photos.all(), versions=post.photo_versions) if not f.dismissible]
         if gate or post.status in {Post.Status.WITHDRAWN, Post.Status.CHANGES_REQUESTED}:
             reason = (

@@ -350,6 +350,9 @@ def post_publish(
     (PostError, once that has committed)."""
     if not is_social_admin(by):
         raise PostError("Only a social media administrator can publish posts.")
+    post = Post.objects.get(pk=post.pk)  # as it is now, not as the caller last read it
+    if post.status not in channels.PUBLISHABLE:
+        raise PostError(f"This post is {post.get_status_display().lower()}, so it cannot be published.")
     if adapter_name == "manual":
         left = list(post.deliveries.exclude(state__in=[*channels.OUT, *channels.DOWN_OR_NEVER]))
         if len(left) != 1:
@@ -469,7 +472,9 @@ def parent_request_removal(*, post: Post, user: User, request: HttpRequest | Non
         held = _hold_photos(post=post, user=user)
         # The photo may no longer be used online for that child anywhere: every other live post with it (or
         # a copy of it) comes down too, each with its own takedown.
-        others = Post.objects.filter(status__in=LIVE_ONLINE, photos__in=held_photos()).exclude(pk=post.pk)
+        others = Post.objects.filter(
+            channels.may_be_online(), status__in=LIVE_ONLINE, photos__in=held_photos()
+        ).exclude(pk=post.pk)
         for other in others.distinct().order_by("pk"):
             post_open_takedown(
                 post=other,

@@ -656,12 +656,12 @@ def post_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     post = access_post_to_withdraw(request.user, pk)
     form = WithdrawForm(request.POST)
     form.is_valid()  # the reason is optional and any text is fine
-    was_published = post.status == Post.Status.PUBLISHED
     try:
         services.post_withdraw(post=post, by=request.user, reason=form.cleaned_data.get("reason", ""), request=request)
     except services.PostError as exc:
         return _render_problem(request, post, str(exc), target="withdraw", withdraw_form=form)
-    if was_published:
+    # Out on any channel (published, or partly): the service opened a takedown.
+    if post.takedowns.filter(status=Takedown.Status.OPEN).exists():
         messages.success(
             request,
             f"Withdrawn. A takedown is open: the post must come down within {settings.FIG_TAKEDOWN_HOURS} hours.",

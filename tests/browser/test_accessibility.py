@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from social.models import PolicyTerm
+from social.posts import channels
 from social.posts import services as posts
 from tests import factories
 from tests.browser import journeys
@@ -160,8 +161,12 @@ def test_social_term_lists_and_post_takedowns(viewport_page):
     )
     posts.post_submit(post=post, by=author)
     posts.post_approve(post=post, by=admin, checklist=dict.fromkeys(posts.CHECKLIST, True), dismissals={})
-    posts.post_publish(post=post, by=admin, adapter_name="manual", url="https://www.facebook.com/figcharity/posts/1")
+    # Published by hand on each channel (nothing is configured to send it), then withdrawn: a takedown opens.
+    facebook, website = post.deliveries.order_by("channel")
+    channels.delivery_record(delivery=facebook, url="https://www.facebook.com/figcharity/posts/1", by=admin)
+    channels.delivery_record(delivery=website, url="https://www.fig.example.org/news/picnic", by=admin)
     posts.post_withdraw(post=post, by=admin, reason="Wrong date.")
     page.goto("/social/takedowns/")
     expect(page.get_by_role("heading", name=f"Published post {post.pk}")).to_be_visible()
-    assert_accessible(page)  # a takedown for a published post
+    expect(page.get_by_role("button", name="Removed from FiG website")).to_be_visible()
+    assert_accessible(page)  # a takedown for a published post, channel by channel

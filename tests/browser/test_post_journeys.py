@@ -1,8 +1,9 @@
 """The post queue in the browser: a member of staff drafts a post with a photo and sees the
 contact-details warning appear beside the text as they type, saves and submits it; a social media
 administrator opens "awaiting your review", approves with the checklist (dismissing the check with a
-written reason) and records the published link; the pictured child's mother, signed in on her phone
-by an emailed code, sees the post and asks for it to come down in one tap.
+written reason), publishes it by hand on each of its channels (nothing is configured to send it) and records
+each link; the pictured child's mother, signed in on her phone by an emailed code, sees the post on each
+channel and asks for it to come down in one tap.
 
 axe-core runs on the post form, the post page, the review queue and the parent's page. Set
 FIG_SCREENSHOT_DIR to keep screenshots.
@@ -18,7 +19,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from photos.models import PhotoAccess
-from social.models import CheckDismissal, Post, Takedown
+from social.models import CheckDismissal, Post, PostChannel, Takedown
 from tests import factories
 from tests.browser import journeys
 from tests.conftest import assert_accessible
@@ -29,6 +30,7 @@ pytestmark = pytest.mark.browser
 
 TEXT = "What a day at the family picnic! To help at the next one, ring Jo on 07700 900123."
 PUBLISHED_URL = "https://www.facebook.com/figcharity/posts/987654321"
+INSTAGRAM_URL = "https://www.instagram.com/p/FiGpicnic1/"
 REASON = "07700 900123 is FiG's own volunteer line, not a family's number."
 
 
@@ -136,14 +138,24 @@ def test_a_post_goes_from_draft_to_published_and_the_parent_asks_for_its_removal
     approve.get_by_role("button", name="Approve").click()
     expect(page.get_by_text("Approved. The author has been told")).to_be_visible()
 
-    publish = page.get_by_role("region", name="Publish")
-    expect(publish.get_by_role("radio", name="I published it on the platform myself")).to_be_checked()
-    publish.get_by_label("Link to the published post").fill(PUBLISHED_URL)
-    publish.get_by_role("button", name="Record as published").click()
+    # Nothing is configured to send it here: each channel is published by hand, and its link recorded.
+    expect(page.get_by_role("region", name="Send now")).to_have_count(0)
+    facebook = page.get_by_role("region", name="Publish on Facebook Page by hand")
+    expect(facebook.get_by_label("The approved text, to paste on Facebook Page")).to_have_value(TEXT)
+    expect(facebook.get_by_role("link", name="Download the approved photo for Facebook Page")).to_be_visible()
+    _check_page(page, "post-to-publish")
+    facebook.get_by_label("Link to the post on the platform").fill(PUBLISHED_URL)
+    facebook.get_by_role("button", name="Record Facebook Page").click()
+    expect(page.get_by_text("Recorded on Facebook Page.")).to_be_visible()
+    expect(page.get_by_role("heading", name="Partly published")).to_be_visible()
+    expect(page.get_by_role("region", name="Publish on Facebook Page by hand")).to_have_count(0)
+    instagram = page.get_by_role("region", name="Publish on Instagram by hand")
+    instagram.get_by_label("Link to the post on the platform").fill(INSTAGRAM_URL)
+    instagram.get_by_role("button", name="Record Instagram").click()
     expect(page.get_by_role("heading", name=re.compile("^Published "))).to_be_visible()
-    expect(page.get_by_role("link", name="See the post where it was published")).to_have_attribute(
-        "href", PUBLISHED_URL
-    )
+    channels = page.get_by_role("region", name="Channels")
+    expect(channels.get_by_role("link", name="See it on Facebook Page")).to_have_attribute("href", PUBLISHED_URL)
+    expect(channels.get_by_role("link", name="See it on Instagram")).to_have_attribute("href", INSTAGRAM_URL)
     history = page.get_by_role("region", name="History")
     expect(history).to_contain_text(REASON)
     expect(history).to_contain_text("Rae Reviewer: Approved it")
@@ -154,6 +166,10 @@ def test_a_post_goes_from_draft_to_published_and_the_parent_asks_for_its_removal
 
     post.refresh_from_db()
     assert (post.status, post.reviewed_by, post.published_url) == (Post.Status.PUBLISHED, reviewer, PUBLISHED_URL)
+    assert [(d.channel, d.state, d.url) for d in post.deliveries.all()] == [
+        ("facebook", PostChannel.State.RECORDED, PUBLISHED_URL),
+        ("instagram", PostChannel.State.RECORDED, INSTAGRAM_URL),
+    ]
     dismissal = CheckDismissal.objects.get(post=post)
     assert (dismissal.check_name, dismissal.reason, dismissal.dismissed_by) == ("contact", REASON, reviewer)
     assert not journeys.csp_violations(console), console
@@ -170,9 +186,8 @@ def test_a_post_goes_from_draft_to_published_and_the_parent_asks_for_its_removal
     expect(card).to_have_count(1)
     expect(card).to_contain_text(TEXT)
     expect(card).to_contain_text("It includes 1 photo of Ava.")
-    expect(card.get_by_role("link", name=re.compile("See the post where it was published"))).to_have_attribute(
-        "href", PUBLISHED_URL
-    )
+    expect(card.get_by_role("link", name="See it on Facebook Page")).to_have_attribute("href", PUBLISHED_URL)
+    expect(card.get_by_role("link", name="See it on Instagram")).to_have_attribute("href", INSTAGRAM_URL)
     expect(page.locator("main img")).to_have_count(0)  # the photo is described, never sent to the phone
     _check_page(page, "parent-posts", width=390)
 

@@ -13,14 +13,16 @@ from pathlib import Path
 
 import pytest
 from celery import Celery
+from celery.schedules import maybe_schedule
 from django.conf import settings
 from django.utils import timezone
 
 from fig_safety.celery import app
-from social.models import Post
+from social.models import Post, PostChannel
 from social.posts import services as posts
 from tests import factories
 from tests.processes import fresh_environment
+from tests.social.fake_graph import page_graph
 
 ROOT = Path(settings.BASE_DIR)
 
@@ -40,32 +42,51 @@ def test_the_beat_schedule_lives_in_code_and_names_real_tasks():
 
 
 @pytest.mark.django_db
-def test_beat_sends_back_posts_past_their_time_every_few_minutes():
-    """The policy: a post not approved before its scheduled time goes back to its author. The sweep that
-    does it (social.posts.services.expire_unapproved, in posts_sweep with resume_publishing) must be on the
-    schedule, often, and the task must run it."""
+def test_beat_sends_back_posts_past_their_time_and_sends_those_due_every_minute(
+    settings, django_capture_on_commit_callbacks
+):
+    """The policy: a post not approved before its scheduled time goes back to its author, and each channel of an
+    approved one goes out within a minute of its time. The sweep that does both (social.posts.services.posts_sweep:
+    expire_unapproved, channels.send_due and channels.resume_sending) must be on the schedule, every minute, and
+    the task must run it."""
     app.loader.import_default_modules()
     [entry] = [e for e in app.conf.beat_schedule.values() if e["task"] == "social.tasks.posts_sweep"]
     assert entry["task"] in app.tasks
-    schedule = entry["schedule"]
+    schedule = maybe_schedule(entry["schedule"])
     now = schedule.now()
-    # Whenever it last ran, it runs again within five minutes.
+    # Whenever it last ran, it runs again within a minute.
     for minutes_ago in (0, 1, 4):
-        assert schedule.remaining_estimate(now - timedelta(minutes=minutes_ago)) <= timedelta(minutes=5)
+        assert schedule.remaining_estimate(now - timedelta(minutes=minutes_ago)) <= timedelta(minutes=1)
 
     author = factories.staff_user("staff", email="author@example.org")
-    post = posts.post_save_draft(
-        author=author,
-        text="See you at the picnic!",
-        channels=["website"],
-        photos=[],
-        scheduled_for=timezone.now() + timedelta(hours=1),
-    )
-    posts.post_submit(post=post, by=author)
-    Post.objects.filter(pk=post.pk).update(scheduled_for=timezone.now() - timedelta(minutes=1))
-    assert app.tasks[entry["task"]].apply().get(disable_sync_subtasks=False) == {"expired": 1, "publishing_resumed": 0}
-    post.refresh_from_db()
-    assert (post.status, post.review_note) == (Post.Status.CHANGES_REQUESTED, posts.EXPIRED_NOTE)
+    admin = factories.staff_user("social_admin", email="admin@example.org")
+    with page_graph(settings) as graph:
+        late, due = (
+            posts.post_save_draft(
+                author=author,
+                text="See you at the picnic!",
+                channels=[channel],
+                photos=[],
+                scheduled_for=timezone.now() + timedelta(hours=1),
+            )
+            for channel in ("website", "facebook")
+        )
+        for post in (late, due):
+            posts.post_submit(post=post, by=author)
+        posts.post_approve(post=due, by=admin, checklist=dict.fromkeys(posts.CHECKLIST, True), dismissals={})
+        Post.objects.filter(pk__in=[late.pk, due.pk]).update(scheduled_for=timezone.now() - timedelta(minutes=1))
+        with django_capture_on_commit_callbacks(execute=True):
+            assert app.tasks[entry["task"]].apply().get(disable_sync_subtasks=False) == {
+                "expired": 1,
+                "sent_at_their_time": 1,
+                "sending_resumed": 0,
+            }
+        assert len(graph.to("feed")) == 1
+    late.refresh_from_db()
+    assert (late.status, late.review_note) == (Post.Status.CHANGES_REQUESTED, posts.EXPIRED_NOTE)
+    due.refresh_from_db()
+    assert due.status == Post.Status.PUBLISHED
+    assert due.deliveries.get().state == PostChannel.State.SENT
 
 
 def _worker_env(**extra: str) -> dict[str, str]:

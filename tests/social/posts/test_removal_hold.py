@@ -32,18 +32,6 @@ from tests.social.fake_graph import page_graph
 TEXT = "What a wonderful summer picnic! Thank you to all our volunteers."
 CHECKED = dict.fromkeys(CHECKLIST, True)
 S, C = Post.Status, PostChannel.State
-TAKEDOWN_BEFORE_SENT_BUG = (
-    "A takedown opened while a channel's call is under way (parent_request_removal and posts_on_consent_withdrawn "
-    "open one for a post being published, selectors.LIVE_ONLINE) finds nothing sent to delete; when the platform "
-    "answers, channels._sent calls post_open_takedown, which returns the takedown already open without calling "
-    "channels.takedown_start, so the channel that went out is never deleted through the API."
-)
-QUEUED_TAKEDOWN_BUG = (
-    "parent_request_removal opens a takedown (and emails the administrators 'Takedown needed for published post') "
-    "for every other post with the photo in selectors.LIVE_ONLINE, which includes a post queued to be sent whose "
-    "call has not begun: the send task then sends it back, and the takedown of a post that never went out stays "
-    "open. posts_on_consent_withdrawn sends such a post back instead."
-)
 
 
 @dataclass
@@ -250,7 +238,6 @@ def test_the_send_task_checks_again_and_calls_nothing(
     assert not AuditEvent.objects.filter(action="post.channel_sent", target_id=str(post.pk)).exists()
 
 
-@pytest.mark.xfail(strict=True, reason=QUEUED_TAKEDOWN_BUG)
 def test_a_post_queued_but_not_yet_sent_gets_no_takedown_when_a_parent_holds_its_photo(
     author, admin, group, settings, django_capture_on_commit_callbacks
 ):
@@ -287,15 +274,16 @@ def test_a_hold_that_comes_while_the_platform_is_answering_opens_a_takedown(auth
         graph.on_request = ask_during_the_call
         posts.post_publish(post=post, by=admin, adapter_name="facebook")  # commits, then the eager task sends it
     post.refresh_from_db()
-    assert post.status == S.PUBLISHED  # it is out there: recorded as it is, then taken down
-    assert _facebook(post).state == C.SENT and _facebook(post).external_id == graph.post_ids[0]
+    # It went out: recorded as it is, then, the takedown being open, deleted through the Graph API at once.
+    assert _facebook(post).external_id == graph.post_ids[0]
+    assert graph.deleted_posts == graph.post_ids
+    assert post.status == S.TAKEN_DOWN and _facebook(post).state == C.TAKEN_DOWN
     takedown = Takedown.objects.get(post=post)
-    # Opened when the parent asked, the post being published then (selectors.LIVE_ONLINE); the send, answering
-    # after, joins it.
-    assert takedown.status == Takedown.Status.OPEN and "asked FiG not to use a photo" in takedown.reason
+    # Opened when the parent asked, the call being under way then (channels.may_be_online); the send, answering
+    # after, started the deletion.
+    assert takedown.status == Takedown.Status.REMOVED and "asked FiG not to use a photo" in takedown.reason
 
 
-@pytest.mark.xfail(strict=True, reason=TAKEDOWN_BEFORE_SENT_BUG)
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_channel_that_goes_out_after_its_takedown_opened_is_deleted_through_the_api(author, admin, group, settings):

@@ -34,12 +34,6 @@ CLEAN = "What a wonderful summer picnic! Thank you to all our volunteers."
 FLAGGED = "We will pray for sunshine. Call 07700 900123 to join in."  # religious and contact findings
 CHECKED = dict.fromkeys(CHECKLIST, True)
 S, C = Post.Status, PostChannel.State
-MANUAL_BEFORE_STATUS_BUG = (
-    'services.post_publish(adapter_name="manual") counts the channels left to record before it looks at the '
-    "post's status: a post not approved (awaiting review, or sent back, its channels cancelled) has no channel "
-    'left, so it is refused with "Record the link for each channel on its own." instead of saying it is not '
-    "approved."
-)
 
 
 @dataclass
@@ -744,7 +738,6 @@ def test_the_sweep_sends_a_post_back_with_the_same_words(author, admin):
 # --- publication re-checks consent ----------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=MANUAL_BEFORE_STATUS_BUG)
 def test_withdrawing_online_consent_after_approval_sends_the_post_back_before_it_can_be_published(
     author, admin, pictured
 ):
@@ -786,7 +779,6 @@ def test_only_a_reviewer_publishes(author, admin, member_of_staff):
     assert _fresh(post).status == S.APPROVED
 
 
-@pytest.mark.xfail(strict=True, reason=MANUAL_BEFORE_STATUS_BUG)
 def test_a_post_that_is_not_approved_cannot_be_published(author, admin):
     post = _submitted(author)
     with pytest.raises(PostError, match="awaiting review, so it cannot be published"):

@@ -21,7 +21,8 @@ from django.utils import timezone
 
 from consents.models import Child, Purpose
 from photos.models import Photo, PhotoAccess
-from social.models import CheckDismissal, Post, Takedown
+from social.models import CheckDismissal, Post, PostChannel, Takedown
+from social.posts import channels
 from social.posts import services as posts
 from social.posts.views import waited_words
 from staff.models import AuditEvent, User
@@ -33,6 +34,7 @@ from tests.query_counts import STAFF_REQUEST_QUERIES
 TEXT = "Thank you to everyone who came to the family craft afternoon this week."
 PHONE_TEXT = "Thank you for coming! Questions? Ring Jo on 07700 900123."
 MANUAL_URL = "https://www.facebook.com/figcharity/posts/123456"
+WEBSITE_URL = "https://www.fig.example.org/news/craft-afternoon"
 ALL_TICKED = dict.fromkeys(posts.CHECKLIST, True)
 
 
@@ -87,8 +89,16 @@ def _approved(author: User, reviewer: User, photos=()) -> Post:
 
 
 def _published(author: User, reviewer: User, photos=()) -> Post:
+    """Published by hand on both its channels (nothing is configured to send them): the Facebook Page first."""
     post = _approved(author, reviewer, photos)
-    return posts.post_publish(post=post, by=reviewer, adapter_name="manual", url=MANUAL_URL)
+    facebook, website = post.deliveries.order_by("channel")
+    channels.delivery_record(
+        delivery=facebook, url=MANUAL_URL, by=reviewer, published_at=timezone.now() - timedelta(minutes=2)
+    )
+    channels.delivery_record(delivery=website, url=WEBSITE_URL, by=reviewer)
+    post.refresh_from_db()
+    assert post.status == Post.Status.PUBLISHED and post.published_url == MANUAL_URL
+    return post
 
 
 @pytest.fixture
@@ -131,10 +141,11 @@ def _targets(w: World) -> dict[str, Target]:
             {f"check_{key}": "on" for key in posts.CHECKLIST},
         ),
         "post_changes": ("post", reverse("social:post_changes", args=[w.submitted.pk]), {"note": "Shorter, please."}),
-        "post_publish": (
+        "post_publish": ("post", reverse("social:post_publish", args=[w.approved.pk]), {}),  # Send now
+        "post_channel_record": (
             "post",
-            reverse("social:post_publish", args=[w.approved.pk]),
-            {"adapter": "manual", "url": MANUAL_URL},
+            reverse("social:post_channel_record", args=[w.approved.pk, "facebook"]),
+            {"facebook-url": MANUAL_URL},
         ),
         "post_withdraw": ("post", reverse("social:post_withdraw", args=[w.draft.pk]), {"reason": "Not needed."}),
         "post_photo_thumbnail": ("get", reverse("social:post_photo_thumbnail", args=[w.photo.public_id]), {}),
@@ -154,17 +165,19 @@ STAFF_URLS = [
     "post_approve",
     "post_changes",
     "post_publish",
+    "post_channel_record",
     "post_withdraw",
     "post_photo_thumbnail",
 ]
 PARENT_URLS = ["parent_posts", "parent_request_removal"]
-REVIEWER_ONLY = ["review_queue", "post_approve", "post_changes", "post_publish"]
+REVIEWER_ONLY = ["review_queue", "post_approve", "post_changes", "post_publish", "post_channel_record"]
 POST_ONLY = [
     "live_check",
     "post_submit",
     "post_approve",
     "post_changes",
     "post_publish",
+    "post_channel_record",
     "post_withdraw",
     "parent_request_removal",
 ]
@@ -185,6 +198,7 @@ def snapshot() -> dict:
             )
         ),
         "photos": list(Post.photos.through.objects.order_by("pk").values_list("post_id", "photo_id")),
+        "channels": list(PostChannel.objects.order_by("pk").values_list("state", "url", "sent_at", "done_by")),
         "dismissals": CheckDismissal.objects.count(),
         "takedowns": list(Takedown.objects.order_by("pk").values_list("post_id", "requested_by", "status")),
         "audit": AuditEvent.objects.count(),
@@ -644,30 +658,36 @@ def test_it_sends_a_post_back_with_a_note(client, world, reviewer):
 
 
 @pytest.mark.django_db
-def test_it_publishes_with_the_manual_adapter_recording_the_link_and_time(client, world, reviewer):
+def test_it_publishes_by_hand_recording_each_channels_link_and_time(client, world, reviewer):
     client.force_login(reviewer)
-    url = reverse("social:post_publish", args=[world.approved.pk])
     page = client.get(reverse("social:post", args=[world.approved.pk])).content.decode()
-    assert "I published it on the platform myself" in page
-    assert "Publish on the Facebook Page now" not in page  # not configured here
+    assert "Publish on Facebook Page by hand" in page and "Publish on FiG website by hand" in page
+    assert "Send now" not in page  # nothing is configured to send it here
 
-    missing = client.post(url, {"adapter": "manual"})
-    assert missing.status_code == 400 and "Paste the link to the published post." in missing.content.decode()
+    facebook = reverse("social:post_channel_record", args=[world.approved.pk, "facebook"])
+    before = snapshot()
+    missing = client.post(facebook, {"facebook-url": ""})
+    assert missing.status_code == 400 and "Paste the link to the post on the platform." in missing.content.decode()
+    assert snapshot() == before
     when = timezone.localtime() - timedelta(hours=1)
     response = client.post(
-        url,
-        {
-            "adapter": "manual",
-            "url": "https://www.instagram.com/p/abc123/",
-            "published_at": when.strftime("%Y-%m-%dT%H:%M"),
-        },
+        facebook, {"facebook-url": MANUAL_URL, "facebook-published_at": when.strftime("%Y-%m-%dT%H:%M")}
     )
     assert response.status_code == 302
     world.approved.refresh_from_db()
+    assert world.approved.status == Post.Status.PARTLY_PUBLISHED  # the website is still to go
+
+    website = reverse("social:post_channel_record", args=[world.approved.pk, "website"])
+    assert client.post(website, {"website-url": WEBSITE_URL}).status_code == 302
+    world.approved.refresh_from_db()
     assert world.approved.status == Post.Status.PUBLISHED
-    assert world.approved.published_url == "https://www.instagram.com/p/abc123/"
+    assert world.approved.published_url == MANUAL_URL  # the channel that went out first
     assert world.approved.published_at == when.replace(second=0, microsecond=0)
     assert world.approved.published_by == reviewer
+    assert [(d.channel, d.state, d.url, d.done_by) for d in world.approved.deliveries.order_by("channel")] == [
+        ("facebook", PostChannel.State.RECORDED, MANUAL_URL, reviewer),
+        ("website", PostChannel.State.RECORDED, WEBSITE_URL, reviewer),
+    ]
 
 
 @pytest.mark.django_db
@@ -719,7 +739,10 @@ def test_the_takedowns_page_says_which_post_to_take_down_and_where_it_was_publis
     card = page.split(f'id="takedown-{takedown.pk}"', 1)[1].split("</section>", 1)[0]
     assert f"Published post {world.published.pk}" in card
     assert f'href="{post_url}"' in card and f'href="{MANUAL_URL}"' in card
-    assert "Facebook Page, FiG website" in card  # where it went
+    # Where it went, channel by channel, each with its link and a way to record it removed.
+    for channel, label, link in (("facebook", "Facebook Page", MANUAL_URL), ("website", "FiG website", WEBSITE_URL)):
+        row = card.split(f'id="takedown-{takedown.pk}-{channel}"', 1)[1].split("</tr>", 1)[0]
+        assert label in row and f'href="{link}"' in row and f"Removed from {label}" in row
 
     client.post(reverse("social:takedown_remove", args=[takedown.pk]), {"how": "by_hand", "notes": "Deleted"})
     removed = client.get(reverse("social:takedowns")).content.decode().split('id="removed-heading"', 1)[1]
@@ -851,9 +874,9 @@ def test_it_lists_posts_in_a_fixed_number_of_queries(client, reviewer, author, c
     client.force_login(reviewer)
     client.get(reverse("social:posts"))  # the first request creates the usersession row
     # The signed-in staff request's own queries, then: the count of each status (which is the
-    # paginator's count too), one page of posts with their authors and photo counts. The reviewer
-    # check for the sub-navigation costs nothing (roles come with the user).
-    with django_assert_num_queries(STAFF_REQUEST_QUERIES + 2):
+    # paginator's count too), one page of posts with their authors and photo counts, and the channels of
+    # the posts on the page. The reviewer check for the sub-navigation costs nothing (roles come with the user).
+    with django_assert_num_queries(STAFF_REQUEST_QUERIES + 3):
         response = client.get(reverse("social:posts"))
     assert len(response.context["rows"]) == min(count, 25)
     assert response.context["page"].paginator.count == count
@@ -869,7 +892,8 @@ def test_it_lists_the_review_queue_in_a_fixed_number_of_queries(
     _bulk_posts(author, count)
     client.force_login(reviewer)
     client.get(reverse("social:review_queue"))
-    # The staff request's queries, the paginator's count and one page of posts with authors and photo counts.
-    with django_assert_num_queries(STAFF_REQUEST_QUERIES + 2):
+    # The staff request's queries, the paginator's count, one page of posts with authors and photo counts, the
+    # first photo of each (none here) and what the checks found when each was sent for review.
+    with django_assert_num_queries(STAFF_REQUEST_QUERIES + 4):
         response = client.get(reverse("social:review_queue"))
     assert len(response.context["rows"]) == min(count, 50)
