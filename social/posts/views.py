@@ -366,7 +366,7 @@ def _sendable(delivery: PostChannel) -> bool:
     return not delivery.by_hand and delivery.state in channels.NOT_YET and not delivery.external_id
 
 
-def _publishing(deliveries: list[PostChannel], previews: list, forms: dict) -> dict:
+def _publishing(deliveries: list[PostChannel], previews: list[selectors.ChannelPreview], forms: dict) -> dict:
     """What an administrator can do to get the post out: send the channels FiG Safety sends; send again, once
     they have looked, those whose last call may have gone out; and publish by hand the others (and any that
     failed), recording each link."""
