@@ -307,3 +307,34 @@ def test_reply_texts_are_kept_even_when_meta_refuses(fake, admin, django_capture
     reply = _send(conversation, "public_reply", admin, django_capture_on_commit_callbacks, text="Kept text")
     assert reply.text == "Kept text" and reply.sending == Message.Sending.FAILED
     assert dataclasses.asdict(replies.reply_options(conversation, timezone.now()))["ways"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_no_row_is_locked_while_the_reply_is_sent(fake, admin):
+    """Invariant: no network call while a database row is locked. While Meta is answering the Send API call,
+    another connection can lock the conversation and the reply at once (NOWAIT), and sees the reply sending."""
+    from django.db import connection, transaction
+
+    assert connection.vendor == "postgresql"
+    conversation = _dm(timedelta(hours=1))
+    seen: list = []
+
+    def try_lock(request) -> None:
+        from django.db import connection as thread_connection
+
+        try:
+            with transaction.atomic():
+                Conversation.objects.select_for_update(nowait=True).get(pk=conversation.pk)
+                reply = Message.objects.select_for_update(nowait=True).get(conversation=conversation, from_fig=True)
+                seen.append(reply.sending)
+        except Exception as exc:  # noqa: BLE001 - any failure to lock is what the test reports
+            seen.append(exc)
+        finally:
+            thread_connection.close()
+
+    fake.on_request = try_lock
+    reply = replies.reply_queue(conversation=conversation, text="Hello", send_as=Message.SendAs.MESSAGE, by=admin)
+    reply.refresh_from_db()
+    assert seen == [Message.Sending.SENDING]
+    assert reply.sending == Message.Sending.SENT
