@@ -53,7 +53,7 @@ def test_a_post_goes_out_on_facebook_and_x_at_its_time_and_comes_down_from_both(
     mo = consent_factories.CarerFactory(family=family, full_name="Mo Demo", email="mo@example.org")
     consent_factories.give(ava, mo)
     mother = factories.parent_user(email=mo.email, full_name="Mo Demo")
-    photo = ready_photo(family, [ava], photographer)
+    ready_photo(family, [ava], photographer)
     at = timezone.localtime(timezone.now() + timedelta(hours=2)).replace(second=0, microsecond=0)
 
     with page_graph(settings, instagram=False) as graph, x_api(settings) as x:

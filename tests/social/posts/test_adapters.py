@@ -365,7 +365,7 @@ def test_consent_withdrawn_before_the_send_sends_it_back_and_sends_nothing(autho
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_consent_withdrawn_while_the_call_is_under_way_opens_a_takedown(graph):
-    """The call cannot be stopped once begun: the channel is recorded as sent and a takedown opens."""
+    """The call cannot be stopped once begun: the channel is recorded as sent, then deleted under the takedown."""
     author = factories.staff_user("staff", "post_writer", email="author@example.org")
     admin = factories.staff_user("social_admin", email="admin@example.org")
     coordinator = factories.staff_user("coordinator")
@@ -385,11 +385,13 @@ def test_consent_withdrawn_while_the_call_is_under_way_opens_a_takedown(graph):
     graph.on_request = withdraw_during_the_call
     posts.post_publish(post=post, by=admin, adapter_name="facebook")  # commits, then the eager task sends it
     post = Post.objects.get(pk=post.pk)
-    assert post.status == S.PUBLISHED
-    assert (_facebook(post).state, _facebook(post).external_id) == (C.SENT, graph.post_ids[0])
+    # It went out (its id kept), and, the takedown being open, was deleted through the Graph API at once.
+    assert _facebook(post).external_id == graph.post_ids[0]
+    assert graph.deleted_posts == graph.post_ids
+    assert post.status == S.TAKEN_DOWN and _facebook(post).state == C.TAKEN_DOWN
     [takedown] = post.takedowns.all()
-    # Opened by the withdrawal itself, the post being published then (selectors.LIVE_ONLINE).
-    assert takedown.status == Takedown.Status.OPEN and "Consent was withdrawn" in takedown.reason
+    # Opened by the withdrawal itself, the call being under way then (channels.may_be_online).
+    assert takedown.status == Takedown.Status.REMOVED and "Consent was withdrawn" in takedown.reason
 
 
 def test_the_sweep_queues_a_lost_send_again_and_settles_a_stopped_one(
