@@ -14,8 +14,18 @@ LINK_SALT = "consents.request-link"
 REVIEW_SALT = "consents.review-link"
 
 
+def address_tag(email: str) -> str:
+    """Binds a link to the address it was sent to without putting the address in the URL: once a
+    coordinator corrects a carer's email, links sent to the old one stop working."""
+    return salted_hmac(REVIEW_SALT, email.strip().lower()).hexdigest()[:16]
+
+
 def request_link_token(consent_request: ConsentRequest) -> str:
-    return signing.dumps({"r": consent_request.pk, "n": consent_request.nonce}, salt=LINK_SALT, compress=True)
+    return signing.dumps(
+        {"r": consent_request.pk, "n": consent_request.nonce, "e": address_tag(consent_request.carer.email)},
+        salt=LINK_SALT,
+        compress=True,
+    )
 
 
 def request_link(consent_request: ConsentRequest) -> str:
@@ -25,16 +35,8 @@ def request_link(consent_request: ConsentRequest) -> str:
 # --- the review link: see and withdraw one child's consent, straight from the confirmation email -----
 
 
-def review_email_tag(email: str) -> str:
-    # Binds a link to the address it was sent to without putting the address in the URL: once a
-    # coordinator corrects a carer's email, links sent to the old one stop working.
-    return salted_hmac(REVIEW_SALT, email.strip().lower()).hexdigest()[:16]
-
-
 def review_link_token(*, carer: Carer, child: Child) -> str:
-    return signing.dumps(
-        {"c": carer.pk, "k": child.pk, "e": review_email_tag(carer.email)}, salt=REVIEW_SALT, compress=True
-    )
+    return signing.dumps({"c": carer.pk, "k": child.pk, "e": address_tag(carer.email)}, salt=REVIEW_SALT, compress=True)
 
 
 def review_link(*, carer: Carer, child: Child) -> str:

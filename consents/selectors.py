@@ -32,7 +32,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from consents.errors import LinkProblem
-from consents.links import LINK_SALT, REVIEW_SALT, review_email_tag
+from consents.links import LINK_SALT, REVIEW_SALT, address_tag
 from consents.models import (
     PURPOSES,
     Carer,
@@ -304,16 +304,22 @@ def request_from_token(token: str) -> ConsentRequest:
 
 
 def request_from_token_any(token: str) -> ConsentRequest | None:
-    """The request a genuine link points to, whatever its state (for the "already answered" page)."""
+    """The request a genuine link points to, whatever its state (for the "already answered" page); None
+    when the link was sent to an address the carer no longer has (a coordinator corrected it)."""
     try:
         data = signing.loads(token, salt=LINK_SALT)
     except signing.BadSignature:
         return None
-    return (
+    consent_request = (
         ConsentRequest.objects.select_related("child", "carer", "form_version", "child__family")
         .filter(pk=data.get("r"), nonce=data.get("n"))
         .first()
     )
+    if consent_request is None or not constant_time_compare(
+        address_tag(consent_request.carer.email), str(data.get("e", ""))
+    ):
+        return None
+    return consent_request
 
 
 def review_from_token(token: str) -> tuple[Carer, Child]:
@@ -335,7 +341,7 @@ def review_from_token(token: str) -> tuple[Carer, Child]:
         carer is None
         or child is None
         or carer.family_id != child.family_id
-        or not constant_time_compare(review_email_tag(carer.email), str(data.get("e", "")))
+        or not constant_time_compare(address_tag(carer.email), str(data.get("e", "")))
     ):
         raise LinkProblem("invalid")
     return carer, child

@@ -275,8 +275,17 @@ def carer_edit(request: HttpRequest, reference: str, carer_id: int | None = None
     )
     if request.method == "POST" and form.is_valid():
         fields = {name: form.cleaned_data[name] for name in CarerForm.Meta.fields}
-        carer_save(family=family, carer=carer, by=request.user, request=request, **fields)
-        messages.success(request, "Saved.")
+        waiting = carer.requests.filter(status=ConsentRequest.Status.PENDING).count() if carer else 0
+        carer = carer_save(family=family, carer=carer, by=request.user, request=request, **fields)
+        cancelled = waiting - carer.requests.filter(status=ConsentRequest.Status.PENDING).count()
+        links = "The consent link sent" if cancelled == 1 else f"The {cancelled} consent links sent"
+        works = "works" if cancelled == 1 else "work"
+        messages.success(
+            request,
+            f"Saved. {links} before this change no longer {works}: send a new request if one is still needed."
+            if cancelled
+            else "Saved.",
+        )
         return redirect("consents:family_detail", reference=family.reference)
     title = "Change carer's details" if carer else f"Add a carer to {family.reference}"
     return render(

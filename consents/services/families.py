@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from guardian.shortcuts import assign_perm, remove_perm
 
 from consents.errors import ConsentError
-from consents.models import Carer, Child, Family
+from consents.models import Carer, Child, ConsentRequest, Family
 from consents.selectors import coordinators_of
 from staff.models import User
 from staff.services import audit_record, parent_user_get_or_create
@@ -91,6 +91,27 @@ def child_save(
     return child
 
 
+def _cancel_links(carer: Carer, *, by: User, request: HttpRequest | None, because: str) -> None:
+    """The carer's address changed or they no longer hold parental responsibility: every link waiting to be
+    signed stops working now, in the same transaction, so whoever holds the old email cannot answer it.
+    (Each link is also bound to the address it was sent to: consents.links.address_tag.)"""
+    cancelled = list(
+        ConsentRequest.objects.select_for_update()
+        .filter(carer=carer, status=ConsentRequest.Status.PENDING)
+        .values_list("pk", flat=True)
+    )
+    if not cancelled:
+        return
+    ConsentRequest.objects.filter(pk__in=cancelled).update(status=ConsentRequest.Status.CANCELLED)
+    audit_record(
+        action="consent.requests_cancelled",
+        actor=by,
+        target=carer.family,
+        request=request,
+        details={"carer": carer.pk, "requests": cancelled, "because": because},
+    )
+
+
 def carer_save(
     *, family: Family, by: User, carer: Carer | None = None, request: HttpRequest | None = None, **fields: Any
 ) -> Carer:
@@ -100,6 +121,7 @@ def carer_save(
             carer = Carer.objects.create(family=family, **fields)
             audit_record(action="carer.added", actor=by, target=family, request=request, details={"carer": carer.pk})
         else:
+            carer = Carer.objects.select_for_update().get(pk=carer.pk)  # a link being signed now waits for this
             changed = _apply_changes(carer, fields)
             if "email" in changed:
                 carer.user = None  # the old address's account no longer speaks for this carer
@@ -111,6 +133,10 @@ def carer_save(
                 request=request,
                 details={"carer": carer.pk, "changed": changed},
             )
+            if "email" in changed or not carer.has_parental_responsibility:
+                _cancel_links(
+                    carer, by=by, request=request, because="email" if "email" in changed else "responsibility"
+                )
         if carer.email and carer.user_id is None:
             # An account to sign in to by emailed code, so the carer can see and withdraw consents.
             carer.user = parent_user_get_or_create(email=carer.email, full_name=carer.full_name)
