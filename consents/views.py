@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import logging
+import mimetypes
+from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.forms.models import model_to_dict
@@ -41,6 +46,7 @@ from consents.forms import (
 )
 from consents.formtext import missing_statements, who_sees_problems, with_who_sees
 from consents.models import PURPOSES, Carer, Child, ConsentFormVersion, ConsentRecord, ConsentRequest, Purpose
+from consents.scans import ScanRefused
 from consents.selectors import (
     STATE_LABELS,
     assignable_coordinators,
@@ -73,6 +79,7 @@ from consents.services.requests import (
 )
 from consents.services.signing import consent_give_signed_in, consent_record_offline, consent_sign
 from consents.services.withdrawal import consent_withdraw
+from fig_safety import ratelimit
 from fig_safety.vault import blob_response
 from social.posts.selectors import online_holds_for_child
 from staff.access import staff_required
@@ -365,6 +372,8 @@ def record_offline(request: HttpRequest, reference: str, child_id: int) -> HttpR
                 evidence=evidence_from(request),
                 note=form.cleaned_data["note"],
             )
+        except ScanRefused as exc:
+            form.add_error("scan", str(exc))
         except ConsentError as exc:
             form.add_error(None, str(exc))
         else:
@@ -380,7 +389,7 @@ def withdraw_for_carer(request: HttpRequest, reference: str, child_id: int) -> H
     form = StaffWithdrawForm(request.POST or None, child=child)
     if request.method == "POST" and form.is_valid():
         try:
-            consent_withdraw(
+            record = consent_withdraw(
                 child=child,
                 carer=form.cleaned_data["carer"],
                 purposes=form.cleaned_data["purposes"],
@@ -392,7 +401,10 @@ def withdraw_for_carer(request: HttpRequest, reference: str, child_id: int) -> H
         except ConsentError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, "The withdrawal is recorded and has taken effect.")
+            if record is None:
+                messages.info(request, ALREADY_WITHDRAWN)
+            else:
+                messages.success(request, "The withdrawal is recorded and has taken effect.")
             return redirect("consents:child_history", reference=reference, child_id=child.pk)
     return render(
         request,
@@ -417,7 +429,8 @@ def certificate(request: HttpRequest, record_id: int) -> HttpResponse:
 @staff_required(*OVERSIGHT_ROLES)
 @require_safe
 def record_file(request: HttpRequest, record_id: int, which: str) -> HttpResponse:
-    """The drawn signature or the scanned paper form, decrypted for an allowed viewer only."""
+    """The drawn signature or the scanned paper form, decrypted for an allowed viewer only. Always a
+    download: a PDF opened in the browser's viewer could still run what a cleaner missed."""
     record = access_record(request.user, record_id)
     name, key_id, content_type = {
         "signature": (record.signature_blob, record.signature_key_id, "image/png"),
@@ -425,8 +438,13 @@ def record_file(request: HttpRequest, record_id: int, which: str) -> HttpRespons
     }.get(which, ("", "", ""))
     if not name:
         raise Http404
+    extension = mimetypes.guess_extension(content_type) or ".bin"
     response = blob_response(
-        name=name, key_id=key_id, content_type=content_type, filename=f"consent-{record.pk}-{which}", attachment=False
+        name=name,
+        key_id=key_id,
+        content_type=content_type,
+        filename=f"consent-{record.pk}-{which}{extension}",
+        attachment=True,
     )
     audit_record(action=f"consent.{which}_viewed", request=request, target=record)
     return response
@@ -497,8 +515,34 @@ def reconsent(request: HttpRequest) -> HttpResponse:
 
 # --- parents: signing from the emailed link ---------------------------------------------
 
+log = logging.getLogger(__name__)
+
+ALREADY_WITHDRAWN = "Nothing has changed: that consent was already withdrawn."
+LINK_BUSY = "This link has been opened too many times in a short while. Please wait a few minutes and try again."
+
+
+def link_rate_limited(view):
+    """Count each use of an emailed link (per link, FIG_CONSENT_LINK_RATES) and answer 429 past the limit, so
+    a link cannot be hammered. With the counter unreachable (Redis down) the page still opens: a warning
+    is logged, and the services below are idempotent on their own."""
+
+    @wraps(view)
+    def limited(request: HttpRequest, token: str) -> HttpResponse:
+        key = "consent-link:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+        try:
+            allowed = ratelimit.allow(key, settings.FIG_CONSENT_LINK_RATES)
+        except ratelimit.Unavailable:
+            log.warning("The consent-link rate limit could not be counted (is the cache down?); let through.")
+            allowed = True
+        if not allowed:
+            return render(request, "429.html", {"message": LINK_BUSY}, status=429)
+        return view(request, token)
+
+    return limited
+
 
 @require_http_methods(["GET", "POST"])
+@link_rate_limited
 def sign(request: HttpRequest, token: str) -> HttpResponse:
     try:
         consent_request = request_from_token(token)
@@ -555,6 +599,7 @@ def _link_problem(request: HttpRequest, token: str, kind: str) -> HttpResponse:
 
 @never_cache
 @require_safe
+@link_rate_limited
 def review(request: HttpRequest, token: str) -> HttpResponse:
     """One child's consent, for the carer the link was emailed to: what holds now, the history, withdraw."""
     try:
@@ -573,6 +618,7 @@ def review(request: HttpRequest, token: str) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@link_rate_limited
 def review_withdraw(request: HttpRequest, token: str) -> HttpResponse:
     try:
         carer, child = review_from_token(token)
@@ -611,7 +657,7 @@ def _withdraw_page(
     initial = [p for p in request.GET.getlist("purpose") if p in PURPOSES] or list(PURPOSES)
     form = WithdrawForm(request.POST or None, initial={"purposes": initial})
     if request.method == "POST" and form.is_valid():
-        consent_withdraw(
+        record = consent_withdraw(
             child=child,
             carer=carer,
             purposes=form.cleaned_data["purposes"],
@@ -619,7 +665,10 @@ def _withdraw_page(
             evidence=evidence_from(request),
             reason=form.cleaned_data["reason"],
         )
-        messages.success(request, "Your withdrawal has taken effect. We have emailed you a confirmation.")
+        if record is None:
+            messages.info(request, ALREADY_WITHDRAWN)
+        else:
+            messages.success(request, "Your withdrawal has taken effect. We have emailed you a confirmation.")
         return redirect(back_url)
     return render(request, "consents/withdraw.html", {"form": form, "child": child, "back_url": back_url})
 

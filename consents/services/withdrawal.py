@@ -18,6 +18,18 @@ from staff.notifications import notify
 from staff.services import audit_record
 
 
+def _answered_no(*, child: Child, carer: Carer) -> set[str]:
+    """The purposes whose latest answer from this carer for this child is no (declined or withdrawn)."""
+    latest: dict[str, bool] = {}
+    for answers in (
+        ConsentRecord.objects.filter(child=child, carer=carer)
+        .order_by("signed_at", "pk")
+        .values_list("answers", flat=True)
+    ):
+        latest.update({purpose: bool(answer) for purpose, answer in answers.items() if answer is not None})
+    return {purpose for purpose, answer in latest.items() if not answer}
+
+
 def consent_withdraw(
     *,
     child: Child,
@@ -27,17 +39,27 @@ def consent_withdraw(
     evidence: Evidence,
     by: User | None = None,
     reason: str = "",
-) -> ConsentRecord:
-    """Withdraw consent for some or all purposes. Takes effect at once and runs the withdrawal handlers."""
+) -> ConsentRecord | None:
+    """Withdraw consent for some or all purposes. Takes effect at once and runs the withdrawal handlers.
+
+    Returns None, changing and sending nothing, when this carer has already said no to every purpose
+    asked: a replayed or double-submitted withdrawal makes one record and one email, not one each.
+    """
     purposes = [p for p in PURPOSES if p in set(purposes)]
     if not purposes:
         raise ConsentError("Choose what to withdraw.")
     if carer.family_id != child.family_id or not carer.has_parental_responsibility:
         raise ConsentError("Only a carer with parental responsibility can withdraw consent.")
-    answers = dict.fromkeys(purposes, False)
-    # One timestamp for the row and its evidence hash, so the hash can be recomputed from the row.
-    signed_at = timezone.now()
     with transaction.atomic():
+        # The carer's row lock makes two identical withdrawals take turns: the second sees the first.
+        Carer.objects.select_for_update().filter(pk=carer.pk).first()
+        said_no = _answered_no(child=child, carer=carer)
+        purposes = [p for p in purposes if p not in said_no]
+        if not purposes:
+            return None
+        answers = dict.fromkeys(purposes, False)
+        # One timestamp for the row and its evidence hash, so the hash can be recomputed from the row.
+        signed_at = timezone.now()
         record = ConsentRecord.objects.create(
             child=child,
             carer=carer,

@@ -387,7 +387,9 @@ def test_the_reading_takes_two_queries_however_many_carers_decided(coordinator, 
     family, child, [mum, *others] = family_with_child(coordinator, carers=4)
     record = give(child, mum, at=SIGNED)
     for number, carer in enumerate(others):
-        answers = all_answers(True, training=False, print=False)
+        # The last said yes to training and withdraws it; the others refused it (a no-op withdrawal of what
+        # was already refused records nothing: consents.services.withdrawal).
+        answers = all_answers(True, training=number == 2, print=False)
         give(child, carer, answers=answers, at=SIGNED + dt.timedelta(days=number))
         withdraw(child, carer, [list(Purpose)[number].value], at=WITHDRAWN + dt.timedelta(hours=number))
     carer_save(family=family, carer=others[0], by=coordinator, email=others[0].email, has_parental_responsibility=False)
