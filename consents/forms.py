@@ -70,7 +70,10 @@ class OfflineConsentForm(PurposeAnswersMixin, forms.Form):
     scan = forms.FileField(
         required=False,
         label="Scanned paper form (PDF, JPEG or PNG)",
-        help_text="Required for a paper form. It is stored encrypted.",
+        help_text=(
+            "Required for a paper form. It is stored encrypted, without the location and other details a "
+            "phone or scanner adds, and a PDF without its scripts, links or attached files."
+        ),
     )
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Note")
 

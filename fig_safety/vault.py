@@ -178,8 +178,29 @@ def vault_reseal_blob(*, name: str, key_id: str) -> tuple[str, bool]:
         return target, False
     data = unseal(old_blob, name=name, key_id=key_id)
     new_key_id, blob = seal(data, name=name, key_id=target)
+    _overwrite(name=name, blob=blob, old_blob=old_blob)
+    return new_key_id, True
+
+
+def vault_replace(*, name: str, key_id: str, data: bytes) -> StoredBlob:
+    """Put `data` in place of what the blob under `name` holds, sealed with the current key. For rows that
+    cannot change (signed consent records): the name stays, the contents change."""
+    storage = storages["vault"]
+    try:
+        with storage.open(name, "rb") as handle:
+            old_blob = handle.read()
+    except FileNotFoundError as exc:
+        raise VaultError(f"Vault blob {name} is missing.") from exc
+    unseal(old_blob, name=name, key_id=key_id)  # only a blob that is really ours is replaced
+    new_key_id, blob = seal(data, name=name)
+    _overwrite(name=name, blob=blob, old_blob=old_blob)
+    return StoredBlob(name=name, key_id=new_key_id, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+
+def _overwrite(*, name: str, blob: bytes, old_blob: bytes) -> None:
     # Storages cannot overwrite in place: delete, then write. If the write fails
     # or lands under another name, put the old blob back so nothing is lost.
+    storage = storages["vault"]
     storage.delete(name)
     try:
         saved = storage.save(name, ContentFile(blob))
@@ -190,7 +211,6 @@ def vault_reseal_blob(*, name: str, key_id: str) -> tuple[str, bool]:
         storage.delete(saved)
         storage.save(name, ContentFile(old_blob))
         raise VaultError("The vault storage renamed a blob; refusing to keep it.")
-    return new_key_id, True
 
 
 def blob_response(*, name: str, key_id: str, content_type: str, filename: str, attachment: bool = False):

@@ -81,31 +81,7 @@ def process_upload(data: bytes, *, blurred_only: bool = False) -> ProcessedPhoto
     kind = sniff(data)
     if kind is None:
         raise PhotoRefused("This is not a JPEG, PNG, WebP or HEIC photo.")
-    try:
-        with Image.open(io.BytesIO(data)) as probe:  # reads the header only
-            if _PILLOW_ALIASES.get(probe.format, probe.format) != kind:
-                raise PhotoRefused("This is not a JPEG, PNG, WebP or HEIC photo.")
-            width, height = probe.size
-            if width * height > settings.FIG_PHOTO_MAX_PIXELS:
-                raise PhotoRefused(
-                    f"The image is {width} × {height} pixels, more than the "
-                    f"{settings.FIG_PHOTO_MAX_PIXELS // 1_000_000} megapixels accepted."
-                )
-            taken_at = _taken_at(probe)
-            probe.load()  # decode now, inside the limits, to find truncated or broken files
-            upright = ImageOps.exif_transpose(probe)
-            pixels = _to_rgb(upright)
-    except PhotoRefused:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise PhotoRefused(
-            f"The image has too many pixels to be a photo (more than {settings.FIG_PHOTO_MAX_PIXELS // 1_000_000} "
-            "megapixels), so it was not opened."
-        ) from exc
-    except Exception as exc:  # a hostile file can make a decoder raise almost anything
-        # (UnidentifiedImageError, OSError, SyntaxError, struct.error, IndexError, pillow-heif's own...);
-        # whatever it is, the file is refused with a reason rather than left stuck in processing.
-        raise PhotoRefused("The file is damaged or incomplete, so it cannot be read as a photo.") from exc
+    pixels, taken_at = upright_pixels(data, kind=kind)
     faces = tuple(find_faces(pixels))
     blurred = unidentifiable_image(pixels, faces) if faces else None
     if blurred_only:
@@ -122,6 +98,44 @@ def process_upload(data: bytes, *, blurred_only: bool = False) -> ProcessedPhoto
         unidentifiable=_jpeg(blurred) if blurred is not None else None,
         unidentifiable_thumbnail=_jpeg(_thumbnail(blurred), optimize=True) if blurred is not None else None,
     )
+
+
+def upright_pixels(data: bytes, *, kind: str, what: str = "photo") -> tuple[Image.Image, datetime | None]:
+    """The file's pixels alone, turned upright and in RGB, and the camera's time read before the rest of
+    its metadata is dropped. `kind` is what `sniff` found; `what` names the file in the refusals ("photo",
+    "scan"). Shared by photos and scanned consent forms, so both are cleaned the same way.
+
+    The pixel count is checked from the header before anything is decoded. Raises PhotoRefused."""
+    try:
+        with Image.open(io.BytesIO(data)) as probe:  # reads the header only
+            if _PILLOW_ALIASES.get(probe.format, probe.format) != kind:
+                raise PhotoRefused(f"This is not a JPEG, PNG, WebP or HEIC {what}.")
+            width, height = probe.size
+            if width * height > settings.FIG_PHOTO_MAX_PIXELS:
+                raise PhotoRefused(
+                    f"The image is {width} × {height} pixels, more than the "
+                    f"{settings.FIG_PHOTO_MAX_PIXELS // 1_000_000} megapixels accepted."
+                )
+            taken_at = _taken_at(probe)
+            probe.load()  # decode now, inside the limits, to find truncated or broken files
+            upright = ImageOps.exif_transpose(probe)
+            return _to_rgb(upright), taken_at
+    except PhotoRefused:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise PhotoRefused(
+            f"The image has too many pixels to be a {what} (more than "
+            f"{settings.FIG_PHOTO_MAX_PIXELS // 1_000_000} megapixels), so it was not opened."
+        ) from exc
+    except Exception as exc:  # a hostile file can make a decoder raise almost anything
+        # (UnidentifiedImageError, OSError, SyntaxError, struct.error, IndexError, pillow-heif's own...);
+        # whatever it is, the file is refused with a reason rather than left stuck in processing.
+        raise PhotoRefused(f"The file is damaged or incomplete, so it cannot be read as a {what}.") from exc
+
+
+def encode_jpeg(image: Image.Image) -> bytes:
+    """A JPEG of `image`'s pixels and nothing else, as the processing stores a photo."""
+    return _jpeg(image)
 
 
 def unidentifiable_image(image: Image.Image, boxes: Iterable[FaceBox]) -> Image.Image:

@@ -20,6 +20,7 @@ from consents.formtext import render_form_text
 from consents.hooks import run_withdrawal_handlers
 from consents.links import review_link
 from consents.models import PURPOSES, Carer, Child, ConsentFormVersion, ConsentRecord, ConsentRequest, Purpose
+from consents.scans import CleanScan, scan_clean
 from consents.selectors import carers_for_user
 from consents.services.evidence import Evidence, evidence_hash
 from consents.services.form_versions import form_version_current
@@ -105,7 +106,7 @@ class GivenConsent:
     method: str = ConsentRecord.Method.ONLINE
     recorded_by: User | None = None
     taken_by: str = ""
-    scan: tuple[bytes, str] | None = None  # (the scanned paper form, its content type)
+    scan: CleanScan | None = None  # the scanned paper form, as `scan_clean` left it: nothing else is stored
     confirmed_pr: bool = True
 
 
@@ -116,7 +117,7 @@ def _create_given_record(*, given: GivenConsent, new_blobs: list[str]) -> Consen
     text = render_form_text(given.version, given.child)
     signed_at = timezone.now()
     signature = vault_save(given.signature_png, folder="signatures") if given.signature_png else None
-    scan_blob = vault_save(given.scan[0], folder="consent-scans") if given.scan else None
+    scan_blob = vault_save(given.scan.data, folder="consent-scans") if given.scan else None
     new_blobs.extend(blob.name for blob in (signature, scan_blob) if blob)
     text_sha256 = ConsentRecord.digest(text)
     evidence_fields = {
@@ -136,6 +137,8 @@ def _create_given_record(*, given: GivenConsent, new_blobs: list[str]) -> Consen
         "scan_sha256": scan_blob.sha256 if scan_blob else None,
         "taken_by": given.taken_by,
     }
+    if given.scan:  # the file as attached, before cleaning (records without a scan hash as they always have)
+        evidence_fields["scan_received_sha256"] = given.scan.received_sha256
     record = ConsentRecord.objects.create(
         child=given.child,
         carer=given.carer,
@@ -153,7 +156,7 @@ def _create_given_record(*, given: GivenConsent, new_blobs: list[str]) -> Consen
         signature_key_id=signature.key_id if signature else "",
         scan_blob=scan_blob.name if scan_blob else "",
         scan_key_id=scan_blob.key_id if scan_blob else "",
-        scan_content_type=given.scan[1] if given.scan else "",
+        scan_content_type=given.scan.content_type if given.scan else "",
         taken_by=given.taken_by,
         recorded_by=given.recorded_by,
         signed_at=signed_at,
@@ -300,7 +303,8 @@ def consent_record_offline(
     evidence: Evidence,
     note: str = "",
 ) -> ConsentRecord:
-    """A coordinator records a consent given on paper or by phone."""
+    """A coordinator records a consent given on paper or by phone. `scan` is (the file's bytes, its declared
+    type); it is cleaned here, before anything is locked, and refused with ScanRefused (a ConsentError)."""
     if carer.family_id != child.family_id or not carer.has_parental_responsibility:
         raise ConsentError("Consent can only be recorded for a carer with parental responsibility in this family.")
     if method not in {ConsentRecord.Method.PAPER, ConsentRecord.Method.PHONE}:
@@ -308,6 +312,7 @@ def consent_record_offline(
     if method == ConsentRecord.Method.PAPER and not scan:
         raise ConsentError("Attach the scanned paper form.")
     clean_answers = _validate_answers(answers)
+    kept_scan = scan_clean(data=scan[0], content_type=scan[1]) if scan else None
     version = form_version_current()
     with blobs_removed_on_failure() as new_blobs, transaction.atomic():
         answering = _open_request_locked(child=child, carer=carer)
@@ -325,7 +330,7 @@ def consent_record_offline(
                 method=method,
                 recorded_by=by,
                 taken_by=taken_by.strip(),
-                scan=scan,
+                scan=kept_scan,
                 confirmed_pr=True,
             ),
             new_blobs=new_blobs,
@@ -335,9 +340,14 @@ def consent_record_offline(
             action="consent.recorded_offline",
             actor=by,
             target=record,
-            details={"method": method, "answers": clean_answers, "note": note[:500]},
+            details={"method": method, "answers": clean_answers, "note": note[:500], **_scan_hashes(kept_scan)},
         )
     return record
+
+
+def _scan_hashes(scan: CleanScan | None) -> dict[str, str]:
+    """What was attached and what was kept of it, for the audit trail (the kept file is in the vault)."""
+    return {"scan_received_sha256": scan.received_sha256, "scan_sha256": scan.sha256} if scan else {}
 
 
 def _email_confirmation(record: ConsentRecord) -> None:

@@ -45,6 +45,7 @@ from tests.consents.factories import (
     sign,
     withdraw,
 )
+from tests.photos import images
 from tests.query_counts import STAFF_REQUEST_QUERIES
 
 REGISTER = reverse("consents:register")
@@ -222,7 +223,7 @@ def test_the_csv_export_is_refused_to_staff_without_a_consent_role(client, regis
 # --- how each consent was given, and where each request stands ----------------------------
 
 
-SCAN = (b"%PDF-1.4\n" + b"scanned paper form " * 20, "application/pdf")
+SCAN = (images.pdf(), "application/pdf")
 
 
 @pytest.fixture
