@@ -1,7 +1,7 @@
 """Storage: what reaches the disk or the bucket is sealed and randomly named; keys rotate without loss.
 
 The S3 path runs against moto in server mode on loopback (a real HTTP S3 API,
-through django-storages and boto3), not a mock of boto3.
+through django-storages and boto3), not a mock of boto3: tests/s3_server.py.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ import io
 import os
 import re
 import stat
-import urllib.request
-import uuid
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
@@ -30,10 +28,11 @@ from fig_safety.vault import MAGIC, vault_read
 from photos.models import Photo
 from photos.services import photo_delete, photo_process, photo_upload
 from staff.models import AuditEvent
-from tests import factories
+from tests import factories, s3_server
 from tests.consents.factories import EVIDENCE, all_answers, request_for, sign
 from tests.photos import images
 from tests.photos.fixtures import consented_child, ready_photo, unique_jpeg, vault_files
+from tests.s3_server import bucket_objects
 
 NAME = re.compile(r"(photos|thumbnails|incoming|signatures|consent-scans)/[0-9a-f]{4}/[A-Za-z0-9_-]{32}\.bin")
 IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG", b"RIFF", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")
@@ -117,55 +116,7 @@ def test_the_vault_folder_is_private_to_the_process_owner(photographer):
 
 # --- S3-compatible, through moto's server on loopback -------------------------------------
 
-
-@pytest.fixture
-def s3_vault(settings):
-    """A real S3 HTTP endpoint on 127.0.0.1 (moto's server), an empty bucket, and the vault pointed at it."""
-    boto3 = pytest.importorskip("boto3")
-    moto_server = pytest.importorskip("moto.server")
-
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    credentials = {
-        "aws_access_key_id": "fig-test",
-        "aws_secret_access_key": "fig-test-secret",
-        "region_name": "eu-west-2",
-    }
-    client = boto3.client("s3", endpoint_url=endpoint, **credentials)
-    client.bucket = f"fig-vault-{uuid.uuid4().hex[:12]}"  # moto keeps its state per process, not per server
-    client.create_bucket(Bucket=client.bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
-    # The production options (fig_safety/settings.py, FIG_STORAGE=s3), pointed at the test server.
-    # Overriding STORAGES makes Django drop its cached storage objects (the setting_changed signal).
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "vault": {
-            "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {
-                "bucket_name": client.bucket,
-                "endpoint_url": endpoint,
-                "region_name": "eu-west-2",
-                "access_key": credentials["aws_access_key_id"],
-                "secret_key": credentials["aws_secret_access_key"],
-                "default_acl": "private",
-                "querystring_auth": True,
-                "file_overwrite": False,
-                "location": "vault",
-            },
-        },
-    }
-    assert type(storages["vault"]).__name__ == "S3Storage"
-    try:
-        yield client
-    finally:
-        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10)
-        server.stop()
-
-
-def bucket_objects(client) -> dict[str, bytes]:
-    listing = client.list_objects_v2(Bucket=client.bucket).get("Contents", [])
-    return {item["Key"]: client.get_object(Bucket=client.bucket, Key=item["Key"])["Body"].read() for item in listing}
+s3_vault = s3_server.s3_vault  # the fixture (tests/s3_server.py), shared with the backup tests
 
 
 def test_the_s3_vault_stores_sealed_privately_named_objects(s3_vault, photographer, django_capture_on_commit_callbacks):
