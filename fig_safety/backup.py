@@ -9,11 +9,12 @@ How it is made, and why:
   version would have to be kept in step with it; this way one code path serves PostgreSQL and SQLite, and
   a backup loads into either. Sessions are left out, so a leaked backup signs nobody in; everyone signs in
   again after a restore.
-- The vault blobs are the ones that moment's rows name (BLOB_FIELDS, and inbox attachments), read inside
-  the same transaction and copied as stored: still sealed, never decrypted. The backup needs no vault key
-  and holds none; the manifest lists the ids of the keys the blobs were sealed with, nothing more. A blob a
-  row names but storage lacks is reported (`BackupReport.missing`, a non-zero exit) and the rest is still
-  written. Blobs stored after that moment belong to rows the backup does not have, so they are not needed.
+- The vault blobs are the ones that moment's rows name (fig_safety.vault_references, the same list key
+  rotation re-seals), read inside the same transaction and copied as stored: still sealed, never decrypted.
+  The backup needs no vault key and holds none; the manifest lists the ids of the keys the blobs were sealed
+  with, nothing more. A blob a row names but storage lacks is reported (`BackupReport.missing`, a non-zero
+  exit) and the rest is still written. Blobs stored after that moment belong to rows the backup does not
+  have, so they are not needed.
 - `manifest.json`, written last, gives the format version, when, the applied migrations, the database
   engine, the rows per table, the key ids and every file with its size and SHA-256. A folder without it is an
   unfinished backup. The files are private to the owner (0600, folders 0700): the database is personal data
@@ -62,6 +63,7 @@ from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
 from fig_safety.vault import VaultError, blob_key_id, unseal
+from fig_safety.vault_references import BLOB_FIELDS, vault_references  # noqa: F401 - BLOB_FIELDS for the tests
 
 FORMAT = "fig-safety-backup"
 VERSION = 1
@@ -73,17 +75,6 @@ BLOBS = "blobs"
 CHUNK = 2000
 # Tables left out: live sign-ins. A backup that leaks should not sign anyone in.
 EXCLUDED = ("sessions.session", "usersessions.usersession")
-# Every model field that holds a vault blob name, with the field recording the key it was sealed with.
-# Inbox attachments are the other place (Message.attachments, a list of dicts with "blob" and "key_id").
-BLOB_FIELDS = (
-    ("photos.photo", "incoming_blob", "incoming_key_id"),
-    ("photos.photo", "original_blob", "original_key_id"),
-    ("photos.photo", "thumbnail_blob", "thumbnail_key_id"),
-    ("photos.photo", "unidentifiable_blob", "unidentifiable_key_id"),
-    ("photos.photo", "unidentifiable_thumbnail_blob", "unidentifiable_thumbnail_key_id"),
-    ("consents.consentrecord", "signature_blob", "signature_key_id"),
-    ("consents.consentrecord", "scan_blob", "scan_key_id"),
-)
 # A blob name as vault_save makes them ("photos/1a2b/<random>.bin"), or any plain relative path: never
 # absolute, no part starting with a dot (so no ".."), so a manifest cannot reach outside the backup or the vault.
 SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*")
@@ -91,13 +82,6 @@ SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.
 
 class BackupError(Exception):
     """The backup cannot be written or restored; the message says why and what to do."""
-
-
-@dataclass(frozen=True)
-class BlobReference:
-    name: str
-    key_id: str  # as the row recorded it; the blob's own header wins (fig_safety.vault)
-    where: str  # which row names it, for a report
 
 
 @dataclass
@@ -133,25 +117,6 @@ def backed_up_models() -> list[type[models.Model]]:
         ),
         key=lambda model: model._meta.label_lower,
     )
-
-
-def vault_references() -> Iterator[BlobReference]:
-    """Every blob the database names, as the current transaction sees it."""
-    for label, blob_field, key_field in BLOB_FIELDS:
-        model = apps.get_model(label)
-        rows = model._base_manager.exclude(**{blob_field: ""}).order_by("pk").values_list("pk", blob_field, key_field)
-        for pk, name, key_id in rows.iterator(chunk_size=CHUNK):
-            yield BlobReference(name=name, key_id=key_id, where=f"{label} {pk} {blob_field}")
-    message = apps.get_model("social.message")
-    rows = message._base_manager.exclude(attachments=[]).order_by("pk").values_list("pk", "attachments")
-    for pk, attachments in rows.iterator(chunk_size=CHUNK):
-        for index, attachment in enumerate(attachments or []):
-            if isinstance(attachment, dict) and attachment.get("blob"):
-                yield BlobReference(
-                    name=attachment["blob"],
-                    key_id=attachment.get("key_id", ""),
-                    where=f"social.message {pk} attachment {index}",
-                )
 
 
 def applied_migrations() -> list[str]:

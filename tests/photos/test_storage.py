@@ -25,14 +25,20 @@ from PIL import Image, UnidentifiedImageError
 from consents.models import ConsentRecord
 from fig_safety import vault
 from fig_safety.vault import MAGIC, vault_read
+from fig_safety.vault_references import vault_references
+from photos.management.commands.vault_rotate_key import KINDS
 from photos.models import Photo
-from photos.services import photo_delete, photo_process, photo_upload
+from photos.services import photo_confirm_unidentifiable, photo_delete, photo_process, photo_upload
+from social.inbox import services as inbox_services
+from social.inbox.attachments import attachments_fetch
+from social.inbox.meta import Attachment, Event
 from staff.models import AuditEvent
 from tests import factories, s3_server
 from tests.consents.factories import EVIDENCE, all_answers, request_for, sign
 from tests.photos import images
 from tests.photos.fixtures import consented_child, ready_photo, unique_jpeg, vault_files
 from tests.s3_server import bucket_objects
+from tests.social.fake_graph import page_graph
 
 NAME = re.compile(r"(photos|thumbnails|incoming|signatures|consent-scans)/[0-9a-f]{4}/[A-Za-z0-9_-]{32}\.bin")
 IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG", b"RIFF", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")
@@ -191,10 +197,13 @@ def keys(settings):
 
 
 @pytest.fixture
-def vault_contents(keys, photographer):
-    """Everything the vault holds, all sealed with k1: photos (one still processing), a signature, a scan."""
+def vault_contents(keys, photographer, settings):
+    """Everything the vault holds, all sealed with k1: photos (one still processing, one with a confirmed
+    version with its face blurred), a signature, a scan and an attachment sent to FiG's inbox."""
     family, child, carer = consented_child()
     ready = [ready_photo(family, [child], photographer) for _ in range(3)]
+    faces = ready_photo(family, [child], photographer, data=images.astronaut())
+    photo_confirm_unidentifiable(photo=faces, confirmed=True, by=photographer)
     waiting = photo_upload(
         family=family,
         children=[child],
@@ -216,24 +225,39 @@ def vault_contents(keys, photographer):
         scan=(images.pdf(), "application/pdf"),
         evidence=EVIDENCE,
     )
-    assert signed.signature_blob and scanned.scan_blob
-    return {"ready": ready, "waiting": waiting, "signature": signed, "scan": scanned}
+    with page_graph(settings) as fake:
+        url = fake.add_attachment("/cdn/photo.jpg", images.jpeg(), "image/jpeg")
+        message = inbox_services.event_ingest(
+            Event(
+                platform="messenger",
+                kind="message",
+                action="add",
+                platform_id="m-rotate",
+                person_id="psid-1",
+                person_name="",
+                text="A photo for you",
+                at=timezone.now() - timedelta(minutes=1),
+                attachments=(Attachment(type="image", url=url),),
+            )
+        )
+        assert attachments_fetch(message_id=message.pk) == 1
+    faces.refresh_from_db()
+    message.refresh_from_db()
+    assert signed.signature_blob and scanned.scan_blob and message.attachments[0]["blob"]
+    assert faces.unidentifiable_blob and faces.unidentifiable_thumbnail_blob and faces.marked_unidentifiable
+    return {
+        "ready": ready,
+        "faces": faces,
+        "waiting": waiting,
+        "signature": signed,
+        "scan": scanned,
+        "message": message,
+    }
 
 
 def all_blobs() -> list[tuple[str, str, str]]:
-    """(what, name, recorded key id) for every blob the database knows about."""
-    blobs = []
-    for photo in Photo.objects.order_by("pk"):
-        for what in ("original", "thumbnail", "incoming"):
-            name = getattr(photo, f"{what}_blob")
-            if name:
-                blobs.append((what, name, getattr(photo, f"{what}_key_id")))
-    for record in ConsentRecord.objects.order_by("pk"):
-        if record.signature_blob:
-            blobs.append(("signature", record.signature_blob, record.signature_key_id))
-        if record.scan_blob:
-            blobs.append(("scan", record.scan_blob, record.scan_key_id))
-    return blobs
+    """(kind, name, recorded key id) for every blob the database names: the list backups copy."""
+    return [(reference.kind, reference.name, reference.key_id) for reference in vault_references()]
 
 
 def rotate() -> str:
@@ -244,7 +268,8 @@ def rotate() -> str:
 
 def test_key_rotation_reseals_everything_and_keeps_it_readable(vault_contents, keys, settings):
     before = all_blobs()
-    assert {what for what, _n, _k in before} == {"original", "thumbnail", "incoming", "signature", "scan"}
+    kinds = {"original", "thumbnail", "incoming", "unidentifiable", "unidentifiable_thumbnail", "signature", "scan"}
+    assert {what for what, _n, _k in before} == kinds | {"attachment"} == set(KINDS)  # one of every kind
     assert {key for _w, _n, key in before} == {"k1"}
     clear = {name: vault_read(name=name, key_id=key) for _w, name, key in before}
     sealed = {name: raw(name) for _w, name, _k in before}
@@ -252,11 +277,14 @@ def test_key_rotation_reseals_everything_and_keeps_it_readable(vault_contents, k
     settings.FIG_VAULT_KEYS = {"k2": keys["k2"], "k1": keys["k1"]}  # the new key first
     output = rotate()
 
-    assert "originals   re-sealed:      3" in output
-    assert "thumbnails  re-sealed:      3" in output
+    assert "originals   re-sealed:      4" in output
+    assert "thumbnails  re-sealed:      4" in output
     assert "incomings   re-sealed:      1" in output
+    assert "unidentifiable versions re-sealed:      1" in output
+    assert "unidentifiable thumbnails re-sealed:      1" in output
     assert "signatures  re-sealed:      1" in output
     assert "scans       re-sealed:      1" in output
+    assert "attachments re-sealed:      1" in output
     assert f"Re-sealed {len(before)} blob(s) with key k2; 0 were already on it." in output
     after = all_blobs()
     assert [name for _w, name, _k in after] == [name for _w, name, _k in before]  # same names, new seals
@@ -264,7 +292,8 @@ def test_key_rotation_reseals_everything_and_keeps_it_readable(vault_contents, k
         assert raw(name) != sealed[name]
         assert vault.blob_key_id(raw(name)) == "k2"
         assert vault_read(name=name, key_id=key) == clear[name]
-        # Photo rows record the new key; signed consent rows are append-only and keep the key they were made with.
+        # Photo rows and attachments record the new key; signed consent rows are append-only and keep the key
+        # they were made with.
         assert key == ("k1" if what in {"signature", "scan"} else "k2")
     assert AuditEvent.objects.filter(action="vault.key_rotated").count() == 1
 
@@ -282,6 +311,13 @@ def test_key_rotation_reseals_everything_and_keeps_it_readable(vault_contents, k
     processed = photo_process(photo_id=vault_contents["waiting"].pk)
     assert processed.status == Photo.Status.READY
     assert processed.original_key_id == "k2"
+    faces = vault_contents["faces"]
+    faces.refresh_from_db()
+    assert faces.unidentifiable_key_id == faces.unidentifiable_thumbnail_key_id == "k2"
+    assert faces.marked_unidentifiable  # the confirmation is the row's, untouched
+    vault_contents["message"].refresh_from_db()
+    [attachment] = vault_contents["message"].attachments
+    assert attachment["key_id"] == "k2" and attachment["content_type"] == "image/jpeg"
 
 
 def test_without_rotation_removing_the_old_key_loses_access(vault_contents, keys, settings):
@@ -302,17 +338,21 @@ def test_rotating_with_nothing_new_changes_nothing(vault_contents):
 
 
 def test_a_missing_blob_fails_the_rotation_loudly_but_the_rest_moves(vault_contents, keys, settings):
-    lost = vault_contents["ready"][0]
+    lost, message = vault_contents["ready"][0], vault_contents["message"]
     storages["vault"].delete(lost.original_blob)
+    storages["vault"].delete(message.attachments[0]["blob"])
     settings.FIG_VAULT_KEYS = {"k2": keys["k2"], "k1": keys["k1"]}
 
     err = StringIO()
-    with pytest.raises(CommandError, match="1 blob\\(s\\) could not be re-sealed"):
+    with pytest.raises(CommandError, match="2 blob\\(s\\) could not be re-sealed"):
         call_command("vault_rotate_key", stdout=StringIO(), stderr=err)
 
     assert f"photo {lost.public_id} original" in err.getvalue()
+    assert f"message {message.pk} attachment 0" in err.getvalue()
     lost.refresh_from_db()
     assert lost.original_key_id == "k1" and lost.thumbnail_key_id == "k2"
+    message.refresh_from_db()
+    assert message.attachments[0]["key_id"] == "k1"
     other = vault_contents["ready"][1]
     other.refresh_from_db()
     assert other.original_key_id == "k2"
