@@ -48,6 +48,14 @@ class Family(models.Model):
     reference = models.CharField(max_length=16, unique=True, default=new_family_reference)
     created_at = models.DateTimeField(default=timezone.now)
     notes = models.TextField(blank=True, help_text="Practical notes for coordinators. Never shown to parents.")
+    # FiG stopped working with the family: links stop, parents' accounts are off, retention clocks run.
+    closed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    closed_reason = models.TextField(blank=True)
+    # Its personal data erased (on request, or when a closed family's records reached their time).
+    erased_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["reference"]
@@ -59,6 +67,10 @@ class Family(models.Model):
 
     def __str__(self) -> str:
         return self.reference
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed_at is not None
 
 
 class FamilyUserObjectPermission(UserObjectPermissionBase):
@@ -272,3 +284,40 @@ class LapseNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_step_display()} for {self.child_id} ({self.lapses_at:%Y-%m-%d})"
+
+
+class ErasureRequest(models.Model):
+    """Someone asked FiG to erase a family's personal data (UK GDPR article 17). After a review period
+    (FIG_ERASURE_REVIEW_DAYS) the erasure sweep does it, unless a coordinator cancelled it with a reason."""
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", "Waiting for its review period"
+        CANCELLED = "cancelled", "Cancelled"
+        DONE = "done", "Erased"
+
+    family = models.ForeignKey(Family, on_delete=models.PROTECT, related_name="erasure_requests")
+    asked_by = models.CharField(
+        max_length=150, help_text="Who asked, in your words (for example: the mother, by phone)."
+    )
+    asked_at = models.DateTimeField(help_text="When they asked.")
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+    due_at = models.DateTimeField(db_index=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.WAITING, db_index=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.TextField(blank=True)
+    erased_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-recorded_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["family"], condition=models.Q(status="waiting"), name="one_waiting_erasure_per_family"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Erasure request #{self.pk}"

@@ -290,7 +290,11 @@ def request_from_token(token: str) -> ConsentRequest:
     link weeks later still sees that it was answered rather than "expired".
     """
     consent_request = request_from_token_any(token)
-    if consent_request is None or consent_request.status == ConsentRequest.Status.CANCELLED:
+    if (
+        consent_request is None
+        or consent_request.status == ConsentRequest.Status.CANCELLED
+        or consent_request.child.family.closed_at is not None
+    ):
         raise LinkProblem("invalid")
     if consent_request.status in {ConsentRequest.Status.SIGNED, ConsentRequest.Status.DECLINED}:
         raise LinkProblem("used")
@@ -341,6 +345,7 @@ def review_from_token(token: str) -> tuple[Carer, Child]:
         carer is None
         or child is None
         or carer.family_id != child.family_id
+        or child.family.closed_at is not None
         or not constant_time_compare(address_tag(carer.email), str(data.get("e", "")))
     ):
         raise LinkProblem("invalid")

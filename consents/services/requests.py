@@ -35,6 +35,8 @@ def consent_request_send(
     """Send one carer a single-use link to the current form for one child."""
     if carer.family_id != child.family_id:
         raise ConsentError("That carer is not in the child's family.")
+    if child.family.closed_at is not None:
+        raise ConsentError(f"Family {child.family.reference} is closed: FiG no longer asks it for consent.")
     if not carer.has_parental_responsibility:
         raise ConsentError(f"{carer.full_name} does not hold parental responsibility, so cannot give consent.")
     if not carer.email:
