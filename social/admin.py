@@ -13,7 +13,7 @@ from staff.admin import ReadOnlyAdmin
 class InboxMessageAdmin(ReadOnlyAdmin):
     list_display = ["pk", "platform", "kind", "sender_name", "received_at", "due_at", "status", "urgent"]
     list_filter = ["status", "platform", "kind", "urgent"]
-    search_fields = ["text", "sender_name", "sender_id", "platform_id"]
+    search_fields = ["text", "sender_name", "sender_id", "thread"]
     date_hierarchy = "received_at"
     raw_id_fields = ["assignee", "passed_to", "responded_by", "closed_by", "added_by"]
     filter_horizontal = ["flagged_families"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from allauth.usersessions.admin import UserSessionAdmin as AllauthUserSessionAdmin
+from allauth.usersessions.models import UserSession
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
@@ -141,3 +143,12 @@ class BreachReportAdmin(ReadOnlyAdmin):
 
     def has_view_permission(self, request, obj=None) -> bool:
         return request.user.is_superuser and obj is None
+
+
+admin.site.unregister(UserSession)
+
+
+@admin.register(UserSession)
+class UserSessionAdmin(AllauthUserSessionAdmin):
+    # allauth's searches by username, which these accounts do not have: every search was a 500.
+    search_fields = ["user__email", "ip"]
