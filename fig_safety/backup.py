@@ -478,6 +478,7 @@ def _load_database(path: Path) -> dict[str, int]:
 def restore_sweeps() -> list[tuple[str, Callable[[], int]]]:
     """What runs after a restore, before the site opens: whatever fell due while the backup sat on the shelf
     (or since the moment it was made) is erased now, not brought back. The same code beat runs."""
+    from consents.retention import retention_sweep
     from consents.sweeps import act_on_lapses
     from photos.sweeps import apply_retention, delete_due
     from staff.notifications import prune_outbox
@@ -487,6 +488,10 @@ def restore_sweeps() -> list[tuple[str, Callable[[], int]]]:
         ("photos deleted as due (withdrawn or lapsed consent)", delete_due),
         ("photos deleted after the retention period", apply_retention),
         ("sent emails pruned from the outbox", prune_outbox),
+        (
+            "everything else past its retention period, and erasures past their review",
+            lambda: sum(retention_sweep().values()),
+        ),
     ]
 
 

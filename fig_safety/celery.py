@@ -40,6 +40,11 @@ app.conf.beat_schedule = {
         "task": "consents.tasks.consent_sweep",
         "schedule": crontab(minute=5),
     },
+    "retention": {
+        # Hourly: erasures and retention periods are counted in days, so an hour late is on time.
+        "task": "consents.tasks.retention_sweep",
+        "schedule": crontab(minute=35),
+    },
     "policy-acknowledgement-reminders": {
         "task": "staff.tasks.policy_reminder_sweep",
         "schedule": crontab(minute=0, hour=9),

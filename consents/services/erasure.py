@@ -45,7 +45,6 @@ from consents.models import Carer, Child, ConsentRecord, ErasureRequest, Family
 from consents.services.closure import family_close
 from fig_safety.append_only import minimising
 from fig_safety.sweeps import claim_and_stamp
-from fig_safety.vault import vault_delete
 from staff.models import AuditEvent, User
 from staff.services import audit_record
 
@@ -254,8 +253,9 @@ def erasures_due(now: datetime | None = None) -> int:
 
 def family_erase(*, family_id: int, reason: str, by: User | None = None, now: datetime | None = None) -> bool:
     """Erase one family's personal data, keeping the minimised evidence. False if it was erased already."""
+    from photos.hooks import run_photos_deleted_handlers
     from photos.models import Photo
-    from photos.services import photo_delete
+    from photos.services import blobs_delete_after_commit, photo_delete
 
     now = now or timezone.now()
     with transaction.atomic():
@@ -278,6 +278,8 @@ def family_erase(*, family_id: int, reason: str, by: User | None = None, now: da
         )
         for photo_id in photo_ids:
             photo_delete(photo_id=photo_id, reason="The family's data was erased.", by=by)
+        # Posts that used them, as after a withdrawal: sent back, or a takedown opened if published.
+        effects = run_photos_deleted_handlers(photo_ids)
 
         blobs: list[str] = []
         with minimising():
@@ -295,6 +297,7 @@ def family_erase(*, family_id: int, reason: str, by: User | None = None, now: da
             details={
                 "reason": reason,
                 "photos_deleted": len(photo_ids),
+                "posts_affected": len(effects),
                 "consent_records_minimised": records,
                 "children": len(children),
                 "carers": len(carers),
@@ -303,18 +306,8 @@ def family_erase(*, family_id: int, reason: str, by: User | None = None, now: da
                 "rows_redacted": redacted,
             },
         )
-        transaction.on_commit(lambda: _delete_blobs(blobs), robust=True)
+        blobs_delete_after_commit(blobs)
     return True
-
-
-def _delete_blobs(names: list[str]) -> None:
-    for name in names:
-        try:
-            vault_delete(name=name)
-        except Exception:  # noqa: BLE001 - the orphan sweep removes what is left
-            import logging
-
-            logging.getLogger(__name__).exception("Could not delete an erased blob; the orphan sweep will.")
 
 
 def _minimise_records(family: Family, blobs: list[str]) -> int:

@@ -270,3 +270,19 @@ def test_a_cancelled_request_is_not_carried_out(world):
     family.refresh_from_db()
     assert family.erased_at is None
     assert Photo.objects.filter(pk=world["photo"].pk, status=Photo.Status.READY).exists()
+
+
+def test_a_restore_carries_out_erasures_that_fell_due_while_the_backup_sat_on_the_shelf(
+    world, settings, django_capture_on_commit_callbacks
+):
+    from fig_safety.backup import restore_sweeps
+
+    settings.FIG_ERASURE_REVIEW_DAYS = 0
+    family = world["family"]
+    erasure_request_record(family=family, asked_by="The father", asked_at=timezone.now(), by=world["coordinator"])
+    with django_capture_on_commit_callbacks(execute=True):
+        for _, sweep in restore_sweeps():
+            sweep()
+    family.refresh_from_db()
+    assert family.erased_at is not None
+    assert _found_anywhere("Quillfeather") == []
