@@ -1,5 +1,6 @@
 """A fixed-window rate limit on anything a signed-in person does often (the live post check), kept in the
-cache (Redis in production, so every web process counts together).
+cache (Redis in production, so every web process counts together; while Redis is away, each process counts
+on its own: fig_safety/cache.py).
 
 Rates are written as allauth writes its own: "20/m,300/h" (per second, minute, hour or day).
 """
@@ -15,8 +16,8 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class Unavailable(Exception):
-    """The cache that keeps the counts cannot be reached (Redis down): nobody can be counted, so the caller
-    decides whether to refuse (a safeguard) or go on."""
+    """The cache that keeps the counts failed outright: nobody can be counted, so the caller decides whether to
+    refuse (a safeguard) or go on. Not when Redis is down: the production cache then counts in memory."""
 
 
 def parse_rates(rates: str) -> list[tuple[int, int]]:

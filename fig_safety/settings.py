@@ -62,11 +62,13 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "fig_safety.middleware.PrivatePagesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "fig_safety.middleware.UnreadableAddressMiddleware",
     "fig_safety.middleware.RequestSizeLimitMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "staff.middleware.SessionActivityMiddleware",
@@ -143,10 +145,15 @@ ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[FiG Safety] "
 ACCOUNT_PRESERVE_USERNAME_CASING = False
 ACCOUNT_RATE_LIMITS = {
-    # Failed sign-ins: 10 a minute from one address, 5 per 5 minutes for one account.
+    # Failed sign-ins: 10 a minute from one address, 5 per 5 minutes for one account from one address
+    # (staff.adapters makes allauth's "key" the account and address together).
     "login_failed": env_str("FIG_LOGIN_FAILED_RATE", "10/m/ip,5/300s/key"),
     "request_login_code": "20/m/ip,3/m/key",
 }
+# ...and, more slowly, for one account from anywhere, except from a browser that account has fully
+# signed in from before (staff.adapters): strangers elsewhere cannot lock the owner out.
+FIG_LOGIN_FAILED_ACCOUNT_RATE = env_str("FIG_LOGIN_FAILED_ACCOUNT_RATE", "30/h/key")
+FIG_KNOWN_DEVICE_DAYS = env_int("FIG_KNOWN_DEVICE_DAYS", 90, minimum=1)
 ALLAUTH_TRUSTED_PROXY_COUNT = env_int("FIG_TRUSTED_PROXY_COUNT", 0, minimum=0)
 # Staff complete two-step sign-in with an authenticator app or a security key (a USB/NFC key, or the
 # fingerprint, face or PIN sign-in of a phone or computer); recovery codes back either up.
@@ -221,18 +228,31 @@ FIG_VAULT_KEYS = parse_vault_keys(env_str("FIG_VAULT_KEYS", "") or "")
 # Redis is the Celery broker and the cache in production; without it the site
 # runs on an embedded broker (kombu's filesystem transport) and a file cache,
 # both under var/, so `make run` needs nothing but Python.
+# A Redis outage takes nothing down: sessions are in the database, the cache falls back to each
+# process's memory (fig_safety/cache.py), and a task that cannot be queued is left to the sweep
+# that resumes its work (fig_safety/queueing.py).
 REDIS_URL = env_str("REDIS_URL") or ""
+# How long a web process waits for Redis to connect or answer before going on without it.
+REDIS_TIMEOUT = env_int("FIG_REDIS_TIMEOUT_MS", 500, minimum=50) / 1000
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "fig_safety.cache.FailSafeRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("FIG_CACHE_PREFIX", "fig"),
+            "OPTIONS": {"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT},
         }
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_TIMEOUT
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        "socket_connect_timeout": REDIS_TIMEOUT,
+        # A publish to a broker that accepted the connection and hangs. Longer than the one second a
+        # worker's wait for tasks (BRPOP) takes to answer, as the worker shares these options.
+        "socket_timeout": 1 + REDIS_TIMEOUT,
+    }
 else:
     CACHES = {
         "default": {
@@ -263,6 +283,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("FIG_CELERY_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A request queueing a task with the broker away tries twice, then goes on (fig_safety/queueing.py).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The beat schedule lives in code: fig_safety/celery.py (BEAT_SCHEDULE).
 
@@ -280,9 +302,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 FIG_STAFF_IDLE_MINUTES = env_int("FIG_STAFF_IDLE_MINUTES", 30, minimum=1)
 SESSION_COOKIE_AGE = env_int("FIG_SESSION_DAYS", 14, minimum=1) * 24 * 3600
 SESSION_COOKIE_HTTPONLY = True
-# Sessions are read from the cache (Redis in production) and written through to the database, so a
-# request does not query the session table; signing out deletes both.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Sessions live in the database alone (one query a request), so a Redis outage signs nobody out, and
+# a session ended during one is not brought back from Redis afterwards.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_SAMESITE = "Lax"
 
 # Security headers. CSP allows no inline script anywhere: every script is a static file.
@@ -335,6 +357,21 @@ FIG_DEVICE_ESCALATE_HOURS = env_int("FIG_DEVICE_ESCALATE_HOURS", 72, minimum=1)
 FIG_DEVICE_BREACH_DAYS = env_int("FIG_DEVICE_BREACH_DAYS", 7, minimum=1)
 FIG_WITHDRAWN_PHOTO_GRACE_DAYS = env_int("FIG_WITHDRAWN_PHOTO_GRACE_DAYS", 7, minimum=0)
 FIG_PHOTO_RETENTION_DAYS = env_int("FIG_PHOTO_RETENTION_DAYS", 3 * 365, minimum=1)
+# An erasure request is carried out this many days after it was recorded (consents.services.erasure),
+# unless a coordinator cancels it: time to check for a legal duty to keep something, and to give the export.
+FIG_ERASURE_REVIEW_DAYS = env_int("FIG_ERASURE_REVIEW_DAYS", 30, minimum=0)
+# How long everything else is kept (consents.retention, hourly; docs/configuration.md has the table and the
+# reasons). Six years (2190 days) is the usual time limit for bringing a claim (Limitation Act 1980).
+FIG_CLOSED_FAMILY_PHOTO_DAYS = env_int("FIG_CLOSED_FAMILY_PHOTO_DAYS", 30, minimum=0)
+FIG_CLOSED_FAMILY_KEEP_DAYS = env_int("FIG_CLOSED_FAMILY_KEEP_DAYS", 2190, minimum=1)
+FIG_SIGNATURE_KEEP_DAYS = env_int("FIG_SIGNATURE_KEEP_DAYS", 2190, minimum=1)
+FIG_INBOX_KEEP_DAYS = env_int("FIG_INBOX_KEEP_DAYS", 730, minimum=1)
+FIG_WEBHOOK_KEEP_DAYS = env_int("FIG_WEBHOOK_KEEP_DAYS", 7, minimum=1)
+FIG_ACCESS_LOG_KEEP_DAYS = env_int("FIG_ACCESS_LOG_KEEP_DAYS", 2190, minimum=1)
+FIG_AUDIT_KEEP_DAYS = env_int("FIG_AUDIT_KEEP_DAYS", 2190, minimum=1)
+# `manage.py backup --prune` deletes backups older than this beside the new one: what is erased here is gone
+# from the backups within this many days too.
+FIG_BACKUP_KEEP_DAYS = env_int("FIG_BACKUP_KEEP_DAYS", 30, minimum=1)
 
 # Social media: the Meta webhook, the Graph API (optional) and the inbox clocks.
 FIG_META_VERIFY_TOKEN = env_str("FIG_META_VERIFY_TOKEN", "") or ""
@@ -385,6 +422,8 @@ FIG_TAKEDOWN_HOURS = env_int("FIG_TAKEDOWN_HOURS", 24, minimum=1)
 FIG_PUBLIC_CONTACTS = env_list("FIG_PUBLIC_CONTACTS", [])
 # The live policy check while drafting a post, per person (fig_safety/ratelimit.py): "20/m,300/h".
 FIG_LIVE_CHECK_RATES = env_str("FIG_LIVE_CHECK_RATES", "30/m,600/h,2000/d")
+# Each emailed consent link (signing and review), counted per link: past this it answers 429.
+FIG_CONSENT_LINK_RATES = env_str("FIG_CONSENT_LINK_RATES", "20/m,120/h")
 
 FIG_POLICY_FILE = env_str("FIG_POLICY_FILE", str(BASE_DIR.parent / "shared" / "policy" / "esafety-policy.txt"))
 

@@ -7,6 +7,7 @@ Celery task queued after the upload commits; the task takes the photo's id.
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,15 +25,20 @@ from consents.hooks import Withdrawal
 from consents.models import Child, Family, Purpose
 from consents.selectors import children_without_group_photo_words, consents_for_children, families_managed_by
 from consents.uses import TAG_PURPOSES, lacking
+from fig_safety.queueing import queue_after_commit
 from fig_safety.times import when
 from fig_safety.vault import VaultError, blobs_removed_on_failure, vault_delete, vault_read, vault_save
+from photos.access import can_manage_photo
 from photos.faces import FaceBox, find_faces
+from photos.hooks import Effect, run_photos_deleted_handlers
 from photos.models import Photo, PhotoAccess, PhotoTag, UploadBatch
 from photos.processing import PhotoRefused, process_upload
 from photos.selectors import can_upload_for, tag_families
 from staff.models import User
 from staff.notifications import notify
 from staff.services import audit_record, client_ip
+
+log = logging.getLogger(__name__)
 
 
 class UploadError(Exception):
@@ -48,6 +54,9 @@ def check_taggable(*, by: User, children: Iterable[Child], families: QuerySet[Fa
     wanted = {c.family_id for c in children}
     if wanted and allowed.filter(pk__in=wanted).count() != len(wanted):
         raise UploadError("A tagged child is not in a family you may upload photos for.")
+    closed = sorted(Family.objects.filter(pk__in=wanted, closed_at__isnull=False).values_list("reference", flat=True))
+    if closed:
+        raise UploadError(f"Family {' and '.join(closed)} is closed: FiG no longer takes photos of its children.")
     positions = consents_for_children([c.pk for c in children])
     missing = [c for c in children if lacking(positions[c.pk], TAG_PURPOSES)]
     if missing:
@@ -163,7 +172,7 @@ def photo_upload(
             )
             PhotoTag.objects.bulk_create([PhotoTag(photo=photo, child=c, tagged_by=by) for c in children])
             if queue:
-                transaction.on_commit(lambda photo_id=photo.pk: process_photo.delay(photo_id))
+                queue_after_commit(process_photo, photo.pk)
         audit_record(
             action="photo.uploaded",
             actor=by,
@@ -265,8 +274,7 @@ def _store_unidentifiable(photo: Photo, full: bytes, thumbnail: bytes, new_blobs
     new_blobs.append(small.name)
     photo.unidentifiable_blob, photo.unidentifiable_key_id = stored.name, stored.key_id
     photo.unidentifiable_thumbnail_blob, photo.unidentifiable_thumbnail_key_id = small.name, small.key_id
-    for name in old:
-        transaction.on_commit(lambda name=name: vault_delete(name=name))
+    blobs_delete_after_commit(old)
 
 
 def _lock_same_upload(sha256: str) -> None:
@@ -430,8 +438,7 @@ def _remake_unidentifiable(locked: Photo, new_blobs: list[str]) -> None:
     new_blobs.extend([stored.name, small.name])
     locked.original_blob, locked.original_key_id = stored.name, stored.key_id
     locked.thumbnail_blob, locked.thumbnail_key_id = small.name, small.key_id
-    for name in old:
-        transaction.on_commit(lambda name=name: vault_delete(name=name))
+    blobs_delete_after_commit(old)
 
 
 def photo_check_faces(*, photo_id: int) -> Photo:
@@ -506,22 +513,23 @@ def _require_coordinator_of(photo: Photo, by: User, *, lacking_consent_for: Iter
         raise UploadError(f"Only a coordinator of family {' and '.join(strangers)} can {to}.")
 
 
-def photo_delete(*, photo_id: int, reason: str, by: User | None = None) -> None:
-    """Delete a photo's blobs for good. The row stays (status deleted) so the audit trail stays whole."""
+def photo_delete(*, photo_id: int, reason: str, by: User | None = None) -> bool:
+    """Delete a photo for good. The row stays (status deleted) so the audit trail stays whole; its blobs are
+    removed from storage once the transaction commits, so a rollback leaves the photo as it was, blobs and
+    all. True when deleted now; False when it already was, which changes nothing."""
     with transaction.atomic():
         photo = Photo.objects.select_for_update().get(pk=photo_id)
         if photo.status == Photo.Status.DELETED:
-            return
-        blobs = (
-            photo.original_blob,
-            photo.thumbnail_blob,
-            photo.incoming_blob,
-            photo.unidentifiable_blob,
-            photo.unidentifiable_thumbnail_blob,
+            return False
+        blobs_delete_after_commit(
+            [
+                photo.original_blob,
+                photo.thumbnail_blob,
+                photo.incoming_blob,
+                photo.unidentifiable_blob,
+                photo.unidentifiable_thumbnail_blob,
+            ]
         )
-        for name in blobs:
-            if name:
-                vault_delete(name=name)
         photo.original_blob = photo.original_key_id = photo.thumbnail_blob = photo.thumbnail_key_id = ""
         photo.unidentifiable_blob = photo.unidentifiable_key_id = ""
         photo.unidentifiable_thumbnail_blob = photo.unidentifiable_thumbnail_key_id = ""
@@ -529,6 +537,64 @@ def photo_delete(*, photo_id: int, reason: str, by: User | None = None) -> None:
         photo.status, photo.deleted_at, photo.deletion_reason = Photo.Status.DELETED, timezone.now(), reason[:300]
         photo.save()
         audit_record(action="photo.deleted", actor=by, target=photo, details={"reason": reason})
+    return True
+
+
+def blobs_delete_after_commit(names: Iterable[str]) -> None:
+    """Remove these blobs from storage once the transaction commits; never if it rolls back, as the rows then
+    still name them. One that cannot be removed is logged and left: no row names it any more, so the orphan
+    sweep (photos.sweeps.delete_orphan_blobs) removes it a day later. Outside a transaction, at once."""
+    names = [name for name in names if name]
+    if names:
+        transaction.on_commit(lambda: _delete_blobs(names))
+
+
+def _delete_blobs(names: list[str]) -> None:
+    for name in names:
+        try:
+            vault_delete(name=name)
+        except Exception:  # noqa: BLE001 - the others must still go; the orphan sweep retries this one
+            log.exception("Could not delete vault blob %s; the orphan sweep will.", name)
+
+
+# A reason to delete a photo at once is a few words at least: it is what the audit trail keeps of the decision.
+DELETE_NOW_REASON_MIN = 10
+
+
+@dataclass(frozen=True)
+class DeletedNow:
+    """What photo_delete_now did: whether it deleted the photo (False: it already was, and nothing changed),
+    and what that changed outside the vault (photos.hooks)."""
+
+    deleted: bool
+    effects: list[Effect]
+
+
+def photo_delete_now(*, photo: Photo, reason: str, by: User, request: HttpRequest | None = None) -> DeletedNow:
+    """A coordinator of a family the photo belongs to (can_manage_photo: for a group photo, of any tagged
+    child's family, as deleting protects every child in it) deletes it at once, giving a reason. Its blobs go
+    after commit (photo_delete), and what used it is told through photos.hooks, in the same transaction:
+    posts waiting to go out go back to their authors, published ones get a takedown. Deleting a photo
+    already deleted changes nothing (a double submit)."""
+    reason = reason.strip()
+    with transaction.atomic():
+        locked = Photo.objects.select_for_update().get(pk=photo.pk)
+        if not can_manage_photo(by, locked):
+            raise UploadError("Only a coordinator of a family this photo belongs to can delete it.")
+        if locked.status == Photo.Status.DELETED:
+            return DeletedNow(deleted=False, effects=[])
+        if len(reason) < DELETE_NOW_REASON_MIN:
+            raise UploadError("Say why this photo is being deleted (a few words at least). The reason is recorded.")
+        photo_delete(photo_id=locked.pk, reason=reason, by=by)
+        effects = run_photos_deleted_handlers([locked.pk])
+        audit_record(
+            action="photo.deleted_now",
+            actor=by,
+            target=locked,
+            request=request,
+            details={"reason": reason, "effects": [f"{effect.what}: {effect.done}" for effect in effects]},
+        )
+    return DeletedNow(deleted=True, effects=effects)
 
 
 def _newly_withdrawn(withdrawal: Withdrawal) -> bool:

@@ -9,7 +9,6 @@ and stamped.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,15 +16,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
-from django.db import transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from fig_safety.queueing import queue_after_commit
 from fig_safety.sweeps import claim_and_stamp
 from staff.models import OutboxEmail
 
-log = logging.getLogger(__name__)
 BATCH = 100
 MAX_ATTEMPTS = 20
 # A claim this old was interrupted: the delivery that made it gave up long ago (each send has a timeout).
@@ -59,17 +57,10 @@ def notify_all(emails: Iterable[Email]) -> None:
     if not rows:
         return
     created = OutboxEmail.objects.bulk_create(rows, batch_size=500)
-    ids = [row.pk for row in created]
-    transaction.on_commit(lambda: _kick_delivery(ids))
-
-
-def _kick_delivery(ids: list[int]) -> None:
     from staff.tasks import deliver_outbox
 
-    try:
-        deliver_outbox.delay(ids)
-    except Exception:  # the broker is down: the every-minute outbox sweep will deliver instead
-        log.warning("Could not queue outbox delivery; the outbox sweep will send it.", exc_info=True)
+    # With the broker down, the every-minute outbox sweep delivers them instead.
+    queue_after_commit(deliver_outbox, [row.pk for row in created])
 
 
 def deliver_outbox(ids: list[int] | None = None) -> int:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial, reduce
+from functools import reduce
 from operator import or_
 
 from django.conf import settings
@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from fig_safety.queueing import queue_after_commit
 from fig_safety.sweeps import claim_and_stamp
 from social.inbox.meta import Delivery, Event, load_body, parse_delivery
 from social.inbox.services import event_ingest, thread_of
@@ -58,13 +59,13 @@ def delivery_receive(body: bytes) -> Delivery | None:
 def _store(body: bytes, delivery: Delivery) -> None:
     with transaction.atomic():
         stored = WebhookDelivery.objects.create(body=body, events=len(delivery.events), skipped=delivery.skipped)
-        transaction.on_commit(partial(_queue, stored.pk))
+        _queue(stored.pk)
 
 
 def _queue(delivery_id: int) -> None:
     from social.tasks import ingest_delivery
 
-    ingest_delivery.delay(delivery_id)
+    queue_after_commit(ingest_delivery, delivery_id)
 
 
 def delivery_ingest(*, delivery_id: int) -> int:
@@ -91,7 +92,7 @@ def resume_deliveries(now: datetime) -> int:
 
     def handle(rows: list[WebhookDelivery]) -> None:
         for row in rows:  # queued once the claim commits: no broker call under the row locks
-            transaction.on_commit(partial(_queue, row.pk))
+            _queue(row.pk)
 
     return claim_and_stamp(lost, stamp="queued_at", now=now, handle=handle) + claim_and_stamp(
         stopped, stamp="ingest_started_at", now=now, handle=handle
@@ -418,7 +419,7 @@ def _queue_follow_ups(stored: list[_New]) -> None:
 
     incoming = [item.message for item in stored if not item.event.from_fig]
     if incoming:
-        transaction.on_commit(partial(flag_messages.delay, [m.pk for m in incoming]))
+        queue_after_commit(flag_messages, [m.pk for m in incoming])
     for message in incoming:
         if message.attachments:
-            transaction.on_commit(partial(fetch_attachments.delay, message.pk))
+            queue_after_commit(fetch_attachments, message.pk)

@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from fig_safety.queueing import queue_after_commit
 from fig_safety.sweeps import claim_and_stamp
 from fig_safety.times import when
 from social import graph
@@ -185,14 +186,14 @@ def reply_queue(
             request=request,
             details={"message": reply.pk, "send_as": send_as, "names_checked": bool(findings)},
         )
-        transaction.on_commit(lambda: _queue_send(reply.pk))
+        _queue_send(reply.pk)
     return reply
 
 
 def _queue_send(message_id: int) -> None:
     from social.tasks import send_reply
 
-    send_reply.delay(message_id)
+    queue_after_commit(send_reply, message_id)
 
 
 def reply_send(*, message_id: int) -> Message | None:
@@ -289,7 +290,7 @@ def reply_try_again(*, reply: Message, by: User, request: HttpRequest | None = N
             request=request,
             details={"message": locked.pk, "again": True},
         )
-        transaction.on_commit(lambda: _queue_send(locked.pk))
+        _queue_send(locked.pk)
     return locked
 
 

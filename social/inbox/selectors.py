@@ -5,6 +5,7 @@ Every function here runs a fixed number of queries, whatever the number of messa
 
 from __future__ import annotations
 
+import logging
 import math
 import uuid
 from collections.abc import Sequence
@@ -13,6 +14,7 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
@@ -21,6 +23,8 @@ from fig_safety.times import LONDON
 from social.models import Conversation, Takedown
 from staff.models import AuditEvent, User
 from staff.roles import Role
+
+log = logging.getLogger(__name__)
 
 OPEN = Conversation.Status.OPEN
 DONE = [status for status in Conversation.Status.values if status != OPEN]
@@ -451,13 +455,22 @@ _DASHBOARD_VERSION = "social:dashboard:version"
 
 
 def dashboard_changed(**_signal) -> None:
-    """A message or takedown was saved or deleted: figures cached before now are stale.
+    """A message or takedown was saved or deleted: once that commits, figures cached before are stale.
 
-    Done at once rather than after the commit (which would queue a callback on every save). A visit
-    that works the figures out between the save and its commit keeps them for the rest of its minute
-    at most, as the key changes every minute.
+    After the commit, so that figures worked out between the save and its commit are not kept, and so that
+    the cache failing cannot fail the save (a webhook's messages among them). One callback per transaction,
+    however many rows it saves.
     """
-    cache.set(_DASHBOARD_VERSION, uuid.uuid4().hex, None)
+    pending = transaction.get_connection().run_on_commit  # [(savepoint ids, callback, robust)]
+    if not any(callback is _new_dashboard_version for _, callback, _ in pending):
+        transaction.on_commit(_new_dashboard_version)
+
+
+def _new_dashboard_version() -> None:
+    try:
+        cache.set(_DASHBOARD_VERSION, uuid.uuid4().hex, None)
+    except Exception:  # the figures stay at most to the end of their minute, as the key changes every minute
+        log.warning("Could not mark the response dashboard's cached figures stale.", exc_info=True)
 
 
 def cached_response_dashboard(now: datetime | None = None) -> Dashboard:

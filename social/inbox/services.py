@@ -18,6 +18,7 @@ from django.utils import timezone
 from consents.models import Family
 from consents.names import find_register_names
 from consents.selectors import coordinators_of, families_without_online_consent
+from fig_safety.queueing import queue_after_commit
 from fig_safety.sweeps import claim_and_stamp
 from social import graph
 from social.inbox.meta import Event
@@ -281,13 +282,13 @@ def conversation_answered(conversation: Conversation, *, at: datetime, by: User 
 def _queue_flagging(message: Message) -> None:
     from social.tasks import flag_message
 
-    transaction.on_commit(lambda: flag_message.delay(message.pk))
+    queue_after_commit(flag_message, message.pk)
 
 
 def _queue_attachments(message: Message) -> None:
     from social.tasks import fetch_attachments
 
-    transaction.on_commit(lambda: fetch_attachments.delay(message.pk))
+    queue_after_commit(fetch_attachments, message.pk)
 
 
 def message_add_manual(
@@ -404,7 +405,7 @@ def _hide_at_once(message: Message, families: list[Family]) -> Takedown | None:
         takedown.removal_requested_how, takedown.removal_requested_at = Takedown.How.HIDDEN, timezone.now()
         takedown.save(update_fields=["removal_requested_how", "removal_requested_at"])
         audit_record(action="takedown.removal_requested", target=takedown, details={"how": Takedown.How.HIDDEN})
-        transaction.on_commit(lambda: _queue_removal(takedown.pk))
+        _queue_removal(takedown.pk)
     return takedown
 
 
@@ -657,14 +658,14 @@ def takedown_record_removal(
         audit_record(
             action="takedown.removal_requested", actor=by, target=locked, request=request, details={"how": how}
         )
-        transaction.on_commit(lambda: _queue_removal(locked.pk))
+        _queue_removal(locked.pk)
     return locked
 
 
 def _queue_removal(takedown_id: int) -> None:
     from social.tasks import remove_through_graph
 
-    remove_through_graph.delay(takedown_id)
+    queue_after_commit(remove_through_graph, takedown_id)
 
 
 def takedown_remove_send(*, takedown_id: int) -> Takedown | None:

@@ -20,6 +20,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from fig_safety.queueing import queue_after_commit
 from fig_safety.sweeps import claim_and_stamp
 from social.models import Post, PostChannel
 from social.posts.adapters import ManualAdapter, PublishError, sender_for
@@ -213,14 +214,14 @@ def _queue(due: QuerySet[PostChannel], *, by: User | None, now: datetime) -> lis
         row.state, row.send_requested_at, row.send_started_at, row.error = State.SENDING, now, None, ""
         row.done_by = by
         row.save(update_fields=["state", "send_requested_at", "send_started_at", "error", "done_by"])
-        transaction.on_commit(lambda pk=row.pk: _queue_task(pk))
+        _queue_task(row.pk)
     return [row.channel for row in rows]
 
 
 def _queue_task(delivery_id: int) -> None:
     from social.tasks import send_post_channel
 
-    send_post_channel.delay(delivery_id)
+    queue_after_commit(send_post_channel, delivery_id)
 
 
 def delivery_send(*, delivery_id: int) -> PostChannel | None:
@@ -389,7 +390,7 @@ def resume_sending(now: datetime | None = None) -> int:
         lost,
         stamp="send_requested_at",
         now=now,
-        handle=lambda rows: [transaction.on_commit(lambda pk=r.pk: _queue_task(pk)) for r in rows],
+        handle=lambda rows: [_queue_task(r.pk) for r in rows],
     )
     stopped = list(
         PostChannel.objects.filter(state=State.SENDING, send_started_at__lte=now - CALL_GIVEN_UP_AFTER).values_list(
@@ -423,7 +424,7 @@ def takedown_start(locked: Post) -> list[str]:
             continue
         row.takedown_requested_at, row.takedown_started_at, row.takedown_error = now, None, ""
         row.save(update_fields=["takedown_requested_at", "takedown_started_at", "takedown_error"])
-        transaction.on_commit(lambda pk=row.pk: _queue_delete(pk))
+        _queue_delete(row.pk)
         channels.append(row.channel)
     return channels
 
@@ -431,7 +432,7 @@ def takedown_start(locked: Post) -> list[str]:
 def _queue_delete(delivery_id: int) -> None:
     from social.tasks import delete_post_channel
 
-    delete_post_channel.delay(delivery_id)
+    queue_after_commit(delete_post_channel, delivery_id)
 
 
 def delivery_delete(*, delivery_id: int) -> PostChannel | None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
 from fig_safety.times import LONDON
+from social.inbox import selectors
 from social.inbox.charts import weekly_chart
 from social.inbox.selectors import WeekStats, percentile, response_dashboard
 from social.models import Conversation, Platform, Takedown, policy_due_at
@@ -296,7 +299,7 @@ def test_the_page_shows_the_90th_percentile_and_the_takedowns_and_how_long_they_
 @pytest.mark.django_db
 @pytest.mark.parametrize("count", [10, 1000])
 def test_the_page_takes_the_same_number_of_queries_for_10_and_1000_messages(
-    client, social_admin, django_assert_num_queries, count, monkeypatch
+    client, social_admin, django_assert_num_queries, count, monkeypatch, django_capture_on_commit_callbacks
 ):
     now = datetime.now(UTC).replace(second=30)
     monkeypatch.setattr(timezone, "now", lambda: now)  # every request below in the same minute
@@ -313,7 +316,8 @@ def test_the_page_takes_the_same_number_of_queries_for_10_and_1000_messages(
     )
     client.force_login(social_admin)
     client.get(reverse("social:dashboard"))  # the first request creates the usersession row
-    message(now - H)  # a change since: the figures are worked out again
+    with django_capture_on_commit_callbacks(execute=True):
+        message(now - H)  # a change since: the figures are worked out again
     # + the five queries of the statistics.
     with django_assert_num_queries(STAFF_REQUEST_QUERIES + 5):
         assert client.get(reverse("social:dashboard")).status_code == 200
@@ -322,10 +326,8 @@ def test_the_page_takes_the_same_number_of_queries_for_10_and_1000_messages(
         assert client.get(reverse("social:dashboard")).context["stats"].open_now == count + 1
 
 
-@pytest.mark.django_db
-def test_the_figures_change_as_soon_as_a_message_is_answered_or_the_minute_turns(
-    client, social_admin, monkeypatch, django_capture_on_commit_callbacks
-):
+@pytest.mark.django_db(transaction=True)  # each save commits, as in a request: the figures change after commit
+def test_the_figures_change_as_soon_as_a_message_is_answered_or_the_minute_turns(client, social_admin, monkeypatch):
     now = datetime.now(UTC).replace(second=10, microsecond=0)
     monkeypatch.setattr(timezone, "now", lambda: now)
     late = message(now - 7 * DAY + timedelta(seconds=30))  # due 30 seconds from now
@@ -339,7 +341,41 @@ def test_the_figures_change_as_soon_as_a_message_is_answered_or_the_minute_turns
     now += timedelta(minutes=1)  # a new minute: it is overdue now
     assert figures() == (1, 1)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        late.status, late.responded_at = Conversation.Status.ANSWERED, now
-        late.save()
+    late.status, late.responded_at = Conversation.Status.ANSWERED, now
+    late.save()
     assert figures() == (0, 0)  # the same minute, but the answer shows at once
+
+
+class _CacheAway:
+    """A cache whose server is gone, as a plain Redis cache behaves then."""
+
+    def set(self, *args, **kwargs):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+
+@pytest.mark.django_db
+def test_the_figures_go_stale_once_the_change_commits_with_one_callback_a_transaction(
+    django_capture_on_commit_callbacks,
+):
+    selectors.cached_response_dashboard(NOW)
+    version = cache.get(selectors._DASHBOARD_VERSION)
+    with django_capture_on_commit_callbacks() as callbacks:
+        for hours in (1, 2, 3):
+            message(NOW - hours * H)
+        takedown(NOW - H)
+        assert cache.get(selectors._DASHBOARD_VERSION) == version  # a visit now keeps no figures for later
+    assert callbacks == [selectors._new_dashboard_version]  # one, however many saves
+    callbacks[0]()
+    assert cache.get(selectors._DASHBOARD_VERSION) != version
+
+
+@pytest.mark.django_db
+def test_a_cache_that_fails_does_not_fail_the_save(monkeypatch, caplog, django_capture_on_commit_callbacks):
+    monkeypatch.setattr(selectors, "cache", _CacheAway())
+    with (
+        caplog.at_level(logging.WARNING, logger="social.inbox.selectors"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        saved = message(NOW - H)
+    assert Conversation.objects.filter(pk=saved.pk).exists()
+    assert "Could not mark the response dashboard's cached figures stale." in caplog.messages

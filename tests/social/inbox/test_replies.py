@@ -194,12 +194,13 @@ def test_a_call_that_timed_out_is_uncertain_and_never_sent_again(
     assert len(fake.requests) == 1
 
 
-def test_a_reply_whose_task_was_lost_is_sent_by_the_sweep_once(fake, admin):
+def test_a_reply_whose_task_was_lost_is_sent_by_the_sweep_once(fake, admin, django_capture_on_commit_callbacks):
     conversation = _dm(timedelta(hours=1))
     reply = replies.reply_queue(conversation=conversation, text="Hello", send_as=Message.SendAs.MESSAGE, by=admin)
     assert fake.requests == []  # on_commit never ran
     assert replies.resume_replies(timezone.now()) == 0
-    replies.resume_replies(timezone.now() + timedelta(minutes=3))
+    with django_capture_on_commit_callbacks(execute=True):  # queued once the claim commits
+        replies.resume_replies(timezone.now() + timedelta(minutes=3))
     reply.refresh_from_db()
     assert reply.sending == Message.Sending.SENT and len(fake.requests) == 1
     replies.reply_send(message_id=reply.pk)
