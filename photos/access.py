@@ -45,6 +45,19 @@ def can_manage_photo(user, photo: Photo) -> bool:
     return Photo.objects.filter(pk=photo.pk).filter(in_families(families_managed_by(user))).exists()
 
 
+def access_photo_to_delete(user, public_id) -> Photo:
+    """The photo if this person may delete it now: one they manage (can_manage_photo), not yet deleted or
+    already deleted (a second press of the button is then told so, not sent a 404). 404 otherwise."""
+    photo = (
+        Photo.objects.select_related("family")
+        .filter(public_id=public_id, status__in=[Photo.Status.PROCESSING, Photo.Status.READY, Photo.Status.DELETED])
+        .first()
+    )
+    if photo is None or not can_manage_photo(user, photo):
+        raise Http404
+    return photo
+
+
 # The image sizes the photo page asks for. An uploader who sees a photo only because they took it (the
 # fix-tags window) gets the thumbnails as they are, the full-size images as a screen-size preview
 # (photos.preview), and no download: the consent form says they "see (not download)" their own photos.

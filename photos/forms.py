@@ -149,6 +149,20 @@ class KeepForm(forms.Form):
     )
 
 
+class DeleteNowForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Why is this photo being deleted?",
+        help_text="Recorded with your name in the audit trail.",
+        min_length=10,
+        max_length=1000,
+        error_messages={
+            "required": "Say why this photo is being deleted.",
+            "min_length": "Say why this photo is being deleted, in a few words at least.",
+        },
+    )
+
+
 class GalleryFilterForm(forms.Form):
     family = forms.CharField(required=False, label="Family reference")
     child = forms.TypedChoiceField(

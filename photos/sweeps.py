@@ -1,5 +1,5 @@
 """Periodic vault work: device deletion in stages (reminders, escalation, possible breach), the deletion
-queue, retention, stuck uploads.
+queue, retention, stuck uploads, and blobs no row names any more.
 
 Reads deadline columns from the database, claims due rows under a row lock
 (skip_locked) and stamps them, so a sweep run twice sends nothing twice.
@@ -8,11 +8,14 @@ Reads deadline columns from the database, claims due rows under a row lock
 from __future__ import annotations
 
 import logging
+import re
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.files.storage import Storage, storages
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.template.loader import render_to_string
@@ -23,6 +26,7 @@ from consents.models import Family
 from consents.selectors import coordinators_of
 from fig_safety.sweeps import claim_and_stamp
 from fig_safety.times import LONDON, when
+from fig_safety.vault_references import vault_references
 from photos.models import Photo, UploadBatch
 from photos.selectors import families_of_photos
 from photos.services import photo_check_faces, photo_delete
@@ -302,6 +306,67 @@ def check_faces(now: datetime | None = None, limit: int = FACE_CHECKS_PER_SWEEP)
     return checked
 
 
+# A blob no row names is left alone this long: one just written belongs to a transaction that has not
+# committed yet (an upload, a signature), and its row will name it.
+ORPHAN_AGE = timedelta(days=1)
+# What fig_safety.vault.vault_save writes: a folder, two random bytes in hex, a random name. Nothing else in
+# the storage is the sweep's to delete.
+VAULT_NAME = re.compile(r"[a-z][a-z-]*/[0-9a-f]{4}/[A-Za-z0-9_-]{32}\.bin")
+
+
+def delete_orphan_blobs(now: datetime | None = None) -> int:
+    """Delete the vault blobs that no row names (fig_safety.vault_references) and that were written more than
+    ORPHAN_AGE ago: those a deletion could not remove after it committed (photos.services._delete_blobs logs
+    them), or that a crash left behind. Returns how many.
+
+    A blob written within ORPHAN_AGE of the wall clock is never touched, whatever `now` says: its row may not
+    have committed yet. When the database names no blob at all, nothing is deleted and a warning is logged:
+    a site pointed at the wrong (empty) database would otherwise have its whole vault swept away. The storage
+    is listed before the rows are read, so a blob written meanwhile is not in the list."""
+    cutoff = min(now or timezone.now(), timezone.now()) - ORPHAN_AGE
+    storage = storages["vault"]
+    stored = [name for name in _stored_names(storage) if VAULT_NAME.fullmatch(name)]
+    if not stored:
+        return 0
+    referenced = {reference.name for reference in vault_references()}
+    if not referenced:
+        log.warning(
+            "The database names no vault blob, but the vault holds %d: orphan blobs are not deleted. "
+            "Check that the site uses the right database.",
+            len(stored),
+        )
+        return 0
+    deleted = 0
+    for name in stored:
+        if name in referenced:
+            continue
+        try:
+            if storage.get_modified_time(name) > cutoff:
+                continue
+            storage.delete(name)
+        except FileNotFoundError:  # removed meanwhile
+            continue
+        except Exception:  # noqa: BLE001 - one blob that cannot be removed must not stop the others
+            log.exception("Could not delete orphan vault blob %s.", name)
+            continue
+        deleted += 1
+    if deleted:
+        log.info("Deleted %d orphan vault blob(s) that no row names.", deleted)
+    return deleted
+
+
+def _stored_names(storage: Storage, folder: str = "") -> Iterator[str]:
+    """Every file in the storage under `folder`, as its name (FileSystemStorage and S3 list folders alike)."""
+    try:
+        folders, files = storage.listdir(folder)
+    except FileNotFoundError:  # a local vault nothing was ever written to
+        return
+    for name in files:
+        yield folder + name
+    for sub in folders:
+        yield from _stored_names(storage, f"{folder}{sub}/")
+
+
 def vault_sweep(now: datetime | None = None) -> dict[str, int]:
     return {
         "device_reminders": device_reminders(now),
@@ -311,4 +376,5 @@ def vault_sweep(now: datetime | None = None) -> dict[str, int]:
         "retention": apply_retention(now),
         "requeued": requeue_stuck(now),
         "faces_checked": check_faces(now),
+        "orphan_blobs": delete_orphan_blobs(now),
     }

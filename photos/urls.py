@@ -19,4 +19,5 @@ urlpatterns = [
     path("<uuid:public_id>/unidentifiable/", views.mark_unidentifiable, name="mark_unidentifiable"),
     path("<uuid:public_id>/faces/add/", views.add_face, name="add_face"),
     path("<uuid:public_id>/access-log/", views.access_log, name="access_log"),
+    path("<uuid:public_id>/delete/", views.delete_now, name="delete_now"),
 ]

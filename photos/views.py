@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -14,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from consents.models import PURPOSES, Child
+from consents.models import PURPOSES, Child, Family
 from consents.selectors import families_managed_by
 from consents.uses import uses_for_tagged
 from fig_safety.vault import blob_response
@@ -23,6 +25,7 @@ from photos.access import (
     access_batch,
     access_photo,
     access_photo_image,
+    access_photo_to_delete,
     can_manage_photo,
     can_retag,
     own_unconfirmed_photos,
@@ -39,12 +42,14 @@ from photos.display import (
 )
 from photos.forms import (
     ConfirmUnidentifiableForm,
+    DeleteNowForm,
     FaceBoxForm,
     GalleryFilterForm,
     KeepForm,
     RetagForm,
     UploadForm,
 )
+from photos.hooks import deletion_effects
 from photos.models import Photo, PhotoAccess, UploadBatch
 from photos.pagination import CappedPaginator
 from photos.preview import PreviewError, screen_preview
@@ -76,7 +81,7 @@ GALLERY_COUNT_CAP = 1000
 def upload(request: HttpRequest) -> HttpResponse:
     families = can_upload_for(request.user)
     data = request.POST if request.method == "POST" else request.GET
-    family = families.filter(reference=data.get("family") or "").first()
+    family = families.filter(reference=_reference(data.get("family"))).first()
     # A group session: children of other families may be in the same photos ("also", one or more references).
     also = _other_families(families, family, data.getlist("also"), data.get("add_family", ""))
     chosen = [family, *also] if family else []
@@ -165,10 +170,22 @@ def retag_choices(user, photo: Photo, families: list, also: list) -> tuple[Query
 def _other_families(families: QuerySet, family, references: list[str], added: str) -> list:
     """The other families of a group session, from `references` (and one just `added`), among those this
     person may upload for, without the main `family` or repeats, in reference order."""
-    wanted = {r.strip().upper() for r in [*references, added] if r.strip()}
+    wanted = {_reference(r).upper() for r in [*references, added]} - {""}
     if family is None or not wanted:
         return []
     return list(families.filter(reference__in=wanted).exclude(pk=family.pk).order_by("reference"))
+
+
+# Family references read straight from the query string or a form go through a form field too: one it
+# refuses (with a NUL, which the database cannot take, or longer than a reference) names no family.
+_REFERENCE = forms.CharField(required=False, max_length=Family._meta.get_field("reference").max_length)
+
+
+def _reference(value: str | None) -> str:
+    try:
+        return _REFERENCE.clean(value or "")
+    except ValidationError:
+        return ""
 
 
 def _batch_url(batch: UploadBatch) -> str:
@@ -457,6 +474,48 @@ def keep(request: HttpRequest, public_id) -> HttpResponse:
     else:
         messages.error(request, "Write the lawful reason for keeping this photo (at least a sentence).")
     return redirect("photos:detail", public_id=photo.public_id)
+
+
+@vault_required(Role.COORDINATOR)
+@require_http_methods(["GET", "POST"])
+def delete_now(request: HttpRequest, public_id) -> HttpResponse:
+    """A coordinator of the photo deletes it at once, with a reason: the page says it cannot be undone and what
+    happens to each post that used it; only the POST deletes."""
+    photo = access_photo_to_delete(request.user, public_id)
+    if photo.status == Photo.Status.DELETED:
+        messages.info(request, ALREADY_DELETED)
+        return redirect("photos:gallery")
+    form = DeleteNowForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            done = services.photo_delete_now(
+                photo=photo, reason=form.cleaned_data["reason"], by=request.user, request=request
+            )
+        except services.UploadError as exc:
+            form.add_error(None, str(exc))
+        else:
+            if done.deleted:
+                effects = " ".join(f"{effect.what}: {effect.done}." for effect in done.effects)
+                messages.success(request, f"The photo is deleted, with every stored copy of it. {effects}".strip())
+            else:
+                messages.info(request, ALREADY_DELETED)
+            return redirect("photos:gallery")
+    tagged = list(photo.children.select_related("family"))
+    named = _named(request.user, photo, tagged, _own_families(request.user))
+    return render(
+        request,
+        "photos/delete_now.html",
+        {
+            "photo": photo,
+            "form": form,
+            "alt": photo_alt(named, date_filter(photo_day(photo), "j F Y"), others=len(tagged) - len(named)),
+            "effects": deletion_effects([photo.pk]),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+ALREADY_DELETED = "This photo was already deleted: nothing more was changed."
 
 
 @vault_required(Role.COORDINATOR)

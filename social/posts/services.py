@@ -13,6 +13,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -21,6 +22,7 @@ from consents.hooks import Withdrawal
 from consents.selectors import children_of_parent
 from consents.uses import ONLINE_PURPOSES
 from fig_safety.times import when
+from photos.hooks import Effect
 from photos.models import Photo, PhotoTag
 from photos.selectors import online_versions
 from social.inbox import services as inbox_services
@@ -538,23 +540,98 @@ def photo_hold_lift(*, hold: PhotoOnlineHold, by: User, request: HttpRequest | N
 
 
 def posts_on_consent_withdrawn(withdrawal: Withdrawal) -> None:
-    """Withdrawal handler: queued and approved posts showing the child go back to their author, and so do
-    posts waiting to be sent; published ones open a takedown case (a post whose outside call is under way is
-    checked again when the platform answers). Runs inside the withdrawal's transaction."""
+    """Withdrawal handler: the posts showing the child stop using them (posts_on_photos_gone). Runs inside the
+    withdrawal's transaction."""
     if not withdrawal.purposes & ONLINE_PURPOSES:
         return
-    ids = set(Post.objects.filter(photos__tags__child_id=withdrawal.child_id).values_list("pk", flat=True))
+    posts_on_photos_gone(
+        PhotoTag.objects.filter(child_id=withdrawal.child_id).values("photo_id"),
+        note="A parent or carer withdrew consent for a child in one of its photos.",
+        reason="Consent was withdrawn for a child shown in this post.",
+    )
+
+
+def posts_losing_photos(photo_ids: Iterable[int] | QuerySet) -> tuple[QuerySet[Post], QuerySet[Post]]:
+    """(posts to send back, posts to take down) of those using any of `photo_ids` that FiG may no longer use:
+    queued and approved posts, and posts being published whose channels are queued but not yet called, go
+    back to their author; posts out on any channel, or whose call is under way, need a takedown. Drafts and
+    posts sent back already stay with their author (the consent gate stops them at submission)."""
+    ids = set(Post.objects.filter(photos__in=photo_ids).values_list("pk", flat=True))
     affected = Post.objects.filter(pk__in=ids)
-    # Channels queued but not yet called go back with the post; one whose call began is checked again when
-    # the platform answers (channels._sent opens a takedown then).
+    # Channels queued but not yet called go back with the post; one whose call began is taken down when the
+    # platform answers (channels._sent starts the open takedown then).
     not_sent = affected.filter(status=Post.Status.PUBLISHING).exclude(deliveries__send_started_at__isnull=False)
-    for post in (affected.filter(status__in=LIVE) | not_sent).select_related("author").select_for_update(of=("self",)):
-        _send_back(post, by=None, note="A parent or carer withdrew consent for a child in one of its photos.")
-    for post in affected.filter(status__in=LIVE_ONLINE).exclude(pk__in=not_sent.values("pk")):
+    return affected.filter(status__in=LIVE) | not_sent, affected.filter(status__in=LIVE_ONLINE).exclude(
+        pk__in=not_sent.values("pk")
+    )
+
+
+def posts_on_photos_gone(
+    photo_ids: Iterable[int] | QuerySet, *, note: str, reason: str
+) -> tuple[list[Post], list[Post]]:
+    """The posts using any of `photo_ids` stop using them (posts_losing_photos): those waiting to go out go
+    back to their author with `note`; those out get a takedown case opened with `reason`. Returns (sent back,
+    taken down). Precondition: inside the transaction that took the photos away (a withdrawal, a deletion)."""
+    to_send_back, to_take_down = posts_losing_photos(photo_ids)
+    sent_back = [
+        _send_back(post, by=None, note=note)
+        for post in to_send_back.select_related("author").select_for_update(of=("self",)).order_by("pk")
+    ]
+    taken_down = list(to_take_down.order_by("pk"))
+    for post in taken_down:
         with transaction.atomic():
             locked = Post.objects.select_for_update().get(pk=post.pk)
             channels.deliveries_cancel(locked)
-        post_open_takedown(post=post, reason="Consent was withdrawn for a child shown in this post.", by=None)
+        post_open_takedown(post=post, reason=reason, by=None)
+    return sent_back, taken_down
+
+
+# Said of every deletion that reaches posts (a coordinator's "delete now", a family's erasure): the reason
+# given stays in the vault's audit trail, as it may say more about a family than post authors should read.
+PHOTO_DELETED_NOTE = (
+    "One of its photos was deleted from the vault, so it cannot be used. Take the photo off the post, or choose "
+    "another."
+)
+PHOTO_DELETED_REASON = "A photo in this post was deleted from the vault, so the post must come down."
+
+
+def posts_on_photos_deleted(photo_ids: frozenset[int]) -> list[Effect]:
+    """Photo deletion handler (photos.hooks): the posts that used the photos stop using them, as after a
+    withdrawal. Runs inside the deletion's transaction."""
+    sent_back, taken_down = posts_on_photos_gone(photo_ids, note=PHOTO_DELETED_NOTE, reason=PHOTO_DELETED_REASON)
+    return _effects(sent_back, taken_down, status=False)
+
+
+def posts_photos_deleted_preview(photo_ids: frozenset[int]) -> list[Effect]:
+    """What posts_on_photos_deleted would do, for the confirmation page. Reads only."""
+    to_send_back, to_take_down = posts_losing_photos(photo_ids)
+    return _effects(list(to_send_back.order_by("pk")), list(to_take_down.order_by("pk")), status=True)
+
+
+def _effects(sent_back: list[Post], taken_down: list[Post], *, status: bool) -> list[Effect]:
+    """Each post as the coordinator is told of it: its number, its status (before it changed: `status` only
+    for a preview) and its channels, never its text."""
+
+    def name(post: Post) -> str:
+        about = [post.get_status_display().lower()] if status else []
+        where = " and ".join(Channel(channel).label for channel in post.channels if channel in Channel.values)
+        about += [f"for {where}"] if where else []
+        return f"Post #{post.pk} ({', '.join(about)})" if about else f"Post #{post.pk}"
+
+    return [
+        *(
+            Effect(name(post), will="It will be sent back to its author.", done="sent back to its author")
+            for post in sent_back
+        ),
+        *(
+            Effect(
+                name(post),
+                will="A takedown will be opened to bring it down.",
+                done="a takedown was opened to bring it down",
+            )
+            for post in taken_down
+        ),
+    ]
 
 
 # --- posts past their time ---------------------------------------------------------------------------------

@@ -346,6 +346,7 @@ def test_the_whole_sweep_twice_sends_everything_once(photographer, coordinator, 
         "retention": 0,
         "requeued": 0,
         "faces_checked": 0,
+        "orphan_blobs": 0,
     }
     assert second == dict.fromkeys(first, 0)
     assert sorted(m.to[0] for m in mail.outbox) == [coordinator.email, photographer.email]
