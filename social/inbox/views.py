@@ -501,7 +501,7 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
     message = access_message(request.user, pk)
     text = ""
     put_back = request.GET.get("put_back", "")
-    if put_back.isdigit() and can_respond(request.user, message):
+    if put_back.isdecimal() and can_respond(request.user, message):
         text = (
             message.messages.filter(pk=int(put_back), event=Message.Event.REPLY, sending__in=_MAY_PUT_BACK)
             .values_list("text", flat=True)
@@ -555,7 +555,7 @@ def reply_insert(request: HttpRequest, pk: int) -> HttpResponse:
     options = replies.reply_options(message, timezone.now())
     typed = request.POST.get("text", "")
     chosen = request.POST.get("saved", "")
-    saved = active_saved_replies().filter(pk=int(chosen)).first() if chosen.isdigit() else None
+    saved = active_saved_replies().filter(pk=int(chosen)).first() if chosen.isdecimal() else None
     if not options.ways:
         return _message_page(request, message, reply_text=typed, reply_error=options.why_not, status=400)
     send_as = request.POST.get("send_as", "")
