@@ -22,4 +22,5 @@ CHECK_TITLES = {
     "contact": "Contact details",
     "consent": "Photo consent",
     "removal": "A parent asked FiG not to use a photo online",
+    "gone": "A photo that is no longer in the vault",
 }

@@ -25,6 +25,18 @@ def check_photos(photos, versions: dict[str, str] | None = None) -> list[Finding
         for _photo, child, missing in online_consent_problems(photos, versions)
     ]
     findings = check_holds(photos)
+    gone = tuple(photo_words(photo) for photo in photos if photo.status != photo.Status.READY)
+    if gone:
+        # Deleted (at once, for retention or an erasure) or not processed: there is nothing to publish.
+        findings.append(
+            Finding(
+                "gone",
+                CHECK_TITLES["gone"],
+                "This photo is no longer in the vault, or is not ready yet. Take it off the post.",
+                gone,
+                dismissible=False,
+            )
+        )
     if problems:
         findings.append(
             Finding(
