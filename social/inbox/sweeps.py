@@ -1,4 +1,5 @@
-"""The inbox sweep: reminders, escalations, the daily digest and takedown escalations.
+"""The inbox sweep: reminders, escalations, the daily digest and takedown escalations; and the work of
+tasks lost with the broker (deliveries, flagging, attachments, replies, removals) queued or done again.
 
 Beat runs it every 15 minutes; `manage.py inbox_sweep` runs the same code once.
 Each kind of notice is sent at most once per message: the sweep claims due rows
@@ -19,6 +20,7 @@ from django.utils import timezone
 
 from fig_safety.sweeps import claim_and_stamp
 from fig_safety.times import LONDON, when
+from social.inbox.attachments import resume_fetches
 from social.inbox.ingest import resume_deliveries
 from social.inbox.replies import resume_replies
 from social.inbox.selectors import inbox_digest
@@ -240,6 +242,7 @@ def inbox_sweep(now: datetime | None = None) -> dict[str, int]:
     return {
         "deliveries_resumed": resume_deliveries(now),
         "flags_recovered": flag_lost(now),
+        "fetches_resumed": resume_fetches(now),
         "replies_resumed": resume_replies(now),
         "reminders": send_reminders(now),
         "escalations": send_escalations(now),

@@ -480,6 +480,24 @@ UNCERTAIN_DELETE = (
 )
 
 
+def resume_deletes(now: datetime | None = None) -> int:
+    """Deletions whose task never started (the broker away, a worker killed) are queued again; those whose
+    call began long ago and never answered are left for a person to check, as delivery_delete leaves them.
+    Part of the posts sweep; no call is made twice."""
+    now = now or timezone.now()
+    asked = PostChannel.objects.filter(state=State.SENT, takedown_requested_at__isnull=False)
+    requeued = claim_and_stamp(
+        asked.filter(takedown_started_at__isnull=True, takedown_requested_at__lte=now - REQUEUE_AFTER),
+        stamp="takedown_requested_at",
+        now=now,
+        handle=lambda rows: [_queue_delete(r.pk) for r in rows],
+    )
+    stopped = list(asked.filter(takedown_started_at__lte=now - CALL_GIVEN_UP_AFTER).values_list("pk", flat=True))
+    for delivery_id in stopped:
+        delivery_delete(delivery_id=delivery_id)  # finds the call begun and says so; makes no call itself
+    return requeued + len(stopped)
+
+
 def delivery_taken_down_by_hand(*, delivery: PostChannel, by: User, request: HttpRequest | None = None) -> PostChannel:
     """A person removed the post from this channel (where the platform allows no deletion from here, or it
     was published by hand)."""

@@ -663,10 +663,12 @@ def expire_unapproved(now: datetime | None = None) -> int:
 
 
 def posts_sweep(now: datetime | None = None) -> dict[str, int]:
-    """The post queue's periodic work, run by beat every minute: scheduled posts go out on time."""
+    """The post queue's periodic work, run by beat every minute: scheduled posts go out on time, and sends and
+    deletions whose task was lost are queued again."""
     now = now or timezone.now()
     return {
         "expired": expire_unapproved(now),
         "sent_at_their_time": channels.send_due(now),
         "sending_resumed": channels.resume_sending(now),
+        "deletes_resumed": channels.resume_deletes(now),
     }

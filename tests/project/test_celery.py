@@ -80,6 +80,7 @@ def test_beat_sends_back_posts_past_their_time_and_sends_those_due_every_minute(
                 "expired": 1,
                 "sent_at_their_time": 1,
                 "sending_resumed": 0,
+                "deletes_resumed": 0,
             }
         assert len(graph.to("feed")) == 1
     late.refresh_from_db()

@@ -145,6 +145,7 @@ def test_a_real_worker_runs_the_sweep_and_after_a_redis_flushall_sends_nothing_m
         assert counts == {
             "deliveries_resumed": 0,
             "flags_recovered": 0,
+            "fetches_resumed": 0,
             "replies_resumed": 0,
             "reminders": 2,
             "escalations": 1,
@@ -163,6 +164,7 @@ def test_a_real_worker_runs_the_sweep_and_after_a_redis_flushall_sends_nothing_m
         assert _sweep_through(client) == {
             "deliveries_resumed": 0,
             "flags_recovered": 0,
+            "fetches_resumed": 0,
             "replies_resumed": 0,
             "reminders": 0,
             "escalations": 0,

@@ -46,6 +46,7 @@ TAKEDOWN = re.compile(r"^(\d+) takedowns? still open( and overdue)?$")
 NOTHING = {
     "deliveries_resumed": 0,
     "flags_recovered": 0,
+    "fetches_resumed": 0,
     "replies_resumed": 0,
     "reminders": 0,
     "escalations": 0,
@@ -259,13 +260,14 @@ def test_the_sweep_takes_the_same_number_of_queries_however_many_are_due(admins,
         _message(DAY + n * MINUTE)
     sweeps.send_digest(NOW)  # today's digest has gone: the sweep below only checks that
     # Webhook deliveries to resume: the claim of those never started, and of those stopped. Messages whose
-    # flagging was lost: one select. Replies to resume: the claim, and those whose call stopped.
+    # flagging was lost: one select. Attachments to fetch again: one select, and the claim of those given up
+    # on. Replies to resume: the claim, and those whose call stopped.
     # Reminders: claim, stamp, the administrators' addresses, one insert of emails. Escalations: the same.
     # The digest: its row exists already (the insert fails). Takedowns: the claim. Graph API removals to
-    # resume: the claim, and those whose call stopped. Each of the eight transactions is a savepoint pair
+    # resume: the claim, and those whose call stopped. Each of the nine transactions is a savepoint pair
     # here, inside the test's transaction.
     with django_assert_num_queries(
-        (1 + 2) + (1 + 2) + 1 + (1 + 2 + 1) + (4 + 2) + (4 + 2) + (1 + 3) + (1 + 2) + (1 + 2 + 1)
+        (1 + 2) + (1 + 2) + 1 + 1 + (1 + 2) + (1 + 2 + 1) + (4 + 2) + (4 + 2) + (1 + 3) + (1 + 2) + (1 + 2 + 1)
     ):  # the failed insert is rolled back too
         counts = sweeps.inbox_sweep(NOW)
     assert (counts["reminders"], counts["escalations"]) == (2 * due, due)
@@ -450,7 +452,7 @@ def test_the_command_runs_the_sweep_once_and_prints_the_counts(admins):
 
     sweep.assert_called_once_with()
     assert out.getvalue() == (
-        "deliveries resumed: 0, flags recovered: 0, replies resumed: 0, "
+        "deliveries resumed: 0, flags recovered: 0, fetches resumed: 0, replies resumed: 0, "
         "reminders: 2, escalations: 1, digest: 1, takedown escalations: 0, removals resumed: 0\n"
     )
     assert [(m.reminder_sent_at, m.escalated_at) for m in _reload(soon, late)] == [(NOW, None), (NOW, NOW)]

@@ -196,6 +196,7 @@ def test_a_scheduled_post_is_sent_at_its_time_and_not_before(
             "expired": 0,
             "sent_at_their_time": 2,
             "sending_resumed": 0,
+            "deletes_resumed": 0,
         }
     assert _endpoints(graph) == ["photos", "feed"] and _endpoints(x) == ["upload", "tweet"]
     assert graph.problems == [] and x.problems == []
