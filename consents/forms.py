@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
@@ -84,7 +86,7 @@ class OfflineConsentForm(PurposeAnswersMixin, forms.Form):
 
     def clean_scan(self):
         scan = self.cleaned_data.get("scan")
-        if scan is None:
+        if not scan:  # none, or False: the file input's "clear" box sent without a file
             return None
         if scan.size > settings.FIG_SCAN_MAX_BYTES:
             raise forms.ValidationError(
@@ -203,4 +205,75 @@ class RegisterFilterForm(forms.Form):
             ("none", "No answer"),
             ("pending", "Request pending"),
         ],
+    )
+    closed = forms.BooleanField(required=False, label="Show closed families")
+
+
+class FamilyCloseForm(forms.Form):
+    reason = forms.CharField(
+        label="Why is FiG closing this family?",
+        max_length=500,
+        min_length=5,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="For example: the family has moved away. Kept in the audit trail; never shown to parents.",
+        error_messages={
+            "required": "Say why FiG is closing this family (a few words).",
+            "min_length": "Say why FiG is closing this family (a few words).",
+        },
+    )
+
+
+class ErasureRequestForm(forms.Form):
+    """Who asked for the erasure, and when (UK time: a day and a time, as people say it)."""
+
+    asked_by = forms.CharField(
+        label="Who asked",
+        max_length=150,
+        min_length=3,
+        help_text="In your words, for example: the mother, by phone.",
+        error_messages={
+            "required": "Say who asked (for example: the mother, by phone).",
+            "min_length": "Say who asked (for example: the mother, by phone).",
+        },
+    )
+    asked_on = forms.DateField(
+        label="The day they asked",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"required": "Give the day they asked.", "invalid": "Give the day they asked as a date."},
+    )
+    asked_time = forms.TimeField(
+        label="The time they asked (UK time)",
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        error_messages={"required": "Give the time they asked.", "invalid": "Give the time they asked, like 14:30."},
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        now = timezone.localtime()
+        self.fields["asked_on"].initial = now.date()
+        self.fields["asked_time"].initial = now.time().replace(second=0, microsecond=0)
+
+    def clean(self):
+        cleaned = super().clean()
+        day, time = cleaned.get("asked_on"), cleaned.get("asked_time")
+        if day is not None and time is not None:
+            asked_at = timezone.make_aware(datetime.combine(day, time))
+            # The form shows minutes: "now" typed in is up to a minute ahead of the clock.
+            if asked_at > timezone.now() + timedelta(minutes=1):
+                self.add_error("asked_on", "When they asked cannot be in the future.")
+            cleaned["asked_at"] = asked_at
+        return cleaned
+
+
+class ErasureCancelForm(forms.Form):
+    reason = forms.CharField(
+        label="Why will the erasure not go ahead?",
+        max_length=500,
+        min_length=5,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="For example: the mother rang to say she changed her mind; or a legal duty to keep the records.",
+        error_messages={
+            "required": "Say why the erasure will not go ahead.",
+            "min_length": "Say why the erasure will not go ahead.",
+        },
     )

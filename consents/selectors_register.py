@@ -28,6 +28,7 @@ class RegisterRow:
     expires_at: datetime | None
     request_status: str  # the latest request's: pending / signed / declined / expired / cancelled, or ""
     consent_method: str  # how the latest consent form was given: online / paper / phone, or ""
+    family_state: str = "open"  # open / closed / erased (consents.views: closed families are shown when asked)
 
 
 class Register:
@@ -113,6 +114,8 @@ class Register:
                 "request_status",
                 "request_expires_at",
                 "consent_method",
+                "family__closed_at",
+                "family__erased_at",
             )
         )
         if known is None:
@@ -134,6 +137,11 @@ class Register:
                     expires_at=min(position.expires_at.values()) if position.expires_at else None,
                     request_status=_request_status(child["request_status"], child["request_expires_at"]),
                     consent_method=child["consent_method"] or "",
+                    family_state="erased"
+                    if child["family__erased_at"]
+                    else "closed"
+                    if child["family__closed_at"]
+                    else "open",
                 )
             )
         return rows

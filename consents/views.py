@@ -6,18 +6,21 @@ import csv
 import hashlib
 import logging
 import mimetypes
+import tempfile
+import zipfile
+from datetime import timedelta
 from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.forms.models import model_to_dict
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
 from consents.access import (
     OVERSIGHT_ROLES,
@@ -36,6 +39,9 @@ from consents.errors import ConsentError, LinkProblem
 from consents.forms import (
     CarerForm,
     ChildForm,
+    ErasureCancelForm,
+    ErasureRequestForm,
+    FamilyCloseForm,
     FamilyForm,
     FormVersionForm,
     OfflineConsentForm,
@@ -45,7 +51,17 @@ from consents.forms import (
     WithdrawForm,
 )
 from consents.formtext import missing_statements, who_sees_problems, with_who_sees
-from consents.models import PURPOSES, Carer, Child, ConsentFormVersion, ConsentRecord, ConsentRequest, Purpose
+from consents.models import (
+    PURPOSES,
+    Carer,
+    Child,
+    ConsentFormVersion,
+    ConsentRecord,
+    ConsentRequest,
+    ErasureRequest,
+    Family,
+    Purpose,
+)
 from consents.scans import ScanRefused
 from consents.selectors import (
     STATE_LABELS,
@@ -61,6 +77,7 @@ from consents.selectors import (
 )
 from consents.selectors_certificate import certificate_later
 from consents.selectors_register import RegisterRow, consents_lapsing, register_rows
+from consents.services import closure, erasure
 from consents.services.evidence import evidence_from
 from consents.services.families import (
     carer_save,
@@ -80,7 +97,9 @@ from consents.services.requests import (
 from consents.services.signing import consent_give_signed_in, consent_record_offline, consent_sign
 from consents.services.withdrawal import consent_withdraw
 from fig_safety import ratelimit
+from fig_safety.times import when
 from fig_safety.vault import blob_response
+from photos import export as exports
 from social.posts.selectors import online_holds_for_child
 from staff.access import staff_required
 from staff.roles import Role
@@ -88,6 +107,7 @@ from staff.services import audit_record
 
 PURPOSE_LABELS = dict(Purpose.choices)
 REGISTER_PAGE_SIZE = 100
+EXPORT_IN_MEMORY_BYTES = 8 * 1024 * 1024  # a family's export larger than this is built on disk
 
 
 # --- coordinators: the register ---------------------------------------------------------
@@ -97,8 +117,12 @@ REGISTER_PAGE_SIZE = 100
 @require_safe
 def register(request: HttpRequest) -> HttpResponse:
     form = RegisterFilterForm(request.GET or None)
-    filters = form.cleaned_data if form.is_valid() else {}
-    rows = register_rows(families_visible_to(request.user), **{k: v for k, v in filters.items() if v})
+    filters = dict(form.cleaned_data) if form.is_valid() else {}
+    # Closed families (FiG no longer works with them) only when asked for, or named.
+    show_closed = filters.pop("closed", False) or bool(filters.get("family"))
+    families = families_visible_to(request.user)
+    open_families = families.filter(closed_at__isnull=True)
+    rows = register_rows(families if show_closed else open_families, **{k: v for k, v in filters.items() if v})
     if request.GET.get("format") == "csv":
         return _register_csv(request, rows.all_rows())
     # Rows are paged for the screen only: 5,000 children on one page was a 3 MB, 3-second page. The
@@ -124,7 +148,7 @@ def register(request: HttpRequest) -> HttpResponse:
             "total": page.paginator.count,
             "purposes": purposes,
             "can_bulk": is_coordinator(request.user),
-            "lapsing": consents_lapsing(families_visible_to(request.user)),
+            "lapsing": consents_lapsing(open_families),
         },
     )
 
@@ -158,7 +182,8 @@ def _csv_safe(value: str) -> str:
 @staff_required(Role.COORDINATOR)
 @require_POST
 def request_bulk(request: HttpRequest) -> HttpResponse:
-    sent, problems = consent_request_bulk(families=families_managed_by(request.user), by=request.user, request=request)
+    families = families_managed_by(request.user).filter(closed_at__isnull=True)  # FiG no longer asks closed ones
+    sent, problems = consent_request_bulk(families=families, by=request.user, request=request)
     _report_sent(request, sent, problems, "consent request")
     return redirect("consents:register")
 
@@ -177,11 +202,16 @@ def _report_sent(request: HttpRequest, sent: int, problems: list[str], noun: str
 def family_list(request: HttpRequest) -> HttpResponse:
     from django.db.models import Count
 
+    show_closed = request.GET.get("closed") == "on"
     families = families_visible_to(request.user).annotate(
         child_count=Count("children", distinct=True), carer_count=Count("carers", distinct=True)
     )
+    if not show_closed:
+        families = families.filter(closed_at__isnull=True)
     return render(
-        request, "consents/family_list.html", {"families": families, "can_create": is_coordinator(request.user)}
+        request,
+        "consents/family_list.html",
+        {"families": families, "can_create": is_coordinator(request.user), "show_closed": show_closed},
     )
 
 
@@ -225,6 +255,7 @@ def family_detail(request: HttpRequest, reference: str) -> HttpResponse:
             "can_change": can_change,
             "coordinators": list(coordinators_of(family)),
             "assignable": list(assignable_coordinators(family)) if can_change else [],
+            **_closure_context(family),
         },
     )
 
@@ -235,8 +266,9 @@ def family_coordinators(request: HttpRequest, reference: str) -> HttpResponse:
     """Assign another coordinator to the family, or take one off it (never the last one)."""
     family = access_family(request.user, reference, write=True)
     user_id = request.POST.get("user", "")
+    user_id = user_id if user_id.isdecimal() else "0"  # not isdigit(): "²" is a digit that int() refuses
     if request.POST.get("action") == "remove":
-        coordinator = get_object_or_404(coordinators_of(family), pk=user_id if user_id.isdigit() else 0)
+        coordinator = get_object_or_404(coordinators_of(family), pk=user_id)
         try:
             family_unassign_coordinator(family=family, coordinator=coordinator, by=request.user, request=request)
         except ConsentError as exc:
@@ -244,16 +276,214 @@ def family_coordinators(request: HttpRequest, reference: str) -> HttpResponse:
         else:
             messages.success(request, f"{coordinator} no longer coordinates {family.reference}.")
     else:
-        coordinator = get_object_or_404(assignable_coordinators(family), pk=user_id if user_id.isdigit() else 0)
+        coordinator = get_object_or_404(assignable_coordinators(family), pk=user_id)
         family_assign_coordinator(family=family, coordinator=coordinator, by=request.user, request=request)
         messages.success(request, f"{coordinator} now coordinates {family.reference}.")
     return redirect("consents:family_detail", reference=family.reference)
+
+
+# --- coordinators: closing a family, erasure, and the subject access export ----------------
+
+
+def _closure_context(family: Family) -> dict:
+    """Where a family stands (open, closed, erasure due, erased) and what happens next. Queries only for a
+    closed family: an open one has no erasure waiting (recording one closes the family)."""
+    photo_days = getattr(settings, "FIG_CLOSED_FAMILY_PHOTO_DAYS", 30)
+    keep_days = getattr(settings, "FIG_CLOSED_FAMILY_KEEP_DAYS", 2190)
+    context = {"photo_period": _period(photo_days), "keep_period": _period(keep_days), "erasure": None}
+    if family.closed_at is not None:
+        context["photos_deleted_on"] = family.closed_at + timedelta(days=photo_days)
+        context["records_erased_on"] = family.closed_at + timedelta(days=keep_days)
+        if family.erased_at is None:
+            context["erasure"] = (
+                family.erasure_requests.filter(status=ErasureRequest.Status.WAITING)
+                .select_related("recorded_by")
+                .first()
+            )
+    return context
+
+
+def _period(days: int) -> str:
+    """2190 → "6 years", 30 → "30 days": whole years when they are, else exact days."""
+    if days and days % 365 == 0:
+        return f"{days // 365} year{'' if days == 365 else 's'}"
+    return f"{days} day{'' if days == 1 else 's'}"
+
+
+def _back_to_family(family: Family) -> HttpResponse:
+    return redirect("consents:family_detail", reference=family.reference)
+
+
+def _refused_when_closed(request: HttpRequest, family: Family, *, erased_only: bool = False) -> HttpResponse | None:
+    """A closed family takes no new children, carers or consents (open it again first); an erased one takes
+    nothing. A redirect to the family page saying so, or None when the change may go ahead."""
+    if family.erased_at is not None:
+        messages.error(request, f"Family {family.reference}'s data has been erased: nothing more is recorded for it.")
+    elif family.closed_at is not None and not erased_only:
+        messages.error(request, f"Family {family.reference} is closed: open it again first.")
+    else:
+        return None
+    return _back_to_family(family)
+
+
+@staff_required(Role.COORDINATOR)
+@require_http_methods(["GET", "POST"])
+def family_close(request: HttpRequest, reference: str) -> HttpResponse:
+    """Close a family FiG no longer works with: a page saying what will happen, and the reason."""
+    family = access_family(request.user, reference, write=True)
+    if family.closed_at is not None:
+        messages.info(request, "This family is already closed.")
+        return _back_to_family(family)
+    form = FamilyCloseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            closure.family_close(family=family, by=request.user, reason=form.cleaned_data["reason"], request=request)
+        except ConsentError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request,
+                f"Family {family.reference} is closed: its links no longer work and its parents are signed out.",
+            )
+            return _back_to_family(family)
+    return render(
+        request,
+        "consents/family_close.html",
+        {
+            "form": form,
+            "family": family,
+            "pending": ConsentRequest.objects.filter(
+                child__family=family, status=ConsentRequest.Status.PENDING, expires_at__gt=timezone.now()
+            ).count(),
+            **_closure_context(family),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@staff_required(Role.COORDINATOR)
+@require_POST
+def family_reopen(request: HttpRequest, reference: str) -> HttpResponse:
+    family = access_family(request.user, reference, write=True)
+    try:
+        closure.family_reopen(family=family, by=request.user, request=request)
+    except ConsentError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            f"Family {family.reference} is open again and its parents can sign in. "
+            "Links sent before it closed stay cancelled: send new requests.",
+        )
+    return _back_to_family(family)
+
+
+@staff_required(Role.COORDINATOR)
+@require_http_methods(["GET", "POST"])
+def family_erasure(request: HttpRequest, reference: str) -> HttpResponse:
+    """Record that someone asked for the family's data to be erased: who and when, with what will go, what
+    stays, and when; the export is offered first."""
+    family = access_family(request.user, reference, write=True)
+    if family.erased_at is not None:
+        messages.info(request, "This family's data has already been erased.")
+        return _back_to_family(family)
+    if family.erasure_requests.filter(status=ErasureRequest.Status.WAITING).exists():
+        # A second press of the button, or a second tab: one request is enough.
+        messages.info(request, "An erasure request for this family is already waiting: nothing new was recorded.")
+        return _back_to_family(family)
+    form = ErasureRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            recorded = erasure.erasure_request_record(
+                family=family,
+                asked_by=form.cleaned_data["asked_by"],
+                asked_at=form.cleaned_data["asked_at"],
+                by=request.user,
+                request=request,
+            )
+        except ConsentError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request,
+                f"The erasure request is recorded and family {family.reference} is closed. Its personal data will "
+                f"be erased on {when(recorded.due_at, year=True)}.",
+            )
+            return _back_to_family(family)
+    return render(
+        request,
+        "consents/family_erasure.html",
+        {
+            "form": form,
+            "family": family,
+            "review_days": settings.FIG_ERASURE_REVIEW_DAYS,
+            "due_on": timezone.now() + timedelta(days=settings.FIG_ERASURE_REVIEW_DAYS),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@staff_required(Role.COORDINATOR)
+@require_http_methods(["GET", "POST"])
+def family_erasure_cancel(request: HttpRequest, reference: str) -> HttpResponse:
+    family = access_family(request.user, reference, write=True)
+    waiting = family.erasure_requests.filter(status=ErasureRequest.Status.WAITING).first()
+    if waiting is None:
+        messages.info(request, "No erasure request is waiting for this family.")
+        return _back_to_family(family)
+    form = ErasureCancelForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            erasure.erasure_request_cancel(
+                erasure=waiting, by=request.user, reason=form.cleaned_data["reason"], request=request
+            )
+        except ConsentError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request,
+                "The erasure is cancelled. The family stays closed: open it again if FiG works with it again.",
+            )
+            return _back_to_family(family)
+    return render(
+        request,
+        "consents/family_erasure_cancel.html",
+        {"form": form, "family": family, "erasure": waiting},
+        status=400 if form.errors else 200,
+    )
+
+
+@staff_required(Role.COORDINATOR)
+@require_GET
+def family_export(request: HttpRequest, reference: str) -> HttpResponse:
+    """Everything FiG holds about the family as a zip (what `manage.py vault_export` writes), for a subject
+    access request: its coordinators only. Built in a temporary file that spills to disk past a few
+    megabytes, then streamed; audited and access-logged before any photo is read."""
+    family = access_family(request.user, reference, write=True)
+    spool = tempfile.SpooledTemporaryFile(max_size=EXPORT_IN_MEMORY_BYTES)  # noqa: SIM115 - the response closes it
+    with zipfile.ZipFile(spool, "w") as archive:
+        export = exports.family_export(
+            family=family, into=exports.ZipTarget(archive), by=request.user, where="download", request=request
+        )
+    if export.problems:
+        log.warning("The export of %s is incomplete: %s", family.reference, "; ".join(export.problems))
+    spool.seek(0)
+    response = FileResponse(
+        spool,
+        as_attachment=True,
+        filename=f"family-{family.reference}-export.zip",
+        content_type="application/zip",
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @staff_required(Role.COORDINATOR)
 @require_http_methods(["GET", "POST"])
 def child_edit(request: HttpRequest, reference: str, child_id: int | None = None) -> HttpResponse:
     family = access_family(request.user, reference, write=True)
+    if refused := _refused_when_closed(request, family):
+        return refused
     child = access_child(request.user, reference, child_id, write=True) if child_id else None
     # Not instance=child: a valid ModelForm writes its values onto its instance, and the service
     # compares old and new values (what changed goes into the audit trail).
@@ -275,6 +505,8 @@ def child_edit(request: HttpRequest, reference: str, child_id: int | None = None
 @require_http_methods(["GET", "POST"])
 def carer_edit(request: HttpRequest, reference: str, carer_id: int | None = None) -> HttpResponse:
     family = access_family(request.user, reference, write=True)
+    if refused := _refused_when_closed(request, family):
+        return refused
     carer = access_carer(request.user, reference, carer_id, write=True) if carer_id else None
     # Not instance=carer (see child_edit): carer_save must see the old email to unlink the old account.
     form = CarerForm(
@@ -333,7 +565,7 @@ def request_send(request: HttpRequest, reference: str, child_id: int) -> HttpRes
             sent = consent_request_send_to_family(child=child, by=request.user, request=request)
             messages.success(request, f"Consent request sent to {len(sent)} carer{'s' if len(sent) != 1 else ''}.")
         else:
-            carer = access_carer(request.user, reference, int(target) if target.isdigit() else 0, write=True)
+            carer = access_carer(request.user, reference, int(target) if target.isdecimal() else 0, write=True)
             consent_request_send(child=child, carer=carer, by=request.user, request=request)
             messages.success(request, f"Consent request sent to {carer.full_name}.")
     except ConsentError as exc:
@@ -358,6 +590,8 @@ def request_cancel(request: HttpRequest, request_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def record_offline(request: HttpRequest, reference: str, child_id: int) -> HttpResponse:
     child = access_child(request.user, reference, child_id, write=True)
+    if refused := _refused_when_closed(request, child.family):
+        return refused
     form = OfflineConsentForm(request.POST or None, request.FILES or None, child=child)
     if request.method == "POST" and form.is_valid():
         try:
@@ -386,6 +620,8 @@ def record_offline(request: HttpRequest, reference: str, child_id: int) -> HttpR
 @require_http_methods(["GET", "POST"])
 def withdraw_for_carer(request: HttpRequest, reference: str, child_id: int) -> HttpResponse:
     child = access_child(request.user, reference, child_id, write=True)
+    if refused := _refused_when_closed(request, child.family, erased_only=True):
+        return refused
     form = StaffWithdrawForm(request.POST or None, child=child)
     if request.method == "POST" and form.is_valid():
         try:
@@ -507,7 +743,8 @@ def form_version_new(request: HttpRequest) -> HttpResponse:
 @staff_required(Role.COORDINATOR)
 @require_POST
 def reconsent(request: HttpRequest) -> HttpResponse:
-    result = consent_request_reconsent(families=families_managed_by(request.user), by=request.user, request=request)
+    families = families_managed_by(request.user).filter(closed_at__isnull=True)  # FiG no longer asks closed ones
+    result = consent_request_reconsent(families=families, by=request.user, request=request)
     skipped = f" {result.skipped} skipped: already sent this version and not yet answered." if result.skipped else ""
     _report_sent(request, result.sent, result.problems, "re-consent request", also=skipped)
     return redirect("consents:form_versions")
