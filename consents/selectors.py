@@ -255,7 +255,11 @@ def carers_for_user(user) -> QuerySet[Carer]:
 
 def children_of_parent(user) -> QuerySet[Child]:
     """Children in families where this person is a carer with parental responsibility."""
-    families = carers_for_user(user).filter(has_parental_responsibility=True).values("family_id")
+    families = (
+        carers_for_user(user)
+        .filter(has_parental_responsibility=True, family__closed_at__isnull=True)
+        .values("family_id")
+    )
     return Child.objects.filter(family_id__in=families)
 
 
@@ -290,11 +294,9 @@ def request_from_token(token: str) -> ConsentRequest:
     link weeks later still sees that it was answered rather than "expired".
     """
     consent_request = request_from_token_any(token)
-    if (
-        consent_request is None
-        or consent_request.status == ConsentRequest.Status.CANCELLED
-        or consent_request.child.family.closed_at is not None
-    ):
+    if consent_request is not None and consent_request.child.family.closed_at is not None:
+        raise LinkProblem("closed")
+    if consent_request is None or consent_request.status == ConsentRequest.Status.CANCELLED:
         raise LinkProblem("invalid")
     if consent_request.status in {ConsentRequest.Status.SIGNED, ConsentRequest.Status.DECLINED}:
         raise LinkProblem("used")
@@ -345,10 +347,11 @@ def review_from_token(token: str) -> tuple[Carer, Child]:
         carer is None
         or child is None
         or carer.family_id != child.family_id
-        or child.family.closed_at is not None
         or not constant_time_compare(address_tag(carer.email), str(data.get("e", "")))
     ):
         raise LinkProblem("invalid")
+    if child.family.closed_at is not None:
+        raise LinkProblem("closed")
     return carer, child
 
 

@@ -134,13 +134,13 @@ def _start_of(day: date) -> datetime:
 
 
 def can_upload_for(user) -> QuerySet:
-    """Families this person may upload for: all (photographers), or their own (coordinators)."""
+    """Families this person may upload for: all (photographers), or their own (coordinators); never a closed one."""
     from consents.models import Family
 
     if has_role(user, Role.PHOTOGRAPHER):
-        return Family.objects.all()
+        return Family.objects.filter(closed_at__isnull=True)
     if has_role(user, Role.COORDINATOR):
-        return families_managed_by(user)
+        return families_managed_by(user).filter(closed_at__isnull=True)
     return Family.objects.none()
 
 

@@ -47,7 +47,8 @@ def home(request: HttpRequest) -> HttpResponse:
             register = acknowledgement_register(version)
             context["ack_outstanding"] = sum(1 for row in register if row.acknowledged_at is None)
     if Role.COORDINATOR.value in roles:
-        context["lapsing"] = consents_lapsing(families_managed_by(user))  # their own families only
+        # Their own families only, and only those FiG still works with.
+        context["lapsing"] = consents_lapsing(families_managed_by(user).filter(closed_at__isnull=True))
     return render(request, "staff/home.html", context)
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from consents.errors import ConsentError
 from consents.links import request_link
-from consents.models import Carer, Child, ConsentFormVersion, ConsentRecord, ConsentRequest
+from consents.models import Carer, Child, ConsentFormVersion, ConsentRecord, ConsentRequest, Family
 from consents.selectors import children_without_current_consent
 from consents.services.form_versions import form_version_current
 from staff.models import User
@@ -35,7 +35,7 @@ def consent_request_send(
     """Send one carer a single-use link to the current form for one child."""
     if carer.family_id != child.family_id:
         raise ConsentError("That carer is not in the child's family.")
-    if child.family.closed_at is not None:
+    if Family.objects.filter(pk=child.family_id, closed_at__isnull=False).exists():
         raise ConsentError(f"Family {child.family.reference} is closed: FiG no longer asks it for consent.")
     if not carer.has_parental_responsibility:
         raise ConsentError(f"{carer.full_name} does not hold parental responsibility, so cannot give consent.")
@@ -83,7 +83,9 @@ def consent_request_send_to_family(
 
 
 def consent_request_bulk(*, families, by: User, request: HttpRequest | None = None) -> tuple[int, list[str]]:
-    """Request consent for every child without a current consent. Returns (sent, problems)."""
+    """Request consent for every child without a current consent, in the families FiG still works with.
+    Returns (sent, problems)."""
+    families = families.filter(closed_at__isnull=True)
     return _send_to_children(children_without_current_consent(families), by=by, request=request)
 
 
@@ -113,6 +115,7 @@ def consent_request_reconsent(*, families, by: User, request: HttpRequest | None
     two runs at once take turns, and the second sees the first's requests.
     """
     version = form_version_current()
+    families = families.filter(closed_at__isnull=True)  # FiG asks only the families it still works with
     with transaction.atomic():
         ConsentFormVersion.objects.select_for_update().get(pk=version.pk)
         child_ids = set(

@@ -19,7 +19,7 @@ from consents.errors import ConsentError
 from consents.formtext import render_form_text
 from consents.hooks import run_withdrawal_handlers
 from consents.links import review_link
-from consents.models import PURPOSES, Carer, Child, ConsentFormVersion, ConsentRecord, ConsentRequest, Purpose
+from consents.models import PURPOSES, Carer, Child, ConsentFormVersion, ConsentRecord, ConsentRequest, Family, Purpose
 from consents.scans import CleanScan, scan_clean
 from consents.selectors import carers_for_user
 from consents.services.evidence import Evidence, evidence_hash
@@ -241,6 +241,8 @@ def consent_give_signed_in(
     carer = carers_for_user(user).filter(family_id=child.family_id, has_parental_responsibility=True).first()
     if carer is None:
         raise ConsentError("Only a carer with parental responsibility can give consent.")
+    if Family.objects.filter(pk=child.family_id, closed_at__isnull=False).exists():
+        raise ConsentError("FiG no longer works with this family, so it no longer asks for consent.")
     if not confirmed_pr:
         raise ConsentError("Please confirm that you have parental responsibility for this child.")
     typed_name = " ".join(typed_name.split())
@@ -367,4 +369,6 @@ def _email_confirmation(record: ConsentRecord) -> None:
             "review_link": review_link(carer=record.carer, child=record.child),
             "link": settings.FIG_SITE_URL + reverse("consents:my_children"),
         },
+        # Their signed copy: the sealed certificate (consents.certificate_pdf), built when the email goes.
+        attachments=[{"kind": "consent_certificate", "record": record.pk}],
     )

@@ -284,7 +284,7 @@ def test_closing_a_family_kills_its_links_and_sign_in(client, world, coordinator
     for path in (sign_path, review_path):
         page = Client().get(path)
         assert page.status_code == 404
-        assert "This link does not work" in page.content.decode()
+        assert "This link no longer works" in page.content.decode()
     # The parent's session has ended, and signing in again does not work.
     response = parent.get(reverse("consents:my_children"))
     assert response.status_code == 302 and response["Location"].startswith(reverse("account_login"))
