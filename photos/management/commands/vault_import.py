@@ -144,16 +144,16 @@ class Command(BaseCommand):
         children of several families. By id, or by full name (any case) where exactly one child has it."""
         given = given.strip()
         children = Child.objects.filter(family__in=families).select_related("family")
-        if given.isdigit():
+        if given.isdecimal():
             found = children.filter(pk=int(given)).first()
             if found is None:
                 raise CommandError(f"There is no child with id {given} in a family you may upload photos for.")
             return found
         full_name = " ".join(given.split())
         matches = list(
-            children.annotate(full_name=Concat("first_name", Value(" "), "last_name")).filter(
-                full_name__iexact=full_name
-            )
+            children.annotate(full_name=Concat("first_name", Value(" "), "last_name"))
+            .filter(full_name__iexact=full_name)
+            .order_by("pk")  # the same message every time
         )
         if not matches:
             raise CommandError(f"There is no child called {given!r} in a family you may upload photos for.")
