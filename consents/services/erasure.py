@@ -51,11 +51,11 @@ from staff.services import audit_record
 ERASED = "[erased]"
 
 # Every column outside the family's own rows that can hold words about a family, by model: the erasure
-# replaces the family's names, addresses and numbers in each. tests/consents/test_erasure_columns.py checks
-# that every text column of every model is here, handled by name in this module (FAMILY_ROWS), or known
-# never to hold personal data (NEVER_PERSONAL).
+# replaces the family's names, addresses and numbers in each. tests/consents/test_erasure.py checks that
+# every text column of every model is here, handled by name in this module (FAMILY_ROWS), or known never to
+# hold personal data (NEVER_PERSONAL), so a new column cannot be forgotten.
 FREE_TEXT: dict[str, tuple[str, ...]] = {
-    "consents.family": ("notes", "closed_reason"),
+    "consents.family": ("display_name", "notes", "closed_reason"),
     "consents.erasurerequest": ("asked_by", "cancel_reason"),
     "consents.consentrecord": ("reason",),
     "photos.photo": ("refusal_reason", "deletion_reason", "keep_reason"),
@@ -74,7 +74,8 @@ FREE_TEXT: dict[str, tuple[str, ...]] = {
     "social.post": ("text", "review_note"),
     "social.checkdismissal": ("reason",),
     "staff.outboxemail": ("subject", "body", "to"),
-    "staff.breachreport": ("description", "people_involved", "outcome"),
+    "staff.breachreport": ("description", "people_involved", "outcome", "reportable_reason"),
+    "staff.breachaction": ("what",),
     "staff.virtualvisit": ("notes",),
     "staff.auditevent": ("target_repr", "details", "actor_email"),
 }
@@ -84,6 +85,98 @@ FAMILY_ROWS: dict[str, tuple[str, ...]] = {
     "consents.carer": ("full_name", "email", "phone", "relationship"),
     "consents.consentrecord": ("typed_name", "text_shown", "user_agent", "taken_by"),
     "staff.user": ("email", "full_name"),
+}
+
+
+# Text columns that never hold a family's personal data: codes, states, hashes, ids, blob names (the blobs
+# themselves are deleted with their rows), FiG's own words (policy, form versions, saved replies), platform ids.
+NEVER_PERSONAL: dict[str, tuple[str, ...]] = {
+    "staff.user": ("password",),
+    "staff.auditevent": ("action", "target_type", "target_id"),
+    "staff.policyversion": ("title", "text", "sha256", "summary_of_changes"),
+    "staff.breachreport": ("where", "status", "severity", "reportable_to_ico", "ico_reference"),
+    "staff.breachcontact": ("party",),
+    "staff.approvedplatform": ("name", "security_notes"),
+    "staff.virtualvisit": ("family_reference",),
+    "staff.outboxemail": ("last_error", "attachments"),
+    "consents.family": ("reference",),
+    "consents.consentformversion": ("introduction", "purpose_texts", "closing"),
+    "consents.consentrequest": ("status", "nonce"),
+    "consents.consentrecord": (
+        "kind",
+        "method",
+        "identified_by",
+        "answers",
+        "text_sha256",
+        "signature_blob",
+        "signature_key_id",
+        "scan_blob",
+        "scan_key_id",
+        "scan_content_type",
+        "evidence_sha256",
+    ),
+    "consents.lapsenotice": ("step",),
+    "consents.erasurerequest": ("status",),
+    "photos.photo": (
+        "faces",
+        "drawn_faces",
+        "unidentifiable_blob",
+        "unidentifiable_key_id",
+        "unidentifiable_thumbnail_blob",
+        "unidentifiable_thumbnail_key_id",
+        "status",
+        "upload_sha256",
+        "taken_at_source",
+        "incoming_blob",
+        "incoming_key_id",
+        "original_blob",
+        "original_key_id",
+        "thumbnail_blob",
+        "thumbnail_key_id",
+    ),
+    "photos.photoaccess": ("action",),
+    "social.conversation": ("platform", "kind", "thread", "sender_id", "permalink", "status", "response_link"),
+    "social.message": (
+        "platform",
+        "platform_id",
+        "event",
+        "parent_id",
+        "reply_to",
+        "permalink",
+        "story_link",
+        "attachments",  # the blobs of a message that named the family are deleted (_drop_attachments)
+        "removed_how",
+        "link",
+        "send_as",
+        "sending",
+        "send_error",
+    ),
+    "social.savedreply": ("title", "text"),
+    "social.webhookdelivery": ("body",),  # raw deliveries naming the family are deleted (_drop_webhook_bodies)
+    "social.takedown": ("status", "how", "removal_requested_how", "removal_error"),
+    "social.policyterm": ("category", "term", "kind"),
+    "social.post": (
+        "channels",
+        "photo_versions",
+        "status",
+        "checklist",
+        "published_url",
+        "external_id",
+        "adapter",
+        "publish_error",
+    ),
+    "social.postchannel": (
+        "channel",
+        "state",
+        "url",
+        "external_id",
+        "progress",
+        "error",
+        "takedown_error",
+        "taken_down_how",
+    ),
+    "social.publishimagelink": ("version", "token_hash"),
+    "social.checkdismissal": ("check_name",),
 }
 
 
@@ -140,6 +233,8 @@ def _loose(word: str) -> str:
 
 def family_identifiers(family: Family) -> Identifiers:
     found = Identifiers()
+    if len(display_name := " ".join(family.display_name.split())) >= 3:  # often holds a carer's name
+        found.strong.add(display_name)
     for child in family.children.all():
         found.add_name(f"{child.first_name} {child.last_name}", first=child.first_name, last=child.last_name)
     for carer in family.carers.select_related("user"):

@@ -286,3 +286,22 @@ def test_a_restore_carries_out_erasures_that_fell_due_while_the_backup_sat_on_th
     family.refresh_from_db()
     assert family.erased_at is not None
     assert _found_anywhere("Quillfeather") == []
+
+
+def test_every_text_column_is_known_to_the_erasure():
+    """A new text column must be sorted on purpose: searched and redacted (FREE_TEXT), rewritten by the erasure
+    (FAMILY_ROWS), or one that never holds a family's personal data (NEVER_PERSONAL)."""
+    from consents.services.erasure import FAMILY_ROWS, FREE_TEXT, NEVER_PERSONAL
+
+    unsorted = []
+    for model in apps.get_models():
+        label = model._meta.label_lower
+        if model._meta.app_label not in {"consents", "photos", "social", "staff"}:
+            continue
+        for column in model._meta.concrete_fields:
+            if not isinstance(column, models.CharField | models.TextField | models.JSONField | models.BinaryField):
+                continue
+            known = {*FREE_TEXT.get(label, ()), *FAMILY_ROWS.get(label, ()), *NEVER_PERSONAL.get(label, ())}
+            if column.name not in known:
+                unsorted.append(f"{label}.{column.name}")
+    assert unsorted == []
