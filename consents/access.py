@@ -96,3 +96,18 @@ def parent_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+def access_certificate_copy(user, record_id: int) -> ConsentRecord:
+    """A signed consent form's sealed PDF: for the carer who signed it (their account or their email) and
+    the family's own coordinators; 404 for anyone else, overseers included (they have the certificate page)."""
+    record = get_object_or_404(
+        ConsentRecord.objects.select_related("child__family", "carer", "form_version", "recorded_by", "request"),
+        pk=record_id,
+        kind=ConsentRecord.Kind.GIVEN,
+    )
+    if carers_for_user(user).filter(pk=record.carer_id).exists():
+        return record
+    if is_coordinator(user) and families_managed_by(user).filter(pk=record.child.family_id).exists():
+        return record
+    raise Http404

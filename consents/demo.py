@@ -23,16 +23,19 @@ TAKEN_BY = "seed_demo (demo data)"
 _LAPSED = {State.NONE, State.EXPIRED, State.OUTDATED}
 FAMILIES = {
     "DEMO-1": {
+        "name": "Demo family (Priya)",
         "children": [("Ava", "Demo", date(2017, 3, 14)), ("Ben", "Demo", date(2019, 9, 2))],
         "carer": ("Priya Parent", "parent@example.org", "mother"),
         "answers": dict.fromkeys(PURPOSES, True),
     },
     "DEMO-2": {
+        "name": "Demo family (Morgan)",
         "children": [("Cara", "Demo", date(2016, 6, 30))],
         "carer": ("Morgan Carer", "carer2@example.org", "father"),
         "answers": {p: p in {Purpose.PHOTOGRAPHED, Purpose.STORED} for p in PURPOSES},
     },
     "DEMO-3": {
+        "name": "Demo family (Alex)",
         "children": [("Dan", "Demo", date(2020, 1, 20))],
         "carer": ("Alex Carer", "carer3@example.org", "grandparent"),
         "answers": None,
@@ -51,6 +54,9 @@ def seed_consents(*, coordinator: User) -> list[str]:
     lines = []
     for reference, spec in FAMILIES.items():
         family, _ = Family.objects.get_or_create(reference=reference)
+        if family.display_name != spec["name"]:
+            family.display_name = spec["name"]
+            family.save(update_fields=["display_name"])
         if not families_managed_by(coordinator).filter(pk=family.pk).exists():
             family_assign_coordinator(family=family, coordinator=coordinator, by=None)
         name, email, relationship = spec["carer"]

@@ -10,7 +10,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from consents.formtext import closing_problem
-from consents.models import PURPOSES, Carer, Child, ConsentRecord, Purpose
+from consents.models import PURPOSES, Carer, Child, ConsentRecord, Family, Purpose
 
 YES_NO = [("yes", "Yes"), ("no", "No")]
 
@@ -154,6 +154,16 @@ class CarerForm(forms.ModelForm):
 
 
 class FamilyForm(forms.Form):
+    display_name = forms.CharField(
+        label="Name",
+        required=False,
+        max_length=Family._meta.get_field("display_name").max_length,
+        # Three letters at least: the erasure replaces the name wherever it appears in FiG's records.
+        min_length=3,
+        help_text="What staff call the family, for example: Demo family (Priya). Shown to staff beside the "
+        "reference; never shown to parents.",
+        error_messages={"min_length": "Give the family a name of at least 3 letters, or leave it empty."},
+    )
     notes = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -188,6 +198,23 @@ class FormVersionForm(forms.Form):
 
     def purpose_texts(self) -> dict[str, str]:
         return {p: self.cleaned_data[f"text_{p}"] for p in PURPOSES}
+
+
+class FamilySearchForm(forms.Form):
+    """The text typed to find a family (consents.selectors_search.families_matching). A form field, so that
+    text the database cannot take (a NUL) is refused, and the search is left out, rather than sent on."""
+
+    q = forms.CharField(
+        required=False,
+        max_length=100,
+        label="Find a family",
+        help_text="Type part of the family's name or reference, or of a child's or carer's name.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "enterkeyhint": "search"}),
+    )
+
+    def text(self) -> str:
+        """The words to search for; empty when there are none or they were refused."""
+        return self.cleaned_data["q"] if self.is_bound and self.is_valid() else ""
 
 
 class RegisterFilterForm(forms.Form):

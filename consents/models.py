@@ -43,9 +43,12 @@ PURPOSES: list[str] = [choice.value for choice in Purpose]
 
 
 class Family(models.Model):
-    """A family FiG works with. Known everywhere by its reference code, never by name."""
+    """A family FiG works with. Known by its reference code; staff also see its display name beside it."""
 
     reference = models.CharField(max_length=16, unique=True, default=new_family_reference)
+    # What staff call the family, for example "Demo family (Priya)": shown to staff beside the reference,
+    # never to parents, and erased with the family (it often holds a carer's name).
+    display_name = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     notes = models.TextField(blank=True, help_text="Practical notes for coordinators. Never shown to parents.")
     # FiG stopped working with the family: links stop, parents' accounts are off, retention clocks run.

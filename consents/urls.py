@@ -11,6 +11,7 @@ urlpatterns = [
     path("families/", views.family_list, name="family_list"),
     path("families/new/", views.family_new, name="family_new"),
     path("families/<str:reference>/", views.family_detail, name="family_detail"),
+    path("families/<str:reference>/edit/", views.family_edit, name="family_edit"),
     path("families/<str:reference>/coordinators/", views.family_coordinators, name="family_coordinators"),
     path("families/<str:reference>/close/", views.family_close, name="family_close"),
     path("families/<str:reference>/reopen/", views.family_reopen, name="family_reopen"),
@@ -41,4 +42,5 @@ urlpatterns = [
     path("my/children/<int:child_id>/", views.my_child, name="my_child"),
     path("my/children/<int:child_id>/form/", views.my_child_form, name="my_child_form"),
     path("my/children/<int:child_id>/withdraw/", views.my_child_withdraw, name="my_child_withdraw"),
+    path("records/<int:record_id>/certificate.pdf", views.certificate_pdf, name="certificate_pdf"),
 ]

@@ -13,18 +13,23 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.forms.models import model_to_dict
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
+from consents import mass_email
 from consents.access import (
     OVERSIGHT_ROLES,
     access_carer,
+    access_certificate_copy,
     access_child,
     access_consent_request,
     access_family,
@@ -43,6 +48,7 @@ from consents.forms import (
     ErasureRequestForm,
     FamilyCloseForm,
     FamilyForm,
+    FamilySearchForm,
     FormVersionForm,
     OfflineConsentForm,
     RegisterFilterForm,
@@ -65,7 +71,9 @@ from consents.models import (
 from consents.scans import ScanRefused
 from consents.selectors import (
     STATE_LABELS,
+    State,
     assignable_coordinators,
+    carers_for_user,
     children_of_parent,
     consents_for_children,
     coordinators_of,
@@ -77,6 +85,7 @@ from consents.selectors import (
 )
 from consents.selectors_certificate import certificate_later
 from consents.selectors_register import RegisterRow, consents_lapsing, register_rows
+from consents.selectors_search import families_matching, matches_text
 from consents.services import closure, erasure
 from consents.services.evidence import evidence_from
 from consents.services.families import (
@@ -85,12 +94,11 @@ from consents.services.families import (
     family_assign_coordinator,
     family_create,
     family_unassign_coordinator,
+    family_update,
 )
 from consents.services.form_versions import form_version_current, form_version_publish
 from consents.services.requests import (
-    consent_request_bulk,
     consent_request_cancel,
-    consent_request_reconsent,
     consent_request_send,
     consent_request_send_to_family,
 )
@@ -100,6 +108,7 @@ from fig_safety import ratelimit
 from fig_safety.times import when
 from fig_safety.vault import blob_response
 from photos import export as exports
+from photos.parents import photos_of_child_for_parent, posts_of_child_for_parent
 from social.posts.selectors import online_holds_for_child
 from staff.access import staff_required
 from staff.roles import Role
@@ -180,12 +189,64 @@ def _csv_safe(value: str) -> str:
 
 
 @staff_required(Role.COORDINATOR)
-@require_POST
+@require_http_methods(["GET", "POST"])
 def request_bulk(request: HttpRequest) -> HttpResponse:
-    families = families_managed_by(request.user).filter(closed_at__isnull=True)  # FiG no longer asks closed ones
-    sent, problems = consent_request_bulk(families=families, by=request.user, request=request)
-    _report_sent(request, sent, problems, "consent request")
-    return redirect("consents:register")
+    """Request consent for every child without an answer, in the register as filtered: first a page saying
+    who would be emailed; only the confirmation sends, and only if that list has not changed since."""
+    data = request.POST if request.method == "POST" else request.GET
+    form = RegisterFilterForm(data)
+    # The register's filter, as the button was pressed under it (an invalid one shows everything there too).
+    shown = {k: "on" if v is True else v for k, v in form.cleaned_data.items() if v} if form.is_valid() else {}
+    filters = {k: v for k, v in shown.items() if k in ("family", "purpose", "state")}
+    back = reverse("consents:register") + (f"?{urlencode(shown)}" if shown else "")
+    families = families_managed_by(request.user)
+    changed = False
+    if request.method == "POST" and data.get("confirm"):
+        listing, sent = mass_email.bulk_request_send(
+            families=families, confirmed=data.get("fingerprint", ""), by=request.user, request=request, **filters
+        )
+        if sent is not None:
+            _report_sent(request, sent.sent, sent.problems, "consent request")
+            return redirect(back)
+        changed = True
+    else:
+        listing = mass_email.bulk_request_list(families=families, **filters)
+    return _mass_email_page(
+        request,
+        listing,
+        changed=changed,
+        title="Request consent for every child without an answer",
+        action=reverse("consents:request_bulk"),
+        hidden=shown,
+        back=back,
+    )
+
+
+def _mass_email_page(
+    request: HttpRequest,
+    listing: mass_email.MassEmail,
+    *,
+    changed: bool,
+    title: str,
+    action: str,
+    hidden: dict[str, str],
+    back: str,
+) -> HttpResponse:
+    """Who a mass request would email, with "Send N emails" and "Cancel"; `changed`: the list is not the one
+    the coordinator confirmed (nothing was sent), so it is shown again."""
+    return render(
+        request,
+        "consents/mass_email_confirm.html",
+        {
+            "title": title,
+            "listing": listing,
+            "changed": changed,
+            "action": action,
+            "hidden": hidden,
+            "back": back,
+        },
+        status=409 if changed else 200,
+    )
 
 
 def _report_sent(request: HttpRequest, sent: int, problems: list[str], noun: str, also: str = "") -> None:
@@ -200,19 +261,28 @@ def _report_sent(request: HttpRequest, sent: int, problems: list[str], noun: str
 @staff_required(*OVERSIGHT_ROLES)
 @require_safe
 def family_list(request: HttpRequest) -> HttpResponse:
+    """The families this person may see, found as they type (static/js/family_search.js asks for the rows
+    as JSON; without it the search form submits). One query, however many families."""
     from django.db.models import Count
 
     show_closed = request.GET.get("closed") == "on"
-    families = families_visible_to(request.user).annotate(
+    search = FamilySearchForm(request.GET)
+    families = families_matching(families_visible_to(request.user), search.text()).annotate(
         child_count=Count("children", distinct=True), carer_count=Count("carers", distinct=True)
     )
     if not show_closed:
         families = families.filter(closed_at__isnull=True)
-    return render(
-        request,
-        "consents/family_list.html",
-        {"families": families, "can_create": is_coordinator(request.user), "show_closed": show_closed},
-    )
+    context = {
+        "families": list(families),
+        "search": search,
+        "can_create": is_coordinator(request.user),
+        "show_closed": show_closed,
+    }
+    context["count_text"] = matches_text(len(context["families"])) if search.text() else ""
+    if request.headers.get("Accept") == "application/json":
+        html = render_to_string("consents/includes_family_rows.html", context, request=request)
+        return JsonResponse({"count": context["count_text"], "html": html})
+    return render(request, "consents/family_list.html", context)
 
 
 @staff_required(Role.COORDINATOR)
@@ -221,12 +291,41 @@ def family_new(request: HttpRequest) -> HttpResponse:
     form = FamilyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         family = family_create(
-            by=request.user, notes=form.cleaned_data["notes"], coordinators=[request.user], request=request
+            by=request.user,
+            notes=form.cleaned_data["notes"],
+            display_name=form.cleaned_data["display_name"],
+            coordinators=[request.user],
+            request=request,
         )
         messages.success(request, f"Family {family.reference} is created. Add the children and carers next.")
         return redirect("consents:family_detail", reference=family.reference)
     return render(
         request, "consents/form_page.html", {"form": form, "title": "New family", "submit": "Create the family"}
+    )
+
+
+@staff_required(Role.COORDINATOR)
+@require_http_methods(["GET", "POST"])
+def family_edit(request: HttpRequest, reference: str) -> HttpResponse:
+    """The family's name and notes, for its coordinators (an erased family's are gone for good)."""
+    family = access_family(request.user, reference, write=True)
+    if refused := _refused_when_closed(request, family, erased_only=True):
+        return refused
+    form = FamilyForm(request.POST or None, initial={"display_name": family.display_name, "notes": family.notes})
+    if request.method == "POST" and form.is_valid():
+        family_update(
+            family=family,
+            by=request.user,
+            display_name=form.cleaned_data["display_name"],
+            notes=form.cleaned_data["notes"],
+            request=request,
+        )
+        messages.success(request, f"Family {family.reference} is saved.")
+        return redirect("consents:family_detail", reference=family.reference)
+    return render(
+        request,
+        "consents/form_page.html",
+        {"form": form, "family": family, "title": f"Family {family.reference}: name and notes", "submit": "Save"},
     )
 
 
@@ -659,7 +758,11 @@ def withdraw_for_carer(request: HttpRequest, reference: str, child_id: int) -> H
 def certificate(request: HttpRequest, record_id: int) -> HttpResponse:
     """The signed record with its evidence, each answer beside what became of it since, and when this was produced."""
     record = access_record(request.user, record_id)
-    return render(request, "consents/certificate.html", {"record": record, "later": certificate_later(record)})
+    # The sealed PDF is for the family's own coordinators (and the carer), not for overseers.
+    pdf = record.kind == ConsentRecord.Kind.GIVEN and can_change_family(request.user, record.child.family)
+    return render(
+        request, "consents/certificate.html", {"record": record, "later": certificate_later(record), "pdf": pdf}
+    )
 
 
 @staff_required(*OVERSIGHT_ROLES)
@@ -690,13 +793,21 @@ def record_file(request: HttpRequest, record_id: int, which: str) -> HttpRespons
 @require_safe
 def form_versions(request: HttpRequest) -> HttpResponse:
     current = form_version_current()
+    can_publish = is_coordinator(request.user)
     return render(
         request,
         "consents/form_versions.html",
         {
             "versions": ConsentFormVersion.objects.all(),
             "current": current,
-            "can_publish": is_coordinator(request.user),
+            "can_publish": can_publish,
+            # Re-consent is offered only when one of the coordinator's families has signed an older version.
+            "can_reconsent": can_publish
+            and ConsentRecord.objects.filter(
+                child__family__in=families_managed_by(request.user).filter(closed_at__isnull=True),
+                kind=ConsentRecord.Kind.GIVEN,
+                form_version__number__lt=current.number,
+            ).exists(),
             # The settings changed since it was published (how long photos are kept, say): it no longer says what we do.
             "out_of_date": missing_statements(current.closing),
             # It does not say exactly who sees the photos as the application now works (issue 13, point 5).
@@ -741,13 +852,34 @@ def form_version_new(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required(Role.COORDINATOR)
-@require_POST
+@require_http_methods(["GET", "POST"])
 def reconsent(request: HttpRequest) -> HttpResponse:
+    """Ask families who signed an older version to sign the current one: who would be emailed first, then
+    the send on confirmation, if that list has not changed since."""
     families = families_managed_by(request.user).filter(closed_at__isnull=True)  # FiG no longer asks closed ones
-    result = consent_request_reconsent(families=families, by=request.user, request=request)
-    skipped = f" {result.skipped} skipped: already sent this version and not yet answered." if result.skipped else ""
-    _report_sent(request, result.sent, result.problems, "re-consent request", also=skipped)
-    return redirect("consents:form_versions")
+    changed = False
+    if request.method == "POST" and request.POST.get("confirm"):
+        listing, result = mass_email.reconsent_send(
+            families=families, confirmed=request.POST.get("fingerprint", ""), by=request.user, request=request
+        )
+        if result is not None:
+            skipped = (
+                f" {result.skipped} skipped: already sent this version and not yet answered." if result.skipped else ""
+            )
+            _report_sent(request, result.sent, result.problems, "re-consent request", also=skipped)
+            return redirect("consents:form_versions")
+        changed = True
+    else:
+        listing = mass_email.reconsent_list(families=families)
+    return _mass_email_page(
+        request,
+        listing,
+        changed=changed,
+        title=f"Ask families to sign version {form_version_current().number}",
+        action=reverse("consents:reconsent"),
+        hidden={},
+        back=reverse("consents:form_versions"),
+    )
 
 
 # --- parents: signing from the emailed link ---------------------------------------------
@@ -820,15 +952,28 @@ def _link_problem(request: HttpRequest, token: str, kind: str) -> HttpResponse:
     if kind == "used":
         # The carer who just signed comes back here (post/redirect/get): show what they answered.
         consent_request = request_from_token_any(token)
-        record = consent_request.records.first() if consent_request else None
+        record = consent_request.records.select_related("carer", "child").first() if consent_request else None
         if record is not None:
             context.update(
                 record=record,
                 child=record.child,
                 answers=[(PURPOSE_LABELS[p], record.answers.get(p)) for p in PURPOSES],
+                how=_how_answered(record),
+                # Only a form given online is emailed as a copy (consents.services.signing); paper and phone are not.
+                emailed=record.method == ConsentRecord.Method.ONLINE and bool(record.carer.email),
             )
         return render(request, "consents/sign_done.html", context)
     return render(request, "consents/link_problem.html", context, status=410 if kind == "expired" else 404)
+
+
+def _how_answered(record: ConsentRecord) -> str:
+    """How the request was answered, for the page its link now opens: "link" (signed through it), "paper" or
+    "phone" (a coordinator recorded it), or "signed_in" (the parent filled in the form from their own page)."""
+    if record.method in {ConsentRecord.Method.PAPER, ConsentRecord.Method.PHONE}:
+        return record.method
+    if record.identified_by == ConsentRecord.IdentifiedBy.EMAIL_LINK:
+        return "link"
+    return "signed_in"
 
 
 # --- parents: reviewing and withdrawing from the confirmation email's link ------------------
@@ -884,6 +1029,7 @@ def _child_consent_context(child: Child) -> dict:
         "records": child.consent_records.select_related("carer", "form_version"),
         "state_labels": STATE_LABELS,
         "states": [(p, PURPOSE_LABELS[p], position.states[p], position.expires_at.get(p)) for p in PURPOSES],
+        "answered": any(state != State.NONE for state in position.states.values()),  # else one "No answers yet"
     }
 
 
@@ -918,10 +1064,29 @@ def _withdraw_page(
 def my_children(request: HttpRequest) -> HttpResponse:
     children = list(children_of_parent(request.user).select_related("family"))
     positions = consents_for_children([c.pk for c in children])
+    asked = _asked_about(request.user, [c.pk for c in children])
     cards = [
-        {"child": c, "states": [(p, PURPOSE_LABELS[p], positions[c.pk].states[p]) for p in PURPOSES]} for c in children
+        {
+            "child": c,
+            "states": [(p, PURPOSE_LABELS[p], positions[c.pk].states[p]) for p in PURPOSES],
+            "answered": any(state != State.NONE for state in positions[c.pk].states.values()),
+            "asked": c.pk in asked,
+        }
+        for c in children
     ]
     return render(request, "consents/my_children.html", {"cards": cards, "state_labels": STATE_LABELS})
+
+
+def _asked_about(user, child_ids: list[int]) -> set[int]:
+    """The children FiG has asked this parent about and is waiting to hear on (an open request to them)."""
+    return set(
+        ConsentRequest.objects.filter(
+            child_id__in=child_ids,
+            carer__in=carers_for_user(user),
+            status=ConsentRequest.Status.PENDING,
+            expires_at__gt=timezone.now(),
+        ).values_list("child_id", flat=True)
+    )
 
 
 @parent_required
@@ -934,7 +1099,11 @@ def my_child(request: HttpRequest, child_id: int) -> HttpResponse:
         {
             **_child_consent_context(child),
             "withdraw_url": reverse("consents:my_child_withdraw", args=[child.pk]),
+            "asked": bool(_asked_about(request.user, [child.pk])),
             "online_holds": online_holds_for_child(child),
+            "signed_copies": _signed_copies(request.user, child),
+            "child_photos": photos_of_child_for_parent(request.user, child),
+            "child_posts": posts_of_child_for_parent(request.user, child),
         },
     )
 
@@ -981,3 +1150,34 @@ def my_child_withdraw(request: HttpRequest, child_id: int) -> HttpResponse:
         identified_by=ConsentRecord.IdentifiedBy.CODE_SIGN_IN,
         back_url=reverse("consents:my_child", args=[child.pk]),
     )
+
+
+# --- the sealed PDF certificate ---------------------------------------------------------
+
+
+def _signed_copies(user, child: Child) -> list[ConsentRecord]:
+    """The forms this parent signed for `child`, newest first: each has a sealed PDF to download."""
+    return list(
+        child.consent_records.filter(kind=ConsentRecord.Kind.GIVEN, carer__in=carers_for_user(user)).order_by(
+            "-signed_at", "-id"
+        )
+    )
+
+
+@require_safe
+def certificate_pdf(request: HttpRequest, record_id: int) -> HttpResponse:
+    """A signed form's sealed certificate as a download: the carer's own copy, and evidence for the family's
+    coordinators (everyone else 404). Built afresh each time, so its audit page is up to date; audited."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    record = access_certificate_copy(request.user, record_id)
+    # Imported here: pyHanko and ReportLab take a third of a second to import, and only this needs them.
+    from consents.certificate_pdf import certificate_filename
+    from consents.certificate_pdf import certificate_pdf as sealed_pdf
+
+    response = HttpResponse(sealed_pdf(record), content_type="application/pdf")
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Disposition"] = f'attachment; filename="{certificate_filename(record)}"'
+    audit_record(action="consent.certificate_downloaded", request=request, target=record)
+    return response

@@ -45,6 +45,11 @@ app.conf.beat_schedule = {
         "task": "consents.tasks.retention_sweep",
         "schedule": crontab(minute=35),
     },
+    "ico-deadlines": {
+        # Every 15 minutes: the CEO's reminders of the ICO's 72 hours (24 and 4 hours before, and overdue).
+        "task": "staff.tasks.ico_deadline_sweep",
+        "schedule": crontab(minute="*/15"),
+    },
     "policy-acknowledgement-reminders": {
         "task": "staff.tasks.policy_reminder_sweep",
         "schedule": crontab(minute=0, hour=9),

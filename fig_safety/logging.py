@@ -5,7 +5,7 @@ dump, a token in a query string) and single-use tokens carried in a URL path,
 which every access log writes with the request line and the Referer header.
 ``redact`` removes both. ``RedactSecretsFilter`` applies it to Django's loggers
 (runserver's access log included); ``fig_safety.gunicorn_conf`` applies it to gunicorn's
-access log.
+access log. ``ClientErrorsInOneLineFilter`` keeps an expected 403 or 404 to one line.
 """
 
 from __future__ import annotations
@@ -40,4 +40,16 @@ class RedactSecretsFilter(logging.Filter):
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        return True
+
+
+class ClientErrorsInOneLineFilter(logging.Filter):
+    """An outsider's 404 or a read-only user's 403 is the site working as designed: Django logs it with the
+    exception's traceback, which buries the real errors. A response under 500 keeps its one line; a 500
+    keeps its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        if record.exc_info and isinstance(status, int) and status < 500:
+            record.exc_info = record.exc_text = None
         return True

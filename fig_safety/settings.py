@@ -23,6 +23,7 @@ from fig_safety.env import (
     parse_email_url,
     parse_vault_keys,
 )
+from fig_safety.run_address import DEFAULT_RUN_ADDR, site_url_served_at
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("FIG_VAR_DIR", str(BASE_DIR / "var")))
@@ -36,7 +37,9 @@ else:
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
-FIG_SITE_URL = (env_str("FIG_SITE_URL", "http://127.0.0.1:8000") or "").rstrip("/")
+
+# `make run` serves FIG_RUN_ADDR, so unless this is set every emailed link points there.
+FIG_SITE_URL = (env_str("FIG_SITE_URL") or site_url_served_at(env_str("FIG_RUN_ADDR") or DEFAULT_RUN_ADDR)).rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -47,6 +50,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.forms",  # Django's own form templates, for FORM_RENDERER
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -98,6 +102,7 @@ TEMPLATES = [
         },
     },
 ]
+FORM_RENDERER = "fig_safety.forms.FormRenderer"
 
 # Database: SQLite under var/ unless DATABASE_URL says otherwise.
 DATABASES = {
@@ -342,6 +347,15 @@ FIG_CONSENT_REMINDER_DAYS = env_int("FIG_CONSENT_REMINDER_DAYS", 7, minimum=1)
 FIG_CONSENT_RENEWAL_DAYS = env_int("FIG_CONSENT_RENEWAL_DAYS", 30, minimum=1)
 FIG_SIGNATURE_MAX_BYTES = env_int("FIG_SIGNATURE_MAX_BYTES", 300_000, minimum=10_000)
 FIG_SCAN_MAX_BYTES = env_int("FIG_SCAN_MAX_BYTES", 15_000_000, minimum=100_000)
+# Consent certificates (PDF) are sealed with this key and self-signed certificate (PEM files; see
+# consents/certificate_seal.py). Without them, FIG_CERTIFICATE_SIGNING_GENERATE makes a pair under
+# FIG_VAR_DIR once: on in debug (`make run`) and in the tests, never in production, where each server would
+# make its own and certificates sealed by one would not verify on another.
+FIG_CERTIFICATE_SIGNING_KEY = env_str("FIG_CERTIFICATE_SIGNING_KEY", "") or ""
+FIG_CERTIFICATE_SIGNING_CERT = env_str("FIG_CERTIFICATE_SIGNING_CERT", "") or ""
+if bool(FIG_CERTIFICATE_SIGNING_KEY) != bool(FIG_CERTIFICATE_SIGNING_CERT):
+    raise ImproperlyConfigured("Set both FIG_CERTIFICATE_SIGNING_KEY and FIG_CERTIFICATE_SIGNING_CERT, or neither.")
+FIG_CERTIFICATE_SIGNING_GENERATE = env_bool("FIG_CERTIFICATE_SIGNING_GENERATE", DEBUG)
 
 # Photo vault: upload limits, how long things take, how long photos are kept.
 FIG_PHOTO_MAX_BYTES = env_int("FIG_PHOTO_MAX_BYTES", 30_000_000, minimum=100_000)
@@ -430,7 +444,10 @@ FIG_POLICY_FILE = env_str("FIG_POLICY_FILE", str(BASE_DIR.parent / "shared" / "p
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "fig_safety.logging.RedactSecretsFilter"}},
+    "filters": {
+        "redact": {"()": "fig_safety.logging.RedactSecretsFilter"},
+        "client_errors_in_one_line": {"()": "fig_safety.logging.ClientErrorsInOneLineFilter"},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env_str("FIG_LOG_LEVEL", "INFO")},
     "loggers": {
@@ -442,6 +459,8 @@ LOGGING = {
         # Django's own default handler for "django" (debug only) would print request errors unredacted:
         # drop it, so they reach the root's redacting handler like everything else.
         "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # Where Django logs each 4xx and 5xx response: a 403 or 404 in one line, a 500 with its traceback.
+        "django.request": {"filters": ["client_errors_in_one_line"]},
         # runserver's access log: through the redacting handler like everything else.
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },

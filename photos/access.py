@@ -8,8 +8,9 @@ from collections.abc import Callable, Iterable
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from consents.selectors import families_managed_by
-from photos.models import Photo, UploadBatch
+from consents.selectors import children_of_parent, families_managed_by
+from photos.models import Photo, PhotoTag, UploadBatch
+from photos.parents import image_blob, parent_families, parent_may_see
 from photos.selectors import in_families, photos_visible_to
 from staff.access import staff_required
 from staff.roles import Role, has_role
@@ -109,3 +110,21 @@ def _is_uuid(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def access_parent_image(user, public_id, version: str, size: str) -> tuple[Photo, str, str]:
+    """One image of a photo of a parent's own child (they hold parental responsibility for a child tagged
+    in it), if photos.parents.parent_may_see lets them see that version: the photo, and the image's blob
+    name and key id. 404 for anything else: another family's photo, one their child is not tagged in, a
+    group photo as taken or not yet confirmed unidentifiable, a deleted photo."""
+    theirs = PhotoTag.objects.filter(child__in=children_of_parent(user)).values("photo_id")
+    photo = Photo.objects.filter(public_id=public_id, status=Photo.Status.READY, pk__in=theirs).first()
+    if photo is None:
+        raise Http404
+    tagged = set(PhotoTag.objects.filter(photo=photo).values_list("child__family_id", flat=True))
+    if not parent_may_see(photo, version, tagged_families=tagged, own_families=parent_families(user)):
+        raise Http404
+    name, key_id = image_blob(photo, version, size)
+    if not name:
+        raise Http404
+    return photo, name, key_id

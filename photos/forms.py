@@ -164,7 +164,12 @@ class DeleteNowForm(forms.Form):
 
 
 class GalleryFilterForm(forms.Form):
-    family = forms.CharField(required=False, label="Family reference")
+    family = forms.CharField(
+        required=False,
+        max_length=100,
+        label="Family",
+        help_text="Type part of the family's name or reference, or of a child's or carer's name.",
+    )
     child = forms.TypedChoiceField(
         required=False,
         label="Child",

@@ -148,6 +148,7 @@ class PhotoAccess(AppendOnlyModel):
         DOWNLOAD = "download", "Downloaded"
         EXPORT = "export", "Exported"
         PUBLICATION = "publication", "Fetched by a platform to publish a post"
+        PARENT = "parent", "Seen by a parent or carer of the child"
 
     photo = models.ForeignKey(Photo, on_delete=models.PROTECT, related_name="accesses")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")

@@ -7,6 +7,8 @@ app_name = "photos"
 urlpatterns = [
     path("", views.gallery, name="gallery"),
     path("upload/", views.upload, name="upload"),
+    path("today/", views.today, name="today"),
+    path("today/<str:reference>/", views.today_family, name="today_family"),
     path("uploads/", views.my_uploads, name="my_uploads"),
     path("uploads/confirm/", views.confirm_device_deleted, name="confirm_device_deleted"),
     path("uploads/<uuid:public_id>/", views.batch, name="batch"),
@@ -20,4 +22,5 @@ urlpatterns = [
     path("<uuid:public_id>/faces/add/", views.add_face, name="add_face"),
     path("<uuid:public_id>/access-log/", views.access_log, name="access_log"),
     path("<uuid:public_id>/delete/", views.delete_now, name="delete_now"),
+    path("parents/<uuid:public_id>/<str:version>/<str:size>/", views.parent_image, name="parent_image"),
 ]

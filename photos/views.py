@@ -11,18 +11,22 @@ from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import date as date_filter
-from django.template.loader import get_template
+from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
+from consents.access import parent_required
+from consents.forms import FamilySearchForm
 from consents.models import PURPOSES, Child, Family
 from consents.selectors import families_managed_by
+from consents.selectors_search import families_matching
 from consents.uses import uses_for_tagged
 from fig_safety.vault import blob_response
 from photos import services
 from photos.access import (
     access_batch,
+    access_parent_image,
     access_photo,
     access_photo_image,
     access_photo_to_delete,
@@ -40,6 +44,7 @@ from photos.display import (
     photo_alt,
     photo_day,
 )
+from photos.family_search import Matches, find_families, gallery_families
 from photos.forms import (
     ConfirmUnidentifiableForm,
     DeleteNowForm,
@@ -52,6 +57,7 @@ from photos.forms import (
 from photos.hooks import deletion_effects
 from photos.models import Photo, PhotoAccess, UploadBatch
 from photos.pagination import CappedPaginator
+from photos.parents import views_by_other_parents
 from photos.preview import PreviewError, screen_preview
 from photos.selectors import (
     can_upload_for,
@@ -68,6 +74,7 @@ from photos.selectors import (
     untagged_uses,
     uses_for_photos,
 )
+from photos.today import access_family_to_photograph, who_may_be_photographed
 from staff.roles import Role, has_role
 
 UPLOADERS = (Role.PHOTOGRAPHER, Role.COORDINATOR)
@@ -80,6 +87,10 @@ GALLERY_COUNT_CAP = 1000
 @require_http_methods(["GET", "POST"])
 def upload(request: HttpRequest) -> HttpResponse:
     families = can_upload_for(request.user)
+    search = FamilySearchForm(request.GET)
+    matches = find_families(families, search.text())
+    if request.method == "GET" and request.headers.get("Accept") == "application/json":
+        return _matches_json(request, matches, choose=True)  # the family search, as you type
     data = request.POST if request.method == "POST" else request.GET
     family = families.filter(reference=_reference(data.get("family"))).first()
     # A group session: children of other families may be in the same photos ("also", one or more references).
@@ -127,9 +138,43 @@ def upload(request: HttpRequest) -> HttpResponse:
             "taggable": taggable,
             "groups": _checkboxes_by_family(form["children"], taggable, chosen),
             "not_taggable": [(child, missing_consent(missing)) for child, missing in not_taggable],
+            "search": search,
+            "matches": matches,
         },
         status=400 if form.errors else 200,
     )
+
+
+@vault_required(*UPLOADERS)
+@require_safe
+def today(request: HttpRequest) -> HttpResponse:
+    """Find the family whose session it is, for "who may I photograph today" (a coordinator's few families
+    are listed at once)."""
+    search = FamilySearchForm(request.GET)
+    matches = find_families(can_upload_for(request.user), search.text(), browse=True)
+    if request.headers.get("Accept") == "application/json":
+        return _matches_json(request, matches)
+    return render(request, "photos/today_find.html", {"search": search, "matches": matches})
+
+
+@vault_required(*UPLOADERS)
+@require_safe
+def today_family(request: HttpRequest, reference: str) -> HttpResponse:
+    """Each child of the family with a plain yes or no: may they be photographed now, and may their photos
+    go online. For a photographer at a session, on a phone."""
+    family = access_family_to_photograph(request.user, reference)
+    return render(
+        request,
+        "photos/today.html",
+        {"family": family, "answers": who_may_be_photographed(family), "checked_at": timezone.now()},
+    )
+
+
+def _matches_json(request: HttpRequest, matches: Matches, **context) -> JsonResponse:
+    """The families a picker's search found, for static/js/family_search.js: what the live region says,
+    and the list to show."""
+    html = render_to_string("photos/_family_matches.html", {"matches": matches, **context}, request=request)
+    return JsonResponse({"count": matches.count_text, "html": html})
 
 
 def _checkboxes_by_family(field, taggable: list[Child], families: list) -> list[tuple]:
@@ -281,19 +326,30 @@ def confirm_device_deleted(request: HttpRequest) -> HttpResponse:
 @vault_required(*UPLOADERS)
 @require_safe
 def gallery(request: HttpRequest) -> HttpResponse:
-    children = children_in_gallery(request.user, family=request.GET.get("family", ""))
+    # The family filter finds a family by its name, reference, or a child's or carer's name (as you type:
+    # family_search.js asks for the matches as JSON). One family found, or its reference typed, is chosen;
+    # several show the photos of them all, and a list to choose one from.
+    typed = _search_text(request.GET.get("family"))
+    matches = find_families(gallery_families(request.user), typed)
+    if request.headers.get("Accept") == "application/json":
+        return _matches_json(request, matches, gallery=True, choices=_gallery_choices(request, matches))
+    chosen = _chosen_family(matches)
+    children = children_in_gallery(request.user, family=chosen.reference if chosen else typed)
     form = GalleryFilterForm(request.GET or None, children=children)
     filters = {}
     if form.is_bound:
         form.is_valid()  # the filters that are valid apply; the form says which are not, and they are left out
         filters = form.cleaned_data
+    several = chosen is None and len(matches.families) > 1
     photos = gallery_photos(
         request.user,
-        family=filters.get("family", ""),
+        family=chosen.reference if chosen else "" if several else filters.get("family", ""),
         child=filters.get("child"),
         taken_from=filters.get("taken_from"),
         taken_to=filters.get("taken_to"),
     )
+    if several:
+        photos = photos.filter(in_families(families_matching(gallery_families(request.user), typed)))
     positions = None
     if filters.get("use"):
         # The consent of every child in these photos decides which stay; the cards' uses are read from it too.
@@ -327,8 +383,37 @@ def gallery(request: HttpRequest) -> HttpResponse:
             "cards": gallery_cards(page, named_of, uses, badges, unnamed_of=children_of, families_of=families_of),
             "query": query.urlencode(),
             "use_key": [(badges[code], PURPOSE_LABELS[code]) for code in PURPOSES],
+            "matches": matches,
+            "choices": _gallery_choices(request, matches) if several else [],
         },
     )
+
+
+def _search_text(value: str | None) -> str:
+    """Words typed to find a family, through a form field (a NUL, or more than a name, finds nothing)."""
+    search = FamilySearchForm({"q": value or ""})
+    return search.text()
+
+
+def _chosen_family(matches: Matches) -> Family | None:
+    """The family the gallery's filter chose: the one whose reference was typed, or the only one found."""
+    exact = [f for f in matches.families if f.reference.upper() == matches.text.strip().upper()]
+    if exact:
+        return exact[0]
+    return matches.families[0] if len(matches.families) == 1 else None
+
+
+def _gallery_choices(request: HttpRequest, matches: Matches) -> list[tuple[Family, str]]:
+    """Each family found, with the gallery's address that chooses it (the other filters kept, the child's
+    left out: a child is of one family)."""
+    choices = []
+    for family in matches.families:
+        query = request.GET.copy()
+        for name in ("page", "child"):
+            query.pop(name, None)
+        query["family"] = family.reference
+        choices.append((family, f"?{query.urlencode()}"))
+    return choices
 
 
 def _gallery_page_photos(ids: list[int]) -> QuerySet[Photo]:
@@ -524,7 +609,8 @@ def access_log(request: HttpRequest, public_id) -> HttpResponse:
     photo = access_photo(request.user, public_id, manage=True)
     entries = photo.accesses.select_related("user")
     page = Paginator(entries, 100).get_page(request.GET.get("page"))
-    return render(request, "photos/access_log.html", {"photo": photo, "page": page})
+    others = views_by_other_parents(page, families_managed_by(request.user))
+    return render(request, "photos/access_log.html", {"photo": photo, "page": page, "others": others})
 
 
 @vault_required(Role.COORDINATOR)
@@ -617,3 +703,16 @@ def add_face(request: HttpRequest, public_id) -> HttpResponse:
     else:
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
     return redirect(reverse("photos:detail", args=[photo.public_id]) + "#unidentifiable")
+
+
+@parent_required
+@require_GET
+def parent_image(request: HttpRequest, public_id, version: str, size: str) -> HttpResponse:
+    """A parent's view of a photo of their own child, as photos.parents allows (a group photo only blurred),
+    on their child's page. Logged in the photo's access log like every other view; never cached."""
+    photo, name, key_id = access_parent_image(request.user, public_id, version, size)
+    response = blob_response(
+        name=name, key_id=key_id, content_type="image/jpeg", filename=f"fig-photo-{photo.public_id}.jpg"
+    )
+    services.photo_access_record(photo=photo, user=request.user, action=PhotoAccess.Action.PARENT, request=request)
+    return response

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # `make run`: the web server, a Celery worker and beat on the embedded broker,
-# all in one process group so one Ctrl-C stops everything.
+# all in one process group so one Ctrl-C stops everything. Emailed links point at the address served
+# (FIG_RUN_ADDR) unless FIG_SITE_URL says otherwise (fig_safety/run_address.py); the last line printed
+# at start-up says where the site is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 export DJANGO_DEBUG="${DJANGO_DEBUG:-1}"
 export EMAIL_URL="${EMAIL_URL:-consolemail://}"
 ADDR="${FIG_RUN_ADDR:-127.0.0.1:8000}"
+# Settings derive FIG_SITE_URL from this when it is not set, in every process started below.
+export FIG_RUN_ADDR="$ADDR"
+# Each process's lines reach the console as they happen, so the last line really is the last.
+export PYTHONUNBUFFERED=1
 VAR="${FIG_VAR_DIR:-var}"
 mkdir -p "$VAR"
 chmod 700 "$VAR"
@@ -20,7 +26,8 @@ if [ -z "${FIG_VAULT_KEYS:-}" ]; then
 fi
 
 $PY manage.py migrate --noinput
-$PY manage.py seed_demo
+# --demo-policy: without FiG's policy file, staff still meet the acknowledgement page with a demo text.
+$PY manage.py seed_demo --demo-policy
 
 pids=()
 cleanup() {
@@ -35,9 +42,8 @@ $PY -m celery -A fig_safety worker --beat --loglevel=INFO --concurrency=1 \
   --schedule="$VAR/celerybeat-schedule" &
 pids+=($!)
 
-echo
-echo "FiG Safety is at http://$ADDR  (Ctrl-C stops the site, the worker and beat)"
-echo
 $PY manage.py runserver "$ADDR" &
 pids+=($!)
+# Waits for the site to answer and the worker to run a task, then prints where the site is.
+$PY scripts/announce_when_ready.py "$ADDR" "${pids[@]}" || true
 wait -n "${pids[@]}"

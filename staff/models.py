@@ -4,6 +4,8 @@ acknowledgements, breach reports and virtual home visits."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -12,6 +14,7 @@ from django.db import models
 from django.utils import timezone
 
 from fig_safety.append_only import AppendOnlyError, AppendOnlyModel
+from fig_safety.times import LONDON
 
 _TITLES = {"mr", "mrs", "miss", "ms", "mx", "dr", "prof", "rev", "sir", "dame"}
 
@@ -155,13 +158,94 @@ class PolicyReminder(models.Model):
         return f"Reminder to {self.user} about version {self.version_id}"
 
 
+class PolicyNudge(models.Model):
+    """A reminder the CEO sent by hand ("Remind them now") to someone who had not acknowledged the current
+    version. One a person a London day: the unique constraint keeps two clicks (or two CEOs) from sending
+    a second."""
+
+    version = models.ForeignKey(PolicyVersion, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="policy_nudges")
+    sent_on = models.DateField()
+    sent_at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "sent_on"], name="one_policy_nudge_per_user_and_day")]
+
+    def __str__(self) -> str:
+        return f"Reminder to {self.user} on {self.sent_on}"
+
+
+# The ICO must be told of a reportable personal data breach within 72 hours of FiG becoming aware of it
+# (UK GDPR article 33). The CEO is reminded this long before the deadline (each stamped on the report, by
+# the name of its stamp), and once when it has passed (ico_overdue_sent_at).
+ICO_DEADLINE = timedelta(hours=72)
+ICO_REMINDERS = {"ico_reminded_24h_at": timedelta(hours=24), "ico_reminded_4h_at": timedelta(hours=4)}
+
+
+@dataclass(frozen=True)
+class IcoClock:
+    """Where a report stands against the ICO's 72 hours, as the pages say it."""
+
+    deadline: datetime
+    now: datetime
+
+    @property
+    def overdue(self) -> bool:
+        return self.now >= self.deadline
+
+    @property
+    def deadline_text(self) -> str:
+        """'Tue 8 Dec 14:05', on London's clock."""
+        local = timezone.localtime(self.deadline, LONDON)
+        return f"{local:%a} {local.day} {local:%b %H:%M}"
+
+    @property
+    def left_text(self) -> str:
+        """'31 hours left', 'overdue by 5 hours'; minutes under an hour."""
+        gap = abs(self.deadline - self.now)
+        hours, minutes = int(gap.total_seconds() // 3600), int(gap.total_seconds() // 60)
+        amount = (
+            f"{hours} hour{'s' if hours != 1 else ''}" if hours else f"{minutes} minute{'s' if minutes != 1 else ''}"
+        )
+        return f"overdue by {amount}" if self.overdue else f"{amount} left"
+
+    def __str__(self) -> str:
+        return f"ICO deadline: {self.deadline_text} ({self.left_text})"
+
+
 class BreachReport(models.Model):
-    """A suspected breach of the eSafety policy. Seen only by its reporter and the CEO."""
+    """A suspected breach of the eSafety policy. Seen only by its reporter and the CEO.
+
+    The CEO's assessment (severity, a child's data, whether the ICO must be told), the ICO's 72-hour clock,
+    who else must be told and the timeline are the CEO's alone; the reporter sees the status and outcome.
+    """
 
     class Status(models.TextChoices):
         NEW = "new", "New"
         INVESTIGATING = "investigating", "Being investigated"
         CLOSED = "closed", "Closed"
+
+    class Severity(models.TextChoices):
+        NOT_ASSESSED = "", "Not assessed yet"
+        LOW = "low", "Low"
+        MEDIUM = "medium", "Medium"
+        HIGH = "high", "High"
+
+    # "High: a real risk to…": each reads after its level.
+    SEVERITY_DESCRIPTIONS = {
+        Severity.LOW: "little risk to anyone, and contained at once: for example an email sent to the wrong "
+        "colleague and deleted unread.",
+        Severity.MEDIUM: "some risk to someone's privacy or safety: for example a photo shared in the wrong "
+        "group and taken down within hours.",
+        Severity.HIGH: "a real risk to a child's or a family's safety, wellbeing or rights: for example a "
+        "child's photo, name or address made public.",
+    }
+
+    class Reportable(models.TextChoices):
+        UNDECIDED = "undecided", "Not decided yet"
+        YES = "yes", "Yes"
+        NO = "no", "No"
 
     # None for a possible breach FiG Safety found by itself (staff.services.breach_report_record_found).
     reporter = models.ForeignKey(
@@ -182,11 +266,88 @@ class BreachReport(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.NOT_ASSESSED, blank=True)
+    # None until the CEO knows.
+    child_data_involved = models.BooleanField("personal data of a child is involved", null=True, blank=True)
+    reportable_to_ico = models.CharField(
+        "must the ICO be told", max_length=10, choices=Reportable.choices, default=Reportable.UNDECIDED
+    )
+    reportable_reason = models.TextField("why", blank=True)
+    # The ICO's 72 hours run from here: the report's creation unless the CEO knows FiG was aware earlier.
+    became_aware_at = models.DateTimeField("when FiG became aware", default=timezone.now)
+    ico_reported_at = models.DateTimeField("when the ICO was told", null=True, blank=True)
+    ico_reference = models.CharField("the ICO's reference", max_length=100, blank=True)
+    # Stamps: each reminder to the CEO about the ICO's deadline goes once (staff.sweeps.ico_deadline_sweep).
+    ico_reminded_24h_at = models.DateTimeField(null=True, blank=True)
+    ico_reminded_4h_at = models.DateTimeField(null=True, blank=True)
+    ico_overdue_sent_at = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"Breach report #{self.pk}"
+
+    @property
+    def ico_deadline(self) -> datetime:
+        return self.became_aware_at + ICO_DEADLINE
+
+    @property
+    def ico_clock_running(self) -> bool:
+        """The 72 hours matter while the ICO may have to be told and has not been, and the report is open."""
+        return (
+            self.reportable_to_ico != self.Reportable.NO
+            and self.ico_reported_at is None
+            and self.status != self.Status.CLOSED
+        )
+
+    def ico_clock(self, now: datetime | None = None) -> IcoClock | None:
+        if not self.ico_clock_running:
+            return None
+        return IcoClock(deadline=self.ico_deadline, now=now or timezone.now())
+
+    @property
+    def severity_description(self) -> str:
+        return self.SEVERITY_DESCRIPTIONS.get(self.severity, "")
+
+
+class BreachContact(models.Model):
+    """Someone besides the ICO who must be told about a breach, and the day they were told."""
+
+    class Party(models.TextChoices):
+        FAMILY = "family", "The family affected"
+        POLICE = "police", "The police"
+        LADO = "lado", "The local authority designated officer (LADO)"
+        CHARITY_COMMISSION = "charity_commission", "The Charity Commission (serious incident report)"
+        INSURERS = "insurers", "FiG's insurers"
+
+    report = models.ForeignKey(BreachReport, on_delete=models.CASCADE, related_name="people_to_tell")
+    party = models.CharField(max_length=30, choices=Party.choices)
+    told_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [models.UniqueConstraint(fields=["report", "party"], name="one_contact_per_report_and_party")]
+
+    def __str__(self) -> str:
+        return f"{self.get_party_display()} ({self.report})"
+
+
+class BreachAction(AppendOnlyModel):
+    """One line of a breach report's timeline: something the CEO did, or a change of status or decision.
+    Written only by staff.services; never changed (the migration installs the append-only trigger)."""
+
+    report = models.ForeignKey(BreachReport, on_delete=models.PROTECT, related_name="actions")
+    at = models.DateTimeField(default=timezone.now)
+    # None for FiG Safety itself (a breach it found, a reminder it sent).
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    what = models.TextField()
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.what[:60]}"
 
 
 class ApprovedPlatform(models.Model):
@@ -241,6 +402,9 @@ class OutboxEmail(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=300, blank=True)
+    # Files built when the email is sent, named as {"kind": ..., ids}: notifications.ATTACHMENT_BUILDERS says
+    # how. The row never holds the file, which would keep personal data (a signed consent) in the outbox.
+    attachments = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]

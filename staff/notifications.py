@@ -4,7 +4,8 @@
 transaction: if the change rolls back, so does the email. After commit a Celery
 task delivers it; if the broker is down then, the outbox sweep that beat runs
 every minute delivers it instead. Each row is claimed, sent with no row locked,
-and stamped.
+and stamped. An attachment is stored as what it is of (a record's id) and built
+when the email is sent.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db.models import F, Q
-from django.template.loader import render_to_string
+from django.template import Context
+from django.template.loader import get_template, render_to_string
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from fig_safety.queueing import queue_after_commit
 from fig_safety.sweeps import claim_and_stamp
@@ -28,6 +31,9 @@ BATCH = 100
 MAX_ATTEMPTS = 20
 # A claim this old was interrupted: the delivery that made it gave up long ago (each send has a timeout).
 CLAIM_LEASE = timedelta(minutes=10)
+# What an outbox row's attachments name ({"kind": ..., ids}), and the function that builds each one when the
+# email is sent: given the stored dict, it returns (filename, content, MIME type).
+ATTACHMENT_BUILDERS = {"consent_certificate": "consents.certificate_pdf.email_attachment"}
 
 
 @dataclass(frozen=True)
@@ -39,21 +45,48 @@ class Email:
     template: str
     context: dict[str, Any]
     separately: bool = False
+    attachments: tuple[dict[str, Any], ...] = ()  # each built when the email is sent (ATTACHMENT_BUILDERS)
 
 
-def notify(*, to: list[str], subject: str, template: str, context: dict[str, Any], separately: bool = False) -> None:
+def notify(
+    *,
+    to: list[str],
+    subject: str,
+    template: str,
+    context: dict[str, Any],
+    separately: bool = False,
+    attachments: list[dict[str, Any]] | None = None,
+) -> None:
     """Queue an email to `to`; it goes once the surrounding transaction commits."""
-    notify_all([Email(to=to, subject=subject, template=template, context=context, separately=separately)])
+    notify_all(
+        [
+            Email(
+                to=to,
+                subject=subject,
+                template=template,
+                context=context,
+                separately=separately,
+                attachments=tuple(attachments or ()),
+            )
+        ]
+    )
 
 
 def notify_all(emails: Iterable[Email]) -> None:
     """Queue many emails in one insert, delivered by one task after the commit (for sweeps)."""
     rows = []
     for email in emails:
-        body = render_to_string(email.template, email.context)
+        body = render_email(email.template, email.context)
         recipients = [address for address in dict.fromkeys(email.to) if address]
         batches = [[address] for address in recipients] if email.separately else [recipients]
-        rows.extend(OutboxEmail(subject=email.subject[:300], body=body, to=batch) for batch in batches if batch)
+        for kind in (spec["kind"] for spec in email.attachments):
+            if kind not in ATTACHMENT_BUILDERS:
+                raise ValueError(f"No builder for attachments of kind {kind!r}.")
+        rows.extend(
+            OutboxEmail(subject=email.subject[:300], body=body, to=batch, attachments=list(email.attachments))
+            for batch in batches
+            if batch
+        )
     if not rows:
         return
     created = OutboxEmail.objects.bulk_create(rows, batch_size=500)
@@ -61,6 +94,16 @@ def notify_all(emails: Iterable[Email]) -> None:
 
     # With the broker down, the every-minute outbox sweep delivers them instead.
     queue_after_commit(deliver_outbox, [row.pk for row in created])
+
+
+def render_email(template: str, context: dict[str, Any]) -> str:
+    """An email's body. A plain-text (.txt) template is rendered without HTML escaping, so "FiG's" and
+    "O'Neil & Sons" arrive as written rather than as FiG&#x27;s and O&#x27;Neil &amp; Sons; anything else
+    (an HTML email) is escaped as a page is."""
+    if not template.endswith(".txt"):
+        return render_to_string(template, context)
+    # The engine's own Template (cached, with its includes and blocks), given a context that turns escaping off.
+    return get_template(template).template.render(Context(context, autoescape=False))
 
 
 def deliver_outbox(ids: list[int] | None = None) -> int:
@@ -104,8 +147,11 @@ def _send(rows: list[OutboxEmail], *, claimed_at) -> int:
         for row in rows:
             mine = OutboxEmail.objects.filter(pk=row.pk, claimed_at=claimed_at, sent_at__isnull=True)
             try:
-                connection.send_messages([EmailMessage(subject=row.subject, body=row.body, to=row.to)])
-            except Exception as exc:  # noqa: BLE001 - any failure leaves the row for the next sweep
+                message = EmailMessage(subject=row.subject, body=row.body, to=row.to)
+                for spec in row.attachments:
+                    message.attach(*import_string(ATTACHMENT_BUILDERS[spec["kind"]])(spec))
+                connection.send_messages([message])
+            except Exception as exc:  # noqa: BLE001 - any failure (building an attachment too) leaves the row for the next sweep
                 mine.update(attempts=F("attempts") + 1, last_error=str(exc)[:300], claimed_at=None)
                 continue
             sent += mine.update(sent_at=timezone.now(), attempts=F("attempts") + 1)

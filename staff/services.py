@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from allauth.account.forms import default_token_generator
@@ -11,16 +11,23 @@ from allauth.account.models import EmailAddress
 from allauth.account.utils import user_pk_to_url_str
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
+from fig_safety.times import LONDON, when
 from staff.models import (
+    ICO_REMINDERS,
     ApprovedPlatform,
     AuditEvent,
+    BreachAction,
+    BreachContact,
     BreachReport,
     PolicyAcknowledgement,
+    PolicyNudge,
+    PolicyReminder,
     PolicyVersion,
     User,
     VirtualVisit,
@@ -193,6 +200,7 @@ def policy_acknowledge(
 def breach_report_create(*, reporter: User, request: HttpRequest | None = None, **fields: Any) -> BreachReport:
     with transaction.atomic():
         report = BreachReport.objects.create(reporter=reporter, **fields)
+        breach_timeline_add(report=report, by=reporter, what=f"Reported by {reporter}.", at=report.created_at)
         audit_record(action="breach.reported", actor=reporter, target=report, request=request)
         ceo_emails = emails_of(Role.CEO)
         if ceo_emails:
@@ -230,6 +238,7 @@ def breach_report_record_found(
         description=description,
         people_involved=people_involved,
     )
+    breach_timeline_add(report=report, by=None, what="Found automatically by FiG Safety.", at=report.created_at)
     audit_record(action="breach.found", target=report, details=details)
     return report
 
@@ -245,6 +254,13 @@ def breach_report_update(
         report.outcome = outcome
         report.updated_at = timezone.now()
         report.save(update_fields=["status", "outcome", "updated_at"])
+        if report.status != before["status"]:
+            old = BreachReport.Status(before["status"]).label
+            breach_timeline_add(
+                report=report, by=by, what=f"Status changed from {old} to {report.get_status_display()}."
+            )
+        if report.outcome != before["outcome"]:
+            breach_timeline_add(report=report, by=by, what=f"Outcome: {report.outcome or '(removed)'}")
         audit_record(
             action="breach.updated",
             actor=by,
@@ -263,6 +279,234 @@ def breach_report_update(
                 },
             )
     return report
+
+
+def breach_timeline_add(
+    *, report: BreachReport, by: User | None, what: str, at: datetime | None = None
+) -> BreachAction:
+    """One line on a report's timeline. Precondition: inside the caller's transaction, which audits it."""
+    return BreachAction.objects.create(report=report, by=by, what=what, at=at or timezone.now())
+
+
+def _yes_no_unknown(value: bool | None) -> str:
+    return {True: "yes", False: "no", None: "not known yet"}[value]
+
+
+def breach_report_assess(
+    *,
+    report_id: int,
+    by: User,
+    severity: str,
+    child_data_involved: bool | None,
+    reportable_to_ico: str,
+    reportable_reason: str,
+    became_aware_at: datetime,
+    request: HttpRequest | None = None,
+) -> BreachReport:
+    """The CEO's assessment: how serious, whether a child's data is involved, whether the ICO must be told
+    and why, and when FiG became aware (the ICO's 72 hours run from then). Each change is a line on the
+    timeline; one audit event holds them all. A deadline moved later may be reminded of again."""
+    with transaction.atomic():
+        report = BreachReport.objects.select_for_update().get(pk=report_id)
+        fields = {
+            "severity": BreachReport.Severity(severity),
+            "child_data_involved": child_data_involved,
+            "reportable_to_ico": BreachReport.Reportable(reportable_to_ico),
+            "reportable_reason": reportable_reason.strip(),
+            "became_aware_at": became_aware_at,
+        }
+        changed = {name: value for name, value in fields.items() if getattr(report, name) != value}
+        if not changed:
+            return report
+        before = {name: getattr(report, name) for name in changed}
+        for name, value in changed.items():
+            setattr(report, name, value)
+        lines = []
+        if "severity" in changed:
+            lines.append(f"Severity: {report.get_severity_display().lower()}.")
+        if "child_data_involved" in changed:
+            lines.append(f"Personal data of a child is involved: {_yes_no_unknown(report.child_data_involved)}.")
+        if "reportable_to_ico" in changed or "reportable_reason" in changed:
+            decision = {
+                BreachReport.Reportable.YES: "The ICO must be told",
+                BreachReport.Reportable.NO: "The ICO need not be told",
+                BreachReport.Reportable.UNDECIDED: "Not decided yet whether the ICO must be told",
+            }[report.reportable_to_ico]
+            lines.append(f"{decision}" + (f": {report.reportable_reason}" if report.reportable_reason else "."))
+        if "became_aware_at" in changed:
+            lines.append(f"FiG became aware on {when(report.became_aware_at, year=True)}.")
+            now = timezone.now()
+            # A reminder whose moment is now in the future again is due again.
+            for stamp, before_deadline in ICO_REMINDERS.items():
+                if report.ico_deadline - before_deadline > now:
+                    setattr(report, stamp, None)
+            if report.ico_deadline > now:
+                report.ico_overdue_sent_at = None
+        report.updated_at = timezone.now()
+        report.save(update_fields=[*changed, *ICO_REMINDERS, "ico_overdue_sent_at", "updated_at"])
+        for line in lines:
+            breach_timeline_add(report=report, by=by, what=line)
+        audit_record(
+            action="breach.assessed",
+            actor=by,
+            target=report,
+            request=request,
+            details={"from": _plain(before), "to": _plain({name: getattr(report, name) for name in changed})},
+        )
+    return report
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    return {name: value.isoformat() if isinstance(value, datetime) else value for name, value in values.items()}
+
+
+def breach_report_record_ico(
+    *, report_id: int, by: User, reported_at: datetime, reference: str, request: HttpRequest | None = None
+) -> BreachReport:
+    """Record that the ICO was told (which stops the clock). Telling them settles that they must be told."""
+    with transaction.atomic():
+        report = BreachReport.objects.select_for_update().get(pk=report_id)
+        before = _plain({"ico_reported_at": report.ico_reported_at, "ico_reference": report.ico_reference})
+        if (report.ico_reported_at, report.ico_reference) == (reported_at, reference.strip()):
+            return report
+        report.ico_reported_at, report.ico_reference = reported_at, reference.strip()
+        if report.reportable_to_ico != BreachReport.Reportable.YES:
+            report.reportable_to_ico = BreachReport.Reportable.YES
+            breach_timeline_add(report=report, by=by, what="The ICO must be told.")
+        report.updated_at = timezone.now()
+        report.save(update_fields=["ico_reported_at", "ico_reference", "reportable_to_ico", "updated_at"])
+        deadline = "in time" if reported_at <= report.ico_deadline else "after the 72-hour deadline"
+        breach_timeline_add(
+            report=report,
+            by=by,
+            what=f"The ICO was told on {when(reported_at, year=True)}, {deadline}"
+            + (f" (reference {report.ico_reference})." if report.ico_reference else "."),
+        )
+        audit_record(
+            action="breach.ico_reported",
+            actor=by,
+            target=report,
+            request=request,
+            details={"from": before, "to": _plain({"ico_reported_at": reported_at, "ico_reference": reference})},
+        )
+    return report
+
+
+def breach_report_set_people(
+    *, report_id: int, by: User, people: dict[str, date | None], request: HttpRequest | None = None
+) -> BreachReport:
+    """Who else must be told (`people`: each party that must be, with the day they were told, or None).
+    Parties left out no longer need to be told. Each change is a line on the timeline."""
+    with transaction.atomic():
+        report = BreachReport.objects.select_for_update().get(pk=report_id)
+        current = {contact.party: contact for contact in report.people_to_tell.all()}
+        wanted = {BreachContact.Party(party): told_on for party, told_on in people.items()}
+        lines = []
+        for party in BreachContact.Party:
+            label = party.label
+            if party in current and party not in wanted:
+                current[party].delete()
+                lines.append(f"{label}: no longer need to be told.")
+            elif party in wanted and party not in current:
+                BreachContact.objects.create(report=report, party=party, told_on=wanted[party])
+                lines.append(f"{label}: must be told.")
+                if wanted[party]:
+                    lines.append(f"{label}: told on {_day(wanted[party])}.")
+            elif party in wanted and current[party].told_on != wanted[party]:
+                current[party].told_on = wanted[party]
+                current[party].save(update_fields=["told_on"])
+                told = f"told on {_day(wanted[party])}." if wanted[party] else "not told yet."
+                lines.append(f"{label}: {told}")
+        if not lines:
+            return report
+        for line in lines:
+            breach_timeline_add(report=report, by=by, what=line)
+        report.updated_at = timezone.now()
+        report.save(update_fields=["updated_at"])
+        audit_record(
+            action="breach.people_to_tell",
+            actor=by,
+            target=report,
+            request=request,
+            details={"to": {party: told_on.isoformat() if told_on else None for party, told_on in wanted.items()}},
+        )
+    return report
+
+
+def _day(value: date) -> str:
+    return f"{value.day} {value:%B %Y}"  # "8 December 2026"
+
+
+def breach_action_record(
+    *, report_id: int, by: User, what: str, at: datetime | None = None, request: HttpRequest | None = None
+) -> BreachAction:
+    """The CEO writes down something done about a report (a call, a meeting, advice taken)."""
+    with transaction.atomic():
+        report = BreachReport.objects.select_for_update().get(pk=report_id)
+        action = breach_timeline_add(report=report, by=by, what=what.strip(), at=at)
+        report.updated_at = timezone.now()
+        report.save(update_fields=["updated_at"])
+        audit_record(
+            action="breach.action_recorded", actor=by, target=report, request=request, details={"action": action.pk}
+        )
+    return action
+
+
+def policy_not_acknowledged(version: PolicyVersion) -> QuerySet[User]:
+    """Active staff who have not acknowledged `version`, by name."""
+    return staff_users().exclude(policy_acknowledgements__version=version).order_by("full_name", "email")
+
+
+def reminded_today(version: PolicyVersion, now: datetime | None = None) -> set[int]:
+    """Ids of the people reminded about the policy today (London's day): by the CEO, or by the sweep."""
+    today = timezone.localtime(now or timezone.now(), LONDON).date()
+    by_hand = PolicyNudge.objects.filter(sent_on=today).values_list("user_id", flat=True)
+    by_sweep = PolicyReminder.objects.filter(version=version, sent_at__date=today).values_list("user_id", flat=True)
+    return set(by_hand) | set(by_sweep)
+
+
+def policy_remind_now(
+    *,
+    version: PolicyVersion,
+    user_ids: Iterable[int],
+    by: User,
+    request: HttpRequest | None = None,
+    now: datetime | None = None,
+) -> list[User]:
+    """The CEO's "Remind them now": email each of `user_ids` who still has not acknowledged `version`, at
+    most once a London day each (the PolicyNudge constraint holds even for two clicks at once). Returns who
+    was emailed; one audit event names them."""
+    now = now or timezone.now()
+    today = timezone.localtime(now, LONDON).date()
+    skip = reminded_today(version, now)
+    candidates = [
+        user for user in policy_not_acknowledged(version).filter(pk__in=list(user_ids)) if user.pk not in skip
+    ]
+    link = settings.FIG_SITE_URL + reverse("staff:policy")
+    sent: list[User] = []
+    with transaction.atomic():
+        for user in candidates:
+            try:
+                with transaction.atomic():
+                    PolicyNudge.objects.create(version=version, user=user, sent_on=today, sent_at=now, by=by)
+            except IntegrityError:
+                continue  # reminded today already, by another click
+            notify(
+                to=[user.email],
+                subject=f"Reminder: please acknowledge the eSafety policy (version {version.number})",
+                template="staff/email/policy_reminder_now.txt",
+                context={"version": version, "user": user, "link": link},
+            )
+            sent.append(user)
+        if sent:
+            audit_record(
+                action="policy.reminders_sent",
+                actor=by,
+                target=version,
+                request=request,
+                details={"count": len(sent), "to": [user.email for user in sent]},
+            )
+    return sent
 
 
 def virtual_visit_record(

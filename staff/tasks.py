@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from staff.sweeps import ico_deadline_sweep as _ico_deadline_sweep
 from staff.sweeps import policy_reminder_sweep as _policy_reminder_sweep
 
 
 @shared_task(name="staff.tasks.policy_reminder_sweep")
 def policy_reminder_sweep() -> int:
     return _policy_reminder_sweep()
+
+
+@shared_task(name="staff.tasks.ico_deadline_sweep")
+def ico_deadline_sweep() -> dict[str, int]:
+    return _ico_deadline_sweep()
 
 
 @shared_task(name="staff.tasks.deliver_outbox")

@@ -2,21 +2,43 @@
 
 from __future__ import annotations
 
+import csv
+from datetime import datetime
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from consents.selectors import families_managed_by
 from consents.selectors_register import consents_lapsing
+from fig_safety.times import LONDON
 from staff import services
 from staff.access import access_breach_report, can_manage_breaches, can_publish_policy, staff_required
-from staff.forms import BreachOutcomeForm, BreachReportForm, PolicyPublishForm, VirtualVisitForm
-from staff.models import ApprovedPlatform, PolicyVersion, VirtualVisit
+from staff.forms import (
+    BreachActionForm,
+    BreachAssessmentForm,
+    BreachIcoForm,
+    BreachOutcomeForm,
+    BreachPeopleForm,
+    BreachReportForm,
+    PolicyPublishForm,
+    VirtualVisitForm,
+)
+from staff.models import (
+    ApprovedPlatform,
+    BreachReport,
+    PolicyNudge,
+    PolicyReminder,
+    PolicyVersion,
+    User,
+    VirtualVisit,
+)
 from staff.roles import Role, has_role, is_staff_member, user_roles
 from staff.selectors import acknowledgement_register, breach_reports_for, current_policy, has_acknowledged
 
@@ -86,6 +108,94 @@ def policy_register(request: HttpRequest) -> HttpResponse:
     return render(request, "staff/policy_register.html", {"version": version, "rows": rows, "versions": versions})
 
 
+def _roles_of(users: list[User]) -> dict[int, list[str]]:
+    """Each user's role labels, in one query."""
+    labels = {role.value: role.label for role in Role}
+    found: dict[int, list[str]] = {}
+    memberships = User.groups.through.objects.filter(user_id__in=[u.pk for u in users], group__name__in=labels)
+    for user_id, name in memberships.values_list("user_id", "group__name").order_by("group__name"):
+        found.setdefault(user_id, []).append(labels[name])
+    return found
+
+
+def _csv_safe(value: str) -> str:
+    # Spreadsheets run cells starting with these as formulas.
+    return "'" + value if value[:1] in {"=", "+", "-", "@", "\t", "\r"} else value
+
+
+@staff_required(Role.CEO)
+@require_safe
+def policy_register_csv(request: HttpRequest) -> HttpResponse:
+    """The acknowledgement register as a spreadsheet: everyone on staff, their roles, and whether and when
+    they acknowledged the current version. Audited: it lists every member of staff."""
+    version = current_policy()
+    if version is None:
+        raise Http404
+    rows = acknowledgement_register(version)
+    roles = _roles_of([row.user for row in rows])
+    services.audit_record(
+        action="policy.register_exported", request=request, target=version, details={"rows": len(rows)}
+    )
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="policy-register-v{version.number}-{timezone.localdate():%Y-%m-%d}.csv"'
+    )
+    response["Cache-Control"] = "private, no-store"
+    writer = csv.writer(response)
+    writer.writerow(
+        ["name", "email", "roles", "version", "acknowledged", "acknowledged_at", "latest_version_acknowledged"]
+    )
+    for row in rows:
+        user = row.user
+        writer.writerow(
+            [
+                _csv_safe(user.full_name),
+                _csv_safe(user.email),
+                "; ".join(roles.get(user.pk) or (["Administrator"] if user.is_superuser else [])),
+                version.number,
+                "yes" if row.acknowledged_at else "no",
+                f"{timezone.localtime(row.acknowledged_at, LONDON):%Y-%m-%d %H:%M}" if row.acknowledged_at else "",
+                row.last_version_number or "",
+            ]
+        )
+    return response
+
+
+@staff_required(Role.CEO)
+@require_http_methods(["GET", "POST"])
+def policy_remind(request: HttpRequest) -> HttpResponse:
+    """Who has not acknowledged the current policy, and "Remind them now": the page is the confirmation
+    (how many, and who), and the POST reminds only the people it showed."""
+    version = current_policy()
+    if version is None:
+        raise Http404
+    if request.method == "POST":
+        ids = [int(value) for value in request.POST.getlist("user") if value.isdecimal() and len(value) < 12]
+        sent = services.policy_remind_now(version=version, user_ids=ids, by=request.user, request=request)
+        if sent:
+            names = ", ".join(str(user) for user in sent)
+            messages.success(request, f"Reminded {len(sent)} {'person' if len(sent) == 1 else 'people'}: {names}.")
+        else:
+            messages.info(
+                request, "Nobody was emailed: everyone listed has been reminded today or has acknowledged it."
+            )
+        return redirect("staff:policy_remind")
+    pending = list(services.policy_not_acknowledged(version))
+    today = services.reminded_today(version)
+    roles = _roles_of(pending)
+    # When each was last reminded, by the CEO or by the sweep: later times overwrite earlier ones.
+    last: dict[int, datetime] = {}
+    for model, scope in ((PolicyReminder, {"version": version}), (PolicyNudge, {})):
+        for user_id, sent_at in model.objects.filter(user__in=pending, **scope).values_list("user_id", "sent_at"):
+            last[user_id] = max(sent_at, last.get(user_id, sent_at))
+    rows = [
+        {"user": user, "roles": roles.get(user.pk, []), "reminded_today": user.pk in today, "last": last.get(user.pk)}
+        for user in pending
+    ]
+    to_remind = [row for row in rows if not row["reminded_today"]]
+    return render(request, "staff/policy_remind.html", {"version": version, "rows": rows, "to_remind": to_remind})
+
+
 @staff_required()
 @require_http_methods(["GET", "POST"])
 def policy_publish(request: HttpRequest) -> HttpResponse:
@@ -132,27 +242,57 @@ def breach_list(request: HttpRequest) -> HttpResponse:
         reports = reports.filter(status=status)
     page = Paginator(reports, 25).get_page(request.GET.get("page"))
     query = urlencode({"status": status}) if status else ""
-    return render(request, "staff/breach_list.html", {"page": page, "is_ceo": is_ceo, "status": status, "query": query})
+    now = timezone.now()
+    rows = [(report, report.ico_clock(now) if is_ceo else None) for report in page]
+    return render(
+        request,
+        "staff/breach_list.html",
+        {"page": page, "rows": rows, "is_ceo": is_ceo, "status": status, "query": query},
+    )
+
+
+def _breach_page(request: HttpRequest, report: BreachReport, *, status: int = 200, **bound) -> HttpResponse:
+    """The report's page; for the CEO with the forms that move it on (`bound`: one that failed, by name)."""
+    is_ceo = can_manage_breaches(request.user)
+    context = {"report": report, "is_ceo": is_ceo, "invalid": next(iter(bound.values()), None)}
+    if is_ceo:
+        contacts = list(report.people_to_tell.all())
+        context |= {
+            "clock": report.ico_clock(),
+            "contacts": contacts,
+            "actions": report.actions.select_related("by"),
+            "form": BreachOutcomeForm(initial={"status": report.status, "outcome": report.outcome}, report=report),
+            "assess_form": BreachAssessmentForm(report=report, prefix="assess"),
+            "ico_form": BreachIcoForm(report=report, prefix="ico"),
+            "people_form": BreachPeopleForm(report=report, contacts=contacts, prefix="people"),
+            "action_form": BreachActionForm(prefix="action"),
+        }
+        context |= bound
+    else:
+        context["form"] = None
+    return render(request, "staff/breach_detail.html", context, status=status)
 
 
 @staff_required()
 @require_safe
 def breach_detail(request: HttpRequest, pk: int) -> HttpResponse:
     report = access_breach_report(request.user, pk)
-    is_ceo = can_manage_breaches(request.user)
-    form = BreachOutcomeForm(initial={"status": report.status, "outcome": report.outcome}) if is_ceo else None
-    return render(request, "staff/breach_detail.html", {"report": report, "form": form, "is_ceo": is_ceo})
+    return _breach_page(request, report)
+
+
+def _ceo_report(request: HttpRequest, pk: int) -> BreachReport:
+    if not can_manage_breaches(request.user):  # a superuser gets past staff_required(CEO), not past this
+        raise PermissionDenied
+    return access_breach_report(request.user, pk)
 
 
 @staff_required(Role.CEO)
 @require_POST
 def breach_update(request: HttpRequest, pk: int) -> HttpResponse:
-    if not can_manage_breaches(request.user):  # a superuser gets past staff_required(CEO), not past this
-        raise PermissionDenied
-    report = access_breach_report(request.user, pk)
-    form = BreachOutcomeForm(request.POST)
+    report = _ceo_report(request, pk)
+    form = BreachOutcomeForm(request.POST, report=report)
     if not form.is_valid():
-        return render(request, "staff/breach_detail.html", {"report": report, "form": form, "is_ceo": True}, status=400)
+        return _breach_page(request, report, status=400, form=form)
     services.breach_report_update(
         report_id=report.pk,
         status=form.cleaned_data["status"],
@@ -166,6 +306,66 @@ def breach_update(request: HttpRequest, pk: int) -> HttpResponse:
         + (" and the reporter has been told of any change of status." if report.reporter_id else "."),
     )
     return redirect("staff:breach_detail", pk=report.pk)
+
+
+@staff_required(Role.CEO)
+@require_POST
+def breach_assess(request: HttpRequest, pk: int) -> HttpResponse:
+    report = _ceo_report(request, pk)
+    form = BreachAssessmentForm(request.POST, report=report, prefix="assess")
+    if not form.is_valid():
+        return _breach_page(request, report, status=400, assess_form=form)
+    services.breach_report_assess(report_id=report.pk, by=request.user, request=request, **form.assessment())
+    messages.success(request, "The assessment is saved.")
+    return redirect("staff:breach_detail", pk=report.pk)
+
+
+@staff_required(Role.CEO)
+@require_POST
+def breach_ico(request: HttpRequest, pk: int) -> HttpResponse:
+    report = _ceo_report(request, pk)
+    form = BreachIcoForm(request.POST, report=report, prefix="ico")
+    if not form.is_valid():
+        return _breach_page(request, report, status=400, ico_form=form)
+    services.breach_report_record_ico(
+        report_id=report.pk,
+        by=request.user,
+        reported_at=form.cleaned_data["reported_at"],
+        reference=form.cleaned_data["reference"],
+        request=request,
+    )
+    messages.success(request, "Recorded that the ICO was told. The 72-hour reminders have stopped.")
+    return redirect("staff:breach_detail", pk=report.pk)
+
+
+@staff_required(Role.CEO)
+@require_POST
+def breach_people(request: HttpRequest, pk: int) -> HttpResponse:
+    report = _ceo_report(request, pk)
+    form = BreachPeopleForm(request.POST, report=report, contacts=list(report.people_to_tell.all()), prefix="people")
+    if not form.is_valid():
+        return _breach_page(request, report, status=400, people_form=form)
+    services.breach_report_set_people(report_id=report.pk, by=request.user, people=form.people(), request=request)
+    messages.success(request, "Who else must be told is saved.")
+    return redirect("staff:breach_detail", pk=report.pk)
+
+
+@staff_required(Role.CEO)
+@require_POST
+def breach_action(request: HttpRequest, pk: int) -> HttpResponse:
+    report = _ceo_report(request, pk)
+    form = BreachActionForm(request.POST, prefix="action")
+    if not form.is_valid():
+        return _breach_page(request, report, status=400, action_form=form)
+    services.breach_action_record(
+        report_id=report.pk,
+        by=request.user,
+        what=form.cleaned_data["what"],
+        at=form.cleaned_data["at"],
+        request=request,
+    )
+    messages.success(request, "Added to the timeline.")
+    return redirect(reverse("staff:breach_detail", args=[report.pk]) + "#timeline")
 
 
 @staff_required()

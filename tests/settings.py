@@ -20,6 +20,7 @@ os.environ["FIG_VAR_DIR"] = _var
 os.environ["FIG_STORAGE"] = "local"
 os.environ.setdefault("FIG_CACHE_PREFIX", f"figtest-{os.getpid()}")
 os.environ.setdefault("FIG_VAULT_KEYS", "t1:" + "A" * 43)
+os.environ.setdefault("FIG_CERTIFICATE_SIGNING_GENERATE", "1")  # a certificate key pair under the run's var folder
 if SERVICES.postgres_url:
     os.environ["DATABASE_URL"] = SERVICES.postgres_url
 else:

@@ -19,13 +19,34 @@ LAST_COORDINATOR = "A family needs at least one coordinator."
 
 
 def family_create(
-    *, by: User, notes: str = "", coordinators: Iterable[User] = (), request: HttpRequest | None = None
+    *,
+    by: User,
+    notes: str = "",
+    display_name: str = "",
+    coordinators: Iterable[User] = (),
+    request: HttpRequest | None = None,
 ) -> Family:
     with transaction.atomic():
-        family = Family.objects.create(notes=notes)
+        family = Family.objects.create(notes=notes, display_name=" ".join(display_name.split()))
         audit_record(action="family.created", actor=by, target=family, request=request)
         for coordinator in coordinators:
             family_assign_coordinator(family=family, coordinator=coordinator, by=by, request=request)
+    return family
+
+
+def family_update(
+    *, family: Family, by: User, display_name: str, notes: str, request: HttpRequest | None = None
+) -> Family:
+    """Change what staff call the family and its notes. The audit trail names the fields that changed, not
+    their words: the name often holds a carer's name, and the trail outlives it."""
+    with transaction.atomic():
+        family = Family.objects.select_for_update().get(pk=family.pk)
+        changed = _apply_changes(family, {"display_name": " ".join(display_name.split()), "notes": notes})
+        if changed:
+            family.save(update_fields=changed)
+            audit_record(
+                action="family.updated", actor=by, target=family, request=request, details={"changed": changed}
+            )
     return family
 
 

@@ -369,4 +369,6 @@ def _email_confirmation(record: ConsentRecord) -> None:
             "review_link": review_link(carer=record.carer, child=record.child),
             "link": settings.FIG_SITE_URL + reverse("consents:my_children"),
         },
+        # Their signed copy: the sealed certificate (consents.certificate_pdf), built when the email goes.
+        attachments=[{"kind": "consent_certificate", "record": record.pk}],
     )

@@ -152,7 +152,9 @@ class RemovalForm(forms.Form):
     )
     notes = _text("Notes (optional)", rows=2)
 
-    def __init__(self, *args, graph_allowed: bool, **kwargs) -> None:
+    def __init__(self, *args, graph_allowed: bool, takedown: Takedown, **kwargs) -> None:
+        # The takedowns page holds one of these for each open takedown: each gets ids of its own.
+        kwargs.setdefault("auto_id", f"removal-{takedown.pk}-%s")
         super().__init__(*args, **kwargs)
         choices = [(Takedown.How.BY_HAND.value, "I removed it by hand on the platform")]
         if graph_allowed:

@@ -772,7 +772,7 @@ def _takedowns_page(
             form = (
                 failed[1]
                 if failed and failed[0] == takedown.pk
-                else RemovalForm(graph_allowed=services.graph_removal_possible(takedown))
+                else RemovalForm(graph_allowed=services.graph_removal_possible(takedown), takedown=takedown)
             )
         rows.append((takedown, form))
     removed = Paginator(selectors.removed_takedowns(), PAGE_SIZE).get_page(request.GET.get("page"))
@@ -807,7 +807,7 @@ def takedown_remove(request: HttpRequest, pk: int) -> HttpResponse:
     """Record that it is gone; hide or delete through the Graph API first when asked. On any error
     nothing is marked as removed and the page says why."""
     takedown = access_takedown(request.user, pk)
-    form = RemovalForm(request.POST, graph_allowed=services.graph_removal_possible(takedown))
+    form = RemovalForm(request.POST, graph_allowed=services.graph_removal_possible(takedown), takedown=takedown)
     if takedown.status != Takedown.Status.OPEN:
         messages.info(request, "That takedown was already closed.")
         return redirect("social:takedowns")

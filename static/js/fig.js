@@ -29,6 +29,23 @@
         });
       });
     });
+    // An error summary takes the focus, as on the parents' form, so a screen reader starts with what went wrong;
+    // each of its links moves to the box (showing its label and hint too) and puts the cursor in it.
+    var problems = document.querySelector("[data-focus-on-load]");
+    if (problems) {
+      problems.focus();
+      problems.querySelectorAll("a[href^='#']").forEach(function (link) {
+        link.addEventListener("click", function (event) {
+          var target = document.getElementById(link.getAttribute("href").slice(1));
+          if (!target) {
+            return;
+          }
+          event.preventDefault();
+          (target.closest(".field") || target).scrollIntoView({ block: "start" });
+          target.focus({ preventScroll: true });
+        });
+      });
+    }
     // "Print these codes" on the recovery codes page.
     document.querySelectorAll("[data-print]").forEach(function (button) {
       button.hidden = false;

@@ -1,4 +1,6 @@
-"""axe-core finds no serious or critical problem on the pages people use to sign in and start.
+"""axe-core finds no problem, and no id is used twice, on the pages people use to sign in and start and on the
+staff pages with the most on them; the wide staff pages stay inside a phone's screen and the header on one line
+on a laptop.
 
 axe is injected with Playwright's page.evaluate, which runs outside the page's
 Content-Security-Policy, so these run against the real CSP (no bypass_csp).
@@ -8,14 +10,17 @@ Forms are checked with their error messages showing, too.
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 from playwright.sync_api import expect
 
-from social.models import PolicyTerm
+from social.inbox import services as inbox
+from social.models import Conversation, PolicyTerm
 from social.posts import channels
 from social.posts import services as posts
 from tests import factories
 from tests.browser import journeys
 from tests.conftest import assert_accessible
+from tests.consents import factories as consent_factories
 
 pytestmark = pytest.mark.browser
 
@@ -170,3 +175,84 @@ def test_social_term_lists_and_post_takedowns(viewport_page):
     expect(page.get_by_role("heading", name=f"Published post {post.pk}")).to_be_visible()
     expect(page.get_by_role("button", name="Removed from FiG website")).to_be_visible()
     assert_accessible(page)  # a takedown for a published post, channel by channel
+
+
+def _coordinator_and_social_admin():
+    """Someone with the longest menu: a coordinator who is also a social media administrator, with a family
+    whose child has a signed consent, a message and a comment waiting in the inbox, and two open takedowns."""
+    factories.PolicyVersionFactory()
+    user = factories.staff_user("coordinator", "social_admin", email="cam@example.org", full_name="Cam Reid")
+    family, child, (pat, sam) = consent_factories.family_with_child(user, carers=2)
+    consent_factories.ChildFactory(family=family, first_name="Bea", last_name="Longname-Somebody")
+    consent_factories.give(child, pat)
+    signed = consent_factories.sign(consent_factories.request_for(child, sam))
+    factories.make_conversation("When is the next family day?", sender_name="Jo Public")
+    factories.make_conversation("Lovely to see Ava!", platform="facebook", kind=Conversation.Kind.COMMENT)
+    for text in ("Ava at the picnic", "Ava again"):
+        flagged = factories.make_conversation(text, platform="facebook", kind=Conversation.Kind.COMMENT)
+        inbox.takedown_open(message=flagged, reason="Names a child", by=user)
+    return user, family, child, signed
+
+
+def test_wide_staff_pages_fit_a_phone(phone_page):
+    """The register, the family and the child's history stay inside a 390px screen (the hidden column names
+    once pushed the page to 943px); the inbox shows each message's time left without scrolling sideways."""
+    page = phone_page
+    user, family, child, signed = _coordinator_and_social_admin()
+    journeys.staff_sign_in(page, user)
+
+    for path in (
+        reverse("consents:register"),
+        reverse("consents:family_detail", args=[family.reference]),
+        reverse("consents:child_history", args=[family.reference, child.pk]),
+        reverse("consents:certificate", args=[signed.pk]),  # its text shown scrolls, and can be reached by keyboard
+    ):
+        page.goto(path)
+        assert page.evaluate("document.documentElement.scrollWidth") == page.evaluate("window.innerWidth") == 390
+        assert_accessible(page)
+
+    page.goto(reverse("social:inbox"))
+    time_left = page.locator("tr", has_text="Jo Public").locator("td[data-label='Time left']")
+    expect(time_left).to_contain_text("days left")
+    box = time_left.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    journeys.assert_fits_width(page)
+    assert_accessible(page)
+
+
+def test_inbox_pages_with_many_forms_and_landmarks(desktop_page):
+    """The conversation page (every form at once), the takedowns page (a removal form for each) and the
+    response dashboard (two tables, each in its own scrolling region)."""
+    page = desktop_page
+    user, *_ = _coordinator_and_social_admin()
+    journeys.staff_sign_in(page, user)
+    page.goto(reverse("social:takedowns"))
+    expect(page.get_by_role("button", name="Record the removal")).to_have_count(2)
+    assert_accessible(page)
+    page.goto(reverse("social:inbox"))
+    page.get_by_role("link", name="Lovely to see Ava!").click()
+    expect(page.get_by_label("Why it must come down")).to_be_visible()
+    assert_accessible(page)
+    # Closed without a reason: the close form says so, and the takedown box beside it is left alone.
+    page.get_by_text("It needs no reply", exact=True).click()
+    page.get_by_role("button", name="Close: no reply needed").click()
+    expect(page.get_by_label("Why it needs no reply")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Why it must come down")).not_to_have_attribute("aria-invalid", "true")
+    assert_accessible(page)
+    page.goto(reverse("social:dashboard"))
+    assert_accessible(page)
+
+
+@pytest.mark.parametrize("width", [1280, 1366])
+def test_the_header_fits_one_line_on_a_laptop(desktop_page, width):
+    """The longest staff menu sits beside the brand on one line."""
+    page = desktop_page
+    page.set_viewport_size({"width": width, "height": 900})
+    user, *_ = _coordinator_and_social_admin()
+    journeys.staff_sign_in(page, user)
+    expect(page.get_by_role("navigation", name="Main").get_by_role("listitem")).to_have_count(11)
+    middles = page.evaluate(
+        """() => [".brand", ...[...document.querySelectorAll(".nav-list > li")].map((_, i) => `.nav-list > li:nth-child(${i + 1})`)]
+        .map(selector => { const box = document.querySelector(selector).getBoundingClientRect(); return box.top + box.height / 2; })"""
+    )
+    assert max(middles) - min(middles) < 2, middles

@@ -83,7 +83,10 @@ def test_a_coordinator_downloads_the_export_then_records_an_erasure_request(desk
 
     # Sent without saying who asked: the form says so, and records nothing.
     page.get_by_role("button", name="Record the erasure request").click()
-    expect(page.get_by_text("Say who asked (for example: the mother, by phone).")).to_be_visible()
+    problems = page.get_by_role("alert")  # the error summary, focused, each problem a link to its box
+    expect(problems).to_be_focused()
+    problems.get_by_role("link", name="Who asked: Say who asked (for example: the mother, by phone).").click()
+    expect(page.get_by_label("Who asked")).to_be_focused()
     assert not ErasureRequest.objects.exists()
     _check_page(page, "form-error")
 

@@ -119,7 +119,7 @@ def test_it_shows_every_child_against_every_purpose_with_its_state(client, coord
     for label in ("Consented", "Refused", "Request pending", "No answer", "Withdrawn"):
         assert label in body
     assert "Gus Other" not in body and register.elsewhere.reference not in body
-    assert 'action="%s"' % reverse("consents:request_bulk") in body
+    assert 'href="%s"' % reverse("consents:request_bulk") in body  # it asks first (test_mass_email_confirm)
 
 
 @pytest.mark.django_db
@@ -308,8 +308,11 @@ def test_the_bulk_action_asks_only_for_children_with_no_answer_and_no_pending_re
     CarerFactory(family=unreachable, email="")  # nobody can be emailed
     pending_before = set(ConsentRequest.objects.values_list("pk", flat=True))
     client.force_login(coordinator)
+    confirmation = client.get(reverse("consents:request_bulk")).context["listing"]
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("consents:request_bulk"))
+        response = client.post(
+            reverse("consents:request_bulk"), {"confirm": "yes", "fingerprint": confirmation.fingerprint}
+        )
     assert response["Location"] == REGISTER
     new = ConsentRequest.objects.exclude(pk__in=pending_before).select_related("child", "carer")
     assert [(r.child.first_name, r.carer) for r in new] == [("Dan", register.mum)]
@@ -320,9 +323,12 @@ def test_the_bulk_action_asks_only_for_children_with_no_answer_and_no_pending_re
         "1 consent request sent.",
         f"{unreachable.reference}: Nobody in this family holds parental responsibility and has an email address.",
     ]
-    # Done twice, it asks nobody again: Dan's request is now pending.
+    # Confirmed twice (a double submit), it asks nobody again: Dan's request is now pending.
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("consents:request_bulk"))
+        again = client.post(
+            reverse("consents:request_bulk"), {"confirm": "yes", "fingerprint": confirmation.fingerprint}
+        )
+    assert again.status_code == 409 and again.context["listing"].emails == 0
     assert ConsentRequest.objects.exclude(pk__in=pending_before).count() == 1
     assert len(mail.outbox) == 1
 

@@ -302,9 +302,11 @@ def test_a_link_answered_from_the_parents_own_page_shows_it_was_answered(client,
     )
     response = client.get(_url(consent_request))
     assert response.status_code == 200
-    # The form filled in from their page answered the request, so the link shows those answers.
+    # The form filled in from their page answered the request, so the link shows those answers, and says so.
     assert response.context["record"] == record
-    assert "Thank you" in response.content.decode() and 'name="typed_name"' not in response.content.decode()
+    body = response.content.decode()
+    assert "already saved" in body and "after signing in to FiG Safety" in body
+    assert 'name="typed_name"' not in body
 
 
 @pytest.mark.django_db

@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from consents.formtext import default_closing, how_long_kept
+from consents.mass_email import bulk_request_list, reconsent_list
 from consents.models import (
     PURPOSES,
     Carer,
@@ -148,10 +149,16 @@ def _targets(w: World) -> dict[str, tuple[str, dict]]:
             reverse("consents:withdraw_for_carer", args=[ref, ava]),
             {"carer": w.mum.pk, "purposes": ["online"], "reason": "Rang on Monday."},
         ),
-        "request_bulk": (reverse("consents:request_bulk"), {}),
+        # Confirmed: each asks first, and sends only the list it showed (test_mass_email_confirm).
+        "request_bulk": (reverse("consents:request_bulk"), _confirmed(bulk_request_list, w)),
         "form_version_new": (reverse("consents:form_version_new"), form),
-        "reconsent": (reverse("consents:reconsent"), {}),
+        "reconsent": (reverse("consents:reconsent"), _confirmed(reconsent_list, w)),
     }
+
+
+def _confirmed(listing, w: World) -> dict[str, str]:
+    """The confirmation of a mass request to the world's family (all its coordinator manages)."""
+    return {"confirm": "yes", "fingerprint": listing(families=Family.objects.filter(pk=w.family.pk)).fingerprint}
 
 
 READS = ["register", "family_list", "family_detail", "child_history", "certificate", "record_file", "form_versions"]
@@ -169,7 +176,7 @@ CHANGES = [
     "form_version_new",
     "reconsent",
 ]
-POST_ONLY = {"request_send", "request_cancel", "request_bulk", "reconsent"}
+POST_ONLY = {"request_send", "request_cancel"}
 FAMILY_PAGES = [
     "family_detail",
     "child_history",
@@ -282,9 +289,15 @@ def test_it_leaves_another_coordinators_family_out_of_their_lists_and_bulk_actio
         assert response.status_code == 200
         assert world.family.reference not in response.content.decode()
         assert world.other_family.reference in response.content.decode()
-    with django_capture_on_commit_callbacks(execute=True):
-        assert client.post(reverse("consents:request_bulk")).status_code == 302
-        assert client.post(reverse("consents:reconsent")).status_code == 302
+    for name in ("request_bulk", "reconsent"):
+        confirmation = client.get(reverse(f"consents:{name}"))
+        assert world.family.reference not in confirmation.content.decode()
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                reverse(f"consents:{name}"),
+                {"confirm": "yes", "fingerprint": confirmation.context["listing"].fingerprint},
+            )
+        assert response.status_code == 302
     # Their own unanswered child was asked; nobody in the family they are not assigned to was.
     assert ConsentRequest.objects.filter(child__family=world.other_family).count() == 1
     assert not ConsentRequest.objects.filter(child__family=world.family).exclude(pk=world.pending.pk).exists()
@@ -748,7 +761,10 @@ def test_it_publishes_a_new_version_and_asks_families_on_older_ones_to_reconsent
     _, elsewhere_child, [elsewhere_mum] = family_with_child(other_coordinator)
     give(elsewhere_child, elsewhere_mum)  # another coordinator's family
     client.force_login(coordinator)
-    assert "Ask families who signed an older version" in client.get(reverse("consents:form_versions")).content.decode()
+    # One version only: nobody can have signed an older one (test_truthful_screens).
+    assert (
+        "Ask families who signed an older version" not in client.get(reverse("consents:form_versions")).content.decode()
+    )
 
     form = {
         "introduction": "Revised words.",
@@ -762,21 +778,25 @@ def test_it_publishes_a_new_version_and_asks_families_on_older_ones_to_reconsent
     assert version.requires_reconsent and version.published_by == coordinator
     assert version.purpose_texts["online"] == "Plain words about online."
     assert consents_for_children([signed_child.pk])[signed_child.pk].states["online"] == State.OUTDATED
+    assert "Ask families who signed an older version" in client.get(reverse("consents:form_versions")).content.decode()
 
+    confirmation = client.get(reverse("consents:reconsent"))
+    assert [(r.child, r.carer) for r in confirmation.context["listing"].recipients] == [(signed_child, signed_mum)]
+    assert mail.outbox == []  # nothing is sent before the confirmation
+    confirm = {"confirm": "yes", "fingerprint": confirmation.context["listing"].fingerprint}
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("consents:reconsent"))
+        response = client.post(reverse("consents:reconsent"), confirm)
     assert _last_message(response) == "1 re-consent request sent."
     assert [m.to for m in mail.outbox] == [[signed_mum.email]]
     assert ConsentRequest.objects.get().form_version == version
     assert unasked_mum.email not in str([m.to for m in mail.outbox])
 
-    # A second click (or the same form sent twice) sends nothing again, and says so.
+    # The same confirmation sent twice sends nothing again: the list has changed (Mum has been asked).
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("consents:reconsent"))
-    assert (
-        _last_message(response)
-        == "0 re-consent requests sent. 1 skipped: already sent this version and not yet answered."
-    )
+        response = client.post(reverse("consents:reconsent"), confirm)
+    assert response.status_code == 409
+    assert response.context["listing"].emails == 0 and response.context["listing"].skipped == 1
+    assert "already been sent this version of the form" in response.content.decode()
     assert len(mail.outbox) == 1
     assert ConsentRequest.objects.get().status == ConsentRequest.Status.PENDING  # its link still works
 

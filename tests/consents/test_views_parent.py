@@ -152,7 +152,7 @@ def test_it_lists_only_the_parents_own_children_with_their_current_state(client,
     body = response.content.decode()
     assert "Cara" not in body and "Other" not in body
     assert families.ava.family.reference not in body  # parents never need the family's code
-    assert "Consented" in body and "No answer" in body
+    assert "Consented" in body and "No answers yet" in body  # Ben: one line, not a "No answer" per purpose
 
 
 @pytest.mark.django_db
@@ -279,7 +279,7 @@ def test_my_children_needs_a_fixed_number_of_queries(client, parent, django_asse
     client.force_login(parent)
     client.get(MY_CHILDREN)  # the first request creates the usersession row
     # The user (with their roles: not staff); the children with their family, consent positions
-    # (children's families, carers with PR, re-consent cutoff, records).
-    with django_assert_num_queries(SIGNED_IN_REQUEST_QUERIES + 5):
+    # (children's families, carers with PR, re-consent cutoff, records); the requests waiting for them.
+    with django_assert_num_queries(SIGNED_IN_REQUEST_QUERIES + 6):
         response = client.get(MY_CHILDREN)
     assert len(response.context["cards"]) == children

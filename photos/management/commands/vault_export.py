@@ -1,4 +1,5 @@
-"""python manage.py vault_export: one family's photos, consents with their evidence, and access logs.
+"""python manage.py vault_export: one family's photos, consents with their evidence, access logs, the posts
+that used its photos with their takedowns, and its audit events.
 
 What a subject access request needs (photos.export writes it; coordinators download the same as a zip
 from the family page). The export itself is recorded in each photo's access log and in the audit trail.
@@ -17,8 +18,9 @@ from staff.models import User
 
 class Command(BaseCommand):
     help = (
-        "Export one family's photos (decrypted, processed JPEGs), consent records with their evidence, "
-        "each photo's allowed uses and access log into DIR, with a manifest.json. For subject access requests."
+        "Export one family's photos (decrypted, processed JPEGs), consent records with their evidence, consent "
+        "requests, each photo's allowed uses and access log, the posts that used its photos, removal requests, "
+        "takedowns and the family's audit events into DIR, with a manifest.json. For subject access requests."
     )
 
     def add_arguments(self, parser) -> None:

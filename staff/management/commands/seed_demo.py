@@ -11,12 +11,15 @@ from allauth.mfa.utils import decrypt
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from consents.demo import seed_consents
 from photos.demo import seed_photos
+from social.inbox.sweeps import digest_skip_today
 from staff import services
 from staff.models import ApprovedPlatform, User
 from staff.roles import Role
+from staff.selectors import current_policy
 
 DEMO_PASSWORD = "fig-demo-password"
 # Fixed, published secrets: these accounts exist only for demonstration.
@@ -33,10 +36,30 @@ PLATFORMS = [
     ("Microsoft Teams (FiG tenant)", "Encrypted in transit; lobby on; meetings created by FiG accounts only."),
     ("Zoom (FiG licence)", "End-to-end encryption on; waiting room and passcode required."),
 ]
+DEMO_POLICY_TITLE = "eSafety policy (demo)"
+# What `make run` publishes when FIG_POLICY_FILE has no text, so staff still meet the acknowledgement page.
+DEMO_POLICY = """\
+This is a demonstration policy for trying FiG Safety. It is not FiG's eSafety policy: publish FiG's own \
+text with `python manage.py publish_policy FILE`.
+
+1. Take, keep and share photos of a child only as their parent or carer agreed on the consent form.
+2. Never publish a child's full name, school, address or anything else that could lead someone to a family.
+3. Keep photos in FiG Safety, not on your own phone, computer or cloud storage.
+4. Answer messages to FiG's social media accounts within a week, and take down anything a family asks us \
+to remove within a day.
+5. Tell your Family Service Coordinator straight away about any worry for a child's safety online.
+"""
 
 
 class Command(BaseCommand):
     help = "Create or refresh demo data and one demo account per role. Safe to run again."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--demo-policy",
+            action="store_true",
+            help="When FIG_POLICY_FILE has no text and no policy is published yet, publish a short demo policy.",
+        )
 
     @transaction.atomic
     def handle(self, *args, **options) -> None:
@@ -70,9 +93,17 @@ class Command(BaseCommand):
         if policy_text.strip():
             version = services.policy_publish(text=policy_text, by=None)
             lines.append(f"eSafety policy version {version.number} is current (from {policy_file}).")
+        elif options["demo_policy"]:
+            version = current_policy() or services.policy_publish(text=DEMO_POLICY, title=DEMO_POLICY_TITLE, by=None)
+            lines.append(
+                f"{version.title} version {version.number} is current; there is no policy text at {policy_file} "
+                "(publish FiG's with `manage.py publish_policy FILE`)."
+            )
         else:
             # An empty file would publish a blank policy that every member of staff must "acknowledge".
             lines.append(f"No policy text at {policy_file}; publish one with `manage.py publish_policy FILE`.")
+        # `make run` seeds at every start: today's inbox digest, if due already, would arrive as the site opens.
+        digest_skip_today(timezone.now())
         self.stdout.write("\n".join(lines))
 
 

@@ -450,7 +450,7 @@ def test_a_comment_offers_a_public_and_a_private_reply(client, social_admin, fak
     conversation = _conversation(ago=HOUR, platform=Platform.FACEBOOK, kind=Conversation.Kind.COMMENT)
     client.force_login(social_admin)
     page = _page(client, conversation)
-    assert "<legend>How to send it:</legend>" in page
+    assert '<legend class="label">How to send it</legend>' in page
     assert 'value="public_reply"' in page and 'value="private_reply"' in page
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("social:reply", args=[conversation.pk]), {"send_as": "public_reply", "text": "Thank you!"})
