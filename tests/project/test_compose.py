@@ -24,6 +24,7 @@ REQUIRED = {
     "MINIO_ROOT_PASSWORD": "rootpassword",
     "FIG_S3_ACCESS_KEY_ID": "app",
     "FIG_S3_SECRET_ACCESS_KEY": "apppassword",
+    "FIG_CERTIFICATE_DIR": "/srv/fig/certificate",
 }
 compose = shutil.which("docker-compose")
 if compose is None and REQUIRED_SERVICES:
