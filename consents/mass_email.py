@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 
 from consents.errors import ConsentError
-from consents.models import Carer, Child, ConsentFormVersion, ConsentRecord, ConsentRequest, Family
-from consents.selectors import children_without_current_consent
+from consents.models import Carer, Child, ConsentFormVersion, Family
+from consents.selectors import children_without_current_consent, reconsent_due
 from consents.selectors_register import register_rows
 from consents.services.form_versions import form_version_current
 from consents.services.requests import (
@@ -130,25 +129,7 @@ def reconsent_list(*, families: QuerySet[Family]) -> MassEmail:
     """Who re-consent emails: what consent_request_reconsent sends, read without sending. Children in the
     open `families` who gave consent on an older version and have no record on the current one; each
     carer with parental responsibility and an email, except those already sent the current version's form."""
-    version = form_version_current()
-    families = families.filter(closed_at__isnull=True)
-    child_ids = set(
-        ConsentRecord.objects.filter(
-            child__family__in=families, kind=ConsentRecord.Kind.GIVEN, form_version__number__lt=version.number
-        ).values_list("child_id", flat=True)
-    ) - set(
-        ConsentRecord.objects.filter(child__family__in=families, form_version=version).values_list(
-            "child_id", flat=True
-        )
-    )
-    waiting = set(
-        ConsentRequest.objects.filter(
-            child_id__in=child_ids,
-            form_version=version,
-            status=ConsentRequest.Status.PENDING,
-            expires_at__gt=timezone.now(),
-        ).values_list("child_id", "carer_id")
-    )
+    child_ids, waiting = reconsent_due(families, form_version_current())
     children = list(Child.objects.filter(pk__in=child_ids).select_related("family"))
     return _listing(children, _emailable_carers({child.family_id for child in children}), waiting=waiting)
 

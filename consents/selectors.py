@@ -378,3 +378,28 @@ def children_without_group_photo_words(child_ids: Iterable[int]) -> set[int]:
         for (child_id, _carer), (answers, text) in latest.items()
         if answers.get(Purpose.STORED) and not says_group_photos(text)
     }
+
+
+def reconsent_due(families, version) -> tuple[set[int], set[tuple[int, int]]]:
+    """Who re-consent asks after `version` was published: (the children in the open `families` who gave
+    consent on an older version and have no record on `version`, the (child, carer) pairs already sent
+    `version`'s form and still open). One reading for the confirmation list and the sending alike."""
+    families = families.filter(closed_at__isnull=True)
+    child_ids = set(
+        ConsentRecord.objects.filter(
+            child__family__in=families, kind=ConsentRecord.Kind.GIVEN, form_version__number__lt=version.number
+        ).values_list("child_id", flat=True)
+    ) - set(
+        ConsentRecord.objects.filter(child__family__in=families, form_version=version).values_list(
+            "child_id", flat=True
+        )
+    )
+    waiting = set(
+        ConsentRequest.objects.filter(
+            child_id__in=child_ids,
+            form_version=version,
+            status=ConsentRequest.Status.PENDING,
+            expires_at__gt=timezone.now(),
+        ).values_list("child_id", "carer_id")
+    )
+    return child_ids, waiting

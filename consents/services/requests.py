@@ -15,7 +15,7 @@ from django.utils import timezone
 from consents.errors import ConsentError
 from consents.links import request_link
 from consents.models import Carer, Child, ConsentFormVersion, ConsentRecord, ConsentRequest, Family
-from consents.selectors import children_without_current_consent
+from consents.selectors import children_without_current_consent, reconsent_due
 from consents.services.form_versions import form_version_current
 from staff.models import User
 from staff.notifications import notify
@@ -115,26 +115,9 @@ def consent_request_reconsent(*, families, by: User, request: HttpRequest | None
     two runs at once take turns, and the second sees the first's requests.
     """
     version = form_version_current()
-    families = families.filter(closed_at__isnull=True)  # FiG asks only the families it still works with
     with transaction.atomic():
         ConsentFormVersion.objects.select_for_update().get(pk=version.pk)
-        child_ids = set(
-            ConsentRecord.objects.filter(
-                child__family__in=families, kind=ConsentRecord.Kind.GIVEN, form_version__number__lt=version.number
-            ).values_list("child_id", flat=True)
-        ) - set(
-            ConsentRecord.objects.filter(child__family__in=families, form_version=version).values_list(
-                "child_id", flat=True
-            )
-        )
-        waiting = set(
-            ConsentRequest.objects.filter(
-                child_id__in=child_ids,
-                form_version=version,
-                status=ConsentRequest.Status.PENDING,
-                expires_at__gt=timezone.now(),
-            ).values_list("child_id", "carer_id")
-        )
+        child_ids, waiting = reconsent_due(families, version)  # open families only
         children = Child.objects.filter(pk__in=child_ids).select_related("family").prefetch_related("family__carers")
         sent, skipped, problems = 0, 0, []
         for child in children:
