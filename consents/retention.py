@@ -31,7 +31,7 @@ from fig_safety.append_only import minimising
 from fig_safety.vault_references import listed_blobs
 from photos.models import Photo, PhotoAccess, PhotoTag
 from photos.services import blobs_delete_after_commit
-from photos.sweeps import LIVE, _delete_each
+from photos.sweeps import LIVE, delete_each
 from social.models import Conversation, ConversationNote, Message, PassOn, Takedown, WebhookDelivery
 from staff.models import AuditEvent
 from staff.services import audit_record
@@ -84,7 +84,7 @@ def delete_closed_family_photos(now: datetime) -> int:
     due = Photo.objects.filter(status__in=LIVE, keep_reason="").filter(
         Q(family__in=closed) | Q(pk__in=PhotoTag.objects.filter(child__family__in=closed).values("photo_id"))
     )
-    deleted = _delete_each(due, reason=f"The family was closed over {settings.FIG_CLOSED_FAMILY_PHOTO_DAYS} days ago.")
+    deleted = delete_each(due, reason=f"The family was closed over {settings.FIG_CLOSED_FAMILY_PHOTO_DAYS} days ago.")
     return _recorded("closed_family_photos_deleted", deleted, "FIG_CLOSED_FAMILY_PHOTO_DAYS")
 
 

@@ -10,8 +10,8 @@ from django.db.models import Q, QuerySet
 from consents.models import Family
 from consents.selectors import families_managed_by
 from consents.selectors_search import PICKER_LIMIT, families_matching, matches_text
-from photos.models import Photo, PhotoTag
-from photos.selectors import LIVE, _fresh_since
+from photos.models import PhotoTag
+from photos.selectors import fresh_uploads_of
 from staff.roles import Role, has_role
 
 
@@ -45,7 +45,7 @@ def gallery_families(user) -> QuerySet[Family]:
     """The families the gallery's family filter finds: those whose photos this person sees
     (photos.selectors.photos_visible_to): the families they coordinate, and those of their own fresh
     uploads (the family uploaded for, and the families of the children tagged in them)."""
-    own_uploads = Photo.objects.filter(uploaded_by=user, uploaded_at__gte=_fresh_since(), status__in=LIVE)
+    own_uploads = fresh_uploads_of(user)
     condition = Q(pk__in=own_uploads.values("family_id")) | Q(
         pk__in=PhotoTag.objects.filter(photo__in=own_uploads).values("child__family_id")
     )

@@ -87,6 +87,12 @@ def _fresh_since() -> datetime:
 CHILD_FILTER_CAP = 300
 
 
+def fresh_uploads_of(user) -> QuerySet[Photo]:
+    """This person's own uploads still in their window to fix tags (FIG_PHOTO_FIX_TAGS_HOURS), not deleted:
+    the photos of families they do not coordinate that they may still see."""
+    return Photo.objects.filter(uploaded_by=user, uploaded_at__gte=_fresh_since(), status__in=LIVE)
+
+
 def children_in_gallery(user, *, family: str = "") -> list[Child] | None:
     """The children the gallery's child filter offers, with their families, in one query: those of the
     families whose photos this person may see (photos_visible_to), or of the one `family` (a reference,
@@ -96,7 +102,7 @@ def children_in_gallery(user, *, family: str = "") -> list[Child] | None:
     so the page never lists thousands of names."""
     if not getattr(user, "is_authenticated", False):
         return []
-    own_uploads = Photo.objects.filter(uploaded_by=user, uploaded_at__gte=_fresh_since(), status__in=LIVE)
+    own_uploads = fresh_uploads_of(user)
     condition = Q(family__in=own_uploads.values("family_id")) | Q(
         pk__in=PhotoTag.objects.filter(photo__in=own_uploads).values("child_id")
     )

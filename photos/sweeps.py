@@ -244,7 +244,7 @@ def delete_due(now: datetime | None = None) -> int:
     """Delete photos whose deletion date has come (consent withdrawn, no lawful reason recorded)."""
     now = now or timezone.now()
     due = Photo.objects.filter(status__in=LIVE, deletion_due_at__lte=now, keep_reason="")
-    return _delete_each(due, reason="Consent withdrawn; grace period over.")
+    return delete_each(due, reason="Consent withdrawn; grace period over.")
 
 
 def apply_retention(now: datetime | None = None) -> int:
@@ -253,10 +253,10 @@ def apply_retention(now: datetime | None = None) -> int:
     due = Photo.objects.filter(
         status__in=LIVE, uploaded_at__lte=now - timedelta(days=settings.FIG_PHOTO_RETENTION_DAYS)
     )
-    return _delete_each(due, reason=f"Retention period of {settings.FIG_PHOTO_RETENTION_DAYS} days is over.")
+    return delete_each(due, reason=f"Retention period of {settings.FIG_PHOTO_RETENTION_DAYS} days is over.")
 
 
-def _delete_each(due: QuerySet[Photo], *, reason: str) -> int:
+def delete_each(due: QuerySet[Photo], *, reason: str) -> int:
     """Delete the photos of `due` until none is left, each in its own transaction: claimed under its row
     lock (skipping one another sweep, or a coordinator recording a reason to keep it, holds), read again
     under that lock, so a reason to keep recorded meanwhile saves it, and deleted by photo_delete while the
