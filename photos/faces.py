@@ -240,8 +240,14 @@ def _merge(boxes: list[tuple]) -> list[tuple]:
     return [tuple(b) for b in merged]
 
 
-def find_faces(image: Image.Image) -> list[FaceBox]:
-    """Every face the detector(s) find, positions only: no template, embedding or identity."""
+def find_faces(image: Image.Image, *, only_near: Iterable[tuple[int, int, int, int]] | None = None) -> list[FaceBox]:
+    """Every face the detector(s) find, positions only: no template, embedding or identity.
+
+    `only_near`: regions (left, top, right, bottom) of `image`'s pixels; the tiled pass then searches only
+    the tiles holding a pixel of one of them (the first pass still searches the whole photo). The detector's
+    answer for a tile depends on that tile's pixels alone, so this finds exactly what a whole search finds
+    when every other tile's pixels are those of an image in which every face found has since been blurred
+    inside these regions: how processing checks a blurred version again (processing.unidentifiable_image)."""
     width, height = image.size
     if width == 0 or height == 0:
         return []
@@ -255,7 +261,15 @@ def find_faces(image: Image.Image) -> list[FaceBox]:
         fine = _reduced(image, FINE_REDUCE) if FINE_REDUCE > 1 else None
         source = fine if fine is not None else image
         fx, fy = width / source.width, height / source.height
+        # A region in the searched image's pixels, one pixel wider each side for the reduction's rounding.
+        near = None
+        if only_near is not None:
+            near = [(x0 / fx - 1, y0 / fy - 1, x1 / fx + 1, y1 / fy + 1) for x0, y0, x1, y1 in only_near]
         for left, top, right, bottom in _tiles(source.width, source.height, TILE, TILE_OVERLAP):
+            if near is not None and not any(
+                x0 < right and x1 > left and y0 < bottom and y1 > top for x0, y0, x1, y1 in near
+            ):
+                continue
             tile = _rgb(source.crop((left, top, right, bottom)))
             found += [((x + left) * fx, (y + top) * fy, w * fx, h * fy, s) for x, y, w, h, s in _detect(tile)]
     faces = []
@@ -276,15 +290,25 @@ def grown(box: FaceBox, size: tuple[int, int], margin: float = 0.3) -> tuple[int
     return left, top, right, bottom
 
 
-def blur_faces(image: Image.Image, boxes: Iterable[FaceBox], *, margin: float = 0.3) -> Image.Image:
+def blur_faces(
+    image: Image.Image, boxes: Iterable[FaceBox], *, margin: float = 0.3, in_place: bool = False
+) -> Image.Image:
     """A new image in which every box, grown by `margin` of its size on each side (clipped to the image),
     is irreversibly hidden: pixelate to a coarse grid AND blur, so that nothing of the face can be
-    recovered. The rest of the image is unchanged."""
+    recovered. The rest of the image is unchanged.
+
+    `in_place`: blur `image` itself (RGB, RGBA, L or LA) and return it, saving a copy of the whole photo
+    (~30 ms and 36 MB at 12 MP) where the caller has no further use for the unblurred pixels."""
     if margin < 0:
         raise ValueError("margin must be 0 or more")
-    out = image.copy() if image.mode in {"RGB", "RGBA", "L", "LA"} else _rgb(image)
-    if out is image:
-        out = image.copy()
+    if in_place and image.mode not in {"RGB", "RGBA", "L", "LA"}:
+        raise ValueError(f"an image in mode {image.mode} cannot be blurred in place")
+    if in_place:
+        out = image
+    else:
+        out = image.copy() if image.mode in {"RGB", "RGBA", "L", "LA"} else _rgb(image)
+        if out is image:
+            out = image.copy()
     for box in boxes:
         left, top, right, bottom = grown(box, out.size, margin)
         if right <= left or bottom <= top:

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 from PIL import Image, ImageOps
 
-from photos.faces import FaceBox, blur_faces, find_faces
+from photos.faces import FaceBox, blur_faces, find_faces, grown
 
 try:  # HEIC from iPhones; registered once, used by Image.open
     import pillow_heif
@@ -83,20 +83,24 @@ def process_upload(data: bytes, *, blurred_only: bool = False) -> ProcessedPhoto
         raise PhotoRefused("This is not a JPEG, PNG, WebP or HEIC photo.")
     pixels, taken_at = upright_pixels(data, kind=kind)
     faces = tuple(find_faces(pixels))
-    blurred = unidentifiable_image(pixels, faces) if faces else None
-    if blurred_only:
-        pixels, blurred = (blurred or pixels), None
+    original = unidentifiable = (None, None)
+    if not (blurred_only and faces):
+        original = encode_version(pixels)
+    if faces:
+        # The original is encoded (or is not to be kept), so its pixels are blurred where they are.
+        blurred = encode_version(unidentifiable_image(pixels, faces, all_found=True, in_place=True))
+        original, unidentifiable = (blurred, (None, None)) if blurred_only else (original, blurred)
     return ProcessedPhoto(
-        original=_jpeg(pixels),
-        thumbnail=_jpeg(_thumbnail(pixels), optimize=True),
+        original=original[0],
+        thumbnail=original[1],
         width=pixels.width,
         height=pixels.height,
         upload_sha256=hashlib.sha256(data).hexdigest(),
         taken_at=taken_at,
         source_format=ALLOWED_FORMATS[kind],
         faces=faces,
-        unidentifiable=_jpeg(blurred) if blurred is not None else None,
-        unidentifiable_thumbnail=_jpeg(_thumbnail(blurred), optimize=True) if blurred is not None else None,
+        unidentifiable=unidentifiable[0],
+        unidentifiable_thumbnail=unidentifiable[1],
     )
 
 
@@ -138,16 +142,23 @@ def encode_jpeg(image: Image.Image) -> bytes:
     return _jpeg(image)
 
 
-def unidentifiable_image(image: Image.Image, boxes: Iterable[FaceBox]) -> Image.Image:
+def unidentifiable_image(
+    image: Image.Image, boxes: Iterable[FaceBox], *, all_found: bool = False, in_place: bool = False
+) -> Image.Image:
     """`image` with every box blurred, then checked again: any face the detector still finds is blurred
-    too (a margin may have cut a face in two), so that the version that leaves the vault has none."""
+    too (a margin may have cut a face in two), so that the version that leaves the vault has none.
+
+    `all_found`: `boxes` hold every face find_faces found in these very pixels. The check then searches again
+    only the tiles that blurring changed, which finds exactly what searching the whole image would (every
+    other tile is unchanged, and held no face), in a fraction of the time. `in_place`: blur `image` itself."""
     boxes = list(boxes)
-    blurred = blur_faces(image, boxes)
+    blurred = blur_faces(image, boxes, in_place=in_place)
     for _ in range(2):
-        again = find_faces(blurred)
-        if not again:
+        changed = [grown(box, blurred.size) for box in boxes] if all_found else None
+        boxes = find_faces(blurred, only_near=changed)
+        if not boxes:
             return blurred
-        blurred = blur_faces(blurred, again)
+        blurred, all_found = blur_faces(blurred, boxes, in_place=True), True
     return blurred
 
 

@@ -454,7 +454,7 @@ def photo_check_faces(*, photo_id: int) -> Photo:
             image = opened.convert("RGB")
         faces = find_faces(image)
         if faces:
-            full, thumbnail = encode_version(unidentifiable_image(image, faces))
+            full, thumbnail = encode_version(unidentifiable_image(image, faces, all_found=True, in_place=True))
             _store_unidentifiable(photo, full, thumbnail, new_blobs)
         photo.faces = [box.as_dict() for box in faces]
         photo.face_count, photo.faces_checked_at = len(faces) + len(photo.drawn_faces), timezone.now()

@@ -311,6 +311,92 @@ def test_blurring_keeps_the_image_mode(astronaut, mode):
     assert ImageChops.difference(image.convert("RGB"), blurred.convert("RGB")).getbbox() is not None
 
 
+def test_blurring_in_place_changes_the_image_given_and_nothing_else(astronaut):
+    found = find_faces(astronaut)
+    copied = blur_faces(astronaut, found)
+    target = astronaut.copy()
+    assert blur_faces(target, found, in_place=True) is target
+    assert ImageChops.difference(target, copied).getbbox() is None  # the same pixels as blurring a copy
+    assert ImageChops.difference(astronaut, copied).getbbox() is not None
+
+
+def test_an_image_in_another_mode_cannot_be_blurred_in_place(astronaut):
+    with pytest.raises(ValueError, match="in place"):
+        blur_faces(astronaut.convert("P"), [FaceBox(10, 10, 50, 50, 1.0)], in_place=True)
+
+
+# --- searching again only where blurring changed the photo ------------------------------------------
+
+
+def _small_faces_photo(astronaut) -> tuple[Image.Image, list[tuple]]:
+    """Six faces in a 12 MP photo, 28 to 36 px wide (only the tiled pass finds them), two across the seams
+    between tiles and one cut by the photo's edge, and a large one the first pass finds."""
+    photo, truths = landscape((4000, 3000)), []
+    for width, at in ((28, (600, 400)), (32, (1290, 700)), (36, (2540, 1500)), (32, (3960, 2860)),
+                      (28, (100, 2500)), (36, (2000, 1180)), (300, (3000, 200))):  # fmt: skip
+        crop, face = head(astronaut, width)
+        photo.paste(crop, at)
+        truths.append((face[0] + at[0], face[1] + at[1], face[2], face[3]))
+    return photo, truths
+
+
+def _counting_tiles(monkeypatch) -> list:
+    searched = []
+    detect = faces._detect
+
+    def counted(rgb):
+        searched.append(rgb.size)
+        return detect(rgb)
+
+    monkeypatch.setattr(faces, "_detect", counted)
+    return searched
+
+
+def test_searching_only_near_the_faces_found_finds_exactly_them_in_fewer_tiles(astronaut, monkeypatch):
+    photo, truths = _small_faces_photo(astronaut)
+    searched = _counting_tiles(monkeypatch)
+    found = find_faces(photo)
+    whole = len(searched)
+    assert matched(found, truths) >= 6  # the small ones too (all but the one cut by the edge): the tiles found them
+
+    searched.clear()
+    near = find_faces(photo, only_near=[faces.grown(face, photo.size) for face in found])
+    assert near == found
+    assert len(searched) < whole
+
+    searched.clear()
+    assert matched(find_faces(photo, only_near=[]), truths[:-1]) == 0  # no tile searched: the first pass alone
+    assert len(searched) == 1
+
+
+def test_the_blurred_version_checked_near_the_faces_is_the_one_a_whole_search_makes(astronaut, monkeypatch):
+    from photos.processing import unidentifiable_image
+
+    photo, _truths = _small_faces_photo(astronaut)
+    found = find_faces(photo)
+    searched = _counting_tiles(monkeypatch)
+    whole = unidentifiable_image(photo, found)
+    whole_tiles = len(searched)
+    searched.clear()
+    near = unidentifiable_image(photo, found, all_found=True)
+    assert ImageChops.difference(whole, near).getbbox() is None
+    assert len(searched) < whole_tiles
+    assert find_faces(near) == []
+
+
+def test_a_face_left_half_hidden_is_found_again_near_it_and_blurred(astronaut, monkeypatch):
+    """Only the middle of each face blurred, without a margin: the check must still find what is left of the
+    faces inside the searched tiles, exactly as a whole search does."""
+    photo, _truths = _small_faces_photo(astronaut)
+    found = find_faces(photo)
+    middles = [FaceBox(f.x + f.w // 3, f.y + f.h // 3, max(1, f.w // 3), max(1, f.h // 3), 1.0) for f in found]
+    partly = blur_faces(photo, middles, margin=0)
+    changed = [faces.grown(box, photo.size, margin=0) for box in middles]
+    again = find_faces(partly, only_near=changed)
+    assert again  # what is left of the faces is still a face to the detector
+    assert again == find_faces(partly)
+
+
 # --- FaceBox ----------------------------------------------------------------------------------------
 
 
