@@ -1,4 +1,5 @@
-"""Reads for the inbox: the tabs, a message's history, the takedown lists and the response dashboard.
+"""Reads for the inbox: the tabs, a conversation's thread, a message's history, the takedown lists and the
+response dashboard.
 
 Every function here runs a fixed number of queries, whatever the number of messages.
 """
@@ -8,19 +9,23 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import TruncWeek
+from django.urls import reverse
 from django.utils import timezone
 
-from fig_safety.times import LONDON
-from social.models import Conversation, Takedown
+from fig_safety.times import LONDON, when
+from social.inbox.attachments import INLINE_TYPES, KEPT_TYPES
+from social.inbox.meta import PERMALINK_HOSTS
+from social.models import Conversation, Message, Takedown
 from staff.models import AuditEvent, User
 from staff.roles import Role
 
@@ -113,6 +118,230 @@ def staff_to_pass_to() -> QuerySet[User]:
         User.objects.filter(is_active=True, groups__name__in=[r.value for r in Role])
         .distinct()
         .order_by("full_name", "email")
+    )
+
+
+# --- one conversation's thread --------------------------------------------------------------
+
+# What the page calls each kind of attachment Meta sends.
+ATTACHMENT_NAMES = {
+    "image": "Photo",
+    "animated_image": "Animated image",
+    "sticker": "Sticker",
+    "video": "Video",
+    "audio": "Audio",
+    "file": "File",
+    "story_mention": "Story",
+    "share": "Shared link",
+    "location": "Location",
+    "template": "Message with buttons",
+    "fallback": "Link",
+}
+# A story's media lives on Meta's content networks rather than on the public sites (as in social.inbox.meta).
+STORY_HOST_SUFFIXES = ("facebook.com", "fb.com", "instagram.com", "fbcdn.net", "fbsbx.com", "cdninstagram.com")
+_MAY_PUT_BACK = {Message.Sending.FAILED, Message.Sending.UNCERTAIN}
+
+
+def _https_link(url: str, allowed: Callable[[str], bool] = lambda host: True) -> str:
+    """The address if the page may show it as a link: https, with no user or odd port, on a host `allowed`
+    accepts; otherwise "" (the template escapes what it shows either way)."""
+    try:
+        parts = urlsplit(url or "")
+        port = parts.port
+    except ValueError:
+        return ""
+    if parts.scheme != "https" or not parts.hostname or "@" in parts.netloc or port not in (None, 443):
+        return ""
+    return url if allowed(parts.hostname) else ""
+
+
+def meta_permalink(url: str) -> str:
+    """The address of a post or comment on Facebook or Instagram, if the page may link to it; otherwise ""."""
+    return _https_link(url, lambda host: host in PERMALINK_HOSTS)
+
+
+def _on_meta_host(host: str) -> bool:
+    return any(host == suffix or host.endswith(f".{suffix}") for suffix in STORY_HOST_SUFFIXES)
+
+
+@dataclass(frozen=True)
+class ShownAttachment:
+    """One attachment as the page shows it: kept (a link to the access-checked view), or why it is not."""
+
+    name: str
+    title: str = ""
+    url: str = ""
+    inline: bool = False
+    size: int | None = None
+    why_not: str = ""
+
+
+@dataclass(frozen=True)
+class ThreadItem:
+    """One message of the thread as the page shows it. `pk` is None for a conversation's own text, shown as
+    its message when it has none (typed in, or kept from before conversations had messages)."""
+
+    pk: int | None
+    from_fig: bool
+    who: str
+    at: datetime
+    at_text: str
+    what: str
+    text: str
+    by: str = ""
+    permalink: str = ""
+    story_link: str = ""
+    stars: str = ""
+    rating: int | None = None
+    edited_text: str = ""
+    earlier: tuple[tuple[str, str], ...] = ()
+    removed: str = ""
+    flagged_names: tuple[str, ...] = ()
+    attachments: tuple[ShownAttachment, ...] = ()
+    link: str = ""
+    link_text: str = ""
+    sending: str = ""
+    sending_label: str = ""
+    send_error: str = ""
+    can_try_again: bool = False
+    can_put_back: bool = False
+
+
+def _attachments(item: Message) -> tuple[ShownAttachment, ...]:
+    shown = []
+    for index, attachment in enumerate(item.attachments or []):
+        if not isinstance(attachment, dict):
+            continue
+        kind = str(attachment.get("type") or "")
+        name = ATTACHMENT_NAMES.get(kind, "Attachment")
+        title = str(attachment.get("title") or "")
+        if attachment.get("blob"):
+            shown.append(
+                ShownAttachment(
+                    name=name,
+                    title=title,
+                    url=reverse("social:attachment", args=[item.conversation_id, item.pk, index]),
+                    inline=attachment.get("content_type") in INLINE_TYPES,
+                    size=attachment.get("size"),
+                )
+            )
+            continue
+        if attachment.get("error"):
+            why = f"Not kept: {attachment['error']}"
+        elif kind not in KEPT_TYPES:
+            why = "Nothing to keep: Meta sends no file for this."
+        elif item.attachments_fetched_at is None:
+            why = "Not fetched from Meta yet."
+        else:
+            why = "Not kept: Meta gave no link to it."
+        shown.append(ShownAttachment(name=name, title=title, why_not=why))
+    return tuple(shown)
+
+
+def _earlier(item: Message) -> tuple[tuple[str, str], ...]:
+    """The texts before each edit, oldest first, with when each was replaced."""
+    earlier = []
+    for entry in item.earlier_texts or []:
+        if not isinstance(entry, dict):
+            continue
+        try:
+            until = when(datetime.fromisoformat(entry.get("until") or ""), year=True)
+        except (TypeError, ValueError):
+            until = ""
+        earlier.append((str(entry.get("text") or ""), until))
+    return tuple(earlier)
+
+
+def _thread_item(conversation: Conversation, item: Message, *, responder: bool) -> ThreadItem:
+    common = {
+        "pk": item.pk,
+        "from_fig": item.from_fig,
+        "at": item.at,
+        "at_text": when(item.at, year=True),
+        "text": item.text,
+        "permalink": meta_permalink(item.permalink),
+        "edited_text": f"Edited {when(item.edited_at, year=True)}" if item.edited_at else "",
+        "earlier": _earlier(item),
+        "removed": item.get_removed_how_display() if item.removed_how else "",
+        "attachments": _attachments(item),
+    }
+    if not item.from_fig:
+        rating = item.rating if item.rating and 1 <= item.rating <= 5 else None
+        return ThreadItem(
+            **common,
+            who=conversation.sender_name or "Unknown sender",
+            what=item.get_event_display(),
+            story_link=_https_link(item.story_link, _on_meta_host),
+            rating=rating,
+            stars="★" * rating + "☆" * (5 - rating) if rating else "",
+            flagged_names=tuple(item.flagged_names or ()),
+        )
+    by = str(item.by) if item.by_id else ""
+    if item.event == Message.Event.ECHO:
+        what = "Sent from Meta’s own tools"
+    elif item.event == Message.Event.RECORDED:
+        what = "Made elsewhere, recorded here"
+    else:
+        what = f"Sent from FiG Safety: {item.get_send_as_display()}" if item.send_as else "Sent from FiG Safety"
+    sent_here = item.event == Message.Event.REPLY
+    return ThreadItem(
+        **common,
+        who="FiG",
+        by=by,
+        what=what,
+        link=_https_link(item.link),
+        link_text=item.link if item.link and not _https_link(item.link) else "",
+        sending=item.sending if sent_here else "",
+        sending_label=item.get_sending_display() if sent_here and item.sending else "",
+        send_error=item.send_error if sent_here else "",
+        can_try_again=responder and sent_here and item.sending == Message.Sending.FAILED,
+        can_put_back=responder and sent_here and item.sending in _MAY_PUT_BACK,
+    )
+
+
+def conversation_thread(conversation: Conversation, *, responder: bool) -> list[ThreadItem]:
+    """Every message of the conversation in order, the person's and FiG's, as its page shows them. One query,
+    for a conversation read with its `responded_by`; `responder` says whether this person may answer it."""
+    items = list(conversation.messages.select_related("by").order_by("at", "id"))
+    thread = [_thread_item(conversation, item, responder=responder) for item in items]
+    if conversation.text and not any(not item.from_fig for item in items):
+        thread.insert(
+            0,
+            ThreadItem(
+                pk=None,
+                from_fig=False,
+                who=conversation.sender_name or "Unknown sender",
+                at=conversation.received_at,
+                at_text=when(conversation.received_at, year=True),
+                what=conversation.get_kind_display(),
+                text=conversation.text,
+            ),
+        )
+    if conversation.response_text and not any(item.from_fig for item in items):
+        at = conversation.responded_at or conversation.received_at
+        thread.append(
+            ThreadItem(
+                pk=None,
+                from_fig=True,
+                who="FiG",
+                by=str(conversation.responded_by) if conversation.responded_by_id else "",
+                at=at,
+                at_text=when(at, year=True),
+                what="Made elsewhere, recorded here",
+                text=conversation.response_text,
+                link=_https_link(conversation.response_link),
+            )
+        )
+    return thread
+
+
+def unsent_reply_text(conversation: Conversation, pk: int) -> str:
+    """The text of this conversation's reply `pk` if it was not sent, or may not have been; otherwise ""."""
+    return (
+        conversation.messages.filter(pk=pk, event=Message.Event.REPLY, sending__in=_MAY_PUT_BACK)
+        .values_list("text", flat=True)
+        .first()
+        or ""
     )
 
 

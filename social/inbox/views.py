@@ -4,10 +4,9 @@ attachments), takedowns and the response dashboard. The saved replies' pages are
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -15,7 +14,6 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
@@ -36,7 +34,7 @@ from social.inbox.access import (
     can_respond,
     messages_visible_to,
 )
-from social.inbox.attachments import INLINE_TYPES, KEPT_TYPES
+from social.inbox.attachments import INLINE_TYPES
 from social.inbox.charts import weekly_chart
 from social.inbox.forms import (
     AssignForm,
@@ -50,7 +48,7 @@ from social.inbox.forms import (
     TakedownForm,
 )
 from social.inbox.ingest import delivery_receive
-from social.inbox.meta import PERMALINK_HOSTS, signature_valid
+from social.inbox.meta import signature_valid
 from social.inbox.saved_replies import active_saved_replies
 from social.models import Conversation, Message, Takedown
 from staff.access import require, staff_required
@@ -166,214 +164,6 @@ def add_message(request: HttpRequest) -> HttpResponse:
 
 # --- one conversation --------------------------------------------------------------------------
 
-# What the page calls each kind of attachment Meta sends.
-ATTACHMENT_NAMES = {
-    "image": "Photo",
-    "animated_image": "Animated image",
-    "sticker": "Sticker",
-    "video": "Video",
-    "audio": "Audio",
-    "file": "File",
-    "story_mention": "Story",
-    "share": "Shared link",
-    "location": "Location",
-    "template": "Message with buttons",
-    "fallback": "Link",
-}
-# A story's media lives on Meta's content networks rather than on the public sites (as in social.inbox.meta).
-STORY_HOST_SUFFIXES = ("facebook.com", "fb.com", "instagram.com", "fbcdn.net", "fbsbx.com", "cdninstagram.com")
-_MAY_PUT_BACK = {Message.Sending.FAILED, Message.Sending.UNCERTAIN}
-
-
-def _https_link(url: str, allowed: Callable[[str], bool] = lambda host: True) -> str:
-    """The address if the page may show it as a link: https, with no user or odd port, on a host `allowed`
-    accepts; otherwise "" (the template escapes what it shows either way)."""
-    try:
-        parts = urlsplit(url or "")
-        port = parts.port
-    except ValueError:
-        return ""
-    if parts.scheme != "https" or not parts.hostname or "@" in parts.netloc or port not in (None, 443):
-        return ""
-    return url if allowed(parts.hostname) else ""
-
-
-def _on_meta_site(host: str) -> bool:
-    return host in PERMALINK_HOSTS
-
-
-def _on_meta_host(host: str) -> bool:
-    return any(host == suffix or host.endswith(f".{suffix}") for suffix in STORY_HOST_SUFFIXES)
-
-
-@dataclass(frozen=True)
-class ShownAttachment:
-    """One attachment as the page shows it: kept (a link to the access-checked view), or why it is not."""
-
-    name: str
-    title: str = ""
-    url: str = ""
-    inline: bool = False
-    size: int | None = None
-    why_not: str = ""
-
-
-@dataclass(frozen=True)
-class ThreadItem:
-    """One message of the thread as the page shows it. `pk` is None for a conversation's own text, shown as
-    its message when it has none (typed in, or kept from before conversations had messages)."""
-
-    pk: int | None
-    from_fig: bool
-    who: str
-    at: datetime
-    at_text: str
-    what: str
-    text: str
-    by: str = ""
-    permalink: str = ""
-    story_link: str = ""
-    stars: str = ""
-    rating: int | None = None
-    edited_text: str = ""
-    earlier: tuple[tuple[str, str], ...] = ()
-    removed: str = ""
-    flagged_names: tuple[str, ...] = ()
-    attachments: tuple[ShownAttachment, ...] = ()
-    link: str = ""
-    link_text: str = ""
-    sending: str = ""
-    sending_label: str = ""
-    send_error: str = ""
-    can_try_again: bool = False
-    can_put_back: bool = False
-
-
-def _attachments(item: Message) -> tuple[ShownAttachment, ...]:
-    shown = []
-    for index, attachment in enumerate(item.attachments or []):
-        if not isinstance(attachment, dict):
-            continue
-        kind = str(attachment.get("type") or "")
-        name = ATTACHMENT_NAMES.get(kind, "Attachment")
-        title = str(attachment.get("title") or "")
-        if attachment.get("blob"):
-            shown.append(
-                ShownAttachment(
-                    name=name,
-                    title=title,
-                    url=reverse("social:attachment", args=[item.conversation_id, item.pk, index]),
-                    inline=attachment.get("content_type") in INLINE_TYPES,
-                    size=attachment.get("size"),
-                )
-            )
-            continue
-        if attachment.get("error"):
-            why = f"Not kept: {attachment['error']}"
-        elif kind not in KEPT_TYPES:
-            why = "Nothing to keep: Meta sends no file for this."
-        elif item.attachments_fetched_at is None:
-            why = "Not fetched from Meta yet."
-        else:
-            why = "Not kept: Meta gave no link to it."
-        shown.append(ShownAttachment(name=name, title=title, why_not=why))
-    return tuple(shown)
-
-
-def _earlier(item: Message) -> tuple[tuple[str, str], ...]:
-    """The texts before each edit, oldest first, with when each was replaced."""
-    earlier = []
-    for entry in item.earlier_texts or []:
-        if not isinstance(entry, dict):
-            continue
-        try:
-            until = when(datetime.fromisoformat(entry.get("until") or ""), year=True)
-        except (TypeError, ValueError):
-            until = ""
-        earlier.append((str(entry.get("text") or ""), until))
-    return tuple(earlier)
-
-
-def _thread_item(conversation: Conversation, item: Message, *, responder: bool) -> ThreadItem:
-    common = {
-        "pk": item.pk,
-        "from_fig": item.from_fig,
-        "at": item.at,
-        "at_text": when(item.at, year=True),
-        "text": item.text,
-        "permalink": _https_link(item.permalink, _on_meta_site),
-        "edited_text": f"Edited {when(item.edited_at, year=True)}" if item.edited_at else "",
-        "earlier": _earlier(item),
-        "removed": item.get_removed_how_display() if item.removed_how else "",
-        "attachments": _attachments(item),
-    }
-    if not item.from_fig:
-        rating = item.rating if item.rating and 1 <= item.rating <= 5 else None
-        return ThreadItem(
-            **common,
-            who=conversation.sender_name or "Unknown sender",
-            what=item.get_event_display(),
-            story_link=_https_link(item.story_link, _on_meta_host),
-            rating=rating,
-            stars="★" * rating + "☆" * (5 - rating) if rating else "",
-            flagged_names=tuple(item.flagged_names or ()),
-        )
-    by = str(item.by) if item.by_id else ""
-    if item.event == Message.Event.ECHO:
-        what = "Sent from Meta’s own tools"
-    elif item.event == Message.Event.RECORDED:
-        what = "Made elsewhere, recorded here"
-    else:
-        what = f"Sent from FiG Safety: {item.get_send_as_display()}" if item.send_as else "Sent from FiG Safety"
-    sent_here = item.event == Message.Event.REPLY
-    return ThreadItem(
-        **common,
-        who="FiG",
-        by=by,
-        what=what,
-        link=_https_link(item.link),
-        link_text=item.link if item.link and not _https_link(item.link) else "",
-        sending=item.sending if sent_here else "",
-        sending_label=item.get_sending_display() if sent_here and item.sending else "",
-        send_error=item.send_error if sent_here else "",
-        can_try_again=responder and sent_here and item.sending == Message.Sending.FAILED,
-        can_put_back=responder and sent_here and item.sending in _MAY_PUT_BACK,
-    )
-
-
-def _thread(conversation: Conversation, items: list[Message], *, responder: bool) -> list[ThreadItem]:
-    """Every message of the conversation in order, the person's and FiG's. No queries: `items` come with `by`."""
-    thread = [_thread_item(conversation, item, responder=responder) for item in items]
-    if conversation.text and not any(not item.from_fig for item in items):
-        thread.insert(
-            0,
-            ThreadItem(
-                pk=None,
-                from_fig=False,
-                who=conversation.sender_name or "Unknown sender",
-                at=conversation.received_at,
-                at_text=when(conversation.received_at, year=True),
-                what=conversation.get_kind_display(),
-                text=conversation.text,
-            ),
-        )
-    if conversation.response_text and not any(item.from_fig for item in items):
-        at = conversation.responded_at or conversation.received_at
-        thread.append(
-            ThreadItem(
-                pk=None,
-                from_fig=True,
-                who="FiG",
-                by=str(conversation.responded_by) if conversation.responded_by_id else "",
-                at=at,
-                at_text=when(at, year=True),
-                what="Made elsewhere, recorded here",
-                text=conversation.response_text,
-                link=_https_link(conversation.response_link),
-            )
-        )
-    return thread
-
 
 @dataclass(frozen=True)
 class ReplyOffer:
@@ -435,7 +225,7 @@ def _message_page(
     worker = is_social_admin(user)
     responder = can_respond(user, message)
     is_open = message.status == Conversation.Status.OPEN
-    items = list(message.messages.select_related("by").order_by("at", "id"))
+    thread = selectors.conversation_thread(message, responder=responder)
     takedowns = list(message.takedowns.select_related("opened_by", "removed_by").order_by("-opened_at", "-id"))
     open_takedown = next((t for t in takedowns if t.status == Takedown.Status.OPEN), None)
     failed_reply = failed[1] if failed and failed[0] == "reply_form" else None
@@ -472,8 +262,8 @@ def _message_page(
             "now": now,
             "can_work": worker,
             "can_read_inbox": can_read_inbox(user),
-            "thread": _thread(message, items, responder=responder),
-            "permalink": _https_link(message.permalink, _on_meta_site),
+            "thread": thread,
+            "permalink": selectors.meta_permalink(message.permalink),
             "due_text": when(message.due_at, year=True),
             "done_text": when(message.done_at, year=True) if message.done_at else "",
             "reply": reply,
@@ -502,12 +292,7 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
     text = ""
     put_back = request.GET.get("put_back", "")
     if put_back.isdecimal() and can_respond(request.user, message):
-        text = (
-            message.messages.filter(pk=int(put_back), event=Message.Event.REPLY, sending__in=_MAY_PUT_BACK)
-            .values_list("text", flat=True)
-            .first()
-            or ""
-        )
+        text = selectors.unsent_reply_text(message, int(put_back))
     return _message_page(request, message, reply_text=text)
 
 

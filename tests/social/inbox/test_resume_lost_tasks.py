@@ -14,7 +14,7 @@ from fig_safety.vault import vault_read
 from social.inbox import services, sweeps
 from social.inbox.attachments import FETCH_GIVEN_UP_AFTER, FETCH_LOST_AFTER, NOT_FETCHED, attachments_fetch
 from social.inbox.meta import Attachment, Event
-from social.inbox.views import _attachments
+from social.inbox.selectors import _attachments
 from social.models import Message
 from tests.social.broker import QUEUE_LOG, broker_away, refused_tasks
 from tests.social.fake_graph import page_graph
