@@ -31,7 +31,7 @@ PERMALINK_HOSTS = frozenset(
     {"facebook.com", "www.facebook.com", "m.facebook.com", "fb.com", "instagram.com", "www.instagram.com"}
 )
 # A story's media lives on Meta's content networks rather than on the public sites.
-_STORY_HOST_SUFFIXES = ("facebook.com", "fb.com", "instagram.com", "fbcdn.net", "fbsbx.com", "cdninstagram.com")
+STORY_HOST_SUFFIXES = ("facebook.com", "fb.com", "instagram.com", "fbcdn.net", "fbsbx.com", "cdninstagram.com")
 
 # Meta's verbs, as the inbox's actions; verbs not listed (block, mute, ...) are not inbox events.
 _ACTIONS = {
@@ -314,7 +314,7 @@ def _on_meta_host(url: str) -> bool:
     if not _https(url):
         return False
     host = urlsplit(url).hostname or ""
-    return any(host == suffix or host.endswith(f".{suffix}") for suffix in _STORY_HOST_SUFFIXES)
+    return any(host == suffix or host.endswith(f".{suffix}") for suffix in STORY_HOST_SUFFIXES)
 
 
 def _https_or_blank(url: str) -> str:

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from fig_safety.times import LONDON, when
 from social.inbox.attachments import INLINE_TYPES, KEPT_TYPES
-from social.inbox.meta import PERMALINK_HOSTS
+from social.inbox.meta import PERMALINK_HOSTS, STORY_HOST_SUFFIXES
 from social.models import Conversation, Message, Takedown
 from staff.models import AuditEvent, User
 from staff.roles import Role
@@ -137,8 +137,6 @@ ATTACHMENT_NAMES = {
     "template": "Message with buttons",
     "fallback": "Link",
 }
-# A story's media lives on Meta's content networks rather than on the public sites (as in social.inbox.meta).
-STORY_HOST_SUFFIXES = ("facebook.com", "fb.com", "instagram.com", "fbcdn.net", "fbsbx.com", "cdninstagram.com")
 _MAY_PUT_BACK = {Message.Sending.FAILED, Message.Sending.UNCERTAIN}
 
 
