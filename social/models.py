@@ -466,14 +466,9 @@ class Post(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     published_url = models.URLField(max_length=500, blank=True)
+    # The platform's id from before each channel kept its own (PostChannel.external_id). Blank since; for a post
+    # taken down or withdrawn before then it is the only copy, and the family export still reports it.
     external_id = models.CharField(max_length=200, blank=True)
-    adapter = models.CharField(max_length=20, blank=True)
-    # Publishing through a platform happens after commit, outside any row lock (services.post_publish_send):
-    # when it was asked for, when the outside call began (set: the platform may have it), and why the last
-    # attempt failed, for the page to say.
-    publish_requested_at = models.DateTimeField(null=True, blank=True)
-    publish_started_at = models.DateTimeField(null=True, blank=True)
-    publish_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-updated_at", "-id"]

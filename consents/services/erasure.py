@@ -162,8 +162,6 @@ NEVER_PERSONAL: dict[str, tuple[str, ...]] = {
         "checklist",
         "published_url",
         "external_id",
-        "adapter",
-        "publish_error",
     ),
     "social.postchannel": (
         "channel",

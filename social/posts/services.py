@@ -310,18 +310,7 @@ def _send_back(locked: Post, *, by: User | None, note: str, request: HttpRequest
     """Precondition: the row is locked. Back to the author with the reason."""
     locked.status, locked.review_note, locked.reviewed_by = Post.Status.CHANGES_REQUESTED, note, by
     locked.reviewed_at = locked.updated_at = timezone.now()
-    locked.publish_requested_at = locked.publish_started_at = None
-    locked.save(
-        update_fields=[
-            "status",
-            "review_note",
-            "reviewed_by",
-            "reviewed_at",
-            "updated_at",
-            "publish_requested_at",
-            "publish_started_at",
-        ]
-    )
+    locked.save(update_fields=["status", "review_note", "reviewed_by", "reviewed_at", "updated_at"])
     channels.deliveries_cancel(locked)
     audit_record(action="post.changes_requested", actor=by, target=locked, request=request, details={"reason": note})
     notify(
