@@ -229,6 +229,23 @@ def coordinators_of(family: Family) -> QuerySet:
     ).distinct()
 
 
+@dataclass(frozen=True)
+class WhoToTell:
+    """Where a notice about one family goes: its coordinators, or the CEO when nobody coordinates it (so a
+    notice is never recorded as sent to no one); `coordinated` says which, for the notice to mention."""
+
+    emails: list[str]
+    coordinated: bool
+
+
+def who_to_tell(family: Family) -> WhoToTell:
+    """The addresses a notice about `family` goes to (one or two queries)."""
+    from staff.selectors import emails_of
+
+    coordinators = list(coordinators_of(family).values_list("email", flat=True))
+    return WhoToTell(coordinators or emails_of(Role.CEO), bool(coordinators))
+
+
 def assignable_coordinators(family: Family) -> QuerySet:
     from staff.models import User
 

@@ -21,14 +21,12 @@ from django.utils import timezone
 
 from consents.errors import ConsentError
 from consents.models import Child, ConsentRecord, ConsentRequest, LapseNotice
-from consents.selectors import ChildConsent, State, consent_valid_for, consents_for_children, coordinators_of
+from consents.selectors import ChildConsent, State, consent_valid_for, consents_for_children, who_to_tell
 from consents.services.requests import consent_request_email, consent_request_send
 from consents.uses import TAG_PURPOSES, lacking
 from fig_safety.sweeps import claim_and_stamp
 from fig_safety.times import LONDON
 from staff.notifications import Email, notify_all
-from staff.roles import Role
-from staff.selectors import emails_of
 from staff.services import audit_record
 
 BATCH = 200
@@ -42,12 +40,6 @@ def lapse_lookback() -> timedelta:
     (FIG_PHOTO_RETENTION_DAYS; older ones are deleted anyway), so that a sweep stopped for weeks, or lapses
     from before this step existed, still leave no photo of a child without consent in the vault."""
     return timedelta(days=settings.FIG_PHOTO_RETENTION_DAYS)
-
-
-def _coordinators_or_ceo(family) -> list[str]:
-    """Who is told about a family's consent: its coordinators, or the CEO when nobody coordinates it (so a
-    notice is never recorded as sent to no one)."""
-    return list(coordinators_of(family).values_list("email", flat=True)) or emails_of(Role.CEO)
 
 
 def expire_requests(now: datetime | None = None) -> int:
@@ -194,7 +186,7 @@ def send_lapse_notices(now: datetime | None = None) -> int:
         child = children[child_id]
         days = (timezone.localtime(lapses_at, LONDON).date() - timezone.localtime(now, LONDON).date()).days
         email = Email(
-            to=_coordinators_or_ceo(child.family),
+            to=who_to_tell(child.family).emails,
             subject=f"Photo consent runs out in {days} day{'s' if days != 1 else ''} in family {child.family.reference}",
             template="consents/email/lapse_notice.txt",
             context={
@@ -307,7 +299,7 @@ def _act_on_lapse(child_id: int, lapsed_at: datetime, now: datetime) -> bool:
             notify_all(
                 [
                     Email(
-                        to=_coordinators_or_ceo(child.family),
+                        to=who_to_tell(child.family).emails,
                         subject=f"Photo consent has run out in family {child.family.reference}",
                         template="consents/email/lapsed.txt",
                         context={

@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from consents.models import Family
-from consents.selectors import coordinators_of
+from consents.selectors import who_to_tell
 from fig_safety.sweeps import claim_and_stamp
 from fig_safety.times import LONDON, when
 from fig_safety.vault_references import vault_references
@@ -101,22 +101,20 @@ def device_escalations(now: datetime | None = None) -> int:
             for family in families[photo.pk]:
                 by_family[family].append(photo)
         for family, theirs in sorted(by_family.items(), key=lambda item: item[0].reference):
-            coordinators = list(coordinators_of(family).values_list("email", flat=True))
-            # A family nobody coordinates: the CEO is told, so the escalation is not stamped as sent to nobody.
-            to = coordinators or emails_of(Role.CEO)
+            tell = who_to_tell(family)
             notify(
-                to=to,
+                to=tell.emails,
                 subject=f"Photos of family {family.reference} may still be on a device"
-                + ("" if coordinators else " (the family has no coordinator)"),
+                + ("" if tell.coordinated else " (the family has no coordinator)"),
                 template="photos/email/device_escalation.txt",
                 context={
                     "family": family,
                     "photos": theirs,
-                    "no_coordinator": not coordinators,
+                    "no_coordinator": not tell.coordinated,
                     "link": settings.FIG_SITE_URL
                     + (
                         reverse("photos:unconfirmed")
-                        if coordinators
+                        if tell.coordinated
                         else reverse("consents:family_detail", args=[family.reference])
                     ),
                 },

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from consents.models import Family
 from consents.names import find_register_names
-from consents.selectors import coordinators_of, families_without_online_consent
+from consents.selectors import families_without_online_consent, who_to_tell
 from fig_safety.queueing import queue_after_commit
 from fig_safety.sweeps import claim_and_stamp
 from social import graph
@@ -371,13 +371,12 @@ def _tell_about_flag(
     admins = emails_of(Role.SOCIAL_ADMIN)
     context = {"message": conversation, "item": message, "takedown": takedown, "link": _link(conversation)}
     for family in families:
-        coordinators = list(coordinators_of(family).values_list("email", flat=True))
-        to = coordinators or emails_of(Role.CEO)
+        tell = who_to_tell(family)
         notify(
-            to=sorted({*to, *admins}),
+            to=sorted({*tell.emails, *admins}),
             subject=f"Urgent: a {conversation.get_kind_display().lower()} may identify family {family.reference}",
             template="social/inbox/email/flagged.txt",
-            context={**context, "family": family, "no_coordinator": not coordinators},
+            context={**context, "family": family, "no_coordinator": not tell.coordinated},
             separately=True,
         )
 
