@@ -7,8 +7,10 @@ from datetime import datetime
 
 from allauth.mfa.models import Authenticator
 from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
 
-from staff.models import BreachReport, PolicyAcknowledgement, PolicyVersion, User
+from fig_safety.times import LONDON
+from staff.models import BreachReport, PolicyAcknowledgement, PolicyNudge, PolicyReminder, PolicyVersion, User
 from staff.roles import Role
 
 
@@ -109,3 +111,25 @@ def second_factors(user: User) -> SecondFactors:
         authenticator_app=Authenticator.Type.TOTP in types,
         security_keys=types.count(Authenticator.Type.WEBAUTHN),
     )
+
+
+def policy_not_acknowledged(version: PolicyVersion) -> QuerySet[User]:
+    """Active staff who have not acknowledged `version`, by name."""
+    return staff_users().exclude(policy_acknowledgements__version=version).order_by("full_name", "email")
+
+
+def reminded_today(version: PolicyVersion, now: datetime | None = None) -> set[int]:
+    """Ids of the people reminded about the policy today (London's day): by the CEO, or by the sweep."""
+    today = timezone.localtime(now or timezone.now(), LONDON).date()
+    by_hand = PolicyNudge.objects.filter(sent_on=today).values_list("user_id", flat=True)
+    by_sweep = PolicyReminder.objects.filter(version=version, sent_at__date=today).values_list("user_id", flat=True)
+    return set(by_hand) | set(by_sweep)
+
+
+def last_reminded(version: PolicyVersion, users: list[User]) -> dict[int, datetime]:
+    """When each of `users` was last reminded about `version`, by the CEO or by the sweep (two queries)."""
+    last: dict[int, datetime] = {}
+    for model, scope in ((PolicyReminder, {"version": version}), (PolicyNudge, {})):
+        for user_id, sent_at in model.objects.filter(user__in=users, **scope).values_list("user_id", "sent_at"):
+            last[user_id] = max(sent_at, last.get(user_id, sent_at))
+    return last

@@ -12,7 +12,6 @@ from allauth.account.utils import user_pk_to_url_str
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -27,14 +26,13 @@ from staff.models import (
     BreachReport,
     PolicyAcknowledgement,
     PolicyNudge,
-    PolicyReminder,
     PolicyVersion,
     User,
     VirtualVisit,
 )
 from staff.notifications import notify
 from staff.roles import Role
-from staff.selectors import emails_of, staff_users
+from staff.selectors import emails_of, policy_not_acknowledged, reminded_today, staff_users
 
 # Keys that must never reach the audit trail, whatever a caller passes.
 _SECRET_KEYS = {"password", "password1", "password2", "code", "token", "key", "secret", "otp"}
@@ -450,19 +448,6 @@ def breach_action_record(
             action="breach.action_recorded", actor=by, target=report, request=request, details={"action": action.pk}
         )
     return action
-
-
-def policy_not_acknowledged(version: PolicyVersion) -> QuerySet[User]:
-    """Active staff who have not acknowledged `version`, by name."""
-    return staff_users().exclude(policy_acknowledgements__version=version).order_by("full_name", "email")
-
-
-def reminded_today(version: PolicyVersion, now: datetime | None = None) -> set[int]:
-    """Ids of the people reminded about the policy today (London's day): by the CEO, or by the sweep."""
-    today = timezone.localtime(now or timezone.now(), LONDON).date()
-    by_hand = PolicyNudge.objects.filter(sent_on=today).values_list("user_id", flat=True)
-    by_sweep = PolicyReminder.objects.filter(version=version, sent_at__date=today).values_list("user_id", flat=True)
-    return set(by_hand) | set(by_sweep)
 
 
 def policy_remind_now(

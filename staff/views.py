@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-from datetime import datetime
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -33,14 +32,20 @@ from staff.forms import (
 from staff.models import (
     ApprovedPlatform,
     BreachReport,
-    PolicyNudge,
-    PolicyReminder,
     PolicyVersion,
     User,
     VirtualVisit,
 )
 from staff.roles import Role, has_role, is_staff_member, user_roles
-from staff.selectors import acknowledgement_register, breach_reports_for, current_policy, has_acknowledged
+from staff.selectors import (
+    acknowledgement_register,
+    breach_reports_for,
+    current_policy,
+    has_acknowledged,
+    last_reminded,
+    policy_not_acknowledged,
+    reminded_today,
+)
 
 
 @require_safe
@@ -180,14 +185,10 @@ def policy_remind(request: HttpRequest) -> HttpResponse:
                 request, "Nobody was emailed: everyone listed has been reminded today or has acknowledged it."
             )
         return redirect("staff:policy_remind")
-    pending = list(services.policy_not_acknowledged(version))
-    today = services.reminded_today(version)
+    pending = list(policy_not_acknowledged(version))
+    today = reminded_today(version)
     roles = _roles_of(pending)
-    # When each was last reminded, by the CEO or by the sweep: later times overwrite earlier ones.
-    last: dict[int, datetime] = {}
-    for model, scope in ((PolicyReminder, {"version": version}), (PolicyNudge, {})):
-        for user_id, sent_at in model.objects.filter(user__in=pending, **scope).values_list("user_id", "sent_at"):
-            last[user_id] = max(sent_at, last.get(user_id, sent_at))
+    last = last_reminded(version, pending)
     rows = [
         {"user": user, "roles": roles.get(user.pk, []), "reminded_today": user.pk in today, "last": last.get(user.pk)}
         for user in pending
