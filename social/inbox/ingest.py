@@ -24,7 +24,7 @@ from django.utils import timezone
 from fig_safety.queueing import queue_after_commit
 from fig_safety.sweeps import claim_and_stamp
 from social.inbox.meta import Delivery, Event, load_body, parse_delivery
-from social.inbox.services import event_ingest, thread_of
+from social.inbox.services import clock_answered, clock_received, event_ingest, thread_of
 from social.models import PRIVATE_EVENTS, Conversation, Message, WebhookDelivery, policy_due_at
 from staff.models import AuditEvent
 
@@ -367,38 +367,18 @@ def _bulk_update(conversations: list[Conversation], fields: list[str]) -> None:
 
 
 def _received(conversation: Conversation, message: Message, audits: list[AuditEvent]) -> None:
-    """services.conversation_received, in memory."""
-    if message.at >= conversation.received_at or conversation.status != Conversation.Status.OPEN:
-        conversation.text = message.text
-    if conversation.status == Conversation.Status.OPEN:
-        if message.at < conversation.received_at:
-            conversation.received_at, conversation.due_at = message.at, policy_due_at(message.at)
-    elif conversation.done_at is None or message.at > conversation.done_at:
-        conversation.status = Conversation.Status.OPEN
-        conversation.received_at, conversation.due_at = message.at, policy_due_at(message.at)
-        conversation.reminder_sent_at = conversation.escalated_at = None
-        conversation.closed_at, conversation.closed_by, conversation.closed_reason = None, None, ""
+    """services.conversation_received, in memory: its rules, with the audit event kept for one insert."""
+    _fields, reopened = clock_received(conversation, message)
+    if reopened:
         audits.append(_audit("inbox.reopened", conversation, {"message": message.pk}))
 
 
 def _answered(conversation: Conversation, at: datetime, later: datetime | None, audits: list[AuditEvent]) -> None:
     """services.conversation_answered for an echo (by nobody), in memory; `later` is the time of the
     person's first message after the reply."""
-    if conversation.status != Conversation.Status.OPEN:
-        if conversation.status == Conversation.Status.ANSWERED and (
-            conversation.responded_at is None or at > conversation.responded_at
-        ):
-            conversation.responded_at, conversation.responded_by = at, None
-        return
-    if at < conversation.received_at:
-        return
-    conversation.responded_at, conversation.responded_by = at, None
-    if later is None:
-        conversation.status = Conversation.Status.ANSWERED
+    _fields, answered = clock_answered(conversation, at=at, by=None, later=lambda: later)
+    if answered:
         audits.append(_audit("inbox.answered", conversation, {"on_time": at <= conversation.due_at}))
-        return
-    conversation.received_at, conversation.due_at = later, policy_due_at(later)
-    conversation.reminder_sent_at = conversation.escalated_at = None
 
 
 def _audit(action: str, conversation: Conversation, details: dict) -> AuditEvent:

@@ -7,6 +7,7 @@ write an audit event in the same transaction; notifications go after commit.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -213,9 +214,19 @@ def _change(event: Event) -> Message | None:
 
 
 def conversation_received(conversation: Conversation, message: Message) -> None:
-    """A message from the person: the clock starts if nothing was waiting, or goes back to this message if it
-    is older than the oldest waiting (a late delivery). One sent before FiG's last reply was answered by it.
-    Precondition: the conversation is locked."""
+    """A message from the person (clock_received's rules), saved and audited. Precondition: the conversation
+    is locked."""
+    fields, reopened = clock_received(conversation, message)
+    if reopened:
+        audit_record(action="inbox.reopened", target=conversation, details={"message": message.pk})
+    conversation.save(update_fields=fields)
+
+
+def clock_received(conversation: Conversation, message: Message) -> tuple[list[str], bool]:
+    """A message from the person, on the conversation in memory: the clock starts if nothing was waiting, or
+    goes back to this message if it is older than the oldest waiting (a late delivery). One sent before FiG's
+    last reply was answered by it. Returns the fields changed, and whether the conversation opened again.
+    The one place these rules live: the bulk path (social.inbox.ingest) applies them too."""
     fields = ["text"]
     if message.at >= conversation.received_at or conversation.status != Conversation.Status.OPEN:
         conversation.text = message.text
@@ -224,59 +235,58 @@ def conversation_received(conversation: Conversation, message: Message) -> None:
         if message.at < conversation.received_at and not answered_before:
             conversation.received_at, conversation.due_at = message.at, policy_due_at(message.at)
             fields += ["received_at", "due_at"]
-    elif conversation.done_at is None or message.at > conversation.done_at:
-        conversation.status = Conversation.Status.OPEN
-        conversation.received_at, conversation.due_at = message.at, policy_due_at(message.at)
-        conversation.reminder_sent_at = conversation.escalated_at = None
-        conversation.closed_at, conversation.closed_by, conversation.closed_reason = None, None, ""
-        fields += [
-            "status",
-            "received_at",
-            "due_at",
-            "reminder_sent_at",
-            "escalated_at",
-            "closed_at",
-            "closed_by",
-            "closed_reason",
-        ]
-        audit_record(action="inbox.reopened", target=conversation, details={"message": message.pk})
-    conversation.save(update_fields=fields)
+        return fields, False
+    if conversation.done_at is not None and message.at <= conversation.done_at:
+        return fields, False
+    conversation.status = Conversation.Status.OPEN
+    conversation.received_at, conversation.due_at = message.at, policy_due_at(message.at)
+    conversation.reminder_sent_at = conversation.escalated_at = None
+    conversation.closed_at, conversation.closed_by, conversation.closed_reason = None, None, ""
+    fields += ["status", "received_at", "due_at", "reminder_sent_at", "escalated_at"]
+    return [*fields, "closed_at", "closed_by", "closed_reason"], True
 
 
 def conversation_answered(conversation: Conversation, *, at: datetime, by: User | None) -> None:
-    """A reply from FiG at `at` answers every message before it: the conversation is answered, or its clock
-    moves to the oldest message after the reply. Precondition: the conversation is locked."""
+    """A reply from FiG at `at` (clock_answered's rules), saved and audited. Precondition: the conversation
+    is locked."""
+
+    def later() -> datetime | None:
+        waiting = conversation.messages.filter(from_fig=False, at__gt=at).order_by("at", "id")
+        return waiting.values_list("at", flat=True).first()
+
+    fields, answered = clock_answered(conversation, at=at, by=by, later=later)
+    if fields:
+        conversation.save(update_fields=fields)
+    if answered:
+        audit_record(
+            action="inbox.answered", actor=by, target=conversation, details={"on_time": at <= conversation.due_at}
+        )
+
+
+def clock_answered(
+    conversation: Conversation, *, at: datetime, by: User | None, later: Callable[[], datetime | None]
+) -> tuple[list[str], bool]:
+    """A reply from FiG at `at`, on the conversation in memory: it answers every message before it, so the
+    conversation is answered, or its clock moves to the oldest message after the reply (`later()` gives its
+    time, asked only when needed). Returns the fields changed, and whether the conversation is now answered.
+    The one place these rules live: the bulk path (social.inbox.ingest) applies them too."""
     if conversation.status != Conversation.Status.OPEN:
         if conversation.status == Conversation.Status.ANSWERED and (
             conversation.responded_at is None or at > conversation.responded_at
         ):
             conversation.responded_at, conversation.responded_by = at, by
-            conversation.save(update_fields=["responded_at", "responded_by"])
-        return
+            return ["responded_at", "responded_by"], False
+        return [], False
     if at < conversation.received_at:
-        return  # older than anything waiting: a late echo of an earlier reply
-    later = (
-        conversation.messages.filter(from_fig=False, at__gt=at)
-        .order_by("at", "id")
-        .values_list("at", flat=True)
-        .first()
-    )
+        return [], False  # older than anything waiting: a late echo of an earlier reply
+    next_waiting = later()
     conversation.responded_at, conversation.responded_by = at, by
-    if later is None:
+    if next_waiting is None:
         conversation.status = Conversation.Status.ANSWERED
-        conversation.save(update_fields=["status", "responded_at", "responded_by"])
-        audit_record(
-            action="inbox.answered",
-            actor=by,
-            target=conversation,
-            details={"on_time": at <= conversation.due_at},
-        )
-        return
-    conversation.received_at, conversation.due_at = later, policy_due_at(later)
+        return ["status", "responded_at", "responded_by"], True
+    conversation.received_at, conversation.due_at = next_waiting, policy_due_at(next_waiting)
     conversation.reminder_sent_at = conversation.escalated_at = None
-    conversation.save(
-        update_fields=["responded_at", "responded_by", "received_at", "due_at", "reminder_sent_at", "escalated_at"]
-    )
+    return ["responded_at", "responded_by", "received_at", "due_at", "reminder_sent_at", "escalated_at"], False
 
 
 def _queue_flagging(message: Message) -> None:

@@ -258,3 +258,20 @@ def test_the_chunks_name_check_task_checks_each_message_and_passes_over_one_gone
     Message.objects.filter(platform_id="z2").delete()
     assert flag_messages([*ids]) == 0  # none urgent
     assert Message.objects.get(platform_id="z1").flagged_at is not None
+
+
+@pytest.mark.parametrize("path", ["one by one", "bulk"])
+def test_a_late_message_answered_by_a_stored_reply_does_not_move_the_clock_back(path):
+    """Written before FiG's last reply, delivered after the next message: that reply answered it, whichever
+    path stores it (the bulk path once moved the clock back to it, making the conversation look overdue)."""
+    for event in (dm("m1", 0, "psid-m"), echo("m-echo", 20, "psid-m"), dm("m3", 30, "psid-m")):
+        services.event_ingest(event)
+    late = dm("m-late", 10, "psid-m")
+    if path == "bulk":
+        ingest.events_ingest([late])
+    else:
+        services.event_ingest(late)
+    conversation = Conversation.objects.get(thread="dm:psid-m")
+    assert conversation.status == Conversation.Status.OPEN
+    assert (conversation.received_at, conversation.responded_at) == (NOW + 30 * MINUTE, NOW + 20 * MINUTE)
+    assert Message.objects.filter(conversation=conversation).count() == 4
