@@ -1,5 +1,5 @@
-"""Run every benchmark present: seed, then bench_pages, bench_sweep, bench_webhook, bench_photos, bench_faces,
-bench_load, and the policy checks against the labelled posts (policy_checks, in a database of its own).
+"""Run every benchmark present: seed, then bench_pages, bench_sweep, bench_webhook, bench_names, bench_photos,
+bench_faces, bench_load, and the policy checks against the labelled posts (policy_checks, in a database of its own).
 
     python -m bench.run [--scale 0.05] [--only pages,sweep,policy_checks]
 
@@ -21,7 +21,16 @@ import traceback
 
 from bench import common
 
-MODULES = ["bench_pages", "bench_sweep", "bench_webhook", "bench_photos", "bench_faces", "bench_load", "policy_checks"]
+MODULES = [
+    "bench_pages",
+    "bench_sweep",
+    "bench_webhook",
+    "bench_names",
+    "bench_photos",
+    "bench_faces",
+    "bench_load",
+    "policy_checks",
+]
 KEY_ORDER = ["median_ms", "p95_ms", "ratio", "queries", "queries_over_floor", "n"]
 
 
@@ -57,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=None, help="seed scale (default FIG_BENCH_SCALE or 1)")
     parser.add_argument(
-        "--only", default="", help="comma-separated: pages,sweep,webhook,photos,faces,load,policy_checks"
+        "--only", default="", help="comma-separated: pages,sweep,webhook,names,photos,faces,load,policy_checks"
     )
     args = parser.parse_args(argv)
     scale = args.scale if args.scale is not None else common.scale()

@@ -11,6 +11,10 @@ full name: surname first ("Hughes, Tyler"), initials or middle names between ("T
 every place a first name is written, in any case, with the family's surnames, for
 social/posts/checks/people.py to decide whether what is said around it narrows it to one child. The
 inbox (`find_register_names`) keeps the rule above.
+
+Each message and each live post check reads the whole register, so a name is searched for only when every word
+of it is among the text's words, folded as IGNORECASE matches them: a name those words cannot hold would not be
+found anyway (tests/consents/test_names_fast.py checks the results are the same).
 """
 
 from __future__ import annotations
@@ -71,6 +75,40 @@ def _compiled(pattern: str, flags: int = 0) -> re.Pattern[str]:
     return re.compile(pattern, flags)
 
 
+_WORD_CHARS = re.compile(r"\w+")
+# IGNORECASE takes "İ" and "ı" for "i", as casefold() does not ("ı" stays, "İ" becomes "i" and a combining dot).
+_DOTTED_I = str.maketrans({"İ": "i", "ı": "i"})
+# Characters IGNORECASE takes for one that is not a word character (the Greek iota, for the combining
+# ypogegrammeni): a name with one in it is always searched for. tests/consents/test_names_fast.py checks the list.
+_UNFOLDABLE = frozenset("\u0345\u0399\u03b9\u1fbe")
+
+
+def _fold(word: str) -> str:
+    return word.translate(_DOTTED_I).casefold()
+
+
+def _text_words(text: str) -> set[str]:
+    return {_fold(word) for word in _WORD_CHARS.findall(text)}
+
+
+@lru_cache(maxsize=65536)
+def _name_words(name: str) -> frozenset[str]:
+    """The folded words a text must have for the name's pattern to match in it: none when that cannot be told,
+    so that the name is always searched for.
+
+    Every character of the name matches only ones that fold alike and are word characters or not as it is,
+    and a name is found only between non-word characters, so each word of the name is a whole word of the text."""
+    if _UNFOLDABLE.intersection(name):
+        return frozenset()
+    return frozenset(_fold(word) for word in _WORD_CHARS.findall(name))
+
+
+@lru_cache(maxsize=65536)
+def _capital_words(name: str) -> frozenset[str]:
+    """`_name_words` of the name as `_word(name, capital=True)` writes it: each part's first letter a capital."""
+    return _name_words(" ".join(part[0].upper() + part[1:] for part in name.split()))
+
+
 def _surname(full_name: str) -> str:
     """A carer's surname, the last word of the name ("Mrs Hughes" -> "Hughes"); none for a single word."""
     words = full_name.split()
@@ -118,22 +156,25 @@ def register_mentions(text: str, *, spellings: bool = False) -> list[RegisterMen
         surnames.setdefault(family_id, []).append(last.strip())
         people.append((family_id, f"{first} {last}", first, last, "child", (child_id,)))
     for family_id, full in Carer.objects.order_by().values_list("family_id", "full_name"):
-        first = _carer_first_name(full)
-        surnames.setdefault(family_id, []).append(_surname(full))
-        people.append((family_id, full, first, _surname(full) if first else "", "carer", None))
+        first, surname = _carer_first_name(full), _surname(full)
+        surnames.setdefault(family_id, []).append(surname)
+        people.append((family_id, full, first, surname if first else "", "carer", None))
+    words = _text_words(text)
     found: dict[tuple[int, str], RegisterMention] = {}
     for family_id, full, first, last, who, child_ids in people:
         child_ids = child_ids or tuple(sorted(children.get(family_id, ())))
         if spellings and first.strip() and last.strip():
-            full_pattern = _full_spellings(first, last)
+            full_pattern = _full_spellings(first, last) if _name_words(f"{first} {last}") <= words else ""
         else:
-            full_pattern = _word(full) if full.strip() else ""
+            full_pattern = _word(full) if full.strip() and _name_words(full) <= words else ""
         if full_pattern and (hit := _compiled(full_pattern, re.IGNORECASE).search(text)):
             found.setdefault((family_id, full), RegisterMention(family_id, full, who, True, hit[0], child_ids))
             continue
         if len(first) < 2:
             continue
         if spellings:
+            if not _name_words(first) <= words:
+                continue
             hits = list(_compiled(_word(first, apostrophe=True), re.IGNORECASE).finditer(text))
             capital = [hit for hit in hits if hit[0][:1].isupper()]
             if not hits:
@@ -149,7 +190,7 @@ def register_mentions(text: str, *, spellings: bool = False) -> list[RegisterMen
                 bool(capital),
                 tuple(dict.fromkeys(name for name in surnames.get(family_id, ()) if len(name) >= 2)),
             )
-        elif hit := _compiled(_word(first, capital=True)).search(text):
+        elif _capital_words(first) <= words and (hit := _compiled(_word(first, capital=True)).search(text)):
             mention = RegisterMention(family_id, first, who, False, hit[0], child_ids)
         else:
             continue
