@@ -39,7 +39,8 @@ _TITLES = {"mr", "mrs", "ms", "miss", "mx", "dr", "rev", "revd", "prof", "sir", 
 
 
 def _literal(text: str) -> str:
-    return re.escape(text).replace("'", "['’]").replace("’", "['’]")  # either apostrophe: O'Neil or O’Neil
+    # Either apostrophe: O'Neil or O’Neil. Both become one first, so the class written is not rewritten again.
+    return re.escape(text).replace("'", "’").replace("’", "['’]")
 
 
 def _part(part: str, *, capital: bool) -> str:

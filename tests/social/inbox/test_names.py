@@ -115,6 +115,19 @@ def test_it_finds_a_carers_full_name_and_capitalised_first_name_with_either_apos
     assert _names("what grace she has") == []
 
 
+@pytest.mark.parametrize("typed", ["'", "’"])
+def test_a_name_entered_with_either_apostrophe_is_found_written_with_either(sam, typed):
+    """Most keyboards type a straight apostrophe: a child entered as "Sam O'Neil" (or "D'Arcy") was once never
+    found, however the message wrote the name, because the pattern for "'" was rewritten into nonsense."""
+    sam.last_name = f"O{typed}Neil"
+    sam.save()
+    cf.ChildFactory(family=sam.family, first_name=f"D{typed}Arcy", last_name="Okafor")
+    for written in ("'", "’"):
+        assert f"Sam O{typed}Neil" in _names(f"lovely photo of sam o{written}neil")
+        assert f"D{typed}Arcy" in _names(f"D{written}Arcy was there")
+        assert f"D{typed}Arcy" in _names(f"D{written}Arcy's mum")
+
+
 def test_a_carers_title_is_not_taken_for_a_first_name(sam):
     family = sam.family
     cf.CarerFactory(family=family, full_name="Mrs Smith")

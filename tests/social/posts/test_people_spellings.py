@@ -78,6 +78,15 @@ def test_it_blocks_a_register_child_without_online_consent_however_the_name_is_w
     assert finding.matches and all(match in text for match in finding.matches), finding.matches
 
 
+@pytest.mark.parametrize("typed", ["'", "’"])
+@pytest.mark.parametrize("text", ["Well done to Aoife O'Brien", "Well done to aoife o’brien", "O'Brien, Aoife won"])
+def test_a_surname_entered_with_either_apostrophe_is_blocked_written_with_either(typed, text):
+    """A surname typed with a straight apostrophe in the register was once never matched in a post."""
+    _child("Aoife", f"O{typed}Brien", online=False, carer_name="Niamh Byrne")
+    finding = _finding(text, "names")
+    assert finding is not None and finding.dismissible is False, text
+
+
 @pytest.mark.parametrize(
     "text",
     [
