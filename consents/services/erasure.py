@@ -221,12 +221,12 @@ class Identifiers:
 
 
 def _loose(word: str) -> str:
-    """A regex for `word` that also matches it with other spacing (and a phone number with or without
-    spaces, dashes and brackets)."""
+    """A regex for `word` that also matches it with other spacing and either apostrophe (O'Neil, O’Neil),
+    and a phone number with or without spaces, dashes and brackets."""
     if sum(ch.isdigit() for ch in word) >= 7:
         digits = [ch for ch in word if ch.isdigit()]
         return r"[\s()+-]*".join(re.escape(d) for d in digits)
-    return r"\s+".join(re.escape(part) for part in word.split())
+    return r"\s+".join(re.escape(part).replace("'", "’").replace("’", "['’]") for part in word.split())
 
 
 def family_identifiers(family: Family) -> Identifiers:

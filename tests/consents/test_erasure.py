@@ -181,6 +181,26 @@ def test_erasure_leaves_no_name_address_number_signature_or_photo_of_the_family(
     assert vault_read(name=kept.original_blob, key_id=kept.original_key_id)
 
 
+@pytest.mark.parametrize(("entered", "written"), [("'", "’"), ("’", "'")])
+def test_a_name_written_with_the_other_apostrophe_is_erased_too(
+    coordinator, django_capture_on_commit_callbacks, entered, written
+):
+    family, child, (carer,) = family_with_child(coordinator)
+    _name(
+        family,
+        child,
+        carer,
+        first="Aoibheann",
+        last=f"O{entered}Shaughnessy",
+        carer_name=f"Cormac O{entered}Shaughnessy",
+        email="cormac.os@example.org",
+    )
+    factories.make_conversation(f"Lovely photo of Aoibheann O{written}Shaughnessy with her dad")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert family_erase(family_id=family.pk, reason="Asked by the father") is True
+    assert _found_anywhere("Shaughnessy") == []
+
+
 def test_the_minimised_evidence_stays(world, django_capture_on_commit_callbacks):
     signed = world["signed"]
     before = {
