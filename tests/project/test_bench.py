@@ -145,3 +145,22 @@ def test_load_runs_signed_in_clients_against_gunicorn_without_errors(bench_run):
     assert rows["load_inbox"]["ratio"] == pytest.approx(
         rows["load_minimal_floor"]["rps"] / rows["load_inbox"]["rps"], rel=0.01
     )
+
+
+def test_register_names_are_measured_against_searching_every_name(bench_run):
+    _, results = bench_run
+    rows = [row for row in results["results"] if row["benchmark"] == "names"]
+    assert len(rows) == 6  # three calls, on the seed's register and on a varied one
+    for row in rows:
+        assert row["queries"] == 2 and row["children"] == 50 and row["median_ms"] > 0 and row["old_median_ms"] > 0
+        assert row["speedup"] == pytest.approx(row["old_median_ms"] / row["median_ms"], abs=0.1)
+
+
+def test_faces_are_measured_with_the_check_of_a_blurred_version(bench_run):
+    _, results = bench_run
+    rows = {row["benchmark"]: row for row in results["results"]}
+    detection = rows["faces_detection"]
+    assert detection["floor_median_ms"] > 0 and detection["blur_boxes"] == 8 and isinstance(detection["met"], bool)
+    again = rows["faces_check_again"]
+    assert again["median_ms"] > 0 and again["whole_median_ms"] > 0 and again["boxes"] == 8
+    assert rows["faces_memory"]["peak_mb"] > 0 and isinstance(rows["faces_memory"]["met"], bool)
