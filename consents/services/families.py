@@ -142,7 +142,16 @@ def carer_save(
             carer = Carer.objects.create(family=family, **fields)
             audit_record(action="carer.added", actor=by, target=family, request=request, details={"carer": carer.pk})
         else:
-            carer = Carer.objects.select_for_update().get(pk=carer.pk)  # a link being signed now waits for this
+            # The carer's waiting requests, then the carer: the order giving consent takes them in (the request,
+            # then the record that refers to the carer), so a correction and a signature take turns rather
+            # than each waiting for the other.
+            list(
+                ConsentRequest.objects.select_for_update()
+                .filter(carer=carer, status=ConsentRequest.Status.PENDING)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            carer = Carer.objects.select_for_update().get(pk=carer.pk)
             changed = _apply_changes(carer, fields)
             if "email" in changed:
                 carer.user = None  # the old address's account no longer speaks for this carer

@@ -188,8 +188,10 @@ def consent_sign(
     clean_answers = _validate_answers(answers)
     signature_png = decode_signature(signature_data_url)
     with blobs_removed_on_failure() as new_blobs, transaction.atomic():
+        # The request's row alone: closing the family, sending a new link and correcting the carer each lock
+        # the requests after the family or before the carer, so locking those here too could deadlock.
         consent_request = (
-            ConsentRequest.objects.select_for_update()
+            ConsentRequest.objects.select_for_update(of=("self",))
             .select_related("child", "carer", "form_version", "child__family")
             .get(pk=consent_request_id)
         )

@@ -4,9 +4,12 @@ bound to the address it was emailed to, so holding an old email signs nothing.""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from django.core import signing
-from django.db import transaction
+from django.db import connection, transaction
 from django.urls import reverse
 
 from consents.errors import LinkProblem
@@ -15,7 +18,7 @@ from consents.models import Carer, ConsentRecord, ConsentRequest
 from consents.selectors import request_from_token, request_from_token_any
 from consents.services.families import carer_save
 from staff.models import AuditEvent
-from tests.consents.factories import PNG_DATA_URL, all_answers, family_with_child, request_for
+from tests.consents.factories import EVIDENCE, PNG_DATA_URL, all_answers, family_with_child, request_for, sign
 
 pytestmark = pytest.mark.django_db
 
@@ -150,3 +153,141 @@ def test_the_coordinator_is_told_the_old_link_no_longer_works(client, waiting, c
     assert response.status_code == 200
     assert "The consent link sent before this change no longer works" in response.content.decode()
     assert client.get(reverse("consents:sign", args=[token])).status_code == 404
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("change", ["email", "responsibility"])
+@pytest.mark.parametrize("path", ["link", "signed in by code"])
+def test_a_carer_corrected_while_they_are_giving_consent_waits_for_it_without_a_deadlock(
+    coordinator, monkeypatch, change, path
+):
+    """Giving consent holds the request and then the carer (by link, both at once; signed in by code, the
+    request first, as it says). Correcting the carer must take them in the same order, or each waits for the
+    other until PostgreSQL kills one of them: the parent's consent or the coordinator's correction lost."""
+    from consents.services import signing
+
+    _family, child, (carer,) = family_with_child(coordinator)
+    consent_request = request_for(child, carer)
+    carer.refresh_from_db()
+    holding, correcting = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+    # Pause the parent's transaction just after it has locked the request, while the correction starts.
+    where = "_create_given_record" if path == "link" else "_open_request_locked"
+    original = getattr(signing, where)
+
+    def paused(**kwargs):
+        result = original(**kwargs)
+        holding.set()
+        correcting.wait(timeout=10)
+        time.sleep(0.5)  # the correction is under way, waiting for a lock or holding one
+        return result
+
+    monkeypatch.setattr(signing, where, paused)
+    changes = {"email": "new.address@example.org"} if change == "email" else {"has_parental_responsibility": False}
+
+    def give() -> None:
+        if path == "link":
+            sign(consent_request)
+            return
+        signing.consent_give_signed_in(
+            user=carer.user,
+            child=child,
+            answers=all_answers(),
+            typed_name=carer.full_name,
+            confirmed_pr=True,
+            signature_data_url=PNG_DATA_URL,
+            evidence=EVIDENCE,
+        )
+
+    def correct() -> None:
+        holding.wait(timeout=10)
+        correcting.set()
+        carer_save(family=carer.family, carer=carer, by=coordinator, **_details(carer, **changes))
+
+    def run(work) -> None:
+        try:
+            work()
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(work,)) for work in (give, correct)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert not errors, errors
+    assert ConsentRecord.objects.filter(request=consent_request).count() == 1  # given before the change
+    consent_request.refresh_from_db()
+    assert consent_request.status == ConsentRequest.Status.SIGNED
+    carer.refresh_from_db()
+    assert carer.email == "new.address@example.org" if change == "email" else not carer.has_parental_responsibility
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("other", ["closing the family", "sending a new link"])
+def test_a_link_signed_while_the_family_is_locked_waits_without_a_deadlock(coordinator, monkeypatch, other):
+    """Closing a family and sending a link lock the family and then its requests. A parent pressing "Send"
+    in between must not lock the family after the request (signing once locked every row it read)."""
+    from consents.models import Family
+    from consents.services import requests
+    from consents.services.closure import family_close
+    from consents.services.requests import consent_request_send
+
+    family, child, (carer,) = family_with_child(coordinator)
+    consent_request = request_for(child, carer)
+    holding, signing = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def pausing(original):
+        def paused(*args, **kwargs):
+            result = original(*args, **kwargs)
+            holding.set()  # the family is locked now
+            signing.wait(timeout=10)
+            time.sleep(0.5)  # the parent's statement is under way
+            return result
+
+        return paused
+
+    if other == "closing the family":
+        monkeypatch.setattr(Family, "save", pausing(Family.save))
+    else:
+        monkeypatch.setattr(requests, "_why_not", pausing(requests._why_not))
+
+    def lock_the_family() -> None:
+        if other == "closing the family":
+            family_close(family=family, by=coordinator, reason="The family moved away")
+        else:
+            consent_request_send(child=child, carer=carer, by=coordinator)
+
+    def sign_the_link() -> None:
+        holding.wait(timeout=10)
+        signing.set()
+        sign(consent_request)
+
+    def run(work) -> None:
+        try:
+            work()
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(work,)) for work in (lock_the_family, sign_the_link)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert not errors, errors
+    consent_request.refresh_from_db()
+    assert consent_request.status == ConsentRequest.Status.SIGNED  # signed while the other waited for it
+    family.refresh_from_db()
+    if other == "closing the family":
+        assert family.closed_at is not None
+    else:
+        assert ConsentRequest.objects.filter(carer=carer, status=ConsentRequest.Status.PENDING).count() == 1
