@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -38,15 +39,62 @@ class NameMatch:
 _TITLES = {"mr", "mrs", "ms", "miss", "mx", "dr", "rev", "revd", "prof", "sir", "dame", "lady", "lord"}
 
 
-def _literal(text: str) -> str:
-    # Either apostrophe: O'Neil or O’Neil. Both become one first, so the class written is not rewritten again.
-    return re.escape(text).replace("'", "’").replace("’", "['’]")
+def _accented() -> dict[str, str]:
+    """Each Latin letter, in either case, and the letters made of it with accents (e: éèêëēė...; L: ĹĻĽĿŁ),
+    as precomposed characters: a name is found however its accents are typed, or left off."""
+    plain = {"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ħ": "h", "Ħ": "H"}  # no decomposition
+    table: dict[str, str] = {}
+    for code in (*range(0xC0, 0x250), *range(0x1E00, 0x1F00)):
+        letter = chr(code)
+        base = plain.get(letter) or unicodedata.normalize("NFD", letter)[0]
+        if base != letter and base.isascii() and base.isalpha():
+            table[base] = table.get(base, "") + letter
+    return table
+
+
+_ACCENTED = _accented()
+# An accented letter -> the letter it is made of ("é" -> "e", "Ł" -> "L").
+_BASE = {letter: base for base, letters in _ACCENTED.items() for letter in letters}
+# Accents typed as separate marks after their letter (e + U+0308 for ë): left out of the text searched.
+_MARK = re.compile("[\u0300-\u036f]")
+
+
+def name_pattern(text: str) -> str:
+    """`text` as a pattern that also matches it with either apostrophe (O'Neil, O’Neil) and with its letters'
+    accents typed otherwise or left off (Zoë, Zoe; Siobhán, Siobhan; Łukasz, Lukasz)."""
+    pattern = []
+    for character in text:
+        base = _BASE.get(character, character)
+        if base in _ACCENTED:
+            pattern.append(f"[{base}{_ACCENTED[base]}]")
+        elif character in "'’":
+            pattern.append("['’]")
+        else:
+            pattern.append(re.escape(character))
+    return "".join(pattern)
+
+
+def _unmarked(text: str) -> tuple[str, list[int] | None]:
+    """`text` without accents typed as separate marks, and where in `text` each character left was (None when
+    there were none), for what is found to be given back as written."""
+    if not _MARK.search(text):
+        return text, None
+    where = [index for index, character in enumerate(text) if not _MARK.match(character)]
+    return "".join(text[index] for index in where), where
+
+
+def _as_written(text: str, where: list[int] | None, span: tuple[int, int]) -> tuple[int, int]:
+    """A (start, end) in `_unmarked(text)` as one in `text`, with the marks on its letters."""
+    if where is None:
+        return span
+    start, end = span
+    return where[start], where[end] if end < len(where) else len(text)
 
 
 def _part(part: str, *, capital: bool) -> str:
     if capital:  # the first letter as a capital, the rest in any case
-        return _literal(part[0].upper()) + "(?i:" + _literal(part[1:]) + ")"
-    return _literal(part)
+        return name_pattern(part[0].upper()) + "(?i:" + name_pattern(part[1:]) + ")"
+    return name_pattern(part)
 
 
 def _word(name: str, *, capital: bool = False, apostrophe: bool = False) -> str:
@@ -63,8 +111,8 @@ _MIDDLE = r"(?:\s+(?-i:[A-Z]\.?(?![\w'’])|[A-Z][a-z'’]+(?:-[A-Z][a-z'’]+)?
 def _full_spellings(first: str, last: str) -> str:
     """A full name as posts write it, in any case: "Tyler Hughes", "Tyler J. Hughes", "Tyler James Hughes",
     "Hughes, Tyler", "Hughes Tyler", each with a possessive ("Tyler Hughes' mum")."""
-    first_words = r"\s+".join(_literal(part) for part in first.split())
-    last_words = r"\s+".join(_literal(part) for part in last.split())
+    first_words = r"\s+".join(name_pattern(part) for part in first.split())
+    last_words = r"\s+".join(name_pattern(part) for part in last.split())
     either = rf"(?:{first_words}{_MIDDLE}\s+{last_words}|{last_words}(?:\s*,\s*|\s+){first_words})"
     return r"(?<![\w'’-])" + either + r"(?:['’]s?)?(?![\w'’]|-\w)"
 
@@ -84,8 +132,13 @@ _DOTTED_I = str.maketrans({"İ": "i", "ı": "i"})
 _UNFOLDABLE = frozenset("\u0345\u0399\u03b9\u1fbe")
 
 
+# What _fold makes of an accented letter, once casefold() has made it lower case: the letter it is made of.
+_UNACCENTED = str.maketrans({letter: base for letter, base in _BASE.items() if base.islower()})
+
+
 def _fold(word: str) -> str:
-    return word.translate(_DOTTED_I).casefold()
+    # casefold() writes a few accented letters as their letter and a mark ("ẙ" -> "y" + ring): the mark goes too.
+    return _MARK.sub("", word.translate(_DOTTED_I).casefold().translate(_UNACCENTED))
 
 
 def _text_words(text: str) -> set[str]:
@@ -160,6 +213,13 @@ def register_mentions(text: str, *, spellings: bool = False) -> list[RegisterMen
         first, surname = _carer_first_name(full), _surname(full)
         surnames.setdefault(family_id, []).append(surname)
         people.append((family_id, full, first, surname if first else "", "carer", None))
+    written = text
+    text, where = _unmarked(text)
+
+    def as_written(hit: re.Match[str]) -> tuple[str, tuple[int, int]]:
+        start, end = _as_written(written, where, hit.span())
+        return written[start:end], (start, end)
+
     words = _text_words(text)
     found: dict[tuple[int, str], RegisterMention] = {}
     for family_id, full, first, last, who, child_ids in people:
@@ -169,7 +229,8 @@ def register_mentions(text: str, *, spellings: bool = False) -> list[RegisterMen
         else:
             full_pattern = _word(full) if full.strip() and _name_words(full) <= words else ""
         if full_pattern and (hit := _compiled(full_pattern, re.IGNORECASE).search(text)):
-            found.setdefault((family_id, full), RegisterMention(family_id, full, who, True, hit[0], child_ids))
+            mention = RegisterMention(family_id, full, who, True, as_written(hit)[0], child_ids)
+            found.setdefault((family_id, full), mention)
             continue
         if len(first) < 2:
             continue
@@ -185,14 +246,14 @@ def register_mentions(text: str, *, spellings: bool = False) -> list[RegisterMen
                 first,
                 who,
                 False,
-                (capital or hits)[0][0],
+                as_written((capital or hits)[0])[0],
                 child_ids,
-                tuple(hit.span() for hit in hits),
+                tuple(as_written(hit)[1] for hit in hits),
                 bool(capital),
                 tuple(dict.fromkeys(name for name in surnames.get(family_id, ()) if len(name) >= 2)),
             )
         elif _capital_words(first) <= words and (hit := _compiled(_word(first, capital=True)).search(text)):
-            mention = RegisterMention(family_id, first, who, False, hit[0], child_ids)
+            mention = RegisterMention(family_id, first, who, False, as_written(hit)[0], child_ids)
         else:
             continue
         key = (family_id, first)

@@ -42,6 +42,7 @@ from django.utils import timezone
 
 from consents.errors import ConsentError
 from consents.models import Carer, Child, ConsentRecord, ErasureRequest, Family
+from consents.names import name_pattern
 from consents.services.closure import family_close
 from fig_safety.append_only import minimising
 from fig_safety.sweeps import claim_and_stamp
@@ -221,12 +222,13 @@ class Identifiers:
 
 
 def _loose(word: str) -> str:
-    """A regex for `word` that also matches it with other spacing and either apostrophe (O'Neil, O’Neil),
-    and a phone number with or without spaces, dashes and brackets."""
+    """A regex for `word` that also matches it with other spacing, either apostrophe and its accents typed
+    otherwise or left off (consents.names.name_pattern), and a phone number with or without spaces, dashes
+    and brackets."""
     if sum(ch.isdigit() for ch in word) >= 7:
         digits = [ch for ch in word if ch.isdigit()]
         return r"[\s()+-]*".join(re.escape(d) for d in digits)
-    return r"\s+".join(re.escape(part).replace("'", "’").replace("’", "['’]") for part in word.split())
+    return r"\s+".join(name_pattern(part) for part in word.split())
 
 
 def family_identifiers(family: Family) -> Identifiers:

@@ -201,6 +201,16 @@ def test_a_name_written_with_the_other_apostrophe_is_erased_too(
     assert _found_anywhere("Shaughnessy") == []
 
 
+def test_a_name_written_without_its_accents_is_erased_too(coordinator, django_capture_on_commit_callbacks):
+    family, child, (carer,) = family_with_child(coordinator)
+    _name(family, child, carer, first="Zoë", last="Ní Bhriain", carer_name="Máire Ní Bhriain", email="m@example.org")
+    factories.make_conversation("Lovely photo of Zoe Ni Bhriain with her mam Maire")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert family_erase(family_id=family.pk, reason="Asked by the mother") is True
+    assert _found_anywhere("Bhriain") == []
+    assert _found_anywhere("Maire") == []
+
+
 def test_the_minimised_evidence_stays(world, django_capture_on_commit_callbacks):
     signed = world["signed"]
     before = {

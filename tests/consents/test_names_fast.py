@@ -48,6 +48,12 @@ def searching_every_name(text: str, *, spellings: bool = False) -> list[Register
         first = _carer_first_name(full)
         surnames.setdefault(family_id, []).append(_surname(full))
         people.append((family_id, full, first, _surname(full) if first else "", "carer", None))
+    written, (text, where) = text, names._unmarked(text)  # accents typed as separate marks are not searched
+
+    def as_written(hit: re.Match[str]) -> tuple[str, tuple[int, int]]:
+        start, end = names._as_written(written, where, hit.span())
+        return written[start:end], (start, end)
+
     found: dict[tuple[int, str], RegisterMention] = {}
     for family_id, full, first, last, who, child_ids in people:
         child_ids = child_ids or tuple(sorted(children.get(family_id, ())))
@@ -56,7 +62,8 @@ def searching_every_name(text: str, *, spellings: bool = False) -> list[Register
         else:
             full_pattern = _word(full) if full.strip() else ""
         if full_pattern and (hit := _compiled(full_pattern, re.IGNORECASE).search(text)):
-            found.setdefault((family_id, full), RegisterMention(family_id, full, who, True, hit[0], child_ids))
+            mention = RegisterMention(family_id, full, who, True, as_written(hit)[0], child_ids)
+            found.setdefault((family_id, full), mention)
             continue
         if len(first) < 2:
             continue
@@ -70,14 +77,14 @@ def searching_every_name(text: str, *, spellings: bool = False) -> list[Register
                 first,
                 who,
                 False,
-                (capital or hits)[0][0],
+                as_written((capital or hits)[0])[0],
                 child_ids,
-                tuple(hit.span() for hit in hits),
+                tuple(as_written(hit)[1] for hit in hits),
                 bool(capital),
                 tuple(dict.fromkeys(name for name in surnames.get(family_id, ()) if len(name) >= 2)),
             )
         elif hit := _compiled(_word(first, capital=True)).search(text):
-            mention = RegisterMention(family_id, first, who, False, hit[0], child_ids)
+            mention = RegisterMention(family_id, first, who, False, as_written(hit)[0], child_ids)
         else:
             continue
         key = (family_id, first)
@@ -227,3 +234,15 @@ def test_a_name_character_matches_only_characters_that_fold_alike_and_are_word_c
         if names._fold(x) != names._fold(c) or (x in word) != (c in word)
     }
     assert unlike == names._UNFOLDABLE  # names with these are searched for every time, and with no others
+
+
+def test_an_accented_letter_folds_to_the_letter_it_is_made_of_in_its_own_case():
+    """What the search rests on for accents: a name's letter matches its accented forms (and they it), and
+    they fold alike, so every word of a name found still is among the text's folded words."""
+    assert set(names._ACCENTED) == set("abcdefghijklmnoprstuvwyzABCDEFGHIJKLMNOPRSTUVWYZ") | set("qxQX") & set(
+        names._ACCENTED
+    )
+    for base, letters in names._ACCENTED.items():
+        assert all(letter.isupper() == base.isupper() for letter in letters), base
+        assert {names._fold(letter) for letter in letters} == {names._fold(base)}, base
+    assert names._fold("ZOË") == names._fold("zoe") and names._fold("Łukasz") == "lukasz"

@@ -128,6 +128,35 @@ def test_a_name_entered_with_either_apostrophe_is_found_written_with_either(sam,
         assert f"D{typed}Arcy" in _names(f"D{written}Arcy's mum")
 
 
+@pytest.mark.parametrize(
+    ("entered", "written"),
+    [
+        ("Zoë Brown", "lovely photo of zoe brown"),  # the accent left off, as phones and most keyboards do
+        ("Zoe Brown", "lovely photo of Zoë Brown"),  # or added
+        ("Zoë Brown", "lovely photo of ZOË BROWN"),
+        ("Zoë Brown", "lovely photo of Zoe\u0308 Brown"),  # typed as a separate mark
+        ("Siobhán Kelly", "Siobhan Kelly's mum"),
+        ("Łukasz Nowak", "go Lukasz nowak!"),
+        ("José Núñez", "Jose Nunez won"),
+    ],
+)
+def test_a_name_is_found_however_its_accents_are_typed_or_left_off(sam, entered, written):
+    first, last = entered.split()
+    cf.ChildFactory(family=sam.family, first_name=first, last_name=last)
+    assert entered in _names(written)
+
+
+def test_a_name_written_with_a_separate_accent_mark_is_given_back_as_written(sam):
+    from consents.names import register_mentions
+
+    cf.ChildFactory(family=sam.family, first_name="Zoë", last_name="Brown")
+    text = "Thanks to Zoe\u0308 Brown and Zoe\u0308!"
+    [full] = [m for m in register_mentions(text) if m.name == "Zoë Brown"]
+    assert full.words == "Zoe\u0308 Brown"
+    [alone] = [m for m in register_mentions("Zoe\u0308 and zoe\u0308 again", spellings=True) if m.name == "Zoë"]
+    assert [("Zoe\u0308 and zoe\u0308 again")[a:b] for a, b in alone.spans] == ["Zoe\u0308", "zoe\u0308"]
+
+
 def test_a_carers_title_is_not_taken_for_a_first_name(sam):
     family = sam.family
     cf.CarerFactory(family=family, full_name="Mrs Smith")

@@ -78,6 +78,23 @@ def test_it_blocks_a_register_child_without_online_consent_however_the_name_is_w
     assert finding.matches and all(match in text for match in finding.matches), finding.matches
 
 
+@pytest.mark.parametrize(
+    ("first", "last", "text"),
+    [
+        ("Zoë", "Brown", "Well done to Zoe Brown"),
+        ("Siobhán", "Kelly", "Well done to siobhan kelly"),
+        ("Chloe", "Dubois", "Well done to Chloé Dubois"),
+        ("Łukasz", "Nowak", "Star of the week is Nowak, Lukasz"),
+    ],
+)
+def test_a_name_without_its_accents_or_with_others_is_still_blocked(first, last, text):
+    """A child registered as "Zoë Brown" whose family refused online use: "Zoe Brown" in a post was once not
+    even noticed."""
+    _child(first, last, online=False, carer_name="Pat Brown")
+    finding = _finding(text, "names")
+    assert finding is not None and finding.dismissible is False, text
+
+
 @pytest.mark.parametrize("typed", ["'", "’"])
 @pytest.mark.parametrize("text", ["Well done to Aoife O'Brien", "Well done to aoife o’brien", "O'Brien, Aoife won"])
 def test_a_surname_entered_with_either_apostrophe_is_blocked_written_with_either(typed, text):
