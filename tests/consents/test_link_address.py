@@ -9,7 +9,7 @@ import time
 
 import pytest
 from django.core import signing
-from django.db import connection, transaction
+from django.db import transaction
 from django.urls import reverse
 
 from consents.errors import LinkProblem
@@ -19,6 +19,7 @@ from consents.selectors import request_from_token, request_from_token_any
 from consents.services.families import carer_save
 from staff.models import AuditEvent
 from tests.consents.factories import EVIDENCE, PNG_DATA_URL, all_answers, family_with_child, request_for, sign
+from tests.threads import at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -171,7 +172,6 @@ def test_a_carer_corrected_while_they_are_giving_consent_waits_for_it_without_a_
     consent_request = request_for(child, carer)
     carer.refresh_from_db()
     holding, correcting = threading.Event(), threading.Event()
-    errors: list[BaseException] = []
     # Pause the parent's transaction just after it has locked the request, while the correction starts.
     where = "_create_given_record" if path == "link" else "_open_request_locked"
     original = getattr(signing, where)
@@ -205,20 +205,7 @@ def test_a_carer_corrected_while_they_are_giving_consent_waits_for_it_without_a_
         correcting.set()
         carer_save(family=carer.family, carer=carer, by=coordinator, **_details(carer, **changes))
 
-    def run(work) -> None:
-        try:
-            work()
-        except BaseException as exc:  # reported below, in the test's thread
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(work,)) for work in (give, correct)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-
+    errors = at_once(give, correct)
     assert not errors, errors
     assert ConsentRecord.objects.filter(request=consent_request).count() == 1  # given before the change
     consent_request.refresh_from_db()
@@ -241,7 +228,6 @@ def test_a_link_signed_while_the_family_is_locked_waits_without_a_deadlock(coord
     family, child, (carer,) = family_with_child(coordinator)
     consent_request = request_for(child, carer)
     holding, signing = threading.Event(), threading.Event()
-    errors: list[BaseException] = []
 
     def pausing(original):
         def paused(*args, **kwargs):
@@ -269,20 +255,7 @@ def test_a_link_signed_while_the_family_is_locked_waits_without_a_deadlock(coord
         signing.set()
         sign(consent_request)
 
-    def run(work) -> None:
-        try:
-            work()
-        except BaseException as exc:  # reported below, in the test's thread
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(work,)) for work in (lock_the_family, sign_the_link)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-
+    errors = at_once(lock_the_family, sign_the_link)
     assert not errors, errors
     consent_request.refresh_from_db()
     assert consent_request.status == ConsentRequest.Status.SIGNED  # signed while the other waited for it
