@@ -12,9 +12,13 @@ every place a first name is written, in any case, with the family's surnames, fo
 social/posts/checks/people.py to decide whether what is said around it narrows it to one child. The
 inbox (`find_register_names`) keeps the rule above.
 
+In both, a full name also counts written with another everyday form of its first name, from the nicknames
+package's table ("Sam Okafor", "Okafor, Sammy" for Samuel Okafor; "Samuel Okafor" for Sam Okafor): it identifies
+the child as well. A first name on its own does not: not every "Sam" is a Samuel.
+
 Each message and each live post check reads the whole register, so a name is searched for only when every word
-of it is among the text's words, folded as IGNORECASE matches them: a name those words cannot hold would not be
-found anyway (tests/consents/test_names_fast.py checks the results are the same).
+of it, or of one of its other forms, is among the text's words, folded as IGNORECASE matches them: a name those
+words cannot hold would not be found anyway (tests/consents/test_names_fast.py checks the results are the same).
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ import dataclasses
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
+
+from nicknames import NickNamer
 
 from consents.models import Carer, Child
 
@@ -108,10 +114,12 @@ def _word(name: str, *, capital: bool = False, apostrophe: bool = False) -> str:
 _MIDDLE = r"(?:\s+(?-i:[A-Z]\.?(?![\w'’])|[A-Z][a-z'’]+(?:-[A-Z][a-z'’]+)?)){0,2}"
 
 
-def _full_spellings(first: str, last: str) -> str:
+def _full_spellings(first: str, last: str, others: tuple[str, ...] = ()) -> str:
     """A full name as posts write it, in any case: "Tyler Hughes", "Tyler J. Hughes", "Tyler James Hughes",
-    "Hughes, Tyler", "Hughes Tyler", each with a possessive ("Tyler Hughes' mum")."""
-    first_words = r"\s+".join(name_pattern(part) for part in first.split())
+    "Hughes, Tyler", "Hughes Tyler", each with a possessive ("Tyler Hughes' mum"); with `others` (the first
+    name's other forms) in the first name's place too."""
+    firsts = [r"\s+".join(name_pattern(part) for part in name.split()) for name in (first, *others)]
+    first_words = firsts[0] if len(firsts) == 1 else "(?:" + "|".join(firsts) + ")"
     last_words = r"\s+".join(name_pattern(part) for part in last.split())
     either = rf"(?:{first_words}{_MIDDLE}\s+{last_words}|{last_words}(?:\s*,\s*|\s+){first_words})"
     return r"(?<![\w'’-])" + either + r"(?:['’]s?)?(?![\w'’]|-\w)"
@@ -176,6 +184,68 @@ def _carer_first_name(full_name: str) -> str:
     return words[0] if words else ""
 
 
+# The other forms of a first name come from the nicknames package's table (English given names and their
+# nicknames, in the wheel), which pairs a name with a nickname one way ("samuel has_nickname sam"): a pair serves
+# both names. It also pairs names that are names of their own, linked by history or by another language (Ian and
+# John; Rita, Daisy and Peggy with Margaret; Lena and Kit with Catherine; Fred with Bill; Polly with Mary): with the
+# same surname they would take one person for another, and block a post naming the other. So a pair counts only
+# when one name could be made from the other, with the same first letter (Sam, Samuel; Jim, James; Meg, Margaret)
+# or two letters in a row in common (Bill, William; Liz, Elizabeth; Bob, Robert). The pairs the table gives both
+# ways are no better a guide: they leave out Samuel and Sam or Elizabeth and Liz, and keep Bill and Robert, Amos
+# and Moses. The table is followed one step only: two would make Samuel and Samantha one, through Sam.
+@cache
+def _nicknames() -> NickNamer:
+    return NickNamer()
+
+
+def _made_from(name: str, other: str) -> bool:
+    return name[0] == other[0] or any(name[i : i + 2] in other for i in range(len(name) - 1))
+
+
+# The ending of a short form is spelt -y, -ie or -ey (Katy, Katie; Sammy, Sammie), and the table has some
+# spellings and not others (Catherine has Katy, not Katie): each counts as the others.
+_SHORT_ENDING = re.compile(r"(?<=[^aeiouy])(?:ie|ey|y)$")
+
+
+def _endings(name: str) -> set[str]:
+    stem = _SHORT_ENDING.sub("", name)
+    return {name} if stem == name or len(stem) < 2 else {stem + "y", stem + "ie", stem + "ey"}
+
+
+@lru_cache(maxsize=65536)
+def _first_name_variants(first: str) -> tuple[str, ...]:
+    """The other forms of a first name, folded (Samuel: sam, sammey, sammie, sammy); none for one the table cannot
+    have, of more than one word or with a hyphen or an apostrophe."""
+    name = _fold(first.strip())
+    if not name.isalpha():
+        return ()
+    table = _nicknames()
+    variants = set(_endings(name))
+    for spelling in _endings(name):
+        for other in table.nicknames_of(spelling) | table.canonicals_of(spelling):
+            if other.isalpha() and _made_from(spelling, other):
+                variants |= _endings(other)
+    variants.discard(name)
+    return tuple(sorted(variants))
+
+
+@lru_cache(maxsize=65536)
+def _full_forms(full: str, first: str, last: str) -> tuple[str, ...]:
+    """`full`, the full name as searched for, then with each other form of its first name `first` in the first
+    name's place; only `full` when there is no surname `last`, as a first name alone keeps to itself."""
+    variants = _first_name_variants(first) if last.strip() else ()
+    if not variants:
+        return (full,)
+    words = full.split()
+    at = words.index(first.strip())
+    return (full, *(" ".join([*words[:at], variant, *words[at + 1 :]]) for variant in variants))
+
+
+def _other_form_in(full: str, first: str, last: str, words: set[str]) -> bool:
+    """Whether `words`, the text's, have every word of one of the full name's other forms (`_full_forms`)."""
+    return any(_name_words(form) <= words for form in _full_forms(full, first, last)[1:])
+
+
 @dataclass(frozen=True)
 class RegisterMention:
     """Where a register name is written in a text, for the post checks (social/posts/checks/people.py)."""
@@ -224,10 +294,19 @@ def register_mentions(text: str, *, spellings: bool = False) -> list[RegisterMen
     found: dict[tuple[int, str], RegisterMention] = {}
     for family_id, full, first, last, who, child_ids in people:
         child_ids = child_ids or tuple(sorted(children.get(family_id, ())))
-        if spellings and first.strip() and last.strip():
-            full_pattern = _full_spellings(first, last) if _name_words(f"{first} {last}") <= words else ""
-        else:
-            full_pattern = _word(full) if full.strip() and _name_words(full) <= words else ""
+        whole = spellings and first.strip() and last.strip()
+        searched = f"{first} {last}" if whole else full
+        full_pattern = ""
+        # Every form of the full name has the surname: the other forms are looked at only when it is there.
+        if full.strip() and (
+            _name_words(searched) <= words
+            or _name_words(last) <= words
+            and _other_form_in(searched, first, last, words)
+        ):
+            if whole:
+                full_pattern = _full_spellings(first, last, _first_name_variants(first))
+            else:
+                full_pattern = "|".join(_word(form) for form in _full_forms(full, first, last))
         if full_pattern and (hit := _compiled(full_pattern, re.IGNORECASE).search(text)):
             mention = RegisterMention(family_id, full, who, True, as_written(hit)[0], child_ids)
             found.setdefault((family_id, full), mention)

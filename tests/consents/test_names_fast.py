@@ -1,6 +1,7 @@
 """consents/names.py searches only for the names whose every word is among the text's words: the results are
-those of searching for every name in the register (`searching_every_name`, the loop as it was before), in both
-modes, over a register of awkward names and many generated texts. bench/bench_names.py times the two."""
+those of searching for every name in the register (`searching_every_name`, the loop as it was before, with the
+same other forms of first names), in both modes, over a register of awkward names and many generated texts.
+bench/bench_names.py times the two."""
 
 from __future__ import annotations
 
@@ -57,10 +58,17 @@ def searching_every_name(text: str, *, spellings: bool = False) -> list[Register
     found: dict[tuple[int, str], RegisterMention] = {}
     for family_id, full, first, last, who, child_ids in people:
         child_ids = child_ids or tuple(sorted(children.get(family_id, ())))
+        # With a surname, the first name's other forms (the same table) in its place make the full name too.
+        variants = names._first_name_variants(first) if last.strip() else ()
         if spellings and first.strip() and last.strip():
-            full_pattern = _full_spellings(first, last)
+            full_pattern = _full_spellings(first, last, variants)
+        elif full.strip():
+            words = full.split()
+            at = words.index(first.strip()) if variants else 0
+            forms = [full, *(" ".join([*words[:at], variant, *words[at + 1 :]]) for variant in variants)]
+            full_pattern = "|".join(_word(form) for form in forms)
         else:
-            full_pattern = _word(full) if full.strip() else ""
+            full_pattern = ""
         if full_pattern and (hit := _compiled(full_pattern, re.IGNORECASE).search(text)):
             mention = RegisterMention(family_id, full, who, True, as_written(hit)[0], child_ids)
             found.setdefault((family_id, full), mention)
@@ -105,13 +113,16 @@ REGISTER = [
     ([("ZOË", "ÅSTRÖM"), ("Anne Marie", "Van der Berg")], ["İrem Yılmaz", "Lady Jane Grey"]),
     ([("Ελένη", "Ιωάννου"), ("Kim", "Park"), ("Jo", "Strauß")], ["Sam Samuel", "Siân Ní Bhriain"]),
     ([("Sam", "Hughes"), ("Ann-Marie", "Hughes"), ("Dara", "Ó Sé")], ["Hughes", "Rev Tom Smith-Jones"]),
+    ([("Katie", "Lee"), ("Elizabeth", "O'Neil")], ["Mrs Catherine Park", "Bill Grey"]),  # names with other forms
 ]
 
 FILLER = [
     "same", "Same", "Samuel", "sam", "SAM", "Sams", "Samphire", "samsung", "the", "mum", "well", "done", "to",
     "and", "Mrs", "Mr", "Dr.", "J.", "J", "T.", "James", "Year", "2", "zoe", "Zoe", "ZOE", "kim", "Hugh",
     "Hughesy", "Lee", "Jones", "Smith", "Van", "der", "O", "Neil", "d", "arcy", "Marie", "Anne", "Straße",
-    "STRASSE", "ijo", "Jojo", "ελένη", "ΕΛΈΝΗ", "ιωαννου", "İREM", "irem", "yilmaz", "YILMAZ",
+    "STRASSE", "ijo", "Jojo", "ελένη", "ΕΛΈΝΗ", "ιωαννου", "İREM", "irem", "yilmaz", "YILMAZ", "Sammy",
+    "Samantha", "Thomas", "tommy", "Katy", "Kathy", "Catherine", "Liz", "LIZZIE", "William", "Will", "Joanna",
+    "Joseph", "Kimberly", "Janie", "Polly",
 ]  # fmt: skip
 
 SEPARATORS = [
@@ -122,9 +133,18 @@ SEPARATORS = [
 LOOK_ALIKES = {"i": "ıİ", "I": "ıİ", "s": "ſ", "k": "K", "K": "K", "'": "’", "’": "'", "ß": "ẞ", "Ι": "ι\u0345"}
 
 
+# Full names written with another form of the first name: Sam O'Neil, Samuel Lee, Katie Lee, Mrs Catherine Park...
+OTHER_FORMS = [
+    "Sammy O'Neil", "Samuel Hughes", "Sam Lee", "Lee, Sammy", "Katy Lee", "Catherine J. Lee", "Liz O’Neil",
+    "Lizzie O'Neil's", "Mrs Kathy Park", "Kathy Park", "William Grey", "Rev Thomas Smith-Jones", "Tommy Smith-Jones",
+    "Joanna Strauß", "Mr Jody Lee", "Jody Lee", "Zoe Smith-Jones", "Polly O'Neil", "Samantha Hughes",
+]  # fmt: skip
+
+
 def _pieces() -> list[str]:
-    """How texts write the register's names: whole, in parts, surname first, with initials between."""
-    pieces = []
+    """How texts write the register's names: whole, in parts, surname first, with initials between, with other
+    forms of the first name."""
+    pieces = list(OTHER_FORMS)
     for children, carers in REGISTER:
         for first, last in children:
             pieces += [first, last, f"{first} {last}", f"{last}, {first}", f"{last} {first}"]
@@ -179,12 +199,15 @@ def register(db):
 
 @pytest.mark.parametrize("spellings", [False, True])
 def test_it_finds_what_searching_for_every_name_finds(register, spellings):
-    found_in = 0
+    found_in = by_other_forms = 0
     for text in _texts(TEXTS):
         expected = searching_every_name(text, spellings=spellings)
         assert register_mentions(text, spellings=spellings) == expected, text
         found_in += bool(expected)
+        # a full name found without one of its register words: written with another form of the first name
+        by_other_forms += any(m.full and not names._name_words(m.name) <= names._text_words(m.words) for m in expected)
     assert found_in > TEXTS // 2  # the texts name people, in both modes, so the comparison says something
+    assert by_other_forms > TEXTS // 30  # and full names written with other forms of the first name
 
 
 def test_the_inbox_finds_what_searching_for_every_name_finds(register):
@@ -211,6 +234,28 @@ def test_only_the_names_whose_words_are_there_are_searched_for(register):
     assert sorted(call.args[0] for call in compiled.call_args_list) == sorted(
         [_word("Tyler", capital=True), _word("Ελένη Ιωάννου")]
     )
+
+
+def test_a_name_is_searched_for_when_the_words_of_another_of_its_forms_are_there(register):
+    with mock.patch.object(names, "_compiled", wraps=names._compiled) as compiled:
+        found = register_mentions("Well done Sammy Lee", spellings=True)
+    assert [(m.name, m.full, m.words) for m in found] == [("Samuel Lee", True, "Sammy Lee")]
+    # Samuel Lee in all its forms (Katie Lee and Jo Lee have none with Sammy), and the name with a Greek iota in it
+    assert sorted(call.args[0] for call in compiled.call_args_list) == sorted(
+        [_full_spellings("Samuel", "Lee", names._first_name_variants("Samuel")), _full_spellings("Ελένη", "Ιωάννου")]
+    )
+
+
+def test_the_nicknames_table_is_looked_up_once_a_first_name_not_once_a_text(register):
+    names._first_name_variants.cache_clear()
+    names._full_forms.cache_clear()
+    with mock.patch.object(names, "_nicknames", wraps=names._nicknames) as table:
+        for text in _texts(200):
+            register_mentions(text, spellings=True)
+            find_register_names(text)
+    first_names = {first for children, _ in REGISTER for first, _ in children}
+    first_names |= {_carer_first_name(full) for _, carers in REGISTER for full in carers}
+    assert 0 < table.call_count <= len(first_names)
 
 
 def test_a_name_character_matches_only_characters_that_fold_alike_and_are_word_characters_alike():

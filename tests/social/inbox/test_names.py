@@ -12,7 +12,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from consents.names import find_register_names
+from consents.names import find_register_names, register_mentions
 from social.inbox import services
 from social.models import Conversation, Message
 from staff.models import AuditEvent
@@ -147,14 +147,64 @@ def test_a_name_is_found_however_its_accents_are_typed_or_left_off(sam, entered,
 
 
 def test_a_name_written_with_a_separate_accent_mark_is_given_back_as_written(sam):
-    from consents.names import register_mentions
-
     cf.ChildFactory(family=sam.family, first_name="Zoë", last_name="Brown")
     text = "Thanks to Zoe\u0308 Brown and Zoe\u0308!"
     [full] = [m for m in register_mentions(text) if m.name == "Zoë Brown"]
     assert full.words == "Zoe\u0308 Brown"
     [alone] = [m for m in register_mentions("Zoe\u0308 and zoe\u0308 again", spellings=True) if m.name == "Zoë"]
     assert [("Zoe\u0308 and zoe\u0308 again")[a:b] for a, b in alone.spans] == ["Zoe\u0308", "zoe\u0308"]
+
+
+@pytest.mark.parametrize(
+    ("registered", "text"),
+    [
+        ("Samuel Okafor", "Well done Sam Okafor"),
+        ("Samuel Okafor", "that's Sammy Okafor at the front"),
+        ("Samuel Okafor", "sam okafor's painting"),
+        ("Sam Okafor", "Samuel Okafor was there"),
+        ("Thomas Hughes", "Tom Hughes's mum said hi"),
+        ("Catherine Smith", "KATIE SMITH!"),
+        ("Katie Smith", "lovely photo of Catherine Smith"),
+        ("Elizabeth Jones", "Liz Jones came along"),
+        ("William Brown", "thanks Bill Brown"),
+        ("Alexander Green", "Alex Green won"),
+    ],
+)
+def test_a_full_name_written_with_another_form_of_the_first_name_is_the_full_name(sam, registered, text):
+    """A child registered as Samuel Okafor is named as well by "Sam Okafor": that was once not found."""
+    sam.first_name, sam.last_name = registered.split()
+    sam.save()
+    [mention] = register_mentions(text)
+    assert (mention.name, mention.who, mention.full) == (registered, "child", True)
+    assert mention.words in text and mention.words.split()[0].lower() != registered.split()[0].lower()
+
+
+def test_a_carers_full_name_written_with_another_form_of_the_first_name_is_the_full_name(sam):
+    cf.CarerFactory(family=sam.family, full_name="Joanne Hughes")
+    cf.CarerFactory(family=sam.family, full_name="Mrs Elizabeth Baker")
+    assert _names("thanks jo hughes") == ["Joanne Hughes"]
+    assert _names("thanks Mrs Liz Baker") == ["Mrs Elizabeth Baker"]
+
+
+@pytest.mark.parametrize(
+    ("registered", "text"),
+    [
+        ("Samuel Okafor", "Sam was there"),  # a first name alone keeps to its own rule: not every Sam is a Samuel
+        ("Samuel Okafor", "Sam's mum said hi"),
+        ("Samuel Okafor", "Well done Sam Smith"),  # another surname
+        ("Thomas Hughes", "Tom Hughesy"),
+        ("Samuel Okafor", "Samantha Okafor"),  # Samuel and Samantha are both Sam, and not each other
+        ("John Okafor", "Ian Okafor"),  # names of their own that the table pairs
+        ("Margaret Okafor", "Rita Okafor"),
+        ("Catherine Okafor", "Lena Okafor"),
+        ("William Okafor", "Fred Okafor"),
+        ("Mary Okafor", "Polly Okafor"),
+    ],
+)
+def test_other_names_and_another_form_of_the_first_name_alone_are_not_the_full_name(sam, registered, text):
+    sam.first_name, sam.last_name = registered.split()
+    sam.save()
+    assert _names(text) == []
 
 
 def test_a_carers_title_is_not_taken_for_a_first_name(sam):
@@ -214,6 +264,28 @@ def test_a_comment_naming_a_child_is_flagged_urgent_for_that_family_and_its_coor
     event = AuditEvent.objects.get(action="inbox.flagged")
     assert event.target_id == str(message.pk) and event.details["families"] == [sam.family.reference]
     assert event.details["message"] == item.pk
+
+
+@pytest.mark.parametrize(
+    ("registered", "text"),
+    [
+        ("Samuel Okafor", "Lovely to see Sam Okafor at the picnic"),
+        ("Sam Okafor", "Lovely to see Samuel Okafor at the picnic"),
+        ("Thomas Hughes", "Tom Hughes's mum said hi"),
+    ],
+)
+def test_a_comment_naming_a_child_with_another_form_of_the_first_name_is_flagged(
+    sam, registered, text, django_capture_on_commit_callbacks
+):
+    sam.first_name, sam.last_name = registered.split()
+    sam.save()
+    message = _message(text)
+    with django_capture_on_commit_callbacks(execute=True):
+        item = _flag(message)
+    item.refresh_from_db()
+    assert item.urgent and item.flagged_names == [registered]
+    message.refresh_from_db()
+    assert message.urgent and list(message.flagged_families.all()) == [sam.family]
 
 
 def test_a_comment_naming_a_carer_is_flagged_too(sam, coordinator, django_capture_on_commit_callbacks):

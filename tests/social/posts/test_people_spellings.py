@@ -105,6 +105,58 @@ def test_a_surname_entered_with_either_apostrophe_is_blocked_written_with_either
 
 
 @pytest.mark.parametrize(
+    ("first", "text"),
+    [
+        ("Catherine", "Well done to Katie Smith"),
+        ("Catherine", "Star of the week is Smith, Katie"),
+        ("Catherine", "Well done to Kathy J. Smith"),
+        ("Catherine", "Katie Smith's painting won"),
+        ("Samuel", "Well done Sam Smith"),
+        ("Samuel", "that's sammy smith at the front"),
+        ("Sam", "Well done to Samuel Smith"),
+        ("Thomas", "Tom Smith' mum was thrilled"),
+        ("Elizabeth", "Well done to Liz Smith"),
+        ("William", "Well done Bill James Smith"),
+    ],
+)
+def test_a_full_name_with_another_form_of_the_first_name_is_blocked(first, text):
+    """A child registered as Catherine Smith whose family refused online use: "Katie Smith" in a post was once
+    not even noticed."""
+    _child(first, "Smith", online=False, carer_name="Pat Jones")
+    finding = _finding(text, "names")
+    assert finding is not None and finding.dismissible is False, text
+    assert finding.matches and all(match in text for match in finding.matches), finding.matches
+
+
+def test_a_full_name_with_another_form_of_the_first_name_of_a_child_with_online_consent_is_dismissible():
+    _child("Catherine", "Smith", online=True, carer_name="Pat Jones")
+    finding = _finding("Well done to Katie Smith", "names")
+    assert finding.matches == ("Katie Smith",) and finding.dismissible is True
+
+
+def test_a_carers_full_name_with_another_form_of_the_first_name_names_the_family(tyler):
+    assert _finding("Thanks to Jo Hughes for the cakes", "names").dismissible is False
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Well done Sam!",  # another form of the first name alone: no register name, whatever is said with it
+        "Sam's art is up on the wall",
+        "Well done to Sam in Year 2",
+        "Well done to Sam Patel",  # with another surname
+        "Well done to Katie Smith",
+        "Samantha Okafor won the race",  # a form of a form: Samuel and Samantha are both Sam, not each other
+        "Ian Okafor won the race",  # a name of its own that the table pairs with another
+    ],
+)
+def test_another_form_of_the_first_name_alone_or_with_another_surname_is_no_register_name(text):
+    _child("Samuel", "Okafor", online=False, carer_name="Pat Jones")
+    _child("John", "Okafor", online=False, carer_name="Pat Jones")
+    assert _finding(text, "names") is None, text
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "Tyler loved the painting",  # a first name alone
