@@ -110,6 +110,12 @@ def _word(name: str, *, capital: bool = False, apostrophe: bool = False) -> str:
     return r"(?<![\w'’-])" + parts + (r"(?:['’]s?)?" if apostrophe else r"(?:['’]s)?") + r"(?![\w'’]|-\w)"
 
 
+def name_said(name: str, text: str) -> bool:
+    """`name` (a surname, say) written in `text` as names are, with a capital, a possessive included ("Mrs
+    Hughes' son"), by the same rules as the register's names: either apostrophe, accents typed or left off."""
+    return _compiled(_word(name, capital=True, apostrophe=True)).search(text) is not None
+
+
 # Between a first name and a surname: up to two initials ("J", "J.") or capitalised middle names ("James").
 _MIDDLE = r"(?:\s+(?-i:[A-Z]\.?(?![\w'’])|[A-Z][a-z'’]+(?:-[A-Z][a-z'’]+)?)){0,2}"
 

@@ -47,7 +47,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 
-from consents.names import RegisterMention, find_register_names, register_mentions
+from consents.names import RegisterMention, find_register_names, name_said, register_mentions
 from social.posts.checks.base import CHECK_TITLES, Finding
 from social.posts.checks.name_lists import name_lists
 
@@ -597,13 +597,6 @@ def _sentence(text: str, start: int, end: int) -> tuple[int, int]:
     return begin, finish
 
 
-def _said_in(word: str, text: str) -> bool:
-    """The surname `word` written with a capital in `text`, a possessive included ("Mrs Hughes' son")."""
-    letters = [re.escape(ch) if ch not in "'’" else "['’]" for ch in word]
-    pattern = r"(?<![\w'’-])" + letters[0].upper() + "(?i:" + "".join(letters[1:]) + r")(?:['’]s?)?(?![\w'’]|-\w)"
-    return re.search(pattern, text) is not None
-
-
 def _narrowed(text: str, mention: RegisterMention, contexts) -> bool:
     """A register child's first name, anywhere it is written, said with their surname's initial ("Tyler H."),
     or in the same sentence as a surname of their family ("Tyler, Mrs Hughes' son") or an age, a year group,
@@ -619,7 +612,7 @@ def _narrowed(text: str, mention: RegisterMention, contexts) -> bool:
             continue
         begin, finish = _sentence(text, start, end)
         sentence = text[begin:start] + " " * (end - start) + text[end:finish]
-        if any(_said_in(surname, sentence) for surname in mention.surnames):
+        if any(name_said(surname, sentence) for surname in mention.surnames):
             return True
         if any(begin <= c_start and c_end <= finish for c_start, c_end, _ in contexts):
             return True

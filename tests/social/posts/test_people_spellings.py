@@ -287,3 +287,11 @@ def test_normalising_keeps_a_phone_number_written_with_odd_characters_found_and_
     contact = _finding(text, "contact")
     assert contact is not None, text
     assert contact.matches and all(match in text for match in contact.matches), contact.matches
+
+
+@pytest.mark.parametrize("text", ["Tyler, Mrs Nunez' son, won the race", "Tyler, Mrs Núñez’s son, won the race"])
+def test_a_first_name_with_the_familys_surname_written_without_its_accents_is_blocked(text):
+    """The family's surname in the same sentence narrows a first name to one child, however its accents are typed."""
+    _child("Tyler", "Núñez", online=False, carer_name="Ana Núñez")
+    finding = _finding(text, "names")
+    assert finding is not None and finding.dismissible is False, text
